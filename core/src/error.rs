@@ -1,0 +1,105 @@
+//! The errors of the core. Each variant says what failed and which field, record or file.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `outpost-core`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input was refused; nothing was written.
+    #[error("invalid {field}: {reason} (got {value:?})")]
+    Validation {
+        /// The field that was refused (`name`, `phones`, `emails`, `lat`, ...).
+        field: String,
+        /// The refused value, for the person who typed it. Never sent over FFI.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// No record of that kind with that id.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// `contact`, `visit`, ...
+        kind: &'static str,
+        /// The id that was asked for.
+        id: String,
+    },
+    /// The file exists but is not an Outpost database. It was not touched.
+    #[error("{path} is not an Outpost database ({reason}); the file was left untouched")]
+    ForeignDatabase {
+        /// The database file.
+        path: PathBuf,
+        /// What gave it away.
+        reason: String,
+    },
+    /// The database file is damaged. It was not touched; `outpost db move-aside` moves it away.
+    #[error("{path} is damaged ({reason}); the file was left untouched, move it aside with `outpost db move-aside`")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite or our checks reported.
+        reason: String,
+    },
+    /// The database was written by a newer Outpost than this one.
+    #[error("{path} has schema version {found}, newer than this build knows ({known}); update the app")]
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Schema version found in the file.
+        found: i64,
+        /// Newest schema version this build knows.
+        known: i64,
+    },
+    /// A stored Automerge document could not be read.
+    #[error("record {id}: stored document is unreadable: {reason}")]
+    Document {
+        /// The record id.
+        id: String,
+        /// What Automerge reported.
+        reason: String,
+    },
+    /// A filesystem operation on the store's files failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What we tried to do.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// SQLite failed.
+    #[error("storage: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Automerge refused an operation on a document we built.
+    #[error("document: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+}
+
+impl Error {
+    /// A stable, short name for the error's kind: `validation`, `not_found`, `foreign_database`,
+    /// `corrupt`, `schema_too_new`, `document`, `io`, `storage`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Validation { .. } => "validation",
+            Error::NotFound { .. } => "not_found",
+            Error::ForeignDatabase { .. } => "foreign_database",
+            Error::Corrupt { .. } => "corrupt",
+            Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::Document { .. } | Error::Automerge(_) => "document",
+            Error::Io { .. } => "io",
+            Error::Sqlite(_) => "storage",
+        }
+    }
+
+    /// Builds a validation error.
+    pub fn validation(field: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Validation {
+            field: field.to_string(),
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result with the core's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,44 @@
+//! API-READY
+//! # outpost-core
+//!
+//! The offline-first core of the Outpost field-sales app. It runs inside the Android and iOS
+//! apps (through `outpost-ffi`) and in the `outpost` CLI.
+//!
+//! - Every record (contact, visit) is one Automerge document; scalar fields are
+//!   last-writer-wins registers, unknown keys are kept and surfaced as `extra`.
+//! - The [`Store`] keeps them in one SQLite file (WAL, versioned migrations) with projections
+//!   for listing, a CJK-aware full-text index and an outbox of changes for sync. Every user
+//!   action is one transaction.
+//!
+//! ```
+//! use outpost_core::{Store, StoreOptions, NewContact, SearchOptions};
+//! # fn main() -> Result<(), outpost_core::Error> {
+//! # let dir = tempfile::tempdir().map_err(|e| outpost_core::Error::Io { op: "tempdir", path: ".".into(), source: e })?;
+//! let mut store = Store::open(dir.path().join("rep.db"), StoreOptions::default())?;
+//! let zhang = store.add_contact(NewContact {
+//!     name: "张伟".into(),
+//!     company: Some("深圳市华强科技有限公司".into()),
+//!     phones: vec!["138 0013 8000".into()],
+//!     ..Default::default()
+//! })?;
+//! assert_eq!(zhang.phones, ["+8613800138000"]);
+//! let found = store.search("华强", &SearchOptions::default())?;
+//! assert_eq!(found[0].id, zhang.id);
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod normalize;
+pub mod record;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use normalize::Region;
+pub use record::contact::{Contact, ContactPatch, ContactStatus, Invalidation, NewContact};
+pub use record::history::{FieldChange, HistoryEntry};
+pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
+pub use record::Actor;
+pub use store::{
+    ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, RecordKind, SearchOptions, Store,
+    StoreOptions, StoreStatus,
+};

@@ -1,0 +1,451 @@
+//! Contacts: the people and companies a rep sells to.
+
+use super::{check_extra_key, check_text, get_str, get_str_list, put_opt_str, put_text, set_str_list};
+use crate::error::{Error, Result};
+use crate::normalize::{self, Region};
+use automerge::AutoCommit;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Root keys of a contact document that this build understands; all others are `extra`.
+pub(crate) const KNOWN_KEYS: &[&str] = &[
+    "kind",
+    "name",
+    "company",
+    "title",
+    "phones",
+    "emails",
+    "address",
+    "source",
+    "owner",
+    "status",
+    "notes",
+    "created_at",
+    "invalid_reason",
+    "invalidated_by",
+    "invalidated_at",
+];
+
+/// Keys an app may not set through `extra`.
+pub(crate) const RESERVED_KEYS: &[&str] = &[
+    "id",
+    "kind",
+    "status",
+    "created_at",
+    "updated_at",
+    "invalid_reason",
+    "invalidated_by",
+    "invalidated_at",
+    "extra",
+    "sync_state",
+];
+
+/// Longest name, company, title, address or source we accept, in characters.
+pub const MAX_FIELD_CHARS: usize = 500;
+/// Longest notes we accept, in characters.
+pub const MAX_NOTES_CHARS: usize = 100_000;
+/// Most phones or emails on one contact.
+pub const MAX_LIST_ITEMS: usize = 20;
+
+/// Whether a contact is shown in lists and search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactStatus {
+    /// Shown in lists and search.
+    Active,
+    /// Soft-deleted: hidden from lists and search unless asked for; never hard-deleted.
+    Invalid,
+}
+
+impl ContactStatus {
+    /// `active` or `invalid`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ContactStatus::Active => "active",
+            ContactStatus::Invalid => "invalid",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> ContactStatus {
+        match s {
+            "invalid" => ContactStatus::Invalid,
+            _ => ContactStatus::Active,
+        }
+    }
+}
+
+/// Why, by whom and when a contact was marked invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invalidation {
+    /// The reason the rep gave.
+    pub reason: String,
+    /// Who marked it invalid.
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// A contact as stored and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    /// UUIDv7 string.
+    pub id: String,
+    /// The person's name (required).
+    pub name: String,
+    /// Company name.
+    pub company: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+    /// Phone numbers in E.164 (`+8613800138000`).
+    pub phones: Vec<String>,
+    /// Email addresses, lower-cased.
+    pub emails: Vec<String>,
+    /// Postal address.
+    pub address: Option<String>,
+    /// Where the lead came from (`card_scan`, `import`, `referral`, ...).
+    pub source: Option<String>,
+    /// The user who owns this customer.
+    pub owner: Option<String>,
+    /// `active` or `invalid`.
+    pub status: ContactStatus,
+    /// Free-text notes.
+    pub notes: Option<String>,
+    /// Fields this build does not know (from `--set`, imports, or newer app versions).
+    pub extra: BTreeMap<String, String>,
+    /// Set when the contact was marked invalid.
+    pub invalidation: Option<Invalidation>,
+    /// When the contact was created (RFC 3339).
+    pub created_at: String,
+    /// When the contact last changed (RFC 3339).
+    pub updated_at: String,
+    /// `local` (not yet acknowledged by the server), `synced` or `rejected`.
+    pub sync_state: String,
+}
+
+/// The fields of a new contact, as typed. Phones and emails are normalized on save.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewContact {
+    /// Required.
+    pub name: String,
+    /// Company name.
+    pub company: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+    /// Phone numbers in any common form.
+    pub phones: Vec<String>,
+    /// Email addresses.
+    pub emails: Vec<String>,
+    /// Postal address.
+    pub address: Option<String>,
+    /// Lead source.
+    pub source: Option<String>,
+    /// Owner; defaults to the store's user.
+    pub owner: Option<String>,
+    /// Free-text notes.
+    pub notes: Option<String>,
+    /// Other fields. A key naming a known field (`company`, `title`, ...) sets that field.
+    pub extra: BTreeMap<String, String>,
+}
+
+/// An edit of a contact. `None` leaves a field alone; `Some("")` clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactPatch {
+    /// New name (cannot be cleared).
+    pub name: Option<String>,
+    /// New company.
+    pub company: Option<String>,
+    /// New title.
+    pub title: Option<String>,
+    /// Replaces the phone list.
+    pub phones: Option<Vec<String>>,
+    /// Replaces the email list.
+    pub emails: Option<Vec<String>>,
+    /// New address.
+    pub address: Option<String>,
+    /// New source.
+    pub source: Option<String>,
+    /// New owner.
+    pub owner: Option<String>,
+    /// New notes.
+    pub notes: Option<String>,
+    /// Sets extra fields (a known field's key sets that field; an empty value removes the key).
+    pub set: BTreeMap<String, String>,
+    /// Removes these keys (extra fields, or optional known fields).
+    pub unset: Vec<String>,
+}
+
+/// A contact's fields after validation and normalization.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ContactFields {
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub phones: Option<Vec<String>>,
+    pub emails: Option<Vec<String>>,
+    pub address: Option<String>,
+    pub source: Option<String>,
+    pub owner: Option<String>,
+    pub notes: Option<String>,
+    pub extra: BTreeMap<String, String>,
+    pub unset: Vec<String>,
+}
+
+fn clean(field: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(v) => {
+            let v = v.trim().to_string();
+            check_text(field, &v, max)?;
+            Ok(Some(v))
+        }
+    }
+}
+
+fn clean_list(
+    field: &str,
+    values: Option<Vec<String>>,
+    norm: impl Fn(&str) -> Result<String>,
+) -> Result<Option<Vec<String>>> {
+    let Some(values) = values else { return Ok(None) };
+    let mut out: Vec<String> = Vec::new();
+    for v in values.iter().filter(|v| !v.trim().is_empty()) {
+        let n = norm(v)?;
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    if out.len() > MAX_LIST_ITEMS {
+        return Err(Error::validation(field, values.join(", "), format!("more than {MAX_LIST_ITEMS} entries")));
+    }
+    Ok(Some(out))
+}
+
+impl ContactFields {
+    /// Validates and normalizes a patch. `creating` requires a name.
+    pub(crate) fn from_patch(mut p: ContactPatch, region: Region, creating: bool) -> Result<Self> {
+        // Known keys given through `set` land in their field.
+        let mut extra = BTreeMap::new();
+        for (key, value) in std::mem::take(&mut p.set) {
+            let key = key.trim().to_string();
+            let slot = match key.as_str() {
+                "name" => &mut p.name,
+                "company" => &mut p.company,
+                "title" => &mut p.title,
+                "address" => &mut p.address,
+                "source" => &mut p.source,
+                "owner" => &mut p.owner,
+                "notes" => &mut p.notes,
+                "phones" | "phone" => {
+                    p.phones.get_or_insert_with(Vec::new).push(value);
+                    continue;
+                }
+                "emails" | "email" => {
+                    p.emails.get_or_insert_with(Vec::new).push(value);
+                    continue;
+                }
+                _ => {
+                    check_extra_key(&key, RESERVED_KEYS)?;
+                    check_text(&key, &value, MAX_NOTES_CHARS)?;
+                    extra.insert(key, value);
+                    continue;
+                }
+            };
+            *slot = Some(value);
+        }
+        for key in &p.unset {
+            match key.as_str() {
+                "name" => return Err(Error::validation("name", "", "name is required and cannot be removed")),
+                k if RESERVED_KEYS.contains(&k) => {
+                    return Err(Error::validation(k, k, "this field is managed by Outpost and cannot be removed"))
+                }
+                _ => {}
+            }
+        }
+        let name = clean("name", p.name, MAX_FIELD_CHARS)?;
+        match name.as_deref() {
+            Some("") => return Err(Error::validation("name", "", "name is required")),
+            None if creating => return Err(Error::validation("name", "", "name is required")),
+            _ => {}
+        }
+        Ok(ContactFields {
+            name,
+            company: clean("company", p.company, MAX_FIELD_CHARS)?,
+            title: clean("title", p.title, MAX_FIELD_CHARS)?,
+            phones: clean_list("phones", p.phones, |v| normalize::phone("phones", v, region))?,
+            emails: clean_list("emails", p.emails, |v| normalize::email("emails", v))?,
+            address: clean("address", p.address, MAX_FIELD_CHARS)?,
+            source: clean("source", p.source, MAX_FIELD_CHARS)?,
+            owner: clean("owner", p.owner, MAX_FIELD_CHARS)?,
+            notes: clean("notes", p.notes, MAX_NOTES_CHARS)?,
+            extra,
+            unset: p.unset,
+        })
+    }
+
+    /// Writes the fields into the document (only what differs).
+    pub(crate) fn apply(&self, doc: &mut AutoCommit) -> Result<()> {
+        for key in &self.unset {
+            match key.as_str() {
+                "phones" | "emails" => set_str_list(doc, key, &[])?,
+                "notes" => put_text(doc, key, None)?,
+                _ => put_opt_str(doc, key, None)?,
+            }
+        }
+        let scalars = [
+            ("name", &self.name),
+            ("company", &self.company),
+            ("title", &self.title),
+            ("address", &self.address),
+            ("source", &self.source),
+            ("owner", &self.owner),
+        ];
+        for (key, value) in scalars {
+            if let Some(v) = value {
+                put_opt_str(doc, key, Some(v))?;
+            }
+        }
+        if let Some(phones) = &self.phones {
+            set_str_list(doc, "phones", phones)?;
+        }
+        if let Some(emails) = &self.emails {
+            set_str_list(doc, "emails", emails)?;
+        }
+        if let Some(notes) = &self.notes {
+            put_text(doc, "notes", Some(notes))?;
+        }
+        for (key, value) in &self.extra {
+            put_opt_str(doc, key, Some(value))?;
+        }
+        Ok(())
+    }
+}
+
+impl From<NewContact> for ContactPatch {
+    fn from(n: NewContact) -> Self {
+        ContactPatch {
+            name: Some(n.name),
+            company: n.company,
+            title: n.title,
+            phones: Some(n.phones),
+            emails: Some(n.emails),
+            address: n.address,
+            source: n.source,
+            owner: n.owner,
+            notes: n.notes,
+            set: n.extra,
+            unset: Vec::new(),
+        }
+    }
+}
+
+/// Reads a contact out of its document. `updated_at` and `sync_state` come from the store.
+pub(crate) fn from_doc(id: &str, doc: &AutoCommit, updated_at: String, sync_state: String) -> Contact {
+    let invalidation = get_str(doc, "invalid_reason").map(|reason| Invalidation {
+        reason,
+        by: get_str(doc, "invalidated_by").unwrap_or_default(),
+        at: get_str(doc, "invalidated_at").unwrap_or_default(),
+    });
+    Contact {
+        id: id.to_string(),
+        name: get_str(doc, "name").unwrap_or_default(),
+        company: get_str(doc, "company"),
+        title: get_str(doc, "title"),
+        phones: get_str_list(doc, "phones"),
+        emails: get_str_list(doc, "emails"),
+        address: get_str(doc, "address"),
+        source: get_str(doc, "source"),
+        owner: get_str(doc, "owner"),
+        status: ContactStatus::parse(get_str(doc, "status").as_deref().unwrap_or("active")),
+        notes: get_str(doc, "notes"),
+        extra: super::extra(doc, KNOWN_KEYS),
+        invalidation,
+        created_at: get_str(doc, "created_at").unwrap_or_default(),
+        updated_at,
+        sync_state,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{commit, new_doc, Actor};
+    use automerge::{transaction::Transactable, ROOT};
+
+    fn actor() -> Actor {
+        Actor { user: "rep1".into(), device: uuid::Uuid::now_v7().to_string() }
+    }
+
+    #[test]
+    fn known_keys_in_set_land_in_fields_and_unknown_in_extra() {
+        let mut p = ContactPatch { name: Some(" 张伟 ".into()), ..Default::default() };
+        p.set.insert("company".into(), "华强科技".into());
+        p.set.insert("wechat".into(), "zhangwei88".into());
+        p.set.insert("phone".into(), "138 0013 8000".into());
+        let f = ContactFields::from_patch(p, Region::default(), true);
+        let f = f.unwrap_or_default();
+        assert_eq!(f.name.as_deref(), Some("张伟"));
+        assert_eq!(f.company.as_deref(), Some("华强科技"));
+        assert_eq!(f.phones, Some(vec!["+8613800138000".to_string()]));
+        assert_eq!(f.extra.get("wechat").map(String::as_str), Some("zhangwei88"));
+    }
+
+    #[test]
+    fn name_required_and_reserved_keys_refused() {
+        let e = ContactFields::from_patch(ContactPatch::default(), Region::default(), true);
+        assert!(matches!(e, Err(Error::Validation { ref field, .. }) if field == "name"));
+        let mut p = ContactPatch { name: Some("李娜".into()), ..Default::default() };
+        p.set.insert("status".into(), "active".into());
+        let e = ContactFields::from_patch(p, Region::default(), true);
+        assert!(matches!(e, Err(Error::Validation { ref field, .. }) if field == "status"));
+    }
+
+    #[test]
+    fn unknown_keys_from_a_newer_app_survive_our_edits() {
+        let a = actor();
+        let mut doc = new_doc(&a);
+        let f = ContactFields::from_patch(
+            ContactPatch { name: Some("王芳".into()), ..Default::default() },
+            Region::default(),
+            true,
+        );
+        f.unwrap_or_default().apply(&mut doc).ok();
+        // A newer app version writes a nested object and a number we do not know.
+        let loyalty = doc.put_object(ROOT, "loyalty", automerge::ObjType::Map).ok();
+        if let Some(l) = loyalty {
+            doc.put(&l, "tier", "gold").ok();
+        }
+        doc.put(ROOT, "score", 42_i64).ok();
+        commit(&mut doc, &a, "test", 0);
+        let edit = ContactFields::from_patch(
+            ContactPatch { title: Some("经理".into()), ..Default::default() },
+            Region::default(),
+            false,
+        );
+        edit.unwrap_or_default().apply(&mut doc).ok();
+        commit(&mut doc, &a, "test", 1);
+        let c = from_doc("x", &doc, String::new(), "local".into());
+        assert_eq!(c.title.as_deref(), Some("经理"));
+        assert_eq!(c.extra.get("score").map(String::as_str), Some("42"));
+        assert_eq!(c.extra.get("loyalty").map(String::as_str), Some(r#"{"tier":"gold"}"#));
+    }
+
+    #[test]
+    fn list_edits_are_differences() {
+        let a = actor();
+        let mut doc = new_doc(&a);
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        super::set_str_list(&mut doc, "phones", &list(&["+1", "+2", "+3"])).ok();
+        commit(&mut doc, &a, "t", 0);
+        let mut other = doc.fork().with_actor(actor().actor_id());
+        super::set_str_list(&mut doc, "phones", &list(&["+1", "+3", "+4"])).ok();
+        commit(&mut doc, &a, "t", 1);
+        assert_eq!(get_str_list(&doc, "phones"), list(&["+1", "+3", "+4"]));
+        // A concurrent addition on another device is kept after merge.
+        super::set_str_list(&mut other, "phones", &list(&["+1", "+2", "+3", "+5"])).ok();
+        other.commit();
+        doc.merge(&mut other).ok();
+        let merged = get_str_list(&doc, "phones");
+        assert!(merged.contains(&"+4".to_string()) && merged.contains(&"+5".to_string()));
+        assert!(!merged.contains(&"+2".to_string()));
+    }
+}

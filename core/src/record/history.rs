@@ -1,0 +1,128 @@
+//! "Who changed what, when", read from the document's own change history.
+
+use super::ChangeMessage;
+use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// One change of a record: when, by whom, and which fields went from what to what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When the change was made (RFC 3339, the writing device's clock).
+    pub at: String,
+    /// The user who made it.
+    pub actor: String,
+    /// The device it was made on.
+    pub device: String,
+    /// What the user did (`create`, `edit`, `invalidate`, `check_in`, ...).
+    pub action: String,
+    /// The fields it changed.
+    pub changes: Vec<FieldChange>,
+}
+
+/// One field's change. Lists are shown comma-separated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// The field (`name`, `phones`, or an extra field's key).
+    pub field: String,
+    /// The value before, if it had one.
+    pub old: Option<String>,
+    /// The value after, if it has one.
+    pub new: Option<String>,
+}
+
+/// Fields that are bookkeeping, not something a person changed.
+const HIDDEN: &[&str] = &["kind"];
+
+fn value_at(doc: &AutoCommit, key: &str, heads: &[ChangeHash]) -> Option<String> {
+    let (value, obj) = doc.get_at(ROOT, key, heads).ok().flatten()?;
+    Some(match value {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => s.to_string(),
+            other => other.to_string(),
+        },
+        Value::Object(ObjType::Text) => doc.text_at(&obj, heads).ok()?,
+        Value::Object(ObjType::List) => doc
+            .values_at(&obj, heads)
+            .filter_map(|(v, _)| match v {
+                Value::Scalar(s) => Some(match s.as_ref() {
+                    ScalarValue::Str(s) => s.to_string(),
+                    other => other.to_string(),
+                }),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(_) => doc
+            .hydrate(&obj, Some(heads))
+            .map(|h| format!("{h:?}"))
+            .unwrap_or_default(),
+    })
+}
+
+/// The history of a document, oldest first.
+pub(crate) fn history(doc: &mut AutoCommit) -> Vec<HistoryEntry> {
+    let metas: Vec<(ChangeHash, Vec<ChangeHash>, i64, Option<String>, String)> = doc
+        .get_changes_meta(&[])
+        .into_iter()
+        .map(|m| {
+            (
+                m.hash,
+                m.deps.clone(),
+                m.timestamp,
+                m.message.map(|s| s.to_string()),
+                m.actor.to_hex_string(),
+            )
+        })
+        .collect();
+    let mut out = Vec::with_capacity(metas.len());
+    for (hash, deps, timestamp, message, actor_hex) in metas {
+        let after = [hash];
+        let keys: BTreeSet<String> = doc.keys_at(ROOT, &deps).chain(doc.keys_at(ROOT, &after)).collect();
+        let changes: Vec<FieldChange> = keys
+            .into_iter()
+            .filter(|k| !HIDDEN.contains(&k.as_str()))
+            .filter_map(|field| {
+                let old = value_at(doc, &field, &deps);
+                let new = value_at(doc, &field, &after);
+                (old != new).then_some(FieldChange { field, old, new })
+            })
+            .collect();
+        let msg: Option<ChangeMessage> = message.as_deref().and_then(|m| serde_json::from_str(m).ok());
+        let (actor, device, action) = match msg {
+            Some(m) => (m.user, m.device, m.action),
+            None => (actor_hex.clone(), actor_hex, "edit".to_string()),
+        };
+        out.push(HistoryEntry { at: super::rfc3339_ms(timestamp), actor, device, action, changes });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{commit, new_doc, put_opt_str, set_str_list, Actor};
+
+    #[test]
+    fn history_lists_who_what_and_old_to_new() {
+        let rep = Actor { user: "rep1".into(), device: uuid::Uuid::now_v7().to_string() };
+        let mgr = Actor { user: "mgr".into(), device: uuid::Uuid::now_v7().to_string() };
+        let mut doc = new_doc(&rep);
+        put_opt_str(&mut doc, "name", Some("张伟")).ok();
+        put_opt_str(&mut doc, "title", Some("经理")).ok();
+        set_str_list(&mut doc, "phones", &["+8613800138000".to_string()]).ok();
+        commit(&mut doc, &rep, "create", 1_700_000_000_000);
+        doc.set_actor(mgr.actor_id());
+        put_opt_str(&mut doc, "title", Some("总监")).ok();
+        commit(&mut doc, &mgr, "edit", 1_700_000_060_000);
+        let h = history(&mut doc);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].actor, "rep1");
+        assert_eq!(h[0].action, "create");
+        assert!(h[0].changes.iter().any(|c| c.field == "name" && c.old.is_none() && c.new.as_deref() == Some("张伟")));
+        assert!(h[0].changes.iter().any(|c| c.field == "phones" && c.new.as_deref() == Some("+8613800138000")));
+        assert_eq!(h[1].actor, "mgr");
+        assert_eq!(h[1].changes, vec![FieldChange { field: "title".into(), old: Some("经理".into()), new: Some("总监".into()) }]);
+        assert_eq!(h[1].at, "2023-11-14T22:14:20.000Z");
+    }
+}

@@ -1,0 +1,296 @@
+//! Records are Automerge documents: one document per record, keyed by a UUIDv7 string.
+//!
+//! Scalar fields are last-writer-wins registers (map keys holding scalars), so a phone number can
+//! never merge into a mix of two numbers. Lists of phones and emails are Automerge lists of
+//! scalars, edited by difference so that concurrent additions on two devices are both kept.
+//! Root keys that this build does not know are left untouched and surfaced as `extra`.
+
+pub mod contact;
+pub mod history;
+pub mod visit;
+
+use crate::error::{Error, Result};
+use automerge::{
+    transaction::{CommitOptions, Transactable},
+    ActorId, AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
+};
+use std::collections::BTreeMap;
+
+/// Who makes a change: the signed-in user and the device's id (also its Automerge actor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The user name or id signed in on this device.
+    pub user: String,
+    /// The device id (a UUID string); its 16 bytes are the Automerge actor id.
+    pub device: String,
+}
+
+impl Actor {
+    pub(crate) fn actor_id(&self) -> ActorId {
+        match uuid::Uuid::parse_str(&self.device) {
+            Ok(u) => ActorId::from(u.as_bytes().as_slice()),
+            Err(_) => ActorId::from(self.device.as_bytes()),
+        }
+    }
+}
+
+/// The commit message stored in every change we make: who, and what action.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub(crate) struct ChangeMessage {
+    pub user: String,
+    pub device: String,
+    pub action: String,
+}
+
+/// Loads a stored document and sets this device as its actor.
+pub(crate) fn load(id: &str, bytes: &[u8], actor: &Actor) -> Result<AutoCommit> {
+    let doc = AutoCommit::load(bytes).map_err(|e| Error::Document {
+        id: id.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(doc.with_actor(actor.actor_id()))
+}
+
+/// A new, empty document written by `actor`.
+pub(crate) fn new_doc(actor: &Actor) -> AutoCommit {
+    AutoCommit::new().with_actor(actor.actor_id())
+}
+
+/// Commits pending operations with who/when/what; `None` if nothing changed.
+pub(crate) fn commit(
+    doc: &mut AutoCommit,
+    actor: &Actor,
+    action: &str,
+    now_ms: i64,
+) -> Option<automerge::ChangeHash> {
+    let message = ChangeMessage {
+        user: actor.user.clone(),
+        device: actor.device.clone(),
+        action: action.to_string(),
+    };
+    let message = serde_json::to_string(&message).unwrap_or_default();
+    doc.commit_with(CommitOptions::default().with_message(message).with_time(now_ms))
+}
+
+/// The string at a root key, if it holds a string scalar (or text).
+pub(crate) fn get_str(doc: &AutoCommit, key: &str) -> Option<String> {
+    match doc.get(ROOT, key).ok().flatten()? {
+        (Value::Scalar(s), _) => s.as_str().map(str::to_string),
+        (Value::Object(ObjType::Text), obj) => doc.text(&obj).ok(),
+        _ => None,
+    }
+}
+
+/// The number at a root key.
+pub(crate) fn get_f64(doc: &AutoCommit, key: &str) -> Option<f64> {
+    match doc.get(ROOT, key).ok().flatten()? {
+        (Value::Scalar(s), _) => s.as_f64(),
+        _ => None,
+    }
+}
+
+/// The integer at a root key.
+pub(crate) fn get_i64(doc: &AutoCommit, key: &str) -> Option<i64> {
+    match doc.get(ROOT, key).ok().flatten()? {
+        (Value::Scalar(s), _) => s.as_i64(),
+        _ => None,
+    }
+}
+
+/// The strings of a list at a root key (non-string items are skipped).
+pub(crate) fn get_str_list(doc: &AutoCommit, key: &str) -> Vec<String> {
+    let Some((Value::Object(ObjType::List), list)) = doc.get(ROOT, key).ok().flatten() else {
+        return Vec::new();
+    };
+    doc.values(&list)
+        .filter_map(|(v, _)| match v {
+            Value::Scalar(s) => s.as_str().map(str::to_string),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Sets a string register; an empty value deletes the key. No-op when unchanged.
+pub(crate) fn put_opt_str(doc: &mut AutoCommit, key: &str, value: Option<&str>) -> Result<()> {
+    let current = get_str(doc, key);
+    match value.filter(|v| !v.is_empty()) {
+        Some(v) if current.as_deref() != Some(v) => doc.put(ROOT, key, v)?,
+        None if doc.get(ROOT, key)?.is_some() => doc.delete(ROOT, key)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Sets a scalar register unless it already holds that value.
+pub(crate) fn put_scalar(doc: &mut AutoCommit, key: &str, value: ScalarValue) -> Result<()> {
+    let same = matches!(doc.get(ROOT, key)?, Some((Value::Scalar(s), _)) if *s == value);
+    if !same {
+        doc.put(ROOT, key, value)?;
+    }
+    Ok(())
+}
+
+/// Makes the list at `key` hold `values`, by difference: items no longer wanted are deleted and
+/// new ones inserted in place, so concurrent additions on two devices are both kept.
+pub(crate) fn set_str_list(doc: &mut AutoCommit, key: &str, values: &[String]) -> Result<()> {
+    let list: ObjId = match doc.get(ROOT, key)? {
+        Some((Value::Object(ObjType::List), id)) => id,
+        _ => {
+            if values.is_empty() {
+                return Ok(());
+            }
+            doc.put_object(ROOT, key, ObjType::List)?
+        }
+    };
+    let current: Vec<Option<String>> = doc
+        .values(&list)
+        .map(|(v, _)| match v {
+            Value::Scalar(s) => s.as_str().map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    // Delete (from the end) what is not wanted any more.
+    for (i, item) in current.iter().enumerate().rev() {
+        if !item.as_ref().is_some_and(|s| values.contains(s)) {
+            doc.delete(&list, i)?;
+        }
+    }
+    // Insert what is missing at its position.
+    let mut kept: Vec<String> = current
+        .into_iter()
+        .flatten()
+        .filter(|s| values.contains(s))
+        .collect();
+    for (i, value) in values.iter().enumerate() {
+        if !kept.contains(value) {
+            let at = i.min(kept.len());
+            doc.insert(&list, at, value.as_str())?;
+            kept.insert(at, value.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a text object's content with `value` (minimal splice), creating it if needed;
+/// `None` or empty deletes it.
+pub(crate) fn put_text(doc: &mut AutoCommit, key: &str, value: Option<&str>) -> Result<()> {
+    match value.filter(|v| !v.is_empty()) {
+        None => {
+            if doc.get(ROOT, key)?.is_some() {
+                doc.delete(ROOT, key)?;
+            }
+        }
+        Some(v) => {
+            let obj = match doc.get(ROOT, key)? {
+                Some((Value::Object(ObjType::Text), id)) => id,
+                _ => doc.put_object(ROOT, key, ObjType::Text)?,
+            };
+            doc.update_text(&obj, v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Renders any value for `extra`: strings as they are, other scalars as text, objects as JSON.
+pub(crate) fn render_value(doc: &AutoCommit, value: Value<'_>, obj: &ObjId) -> String {
+    match value {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => s.to_string(),
+            ScalarValue::Null => String::new(),
+            ScalarValue::Bytes(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+            other => other.to_string(),
+        },
+        Value::Object(ObjType::Text) => doc.text(obj).unwrap_or_default(),
+        Value::Object(_) => doc
+            .hydrate(obj, None)
+            .ok()
+            .and_then(|h| serde_json::to_string(&hydrate_json(&h)).ok())
+            .unwrap_or_default(),
+    }
+}
+
+fn hydrate_json(value: &automerge::hydrate::Value) -> serde_json::Value {
+    use automerge::hydrate::Value as H;
+    match value {
+        H::Scalar(s) => match s {
+            ScalarValue::Str(s) => serde_json::Value::String(s.to_string()),
+            ScalarValue::Int(i) => (*i).into(),
+            ScalarValue::Uint(u) => (*u).into(),
+            ScalarValue::F64(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            ScalarValue::Boolean(b) => (*b).into(),
+            ScalarValue::Null => serde_json::Value::Null,
+            other => serde_json::Value::String(other.to_string()),
+        },
+        H::Map(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.to_string(), hydrate_json(&v.value)))
+                .collect(),
+        ),
+        H::List(l) => serde_json::Value::Array(l.iter().map(|v| hydrate_json(&v.value)).collect()),
+        H::Text(t) => serde_json::Value::String(t.to_string()),
+    }
+}
+
+/// Every root key not in `known`, rendered for `extra`.
+pub(crate) fn extra(doc: &AutoCommit, known: &[&str]) -> BTreeMap<String, String> {
+    doc.keys(ROOT)
+        .filter(|k| !known.contains(&k.as_str()))
+        .filter_map(|k| {
+            let (value, obj) = doc.get(ROOT, k.as_str()).ok().flatten()?;
+            let rendered = render_value(doc, value, &obj);
+            Some((k, rendered))
+        })
+        .collect()
+}
+
+/// Validates an `extra` key: printable, not too long, not a key this build reserves.
+pub(crate) fn check_extra_key(key: &str, reserved: &[&str]) -> Result<()> {
+    if key.is_empty() || key.chars().count() > 64 {
+        return Err(Error::validation("extra", key, "extra field names must be 1 to 64 characters"));
+    }
+    if key.chars().any(|c| c.is_control() || c.is_whitespace() || c == '=') {
+        return Err(Error::validation("extra", key, "extra field names may not contain spaces, = or control characters"));
+    }
+    if reserved.contains(&key) {
+        return Err(Error::validation(key, key, "this field is managed by Outpost and cannot be set"));
+    }
+    Ok(())
+}
+
+/// Checks a free-text field: at most `max` characters, no control characters but newlines/tabs.
+pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.chars().count() > max {
+        return Err(Error::validation(
+            field,
+            value.chars().take(40).collect::<String>() + "…",
+            format!("longer than {max} characters"),
+        ));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(Error::validation(field, value, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Milliseconds since the epoch rendered as an RFC 3339 UTC timestamp with milliseconds.
+pub(crate) fn rfc3339_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The latest change time in the document (its `updated_at`).
+pub(crate) fn last_change_ms(doc: &mut AutoCommit) -> i64 {
+    doc.get_changes_meta(&[])
+        .iter()
+        .map(|c| c.timestamp)
+        .max()
+        .unwrap_or_default()
+}
+
+/// The heads of a document as bytes (32 bytes each), for the `records.heads` column.
+pub(crate) fn heads_bytes(doc: &mut AutoCommit) -> Vec<u8> {
+    doc.get_heads().iter().flat_map(|h| h.0).collect()
+}

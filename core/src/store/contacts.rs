@@ -1,0 +1,247 @@
+//! Contact reads and writes. Each write is one transaction: document, projection, search tokens
+//! and outbox together.
+
+use super::search::{self, parse_query};
+use super::{load_record, write_record, ListOptions, RecordKind, SearchOptions, Store};
+use crate::error::{Error, Result};
+use crate::record::contact::{self, Contact, ContactFields, ContactPatch, ContactStatus, NewContact};
+use crate::record::history::HistoryEntry;
+use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms};
+use automerge::{transaction::Transactable, ROOT};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+
+const COLUMNS: &str = "r.id, c.name, c.company, c.title, c.phones, c.emails, c.address, c.source, c.owner, \
+     c.status, c.notes, c.extra, c.invalidation, c.created_at, c.updated_at, r.sync_state";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
+    let json_list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
+    Ok(Contact {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        company: r.get(2)?,
+        title: r.get(3)?,
+        phones: json_list(r.get(4)?),
+        emails: json_list(r.get(5)?),
+        address: r.get(6)?,
+        source: r.get(7)?,
+        owner: r.get(8)?,
+        status: ContactStatus::parse(&r.get::<_, String>(9)?),
+        notes: r.get(10)?,
+        extra: serde_json::from_str(&r.get::<_, String>(11)?).unwrap_or_default(),
+        invalidation: r.get::<_, Option<String>>(12)?.and_then(|s| serde_json::from_str(&s).ok()),
+        created_at: r.get(13)?,
+        updated_at: r.get(14)?,
+        sync_state: r.get(15)?,
+    })
+}
+
+/// Search tokens of a contact: every searchable field.
+fn tokens(c: &Contact) -> String {
+    let mut out = String::with_capacity(256);
+    for text in [Some(&c.name), c.company.as_ref(), c.title.as_ref(), c.address.as_ref(), c.notes.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        search::text_tokens(text, &mut out);
+    }
+    for email in &c.emails {
+        search::text_tokens(email, &mut out);
+    }
+    for phone in &c.phones {
+        search::phone_tokens(phone, &mut out);
+    }
+    out
+}
+
+/// Rebuilds the projection row and search tokens of a contact, inside `tx`.
+pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool) -> Result<()> {
+    let to_json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    let invalidation = c.invalidation.as_ref().and_then(|i| serde_json::to_string(i).ok());
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO contacts(rid, name, company, title, phones, emails, address, source, owner, \
+         status, notes, extra, invalidation, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        rid,
+        c.name,
+        c.company,
+        c.title,
+        to_json(&c.phones),
+        to_json(&c.emails),
+        c.address,
+        c.source,
+        c.owner,
+        c.status.as_str(),
+        c.notes,
+        serde_json::to_string(&c.extra).unwrap_or_else(|_| "{}".into()),
+        invalidation,
+        c.created_at,
+        c.updated_at,
+    ])?;
+    if existed {
+        tx.prepare_cached("DELETE FROM contact_search WHERE rowid = ?1")?.execute([rid])?;
+    }
+    tx.prepare_cached("INSERT INTO contact_search(rowid, tokens) VALUES (?1, ?2)")?
+        .execute(params![rid, tokens(c)])?;
+    Ok(())
+}
+
+pub(crate) fn get(conn: &Connection, id: &str) -> Result<Contact> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM contacts c JOIN records r ON r.rid = c.rid WHERE r.id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?
+        .ok_or_else(|| Error::NotFound { kind: "contact", id: id.to_string() })
+}
+
+impl Store {
+    /// Creates a contact. Phones are normalized to E.164 and emails lower-cased; an invalid value
+    /// is refused naming the field, and nothing is written.
+    pub fn add_contact(&mut self, new: NewContact) -> Result<Contact> {
+        let r = self.add_contact_inner(new);
+        let c = self.ctx(r)?;
+        self.notify(RecordKind::Contact, &c.id);
+        Ok(c)
+    }
+
+    fn add_contact_inner(&mut self, new: NewContact) -> Result<Contact> {
+        let mut patch = ContactPatch::from(new);
+        if patch.owner.as_deref().is_none_or(|o| o.trim().is_empty()) {
+            patch.owner = Some(self.actor.user.clone());
+        }
+        let fields = ContactFields::from_patch(patch, self.region, true)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = Self::now_ms();
+        let mut doc = new_doc(&self.actor);
+        doc.put(ROOT, "kind", "contact")?;
+        doc.put(ROOT, "status", "active")?;
+        doc.put(ROOT, "created_at", rfc3339_ms(now))?;
+        fields.apply(&mut doc)?;
+        commit(&mut doc, &self.actor, "create", now);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rid = write_record(&tx, None, &id, RecordKind::Contact, &mut doc, &[])?;
+        let c = contact::from_doc(&id, &doc, rfc3339_ms(now), "local".into());
+        project(&tx, rid, &c, false)?;
+        tx.commit()?;
+        Ok(c)
+    }
+
+    /// Edits a contact: only the fields given change. Unknown fields in the document are kept.
+    pub fn edit_contact(&mut self, id: &str, patch: ContactPatch) -> Result<Contact> {
+        let fields = ContactFields::from_patch(patch, self.region, false)?;
+        let r = self.change_contact(id, "edit", |doc| fields.apply(doc));
+        let c = self.ctx(r)?;
+        self.notify(RecordKind::Contact, &c.id);
+        Ok(c)
+    }
+
+    /// Marks a contact invalid (soft delete) with a reason; it is hidden from lists and search.
+    pub fn invalidate_contact(&mut self, id: &str, reason: &str) -> Result<Contact> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::validation("reason", reason, "say why the contact is invalid"));
+        }
+        crate::record::check_text("reason", reason, contact::MAX_FIELD_CHARS)?;
+        let by = self.actor.user.clone();
+        let at = rfc3339_ms(Self::now_ms());
+        let r = self.change_contact(id, "invalidate", |doc| {
+            put_opt_str(doc, "status", Some("invalid"))?;
+            put_opt_str(doc, "invalid_reason", Some(reason))?;
+            put_opt_str(doc, "invalidated_by", Some(&by))?;
+            put_opt_str(doc, "invalidated_at", Some(&at))
+        });
+        let c = self.ctx(r)?;
+        self.notify(RecordKind::Contact, &c.id);
+        Ok(c)
+    }
+
+    /// Loads the document, applies `f`, commits, and writes document, projection, search and
+    /// outbox in one transaction. No change → nothing written.
+    fn change_contact(
+        &mut self,
+        id: &str,
+        action: &str,
+        f: impl FnOnce(&mut automerge::AutoCommit) -> Result<()>,
+    ) -> Result<Contact> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (rid, mut doc, _) = load_record(&tx, RecordKind::Contact, id, &self.actor)?;
+        let before = doc.get_heads();
+        f(&mut doc)?;
+        if commit(&mut doc, &self.actor, action, Self::now_ms()).is_none() {
+            return get(&tx, id);
+        }
+        write_record(&tx, Some(rid), id, RecordKind::Contact, &mut doc, &before)?;
+        let updated_at = rfc3339_ms(crate::record::last_change_ms(&mut doc));
+        let c = contact::from_doc(id, &doc, updated_at, "local".into());
+        project(&tx, rid, &c, true)?;
+        tx.commit()?;
+        Ok(c)
+    }
+
+    /// One contact by id (invalid ones too).
+    pub fn get_contact(&self, id: &str) -> Result<Contact> {
+        self.ctx(get(&self.conn, id))
+    }
+
+    /// Contacts, most recently updated first; invalid ones only when asked for.
+    pub fn list_contacts(&self, options: &ListOptions) -> Result<Vec<Contact>> {
+        let run = || -> Result<Vec<Contact>> {
+            let limit = options.limit.map_or(-1, i64::from);
+            let sql = if options.include_invalid {
+                format!("SELECT {COLUMNS} FROM contacts c JOIN records r ON r.rid = c.rid ORDER BY c.updated_at DESC LIMIT ?1")
+            } else {
+                format!("SELECT {COLUMNS} FROM contacts c JOIN records r ON r.rid = c.rid WHERE c.status = 'active' ORDER BY c.updated_at DESC LIMIT ?1")
+            };
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([limit], from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        };
+        self.ctx(run())
+    }
+
+    /// Finds contacts by any substring of Chinese text (one character and up), Latin word
+    /// prefixes (case-insensitive), or phone digits, across name, company, title, phones,
+    /// emails, address and notes. Best match first: name matches, then company, then the rest.
+    pub fn search(&self, query: &str, options: &SearchOptions) -> Result<Vec<Contact>> {
+        if query.chars().count() > 200 {
+            return Err(Error::validation("query", query.chars().take(40).collect::<String>(), "search text longer than 200 characters"));
+        }
+        let Some(q) = parse_query(query) else { return Ok(Vec::new()) };
+        let run = || -> Result<Vec<Contact>> {
+            let haystack = "(c.name || char(10) || coalesce(c.company, '') || char(10) || coalesce(c.title, '') \
+                            || char(10) || coalesce(c.address, '') || char(10) || coalesce(c.notes, ''))";
+            let mut sql = format!(
+                "SELECT {COLUMNS} FROM contact_search JOIN contacts c ON c.rid = contact_search.rowid \
+                 JOIN records r ON r.rid = c.rid WHERE contact_search MATCH ?1"
+            );
+            if !options.include_invalid {
+                sql.push_str(" AND c.status = 'active'");
+            }
+            for i in 0..q.must_contain.len() {
+                sql.push_str(&format!(" AND instr({haystack}, ?{}) > 0", i + 4));
+            }
+            sql.push_str(
+                " ORDER BY CASE WHEN lower(c.name) = ?2 THEN 0 WHEN instr(lower(c.name), ?2) = 1 THEN 1 \
+                 WHEN instr(lower(c.name), ?2) > 0 THEN 2 WHEN instr(lower(coalesce(c.company, '')), ?2) > 0 THEN 3 \
+                 ELSE 4 END, c.updated_at DESC LIMIT ?3",
+            );
+            let limit = i64::from(options.limit.unwrap_or(50));
+            let mut values: Vec<rusqlite::types::Value> =
+                vec![q.fts.clone().into(), q.lowered.clone().into(), limit.into()];
+            values.extend(q.must_contain.iter().map(|s| s.clone().into()));
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(values), from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        };
+        self.ctx(run())
+    }
+
+    /// Who changed what, when: one entry per change, oldest first.
+    pub fn contact_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        let run = || -> Result<Vec<HistoryEntry>> {
+            let (_, mut doc, _) = load_record(&self.conn, RecordKind::Contact, id, &self.actor)?;
+            Ok(crate::record::history::history(&mut doc))
+        };
+        self.ctx(run())
+    }
+}

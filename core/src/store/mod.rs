@@ -1,0 +1,453 @@
+//! The device store: one SQLite file per signed-in user.
+//!
+//! The store is the only entry point. Every user action is one SQLite transaction: the record's
+//! Automerge document, its projection row, its search tokens and its outbox entries commit
+//! together or not at all. Write helpers take a `&Transaction`, reads take a `&Connection`.
+//!
+//! A damaged or foreign file is reported, never deleted or overwritten: unsynced field data lives
+//! only on the phone. [`Store::move_aside`] moves such a file away when the user asks for it.
+
+mod contacts;
+pub(crate) mod schema;
+pub(crate) mod search;
+mod visits;
+
+use crate::error::{Error, Result};
+use crate::normalize::Region;
+use crate::record::Actor;
+use automerge::AutoCommit;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Region for phone numbers typed without a country code (default `CN`).
+    pub region: Region,
+    /// The signed-in user; recorded in every change and as the default owner (default `local`).
+    pub user: String,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { region: Region::default(), user: "local".to_string() }
+    }
+}
+
+/// What kind of record changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// A contact.
+    Contact,
+    /// A visit.
+    Visit,
+}
+
+impl RecordKind {
+    /// `contact` or `visit`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RecordKind::Contact => "contact",
+            RecordKind::Visit => "visit",
+        }
+    }
+}
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeOrigin {
+    /// Written on this device.
+    Local,
+    /// Arrived by sync.
+    Sync,
+}
+
+/// A record that changed, for the UI to refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordChange {
+    /// The record's kind.
+    pub kind: RecordKind,
+    /// The record's id.
+    pub id: String,
+    /// Where the change came from.
+    pub origin: ChangeOrigin,
+}
+
+/// Told after every committed change of a record.
+pub trait ChangeListener: Send + Sync {
+    /// Called after the transaction committed, on the thread that wrote.
+    fn on_change(&self, change: &RecordChange);
+}
+
+/// How many records of one kind are in one status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindCount {
+    /// `contact` or `visit`.
+    pub kind: String,
+    /// For contacts `active`/`invalid`; for visits `open`/`closed`.
+    pub status: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// An overview of the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStatus {
+    /// The database file.
+    pub path: String,
+    /// Bytes on disk (database plus write-ahead log).
+    pub size_bytes: u64,
+    /// Schema version.
+    pub schema_version: i64,
+    /// This device's id.
+    pub device_id: String,
+    /// The signed-in user.
+    pub user: String,
+    /// Phone region.
+    pub region: String,
+    /// Records by kind and status.
+    pub records: Vec<KindCount>,
+    /// Records by sync state (`local`, `synced`, `rejected`).
+    pub sync_states: Vec<KindCount>,
+    /// Changes waiting to be sent to the server.
+    pub outbox_len: u64,
+}
+
+/// Options for listing contacts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Also list soft-deleted (invalid) contacts.
+    pub include_invalid: bool,
+    /// At most this many (most recently updated first); `None` for all.
+    pub limit: Option<u32>,
+}
+
+/// Options for search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchOptions {
+    /// Also find soft-deleted (invalid) contacts.
+    pub include_invalid: bool,
+    /// At most this many results (default 50).
+    pub limit: Option<u32>,
+}
+
+/// The device store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    region: Region,
+    actor: Actor,
+    listener: Option<Arc<dyn ChangeListener>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).field("actor", &self.actor).finish()
+    }
+}
+
+/// What the first bytes of a database file say about it.
+enum FileState {
+    New,
+    Outpost,
+    UnknownSqlite,
+}
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+fn inspect_file(path: &Path) -> Result<FileState> {
+    let io = |op, source| Error::Io { op, path: path.to_path_buf(), source };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::New),
+        Err(e) => return Err(io("open", e)),
+    };
+    let len = file.metadata().map_err(|e| io("stat", e))?.len();
+    if len == 0 {
+        return Ok(FileState::New);
+    }
+    let mut header = [0u8; 100];
+    let read = file.read(&mut header).map_err(|e| io("read", e))?;
+    if read < 100 || &header[..16] != SQLITE_MAGIC {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: "it does not start with an SQLite header (damaged, or not a database at all)".into(),
+        });
+    }
+    let be32 = |at: usize| u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536u64,
+        n => u64::from(n),
+    };
+    // The in-header page count is valid when the "version valid for" number matches the change
+    // counter; a file shorter than that has lost pages.
+    if be32(92) == be32(24) {
+        let expected = u64::from(be32(28)) * page_size;
+        if expected > len {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("the file is truncated: {len} bytes, its header says {expected}"),
+            });
+        }
+    }
+    let app_id = be32(68) as i32;
+    if app_id == APPLICATION_ID {
+        Ok(FileState::Outpost)
+    } else if app_id == 0 {
+        Ok(FileState::UnknownSqlite)
+    } else {
+        Err(Error::ForeignDatabase {
+            path: path.to_path_buf(),
+            reason: format!("its application id is {app_id:#x}, not Outpost's"),
+        })
+    }
+}
+
+fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`.
+    ///
+    /// A file that is not an Outpost database, is damaged, or was written by a newer schema is
+    /// refused with an error naming the file, and left untouched.
+    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let state = inspect_file(&path)?;
+        Self::open_inner(&path, state, options).map_err(|e| Self::contextualize_path(&path, e))
+    }
+
+    fn open_inner(path: &Path, state: FileState, options: StoreOptions) -> Result<Store> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        if let FileState::UnknownSqlite = state {
+            let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            if tables > 0 {
+                return Err(Error::ForeignDatabase {
+                    path: path.to_path_buf(),
+                    reason: format!("it is an SQLite database of another application ({tables} schema objects)"),
+                });
+            }
+        }
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew { path: path.to_path_buf(), found: version, known: SCHEMA_VERSION });
+        }
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        if version < SCHEMA_VERSION {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if current < SCHEMA_VERSION {
+                schema::migrate(&tx, current, SCHEMA_VERSION)?;
+            }
+            tx.commit()?;
+        }
+        let device = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let existing: Option<String> = tx
+                .query_row("SELECT value FROM sync_state WHERE key = 'device_id'", [], |r| r.get(0))
+                .optional()?;
+            let device = match existing {
+                Some(d) => d,
+                None => {
+                    let d = uuid::Uuid::now_v7().to_string();
+                    tx.execute("INSERT INTO sync_state(key, value) VALUES ('device_id', ?1)", [&d])?;
+                    d
+                }
+            };
+            tx.commit()?;
+            device
+        };
+        let user = if options.user.trim().is_empty() { "local".to_string() } else { options.user.trim().to_string() };
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            region: options.region,
+            actor: Actor { user, device },
+            listener: None,
+        })
+    }
+
+    fn contextualize_path(path: &Path, e: Error) -> Error {
+        match e {
+            Error::Sqlite(ref inner) if is_corruption(inner) => {
+                Error::Corrupt { path: path.to_path_buf(), reason: inner.to_string() }
+            }
+            other => other,
+        }
+    }
+
+    /// Turns SQLite corruption errors into [`Error::Corrupt`] naming this store's file.
+    fn ctx<T>(&self, r: Result<T>) -> Result<T> {
+        r.map_err(|e| Self::contextualize_path(&self.path, e))
+    }
+
+    /// Moves a damaged database (and its `-wal`/`-shm` files) aside, next to where it was, and
+    /// returns the new path of the main file. Nothing is deleted.
+    pub fn move_aside(path: impl AsRef<Path>) -> Result<PathBuf> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::NotFound { kind: "database file", id: path.display().to_string() });
+        }
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let target = PathBuf::from(format!("{}.damaged-{stamp}", path.display()));
+        for suffix in ["-wal", "-shm"] {
+            let side = PathBuf::from(format!("{}{suffix}", path.display()));
+            if side.exists() {
+                let to = PathBuf::from(format!("{}{suffix}", target.display()));
+                std::fs::rename(&side, &to).map_err(|source| Error::Io { op: "move aside", path: side, source })?;
+            }
+        }
+        std::fs::rename(path, &target).map_err(|source| Error::Io { op: "move aside", path: path.to_path_buf(), source })?;
+        Ok(target)
+    }
+
+    /// Runs SQLite's full integrity check; an empty list means the file is sound.
+    pub fn check_integrity(&self) -> Result<Vec<String>> {
+        let run = || -> Result<Vec<String>> {
+            let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut problems = Vec::new();
+            for row in rows {
+                let row = row?;
+                if row != "ok" {
+                    problems.push(row);
+                }
+            }
+            Ok(problems)
+        };
+        self.ctx(run())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This device's id (also its Automerge actor).
+    pub fn device_id(&self) -> &str {
+        &self.actor.device
+    }
+
+    /// The signed-in user.
+    pub fn user(&self) -> &str {
+        &self.actor.user
+    }
+
+    /// The phone region.
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    /// Sets (or clears) the listener told about every committed change.
+    pub fn set_change_listener(&mut self, listener: Option<Arc<dyn ChangeListener>>) {
+        self.listener = listener;
+    }
+
+    fn notify(&self, kind: RecordKind, id: &str) {
+        if let Some(l) = &self.listener {
+            l.on_change(&RecordChange { kind, id: id.to_string(), origin: ChangeOrigin::Local });
+        }
+    }
+
+    fn now_ms() -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+
+    /// An overview: counts, outbox length, file and size.
+    pub fn status(&self) -> Result<StoreStatus> {
+        let run = || -> Result<StoreStatus> {
+            let counts = |sql: &str| -> Result<Vec<KindCount>> {
+                let mut stmt = self.conn.prepare(sql)?;
+                let rows = stmt.query_map([], |r| {
+                    Ok(KindCount { kind: r.get(0)?, status: r.get(1)?, count: r.get::<_, i64>(2)?.max(0) as u64 })
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            };
+            let mut records = counts("SELECT 'contact', status, count(*) FROM contacts GROUP BY status ORDER BY status")?;
+            records.extend(counts("SELECT 'visit', status, count(*) FROM visits GROUP BY status ORDER BY status")?);
+            let sync_states = counts("SELECT kind, sync_state, count(*) FROM records GROUP BY kind, sync_state ORDER BY kind, sync_state")?;
+            let outbox_len: i64 = self.conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+            let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let size_bytes = size(self.path.clone()) + size(PathBuf::from(format!("{}-wal", self.path.display())));
+            Ok(StoreStatus {
+                path: self.path.display().to_string(),
+                size_bytes,
+                schema_version: SCHEMA_VERSION,
+                device_id: self.actor.device.clone(),
+                user: self.actor.user.clone(),
+                region: self.region.code().to_string(),
+                records,
+                sync_states,
+                outbox_len: outbox_len.max(0) as u64,
+            })
+        };
+        self.ctx(run())
+    }
+}
+
+/// Saves a record's document and queues its new changes, inside `tx`. Returns the row id.
+pub(crate) fn write_record(
+    tx: &rusqlite::Transaction<'_>,
+    rid: Option<i64>,
+    id: &str,
+    kind: RecordKind,
+    doc: &mut AutoCommit,
+    heads_before: &[automerge::ChangeHash],
+) -> Result<i64> {
+    let bytes = doc.save();
+    let heads = crate::record::heads_bytes(doc);
+    let updated_at = crate::record::rfc3339_ms(crate::record::last_change_ms(doc));
+    let rid = match rid {
+        None => {
+            tx.prepare_cached("INSERT INTO records(id, kind, doc, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(rusqlite::params![id, kind.as_str(), bytes, heads, updated_at])?;
+            tx.last_insert_rowid()
+        }
+        Some(rid) => {
+            tx.prepare_cached("UPDATE records SET doc = ?1, heads = ?2, updated_at = ?3, sync_state = 'local' WHERE rid = ?4")?
+                .execute(rusqlite::params![bytes, heads, updated_at, rid])?;
+            rid
+        }
+    };
+    let now = crate::record::rfc3339_ms(Store::now_ms());
+    let mut stmt = tx.prepare_cached("INSERT INTO outbox(rid, change_hash, created_at) VALUES (?1, ?2, ?3)")?;
+    for change in doc.get_changes_meta(heads_before) {
+        stmt.execute(rusqlite::params![rid, change.hash.0.as_slice(), now])?;
+    }
+    Ok(rid)
+}
+
+/// Loads a record's row id and document (with this device as actor), inside `tx`.
+pub(crate) fn load_record(
+    conn: &Connection,
+    kind: RecordKind,
+    id: &str,
+    actor: &Actor,
+) -> Result<(i64, AutoCommit, String)> {
+    let row: Option<(i64, Vec<u8>, String)> = conn
+        .prepare_cached("SELECT rid, doc, sync_state FROM records WHERE id = ?1 AND kind = ?2")?
+        .query_row(rusqlite::params![id, kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((rid, bytes, sync_state)) = row else {
+        return Err(Error::NotFound { kind: kind.as_str(), id: id.to_string() });
+    };
+    Ok((rid, crate::record::load(id, &bytes, actor)?, sync_state))
+}
