@@ -1,1 +1,341 @@
-fn main() {}
+//! `outpost`: the device store from the command line, for demos, scripting and tests.
+//!
+//! Output is JSON on stdout. Errors go to stderr as one line `error: <kind>: <message>`, with
+//! exit code 2 for invalid input, 3 for not found, 1 for anything else.
+
+use clap::{Args, Parser, Subcommand};
+use outpost_core::{
+    CheckIn, CheckOut, ContactPatch, Error, ListOptions, NewContact, Region, SearchOptions, Store, StoreOptions,
+    VisitFilter,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "outpost", version, about = "Outpost field-sales store: contacts, visits, search.")]
+struct Cli {
+    /// The database file (default: $OUTPOST_DB, else ./outpost.db).
+    #[arg(long, global = true, env = "OUTPOST_DB", default_value = "outpost.db")]
+    db: PathBuf,
+    /// Region for phone numbers typed without a country code.
+    #[arg(long, global = true, env = "OUTPOST_REGION", default_value = "CN")]
+    region: String,
+    /// The signed-in user, recorded in history and as the owner of new contacts.
+    #[arg(long, global = true, env = "OUTPOST_USER", default_value = "local")]
+    user: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Contacts: add, get, edit, list, invalidate, history.
+    #[command(subcommand)]
+    Contact(ContactCmd),
+    /// Find contacts by any part of a name, company, title, phone, email, address or notes.
+    Search {
+        /// What to look for: Chinese text of any length, Latin word prefixes, phone digits.
+        query: String,
+        /// At most this many results.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Also find invalid (soft-deleted) contacts.
+        #[arg(long)]
+        include_invalid: bool,
+    },
+    /// Visits: check-in, check-out, list.
+    #[command(subcommand)]
+    Visit(VisitCmd),
+    /// Counts of records, outbox length, database path and size.
+    Status,
+    /// The database file itself: check it, or move a damaged one aside.
+    #[command(subcommand)]
+    Db(DbCmd),
+}
+
+#[derive(Args, Default)]
+struct ContactFieldArgs {
+    /// Company name.
+    #[arg(long)]
+    company: Option<String>,
+    /// Job title.
+    #[arg(long)]
+    title: Option<String>,
+    /// Phone number, any common form (repeatable).
+    #[arg(long = "phone")]
+    phones: Vec<String>,
+    /// Email address (repeatable).
+    #[arg(long = "email")]
+    emails: Vec<String>,
+    /// Postal address.
+    #[arg(long)]
+    address: Option<String>,
+    /// Where the lead came from.
+    #[arg(long)]
+    source: Option<String>,
+    /// Owner (default: the user).
+    #[arg(long)]
+    owner: Option<String>,
+    /// Free-text notes.
+    #[arg(long)]
+    notes: Option<String>,
+    /// Any field as KEY=VALUE (repeatable); unknown keys are kept in `extra`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum ContactCmd {
+    /// Add a contact; prints it.
+    Add {
+        /// The person's name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        fields: ContactFieldArgs,
+    },
+    /// Show one contact.
+    Get {
+        /// Contact id.
+        id: String,
+    },
+    /// Change fields of a contact; `--phone`/`--email` replace the lists.
+    Edit {
+        /// Contact id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        fields: ContactFieldArgs,
+        /// Remove a field or an extra key (repeatable).
+        #[arg(long = "unset", value_name = "KEY")]
+        unset: Vec<String>,
+    },
+    /// List contacts, most recently changed first.
+    List {
+        /// Also list invalid (soft-deleted) contacts.
+        #[arg(long)]
+        include_invalid: bool,
+        /// At most this many.
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Mark a contact invalid (it is hidden, never deleted).
+    Invalidate {
+        /// Contact id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Who changed what, when.
+    History {
+        /// Contact id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum VisitCmd {
+    /// Check in at a contact.
+    CheckIn {
+        /// The contact visited.
+        contact_id: String,
+        /// Latitude in degrees.
+        #[arg(long, allow_negative_numbers = true)]
+        lat: f64,
+        /// Longitude in degrees.
+        #[arg(long, allow_negative_numbers = true)]
+        lon: f64,
+        /// Position accuracy in metres.
+        #[arg(long)]
+        accuracy: Option<f64>,
+        /// Device time (RFC 3339); default now.
+        #[arg(long)]
+        device_time: Option<String>,
+        /// Monotonic clock in ms; default this machine's time since boot, where known.
+        #[arg(long)]
+        elapsed_ms: Option<i64>,
+    },
+    /// Check out with notes and the next follow-up date.
+    CheckOut {
+        /// Visit id.
+        visit_id: String,
+        /// What happened.
+        #[arg(long)]
+        notes: Option<String>,
+        /// Next follow-up date, YYYY-MM-DD.
+        #[arg(long)]
+        next_follow_up: Option<String>,
+    },
+    /// List visits of a contact and/or a day, newest first.
+    List {
+        /// Only this contact's visits.
+        #[arg(long)]
+        contact: Option<String>,
+        /// Only this day's visits (YYYY-MM-DD).
+        #[arg(long)]
+        day: Option<String>,
+        /// At most this many.
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Show one visit.
+    Get {
+        /// Visit id.
+        id: String,
+    },
+    /// Who changed what on a visit.
+    History {
+        /// Visit id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCmd {
+    /// Run SQLite's integrity check on the database.
+    Check,
+    /// Move a damaged database aside (renamed next to it; nothing is deleted).
+    MoveAside,
+}
+
+fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    sets.iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
+            None => Err(Error::validation("set", kv.clone(), "expected KEY=VALUE")),
+        })
+        .collect()
+}
+
+/// Reads the monotonic clock since boot (Linux `/proc/uptime`), where this machine has one.
+fn uptime_ms() -> Option<i64> {
+    let text = std::fs::read_to_string("/proc/uptime").ok()?;
+    let secs: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some((secs * 1000.0) as i64)
+}
+
+fn print<T: Serialize>(value: &T) -> Result<(), Error> {
+    let json = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::validation("output", "", format!("cannot render JSON: {e}")))?;
+    println!("{json}");
+    Ok(())
+}
+
+fn patch_from(name: Option<String>, f: ContactFieldArgs, unset: Vec<String>) -> Result<ContactPatch, Error> {
+    Ok(ContactPatch {
+        name,
+        company: f.company,
+        title: f.title,
+        phones: (!f.phones.is_empty()).then_some(f.phones),
+        emails: (!f.emails.is_empty()).then_some(f.emails),
+        address: f.address,
+        source: f.source,
+        owner: f.owner,
+        notes: f.notes,
+        set: parse_sets(&f.set)?,
+        unset,
+    })
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    if let Command::Db(DbCmd::MoveAside) = cli.command {
+        let moved = Store::move_aside(&cli.db)?;
+        return print(&serde_json::json!({ "moved_from": cli.db, "moved_to": moved }));
+    }
+    let options = StoreOptions { region: Region::parse(&cli.region)?, user: cli.user };
+    let mut store = Store::open(&cli.db, options)?;
+    match cli.command {
+        Command::Contact(cmd) => match cmd {
+            ContactCmd::Add { name, fields } => {
+                let p = patch_from(Some(name), fields, Vec::new())?;
+                let new = NewContact {
+                    name: p.name.unwrap_or_default(),
+                    company: p.company,
+                    title: p.title,
+                    phones: p.phones.unwrap_or_default(),
+                    emails: p.emails.unwrap_or_default(),
+                    address: p.address,
+                    source: p.source,
+                    owner: p.owner,
+                    notes: p.notes,
+                    extra: p.set,
+                };
+                print(&store.add_contact(new)?)
+            }
+            ContactCmd::Get { id } => print(&store.get_contact(&id)?),
+            ContactCmd::Edit { id, name, fields, unset } => print(&store.edit_contact(&id, patch_from(name, fields, unset)?)?),
+            ContactCmd::List { include_invalid, limit } => {
+                print(&store.list_contacts(&ListOptions { include_invalid, limit })?)
+            }
+            ContactCmd::Invalidate { id, reason } => print(&store.invalidate_contact(&id, &reason)?),
+            ContactCmd::History { id } => print(&store.contact_history(&id)?),
+        },
+        Command::Search { query, limit, include_invalid } => {
+            print(&store.search(&query, &SearchOptions { include_invalid, limit: Some(limit) })?)
+        }
+        Command::Visit(cmd) => match cmd {
+            VisitCmd::CheckIn { contact_id, lat, lon, accuracy, device_time, elapsed_ms } => print(&store.check_in(CheckIn {
+                contact_id,
+                lat,
+                lon,
+                accuracy_m: accuracy,
+                device_time,
+                elapsed_ms: elapsed_ms.or_else(uptime_ms),
+            })?),
+            VisitCmd::CheckOut { visit_id, notes, next_follow_up } => {
+                print(&store.check_out(&visit_id, CheckOut { notes, next_follow_up })?)
+            }
+            VisitCmd::List { contact, day, limit } => {
+                print(&store.list_visits(&VisitFilter { contact_id: contact, day, limit })?)
+            }
+            VisitCmd::Get { id } => print(&store.get_visit(&id)?),
+            VisitCmd::History { id } => print(&store.visit_history(&id)?),
+        },
+        Command::Status => print(&store.status()?),
+        Command::Db(DbCmd::Check) => {
+            let problems = store.check_integrity()?;
+            print(&serde_json::json!({ "path": store.path(), "ok": problems.is_empty(), "problems": problems }))
+        }
+        Command::Db(DbCmd::MoveAside) => Ok(()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // Clap explains over several lines; the contract is one line naming the argument.
+            let text = e.to_string();
+            let message = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!("error: validation: {}", message.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}: {}", e.kind(), e.to_string().replace('\n', " "));
+            ExitCode::from(match e.kind() {
+                "validation" => 2,
+                "not_found" => 3,
+                _ => 1,
+            })
+        }
+    }
+}

@@ -108,3 +108,60 @@ pub(crate) fn migrate(tx: &Transaction<'_>, from: i64, to: i64) -> rusqlite::Res
     tx.pragma_update(None, "user_version", to)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NewContact, Store, StoreOptions};
+    use rusqlite::Connection;
+
+    fn schema_of(conn: &Connection) -> Vec<(String, String, Option<String>)> {
+        let mut stmt = match conn.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name") {
+            Ok(s) => s,
+            Err(e) => panic!("schema query: {e}"),
+        };
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+        match rows.and_then(|r| r.collect()) {
+            Ok(v) => v,
+            Err(e) => panic!("schema rows: {e}"),
+        }
+    }
+
+    fn pragma(conn: &Connection, name: &str) -> i64 {
+        conn.pragma_query_value(None, name, |r| r.get(0)).unwrap_or(-1)
+    }
+
+    /// A database created at every older version and then upgraded has exactly the schema of a
+    /// fresh one, and keeps its data.
+    #[test]
+    fn upgraded_equals_fresh() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let fresh_path = dir.path().join("fresh.db");
+        drop(Store::open(&fresh_path, StoreOptions::default())?);
+        let fresh = Connection::open(&fresh_path)?;
+        for start in 1..SCHEMA_VERSION {
+            let old_path = dir.path().join(format!("v{start}.db"));
+            {
+                let mut conn = Connection::open(&old_path)?;
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                let tx = conn.transaction()?;
+                migrate(&tx, 0, start)?;
+                tx.execute(
+                    "INSERT INTO records(id, kind, doc, heads, updated_at) VALUES ('old', 'note', x'00', x'', '2025-01-01')",
+                    [],
+                )?;
+                tx.commit()?;
+            }
+            let mut store = Store::open(&old_path, StoreOptions::default())?;
+            store.add_contact(NewContact { name: "升级后".into(), ..Default::default() })?;
+            drop(store);
+            let upgraded = Connection::open(&old_path)?;
+            assert_eq!(schema_of(&upgraded), schema_of(&fresh), "upgrade from v{start}");
+            assert_eq!(pragma(&upgraded, "user_version"), SCHEMA_VERSION);
+            assert_eq!(pragma(&upgraded, "application_id"), i64::from(APPLICATION_ID));
+            let kept: i64 = upgraded.query_row("SELECT count(*) FROM records WHERE id = 'old'", [], |r| r.get(0))?;
+            assert_eq!(kept, 1, "data written at v{start} survives the upgrade");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,29 @@
+# Outpost: `make demo` runs the main job, `make test` runs everything CI checks.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+CARGO ?= cargo
+
+.PHONY: demo test deps fmt-check clippy test-rust bench
+
+## Install what is missing (Debian packages), then run the scripted demo.
+demo: deps
+	@scripts/demo.sh
+
+## Everything CI checks: formatting, clippy with -D warnings, all tests.
+test: deps fmt-check clippy test-rust
+
+deps:
+	@scripts/install-deps.sh
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test --workspace
+
+## The store benchmark (release build), as JSON.
+bench:
+	$(CARGO) run --release -p outpost-tests --bin outpost-bench -- store --json

@@ -1,0 +1,48 @@
+"""Formats the outpost CLI's JSON for the demo, in words a rep would read."""
+import json
+import sys
+
+
+def contact(c):
+    extra = ", ".join(f"{k}={v}" for k, v in c["extra"].items())
+    print(f"   {c['name']} | {c.get('title') or ''} @ {c.get('company') or ''}")
+    line = f"   phones: {', '.join(c['phones']) or '-'} | emails: {', '.join(c['emails']) or '-'} | status: {c['status']}"
+    print(line + (f" | extra: {extra}" if extra else ""))
+
+
+def names(results):
+    print("   " + (", ".join(f"{c['name']} ({c.get('company') or '-'})" for c in results) or "(nothing found)"))
+
+
+def visit(v):
+    if v["status"] == "open":
+        print(f"   checked in on {v['day']} at {v['device_time']}, accuracy {v['accuracy_m']} m")
+    else:
+        print(f"   visit {v['status']}: {v['notes']} — follow up on {v['next_follow_up']}")
+
+
+def history(entries):
+    for h in entries:
+        shown = [c for c in h["changes"] if c["field"] in ("name", "title", "phones", "status")]
+        changes = "; ".join(f"{c['field']}: {c['old'] or '∅'} → {c['new'] or '∅'}" for c in shown)
+        print(f"   {h['at']}  {h['actor']:<6} {h['action']:<10} {changes}")
+
+
+def status(s):
+    counts = ", ".join(f"{r['count']} {r['kind']} {r['status']}" for r in s["records"])
+    print(f"   {counts}; {s['outbox_len']} changes waiting to sync; {s['size_bytes'] // 1024} KiB at {s['path']}")
+
+
+def field(d, path):
+    for part in path.split("."):
+        d = d[int(part)] if part.isdigit() else d[part]
+    print(d)
+
+
+if __name__ == "__main__":
+    data = json.load(sys.stdin)
+    what = sys.argv[1]
+    if what == "field":
+        field(data, sys.argv[2])
+    else:
+        globals()[what](data)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what `make demo` and `make test` need and the machine lacks. Idempotent; quiet when
+# everything is present. Debian packages come from apt-get (we run as root on CI machines).
+set -euo pipefail
+
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "error: cargo not found. Install the Rust toolchain (https://rustup.rs) and retry." >&2
+    exit 1
+fi
+
+# Debian packages: a C compiler and pkg-config for the bundled SQLite, python3 for the demo's
+# JSON handling.
+need=()
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+    echo "installing Debian packages: ${need[*]}" >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
