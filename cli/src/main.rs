@@ -5,8 +5,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use outpost_core::{
-    CheckIn, CheckOut, ContactPatch, Error, ListOptions, NewContact, Region, SearchOptions, Store, StoreOptions,
-    VisitFilter,
+    CheckIn, CheckOut, ContactPatch, Error, ListOptions, NewContact, Region, SearchOptions, Store,
+    StoreOptions, VisitFilter,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -14,7 +14,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "outpost", version, about = "Outpost field-sales store: contacts, visits, search.")]
+#[command(
+    name = "outpost",
+    version,
+    about = "Outpost field-sales store: contacts, visits, search."
+)]
 struct Cli {
     /// The database file (default: $OUTPOST_DB, else ./outpost.db).
     #[arg(long, global = true, env = "OUTPOST_DB", default_value = "outpost.db")]
@@ -226,7 +230,11 @@ fn print<T: Serialize>(value: &T) -> Result<(), Error> {
     Ok(())
 }
 
-fn patch_from(name: Option<String>, f: ContactFieldArgs, unset: Vec<String>) -> Result<ContactPatch, Error> {
+fn patch_from(
+    name: Option<String>,
+    f: ContactFieldArgs,
+    unset: Vec<String>,
+) -> Result<ContactPatch, Error> {
     Ok(ContactPatch {
         name,
         company: f.company,
@@ -247,7 +255,10 @@ fn run(cli: Cli) -> Result<(), Error> {
         let moved = Store::move_aside(&cli.db)?;
         return print(&serde_json::json!({ "moved_from": cli.db, "moved_to": moved }));
     }
-    let options = StoreOptions { region: Region::parse(&cli.region)?, user: cli.user };
+    let options = StoreOptions {
+        region: Region::parse(&cli.region)?,
+        user: cli.user,
+    };
     let mut store = Store::open(&cli.db, options)?;
     match cli.command {
         Command::Contact(cmd) => match cmd {
@@ -268,18 +279,44 @@ fn run(cli: Cli) -> Result<(), Error> {
                 print(&store.add_contact(new)?)
             }
             ContactCmd::Get { id } => print(&store.get_contact(&id)?),
-            ContactCmd::Edit { id, name, fields, unset } => print(&store.edit_contact(&id, patch_from(name, fields, unset)?)?),
-            ContactCmd::List { include_invalid, limit } => {
-                print(&store.list_contacts(&ListOptions { include_invalid, limit })?)
+            ContactCmd::Edit {
+                id,
+                name,
+                fields,
+                unset,
+            } => print(&store.edit_contact(&id, patch_from(name, fields, unset)?)?),
+            ContactCmd::List {
+                include_invalid,
+                limit,
+            } => print(&store.list_contacts(&ListOptions {
+                include_invalid,
+                limit,
+            })?),
+            ContactCmd::Invalidate { id, reason } => {
+                print(&store.invalidate_contact(&id, &reason)?)
             }
-            ContactCmd::Invalidate { id, reason } => print(&store.invalidate_contact(&id, &reason)?),
             ContactCmd::History { id } => print(&store.contact_history(&id)?),
         },
-        Command::Search { query, limit, include_invalid } => {
-            print(&store.search(&query, &SearchOptions { include_invalid, limit: Some(limit) })?)
-        }
+        Command::Search {
+            query,
+            limit,
+            include_invalid,
+        } => print(&store.search(
+            &query,
+            &SearchOptions {
+                include_invalid,
+                limit: Some(limit),
+            },
+        )?),
         Command::Visit(cmd) => match cmd {
-            VisitCmd::CheckIn { contact_id, lat, lon, accuracy, device_time, elapsed_ms } => print(&store.check_in(CheckIn {
+            VisitCmd::CheckIn {
+                contact_id,
+                lat,
+                lon,
+                accuracy,
+                device_time,
+                elapsed_ms,
+            } => print(&store.check_in(CheckIn {
                 contact_id,
                 lat,
                 lon,
@@ -287,19 +324,35 @@ fn run(cli: Cli) -> Result<(), Error> {
                 device_time,
                 elapsed_ms: elapsed_ms.or_else(uptime_ms),
             })?),
-            VisitCmd::CheckOut { visit_id, notes, next_follow_up } => {
-                print(&store.check_out(&visit_id, CheckOut { notes, next_follow_up })?)
-            }
-            VisitCmd::List { contact, day, limit } => {
-                print(&store.list_visits(&VisitFilter { contact_id: contact, day, limit })?)
-            }
+            VisitCmd::CheckOut {
+                visit_id,
+                notes,
+                next_follow_up,
+            } => print(&store.check_out(
+                &visit_id,
+                CheckOut {
+                    notes,
+                    next_follow_up,
+                },
+            )?),
+            VisitCmd::List {
+                contact,
+                day,
+                limit,
+            } => print(&store.list_visits(&VisitFilter {
+                contact_id: contact,
+                day,
+                limit,
+            })?),
             VisitCmd::Get { id } => print(&store.get_visit(&id)?),
             VisitCmd::History { id } => print(&store.visit_history(&id)?),
         },
         Command::Status => print(&store.status()?),
         Command::Db(DbCmd::Check) => {
             let problems = store.check_integrity()?;
-            print(&serde_json::json!({ "path": store.path(), "ok": problems.is_empty(), "problems": problems }))
+            print(
+                &serde_json::json!({ "path": store.path(), "ok": problems.is_empty(), "problems": problems }),
+            )
         }
         Command::Db(DbCmd::MoveAside) => Ok(()),
     }
@@ -310,7 +363,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
@@ -323,7 +381,10 @@ fn main() -> ExitCode {
                 .filter(|l| !l.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ");
-            eprintln!("error: validation: {}", message.trim_start_matches("error: "));
+            eprintln!(
+                "error: validation: {}",
+                message.trim_start_matches("error: ")
+            );
             return ExitCode::from(2);
         }
     };

@@ -40,7 +40,9 @@ pub enum Error {
         reason: String,
     },
     /// The database was written by a newer Outpost than this one.
-    #[error("{path} has schema version {found}, newer than this build knows ({known}); update the app")]
+    #[error(
+        "{path} has schema version {found}, newer than this build knows ({known}); update the app"
+    )]
     SchemaTooNew {
         /// The database file.
         path: PathBuf,

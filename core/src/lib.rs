@@ -39,6 +39,6 @@ pub use record::history::{FieldChange, HistoryEntry};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
 pub use record::Actor;
 pub use store::{
-    ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, RecordKind, SearchOptions, Store,
-    StoreOptions, StoreStatus,
+    ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, RecordKind, SearchOptions,
+    Store, StoreOptions, StoreStatus,
 };

@@ -81,14 +81,23 @@ pub fn email(field: &str, raw: &str) -> Result<String> {
     if local.is_empty() || local.len() > 64 {
         return bad("email address has an empty or over-long part before @");
     }
-    if domain.len() > 253 || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    if domain.len() > 253
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
         return bad("email domain must look like example.com");
     }
-    if value.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
     {
         return bad("email address contains spaces or characters that are not allowed");
     }
-    if domain.split('.').any(|label| label.is_empty() || label.starts_with('-') || label.ends_with('-')) {
+    if domain
+        .split('.')
+        .any(|label| label.is_empty() || label.starts_with('-') || label.ends_with('-'))
+    {
         return bad("email domain has an empty or malformed label");
     }
     Ok(value)
@@ -118,7 +127,14 @@ mod tests {
 
     #[test]
     fn chinese_mobile_forms_become_one_e164() {
-        for raw in ["138 0013 8000", "+86 138-0013-8000", "8613800138000", "13800138000", "+8613800138000", "(+86) 138.0013.8000"] {
+        for raw in [
+            "138 0013 8000",
+            "+86 138-0013-8000",
+            "8613800138000",
+            "13800138000",
+            "+8613800138000",
+            "(+86) 138.0013.8000",
+        ] {
             assert_eq!(cn(raw).ok().as_deref(), Some("+8613800138000"), "{raw}");
         }
     }
@@ -134,14 +150,24 @@ mod tests {
         let us = Region::parse("us").ok();
         assert!(us.is_some());
         let us = us.unwrap_or_default();
-        assert_eq!(phone("phones", "(650) 253-0000", us).ok().as_deref(), Some("+16502530000"));
+        assert_eq!(
+            phone("phones", "(650) 253-0000", us).ok().as_deref(),
+            Some("+16502530000")
+        );
         assert_eq!(cn("+852 2123 4567").ok().as_deref(), Some("+85221234567"));
         assert!(Region::parse("ZZZ").is_err());
     }
 
     #[test]
     fn invalid_phones_name_the_field_and_value() {
-        for raw in ["", "12345", "abc", "138001380001234", "+86 000 0000 0000", "13800138000x"] {
+        for raw in [
+            "",
+            "12345",
+            "abc",
+            "138001380001234",
+            "+86 000 0000 0000",
+            "13800138000x",
+        ] {
             match cn(raw) {
                 Err(Error::Validation { field, value, .. }) => {
                     assert_eq!(field, "phones");
@@ -154,8 +180,19 @@ mod tests {
 
     #[test]
     fn emails_trimmed_and_lowercased() {
-        assert_eq!(email("emails", "  Zhang.Wei@HuaQiang.COM ").ok().as_deref(), Some("zhang.wei@huaqiang.com"));
-        for bad in ["zhang", "@x.com", "a@b", "a b@c.com", "a@.com", "a@com.", "a@-x.com"] {
+        assert_eq!(
+            email("emails", "  Zhang.Wei@HuaQiang.COM ").ok().as_deref(),
+            Some("zhang.wei@huaqiang.com")
+        );
+        for bad in [
+            "zhang",
+            "@x.com",
+            "a@b",
+            "a b@c.com",
+            "a@.com",
+            "a@com.",
+            "a@-x.com",
+        ] {
             assert!(email("emails", bad).is_err(), "{bad}");
         }
     }
@@ -163,6 +200,9 @@ mod tests {
     #[test]
     fn national_forms_for_search() {
         assert_eq!(national_forms("+8613800138000"), vec!["13800138000"]);
-        assert_eq!(national_forms("+8675552659655"), vec!["075552659655", "75552659655"]);
+        assert_eq!(
+            national_forms("+8675552659655"),
+            vec!["075552659655", "75552659655"]
+        );
     }
 }

@@ -9,7 +9,11 @@ fn damaged_file_error_names_it_and_leaves_it_until_moved_aside() -> TestResult {
     assert_eq!(out.code, 1);
     assert!(out.stderr.starts_with("error: corrupt: "), "{}", out.stderr);
     assert!(out.stderr.contains(&cli.db.display().to_string()));
-    assert!(out.stderr.contains("move-aside"), "tells the way out: {}", out.stderr);
+    assert!(
+        out.stderr.contains("move-aside"),
+        "tells the way out: {}",
+        out.stderr
+    );
     assert_eq!(std::fs::read(&cli.db)?, before);
     let moved = cli.ok(&["db", "move-aside"])?;
     let to = moved["moved_to"].as_str().ok_or("moved_to")?;

@@ -62,8 +62,16 @@ pub(crate) fn run_with_db(db: &Path, args: &[&str]) -> Result<Outcome, Box<dyn s
         .env_remove("OUTPOST_REGION")
         .output()?;
     let stdout = String::from_utf8(out.stdout)?;
-    let json = if stdout.trim().is_empty() { Value::Null } else { serde_json::from_str(&stdout)? };
-    Ok(Outcome { code: out.status.code().unwrap_or(-1), json, stderr: String::from_utf8(out.stderr)? })
+    let json = if stdout.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&stdout)?
+    };
+    Ok(Outcome {
+        code: out.status.code().unwrap_or(-1),
+        json,
+        stderr: String::from_utf8(out.stderr)?,
+    })
 }
 
 pub(crate) fn s(v: &Value) -> String {

@@ -1,6 +1,8 @@
 //! Contacts: the people and companies a rep sells to.
 
-use super::{check_extra_key, check_text, get_str, get_str_list, put_opt_str, put_text, set_str_list};
+use super::{
+    check_extra_key, check_text, get_str, get_str_list, put_opt_str, put_text, set_str_list,
+};
 use crate::error::{Error, Result};
 use crate::normalize::{self, Region};
 use automerge::AutoCommit;
@@ -206,7 +208,9 @@ fn clean_list(
     values: Option<Vec<String>>,
     norm: impl Fn(&str) -> Result<String>,
 ) -> Result<Option<Vec<String>>> {
-    let Some(values) = values else { return Ok(None) };
+    let Some(values) = values else {
+        return Ok(None);
+    };
     let mut out: Vec<String> = Vec::new();
     for v in values.iter().filter(|v| !v.trim().is_empty()) {
         let n = norm(v)?;
@@ -215,7 +219,11 @@ fn clean_list(
         }
     }
     if out.len() > MAX_LIST_ITEMS {
-        return Err(Error::validation(field, values.join(", "), format!("more than {MAX_LIST_ITEMS} entries")));
+        return Err(Error::validation(
+            field,
+            values.join(", "),
+            format!("more than {MAX_LIST_ITEMS} entries"),
+        ));
     }
     Ok(Some(out))
 }
@@ -254,9 +262,19 @@ impl ContactFields {
         }
         for key in &p.unset {
             match key.as_str() {
-                "name" => return Err(Error::validation("name", "", "name is required and cannot be removed")),
+                "name" => {
+                    return Err(Error::validation(
+                        "name",
+                        "",
+                        "name is required and cannot be removed",
+                    ))
+                }
                 k if RESERVED_KEYS.contains(&k) => {
-                    return Err(Error::validation(k, k, "this field is managed by Outpost and cannot be removed"))
+                    return Err(Error::validation(
+                        k,
+                        k,
+                        "this field is managed by Outpost and cannot be removed",
+                    ))
                 }
                 _ => {}
             }
@@ -271,7 +289,9 @@ impl ContactFields {
             name,
             company: clean("company", p.company, MAX_FIELD_CHARS)?,
             title: clean("title", p.title, MAX_FIELD_CHARS)?,
-            phones: clean_list("phones", p.phones, |v| normalize::phone("phones", v, region))?,
+            phones: clean_list("phones", p.phones, |v| {
+                normalize::phone("phones", v, region)
+            })?,
             emails: clean_list("emails", p.emails, |v| normalize::email("emails", v))?,
             address: clean("address", p.address, MAX_FIELD_CHARS)?,
             source: clean("source", p.source, MAX_FIELD_CHARS)?,
@@ -339,7 +359,12 @@ impl From<NewContact> for ContactPatch {
 }
 
 /// Reads a contact out of its document. `updated_at` and `sync_state` come from the store.
-pub(crate) fn from_doc(id: &str, doc: &AutoCommit, updated_at: String, sync_state: String) -> Contact {
+pub(crate) fn from_doc(
+    id: &str,
+    doc: &AutoCommit,
+    updated_at: String,
+    sync_state: String,
+) -> Contact {
     let invalidation = get_str(doc, "invalid_reason").map(|reason| Invalidation {
         reason,
         by: get_str(doc, "invalidated_by").unwrap_or_default(),
@@ -372,12 +397,18 @@ mod tests {
     use automerge::{transaction::Transactable, ROOT};
 
     fn actor() -> Actor {
-        Actor { user: "rep1".into(), device: uuid::Uuid::now_v7().to_string() }
+        Actor {
+            user: "rep1".into(),
+            device: uuid::Uuid::now_v7().to_string(),
+        }
     }
 
     #[test]
     fn known_keys_in_set_land_in_fields_and_unknown_in_extra() {
-        let mut p = ContactPatch { name: Some(" 张伟 ".into()), ..Default::default() };
+        let mut p = ContactPatch {
+            name: Some(" 张伟 ".into()),
+            ..Default::default()
+        };
         p.set.insert("company".into(), "华强科技".into());
         p.set.insert("wechat".into(), "zhangwei88".into());
         p.set.insert("phone".into(), "138 0013 8000".into());
@@ -386,14 +417,20 @@ mod tests {
         assert_eq!(f.name.as_deref(), Some("张伟"));
         assert_eq!(f.company.as_deref(), Some("华强科技"));
         assert_eq!(f.phones, Some(vec!["+8613800138000".to_string()]));
-        assert_eq!(f.extra.get("wechat").map(String::as_str), Some("zhangwei88"));
+        assert_eq!(
+            f.extra.get("wechat").map(String::as_str),
+            Some("zhangwei88")
+        );
     }
 
     #[test]
     fn name_required_and_reserved_keys_refused() {
         let e = ContactFields::from_patch(ContactPatch::default(), Region::default(), true);
         assert!(matches!(e, Err(Error::Validation { ref field, .. }) if field == "name"));
-        let mut p = ContactPatch { name: Some("李娜".into()), ..Default::default() };
+        let mut p = ContactPatch {
+            name: Some("李娜".into()),
+            ..Default::default()
+        };
         p.set.insert("status".into(), "active".into());
         let e = ContactFields::from_patch(p, Region::default(), true);
         assert!(matches!(e, Err(Error::Validation { ref field, .. }) if field == "status"));
@@ -404,20 +441,28 @@ mod tests {
         let a = actor();
         let mut doc = new_doc(&a);
         let f = ContactFields::from_patch(
-            ContactPatch { name: Some("王芳".into()), ..Default::default() },
+            ContactPatch {
+                name: Some("王芳".into()),
+                ..Default::default()
+            },
             Region::default(),
             true,
         );
         f.unwrap_or_default().apply(&mut doc).ok();
         // A newer app version writes a nested object and a number we do not know.
-        let loyalty = doc.put_object(ROOT, "loyalty", automerge::ObjType::Map).ok();
+        let loyalty = doc
+            .put_object(ROOT, "loyalty", automerge::ObjType::Map)
+            .ok();
         if let Some(l) = loyalty {
             doc.put(&l, "tier", "gold").ok();
         }
         doc.put(ROOT, "score", 42_i64).ok();
         commit(&mut doc, &a, "test", 0);
         let edit = ContactFields::from_patch(
-            ContactPatch { title: Some("经理".into()), ..Default::default() },
+            ContactPatch {
+                title: Some("经理".into()),
+                ..Default::default()
+            },
             Region::default(),
             false,
         );
@@ -426,7 +471,10 @@ mod tests {
         let c = from_doc("x", &doc, String::new(), "local".into());
         assert_eq!(c.title.as_deref(), Some("经理"));
         assert_eq!(c.extra.get("score").map(String::as_str), Some("42"));
-        assert_eq!(c.extra.get("loyalty").map(String::as_str), Some(r#"{"tier":"gold"}"#));
+        assert_eq!(
+            c.extra.get("loyalty").map(String::as_str),
+            Some(r#"{"tier":"gold"}"#)
+        );
     }
 
     #[test]

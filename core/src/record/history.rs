@@ -60,25 +60,42 @@ fn value_at(doc: &AutoCommit, key: &str, heads: &[ChangeHash]) -> Option<String>
     })
 }
 
+/// What we need of one change's metadata, owned so the document can be read meanwhile.
+struct ChangeInfo {
+    hash: ChangeHash,
+    deps: Vec<ChangeHash>,
+    timestamp: i64,
+    message: Option<String>,
+    actor_hex: String,
+}
+
 /// The history of a document, oldest first.
 pub(crate) fn history(doc: &mut AutoCommit) -> Vec<HistoryEntry> {
-    let metas: Vec<(ChangeHash, Vec<ChangeHash>, i64, Option<String>, String)> = doc
+    let metas: Vec<ChangeInfo> = doc
         .get_changes_meta(&[])
         .into_iter()
-        .map(|m| {
-            (
-                m.hash,
-                m.deps.clone(),
-                m.timestamp,
-                m.message.map(|s| s.to_string()),
-                m.actor.to_hex_string(),
-            )
+        .map(|m| ChangeInfo {
+            hash: m.hash,
+            deps: m.deps.clone(),
+            timestamp: m.timestamp,
+            message: m.message.map(|s| s.to_string()),
+            actor_hex: m.actor.to_hex_string(),
         })
         .collect();
     let mut out = Vec::with_capacity(metas.len());
-    for (hash, deps, timestamp, message, actor_hex) in metas {
+    for ChangeInfo {
+        hash,
+        deps,
+        timestamp,
+        message,
+        actor_hex,
+    } in metas
+    {
         let after = [hash];
-        let keys: BTreeSet<String> = doc.keys_at(ROOT, &deps).chain(doc.keys_at(ROOT, &after)).collect();
+        let keys: BTreeSet<String> = doc
+            .keys_at(ROOT, &deps)
+            .chain(doc.keys_at(ROOT, &after))
+            .collect();
         let changes: Vec<FieldChange> = keys
             .into_iter()
             .filter(|k| !HIDDEN.contains(&k.as_str()))
@@ -88,12 +105,20 @@ pub(crate) fn history(doc: &mut AutoCommit) -> Vec<HistoryEntry> {
                 (old != new).then_some(FieldChange { field, old, new })
             })
             .collect();
-        let msg: Option<ChangeMessage> = message.as_deref().and_then(|m| serde_json::from_str(m).ok());
+        let msg: Option<ChangeMessage> = message
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok());
         let (actor, device, action) = match msg {
             Some(m) => (m.user, m.device, m.action),
             None => (actor_hex.clone(), actor_hex, "edit".to_string()),
         };
-        out.push(HistoryEntry { at: super::rfc3339_ms(timestamp), actor, device, action, changes });
+        out.push(HistoryEntry {
+            at: super::rfc3339_ms(timestamp),
+            actor,
+            device,
+            action,
+            changes,
+        });
     }
     out
 }
@@ -105,8 +130,14 @@ mod tests {
 
     #[test]
     fn history_lists_who_what_and_old_to_new() {
-        let rep = Actor { user: "rep1".into(), device: uuid::Uuid::now_v7().to_string() };
-        let mgr = Actor { user: "mgr".into(), device: uuid::Uuid::now_v7().to_string() };
+        let rep = Actor {
+            user: "rep1".into(),
+            device: uuid::Uuid::now_v7().to_string(),
+        };
+        let mgr = Actor {
+            user: "mgr".into(),
+            device: uuid::Uuid::now_v7().to_string(),
+        };
         let mut doc = new_doc(&rep);
         put_opt_str(&mut doc, "name", Some("张伟")).ok();
         put_opt_str(&mut doc, "title", Some("经理")).ok();
@@ -119,10 +150,23 @@ mod tests {
         assert_eq!(h.len(), 2);
         assert_eq!(h[0].actor, "rep1");
         assert_eq!(h[0].action, "create");
-        assert!(h[0].changes.iter().any(|c| c.field == "name" && c.old.is_none() && c.new.as_deref() == Some("张伟")));
-        assert!(h[0].changes.iter().any(|c| c.field == "phones" && c.new.as_deref() == Some("+8613800138000")));
+        assert!(h[0]
+            .changes
+            .iter()
+            .any(|c| c.field == "name" && c.old.is_none() && c.new.as_deref() == Some("张伟")));
+        assert!(h[0]
+            .changes
+            .iter()
+            .any(|c| c.field == "phones" && c.new.as_deref() == Some("+8613800138000")));
         assert_eq!(h[1].actor, "mgr");
-        assert_eq!(h[1].changes, vec![FieldChange { field: "title".into(), old: Some("经理".into()), new: Some("总监".into()) }]);
+        assert_eq!(
+            h[1].changes,
+            vec![FieldChange {
+                field: "title".into(),
+                old: Some("经理".into()),
+                new: Some("总监".into())
+            }]
+        );
         assert_eq!(h[1].at, "2023-11-14T22:14:20.000Z");
     }
 }

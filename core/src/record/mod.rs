@@ -69,7 +69,11 @@ pub(crate) fn commit(
         action: action.to_string(),
     };
     let message = serde_json::to_string(&message).unwrap_or_default();
-    doc.commit_with(CommitOptions::default().with_message(message).with_time(now_ms))
+    doc.commit_with(
+        CommitOptions::default()
+            .with_message(message)
+            .with_time(now_ms),
+    )
 }
 
 /// The string at a root key, if it holds a string scalar (or text).
@@ -248,13 +252,28 @@ pub(crate) fn extra(doc: &AutoCommit, known: &[&str]) -> BTreeMap<String, String
 /// Validates an `extra` key: printable, not too long, not a key this build reserves.
 pub(crate) fn check_extra_key(key: &str, reserved: &[&str]) -> Result<()> {
     if key.is_empty() || key.chars().count() > 64 {
-        return Err(Error::validation("extra", key, "extra field names must be 1 to 64 characters"));
+        return Err(Error::validation(
+            "extra",
+            key,
+            "extra field names must be 1 to 64 characters",
+        ));
     }
-    if key.chars().any(|c| c.is_control() || c.is_whitespace() || c == '=') {
-        return Err(Error::validation("extra", key, "extra field names may not contain spaces, = or control characters"));
+    if key
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '=')
+    {
+        return Err(Error::validation(
+            "extra",
+            key,
+            "extra field names may not contain spaces, = or control characters",
+        ));
     }
     if reserved.contains(&key) {
-        return Err(Error::validation(key, key, "this field is managed by Outpost and cannot be set"));
+        return Err(Error::validation(
+            key,
+            key,
+            "this field is managed by Outpost and cannot be set",
+        ));
     }
     Ok(())
 }
@@ -268,8 +287,15 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
             format!("longer than {max} characters"),
         ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
-        return Err(Error::validation(field, value, "contains control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(Error::validation(
+            field,
+            value,
+            "contains control characters",
+        ));
     }
     Ok(())
 }

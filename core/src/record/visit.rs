@@ -108,27 +108,48 @@ pub(crate) fn parse_day(field: &str, value: &str) -> Result<NaiveDate> {
 
 /// Parses an RFC 3339 time, naming `field` when it is not one.
 pub(crate) fn parse_time(field: &str, value: &str) -> Result<DateTime<FixedOffset>> {
-    DateTime::parse_from_rfc3339(value.trim())
-        .map_err(|_| Error::validation(field, value, "expected a time like 2026-11-23T09:30:00+08:00"))
+    DateTime::parse_from_rfc3339(value.trim()).map_err(|_| {
+        Error::validation(
+            field,
+            value,
+            "expected a time like 2026-11-23T09:30:00+08:00",
+        )
+    })
 }
 
 impl CheckIn {
     /// Validates coordinates, accuracy and times. Returns the device time to record.
     pub(crate) fn validate(&self, now: DateTime<FixedOffset>) -> Result<DateTime<FixedOffset>> {
         if !self.lat.is_finite() || !(-90.0..=90.0).contains(&self.lat) {
-            return Err(Error::validation("lat", self.lat.to_string(), "latitude must be between -90 and 90"));
+            return Err(Error::validation(
+                "lat",
+                self.lat.to_string(),
+                "latitude must be between -90 and 90",
+            ));
         }
         if !self.lon.is_finite() || !(-180.0..=180.0).contains(&self.lon) {
-            return Err(Error::validation("lon", self.lon.to_string(), "longitude must be between -180 and 180"));
+            return Err(Error::validation(
+                "lon",
+                self.lon.to_string(),
+                "longitude must be between -180 and 180",
+            ));
         }
         if let Some(a) = self.accuracy_m {
             if !a.is_finite() || a < 0.0 {
-                return Err(Error::validation("accuracy", a.to_string(), "accuracy must be a non-negative number of metres"));
+                return Err(Error::validation(
+                    "accuracy",
+                    a.to_string(),
+                    "accuracy must be a non-negative number of metres",
+                ));
             }
         }
         if let Some(e) = self.elapsed_ms {
             if e < 0 {
-                return Err(Error::validation("elapsed_ms", e.to_string(), "monotonic time cannot be negative"));
+                return Err(Error::validation(
+                    "elapsed_ms",
+                    e.to_string(),
+                    "monotonic time cannot be negative",
+                ));
             }
         }
         match &self.device_time {
@@ -151,7 +172,12 @@ impl CheckOut {
 }
 
 /// Reads a visit out of its document.
-pub(crate) fn from_doc(id: &str, doc: &AutoCommit, updated_at: String, sync_state: String) -> Visit {
+pub(crate) fn from_doc(
+    id: &str,
+    doc: &AutoCommit,
+    updated_at: String,
+    sync_state: String,
+) -> Visit {
     let device_time = get_str(doc, "device_time").unwrap_or_default();
     let day = DateTime::parse_from_rfc3339(&device_time)
         .map(|t| t.date_naive().to_string())
@@ -167,7 +193,12 @@ pub(crate) fn from_doc(id: &str, doc: &AutoCommit, updated_at: String, sync_stat
         device_time,
         elapsed_ms: get_i64(doc, "elapsed_ms"),
         day,
-        status: if checked_out_at.is_some() { "closed" } else { "open" }.to_string(),
+        status: if checked_out_at.is_some() {
+            "closed"
+        } else {
+            "open"
+        }
+        .to_string(),
         checked_out_at,
         notes: get_str(doc, "notes"),
         next_follow_up: get_str(doc, "next_follow_up"),
@@ -187,15 +218,29 @@ mod tests {
     }
 
     fn check_in(lat: f64, lon: f64) -> CheckIn {
-        CheckIn { contact_id: "c".into(), lat, lon, accuracy_m: Some(12.0), device_time: None, elapsed_ms: None }
+        CheckIn {
+            contact_id: "c".into(),
+            lat,
+            lon,
+            accuracy_m: Some(12.0),
+            device_time: None,
+            elapsed_ms: None,
+        }
     }
 
     #[test]
     fn coordinates_are_checked() {
         assert!(check_in(22.54, 113.95).validate(now()).is_ok());
-        for (lat, lon, field) in [(91.0, 0.0, "lat"), (0.0, 181.0, "lon"), (f64::NAN, 0.0, "lat")] {
+        for (lat, lon, field) in [
+            (91.0, 0.0, "lat"),
+            (0.0, 181.0, "lon"),
+            (f64::NAN, 0.0, "lat"),
+        ] {
             let e = check_in(lat, lon).validate(now());
-            assert!(matches!(e, Err(Error::Validation { field: ref f, .. }) if f == field), "{lat},{lon}");
+            assert!(
+                matches!(e, Err(Error::Validation { field: ref f, .. }) if f == field),
+                "{lat},{lon}"
+            );
         }
         let mut c = check_in(0.0, 0.0);
         c.accuracy_m = Some(-1.0);
@@ -204,9 +249,17 @@ mod tests {
 
     #[test]
     fn follow_up_dates_are_checked() {
-        let ok = CheckOut { notes: Some("谈了报价".into()), next_follow_up: Some("2026-12-01".into()) };
+        let ok = CheckOut {
+            notes: Some("谈了报价".into()),
+            next_follow_up: Some("2026-12-01".into()),
+        };
         assert!(ok.validate().is_ok());
-        let bad = CheckOut { notes: None, next_follow_up: Some("12/01/2026".into()) };
-        assert!(matches!(bad.validate(), Err(Error::Validation { ref field, .. }) if field == "next_follow_up"));
+        let bad = CheckOut {
+            notes: None,
+            next_follow_up: Some("12/01/2026".into()),
+        };
+        assert!(
+            matches!(bad.validate(), Err(Error::Validation { ref field, .. }) if field == "next_follow_up")
+        );
     }
 }

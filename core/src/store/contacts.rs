@@ -4,13 +4,16 @@
 use super::search::{self, parse_query};
 use super::{load_record, write_record, ListOptions, RecordKind, SearchOptions, Store};
 use crate::error::{Error, Result};
-use crate::record::contact::{self, Contact, ContactFields, ContactPatch, ContactStatus, NewContact};
+use crate::record::contact::{
+    self, Contact, ContactFields, ContactPatch, ContactStatus, NewContact,
+};
 use crate::record::history::HistoryEntry;
 use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms};
 use automerge::{transaction::Transactable, ROOT};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
-const COLUMNS: &str = "r.id, c.name, c.company, c.title, c.phones, c.emails, c.address, c.source, c.owner, \
+const COLUMNS: &str =
+    "r.id, c.name, c.company, c.title, c.phones, c.emails, c.address, c.source, c.owner, \
      c.status, c.notes, c.extra, c.invalidation, c.created_at, c.updated_at, r.sync_state";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
@@ -28,7 +31,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
         status: ContactStatus::parse(&r.get::<_, String>(9)?),
         notes: r.get(10)?,
         extra: serde_json::from_str(&r.get::<_, String>(11)?).unwrap_or_default(),
-        invalidation: r.get::<_, Option<String>>(12)?.and_then(|s| serde_json::from_str(&s).ok()),
+        invalidation: r
+            .get::<_, Option<String>>(12)?
+            .and_then(|s| serde_json::from_str(&s).ok()),
         created_at: r.get(13)?,
         updated_at: r.get(14)?,
         sync_state: r.get(15)?,
@@ -38,9 +43,15 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
 /// Search tokens of a contact: every searchable field.
 fn tokens(c: &Contact) -> String {
     let mut out = String::with_capacity(256);
-    for text in [Some(&c.name), c.company.as_ref(), c.title.as_ref(), c.address.as_ref(), c.notes.as_ref()]
-        .into_iter()
-        .flatten()
+    for text in [
+        Some(&c.name),
+        c.company.as_ref(),
+        c.title.as_ref(),
+        c.address.as_ref(),
+        c.notes.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
     {
         search::text_tokens(text, &mut out);
     }
@@ -56,7 +67,10 @@ fn tokens(c: &Contact) -> String {
 /// Rebuilds the projection row and search tokens of a contact, inside `tx`.
 pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool) -> Result<()> {
     let to_json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-    let invalidation = c.invalidation.as_ref().and_then(|i| serde_json::to_string(i).ok());
+    let invalidation = c
+        .invalidation
+        .as_ref()
+        .and_then(|i| serde_json::to_string(i).ok());
     tx.prepare_cached(
         "INSERT OR REPLACE INTO contacts(rid, name, company, title, phones, emails, address, source, owner, \
          status, notes, extra, invalidation, created_at, updated_at) \
@@ -80,7 +94,8 @@ pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool
         c.updated_at,
     ])?;
     if existed {
-        tx.prepare_cached("DELETE FROM contact_search WHERE rowid = ?1")?.execute([rid])?;
+        tx.prepare_cached("DELETE FROM contact_search WHERE rowid = ?1")?
+            .execute([rid])?;
     }
     tx.prepare_cached("INSERT INTO contact_search(rowid, tokens) VALUES (?1, ?2)")?
         .execute(params![rid, tokens(c)])?;
@@ -88,10 +103,15 @@ pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool
 }
 
 pub(crate) fn get(conn: &Connection, id: &str) -> Result<Contact> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM contacts c JOIN records r ON r.rid = c.rid WHERE r.id = ?1"))?
-        .query_row([id], from_row)
-        .optional()?
-        .ok_or_else(|| Error::NotFound { kind: "contact", id: id.to_string() })
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM contacts c JOIN records r ON r.rid = c.rid WHERE r.id = ?1"
+    ))?
+    .query_row([id], from_row)
+    .optional()?
+    .ok_or_else(|| Error::NotFound {
+        kind: "contact",
+        id: id.to_string(),
+    })
 }
 
 impl Store {
@@ -118,7 +138,9 @@ impl Store {
         doc.put(ROOT, "created_at", rfc3339_ms(now))?;
         fields.apply(&mut doc)?;
         commit(&mut doc, &self.actor, "create", now);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let rid = write_record(&tx, None, &id, RecordKind::Contact, &mut doc, &[])?;
         let c = contact::from_doc(&id, &doc, rfc3339_ms(now), "local".into());
         project(&tx, rid, &c, false)?;
@@ -139,7 +161,11 @@ impl Store {
     pub fn invalidate_contact(&mut self, id: &str, reason: &str) -> Result<Contact> {
         let reason = reason.trim();
         if reason.is_empty() {
-            return Err(Error::validation("reason", reason, "say why the contact is invalid"));
+            return Err(Error::validation(
+                "reason",
+                reason,
+                "say why the contact is invalid",
+            ));
         }
         crate::record::check_text("reason", reason, contact::MAX_FIELD_CHARS)?;
         let by = self.actor.user.clone();
@@ -163,7 +189,9 @@ impl Store {
         action: &str,
         f: impl FnOnce(&mut automerge::AutoCommit) -> Result<()>,
     ) -> Result<Contact> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (rid, mut doc, _) = load_record(&tx, RecordKind::Contact, id, &self.actor)?;
         let before = doc.get_heads();
         f(&mut doc)?;
@@ -204,9 +232,15 @@ impl Store {
     /// emails, address and notes. Best match first: name matches, then company, then the rest.
     pub fn search(&self, query: &str, options: &SearchOptions) -> Result<Vec<Contact>> {
         if query.chars().count() > 200 {
-            return Err(Error::validation("query", query.chars().take(40).collect::<String>(), "search text longer than 200 characters"));
+            return Err(Error::validation(
+                "query",
+                query.chars().take(40).collect::<String>(),
+                "search text longer than 200 characters",
+            ));
         }
-        let Some(q) = parse_query(query) else { return Ok(Vec::new()) };
+        let Some(q) = parse_query(query) else {
+            return Ok(Vec::new());
+        };
         let run = || -> Result<Vec<Contact>> {
             let haystack = "(c.name || char(10) || coalesce(c.company, '') || char(10) || coalesce(c.title, '') \
                             || char(10) || coalesce(c.address, '') || char(10) || coalesce(c.notes, ''))";

@@ -35,7 +35,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { region: Region::default(), user: "local".to_string() }
+        StoreOptions {
+            region: Region::default(),
+            user: "local".to_string(),
+        }
     }
 }
 
@@ -149,7 +152,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).field("actor", &self.actor).finish()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("actor", &self.actor)
+            .finish()
     }
 }
 
@@ -163,7 +169,11 @@ enum FileState {
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 fn inspect_file(path: &Path) -> Result<FileState> {
-    let io = |op, source| Error::Io { op, path: path.to_path_buf(), source };
+    let io = |op, source| Error::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::New),
@@ -178,10 +188,13 @@ fn inspect_file(path: &Path) -> Result<FileState> {
     if read < 100 || &header[..16] != SQLITE_MAGIC {
         return Err(Error::Corrupt {
             path: path.to_path_buf(),
-            reason: "it does not start with an SQLite header (damaged, or not a database at all)".into(),
+            reason: "it does not start with an SQLite header (damaged, or not a database at all)"
+                .into(),
         });
     }
-    let be32 = |at: usize| u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let be32 = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
     let page_size = match u16::from_be_bytes([header[16], header[17]]) {
         1 => 65_536u64,
         n => u64::from(n),
@@ -229,21 +242,30 @@ impl Store {
     }
 
     fn open_inner(path: &Path, state: FileState, options: StoreOptions) -> Result<Store> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         if let FileState::UnknownSqlite = state {
-            let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            let tables: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
             if tables > 0 {
                 return Err(Error::ForeignDatabase {
                     path: path.to_path_buf(),
-                    reason: format!("it is an SQLite database of another application ({tables} schema objects)"),
+                    reason: format!(
+                        "it is an SQLite database of another application ({tables} schema objects)"
+                    ),
                 });
             }
         }
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
-            return Err(Error::SchemaTooNew { path: path.to_path_buf(), found: version, known: SCHEMA_VERSION });
+            return Err(Error::SchemaTooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
         }
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -262,20 +284,31 @@ impl Store {
         let device = {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let existing: Option<String> = tx
-                .query_row("SELECT value FROM sync_state WHERE key = 'device_id'", [], |r| r.get(0))
+                .query_row(
+                    "SELECT value FROM sync_state WHERE key = 'device_id'",
+                    [],
+                    |r| r.get(0),
+                )
                 .optional()?;
             let device = match existing {
                 Some(d) => d,
                 None => {
                     let d = uuid::Uuid::now_v7().to_string();
-                    tx.execute("INSERT INTO sync_state(key, value) VALUES ('device_id', ?1)", [&d])?;
+                    tx.execute(
+                        "INSERT INTO sync_state(key, value) VALUES ('device_id', ?1)",
+                        [&d],
+                    )?;
                     d
                 }
             };
             tx.commit()?;
             device
         };
-        let user = if options.user.trim().is_empty() { "local".to_string() } else { options.user.trim().to_string() };
+        let user = if options.user.trim().is_empty() {
+            "local".to_string()
+        } else {
+            options.user.trim().to_string()
+        };
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -287,9 +320,10 @@ impl Store {
 
     fn contextualize_path(path: &Path, e: Error) -> Error {
         match e {
-            Error::Sqlite(ref inner) if is_corruption(inner) => {
-                Error::Corrupt { path: path.to_path_buf(), reason: inner.to_string() }
-            }
+            Error::Sqlite(ref inner) if is_corruption(inner) => Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: inner.to_string(),
+            },
             other => other,
         }
     }
@@ -304,7 +338,10 @@ impl Store {
     pub fn move_aside(path: impl AsRef<Path>) -> Result<PathBuf> {
         let path = path.as_ref();
         if !path.exists() {
-            return Err(Error::NotFound { kind: "database file", id: path.display().to_string() });
+            return Err(Error::NotFound {
+                kind: "database file",
+                id: path.display().to_string(),
+            });
         }
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
         let target = PathBuf::from(format!("{}.damaged-{stamp}", path.display()));
@@ -312,10 +349,18 @@ impl Store {
             let side = PathBuf::from(format!("{}{suffix}", path.display()));
             if side.exists() {
                 let to = PathBuf::from(format!("{}{suffix}", target.display()));
-                std::fs::rename(&side, &to).map_err(|source| Error::Io { op: "move aside", path: side, source })?;
+                std::fs::rename(&side, &to).map_err(|source| Error::Io {
+                    op: "move aside",
+                    path: side,
+                    source,
+                })?;
             }
         }
-        std::fs::rename(path, &target).map_err(|source| Error::Io { op: "move aside", path: path.to_path_buf(), source })?;
+        std::fs::rename(path, &target).map_err(|source| Error::Io {
+            op: "move aside",
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(target)
     }
 
@@ -363,7 +408,11 @@ impl Store {
 
     fn notify(&self, kind: RecordKind, id: &str) {
         if let Some(l) = &self.listener {
-            l.on_change(&RecordChange { kind, id: id.to_string(), origin: ChangeOrigin::Local });
+            l.on_change(&RecordChange {
+                kind,
+                id: id.to_string(),
+                origin: ChangeOrigin::Local,
+            });
         }
     }
 
@@ -377,16 +426,27 @@ impl Store {
             let counts = |sql: &str| -> Result<Vec<KindCount>> {
                 let mut stmt = self.conn.prepare(sql)?;
                 let rows = stmt.query_map([], |r| {
-                    Ok(KindCount { kind: r.get(0)?, status: r.get(1)?, count: r.get::<_, i64>(2)?.max(0) as u64 })
+                    Ok(KindCount {
+                        kind: r.get(0)?,
+                        status: r.get(1)?,
+                        count: r.get::<_, i64>(2)?.max(0) as u64,
+                    })
                 })?;
                 Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
             };
-            let mut records = counts("SELECT 'contact', status, count(*) FROM contacts GROUP BY status ORDER BY status")?;
-            records.extend(counts("SELECT 'visit', status, count(*) FROM visits GROUP BY status ORDER BY status")?);
+            let mut records = counts(
+                "SELECT 'contact', status, count(*) FROM contacts GROUP BY status ORDER BY status",
+            )?;
+            records.extend(counts(
+                "SELECT 'visit', status, count(*) FROM visits GROUP BY status ORDER BY status",
+            )?);
             let sync_states = counts("SELECT kind, sync_state, count(*) FROM records GROUP BY kind, sync_state ORDER BY kind, sync_state")?;
-            let outbox_len: i64 = self.conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+            let outbox_len: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
             let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-            let size_bytes = size(self.path.clone()) + size(PathBuf::from(format!("{}-wal", self.path.display())));
+            let size_bytes = size(self.path.clone())
+                + size(PathBuf::from(format!("{}-wal", self.path.display())));
             Ok(StoreStatus {
                 path: self.path.display().to_string(),
                 size_bytes,
@@ -417,8 +477,16 @@ pub(crate) fn write_record(
     let updated_at = crate::record::rfc3339_ms(crate::record::last_change_ms(doc));
     let rid = match rid {
         None => {
-            tx.prepare_cached("INSERT INTO records(id, kind, doc, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(rusqlite::params![id, kind.as_str(), bytes, heads, updated_at])?;
+            tx.prepare_cached(
+                "INSERT INTO records(id, kind, doc, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(rusqlite::params![
+                id,
+                kind.as_str(),
+                bytes,
+                heads,
+                updated_at
+            ])?;
             tx.last_insert_rowid()
         }
         Some(rid) => {
@@ -428,7 +496,8 @@ pub(crate) fn write_record(
         }
     };
     let now = crate::record::rfc3339_ms(Store::now_ms());
-    let mut stmt = tx.prepare_cached("INSERT INTO outbox(rid, change_hash, created_at) VALUES (?1, ?2, ?3)")?;
+    let mut stmt =
+        tx.prepare_cached("INSERT INTO outbox(rid, change_hash, created_at) VALUES (?1, ?2, ?3)")?;
     for change in doc.get_changes_meta(heads_before) {
         stmt.execute(rusqlite::params![rid, change.hash.0.as_slice(), now])?;
     }
@@ -444,10 +513,15 @@ pub(crate) fn load_record(
 ) -> Result<(i64, AutoCommit, String)> {
     let row: Option<(i64, Vec<u8>, String)> = conn
         .prepare_cached("SELECT rid, doc, sync_state FROM records WHERE id = ?1 AND kind = ?2")?
-        .query_row(rusqlite::params![id, kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(rusqlite::params![id, kind.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     let Some((rid, bytes, sync_state)) = row else {
-        return Err(Error::NotFound { kind: kind.as_str(), id: id.to_string() });
+        return Err(Error::NotFound {
+            kind: kind.as_str(),
+            id: id.to_string(),
+        });
     };
     Ok((rid, crate::record::load(id, &bytes, actor)?, sync_state))
 }

@@ -116,10 +116,11 @@ mod tests {
     use rusqlite::Connection;
 
     fn schema_of(conn: &Connection) -> Vec<(String, String, Option<String>)> {
-        let mut stmt = match conn.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name") {
-            Ok(s) => s,
-            Err(e) => panic!("schema query: {e}"),
-        };
+        let mut stmt =
+            match conn.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name") {
+                Ok(s) => s,
+                Err(e) => panic!("schema query: {e}"),
+            };
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
         match rows.and_then(|r| r.collect()) {
             Ok(v) => v,
@@ -128,7 +129,8 @@ mod tests {
     }
 
     fn pragma(conn: &Connection, name: &str) -> i64 {
-        conn.pragma_query_value(None, name, |r| r.get(0)).unwrap_or(-1)
+        conn.pragma_query_value(None, name, |r| r.get(0))
+            .unwrap_or(-1)
     }
 
     /// A database created at every older version and then upgraded has exactly the schema of a
@@ -153,13 +155,26 @@ mod tests {
                 tx.commit()?;
             }
             let mut store = Store::open(&old_path, StoreOptions::default())?;
-            store.add_contact(NewContact { name: "升级后".into(), ..Default::default() })?;
+            store.add_contact(NewContact {
+                name: "升级后".into(),
+                ..Default::default()
+            })?;
             drop(store);
             let upgraded = Connection::open(&old_path)?;
-            assert_eq!(schema_of(&upgraded), schema_of(&fresh), "upgrade from v{start}");
+            assert_eq!(
+                schema_of(&upgraded),
+                schema_of(&fresh),
+                "upgrade from v{start}"
+            );
             assert_eq!(pragma(&upgraded, "user_version"), SCHEMA_VERSION);
-            assert_eq!(pragma(&upgraded, "application_id"), i64::from(APPLICATION_ID));
-            let kept: i64 = upgraded.query_row("SELECT count(*) FROM records WHERE id = 'old'", [], |r| r.get(0))?;
+            assert_eq!(
+                pragma(&upgraded, "application_id"),
+                i64::from(APPLICATION_ID)
+            );
+            let kept: i64 =
+                upgraded.query_row("SELECT count(*) FROM records WHERE id = 'old'", [], |r| {
+                    r.get(0)
+                })?;
             assert_eq!(kept, 1, "data written at v{start} survives the upgrade");
         }
         Ok(())

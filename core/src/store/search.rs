@@ -121,14 +121,20 @@ pub(crate) fn parse_query(input: &str) -> Option<Query> {
         .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'));
     let digits: String = lowered.chars().filter(char::is_ascii_digit).collect();
     if phone_like && digits.len() >= 3 {
-        return Some(Query { fts: format!("{}*", quote(&digits)), must_contain: Vec::new(), lowered: digits });
+        return Some(Query {
+            fts: format!("{}*", quote(&digits)),
+            must_contain: Vec::new(),
+            lowered: digits,
+        });
     }
     let mut terms = Vec::new();
     let mut must_contain = Vec::new();
     for seg in segments(&lowered) {
         match seg {
             Segment::Word(w) => terms.push(format!("{}*", quote(&w))),
-            Segment::Cjk(chars) if chars.len() <= 2 => terms.push(quote(&chars.iter().collect::<String>())),
+            Segment::Cjk(chars) if chars.len() <= 2 => {
+                terms.push(quote(&chars.iter().collect::<String>()))
+            }
             Segment::Cjk(chars) => {
                 for pair in chars.windows(2) {
                     let bigram: String = pair.iter().collect();
@@ -144,7 +150,11 @@ pub(crate) fn parse_query(input: &str) -> Option<Query> {
     if terms.is_empty() {
         return None;
     }
-    Some(Query { fts: terms.join(" AND "), must_contain, lowered })
+    Some(Query {
+        fts: terms.join(" AND "),
+        must_contain,
+        lowered,
+    })
 }
 
 #[cfg(test)]
@@ -159,8 +169,14 @@ mod tests {
 
     #[test]
     fn cjk_runs_become_unigrams_and_bigrams_latin_words_stay() {
-        assert_eq!(tokens("张伟 Zhang-Wei"), vec!["张", "张伟", "伟", "zhang", "wei"]);
-        assert_eq!(tokens("华强Tech公司"), vec!["华", "华强", "强", "tech", "公", "公司", "司"]);
+        assert_eq!(
+            tokens("张伟 Zhang-Wei"),
+            vec!["张", "张伟", "伟", "zhang", "wei"]
+        );
+        assert_eq!(
+            tokens("华强Tech公司"),
+            vec!["华", "华强", "强", "tech", "公", "公司", "司"]
+        );
     }
 
     #[test]

@@ -62,10 +62,15 @@ fn project(tx: &Transaction<'_>, rid: i64, v: &Visit) -> Result<()> {
 }
 
 fn get(conn: &Connection, id: &str) -> Result<Visit> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM visits v JOIN records r ON r.rid = v.rid WHERE r.id = ?1"))?
-        .query_row([id], from_row)
-        .optional()?
-        .ok_or_else(|| Error::NotFound { kind: "visit", id: id.to_string() })
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM visits v JOIN records r ON r.rid = v.rid WHERE r.id = ?1"
+    ))?
+    .query_row([id], from_row)
+    .optional()?
+    .ok_or_else(|| Error::NotFound {
+        kind: "visit",
+        id: id.to_string(),
+    })
 }
 
 impl Store {
@@ -80,13 +85,19 @@ impl Store {
     fn check_in_inner(&mut self, c: CheckIn) -> Result<Visit> {
         let local_now = chrono::Local::now().fixed_offset();
         let device_time = c.validate(local_now)?;
-        let contact = super::contacts::get(&self.conn, c.contact_id.trim())
-            .map_err(|e| match e {
-                Error::NotFound { .. } => Error::validation("contact", c.contact_id.clone(), "no contact with this id"),
+        let contact =
+            super::contacts::get(&self.conn, c.contact_id.trim()).map_err(|e| match e {
+                Error::NotFound { .. } => {
+                    Error::validation("contact", c.contact_id.clone(), "no contact with this id")
+                }
                 other => other,
             })?;
         if contact.status != ContactStatus::Active {
-            return Err(Error::validation("contact", c.contact_id, "this contact was marked invalid"));
+            return Err(Error::validation(
+                "contact",
+                c.contact_id,
+                "this contact was marked invalid",
+            ));
         }
         let id = uuid::Uuid::now_v7().to_string();
         let now = Self::now_ms();
@@ -99,13 +110,19 @@ impl Store {
         if let Some(a) = c.accuracy_m {
             doc.put(ROOT, "accuracy_m", a)?;
         }
-        doc.put(ROOT, "device_time", device_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, false))?;
+        doc.put(
+            ROOT,
+            "device_time",
+            device_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+        )?;
         if let Some(e) = c.elapsed_ms {
             doc.put(ROOT, "elapsed_ms", ScalarValue::Int(e))?;
         }
         doc.put(ROOT, "created_at", rfc3339_ms(now))?;
         commit(&mut doc, &self.actor, "check_in", now);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let rid = write_record(&tx, None, &id, RecordKind::Visit, &mut doc, &[])?;
         let v = visit::from_doc(&id, &doc, rfc3339_ms(now), "local".into());
         project(&tx, rid, &v)?;
@@ -123,19 +140,44 @@ impl Store {
     }
 
     fn check_out_inner(&mut self, visit_id: &str, c: CheckOut) -> Result<Visit> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (rid, mut doc, _) = load_record(&tx, RecordKind::Visit, visit_id, &self.actor)?;
         if let Some(at) = crate::record::get_str(&doc, "checked_out_at") {
-            return Err(Error::validation("visit", visit_id, format!("already checked out at {at}")));
+            return Err(Error::validation(
+                "visit",
+                visit_id,
+                format!("already checked out at {at}"),
+            ));
         }
         let before = doc.get_heads();
         let now = Self::now_ms();
-        put_scalar(&mut doc, "checked_out_at", ScalarValue::Str(rfc3339_ms(now).into()))?;
+        put_scalar(
+            &mut doc,
+            "checked_out_at",
+            ScalarValue::Str(rfc3339_ms(now).into()),
+        )?;
         put_opt_str(&mut doc, "notes", c.notes.as_deref().map(str::trim))?;
-        let follow_up = c.next_follow_up.as_deref().map(|d| parse_day("next_follow_up", d)).transpose()?;
-        put_opt_str(&mut doc, "next_follow_up", follow_up.map(|d| d.to_string()).as_deref())?;
+        let follow_up = c
+            .next_follow_up
+            .as_deref()
+            .map(|d| parse_day("next_follow_up", d))
+            .transpose()?;
+        put_opt_str(
+            &mut doc,
+            "next_follow_up",
+            follow_up.map(|d| d.to_string()).as_deref(),
+        )?;
         commit(&mut doc, &self.actor, "check_out", now);
-        write_record(&tx, Some(rid), visit_id, RecordKind::Visit, &mut doc, &before)?;
+        write_record(
+            &tx,
+            Some(rid),
+            visit_id,
+            RecordKind::Visit,
+            &mut doc,
+            &before,
+        )?;
         let v = visit::from_doc(visit_id, &doc, rfc3339_ms(now), "local".into());
         project(&tx, rid, &v)?;
         tx.commit()?;
@@ -149,7 +191,12 @@ impl Store {
 
     /// Visits of a contact and/or of a local day, newest first.
     pub fn list_visits(&self, filter: &VisitFilter) -> Result<Vec<Visit>> {
-        let day = filter.day.as_deref().map(|d| parse_day("day", d)).transpose()?.map(|d| d.to_string());
+        let day = filter
+            .day
+            .as_deref()
+            .map(|d| parse_day("day", d))
+            .transpose()?
+            .map(|d| d.to_string());
         let run = || -> Result<Vec<Visit>> {
             let limit = filter.limit.map_or(-1, i64::from);
             let sql = format!(

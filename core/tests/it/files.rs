@@ -12,7 +12,10 @@ fn assert_refused_untouched(path: &Path, expect_kind: &str) -> TestResult {
     let before = std::fs::read(path)?;
     let err = open(path).err().ok_or("opening must fail")?;
     assert_eq!(err.kind(), expect_kind, "{err}");
-    assert!(err.to_string().contains(&path.display().to_string()), "error names the file: {err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "error names the file: {err}"
+    );
     assert_eq!(std::fs::read(path)?, before, "file unchanged");
     Ok(())
 }
@@ -21,7 +24,10 @@ fn assert_refused_untouched(path: &Path, expect_kind: &str) -> TestResult {
 fn garbage_file_is_refused_and_left_alone() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("rep.db");
-    std::fs::write(&path, b"this is a spreadsheet, not a database\n".repeat(100))?;
+    std::fs::write(
+        &path,
+        b"this is a spreadsheet, not a database\n".repeat(100),
+    )?;
     assert_refused_untouched(&path, "corrupt")
 }
 
@@ -49,7 +55,10 @@ fn truncated_file_is_reported_as_damaged() -> TestResult {
     {
         let mut store = open(&path)?;
         for i in 0..200 {
-            store.add_contact(outpost_core::NewContact { name: format!("客户{i}"), ..zhang() })?;
+            store.add_contact(outpost_core::NewContact {
+                name: format!("客户{i}"),
+                ..zhang()
+            })?;
         }
     } // closing checkpoints the WAL into the main file
     let bytes = std::fs::read(&path)?;
@@ -64,7 +73,10 @@ fn damaged_pages_are_reported_naming_the_file() -> TestResult {
     {
         let mut store = open(&path)?;
         for i in 0..200 {
-            store.add_contact(outpost_core::NewContact { name: format!("客户{i}"), ..zhang() })?;
+            store.add_contact(outpost_core::NewContact {
+                name: format!("客户{i}"),
+                ..zhang()
+            })?;
         }
     }
     let mut bytes = std::fs::read(&path)?;
@@ -78,13 +90,17 @@ fn damaged_pages_are_reported_naming_the_file() -> TestResult {
     match open(&path) {
         Err(e) => assert!(e.to_string().contains(&path.display().to_string()), "{e}"),
         Ok(store) => {
-            let r = store.list_contacts(&Default::default()).and_then(|_| store.check_integrity());
+            let r = store
+                .list_contacts(&Default::default())
+                .and_then(|_| store.check_integrity());
             match r {
                 Err(e) => {
                     assert_eq!(e.kind(), "corrupt", "{e}");
                     assert!(e.to_string().contains(&path.display().to_string()));
                 }
-                Ok(problems) => assert!(!problems.is_empty(), "integrity check must find the damage"),
+                Ok(problems) => {
+                    assert!(!problems.is_empty(), "integrity check must find the damage")
+                }
             }
         }
     }

@@ -10,7 +10,13 @@ use outpost_core::{NewContact, Store, StoreOptions};
 pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 pub(crate) fn open(dir: &tempfile::TempDir) -> Result<Store, outpost_core::Error> {
-    Store::open(dir.path().join("rep.db"), StoreOptions { user: "rep1".into(), ..Default::default() })
+    Store::open(
+        dir.path().join("rep.db"),
+        StoreOptions {
+            user: "rep1".into(),
+            ..Default::default()
+        },
+    )
 }
 
 pub(crate) fn zhang() -> NewContact {

@@ -2,7 +2,11 @@ use super::{open, zhang, TestResult};
 use outpost_core::{NewContact, SearchOptions};
 
 fn names(store: &outpost_core::Store, q: &str) -> Result<Vec<String>, outpost_core::Error> {
-    Ok(store.search(q, &SearchOptions::default())?.into_iter().map(|c| c.name).collect())
+    Ok(store
+        .search(q, &SearchOptions::default())?
+        .into_iter()
+        .map(|c| c.name)
+        .collect())
 }
 
 #[test]
@@ -16,8 +20,16 @@ fn chinese_substrings_of_any_length() -> TestResult {
         notes: Some("下周三拜访，带样品".into()),
         ..Default::default()
     })?;
-    store.add_contact(NewContact { name: "张三丰".into(), company: Some("武当贸易".into()), ..Default::default() })?;
-    assert_eq!(names(&store, "张")?, ["张三丰", "张伟"].map(String::from), "one character finds both; equal name matches come newest first");
+    store.add_contact(NewContact {
+        name: "张三丰".into(),
+        company: Some("武当贸易".into()),
+        ..Default::default()
+    })?;
+    assert_eq!(
+        names(&store, "张")?,
+        ["张三丰", "张伟"].map(String::from),
+        "one character finds both; equal name matches come newest first"
+    );
     assert_eq!(names(&store, "张伟")?, ["张伟"]);
     let mut tech = names(&store, "科技")?;
     tech.sort();
@@ -26,8 +38,14 @@ fn chinese_substrings_of_any_length() -> TestResult {
     assert_eq!(names(&store, "南山区科技园")?, ["张伟"], "address");
     assert_eq!(names(&store, "带样品")?, ["王芳"], "notes");
     assert_eq!(names(&store, "采购")?, ["张伟"], "title");
-    assert!(names(&store, "强华")?.is_empty(), "bigrams in the wrong order do not match");
-    assert!(names(&store, "华强白云")?.is_empty(), "all of a multi-character query must be in one row");
+    assert!(
+        names(&store, "强华")?.is_empty(),
+        "bigrams in the wrong order do not match"
+    );
+    assert!(
+        names(&store, "华强白云")?.is_empty(),
+        "all of a multi-character query must be in one row"
+    );
     Ok(())
 }
 
@@ -36,7 +54,11 @@ fn latin_prefixes_case_insensitive_emails_and_phones() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut store = open(&dir)?;
     store.add_contact(zhang())?;
-    store.add_contact(NewContact { name: "Michael O'Brien".into(), company: Some("Acme Trading Ltd".into()), ..Default::default() })?;
+    store.add_contact(NewContact {
+        name: "Michael O'Brien".into(),
+        company: Some("Acme Trading Ltd".into()),
+        ..Default::default()
+    })?;
     assert_eq!(names(&store, "mich")?, ["Michael O'Brien"]);
     assert_eq!(names(&store, "ACME tr")?, ["Michael O'Brien"]);
     assert_eq!(names(&store, "zhang.wei")?, ["张伟"], "email local part");
@@ -44,9 +66,15 @@ fn latin_prefixes_case_insensitive_emails_and_phones() -> TestResult {
     for q in ["13800138000", "138 0013 8000", "+86 138", "0013", "8000"] {
         assert_eq!(names(&store, q)?, ["张伟"], "{q}");
     }
-    assert!(names(&store, "chael")?.is_empty(), "Latin matches word prefixes, not infixes");
+    assert!(
+        names(&store, "chael")?.is_empty(),
+        "Latin matches word prefixes, not infixes"
+    );
     assert!(names(&store, "")?.is_empty());
-    assert!(names(&store, "\"*) OR (")?.is_empty(), "FTS syntax in the query is only text");
+    assert!(
+        names(&store, "\"*) OR (")?.is_empty(),
+        "FTS syntax in the query is only text"
+    );
     Ok(())
 }
 
@@ -54,11 +82,27 @@ fn latin_prefixes_case_insensitive_emails_and_phones() -> TestResult {
 fn best_match_first() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut store = open(&dir)?;
-    store.add_contact(NewContact { name: "刘强".into(), company: Some("华强电子".into()), ..Default::default() })?;
-    store.add_contact(NewContact { name: "华强".into(), ..Default::default() })?;
-    store.add_contact(NewContact { name: "陈华强".into(), ..Default::default() })?;
+    store.add_contact(NewContact {
+        name: "刘强".into(),
+        company: Some("华强电子".into()),
+        ..Default::default()
+    })?;
+    store.add_contact(NewContact {
+        name: "华强".into(),
+        ..Default::default()
+    })?;
+    store.add_contact(NewContact {
+        name: "陈华强".into(),
+        ..Default::default()
+    })?;
     assert_eq!(names(&store, "华强")?, ["华强", "陈华强", "刘强"]);
-    let limited = store.search("华强", &SearchOptions { limit: Some(1), ..Default::default() })?;
+    let limited = store.search(
+        "华强",
+        &SearchOptions {
+            limit: Some(1),
+            ..Default::default()
+        },
+    )?;
     assert_eq!(limited.len(), 1);
     Ok(())
 }
@@ -68,7 +112,13 @@ fn search_follows_edits() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut store = open(&dir)?;
     let c = store.add_contact(zhang())?;
-    store.edit_contact(&c.id, outpost_core::ContactPatch { company: Some("美的集团".into()), ..Default::default() })?;
+    store.edit_contact(
+        &c.id,
+        outpost_core::ContactPatch {
+            company: Some("美的集团".into()),
+            ..Default::default()
+        },
+    )?;
     assert!(names(&store, "华强")?.is_empty());
     assert_eq!(names(&store, "美的")?, ["张伟"]);
     Ok(())
