@@ -31,6 +31,7 @@ pub mod error;
 pub mod normalize;
 pub mod record;
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, Result};
 pub use normalize::Region;

@@ -358,6 +358,33 @@ impl From<NewContact> for ContactPatch {
     }
 }
 
+/// Checks a contact document received from elsewhere: a name, E.164 phones, valid emails, a known status.
+pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> {
+    if get_str(doc, "name").is_none_or(|n| n.trim().is_empty()) {
+        return Err("name: a contact needs a name".into());
+    }
+    for phone in get_str_list(doc, "phones") {
+        match normalize::phone("phones", &phone, Region::default()) {
+            Ok(n) if n == phone => {}
+            _ => return Err(format!("phones: {phone:?} is not a valid E.164 number")),
+        }
+    }
+    for email in get_str_list(doc, "emails") {
+        match normalize::email("emails", &email) {
+            Ok(e) if e == email => {}
+            _ => {
+                return Err(format!(
+                    "emails: {email:?} is not a valid lower-case address"
+                ))
+            }
+        }
+    }
+    match get_str(doc, "status").as_deref() {
+        None | Some("active") | Some("invalid") => Ok(()),
+        Some(other) => Err(format!("status: unknown status {other:?}")),
+    }
+}
+
 /// Reads a contact out of its document. `updated_at` and `sync_state` come from the store.
 pub(crate) fn from_doc(
     id: &str,

@@ -69,6 +69,12 @@ struct ChangeInfo {
     actor_hex: String,
 }
 
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
 /// The history of a document, oldest first.
 pub(crate) fn history(doc: &mut AutoCommit) -> Vec<HistoryEntry> {
     let metas: Vec<ChangeInfo> = doc
@@ -108,9 +114,12 @@ pub(crate) fn history(doc: &mut AutoCommit) -> Vec<HistoryEntry> {
         let msg: Option<ChangeMessage> = message
             .as_deref()
             .and_then(|m| serde_json::from_str(m).ok());
-        let (actor, device, action) = match msg {
-            Some(m) => (m.user, m.device, m.action),
-            None => (actor_hex.clone(), actor_hex, "edit".to_string()),
+        let device = uuid::Uuid::from_slice(&hex_bytes(&actor_hex))
+            .map(|u| u.to_string())
+            .unwrap_or(actor_hex.clone());
+        let (actor, action) = match msg {
+            Some(m) => (m.user, m.action),
+            None => (device.clone(), "edit".to_string()),
         };
         out.push(HistoryEntry {
             at: super::rfc3339_ms(timestamp),

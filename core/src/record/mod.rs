@@ -9,6 +9,19 @@ pub mod contact;
 pub mod history;
 pub mod visit;
 
+/// The record kinds this build knows.
+pub const KINDS: &[&str] = &["contact", "visit"];
+
+/// Checks that a document (for example one a server received from a device) is a valid record
+/// of `kind`; the reason names the field.
+pub fn validate_doc(kind: &str, doc: &AutoCommit) -> std::result::Result<(), String> {
+    match kind {
+        "contact" => contact::validate_doc(doc),
+        "visit" => visit::validate_doc(doc),
+        other => Err(format!("unknown record kind {other:?}")),
+    }
+}
+
 use crate::error::{Error, Result};
 use automerge::{
     transaction::{CommitOptions, Transactable},
@@ -37,8 +50,11 @@ impl Actor {
 /// The commit message stored in every change we make: who, and what action.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub(crate) struct ChangeMessage {
+    /// The user.
+    #[serde(rename = "u")]
     pub user: String,
-    pub device: String,
+    /// What the user did.
+    #[serde(rename = "a")]
     pub action: String,
 }
 
@@ -63,9 +79,9 @@ pub(crate) fn commit(
     action: &str,
     now_ms: i64,
 ) -> Option<automerge::ChangeHash> {
+    // The device is the change's actor already; the message stays short on the wire.
     let message = ChangeMessage {
         user: actor.user.clone(),
-        device: actor.device.clone(),
         action: action.to_string(),
     };
     let message = serde_json::to_string(&message).unwrap_or_default();

@@ -171,6 +171,21 @@ impl CheckOut {
     }
 }
 
+/// Checks a visit document received from elsewhere: a contact, coordinates in range.
+pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> {
+    if get_str(doc, "contact_id").is_none_or(|c| c.trim().is_empty()) {
+        return Err("contact_id: a visit needs a contact".into());
+    }
+    match (get_f64(doc, "lat"), get_f64(doc, "lon")) {
+        (Some(lat), Some(lon))
+            if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) =>
+        {
+            Ok(())
+        }
+        _ => Err("lat/lon: a visit needs coordinates in range".into()),
+    }
+}
+
 /// Reads a visit out of its document.
 pub(crate) fn from_doc(
     id: &str,

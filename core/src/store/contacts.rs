@@ -136,6 +136,10 @@ impl Store {
         doc.put(ROOT, "kind", "contact")?;
         doc.put(ROOT, "status", "active")?;
         doc.put(ROOT, "created_at", rfc3339_ms(now))?;
+        // The lists exist from the start, so that two devices adding the first phone
+        // concurrently edit one list instead of racing to create two.
+        doc.put_object(ROOT, "phones", automerge::ObjType::List)?;
+        doc.put_object(ROOT, "emails", automerge::ObjType::List)?;
         fields.apply(&mut doc)?;
         commit(&mut doc, &self.actor, "create", now);
         let tx = self

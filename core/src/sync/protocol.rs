@@ -1,0 +1,206 @@
+//! The sync protocol's messages, shared by devices and the server (see `docs/protocol.md`).
+//!
+//! Sync bodies are CBOR (`application/cbor`): compact, with Automerge change bytes carried as raw
+//! byte strings. Errors are JSON ([`ErrorBody`]). Every message carries the protocol version `v`.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Content type of sync request and response bodies.
+pub const CONTENT_TYPE: &str = "application/cbor";
+/// Largest request body the server accepts, in bytes.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Most changes in one push.
+pub const MAX_CHANGES_PER_REQUEST: usize = 2_000;
+/// Largest single Automerge change accepted, in bytes.
+pub const MAX_CHANGE_BYTES: usize = 1024 * 1024;
+/// Log entries (or documents) per response when the device does not say.
+pub const DEFAULT_PAGE: u32 = 1_000;
+/// Most log entries (or documents) per response.
+pub const MAX_PAGE: u32 = 10_000;
+
+/// One local change pushed to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushChange {
+    /// The record id (UUID string).
+    pub record: String,
+    /// The record kind (`contact`, `visit`, ...).
+    pub kind: String,
+    /// The Automerge change, as `Change::raw_bytes`.
+    #[serde(with = "serde_bytes")]
+    pub change: Vec<u8>,
+}
+
+/// `POST /v1/sync`: push local changes and pull what others wrote, in one round trip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// Protocol version.
+    pub v: u32,
+    /// The Automerge actor id of the device's store; its changes are not echoed back.
+    #[serde(with = "serde_bytes")]
+    pub actor: Vec<u8>,
+    /// The last log sequence number the device has applied (0 at first).
+    pub cursor: u64,
+    /// Local changes not yet acknowledged, oldest first.
+    pub changes: Vec<PushChange>,
+    /// Most log entries wanted in the answer.
+    pub limit: Option<u32>,
+}
+
+/// A pushed change the server did not apply. Every pushed change not listed is acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The change's hash (32 bytes).
+    #[serde(with = "serde_bytes")]
+    pub hash: Vec<u8>,
+    /// The record it belongs to.
+    pub record: String,
+    /// Why, for the user (no other tenant's data in it).
+    pub reason: String,
+}
+
+/// One entry of the tenant's change log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Log sequence number, increasing per tenant, never reused.
+    pub seq: u64,
+    /// The record id.
+    pub record: String,
+    /// The record kind.
+    pub kind: String,
+    /// The Automerge change bytes.
+    #[serde(with = "serde_bytes")]
+    pub change: Vec<u8>,
+}
+
+/// The answer to a [`SyncRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// Protocol version.
+    pub v: u32,
+    /// Pushed changes that were not applied, with the reason.
+    pub rejected: Vec<Rejection>,
+    /// Log entries after the request's cursor that this device may see (its own are left out).
+    pub entries: Vec<LogEntry>,
+    /// The cursor to send next time: every entry up to it is covered by this answer.
+    pub cursor: u64,
+    /// Whether more entries follow after `cursor`.
+    pub more: bool,
+    /// The server's clock (ms since the epoch), for clock checks.
+    pub server_time_ms: i64,
+}
+
+/// `POST /v1/bootstrap`: a new device pages through compacted documents instead of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapRequest {
+    /// Protocol version.
+    pub v: u32,
+    /// Continue after this record id (from the previous page's `next`).
+    pub after: Option<String>,
+    /// Most documents wanted.
+    pub limit: Option<u32>,
+}
+
+/// One compacted record document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocSnapshot {
+    /// The record id.
+    pub record: String,
+    /// The record kind.
+    pub kind: String,
+    /// `AutoCommit::save` bytes.
+    #[serde(with = "serde_bytes")]
+    pub doc: Vec<u8>,
+}
+
+/// A page of documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapResponse {
+    /// Protocol version.
+    pub v: u32,
+    /// Documents, ordered by record id.
+    pub docs: Vec<DocSnapshot>,
+    /// Pass as `after` for the next page; `None` on the last page.
+    pub next: Option<String>,
+    /// The log position these documents include at least. After the last page, sync from here.
+    pub cursor: u64,
+}
+
+/// Every error answer's JSON body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable code: `bad_request`, `unsupported_version`, `unauthorized`, `device_revoked`,
+    /// `forbidden`, `not_found`, `payload_too_large`, `unsupported_media_type`, `internal`.
+    pub error: String,
+    /// What was wrong, for a person.
+    pub message: String,
+}
+
+/// A body that is not a valid message.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed {what}: {reason}")]
+pub struct DecodeError {
+    /// Which message we tried to read.
+    pub what: &'static str,
+    /// What the decoder said.
+    pub reason: String,
+}
+
+/// Encodes a message as CBOR.
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    // Writing into a Vec cannot fail for these plain structs.
+    let _ = ciborium::into_writer(message, &mut out);
+    out
+}
+
+/// Decodes a CBOR message, naming it in the error.
+pub fn decode<T: for<'de> Deserialize<'de>>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T, DecodeError> {
+    ciborium::from_reader(bytes).map_err(|e| DecodeError {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_garbage() {
+        let req = SyncRequest {
+            v: PROTOCOL_VERSION,
+            actor: vec![1; 16],
+            cursor: 42,
+            changes: vec![PushChange {
+                record: "r".into(),
+                kind: "contact".into(),
+                change: vec![0x85, 0x6f, 0x4a, 0x83],
+            }],
+            limit: None,
+        };
+        let bytes = encode(&req);
+        assert_eq!(
+            decode::<SyncRequest>("sync request", &bytes).ok(),
+            Some(req)
+        );
+        assert!(decode::<SyncRequest>("sync request", b"\xff\x00garbage").is_err());
+        assert!(decode::<SyncRequest>("sync request", &bytes[..bytes.len() - 3]).is_err());
+    }
+
+    #[test]
+    fn a_noop_request_is_tiny() {
+        let req = SyncRequest {
+            v: 1,
+            actor: vec![7; 16],
+            cursor: 123_456,
+            changes: vec![],
+            limit: None,
+        };
+        assert!(encode(&req).len() < 64, "{}", encode(&req).len());
+    }
+}
