@@ -52,8 +52,20 @@ enum Command {
     /// Visits: check-in, check-out, list.
     #[command(subcommand)]
     Visit(VisitCmd),
-    /// Counts of records, outbox length, database path and size.
+    /// Counts of records, outbox length, refused changes, database path and size.
     Status,
+    /// Push local changes and pull everyone else's, with the server (remembered after first use).
+    Sync {
+        /// The sync server, e.g. http://127.0.0.1:8737 (remembered).
+        #[arg(long, env = "OUTPOST_SERVER")]
+        server: Option<String>,
+        /// This device's token from `outpost-server device enroll` (remembered).
+        #[arg(long, env = "OUTPOST_TOKEN")]
+        token: Option<String>,
+        /// Attempts per request on a bad network.
+        #[arg(long, default_value_t = 4)]
+        attempts: u32,
+    },
     /// The database file itself: check it, or move a damaged one aside.
     #[command(subcommand)]
     Db(DbCmd),
@@ -139,6 +151,20 @@ enum ContactCmd {
     History {
         /// Contact id.
         id: String,
+    },
+    /// Fields edited concurrently on several devices: [{field, values: [{value, actor, at}]}].
+    Conflicts {
+        /// Contact id.
+        id: String,
+    },
+    /// Choose the right value of a conflicting field; it supersedes the others everywhere.
+    Resolve {
+        /// Contact id.
+        id: String,
+        /// The field (`title`, `company`, an extra key, ... ; `phones`/`emails` take a comma list).
+        field: String,
+        /// The value to keep.
+        value: String,
     },
 }
 
@@ -296,7 +322,24 @@ fn run(cli: Cli) -> Result<(), Error> {
                 print(&store.invalidate_contact(&id, &reason)?)
             }
             ContactCmd::History { id } => print(&store.contact_history(&id)?),
+            ContactCmd::Conflicts { id } => print(&store.contact_conflicts(&id)?),
+            ContactCmd::Resolve { id, field, value } => print(&store.resolve_contact_conflict(&id, &field, &value)?),
         },
+        Command::Sync { server, token, attempts } => {
+            match (server, token) {
+                (Some(server), Some(token)) => store.set_server(&server, &token)?,
+                (None, None) => {}
+                _ => return Err(Error::validation("server", "", "pass --server and --token together")),
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Network { message: format!("cannot start the network runtime: {e}") })?;
+            let store = std::sync::Mutex::new(store);
+            let options = outpost_core::SyncOptions { attempts, ..Default::default() };
+            let report = runtime.block_on(outpost_core::sync_store(&store, options))?;
+            print(&report)
+        }
         Command::Search {
             query,
             limit,

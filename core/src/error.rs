@@ -69,6 +69,30 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The server refused this device's credentials (or revoked the device).
+    #[error("{message}")]
+    Auth {
+        /// What the server said, e.g. `device revoked`.
+        message: String,
+        /// Whether the device was revoked (its local data has been wiped).
+        revoked: bool,
+    },
+    /// The server could not be reached, or the connection broke; nothing was lost, sync again later.
+    #[error("network: {message}")]
+    Network {
+        /// What failed.
+        message: String,
+    },
+    /// The server refused the request as a whole.
+    #[error("server refused the request ({status} {code}): {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's error code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
     /// SQLite failed.
     #[error("storage: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -79,7 +103,7 @@ pub enum Error {
 
 impl Error {
     /// A stable, short name for the error's kind: `validation`, `not_found`, `foreign_database`,
-    /// `corrupt`, `schema_too_new`, `document`, `io`, `storage`.
+    /// `corrupt`, `schema_too_new`, `document`, `io`, `auth`, `network`, `server`, `storage`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Validation { .. } => "validation",
@@ -89,6 +113,9 @@ impl Error {
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::Document { .. } | Error::Automerge(_) => "document",
             Error::Io { .. } => "io",
+            Error::Auth { .. } => "auth",
+            Error::Network { .. } => "network",
+            Error::Server { .. } => "server",
             Error::Sqlite(_) => "storage",
         }
     }

@@ -145,7 +145,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rid = write_record(&tx, None, &id, RecordKind::Contact, &mut doc, &[])?;
+        let rid = write_record(&tx, None, &id, "contact", &mut doc, Some(&[]))?;
         let c = contact::from_doc(&id, &doc, rfc3339_ms(now), "local".into());
         project(&tx, rid, &c, false)?;
         tx.commit()?;
@@ -187,7 +187,7 @@ impl Store {
 
     /// Loads the document, applies `f`, commits, and writes document, projection, search and
     /// outbox in one transaction. No change → nothing written.
-    fn change_contact(
+    pub(crate) fn change_contact(
         &mut self,
         id: &str,
         action: &str,
@@ -202,10 +202,11 @@ impl Store {
         if commit(&mut doc, &self.actor, action, Self::now_ms()).is_none() {
             return get(&tx, id);
         }
-        write_record(&tx, Some(rid), id, RecordKind::Contact, &mut doc, &before)?;
+        write_record(&tx, Some(rid), id, "contact", &mut doc, Some(&before))?;
         let updated_at = rfc3339_ms(crate::record::last_change_ms(&mut doc));
         let c = contact::from_doc(id, &doc, updated_at, "local".into());
         project(&tx, rid, &c, true)?;
+        let c = get(&tx, id)?; // with the record's real sync state
         tx.commit()?;
         Ok(c)
     }

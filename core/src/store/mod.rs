@@ -7,10 +7,11 @@
 //! A damaged or foreign file is reported, never deleted or overwritten: unsynced field data lives
 //! only on the phone. [`Store::move_aside`] moves such a file away when the user asks for it.
 
-mod contacts;
+pub(crate) mod contacts;
 pub(crate) mod schema;
 pub(crate) mod search;
-mod visits;
+pub mod sync;
+pub(crate) mod visits;
 
 use crate::error::{Error, Result};
 use crate::normalize::Region;
@@ -121,6 +122,14 @@ pub struct StoreStatus {
     pub sync_states: Vec<KindCount>,
     /// Changes waiting to be sent to the server.
     pub outbox_len: u64,
+    /// Changes the server refused, with its reason; they are not sent again.
+    pub rejected: Vec<sync::RejectedChange>,
+    /// The sync server this store talks to, once set.
+    pub server: Option<String>,
+    /// The last server log position applied.
+    pub cursor: u64,
+    /// When the last sync finished (RFC 3339).
+    pub last_sync_at: Option<String>,
 }
 
 /// Options for listing contacts.
@@ -441,9 +450,13 @@ impl Store {
                 "SELECT 'visit', status, count(*) FROM visits GROUP BY status ORDER BY status",
             )?);
             let sync_states = counts("SELECT kind, sync_state, count(*) FROM records GROUP BY kind, sync_state ORDER BY kind, sync_state")?;
-            let outbox_len: i64 = self
-                .conn
-                .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+            let outbox_len: i64 = self.conn.query_row(
+                "SELECT count(*) FROM outbox WHERE rejected_reason IS NULL",
+                [],
+                |r| r.get(0),
+            )?;
+            let rejected = sync::rejected_changes(&self.conn)?;
+            let setting = |key: &str| sync::get_setting(&self.conn, key);
             let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
             let size_bytes = size(self.path.clone())
                 + size(PathBuf::from(format!("{}-wal", self.path.display())));
@@ -457,20 +470,25 @@ impl Store {
                 records,
                 sync_states,
                 outbox_len: outbox_len.max(0) as u64,
+                rejected,
+                server: setting(sync::KEY_SERVER)?,
+                cursor: setting(sync::KEY_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0),
+                last_sync_at: setting(sync::KEY_LAST_SYNC)?,
             })
         };
         self.ctx(run())
     }
 }
 
-/// Saves a record's document and queues its new changes, inside `tx`. Returns the row id.
+/// Saves a record's document and, for local writes (`heads_before` given), queues its new
+/// changes in the outbox, inside `tx`. Returns the row id.
 pub(crate) fn write_record(
     tx: &rusqlite::Transaction<'_>,
     rid: Option<i64>,
     id: &str,
-    kind: RecordKind,
+    kind: &str,
     doc: &mut AutoCommit,
-    heads_before: &[automerge::ChangeHash],
+    heads_before: Option<&[automerge::ChangeHash]>,
 ) -> Result<i64> {
     let bytes = doc.save();
     let heads = crate::record::heads_bytes(doc);
@@ -480,26 +498,28 @@ pub(crate) fn write_record(
             tx.prepare_cached(
                 "INSERT INTO records(id, kind, doc, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(rusqlite::params![
-                id,
-                kind.as_str(),
-                bytes,
-                heads,
-                updated_at
-            ])?;
+            .execute(rusqlite::params![id, kind, bytes, heads, updated_at])?;
             tx.last_insert_rowid()
         }
         Some(rid) => {
-            tx.prepare_cached("UPDATE records SET doc = ?1, heads = ?2, updated_at = ?3, sync_state = 'local' WHERE rid = ?4")?
+            tx.prepare_cached("UPDATE records SET doc = ?1, heads = ?2, updated_at = ?3 WHERE rid = ?4")?
                 .execute(rusqlite::params![bytes, heads, updated_at, rid])?;
+            if heads_before.is_some() {
+                tx.prepare_cached("UPDATE records SET sync_state = 'local' WHERE rid = ?1 AND sync_state = 'synced'")?
+                    .execute([rid])?;
+            }
             rid
         }
     };
-    let now = crate::record::rfc3339_ms(Store::now_ms());
-    let mut stmt =
-        tx.prepare_cached("INSERT INTO outbox(rid, change_hash, created_at) VALUES (?1, ?2, ?3)")?;
-    for change in doc.get_changes_meta(heads_before) {
-        stmt.execute(rusqlite::params![rid, change.hash.0.as_slice(), now])?;
+    // Local writes queue their new changes; changes that came from the server do not.
+    if let Some(heads_before) = heads_before {
+        let now = crate::record::rfc3339_ms(Store::now_ms());
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO outbox(rid, change_hash, created_at) VALUES (?1, ?2, ?3)",
+        )?;
+        for change in doc.get_changes_meta(heads_before) {
+            stmt.execute(rusqlite::params![rid, change.hash.0.as_slice(), now])?;
+        }
     }
     Ok(rid)
 }

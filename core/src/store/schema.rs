@@ -91,6 +91,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX visits_contact ON visits(contact_id, device_time);
     CREATE INDEX visits_day ON visits(day, device_time);
     "#,
+    // 3: sync. Rejected outbox entries stay, with the server's reason, and are not sent again.
+    r#"
+    ALTER TABLE outbox ADD COLUMN rejected_reason TEXT;
+    ALTER TABLE outbox ADD COLUMN rejected_at TEXT;
+    CREATE INDEX outbox_pending ON outbox(rejected_reason, seq);
+    "#,
 ];
 
 /// The schema version this build writes.

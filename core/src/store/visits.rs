@@ -34,7 +34,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Visit> {
     })
 }
 
-fn project(tx: &Transaction<'_>, rid: i64, v: &Visit) -> Result<()> {
+pub(crate) fn project(tx: &Transaction<'_>, rid: i64, v: &Visit) -> Result<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO visits(rid, contact_id, user, lat, lon, accuracy_m, device_time, elapsed_ms, day, \
          checked_out_at, notes, next_follow_up, status, extra, created_at, updated_at) \
@@ -123,7 +123,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rid = write_record(&tx, None, &id, RecordKind::Visit, &mut doc, &[])?;
+        let rid = write_record(&tx, None, &id, "visit", &mut doc, Some(&[]))?;
         let v = visit::from_doc(&id, &doc, rfc3339_ms(now), "local".into());
         project(&tx, rid, &v)?;
         tx.commit()?;
@@ -170,14 +170,7 @@ impl Store {
             follow_up.map(|d| d.to_string()).as_deref(),
         )?;
         commit(&mut doc, &self.actor, "check_out", now);
-        write_record(
-            &tx,
-            Some(rid),
-            visit_id,
-            RecordKind::Visit,
-            &mut doc,
-            &before,
-        )?;
+        write_record(&tx, Some(rid), visit_id, "visit", &mut doc, Some(&before))?;
         let v = visit::from_doc(visit_id, &doc, rfc3339_ms(now), "local".into());
         project(&tx, rid, &v)?;
         tx.commit()?;

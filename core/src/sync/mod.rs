@@ -1,4 +1,7 @@
-//! Sync: the protocol shared with the server, and the pure rules for applying changes.
+//! Sync: the protocol shared with the server, the pure rules for applying changes, and (with the
+//! `client` feature) the device's HTTP sync client.
 
 pub mod apply;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod protocol;

@@ -1,0 +1,235 @@
+//! The device's sync client: HTTP (reqwest + rustls) with retries, and the sync loop that runs
+//! bootstrap, then push+pull rounds until nothing is left. The store is locked only between
+//! network calls, never across them.
+
+use super::protocol::{
+    decode, encode, BootstrapRequest, BootstrapResponse, ErrorBody, SyncRequest, SyncResponse, CONTENT_TYPE,
+    DEFAULT_PAGE, PROTOCOL_VERSION,
+};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How a sync behaves on a bad network.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Attempts per request before giving up with a network error (at least 1).
+    pub attempts: u32,
+    /// First backoff delay; doubled after each failed attempt.
+    pub backoff: Duration,
+    /// Time limit for one request.
+    pub timeout: Duration,
+    /// Changes per push.
+    pub batch: usize,
+    /// Log entries (and documents) per page.
+    pub page: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            attempts: 4,
+            backoff: Duration::from_millis(250),
+            timeout: Duration::from_secs(60),
+            batch: 500,
+            page: DEFAULT_PAGE,
+        }
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Local changes the server acknowledged.
+    pub pushed: u64,
+    /// Changes and documents received.
+    pub pulled: u64,
+    /// The server log position now applied.
+    pub cursor: u64,
+    /// Records received in this sync that have conflicting field values.
+    pub conflicts: u64,
+    /// Local changes the server refused (see `outpost status`).
+    pub rejected: u64,
+    /// `ok`, or `partial` when some changes were refused.
+    pub status: String,
+    /// Round trips made.
+    pub round_trips: u64,
+    /// Request bytes sent and response bytes received (bodies).
+    pub bytes_sent: u64,
+    /// Response bytes received (bodies).
+    pub bytes_received: u64,
+}
+
+/// An HTTP client for one server and device token.
+pub struct SyncClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    options: SyncOptions,
+}
+
+fn network(e: impl std::fmt::Display) -> Error {
+    Error::Network { message: e.to_string() }
+}
+
+impl SyncClient {
+    /// A client for `base` (e.g. `http://127.0.0.1:8737`) with the device's bearer token.
+    pub fn new(base: &str, token: &str, options: SyncOptions) -> Result<SyncClient> {
+        // reqwest is built without a bundled crypto provider; ours is ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(options.timeout)
+            .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(network)?;
+        Ok(SyncClient { http, base: base.trim_end_matches('/').to_string(), token: token.to_string(), options })
+    }
+
+    /// POSTs a body, retrying network failures and 5xx/429 answers with exponential backoff.
+    async fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>> {
+        let url = format!("{}{path}", self.base);
+        let mut delay = self.options.backoff;
+        let mut last = Error::Network { message: "no attempt made".into() };
+        for attempt in 0..self.options.attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2);
+            }
+            let sent = self
+                .http
+                .post(&url)
+                .bearer_auth(&self.token)
+                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                .body(body.clone())
+                .send()
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    last = network(format!("{url}: {e}"));
+                    continue;
+                }
+            };
+            let status = response.status();
+            let bytes = match response.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => {
+                    last = network(format!("{url}: connection broke while reading the answer: {e}"));
+                    continue;
+                }
+            };
+            if status.is_success() {
+                return Ok(bytes);
+            }
+            let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+            let (code, message) = body
+                .map(|b| (b.error, b.message))
+                .unwrap_or_else(|| ("http".to_string(), String::from_utf8_lossy(&bytes).chars().take(200).collect()));
+            let error = match status.as_u16() {
+                401 if code == "device_revoked" => return Err(Error::Auth { message: "device revoked".into(), revoked: true }),
+                401 => return Err(Error::Auth { message: format!("the server refused this device's token: {message}"), revoked: false }),
+                s @ (429 | 500..=599) => Error::Server { status: s, code, message },
+                s => return Err(Error::Server { status: s, code, message }),
+            };
+            last = error;
+        }
+        Err(match last {
+            Error::Server { status, code, message } => {
+                Error::Network { message: format!("server kept failing ({status} {code}): {message}") }
+            }
+            other => other,
+        })
+    }
+
+    /// One push+pull round trip.
+    pub async fn sync(&self, request: &SyncRequest) -> Result<(SyncResponse, u64, u64)> {
+        let body = encode(request);
+        let sent = body.len() as u64;
+        let bytes = self.post("/v1/sync", body).await?;
+        let received = bytes.len() as u64;
+        let response: SyncResponse = decode("sync response", &bytes)
+            .map_err(|e| Error::Server { status: 200, code: "bad_response".into(), message: e.to_string() })?;
+        Ok((response, sent, received))
+    }
+
+    /// One page of compacted documents.
+    pub async fn bootstrap(&self, request: &BootstrapRequest) -> Result<(BootstrapResponse, u64, u64)> {
+        let body = encode(request);
+        let sent = body.len() as u64;
+        let bytes = self.post("/v1/bootstrap", body).await?;
+        let received = bytes.len() as u64;
+        let response: BootstrapResponse = decode("bootstrap response", &bytes)
+            .map_err(|e| Error::Server { status: 200, code: "bad_response".into(), message: e.to_string() })?;
+        Ok((response, sent, received))
+    }
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    // A panic while holding the lock cannot leave the store half-written (every write is one
+    // transaction), so a poisoned lock is safe to use.
+    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Syncs the store with its remembered server: bootstrap if this store never synced, then
+/// push+pull rounds until the outbox is drained and the server has nothing more. A revoked
+/// device wipes its local data and returns [`Error::Auth`] with `revoked: true`.
+pub async fn sync_store(store: &Mutex<Store>, options: SyncOptions) -> Result<SyncReport> {
+    let (url, token) = lock(store)
+        .server()?
+        .ok_or_else(|| Error::validation("server", "", "no sync server set: pass --server URL --token TOKEN once"))?;
+    let client = SyncClient::new(&url, &token, options.clone())?;
+    match run(store, &client, &options).await {
+        Err(Error::Auth { revoked: true, message }) => {
+            lock(store).wipe()?;
+            Err(Error::Auth { message, revoked: true })
+        }
+        other => other,
+    }
+}
+
+async fn run(store: &Mutex<Store>, client: &SyncClient, options: &SyncOptions) -> Result<SyncReport> {
+    let mut report = SyncReport::default();
+    if lock(store).needs_bootstrap()? {
+        let mut after = None;
+        let mut first_cursor = None;
+        loop {
+            let request = BootstrapRequest { v: PROTOCOL_VERSION, after: after.clone(), limit: Some(options.page) };
+            let (page, sent, received) = client.bootstrap(&request).await?;
+            report.round_trips += 1;
+            report.bytes_sent += sent;
+            report.bytes_received += received;
+            let cursor = *first_cursor.get_or_insert(page.cursor);
+            let next = page.next.clone();
+            let applied = lock(store).apply_bootstrap_page(page, cursor)?;
+            report.pulled += applied.pulled;
+            report.conflicts += applied.conflicted_records.len() as u64;
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+    }
+    loop {
+        let outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
+        let Some(request) = outgoing.request.clone() else { break };
+        let (response, sent, received) = client.sync(&request).await?;
+        report.round_trips += 1;
+        report.bytes_sent += sent;
+        report.bytes_received += received;
+        let applied = lock(store).apply_sync_response(&outgoing, response)?;
+        report.pushed += applied.acknowledged;
+        report.rejected += applied.rejected;
+        report.pulled += applied.pulled;
+        report.conflicts += applied.conflicted_records.len() as u64;
+        report.cursor = applied.cursor;
+        let drained = outgoing.sent.len() < options.batch;
+        if drained && !applied.more {
+            break;
+        }
+    }
+    report.status = if report.rejected > 0 { "partial" } else { "ok" }.to_string();
+    Ok(report)
+}
