@@ -3,14 +3,14 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: demo test deps fmt-check clippy test-rust bench
+.PHONY: demo test deps fmt-check clippy test-rust test-kotlin bench
 
 ## Install what is missing (Debian packages), then run the scripted demo.
 demo: deps
 	@scripts/demo.sh
 
 ## Everything CI checks: formatting, clippy with -D warnings, all tests.
-test: deps fmt-check clippy test-rust
+test: deps fmt-check clippy test-rust test-kotlin
 
 deps:
 	@scripts/install-deps.sh
@@ -23,6 +23,10 @@ clippy:
 
 test-rust:
 	$(CARGO) test --workspace
+
+## The Kotlin binding tests on the JVM (installs kotlinc from npm and JNA from Debian if missing).
+test-kotlin:
+	scripts/test-kotlin.sh
 
 ## The store benchmark (release build), as JSON.
 bench:

@@ -1,0 +1,187 @@
+//! The one error the apps see, converted from `outpost_core::Error`.
+//!
+//! Variants are what an app can act on (show a field error, offer to update, retry later...).
+//! Messages never carry personal data: a refused phone number is reported as
+//! `field = "phones"` and why, never the number itself; file paths stay out too.
+
+use outpost_core as oc;
+
+/// What went wrong in an Outpost call. In Kotlin each variant is a subclass of
+/// `OutpostException`; in Swift a case of `OutpostError`.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum OutpostError {
+    /// Input was refused and nothing was written. Show `reason` next to `field`.
+    #[error("invalid {field}: {reason}")]
+    Validation {
+        /// The refused field: `name`, `phones`, `emails`, `lat`, `region`, an extra field's key...
+        field: String,
+        /// Why it was refused, without the value itself (e.g. "not a valid phone number for region CN").
+        /// (Not called `message`: Kotlin exceptions already have one.)
+        reason: String,
+    },
+    /// No record of that kind with that id.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// `contact`, `visit`, ...
+        kind: String,
+        /// The id that was asked for.
+        id: String,
+    },
+    /// A write conflicts with the record's current state; reload the record and try again.
+    #[error("conflict: {reason}")]
+    Conflict {
+        /// What conflicted.
+        reason: String,
+    },
+    /// The server refused this device's credentials: sign in again. When `revoked`, the device
+    /// was revoked and its local data has been wiped.
+    #[error("not authorized: {reason}")]
+    Auth {
+        /// What the server said, e.g. `device revoked`.
+        reason: String,
+        /// Whether the device was revoked (its local data has been wiped).
+        revoked: bool,
+    },
+    /// The server could not be reached, or refused the request; nothing was lost and local
+    /// changes stay queued: sync again later.
+    #[error("network: {reason}")]
+    Network {
+        /// What failed.
+        reason: String,
+    },
+    /// The device database cannot be used as it is. `problem` says what the app should do.
+    #[error("storage ({problem:?}): {reason}")]
+    Storage {
+        /// What kind of storage problem this is.
+        problem: StorageProblem,
+        /// A description for logs and support, without file paths or record contents.
+        reason: String,
+    },
+    /// A scanned image could not be read or recognized.
+    #[error("scan: {reason}")]
+    Scan {
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// The kinds of [`OutpostError::Storage`], so that the app can choose what to offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum StorageProblem {
+    /// The file is damaged. It was left untouched; offer to move it aside and start afresh
+    /// (unsynced data in it can still be recovered by support).
+    Corrupt,
+    /// The file is not an Outpost database (wrong path?). It was left untouched.
+    ForeignDatabase,
+    /// The file was written by a newer version of the app: ask the user to update.
+    SchemaTooNew,
+    /// A stored record could not be read.
+    Document,
+    /// The file system refused an operation (disk full, permissions, missing directory...).
+    Io,
+    /// The database engine failed (busy, locked, full...). Retrying may help.
+    Database,
+}
+
+impl From<oc::Error> for OutpostError {
+    fn from(e: oc::Error) -> Self {
+        let storage = |problem, reason: String| OutpostError::Storage { problem, reason };
+        match e {
+            // `value` is what the person typed: it stays on this side of the boundary.
+            oc::Error::Validation { field, value: _, reason } => {
+                OutpostError::Validation { field, reason }
+            }
+            oc::Error::NotFound { kind, id } => OutpostError::NotFound { kind: kind.to_string(), id },
+            oc::Error::Auth { message, revoked } => OutpostError::Auth { reason: message, revoked },
+            oc::Error::Network { message } => OutpostError::Network { reason: message },
+            // The server's free-text message may quote what it refused; status and code do not.
+            oc::Error::Server { status, code, .. } => OutpostError::Network {
+                reason: format!("the server refused the request ({status} {code})"),
+            },
+            oc::Error::Corrupt { .. } => storage(
+                StorageProblem::Corrupt,
+                "the database file is damaged; it was left untouched".to_string(),
+            ),
+            oc::Error::ForeignDatabase { .. } => storage(
+                StorageProblem::ForeignDatabase,
+                "the file is not an Outpost database; it was left untouched".to_string(),
+            ),
+            oc::Error::SchemaTooNew { found, known, .. } => storage(
+                StorageProblem::SchemaTooNew,
+                format!("the database has schema version {found}, this build knows up to {known}; update the app"),
+            ),
+            oc::Error::Document { id, .. } => storage(
+                StorageProblem::Document,
+                format!("the stored document of record {id} is unreadable"),
+            ),
+            oc::Error::Automerge(_) => storage(
+                StorageProblem::Document,
+                "a record document refused an operation".to_string(),
+            ),
+            oc::Error::Io { op, source, .. } => {
+                storage(StorageProblem::Io, format!("{op} failed: {}", source.kind()))
+            }
+            // SQLite's message may quote SQL or values; its error code is enough to act on.
+            oc::Error::Sqlite(inner) => storage(
+                StorageProblem::Database,
+                match inner.sqlite_error_code() {
+                    Some(code) => format!("database error: {code:?}"),
+                    None => "database error".to_string(),
+                },
+            ),
+        }
+    }
+}
+
+/// What a `ChangeListener` may throw. Outpost catches and drops it: the change it was
+/// told about is already saved.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum ListenerError {
+    /// The listener failed.
+    #[error("change listener failed: {reason}")]
+    Failed {
+        /// What the listener reported.
+        reason: String,
+    },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for ListenerError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        ListenerError::Failed { reason: e.reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_keeps_the_field_and_drops_the_value() {
+        let core = oc::Error::validation(
+            "phones",
+            "138 0013 800X",
+            "not a valid phone number for region CN",
+        );
+        let e = OutpostError::from(core);
+        let text = e.to_string();
+        assert!(matches!(e, OutpostError::Validation { ref field, .. } if field == "phones"));
+        assert!(!text.contains("138"), "{text}");
+    }
+
+    #[test]
+    fn storage_errors_carry_no_path() {
+        let core = oc::Error::Corrupt {
+            path: "/data/user/张伟/rep.db".into(),
+            reason: "truncated".into(),
+        };
+        let e = OutpostError::from(core);
+        assert!(matches!(
+            e,
+            OutpostError::Storage {
+                problem: StorageProblem::Corrupt,
+                ..
+            }
+        ));
+        assert!(!e.to_string().contains("张伟"));
+    }
+}

@@ -1,0 +1,29 @@
+//! # outpost-ffi
+//!
+//! The uniffi bindings of `outpost-core` for Kotlin (Android) and Swift (iOS). This crate
+//! holds no logic: it mirrors the core's types as uniffi records, converts the core's errors
+//! into one [`OutpostError`] without personal data, and wraps the `Store` in a thread-safe
+//! [`OutpostStore`] object.
+//!
+//! The Kotlin and Swift sources are generated from the built library by the workspace's
+//! `uniffi-bindgen` binary (`scripts/gen-bindings.sh`), never written by hand.
+
+mod error;
+mod store;
+mod types;
+
+pub use error::{ListenerError, OutpostError, StorageProblem};
+pub use store::{move_database_aside, ChangeListener, OutpostStore};
+pub use types::{
+    ChangeOrigin, CheckIn, CheckOut, Contact, ContactPatch, ContactStatus, FieldChange,
+    HistoryEntry, Invalidation, KindCount, ListOptions, NewContact, RecordChange, RecordKind,
+    SearchOptions, StoreOptions, StoreStatus, Visit, VisitFilter,
+};
+
+uniffi::setup_scaffolding!();
+
+/// Version of the Outpost library, e.g. "0.1.0".
+#[uniffi::export]
+pub fn outpost_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

@@ -1,0 +1,223 @@
+//! `OutpostStore`: the core's `Store` behind a mutex, and the change listener bridge.
+
+use crate::error::{ListenerError, OutpostError};
+use crate::types::{
+    CheckIn, CheckOut, Contact, ContactPatch, HistoryEntry, ListOptions, NewContact, RecordChange,
+    SearchOptions, StoreOptions, StoreStatus, Visit, VisitFilter,
+};
+use outpost_core as oc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+/// Told when a record changes, so that the UI can refresh. Implement it in Kotlin or Swift
+/// and pass it to `OutpostStore.setChangeListener`.
+///
+/// It is called after the change is saved, on the thread that made the call that wrote,
+/// once that call has released the store: a listener may call the store again. An exception
+/// it throws is caught and dropped (the change is saved whatever the listener does). Keep it
+/// short, or hand the work to another thread.
+#[uniffi::export(with_foreign)]
+pub trait ChangeListener: Send + Sync {
+    /// A record was created or changed.
+    fn on_change(&self, change: RecordChange) -> Result<(), ListenerError>;
+}
+
+/// Collects the core's notifications while the store is locked; [`OutpostStore`] hands them
+/// to the app's listener once it has unlocked, so a listener can call the store again.
+#[derive(Default)]
+struct PendingChanges(Mutex<Vec<oc::RecordChange>>);
+
+impl oc::ChangeListener for PendingChanges {
+    fn on_change(&self, change: &oc::RecordChange) {
+        lock(&self.0).push(change.clone());
+    }
+}
+
+/// Locks a mutex even if a panicking thread poisoned it. The core commits every action as one
+/// SQLite transaction, so a call cut short by a panic leaves nothing half-written behind.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A device store: one SQLite file for one signed-in user. Safe to share between threads;
+/// calls are serialized, and each is quick enough to make from a background thread (not the
+/// UI thread). Open one per file; several stores on different files can be open at once.
+/// Close it (`close()` in Kotlin, release the last reference in Swift) to release the file.
+#[derive(uniffi::Object)]
+pub struct OutpostStore {
+    store: Mutex<oc::Store>,
+    pending: Arc<PendingChanges>,
+    listener: RwLock<Option<Arc<dyn ChangeListener>>>,
+}
+
+impl std::fmt::Debug for OutpostStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutpostStore").finish_non_exhaustive()
+    }
+}
+
+impl OutpostStore {
+    /// Runs `f` on the locked store.
+    fn read<T>(&self, f: impl FnOnce(&oc::Store) -> oc::Result<T>) -> Result<T, OutpostError> {
+        Ok(f(&lock(&self.store))?)
+    }
+
+    /// Runs `f` on the locked store, then, unlocked, tells the listener what `f` changed.
+    fn write<T>(&self, f: impl FnOnce(&mut oc::Store) -> oc::Result<T>) -> Result<T, OutpostError> {
+        let (result, changes) = {
+            let mut store = lock(&self.store);
+            let result = f(&mut store);
+            // Taken under the store lock: exactly the changes of this call.
+            (result, std::mem::take(&mut *lock(&self.pending.0)))
+        };
+        self.deliver(changes);
+        Ok(result?)
+    }
+
+    fn deliver(&self, changes: Vec<oc::RecordChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        let listener = self
+            .listener
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(listener) = listener {
+            for change in changes {
+                // The change is saved; a failing listener must not turn that into an error.
+                let _ = listener.on_change(change.into());
+            }
+        }
+    }
+}
+
+#[uniffi::export]
+impl OutpostStore {
+    /// Opens the store at `path`, creating it if the file does not exist.
+    ///
+    /// A file that is damaged, is not an Outpost database or comes from a newer app version is
+    /// refused with `OutpostError.Storage` and left untouched. A bad `options.region` is a
+    /// validation error on `region`.
+    #[uniffi::constructor]
+    pub fn open(path: String, options: StoreOptions) -> Result<Arc<Self>, OutpostError> {
+        let region = oc::Region::parse(&options.region)?;
+        let mut store = oc::Store::open(
+            path,
+            oc::StoreOptions {
+                region,
+                user: options.user,
+            },
+        )?;
+        let pending = Arc::new(PendingChanges::default());
+        store.set_change_listener(Some(pending.clone()));
+        Ok(Arc::new(OutpostStore {
+            store: Mutex::new(store),
+            pending,
+            listener: RwLock::new(None),
+        }))
+    }
+
+    /// Sets the listener told about every change of a record, or removes it with `null`/`nil`.
+    pub fn set_change_listener(&self, listener: Option<Arc<dyn ChangeListener>>) {
+        *self
+            .listener
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = listener;
+    }
+
+    /// Creates a contact. Phones are normalized to E.164 (`138 0013 8000` → `+8613800138000`)
+    /// and emails lower-cased; an invalid value is refused naming the field, and nothing is saved.
+    pub fn add_contact(&self, contact: NewContact) -> Result<Contact, OutpostError> {
+        self.write(|s| s.add_contact(contact.into()))
+            .map(Into::into)
+    }
+
+    /// One contact by id, including one marked invalid.
+    pub fn get_contact(&self, id: String) -> Result<Contact, OutpostError> {
+        self.read(|s| s.get_contact(&id)).map(Into::into)
+    }
+
+    /// Edits a contact: only the fields given change; fields this app does not know are kept.
+    pub fn edit_contact(&self, id: String, patch: ContactPatch) -> Result<Contact, OutpostError> {
+        self.write(|s| s.edit_contact(&id, patch.into()))
+            .map(Into::into)
+    }
+
+    /// Contacts, most recently updated first; those marked invalid only when asked for.
+    pub fn list_contacts(&self, options: ListOptions) -> Result<Vec<Contact>, OutpostError> {
+        let contacts = self.read(|s| s.list_contacts(&options.into()))?;
+        Ok(contacts.into_iter().map(Into::into).collect())
+    }
+
+    /// Marks a contact invalid (a soft delete: it is hidden from lists and search but kept,
+    /// with its history). `reason` is required.
+    pub fn invalidate_contact(&self, id: String, reason: String) -> Result<Contact, OutpostError> {
+        self.write(|s| s.invalidate_contact(&id, &reason))
+            .map(Into::into)
+    }
+
+    /// Who changed what on a contact, and when: one entry per change, oldest first.
+    pub fn contact_history(&self, id: String) -> Result<Vec<HistoryEntry>, OutpostError> {
+        let history = self.read(|s| s.contact_history(&id))?;
+        Ok(history.into_iter().map(Into::into).collect())
+    }
+
+    /// Finds contacts by any part of Chinese text (one character and up), the start of Latin
+    /// words (any case) or phone digits, in name, company, title, phones, emails, address and
+    /// notes. Best match first.
+    pub fn search(
+        &self,
+        query: String,
+        options: SearchOptions,
+    ) -> Result<Vec<Contact>, OutpostError> {
+        let found = self.read(|s| s.search(&query, &options.into()))?;
+        Ok(found.into_iter().map(Into::into).collect())
+    }
+
+    /// Checks in at a customer (the contact must exist and be active).
+    pub fn check_in(&self, check_in: CheckIn) -> Result<Visit, OutpostError> {
+        self.write(|s| s.check_in(check_in.into())).map(Into::into)
+    }
+
+    /// Checks out of a visit, with notes and a follow-up date.
+    pub fn check_out(&self, visit_id: String, check_out: CheckOut) -> Result<Visit, OutpostError> {
+        self.write(|s| s.check_out(&visit_id, check_out.into()))
+            .map(Into::into)
+    }
+
+    /// One visit by id.
+    pub fn get_visit(&self, id: String) -> Result<Visit, OutpostError> {
+        self.read(|s| s.get_visit(&id)).map(Into::into)
+    }
+
+    /// Visits, newest first, filtered by contact and/or day.
+    pub fn list_visits(&self, filter: VisitFilter) -> Result<Vec<Visit>, OutpostError> {
+        let visits = self.read(|s| s.list_visits(&filter.into()))?;
+        Ok(visits.into_iter().map(Into::into).collect())
+    }
+
+    /// Who changed what on a visit, and when, oldest first.
+    pub fn visit_history(&self, id: String) -> Result<Vec<HistoryEntry>, OutpostError> {
+        let history = self.read(|s| s.visit_history(&id))?;
+        Ok(history.into_iter().map(Into::into).collect())
+    }
+
+    /// An overview of the store: record counts, changes waiting for sync, file size.
+    pub fn status(&self) -> Result<StoreStatus, OutpostError> {
+        self.read(|s| s.status()).map(Into::into)
+    }
+
+    /// Runs SQLite's full integrity check; an empty list means the file is sound.
+    pub fn check_integrity(&self) -> Result<Vec<String>, OutpostError> {
+        self.read(|s| s.check_integrity())
+    }
+}
+
+/// Moves a damaged database (and its `-wal`/`-shm` files) aside, next to where it was, and
+/// returns the new path. Nothing is deleted. Use it when opening failed with a `Corrupt`
+/// storage error and the user agreed to start afresh.
+#[uniffi::export]
+pub fn move_database_aside(path: String) -> Result<String, OutpostError> {
+    let moved = oc::Store::move_aside(path)?;
+    Ok(moved.display().to_string())
+}

@@ -1,0 +1,278 @@
+// XCTest mirror of android/src/test/kotlin/app/outpost/OutpostStoreTest.kt: the same cases,
+// through the Swift bindings. Run on a Mac: ios/build-xcframework.sh && cd ios && swift test
+import Foundation
+import XCTest
+@testable import Outpost
+
+/// Records every change it is told about; optionally reads the store back from inside.
+final class RecordingListener: ChangeListener, @unchecked Sendable {
+    private let lock = NSLock()
+    private var changes: [RecordChange] = []
+    private var names: [String] = []
+    weak var store: OutpostStore?
+    var shouldThrow = false
+
+    func onChange(change: RecordChange) throws {
+        let name = try store?.getContact(id: change.id).name
+        lock.lock()
+        changes.append(change)
+        if let name { names.append(name) }
+        lock.unlock()
+        if shouldThrow { throw ListenerError.Failed(reason: "UI is gone") }
+    }
+
+    var seen: [RecordChange] { lock.lock(); defer { lock.unlock() }; return changes }
+    var namesSeen: [String] { lock.lock(); defer { lock.unlock() }; return names }
+}
+
+final class OutpostTests: XCTestCase {
+    private var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("outpost-swift-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    private func open(_ name: String = "rep.db", user: String = "rep1", region: String = "CN") throws -> OutpostStore {
+        try OutpostStore.open(path: dir.appendingPathComponent(name).path, options: StoreOptions(region: region, user: user))
+    }
+
+    private func zhangWei() -> NewContact {
+        NewContact(
+            name: "张伟",
+            company: "深圳市华强科技有限公司",
+            title: "采购经理",
+            phones: ["138 0013 8000"],
+            emails: ["Zhang.Wei@HuaQiang.example"]
+        )
+    }
+
+    /// Runs `body`, expecting `OutpostError.Validation`; returns its field and reason.
+    private func validationError(_ body: () throws -> Void) -> (field: String, reason: String)? {
+        do {
+            try body()
+        } catch let OutpostError.Validation(field, reason) {
+            return (field, reason)
+        } catch {
+            XCTFail("expected OutpostError.Validation, got \(error)")
+            return nil
+        }
+        XCTFail("expected OutpostError.Validation, nothing was thrown")
+        return nil
+    }
+
+    func testLibraryLoadsAndReportsItsVersion() {
+        XCTAssertNotNil(outpostVersion().range(of: #"^\d+\.\d+\.\d+"#, options: .regularExpression))
+    }
+
+    func testOpensANewStoreInATempDir() throws {
+        let store = try open()
+        let status = try store.status()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("rep.db").path))
+        XCTAssertEqual(status.user, "rep1")
+        XCTAssertEqual(status.region, "CN")
+        XCTAssertGreaterThanOrEqual(status.schemaVersion, 1)
+        XCTAssertEqual(status.outboxLen, 0)
+        XCTAssertTrue(try store.listContacts(options: ListOptions()).isEmpty)
+    }
+
+    func testAddsAChineseContactWithThePhoneInE164() throws {
+        let store = try open()
+        let added = try store.addContact(contact: zhangWei())
+        XCTAssertEqual(added.name, "张伟")
+        XCTAssertEqual(added.company, "深圳市华强科技有限公司")
+        XCTAssertEqual(added.phones, ["+8613800138000"])
+        XCTAssertEqual(added.emails, ["zhang.wei@huaqiang.example"])
+        XCTAssertEqual(added.owner, "rep1")
+        XCTAssertEqual(added.status, .active)
+        XCTAssertEqual(try store.getContact(id: added.id), added)
+        XCTAssertGreaterThan(try store.status().outboxLen, 0)
+    }
+
+    func testFindsAContactByATwoCharacterChineseSubstring() throws {
+        let store = try open()
+        let zhang = try store.addContact(contact: zhangWei())
+        _ = try store.addContact(contact: NewContact(name: "李娜", company: "广州白云电器有限公司", phones: ["+86 139 1234 5678"]))
+        XCTAssertEqual(try store.search(query: "华强", options: SearchOptions()).map(\.id), [zhang.id])
+        XCTAssertEqual(try store.search(query: "白云", options: SearchOptions()).map(\.name), ["李娜"])
+        XCTAssertEqual(try store.search(query: "张", options: SearchOptions()).map(\.id), [zhang.id])
+        XCTAssertTrue(try store.search(query: "华为", options: SearchOptions()).isEmpty)
+        XCTAssertEqual(try store.search(query: "13800138000", options: SearchOptions()).map(\.id), [zhang.id])
+    }
+
+    func testEditChangesOnlyTheGivenFields() throws {
+        let store = try open()
+        let zhang = try store.addContact(contact: zhangWei())
+        let edited = try store.editContact(id: zhang.id, patch: ContactPatch(title: "采购总监", phones: ["0755-52659655"]))
+        XCTAssertEqual(edited.title, "采购总监")
+        XCTAssertEqual(edited.phones, ["+8675552659655"])
+        XCTAssertEqual(edited.company, zhang.company)
+        XCTAssertEqual(edited.emails, zhang.emails)
+        XCTAssertEqual(try store.getContact(id: zhang.id), edited)
+        XCTAssertNil(try store.editContact(id: zhang.id, patch: ContactPatch(title: "")).title)
+    }
+
+    func testHistoryTellsWhoChangedWhatAndWhen() throws {
+        let store = try open()
+        let zhang = try store.addContact(contact: zhangWei())
+        _ = try store.editContact(id: zhang.id, patch: ContactPatch(title: "采购总监"))
+        let history = try store.contactHistory(id: zhang.id)
+        XCTAssertEqual(history.map(\.action), ["create", "edit"])
+        XCTAssertTrue(history.allSatisfy { $0.actor == "rep1" && !$0.at.isEmpty })
+        XCTAssertEqual(history[0].changes.first { $0.field == "phones" }?.new, "+8613800138000")
+        XCTAssertEqual(history[1].changes, [FieldChange(field: "title", old: "采购经理", new: "采购总监")])
+    }
+
+    func testInvalidatingHidesTheContactButKeepsIt() throws {
+        let store = try open()
+        let zhang = try store.addContact(contact: zhangWei())
+        let li = try store.addContact(contact: NewContact(name: "李娜"))
+        let invalid = try store.invalidateContact(id: zhang.id, reason: "重复客户")
+        XCTAssertEqual(invalid.status, .invalid)
+        XCTAssertEqual(invalid.invalidation?.reason, "重复客户")
+        XCTAssertEqual(try store.listContacts(options: ListOptions()).map(\.id), [li.id])
+        XCTAssertTrue(try store.search(query: "华强", options: SearchOptions()).isEmpty)
+        XCTAssertEqual(Set(try store.listContacts(options: ListOptions(includeInvalid: true)).map(\.id)), [zhang.id, li.id])
+        XCTAssertEqual(try store.search(query: "华强", options: SearchOptions(includeInvalid: true)).map(\.id), [zhang.id])
+        XCTAssertEqual(try store.getContact(id: zhang.id).status, .invalid)
+        XCTAssertEqual(validationError { _ = try store.invalidateContact(id: li.id, reason: " ") }?.field, "reason")
+    }
+
+    func testUnknownExtraFieldsRoundTrip() throws {
+        let store = try open()
+        let extra = ["wechat": "zhangwei88", "生日": "1990-05-01", "loyalty_tier": "gold"]
+        var new = zhangWei()
+        new.extra = extra
+        let zhang = try store.addContact(contact: new)
+        XCTAssertEqual(zhang.extra, extra)
+        XCTAssertEqual(try store.editContact(id: zhang.id, patch: ContactPatch(title: "总经理")).extra, extra)
+        let changed = try store.editContact(
+            id: zhang.id,
+            patch: ContactPatch(set: ["wechat": "zw_1988", "region_code": "GD"], unset: ["loyalty_tier"])
+        )
+        XCTAssertEqual(changed.extra, ["wechat": "zw_1988", "生日": "1990-05-01", "region_code": "GD"])
+        XCTAssertEqual(try store.getContact(id: zhang.id).extra, changed.extra)
+    }
+
+    func testABadPhoneIsATypedValidationErrorNamingTheField() throws {
+        let store = try open()
+        let bad = "138-0013-80A0"
+        let e = validationError { _ = try store.addContact(contact: NewContact(name: "王芳", phones: [bad])) }
+        XCTAssertEqual(e?.field, "phones")
+        XCTAssertFalse(e?.reason.isEmpty ?? true)
+        XCTAssertFalse((e?.reason ?? "").contains("0013"), "the number leaked")
+        XCTAssertTrue(try store.listContacts(options: ListOptions(includeInvalid: true)).isEmpty)
+        XCTAssertEqual(validationError { _ = try store.addContact(contact: NewContact(name: "  ")) }?.field, "name")
+        XCTAssertEqual(validationError { _ = try store.addContact(contact: NewContact(name: "王芳", emails: ["wangfang.example.com"])) }?.field, "emails")
+        XCTAssertEqual(validationError { _ = try self.open("other.db", region: "XX1") }?.field, "region")
+    }
+
+    func testUnknownIdsAreTypedNotFoundErrors() throws {
+        let store = try open()
+        let id = "0190f0f0-0000-7000-8000-000000000000"
+        XCTAssertThrowsError(try store.getContact(id: id)) { error in
+            guard case let OutpostError.NotFound(kind, foundId) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(kind, "contact")
+            XCTAssertEqual(foundId, id)
+        }
+    }
+
+    func testAFileThatIsNotADatabaseIsAStorageErrorAndIsLeftAlone() throws {
+        let url = dir.appendingPathComponent("notes.db")
+        let text = String(repeating: "这不是数据库 - this is not a database, just some text that is long enough ", count: 4)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        let before = try Data(contentsOf: url)
+        XCTAssertThrowsError(try open("notes.db")) { error in
+            guard case let OutpostError.Storage(problem, reason) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(problem, .corrupt)
+            XCTAssertFalse(reason.contains(self.dir.path))
+        }
+        XCTAssertEqual(try Data(contentsOf: url), before)
+    }
+
+    func testTheChangeListenerFiresAfterEveryWrite() throws {
+        let store = try open()
+        let listener = RecordingListener()
+        listener.store = store
+        store.setChangeListener(listener: listener)
+        let zhang = try store.addContact(contact: zhangWei())
+        XCTAssertEqual(listener.seen, [RecordChange(kind: .contact, id: zhang.id, origin: .local)])
+        _ = try store.editContact(id: zhang.id, patch: ContactPatch(title: "总监"))
+        _ = try store.invalidateContact(id: zhang.id, reason: "离职")
+        XCTAssertEqual(listener.seen.count, 3)
+        XCTAssertEqual(listener.namesSeen, ["张伟", "张伟", "张伟"])
+        _ = validationError { _ = try store.addContact(contact: NewContact(name: "")) }
+        XCTAssertEqual(listener.seen.count, 3)
+        store.setChangeListener(listener: nil)
+        _ = try store.addContact(contact: NewContact(name: "李娜"))
+        XCTAssertEqual(listener.seen.count, 3)
+    }
+
+    func testAThrowingListenerDoesNotFailTheWrite() throws {
+        let store = try open()
+        let listener = RecordingListener()
+        listener.shouldThrow = true
+        store.setChangeListener(listener: listener)
+        let zhang = try store.addContact(contact: zhangWei())
+        XCTAssertEqual(listener.seen.count, 1)
+        XCTAssertEqual(try store.getContact(id: zhang.id).name, "张伟")
+    }
+
+    func testTwoStoresOnTwoFilesAtOnce() throws {
+        let alice = try open("alice.db", user: "alice")
+        let bob = try open("bob.db", user: "bob", region: "HK")
+        let a = try alice.addContact(contact: zhangWei())
+        let b = try bob.addContact(contact: NewContact(name: "陈大文", phones: ["9123 4567"]))
+        XCTAssertEqual(b.phones, ["+85291234567"])
+        XCTAssertEqual(try alice.listContacts(options: ListOptions()).map(\.id), [a.id])
+        XCTAssertEqual(try bob.listContacts(options: ListOptions()).map(\.id), [b.id])
+        XCTAssertThrowsError(try alice.getContact(id: b.id))
+        XCTAssertNotEqual(try alice.status().deviceId, try bob.status().deviceId)
+    }
+
+    func testCallsFromManyThreadsAtOnceAreSafe() throws {
+        let store = try open()
+        let listener = RecordingListener()
+        store.setChangeListener(listener: listener)
+        let threads = 8, perThread = 20
+        let lock = NSLock()
+        var ids: [String] = []
+        var failures: [String] = []
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for i in 0..<perThread {
+                do {
+                    let phone = String(format: "138%04d%04d", t, i)
+                    let c = try store.addContact(contact: NewContact(name: "客户\(t)-\(i)", company: "华强\(t)", phones: [phone]))
+                    _ = try store.editContact(id: c.id, patch: ContactPatch(title: "经理\(i)"))
+                    _ = try store.search(query: "华强\(t)", options: SearchOptions(limit: 5))
+                    _ = try store.listContacts(options: ListOptions(limit: 10))
+                    lock.lock(); ids.append(c.id); lock.unlock()
+                } catch {
+                    lock.lock(); failures.append("\(error)"); lock.unlock()
+                }
+            }
+        }
+        XCTAssertEqual(failures, [])
+        XCTAssertEqual(Set(ids).count, threads * perThread)
+        XCTAssertEqual(try store.listContacts(options: ListOptions()).count, threads * perThread)
+        XCTAssertEqual(listener.seen.count, threads * perThread * 2)
+    }
+
+    func testChecksInAndOutOfAVisit() throws {
+        let store = try open()
+        let zhang = try store.addContact(contact: zhangWei())
+        let visit = try store.checkIn(checkIn: CheckIn(
+            contactId: zhang.id, lat: 22.5431, lon: 114.0579, accuracyM: 12.5, deviceTime: "2026-11-23T09:30:00+08:00"
+        ))
+        XCTAssertEqual(visit.status, "open")
+        XCTAssertEqual(visit.day, "2026-11-23")
+        let closed = try store.checkOut(visitId: visit.id, checkOut: CheckOut(notes: "谈了报价", nextFollowUp: "2026-12-01"))
+        XCTAssertEqual(closed.status, "closed")
+        XCTAssertEqual(try store.listVisits(filter: VisitFilter(contactId: zhang.id)).map(\.id), [visit.id])
+        XCTAssertEqual(validationError { _ = try store.checkIn(checkIn: CheckIn(contactId: zhang.id, lat: 91, lon: 0)) }?.field, "lat")
+    }
+}
