@@ -1,1 +1,239 @@
-fn main() {}
+//! `outpost-bench`: Outpost's benchmarks. Each prints its numbers next to a baseline measured in
+//! the same run.
+//!
+//! ```text
+//! cargo run --release -p outpost-tests --bin outpost-bench -- store --json
+//! cargo run --release -p outpost-tests --bin outpost-bench -- store --contacts 10000 --saves 1000
+//! ```
+
+use clap::{Args, Parser, Subcommand};
+use outpost_tests::bench_store::{self, StoreBenchConfig, StoreReport};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "outpost-bench",
+    about = "Outpost benchmarks, each next to a baseline measured in the same run"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The device store: save latency against a plain SQLite insert, search latency, bytes on disk.
+    Store(StoreArgs),
+}
+
+#[derive(Args)]
+struct StoreArgs {
+    /// Contacts loaded before measuring (searches run at this count).
+    #[arg(long, default_value_t = 100_000)]
+    contacts: usize,
+    /// Measured saves (each followed by a measured plain insert).
+    #[arg(long, default_value_t = 10_000)]
+    saves: usize,
+    /// Seed of the generated contacts.
+    #[arg(long, default_value_t = 2024)]
+    seed: u64,
+    /// How many times each search query is timed.
+    #[arg(long, default_value_t = 20)]
+    search_repeats: usize,
+    /// Where to make the temporary databases (default: next to this binary, in the target dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Keep the databases afterwards (their directory is printed on stderr).
+    #[arg(long)]
+    keep: bool,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn default_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(PathBuf::from))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+fn store(args: StoreArgs) -> Result<(), BoxError> {
+    let config = StoreBenchConfig {
+        contacts: args.contacts,
+        saves: args.saves,
+        seed: args.seed,
+        search_repeats: args.search_repeats,
+        parent_dir: args.dir.unwrap_or_else(default_dir),
+        progress: true,
+        keep: args.keep,
+    };
+    let report = bench_store::run(&config)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write!(out, "{}", table(&report))?;
+    }
+    Ok(())
+}
+
+fn mark(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "MISSED"
+    }
+}
+
+fn table(r: &StoreReport) -> String {
+    let m = &r.meets_targets;
+    let t = &r.targets;
+    let mut s = format!(
+        "outpost-bench store: {} contacts preloaded ({:.1} s), {} saves\n\n",
+        r.contacts, r.preload_secs, r.saves
+    );
+    s += &format!(
+        "{:<34} {:>10}   {:<14} {}\n",
+        "measure", "value", "target", ""
+    );
+    let mut row = |name: &str, value: String, target: String, ok: Option<bool>| {
+        s += &format!(
+            "{name:<34} {value:>10}   {target:<14} {}\n",
+            ok.map_or("", mark)
+        );
+    };
+    row(
+        "save p50 (ms)",
+        format!("{:.3}", r.save_p50_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "save p90 (ms)",
+        format!("{:.3}", r.save_p90_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "save p99 (ms)",
+        format!("{:.3}", r.save_p99_ms),
+        format!("<= {}", t.save_p99_ms_max),
+        Some(m.save_p99_ms),
+    );
+    row(
+        "save max (ms)",
+        format!("{:.3}", r.save_max_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "raw insert p50 (ms)",
+        format!("{:.3}", r.raw_insert_p50_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "raw insert p99 (ms)",
+        format!("{:.3}", r.raw_insert_p99_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "save / raw (p50)",
+        format!("{:.2}x", r.save_vs_raw),
+        format!("<= {}x", t.save_vs_raw_max),
+        Some(m.save_vs_raw),
+    );
+    row(
+        "search 1 CJK char p50 (ms)",
+        format!("{:.3}", r.search_cjk1_p50_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "search 2 CJK chars p50 (ms)",
+        format!("{:.3}", r.search_cjk2_p50_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "search 4 CJK chars p50 (ms)",
+        format!("{:.3}", r.search_cjk4_p50_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "search Latin prefix p50 (ms)",
+        format!("{:.3}", r.search_latin_prefix_p50_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "search p50, slowest kind (ms)",
+        format!("{:.3}", r.search_p50_ms),
+        format!("<= {}", t.search_p50_ms_max),
+        Some(m.search_p50_ms),
+    );
+    row(
+        "bytes per contact",
+        format!("{:.0}", r.bytes_per_contact),
+        String::new(),
+        None,
+    );
+    row(
+        "JSON bytes per contact",
+        format!("{:.0}", r.raw_json_bytes_per_contact),
+        String::new(),
+        None,
+    );
+    row(
+        "bytes / JSON",
+        format!("{:.2}x", r.bytes_vs_raw_json),
+        format!("<= {}x", t.bytes_vs_raw_json_max),
+        Some(m.bytes_vs_raw_json),
+    );
+    row(
+        "plain table bytes per row",
+        format!("{:.0}", r.raw_table_bytes_per_row),
+        String::new(),
+        None,
+    );
+    s += "\nsearch hits (returned with limit 50 / all matching, p50 ms):\n";
+    for (kind, hits) in &r.search_hits {
+        let list: Vec<String> = hits
+            .iter()
+            .map(|h| format!("{} {}/{} {:.2}", h.query, h.returned, h.matching, h.p50_ms))
+            .collect();
+        s += &format!("  {kind:<13} {}\n", list.join(", "));
+    }
+    s += "\nbytes per contact by table:\n";
+    let mut tables: Vec<_> = r.bytes_per_contact_by_table.iter().collect();
+    tables.sort_by(|a, b| b.1.total_cmp(a.1));
+    for (name, bytes) in tables {
+        s += &format!("  {name:<34} {bytes:>10.1}\n");
+    }
+    s += &format!(
+        "\ntargets: {}\n",
+        if m.all { "all met" } else { "some missed" }
+    );
+    s
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Store(args) => store(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
