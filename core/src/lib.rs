@@ -40,9 +40,9 @@ pub use record::history::{FieldChange, HistoryEntry};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
 pub use record::Actor;
 pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};
-#[cfg(feature = "client")]
-pub use sync::client::{sync_store, SyncClient, SyncOptions, SyncReport};
 pub use store::{
     ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, RecordKind, SearchOptions,
     Store, StoreOptions, StoreStatus,
 };
+#[cfg(feature = "client")]
+pub use sync::client::{sync_store, SyncClient, SyncOptions, SyncReport};

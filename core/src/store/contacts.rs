@@ -16,6 +16,11 @@ const COLUMNS: &str =
     "r.id, c.name, c.company, c.title, c.phones, c.emails, c.address, c.source, c.owner, \
      c.status, c.notes, c.extra, c.invalidation, c.created_at, c.updated_at, r.sync_state";
 
+/// How many of the newest matches a search ranks. A very common one-character query (a surname)
+/// can match thousands of contacts; ranking all of them costs tens of milliseconds at 100,000
+/// contacts, ranking the newest 2,000 a few. Typing one more character narrows it.
+pub const SEARCH_WINDOW: i64 = 2_000;
+
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
     let json_list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
     Ok(Contact {
@@ -249,24 +254,36 @@ impl Store {
         let run = || -> Result<Vec<Contact>> {
             let haystack = "(c.name || char(10) || coalesce(c.company, '') || char(10) || coalesce(c.title, '') \
                             || char(10) || coalesce(c.address, '') || char(10) || coalesce(c.notes, ''))";
-            let mut sql = format!(
-                "SELECT {COLUMNS} FROM contact_search JOIN contacts c ON c.rid = contact_search.rowid \
-                 JOIN records r ON r.rid = c.rid WHERE contact_search MATCH ?1"
-            );
+            // Only the newest SEARCH_WINDOW matches (rowid order is creation order, which FTS5
+            // scans backwards cheaply) are ranked, and only the rank columns go through the sort;
+            // the full rows are read for the page alone. See docs/adr/0002-search-tokens.md.
+            let mut filters = String::new();
             if !options.include_invalid {
-                sql.push_str(" AND c.status = 'active'");
+                filters.push_str(" AND c.status = 'active'");
             }
             for i in 0..q.must_contain.len() {
-                sql.push_str(&format!(" AND instr({haystack}, ?{}) > 0", i + 4));
+                filters.push_str(&format!(" AND instr({haystack}, ?{}) > 0", i + 5));
             }
-            sql.push_str(
-                " ORDER BY CASE WHEN lower(c.name) = ?2 THEN 0 WHEN instr(lower(c.name), ?2) = 1 THEN 1 \
-                 WHEN instr(lower(c.name), ?2) > 0 THEN 2 WHEN instr(lower(coalesce(c.company, '')), ?2) > 0 THEN 3 \
-                 ELSE 4 END, c.updated_at DESC LIMIT ?3",
+            let sql = format!(
+                "WITH m AS MATERIALIZED ( \
+                   SELECT rowid AS rid FROM contact_search WHERE contact_search MATCH ?1 ORDER BY rowid DESC LIMIT ?4), \
+                 ranked AS MATERIALIZED ( \
+                   SELECT c.rid AS rid, c.updated_at AS updated_at, \
+                     CASE WHEN lower(c.name) = ?2 THEN 0 WHEN instr(lower(c.name), ?2) = 1 THEN 1 \
+                          WHEN instr(lower(c.name), ?2) > 0 THEN 2 \
+                          WHEN instr(lower(coalesce(c.company, '')), ?2) > 0 THEN 3 ELSE 4 END AS rank \
+                   FROM m CROSS JOIN contacts c ON c.rid = m.rid WHERE 1 {filters} \
+                   ORDER BY rank, updated_at DESC LIMIT ?3) \
+                 SELECT {COLUMNS} FROM ranked CROSS JOIN contacts c ON c.rid = ranked.rid \
+                 JOIN records r ON r.rid = c.rid ORDER BY ranked.rank, ranked.updated_at DESC"
             );
             let limit = i64::from(options.limit.unwrap_or(50));
-            let mut values: Vec<rusqlite::types::Value> =
-                vec![q.fts.clone().into(), q.lowered.clone().into(), limit.into()];
+            let mut values: Vec<rusqlite::types::Value> = vec![
+                q.fts.clone().into(),
+                q.lowered.clone().into(),
+                limit.into(),
+                SEARCH_WINDOW.into(),
+            ];
             values.extend(q.must_contain.iter().map(|s| s.clone().into()));
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(values), from_row)?;

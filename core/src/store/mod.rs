@@ -157,6 +157,64 @@ pub struct Store {
     region: Region,
     actor: Actor,
     listener: Option<Arc<dyn ChangeListener>>,
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Copies the write-ahead log back into the database file from its own thread and connection,
+/// so that a user's save never waits for a checkpoint's fsync (SQLite's automatic checkpoint
+/// runs inside the commit that crosses the threshold: that was our p99).
+struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Checkpoint when the write-ahead log is larger than this.
+const CHECKPOINT_WAL_BYTES: u64 = 4 * 1024 * 1024;
+
+impl Checkpointer {
+    fn start(path: &Path) -> Option<Checkpointer> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).ok()?;
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("outpost-checkpoint".into())
+            .spawn(move || loop {
+                match stopped.recv_timeout(std::time::Duration::from_millis(200)) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+                        if size > CHECKPOINT_WAL_BYTES {
+                            // PASSIVE never blocks the writer; a failure is retried next round.
+                            let _ =
+                                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                        }
+                    }
+                    _ => return,
+                }
+            })
+            .ok()?;
+        Some(Checkpointer {
+            stop: Some(stop),
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Stop the checkpointer before the main connection closes, so that the main connection
+        // is the last one and SQLite checkpoints and removes the write-ahead log on close.
+        if let Some(mut c) = self.checkpointer.take() {
+            drop(c.stop.take());
+            if let Some(h) = c.handle.take() {
+                let _ = h.join();
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -313,6 +371,12 @@ impl Store {
             tx.commit()?;
             device
         };
+        // Checkpoints run on the checkpointer's thread, not inside a user's commit (if that
+        // thread cannot start, SQLite's automatic checkpoint stays on).
+        let checkpointer = Checkpointer::start(path);
+        if checkpointer.is_some() {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
         let user = if options.user.trim().is_empty() {
             "local".to_string()
         } else {
@@ -324,6 +388,7 @@ impl Store {
             region: options.region,
             actor: Actor { user, device },
             listener: None,
+            checkpointer,
         })
     }
 
@@ -472,7 +537,9 @@ impl Store {
                 outbox_len: outbox_len.max(0) as u64,
                 rejected,
                 server: setting(sync::KEY_SERVER)?,
-                cursor: setting(sync::KEY_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0),
+                cursor: setting(sync::KEY_CURSOR)?
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0),
                 last_sync_at: setting(sync::KEY_LAST_SYNC)?,
             })
         };
@@ -502,8 +569,10 @@ pub(crate) fn write_record(
             tx.last_insert_rowid()
         }
         Some(rid) => {
-            tx.prepare_cached("UPDATE records SET doc = ?1, heads = ?2, updated_at = ?3 WHERE rid = ?4")?
-                .execute(rusqlite::params![bytes, heads, updated_at, rid])?;
+            tx.prepare_cached(
+                "UPDATE records SET doc = ?1, heads = ?2, updated_at = ?3 WHERE rid = ?4",
+            )?
+            .execute(rusqlite::params![bytes, heads, updated_at, rid])?;
             if heads_before.is_some() {
                 tx.prepare_cached("UPDATE records SET sync_state = 'local' WHERE rid = ?1 AND sync_state = 'synced'")?
                     .execute([rid])?;

@@ -19,7 +19,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         sync_state TEXT NOT NULL DEFAULT 'local' CHECK (sync_state IN ('local', 'synced', 'rejected')),
         updated_at TEXT NOT NULL
     );
-    CREATE INDEX records_kind ON records(kind);
 
     CREATE TABLE contacts (
         rid           INTEGER PRIMARY KEY REFERENCES records(rid),
@@ -95,7 +94,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN rejected_reason TEXT;
     ALTER TABLE outbox ADD COLUMN rejected_at TEXT;
-    CREATE INDEX outbox_pending ON outbox(rejected_reason, seq);
+    CREATE INDEX outbox_rejected ON outbox(seq) WHERE rejected_reason IS NOT NULL;
     "#,
 ];
 

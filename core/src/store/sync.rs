@@ -4,8 +4,13 @@
 use super::{contacts, visits, write_record, RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::record::{self, contact, visit, Actor};
-use crate::sync::protocol::{BootstrapResponse, PushChange, SyncRequest, SyncResponse, PROTOCOL_VERSION};
-use automerge::{transaction::Transactable, AutoCommit, Change, ChangeHash, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use crate::sync::protocol::{
+    BootstrapResponse, PushChange, SyncRequest, SyncResponse, PROTOCOL_VERSION,
+};
+use automerge::{
+    transaction::Transactable, AutoCommit, Change, ChangeHash, ObjType, ReadDoc, ScalarValue,
+    Value, ROOT,
+};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,18 +100,36 @@ pub(crate) fn rejected_changes(conn: &Connection) -> Result<Vec<RejectedChange>>
          WHERE o.rejected_reason IS NOT NULL ORDER BY o.seq",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok(RejectedChange { record_id: r.get(0)?, kind: r.get(1)?, reason: r.get(2)?, at: r.get(3)? })
+        Ok(RejectedChange {
+            record_id: r.get(0)?,
+            kind: r.get(1)?,
+            reason: r.get(2)?,
+            at: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 /// Rebuilds a record's projection (by kind) from its document, inside `tx`.
-fn reproject(tx: &Transaction<'_>, rid: i64, id: &str, kind: &str, doc: &mut AutoCommit, existed: bool) -> Result<()> {
+fn reproject(
+    tx: &Transaction<'_>,
+    rid: i64,
+    id: &str,
+    kind: &str,
+    doc: &mut AutoCommit,
+    existed: bool,
+) -> Result<()> {
     let updated_at = record::rfc3339_ms(record::last_change_ms(doc));
-    let sync_state: String =
-        tx.prepare_cached("SELECT sync_state FROM records WHERE rid = ?1")?.query_row([rid], |r| r.get(0))?;
+    let sync_state: String = tx
+        .prepare_cached("SELECT sync_state FROM records WHERE rid = ?1")?
+        .query_row([rid], |r| r.get(0))?;
     match kind {
-        "contact" => contacts::project(tx, rid, &contact::from_doc(id, doc, updated_at, sync_state), existed),
+        "contact" => contacts::project(
+            tx,
+            rid,
+            &contact::from_doc(id, doc, updated_at, sync_state),
+            existed,
+        ),
         "visit" => visits::project(tx, rid, &visit::from_doc(id, doc, updated_at, sync_state)),
         // A kind from a newer app version: the document is kept, there is nothing to show yet.
         _ => Ok(()),
@@ -132,8 +155,11 @@ pub(crate) fn field_conflicts(doc: &mut AutoCommit) -> Vec<FieldConflict> {
     let keys: Vec<String> = doc.keys(ROOT).collect();
     let mut out = Vec::new();
     for key in keys {
-        let Ok(all) = doc.get_all(ROOT, key.as_str()) else { continue };
-        let all: Vec<(Value<'static>, automerge::ObjId)> = all.into_iter().map(|(v, o)| (v.into_owned(), o)).collect();
+        let Ok(all) = doc.get_all(ROOT, key.as_str()) else {
+            continue;
+        };
+        let all: Vec<(Value<'static>, automerge::ObjId)> =
+            all.into_iter().map(|(v, o)| (v.into_owned(), o)).collect();
         if all.len() < 2 {
             continue;
         }
@@ -144,7 +170,10 @@ pub(crate) fn field_conflicts(doc: &mut AutoCommit) -> Vec<FieldConflict> {
             let rendered = render(&value, doc, &obj);
             let (actor, at) = doc
                 .hash_for_opid(&obj)
-                .and_then(|h| doc.get_change_meta_by_hash(&h).map(|m| (m.message.map(|s| s.to_string()), m.timestamp)))
+                .and_then(|h| {
+                    doc.get_change_meta_by_hash(&h)
+                        .map(|m| (m.message.map(|s| s.to_string()), m.timestamp))
+                })
                 .map(|(msg, ts)| {
                     let user = msg
                         .and_then(|m| serde_json::from_str::<record::ChangeMessage>(&m).ok())
@@ -153,10 +182,20 @@ pub(crate) fn field_conflicts(doc: &mut AutoCommit) -> Vec<FieldConflict> {
                     (user, record::rfc3339_ms(ts))
                 })
                 .unwrap_or_default();
-            values.push((Some(&obj) == winner.as_ref(), ConflictValue { value: rendered, actor, at }));
+            values.push((
+                Some(&obj) == winner.as_ref(),
+                ConflictValue {
+                    value: rendered,
+                    actor,
+                    at,
+                },
+            ));
         }
         values.sort_by_key(|(is_winner, _)| !*is_winner);
-        out.push(FieldConflict { field: key, values: values.into_iter().map(|(_, v)| v).collect() });
+        out.push(FieldConflict {
+            field: key,
+            values: values.into_iter().map(|(_, v)| v).collect(),
+        });
     }
     out
 }
@@ -166,12 +205,18 @@ impl Store {
     pub fn set_server(&mut self, url: &str, token: &str) -> Result<()> {
         let url = url.trim().trim_end_matches('/');
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(Error::validation("server", url, "the server must be an http:// or https:// URL"));
+            return Err(Error::validation(
+                "server",
+                url,
+                "the server must be an http:// or https:// URL",
+            ));
         }
         if token.trim().is_empty() {
             return Err(Error::validation("token", "", "the device token is empty"));
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let previous = get_setting(&tx, KEY_SERVER)?;
         if previous.as_deref().is_some_and(|p| p != url) {
             // Another server: its log positions mean nothing here. Start over from a bootstrap.
@@ -193,7 +238,9 @@ impl Store {
 
     /// The server log position this store has applied.
     pub fn cursor(&self) -> Result<u64> {
-        Ok(get_setting(&self.conn, KEY_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0))
+        Ok(get_setting(&self.conn, KEY_CURSOR)?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Whether this store still needs its first full download.
@@ -214,7 +261,13 @@ impl Store {
                  WHERE o.rejected_reason IS NULL ORDER BY o.seq LIMIT ?1",
             )?;
             let rows = stmt.query_map([max_changes as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, Vec<u8>>(4)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                ))
             })?;
             let mut docs: BTreeMap<String, AutoCommit> = BTreeMap::new();
             let mut changes = Vec::new();
@@ -224,16 +277,36 @@ impl Store {
                 if !docs.contains_key(&id) {
                     docs.insert(id.clone(), record::load(&id, &bytes, &self.actor)?);
                 }
-                let Some(doc) = docs.get_mut(&id) else { continue };
-                let Ok(hash_arr) = <[u8; 32]>::try_from(hash.as_slice()) else { continue };
-                let Some(change) = doc.get_change_by_hash(&ChangeHash(hash_arr)) else {
-                    return Err(Error::Document { id, reason: "an outbox change is missing from its document".into() });
+                let Some(doc) = docs.get_mut(&id) else {
+                    continue;
                 };
-                changes.push(PushChange { record: id, kind, change: change.raw_bytes().to_vec() });
+                let Ok(hash_arr) = <[u8; 32]>::try_from(hash.as_slice()) else {
+                    continue;
+                };
+                let Some(change) = doc.get_change_by_hash(&ChangeHash(hash_arr)) else {
+                    return Err(Error::Document {
+                        id,
+                        reason: "an outbox change is missing from its document".into(),
+                    });
+                };
+                changes.push(PushChange {
+                    record: id,
+                    kind,
+                    change: change.raw_bytes().to_vec(),
+                });
                 sent.push((seq, hash));
             }
-            let request = SyncRequest { v: PROTOCOL_VERSION, actor: self.actor_bytes(), cursor: self.cursor()?, changes, limit };
-            Ok(Outgoing { request: Some(request), sent })
+            let request = SyncRequest {
+                v: PROTOCOL_VERSION,
+                actor: self.actor_bytes(),
+                cursor: self.cursor()?,
+                changes,
+                limit,
+            };
+            Ok(Outgoing {
+                request: Some(request),
+                sent,
+            })
         };
         self.ctx(run())
     }
@@ -241,7 +314,11 @@ impl Store {
     /// Applies a sync response: acknowledged changes leave the outbox, refused ones are marked
     /// with the server's reason, received changes are merged into their records, and the cursor
     /// moves. One transaction: a crash before it commits leaves everything as before the sync.
-    pub fn apply_sync_response(&mut self, outgoing: &Outgoing, response: SyncResponse) -> Result<Applied> {
+    pub fn apply_sync_response(
+        &mut self,
+        outgoing: &Outgoing,
+        response: SyncResponse,
+    ) -> Result<Applied> {
         let r = self.apply_sync_response_inner(outgoing, response);
         let (applied, touched) = self.ctx(r)?;
         for (kind, id) in touched {
@@ -250,22 +327,40 @@ impl Store {
         Ok(applied)
     }
 
-    fn apply_sync_response_inner(&mut self, outgoing: &Outgoing, response: SyncResponse) -> Result<(Applied, Vec<(String, String)>)> {
+    fn apply_sync_response_inner(
+        &mut self,
+        outgoing: &Outgoing,
+        response: SyncResponse,
+    ) -> Result<(Applied, Vec<(String, String)>)> {
         let now = record::rfc3339_ms(Self::now_ms());
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut applied = Applied { cursor: response.cursor, more: response.more, ..Default::default() };
-        let rejected: BTreeMap<Vec<u8>, String> = response.rejected.into_iter().map(|r| (r.hash, r.reason)).collect();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut applied = Applied {
+            cursor: response.cursor,
+            more: response.more,
+            ..Default::default()
+        };
+        let rejected: BTreeMap<Vec<u8>, String> = response
+            .rejected
+            .into_iter()
+            .map(|r| (r.hash, r.reason))
+            .collect();
         for (seq, hash) in &outgoing.sent {
             match rejected.get(hash) {
                 Some(reason) => {
-                    tx.prepare_cached("UPDATE outbox SET rejected_reason = ?1, rejected_at = ?2 WHERE seq = ?3")?
-                        .execute(params![reason, now, seq])?;
+                    tx.prepare_cached(
+                        "UPDATE outbox SET rejected_reason = ?1, rejected_at = ?2 WHERE seq = ?3 AND change_hash = ?4",
+                    )?
+                    .execute(params![reason, now, seq, hash])?;
                     tx.prepare_cached("UPDATE records SET sync_state = 'rejected' WHERE rid = (SELECT rid FROM outbox WHERE seq = ?1)")?
                         .execute([seq])?;
                     applied.rejected += 1;
                 }
                 None => {
-                    tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
+                    // By sequence number and hash: a replayed old answer can never remove a newer entry.
+                    tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1 AND change_hash = ?2")?
+                        .execute(params![seq, hash])?;
                     applied.acknowledged += 1;
                 }
             }
@@ -273,15 +368,25 @@ impl Store {
         // Received changes, grouped by record, in log order.
         let mut by_record: BTreeMap<String, (String, Vec<Change>)> = BTreeMap::new();
         for entry in response.entries {
-            let change = Change::from_bytes(entry.change)
-                .map_err(|e| Error::Server { status: 200, code: "bad_change".into(), message: format!("record {}: {e}", entry.record) })?;
-            by_record.entry(entry.record).or_insert_with(|| (entry.kind, Vec::new())).1.push(change);
+            let change = Change::from_bytes(entry.change).map_err(|e| Error::Server {
+                status: 200,
+                code: "bad_change".into(),
+                message: format!("record {}: {e}", entry.record),
+            })?;
+            by_record
+                .entry(entry.record)
+                .or_insert_with(|| (entry.kind, Vec::new()))
+                .1
+                .push(change);
             applied.pulled += 1;
         }
         let mut touched = Vec::new();
         for (id, (kind, changes)) in by_record {
             let conflicted = merge_into(&tx, &self.actor, &id, &kind, |doc| {
-                doc.apply_changes(changes).map_err(|e| Error::Document { id: id.clone(), reason: e.to_string() })
+                doc.apply_changes(changes).map_err(|e| Error::Document {
+                    id: id.clone(),
+                    reason: e.to_string(),
+                })
             })?;
             if conflicted {
                 applied.conflicted_records.insert(id.clone());
@@ -297,15 +402,27 @@ impl Store {
 
     /// Applies one page of a bootstrap: each document is merged with the local record of the
     /// same id (or stored as it is). After the last page the cursor is set to `first_cursor`.
-    pub fn apply_bootstrap_page(&mut self, page: BootstrapResponse, first_cursor: u64) -> Result<Applied> {
+    pub fn apply_bootstrap_page(
+        &mut self,
+        page: BootstrapResponse,
+        first_cursor: u64,
+    ) -> Result<Applied> {
         let r = (|| -> Result<(Applied, Vec<(String, String)>)> {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut applied = Applied { cursor: first_cursor, more: page.next.is_some(), ..Default::default() };
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut applied = Applied {
+                cursor: first_cursor,
+                more: page.next.is_some(),
+                ..Default::default()
+            };
             let mut touched = Vec::new();
             for snap in page.docs {
                 let conflicted = merge_into(&tx, &self.actor, &snap.record, &snap.kind, |doc| {
-                    let mut remote = AutoCommit::load(&snap.doc)
-                        .map_err(|e| Error::Document { id: snap.record.clone(), reason: e.to_string() })?;
+                    let mut remote = AutoCommit::load(&snap.doc).map_err(|e| Error::Document {
+                        id: snap.record.clone(),
+                        reason: e.to_string(),
+                    })?;
                     doc.merge(&mut remote).map(|_| ()).map_err(Error::from)
                 })?;
                 if conflicted {
@@ -331,7 +448,9 @@ impl Store {
 
     /// Marks the bootstrap done without downloading (the server had nothing yet).
     pub fn finish_bootstrap(&mut self, cursor: u64) -> Result<()> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         set_setting(&tx, KEY_CURSOR, &cursor.to_string())?;
         set_setting(&tx, KEY_BOOTSTRAPPED, "1")?;
         tx.commit()?;
@@ -345,14 +464,19 @@ impl Store {
             _ => return,
         };
         if let Some(l) = &self.listener {
-            l.on_change(&super::RecordChange { kind, id: id.to_string(), origin: super::ChangeOrigin::Sync });
+            l.on_change(&super::RecordChange {
+                kind,
+                id: id.to_string(),
+                origin: super::ChangeOrigin::Sync,
+            });
         }
     }
 
     /// Fields of a contact that were edited concurrently on several devices and not yet resolved.
     pub fn contact_conflicts(&self, id: &str) -> Result<Vec<FieldConflict>> {
         let run = || -> Result<Vec<FieldConflict>> {
-            let (_, mut doc, _) = super::load_record(&self.conn, RecordKind::Contact, id, &self.actor)?;
+            let (_, mut doc, _) =
+                super::load_record(&self.conn, RecordKind::Contact, id, &self.actor)?;
             Ok(field_conflicts(&mut doc))
         };
         self.ctx(run())
@@ -360,9 +484,20 @@ impl Store {
 
     /// Resolves a conflict: writes `value` to `field` so that it supersedes every competing
     /// value, on this device now and on every device after sync.
-    pub fn resolve_contact_conflict(&mut self, id: &str, field: &str, value: &str) -> Result<crate::Contact> {
+    pub fn resolve_contact_conflict(
+        &mut self,
+        id: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<crate::Contact> {
         let mut patch = crate::ContactPatch::default();
-        let items = || value.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect::<Vec<_>>();
+        let items = || {
+            value
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect::<Vec<_>>()
+        };
         match field {
             "phones" => patch.phones = Some(items()),
             "emails" => patch.emails = Some(items()),
@@ -375,7 +510,11 @@ impl Store {
             // A fresh write, even of the value that currently wins, supersedes all of them.
             match field {
                 "phones" | "emails" => {
-                    let values = if field == "phones" { fields.phones.clone() } else { fields.emails.clone() };
+                    let values = if field == "phones" {
+                        fields.phones.clone()
+                    } else {
+                        fields.emails.clone()
+                    };
                     let list = doc.put_object(ROOT, field, ObjType::List)?;
                     for (i, v) in values.unwrap_or_default().iter().enumerate() {
                         doc.insert(&list, i, v.as_str())?;
@@ -386,13 +525,20 @@ impl Store {
                     doc.splice_text(&text, 0, 0, fields.notes.as_deref().unwrap_or_default())?;
                 }
                 _ => {
-                    let v = [&fields.name, &fields.company, &fields.title, &fields.address, &fields.source, &fields.owner]
-                        .into_iter()
-                        .flatten()
-                        .next()
-                        .cloned()
-                        .or_else(|| fields.extra.get(field).cloned())
-                        .unwrap_or_default();
+                    let v = [
+                        &fields.name,
+                        &fields.company,
+                        &fields.title,
+                        &fields.address,
+                        &fields.source,
+                        &fields.owner,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .next()
+                    .cloned()
+                    .or_else(|| fields.extra.get(field).cloned())
+                    .unwrap_or_default();
                     doc.put(ROOT, field, ScalarValue::Str(v.into()))?;
                 }
             }
@@ -451,7 +597,8 @@ fn merge_into(
     let existed = rid.is_some();
     let rid = write_record(tx, rid, id, kind, &mut doc, None)?;
     if !existed {
-        tx.prepare_cached("UPDATE records SET sync_state = 'synced' WHERE rid = ?1")?.execute([rid])?;
+        tx.prepare_cached("UPDATE records SET sync_state = 'synced' WHERE rid = ?1")?
+            .execute([rid])?;
     }
     reproject(tx, rid, id, kind, &mut doc, existed)?;
     Ok(!field_conflicts(&mut doc).is_empty())

@@ -3,8 +3,8 @@
 //! network calls, never across them.
 
 use super::protocol::{
-    decode, encode, BootstrapRequest, BootstrapResponse, ErrorBody, SyncRequest, SyncResponse, CONTENT_TYPE,
-    DEFAULT_PAGE, PROTOCOL_VERSION,
+    decode, encode, BootstrapRequest, BootstrapResponse, ErrorBody, SyncRequest, SyncResponse,
+    CONTENT_TYPE, DEFAULT_PAGE, PROTOCOL_VERSION,
 };
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -71,7 +71,9 @@ pub struct SyncClient {
 }
 
 fn network(e: impl std::fmt::Display) -> Error {
-    Error::Network { message: e.to_string() }
+    Error::Network {
+        message: e.to_string(),
+    }
 }
 
 impl SyncClient {
@@ -85,14 +87,21 @@ impl SyncClient {
             .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(network)?;
-        Ok(SyncClient { http, base: base.trim_end_matches('/').to_string(), token: token.to_string(), options })
+        Ok(SyncClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            options,
+        })
     }
 
     /// POSTs a body, retrying network failures and 5xx/429 answers with exponential backoff.
     async fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>> {
         let url = format!("{}{path}", self.base);
         let mut delay = self.options.backoff;
-        let mut last = Error::Network { message: "no attempt made".into() };
+        let mut last = Error::Network {
+            message: "no attempt made".into(),
+        };
         for attempt in 0..self.options.attempts.max(1) {
             if attempt > 0 {
                 tokio::time::sleep(delay).await;
@@ -117,7 +126,9 @@ impl SyncClient {
             let bytes = match response.bytes().await {
                 Ok(b) => b.to_vec(),
                 Err(e) => {
-                    last = network(format!("{url}: connection broke while reading the answer: {e}"));
+                    last = network(format!(
+                        "{url}: connection broke while reading the answer: {e}"
+                    ));
                     continue;
                 }
             };
@@ -125,21 +136,48 @@ impl SyncClient {
                 return Ok(bytes);
             }
             let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
-            let (code, message) = body
-                .map(|b| (b.error, b.message))
-                .unwrap_or_else(|| ("http".to_string(), String::from_utf8_lossy(&bytes).chars().take(200).collect()));
+            let (code, message) = body.map(|b| (b.error, b.message)).unwrap_or_else(|| {
+                (
+                    "http".to_string(),
+                    String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                )
+            });
             let error = match status.as_u16() {
-                401 if code == "device_revoked" => return Err(Error::Auth { message: "device revoked".into(), revoked: true }),
-                401 => return Err(Error::Auth { message: format!("the server refused this device's token: {message}"), revoked: false }),
-                s @ (429 | 500..=599) => Error::Server { status: s, code, message },
-                s => return Err(Error::Server { status: s, code, message }),
+                401 if code == "device_revoked" => {
+                    return Err(Error::Auth {
+                        message: "device revoked".into(),
+                        revoked: true,
+                    })
+                }
+                401 => {
+                    return Err(Error::Auth {
+                        message: format!("the server refused this device's token: {message}"),
+                        revoked: false,
+                    })
+                }
+                s @ (429 | 500..=599) => Error::Server {
+                    status: s,
+                    code,
+                    message,
+                },
+                s => {
+                    return Err(Error::Server {
+                        status: s,
+                        code,
+                        message,
+                    })
+                }
             };
             last = error;
         }
         Err(match last {
-            Error::Server { status, code, message } => {
-                Error::Network { message: format!("server kept failing ({status} {code}): {message}") }
-            }
+            Error::Server {
+                status,
+                code,
+                message,
+            } => Error::Network {
+                message: format!("server kept failing ({status} {code}): {message}"),
+            },
             other => other,
         })
     }
@@ -150,19 +188,30 @@ impl SyncClient {
         let sent = body.len() as u64;
         let bytes = self.post("/v1/sync", body).await?;
         let received = bytes.len() as u64;
-        let response: SyncResponse = decode("sync response", &bytes)
-            .map_err(|e| Error::Server { status: 200, code: "bad_response".into(), message: e.to_string() })?;
+        let response: SyncResponse =
+            decode("sync response", &bytes).map_err(|e| Error::Server {
+                status: 200,
+                code: "bad_response".into(),
+                message: e.to_string(),
+            })?;
         Ok((response, sent, received))
     }
 
     /// One page of compacted documents.
-    pub async fn bootstrap(&self, request: &BootstrapRequest) -> Result<(BootstrapResponse, u64, u64)> {
+    pub async fn bootstrap(
+        &self,
+        request: &BootstrapRequest,
+    ) -> Result<(BootstrapResponse, u64, u64)> {
         let body = encode(request);
         let sent = body.len() as u64;
         let bytes = self.post("/v1/bootstrap", body).await?;
         let received = bytes.len() as u64;
-        let response: BootstrapResponse = decode("bootstrap response", &bytes)
-            .map_err(|e| Error::Server { status: 200, code: "bad_response".into(), message: e.to_string() })?;
+        let response: BootstrapResponse =
+            decode("bootstrap response", &bytes).map_err(|e| Error::Server {
+                status: 200,
+                code: "bad_response".into(),
+                message: e.to_string(),
+            })?;
         Ok((response, sent, received))
     }
 }
@@ -170,33 +219,53 @@ impl SyncClient {
 fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     // A panic while holding the lock cannot leave the store half-written (every write is one
     // transaction), so a poisoned lock is safe to use.
-    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Syncs the store with its remembered server: bootstrap if this store never synced, then
 /// push+pull rounds until the outbox is drained and the server has nothing more. A revoked
 /// device wipes its local data and returns [`Error::Auth`] with `revoked: true`.
 pub async fn sync_store(store: &Mutex<Store>, options: SyncOptions) -> Result<SyncReport> {
-    let (url, token) = lock(store)
-        .server()?
-        .ok_or_else(|| Error::validation("server", "", "no sync server set: pass --server URL --token TOKEN once"))?;
+    let (url, token) = lock(store).server()?.ok_or_else(|| {
+        Error::validation(
+            "server",
+            "",
+            "no sync server set: pass --server URL --token TOKEN once",
+        )
+    })?;
     let client = SyncClient::new(&url, &token, options.clone())?;
     match run(store, &client, &options).await {
-        Err(Error::Auth { revoked: true, message }) => {
+        Err(Error::Auth {
+            revoked: true,
+            message,
+        }) => {
             lock(store).wipe()?;
-            Err(Error::Auth { message, revoked: true })
+            Err(Error::Auth {
+                message,
+                revoked: true,
+            })
         }
         other => other,
     }
 }
 
-async fn run(store: &Mutex<Store>, client: &SyncClient, options: &SyncOptions) -> Result<SyncReport> {
+async fn run(
+    store: &Mutex<Store>,
+    client: &SyncClient,
+    options: &SyncOptions,
+) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     if lock(store).needs_bootstrap()? {
         let mut after = None;
         let mut first_cursor = None;
         loop {
-            let request = BootstrapRequest { v: PROTOCOL_VERSION, after: after.clone(), limit: Some(options.page) };
+            let request = BootstrapRequest {
+                v: PROTOCOL_VERSION,
+                after: after.clone(),
+                limit: Some(options.page),
+            };
             let (page, sent, received) = client.bootstrap(&request).await?;
             report.round_trips += 1;
             report.bytes_sent += sent;
@@ -214,7 +283,9 @@ async fn run(store: &Mutex<Store>, client: &SyncClient, options: &SyncOptions) -
     }
     loop {
         let outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
-        let Some(request) = outgoing.request.clone() else { break };
+        let Some(request) = outgoing.request.clone() else {
+            break;
+        };
         let (response, sent, received) = client.sync(&request).await?;
         report.round_trips += 1;
         report.bytes_sent += sent;
