@@ -315,9 +315,19 @@ impl Store {
         let mut conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         if let FileState::UnknownSqlite = state {
+            // The header on disk may predate our first transaction: page 1 with our application
+            // id can still be in the write-ahead log (a process killed right after creating the
+            // store). SQLite reads through the log; ask it.
+            let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
             let tables: i64 =
                 conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-            if tables > 0 {
+            if app_id != APPLICATION_ID && app_id != 0 {
+                return Err(Error::ForeignDatabase {
+                    path: path.to_path_buf(),
+                    reason: format!("its application id is {app_id:#x}, not Outpost's"),
+                });
+            }
+            if app_id == 0 && tables > 0 {
                 return Err(Error::ForeignDatabase {
                     path: path.to_path_buf(),
                     reason: format!(

@@ -64,6 +64,18 @@ pub struct Outgoing {
     pub(crate) sent: Vec<(i64, Vec<u8>)>,
 }
 
+impl Outgoing {
+    /// How many local changes this push carries.
+    pub fn len(&self) -> usize {
+        self.sent.len()
+    }
+
+    /// Whether this push carries no local change (a pull only).
+    pub fn is_empty(&self) -> bool {
+        self.sent.is_empty()
+    }
+}
+
 /// What one response changed locally.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {

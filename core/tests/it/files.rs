@@ -153,3 +153,27 @@ fn empty_file_becomes_a_new_store() -> TestResult {
     store.add_contact(zhang())?;
     Ok(())
 }
+
+#[test]
+fn a_store_whose_header_is_still_in_the_wal_opens() -> TestResult {
+    // A process killed right after creating its store leaves page 1 (with our application id)
+    // in the write-ahead log only. Reproduce: copy the files while the store is open.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("rep.db");
+    let store = open(&path)?;
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy)?;
+    std::fs::copy(
+        format!("{}-wal", path.display()),
+        format!("{}-wal", copy.display()),
+    )?;
+    drop(store);
+    let header = std::fs::read(&copy)?;
+    assert!(
+        header.len() < 100 || header[68..72] == [0, 0, 0, 0],
+        "the on-disk header predates the log"
+    );
+    let mut reopened = open(&copy)?;
+    reopened.add_contact(zhang())?;
+    Ok(())
+}
