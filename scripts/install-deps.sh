@@ -25,3 +25,15 @@ if ((${#need[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# Node and the JavaScript Automerge implementation for the interop test (from the npm registry,
+# pinned by tests/node/package-lock.json).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "installing Debian packages: nodejs npm" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -d "$ROOT/tests/node/node_modules/@automerge/automerge" ]; then
+    echo "installing @automerge/automerge for the interop test" >&2
+    (cd "$ROOT/tests/node" && npm ci --no-audit --no-fund --silent)
+fi

@@ -323,20 +323,37 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             ContactCmd::History { id } => print(&store.contact_history(&id)?),
             ContactCmd::Conflicts { id } => print(&store.contact_conflicts(&id)?),
-            ContactCmd::Resolve { id, field, value } => print(&store.resolve_contact_conflict(&id, &field, &value)?),
+            ContactCmd::Resolve { id, field, value } => {
+                print(&store.resolve_contact_conflict(&id, &field, &value)?)
+            }
         },
-        Command::Sync { server, token, attempts } => {
+        Command::Sync {
+            server,
+            token,
+            attempts,
+        } => {
             match (server, token) {
                 (Some(server), Some(token)) => store.set_server(&server, &token)?,
                 (None, None) => {}
-                _ => return Err(Error::validation("server", "", "pass --server and --token together")),
+                _ => {
+                    return Err(Error::validation(
+                        "server",
+                        "",
+                        "pass --server and --token together",
+                    ))
+                }
             }
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| Error::Network { message: format!("cannot start the network runtime: {e}") })?;
+                .map_err(|e| Error::Network {
+                    message: format!("cannot start the network runtime: {e}"),
+                })?;
             let store = std::sync::Mutex::new(store);
-            let options = outpost_core::SyncOptions { attempts, ..Default::default() };
+            let options = outpost_core::SyncOptions {
+                attempts,
+                ..Default::default()
+            };
             let report = runtime.block_on(outpost_core::sync_store(&store, options))?;
             print(&report)
         }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 /// Root keys of a contact document that this build understands; all others are `extra`.
 pub(crate) const KNOWN_KEYS: &[&str] = &[
+    "id",
     "kind",
     "name",
     "company",

@@ -32,7 +32,7 @@ pub struct FieldChange {
 }
 
 /// Fields that are bookkeeping, not something a person changed.
-const HIDDEN: &[&str] = &["kind"];
+const HIDDEN: &[&str] = &["id", "kind"];
 
 fn value_at(doc: &AutoCommit, key: &str, heads: &[ChangeHash]) -> Option<String> {
     let (value, obj) = doc.get_at(ROOT, key, heads).ok().flatten()?;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 /// Root keys of a visit document that this build understands; all others are `extra`.
 pub(crate) const KNOWN_KEYS: &[&str] = &[
+    "id",
     "kind",
     "contact_id",
     "user",

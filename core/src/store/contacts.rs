@@ -138,6 +138,9 @@ impl Store {
         let id = uuid::Uuid::now_v7().to_string();
         let now = Self::now_ms();
         let mut doc = new_doc(&self.actor);
+        // The id makes every record's first change unique: two identical contacts created in
+        // the same millisecond would otherwise have byte-identical changes (and hashes).
+        doc.put(ROOT, "id", id.as_str())?;
         doc.put(ROOT, "kind", "contact")?;
         doc.put(ROOT, "status", "active")?;
         doc.put(ROOT, "created_at", rfc3339_ms(now))?;

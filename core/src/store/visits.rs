@@ -102,6 +102,7 @@ impl Store {
         let id = uuid::Uuid::now_v7().to_string();
         let now = Self::now_ms();
         let mut doc = new_doc(&self.actor);
+        doc.put(ROOT, "id", id.as_str())?;
         doc.put(ROOT, "kind", "visit")?;
         doc.put(ROOT, "contact_id", contact.id.as_str())?;
         doc.put(ROOT, "user", self.actor.user.as_str())?;

@@ -10,8 +10,17 @@ use std::io::Write;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args.next().ok_or("usage: outpost-writer DB_PATH COUNT")?;
-    let count: usize = args.next().ok_or("usage: outpost-writer DB_PATH COUNT")?.parse()?;
-    let mut store = Store::open(&path, StoreOptions { user: "writer".into(), ..Default::default() })?;
+    let count: usize = args
+        .next()
+        .ok_or("usage: outpost-writer DB_PATH COUNT")?
+        .parse()?;
+    let mut store = Store::open(
+        &path,
+        StoreOptions {
+            user: "writer".into(),
+            ..Default::default()
+        },
+    )?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut last = None;
@@ -27,7 +36,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.flush()?;
         if let Some(prev) = last.replace(c.id.clone()) {
             let title = format!("第{i}次修改");
-            store.edit_contact(&prev, ContactPatch { title: Some(title.clone()), ..Default::default() })?;
+            store.edit_contact(
+                &prev,
+                ContactPatch {
+                    title: Some(title.clone()),
+                    ..Default::default()
+                },
+            )?;
             writeln!(out, "edit {prev} {title}")?;
             out.flush()?;
         }

@@ -1,3 +1,7 @@
 //! Cross-crate integration tests: one test binary, one module per area.
 
+mod automerge_interop;
+mod crash;
 mod fixtures;
+mod sync_e2e;
+mod sync_props;

@@ -1,0 +1,45 @@
+//! # outpost-server
+//!
+//! The Outpost sync server: devices push their Automerge changes and pull what others wrote in
+//! one round trip (`POST /v1/sync`), new devices download compacted documents
+//! (`POST /v1/bootstrap`), and any Automerge implementation can sync a single record with the
+//! standard Automerge sync protocol (`POST /v1/records/{id}/automerge-sync`). See
+//! `docs/protocol.md` for the wire format.
+//!
+//! Everything is stored behind one [`Storage`] trait with two implementations:
+//! [`SqliteStorage`] (the embedded default) and [`PostgresStorage`] (several server processes on
+//! one database). Whether a pushed change is accepted is decided by
+//! [`outpost_core::sync::apply::apply_change`] only; the backends do the I/O around it.
+//!
+//! Tests and embedders start the server on a listener of their own:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! let storage = Arc::new(outpost_server::SqliteStorage::open("/tmp/outpost".as_ref())?);
+//! let tenant = outpost_server::Storage::create_tenant(&*storage, "acme").await?;
+//! let enrolled =
+//!     outpost_server::enroll_device(&*storage, &tenant.id, "alice", outpost_server::Role::Rep)
+//!         .await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! println!("{} may sync with token {}", listener.local_addr()?, enrolled.token);
+//! outpost_server::launch(listener, storage, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod storage;
+pub mod token;
+
+pub use error::{AppError, StorageError};
+pub use http::{launch, router, AppState};
+pub use metrics::Metrics;
+pub use storage::postgres::PostgresStorage;
+pub use storage::sqlite::SqliteStorage;
+pub use storage::{
+    open_storage, AutomergeReply, BootstrapPage, Device, PullPage, PushOutcome, Role, Storage,
+    StorageConfig, StoredDoc, Tenant,
+};
+pub use token::{enroll_device, hash_token, new_token, Enrollment};

@@ -1,0 +1,250 @@
+//! `outpost-server`: serve the sync API, or manage tenants and devices.
+
+use anyhow::{anyhow, Context as _};
+use clap::{Parser, Subcommand};
+use outpost_server::{enroll_device, open_storage, Device, Role, Storage, StorageConfig};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "outpost-server",
+    version,
+    about = "Outpost sync server and operator commands"
+)]
+struct Cli {
+    /// Data directory of the embedded SQLite storage (used unless --database-url is given).
+    #[arg(
+        long,
+        global = true,
+        env = "OUTPOST_DATA",
+        default_value = "outpost-data"
+    )]
+    data: PathBuf,
+    /// PostgreSQL URL (postgres://user@host:port/db); replaces the embedded storage.
+    #[arg(long, global = true, env = "OUTPOST_DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the sync API until SIGINT or SIGTERM.
+    Serve {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, env = "OUTPOST_LISTEN", default_value = "127.0.0.1:8737")]
+        listen: String,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints {id, name}.
+    Create {
+        /// The unique tenant name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// Enroll a device; prints {device_id, token} (the token is shown only once).
+    Enroll {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        /// The user signed in on the device.
+        #[arg(long)]
+        user: String,
+        /// The user's role: rep, manager or admin.
+        #[arg(long, default_value = "rep")]
+        role: Role,
+    },
+    /// Revoke a device: its next sync is refused and it wipes its data.
+    Revoke {
+        /// The device id.
+        device_id: String,
+    },
+    /// List a tenant's devices (no tokens).
+    List {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // One line, like every other error of this binary.
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{first}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            let _ = e.print(); // --help, --version
+            return ExitCode::SUCCESS;
+        }
+    };
+    let default_level = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn storage_config(cli: &Cli) -> StorageConfig {
+    match cli.database_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => StorageConfig::Postgres(url.to_string()),
+        None => StorageConfig::Sqlite(cli.data.clone()),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = storage_config(&cli);
+    let storage = open_storage(&config).await.context("opening storage")?;
+    match cli.command {
+        Command::Serve { listen } => serve(&listen, storage).await,
+        Command::Tenant {
+            command: TenantCommand::Create { name },
+        } => {
+            let tenant = storage.create_tenant(&name).await?;
+            print_json(&json!({ "id": tenant.id, "name": tenant.name }))
+        }
+        Command::Device { command } => device_command(command, &*storage).await,
+    }
+}
+
+async fn serve(listen: &str, storage: Arc<dyn Storage>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = storage.backend(), "serving");
+    eprintln!("outpost-server listening on {addr}");
+    outpost_server::launch(listener, storage, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(cause = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(cause = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn resolve_tenant(storage: &dyn Storage, tenant: &str) -> anyhow::Result<String> {
+    Ok(storage
+        .tenant(tenant)
+        .await?
+        .ok_or_else(|| anyhow!("tenant {tenant:?} not found (give its id or name)"))?
+        .id)
+}
+
+fn device_json(d: &Device) -> serde_json::Value {
+    json!({
+        "device_id": d.id,
+        "tenant_id": d.tenant_id,
+        "user": d.user_id,
+        "role": d.role,
+        "created_at": rfc3339(Some(d.created_at_ms)),
+        "revoked_at": rfc3339(d.revoked_at_ms),
+        "last_seen_at": rfc3339(d.last_seen_at_ms),
+    })
+}
+
+fn rfc3339(ms: Option<i64>) -> Option<String> {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+async fn device_command(command: DeviceCommand, storage: &dyn Storage) -> anyhow::Result<()> {
+    match command {
+        DeviceCommand::Enroll { tenant, user, role } => {
+            let tenant_id = resolve_tenant(storage, &tenant).await?;
+            let enrolled = enroll_device(storage, &tenant_id, &user, role).await?;
+            print_json(&json!({ "device_id": enrolled.device_id, "token": enrolled.token }))
+        }
+        DeviceCommand::Revoke { device_id } => {
+            let device = storage.revoke_device(&device_id).await?;
+            print_json(&device_json(&device))
+        }
+        DeviceCommand::List { tenant } => {
+            let tenant_id = resolve_tenant(storage, &tenant).await?;
+            let devices = storage.list_devices(&tenant_id).await?;
+            print_json(&serde_json::Value::Array(
+                devices.iter().map(device_json).collect(),
+            ))
+        }
+    }
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}

@@ -1,0 +1,477 @@
+//! What a push, a pull page, a bootstrap page or an Automerge sync message does, decided once
+//! for both backends and free of I/O.
+//!
+//! A backend opens its transaction (serialized per tenant), reads the facts a plan needs
+//! ([`PushFacts`]), calls the planner and writes the [`WritePlan`] it returns. Whether a change
+//! is accepted is decided by [`outpost_core::sync::apply::apply_change`] alone.
+
+use super::{BootstrapPage, Device, PullPage, StoredDoc};
+use crate::StorageError;
+use automerge::sync::{self, SyncDoc};
+use automerge::{AutoCommit, Change};
+use outpost_core::sync::apply::{apply_change, change_hash, ChangeRejection};
+use outpost_core::sync::protocol::{
+    DocSnapshot, LogEntry, PushChange, Rejection, MAX_CHANGES_PER_REQUEST,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Longest accepted actor id, in bytes (Automerge's own are 16).
+pub const MAX_ACTOR_BYTES: usize = 64;
+/// Longest accepted record id.
+pub const MAX_RECORD_ID_CHARS: usize = 128;
+
+/// Checks a record id: 1 to 128 characters among `A-Z a-z 0-9 - _`.
+pub fn check_record_id(id: &str) -> Result<(), StorageError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_RECORD_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::BadRequest(format!(
+            "record id {:?}: must be 1 to {MAX_RECORD_ID_CHARS} characters of A-Z, a-z, 0-9, '-' or '_'",
+            id.chars().take(40).collect::<String>()
+        )))
+    }
+}
+
+/// Checks a push before any transaction: counts, ids, actor, and that every change parses.
+/// Returns each change's hash.
+pub fn check_push(actor: &[u8], changes: &[PushChange]) -> Result<Vec<[u8; 32]>, StorageError> {
+    if changes.len() > MAX_CHANGES_PER_REQUEST {
+        return Err(StorageError::BadRequest(format!(
+            "changes: {} changes in one request, at most {MAX_CHANGES_PER_REQUEST}",
+            changes.len()
+        )));
+    }
+    if actor.len() > MAX_ACTOR_BYTES {
+        return Err(StorageError::BadRequest(format!(
+            "actor: {} bytes, at most {MAX_ACTOR_BYTES}",
+            actor.len()
+        )));
+    }
+    if !changes.is_empty() && actor.is_empty() {
+        return Err(StorageError::BadRequest(
+            "actor: a push needs the store's actor id".into(),
+        ));
+    }
+    changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            check_record_id(&c.record)
+                .map_err(|e| StorageError::BadRequest(format!("changes[{i}]: {e}")))?;
+            change_hash(&c.change).map_err(|e| {
+                StorageError::BadRequest(format!("changes[{i}] (record {}): {e}", c.record))
+            })
+        })
+        .collect()
+}
+
+/// What a backend reads inside the push transaction, after taking the tenant's lock.
+#[derive(Debug, Clone, Default)]
+pub struct PushFacts {
+    /// The stored documents of the records the push touches (any tenant).
+    pub docs: HashMap<String, StoredDoc>,
+    /// The pushed (record, hash) pairs already in the tenant's log. A change is identified
+    /// per record: two records created by one device with identical content in the same
+    /// millisecond have identical first changes, and both must be stored.
+    pub known: HashSet<(String, [u8; 32])>,
+    /// The device the request's actor is bound to, if any.
+    pub actor_owner: Option<String>,
+}
+
+impl PushFacts {
+    /// The `updated_seq` of every stored document among the facts. Every write to a document
+    /// (and every log row of its record) gives it a new, larger seq, and an actor's owner never
+    /// changes once set; so when these versions and `actor_owner` are unchanged under the
+    /// tenant's lock, a plan made from these facts before taking the lock is still exact.
+    pub fn versions(&self) -> BTreeMap<String, u64> {
+        self.docs
+            .iter()
+            .map(|(id, d)| (id.clone(), d.updated_seq))
+            .collect()
+    }
+}
+
+/// The distinct record ids of a push, sorted.
+pub fn touched_records(changes: &[PushChange]) -> Vec<String> {
+    let mut records: Vec<String> = changes.iter().map(|c| c.record.clone()).collect();
+    records.sort_unstable();
+    records.dedup();
+    records
+}
+
+/// One change to append to the log (its seq is the log head + 1 + its index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// The record id.
+    pub record: String,
+    /// The record kind.
+    pub kind: String,
+    /// The change hash.
+    pub hash: [u8; 32],
+    /// The change bytes.
+    pub change: Vec<u8>,
+    /// The change's actor.
+    pub actor: Vec<u8>,
+}
+
+/// A document to insert or replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocWrite {
+    /// The record id.
+    pub record: String,
+    /// The record kind.
+    pub kind: String,
+    /// The document's new `save` bytes.
+    pub doc: Vec<u8>,
+    /// Index in [`WritePlan::entries`] of the last change applied to it.
+    pub last_entry: usize,
+}
+
+/// Everything one transaction writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WritePlan {
+    /// Actors to bind to the pushing device.
+    pub bind_actors: Vec<Vec<u8>>,
+    /// Log entries to append, in order.
+    pub entries: Vec<NewEntry>,
+    /// Documents to write, ordered by record id.
+    pub docs: Vec<DocWrite>,
+    /// Changes not applied, for the device.
+    pub rejected: Vec<Rejection>,
+}
+
+impl WritePlan {
+    /// The seq of entry `index` when the log head was `head`.
+    pub fn seq(head: u64, index: usize) -> u64 {
+        head + 1 + index as u64
+    }
+}
+
+/// Decides a push by `device_id` (tenant `tenant_id`, store actor `actor`); `hashes` come from
+/// [`check_push`]. Whole-request refusals are errors; per-change ones go to `rejected`.
+pub fn plan_push(
+    tenant_id: &str,
+    device_id: &str,
+    actor: &[u8],
+    changes: &[PushChange],
+    hashes: &[[u8; 32]],
+    facts: &PushFacts,
+) -> Result<WritePlan, StorageError> {
+    if let Some(owner) = &facts.actor_owner {
+        if owner != device_id {
+            return Err(StorageError::Forbidden(
+                "actor: this actor id belongs to another device".into(),
+            ));
+        }
+    }
+    let mut seen: HashSet<(&str, [u8; 32])> =
+        facts.known.iter().map(|(r, h)| (r.as_str(), *h)).collect();
+    // record -> (kind, doc bytes, last entry)
+    let mut updated: BTreeMap<String, (String, Vec<u8>, usize)> = BTreeMap::new();
+    let mut plan = WritePlan::default();
+    for (i, (c, hash)) in changes.iter().zip(hashes).enumerate() {
+        if seen.contains(&(c.record.as_str(), *hash)) {
+            continue; // already in the log: a retried push, acknowledged
+        }
+        let stored = facts.docs.get(&c.record);
+        if let Some(stored) = stored {
+            if stored.tenant_id != tenant_id {
+                return Err(StorageError::Forbidden(format!(
+                    "changes[{i}]: record {} is not accessible to this device",
+                    c.record
+                )));
+            }
+        }
+        let existing = match updated.get(&c.record) {
+            Some((_, doc, _)) => Some(doc.as_slice()),
+            None => stored.map(|s| s.doc.as_slice()),
+        };
+        match apply_change(existing, &c.kind, &c.change, actor) {
+            Ok(applied) if applied.new => {
+                seen.insert((c.record.as_str(), *hash));
+                plan.entries.push(NewEntry {
+                    record: c.record.clone(),
+                    kind: c.kind.clone(),
+                    hash: *hash,
+                    change: applied.change,
+                    actor: actor.to_vec(),
+                });
+                let last = plan.entries.len() - 1;
+                updated.insert(c.record.clone(), (c.kind.clone(), applied.doc, last));
+            }
+            Ok(_) => {
+                seen.insert((c.record.as_str(), *hash));
+            }
+            Err(ChangeRejection::Malformed(m)) => {
+                return Err(StorageError::BadRequest(format!(
+                    "changes[{i}] (record {}): not a valid Automerge change: {m}",
+                    c.record
+                )))
+            }
+            Err(ChangeRejection::ForeignActor) => {
+                return Err(StorageError::Forbidden(format!(
+                    "changes[{i}] (record {}): authored by another actor than the request's actor",
+                    c.record
+                )))
+            }
+            Err(rejection) => plan.rejected.push(Rejection {
+                hash: hash.to_vec(),
+                record: c.record.clone(),
+                reason: rejection.to_string(),
+            }),
+        }
+    }
+    if !plan.entries.is_empty() && facts.actor_owner.is_none() {
+        plan.bind_actors.push(actor.to_vec());
+    }
+    plan.docs = updated
+        .into_iter()
+        .map(|(record, (kind, doc, last_entry))| DocWrite {
+            record,
+            kind,
+            doc,
+            last_entry,
+        })
+        .collect();
+    Ok(plan)
+}
+
+/// A log row as read for a pull; `change` is `None` for the pulling actor's own rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRow {
+    /// Its seq.
+    pub seq: u64,
+    /// The record id.
+    pub record: String,
+    /// The record kind.
+    pub kind: String,
+    /// The change bytes, unless the row is the puller's own.
+    pub change: Option<Vec<u8>>,
+}
+
+/// Builds a pull page from up to `limit + 1` rows after `cursor`, ordered by seq.
+pub fn pull_page(mut rows: Vec<LogRow>, cursor: u64, limit: u32) -> PullPage {
+    let limit = limit as usize;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let cursor = rows.last().map_or(cursor, |r| r.seq);
+    let entries = rows
+        .into_iter()
+        .filter_map(|r| {
+            r.change.map(|change| LogEntry {
+                seq: r.seq,
+                record: r.record,
+                kind: r.kind,
+                change,
+            })
+        })
+        .collect();
+    PullPage {
+        entries,
+        cursor,
+        more,
+    }
+}
+
+/// Builds a bootstrap page from up to `limit + 1` documents ordered by record id.
+pub fn bootstrap_page(mut docs: Vec<DocSnapshot>, head: u64, limit: u32) -> BootstrapPage {
+    let limit = limit as usize;
+    let more = docs.len() > limit;
+    docs.truncate(limit);
+    let next = if more {
+        docs.last().map(|d| d.record.clone())
+    } else {
+        None
+    };
+    BootstrapPage {
+        docs,
+        next,
+        cursor: head,
+    }
+}
+
+/// One received Automerge sync message, applied to a scratch copy of the stored document.
+pub struct AutomergeSession {
+    doc: AutoCommit,
+    state: sync::State,
+    their_heads: Vec<automerge::ChangeHash>,
+    new: Vec<Change>,
+}
+
+impl AutomergeSession {
+    /// Receives `message` (a standard Automerge sync message) into a copy of `stored` with a
+    /// fresh sync state: the server keeps no per-peer state.
+    pub fn receive(stored: &StoredDoc, message: &[u8]) -> Result<Self, StorageError> {
+        let msg = sync::Message::decode(message).map_err(|e| {
+            StorageError::BadRequest(format!("body: not an Automerge sync message: {e}"))
+        })?;
+        let mut their_heads = msg.heads.clone();
+        their_heads.sort();
+        let mut doc = AutoCommit::load(&stored.doc)
+            .map_err(|e| StorageError::Corrupt(format!("document {}: {e}", stored.record_id)))?;
+        let before = doc.get_heads();
+        let mut state = sync::State::new();
+        doc.sync()
+            .receive_sync_message(&mut state, msg)
+            .map_err(|e| {
+                StorageError::BadRequest(format!("body: the message's changes do not load: {e}"))
+            })?;
+        let new = doc.get_changes(&before);
+        if new.len() > MAX_CHANGES_PER_REQUEST {
+            return Err(StorageError::BadRequest(format!(
+                "body: {} changes in one message, at most {MAX_CHANGES_PER_REQUEST}",
+                new.len()
+            )));
+        }
+        Ok(Self {
+            doc,
+            state,
+            their_heads,
+            new,
+        })
+    }
+
+    /// Whether the message brought changes the stored document lacks.
+    pub fn has_changes(&self) -> bool {
+        !self.new.is_empty()
+    }
+
+    /// The distinct actors of the new changes.
+    pub fn new_actors(&self) -> Vec<Vec<u8>> {
+        let mut actors: Vec<Vec<u8>> = self
+            .new
+            .iter()
+            .map(|c| c.actor_id().to_bytes().to_vec())
+            .collect();
+        actors.sort();
+        actors.dedup();
+        actors
+    }
+
+    /// Validates every new change with `apply_change` in causal order (all must pass) and
+    /// plans their append. `owners` maps the new actors already bound to their device.
+    pub fn plan(
+        &self,
+        stored: &StoredDoc,
+        device_id: &str,
+        owners: &HashMap<Vec<u8>, String>,
+    ) -> Result<WritePlan, StorageError> {
+        let mut plan = WritePlan::default();
+        for actor in self.new_actors() {
+            match owners.get(&actor) {
+                Some(owner) if owner != device_id => {
+                    return Err(StorageError::Forbidden(format!(
+                        "actor {}: belongs to another device",
+                        hex::encode(&actor)
+                    )))
+                }
+                Some(_) => {}
+                None => plan.bind_actors.push(actor),
+            }
+        }
+        let mut doc = stored.doc.clone();
+        for change in &self.new {
+            let actor = change.actor_id().to_bytes();
+            match apply_change(Some(&doc), &stored.kind, change.raw_bytes(), actor) {
+                Ok(applied) if applied.new => {
+                    plan.entries.push(NewEntry {
+                        record: stored.record_id.clone(),
+                        kind: stored.kind.clone(),
+                        hash: applied.hash,
+                        change: applied.change,
+                        actor: actor.to_vec(),
+                    });
+                    doc = applied.doc;
+                }
+                Ok(_) => {}
+                Err(ChangeRejection::Malformed(m)) => {
+                    return Err(StorageError::BadRequest(format!(
+                        "change {}: not a valid Automerge change: {m}",
+                        change.hash()
+                    )))
+                }
+                Err(e) => {
+                    return Err(StorageError::Rejected(format!(
+                        "change {}: {e}",
+                        change.hash()
+                    )))
+                }
+            }
+        }
+        if let Some(last_entry) = plan.entries.len().checked_sub(1) {
+            plan.docs.push(DocWrite {
+                record: stored.record_id.clone(),
+                kind: stored.kind.clone(),
+                doc,
+                last_entry,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// The reply message, or `None` when the peer has exactly our heads and needs nothing.
+    pub fn reply(mut self) -> Option<Vec<u8>> {
+        let message = self.doc.sync().generate_sync_message(&mut self.state)?;
+        let mut ours = self.doc.get_heads();
+        ours.sort();
+        if message.changes.is_empty() && ours == self.their_heads {
+            return None;
+        }
+        Some(message.encode())
+    }
+}
+
+/// The stored document if `device` may read it: not found when missing, forbidden for another
+/// tenant's record.
+pub fn readable_doc(
+    doc: Option<StoredDoc>,
+    device: &Device,
+    record_id: &str,
+) -> Result<StoredDoc, StorageError> {
+    match doc {
+        None => Err(StorageError::NotFound(format!("record {record_id}"))),
+        Some(d) if d.tenant_id != device.tenant_id => Err(StorageError::Forbidden(format!(
+            "record {record_id} is not accessible to this device"
+        ))),
+        Some(d) => Ok(d),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: u64, own: bool) -> LogRow {
+        LogRow {
+            seq,
+            record: format!("r{seq}"),
+            kind: "contact".into(),
+            change: if own { None } else { Some(vec![seq as u8]) },
+        }
+    }
+
+    #[test]
+    fn pull_pages_skip_own_rows_but_advance() {
+        let page = pull_page(vec![row(3, false), row(4, true), row(5, true)], 2, 2);
+        assert_eq!(page.cursor, 4);
+        assert!(page.more);
+        assert_eq!(page.entries.len(), 1);
+        let page = pull_page(vec![row(5, true)], 4, 2);
+        assert_eq!((page.cursor, page.more, page.entries.len()), (5, false, 0));
+        let page = pull_page(vec![], 9, 2);
+        assert_eq!((page.cursor, page.more), (9, false));
+    }
+
+    #[test]
+    fn record_ids_are_checked() {
+        assert!(check_record_id("0190a-b_c").is_ok());
+        assert!(check_record_id("").is_err());
+        assert!(check_record_id("a/b").is_err());
+        assert!(check_record_id(&"x".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,711 @@
+//! The PostgreSQL backend: a connection pool (deadpool), versioned migrations applied at start
+//! under an advisory lock (safe when several servers start together), and appends serialized
+//! per tenant by `SELECT log_head ... FOR UPDATE` inside the push transaction, so a seq is
+//! only handed out after every smaller one of the tenant has committed.
+
+use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
+use super::{
+    check_tenant_name, check_user_id, new_id, now_ms, task_failed, to_i64, to_u64, AutomergeReply,
+    BootstrapPage, Device, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
+};
+use crate::StorageError;
+use async_trait::async_trait;
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Transaction,
+};
+use outpost_core::sync::protocol::{DocSnapshot, PushChange};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+
+/// The advisory lock key held while migrating ("outpost" in ASCII).
+const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
+
+/// Largest number of pooled connections per server process.
+const POOL_SIZE: usize = 16;
+
+/// Versioned migrations, recorded in `outpost_schema_migrations`. Append only.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    log_head BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    last_seen_at BIGINT
+);
+CREATE INDEX devices_tenant ON devices(tenant_id, created_at);
+CREATE TABLE device_actors (
+    actor BYTEA PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id)
+);
+CREATE TABLE documents (
+    record_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    kind TEXT NOT NULL,
+    doc BYTEA NOT NULL,
+    updated_seq BIGINT NOT NULL
+);
+CREATE INDEX documents_tenant ON documents(tenant_id, record_id);
+CREATE TABLE log (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    seq BIGINT NOT NULL,
+    record_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    change_hash BYTEA NOT NULL,
+    change BYTEA NOT NULL,
+    actor BYTEA NOT NULL,
+    device_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, seq),
+    UNIQUE (tenant_id, change_hash, record_id)
+);
+"#];
+
+/// The PostgreSQL storage.
+#[derive(Clone)]
+pub struct PostgresStorage {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage").finish_non_exhaustive()
+    }
+}
+
+impl PostgresStorage {
+    /// Connects to `url` (`postgres://user@host:port/db`) and applies missing migrations.
+    pub async fn connect(url: &str) -> Result<Self, StorageError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StorageError::BadRequest(format!("database url: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StorageError::Pool(e.to_string()))?;
+        let storage = Self { pool };
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
+    async fn client(&self) -> Result<Object, StorageError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StorageError::Pool(e.to_string()))
+    }
+
+    async fn migrate(&self) -> Result<(), StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS outpost_schema_migrations (
+                 version INTEGER PRIMARY KEY,
+                 applied_at BIGINT NOT NULL
+             )",
+        )
+        .await?;
+        let applied: i32 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM outpost_schema_migrations",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        let applied = usize::try_from(applied).unwrap_or(0);
+        if applied > MIGRATIONS.len() {
+            return Err(StorageError::Internal(format!(
+                "the database is at schema version {applied}, newer than this server ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+            tx.batch_execute(sql).await?;
+            let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
+            tx.execute(
+                "INSERT INTO outpost_schema_migrations (version, applied_at) VALUES ($1, $2)",
+                &[&version, &now_ms()],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn device_from_row(row: &Row) -> Result<Device, StorageError> {
+    let id: String = row.try_get(0)?;
+    let role: String = row.try_get(3)?;
+    Ok(Device {
+        role: role
+            .parse()
+            .map_err(|e| StorageError::Corrupt(format!("device {id}: {e}")))?,
+        id,
+        tenant_id: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        created_at_ms: row.try_get(4)?,
+        revoked_at_ms: row.try_get(5)?,
+        last_seen_at_ms: row.try_get(6)?,
+    })
+}
+
+const DEVICE_COLUMNS: &str = "id, tenant_id, user_id, role, created_at, revoked_at, last_seen_at";
+
+fn doc_from_row(row: &Row) -> Result<StoredDoc, StorageError> {
+    Ok(StoredDoc {
+        record_id: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+        kind: row.try_get(2)?,
+        doc: row.try_get(3)?,
+        updated_seq: to_u64(row.try_get(4)?, "documents.updated_seq")?,
+    })
+}
+
+async fn get_doc(
+    client: &impl GenericClient,
+    record_id: &str,
+) -> Result<Option<StoredDoc>, StorageError> {
+    client
+        .query_opt(
+            "SELECT record_id, tenant_id, kind, doc, updated_seq FROM documents WHERE record_id = $1",
+            &[&record_id],
+        )
+        .await?
+        .as_ref()
+        .map(doc_from_row)
+        .transpose()
+}
+
+async fn actor_owner(
+    client: &impl GenericClient,
+    actor: &[u8],
+) -> Result<Option<String>, StorageError> {
+    Ok(client
+        .query_opt(
+            "SELECT device_id FROM device_actors WHERE actor = $1",
+            &[&actor],
+        )
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?)
+}
+
+/// A push, shared with the blocking pool: device, actor, changes, their hashes.
+type PushInput = Arc<(Device, Vec<u8>, Vec<PushChange>, Vec<[u8; 32]>)>;
+
+/// Reads what [`plan::plan_push`] needs about a push.
+async fn read_facts(
+    client: &impl GenericClient,
+    tenant_id: &str,
+    actor: &[u8],
+    records: &[String],
+    push: &PushInput,
+) -> Result<PushFacts, StorageError> {
+    let (_, _, _, hashes) = &**push;
+    let mut facts = PushFacts {
+        actor_owner: actor_owner(client, actor).await?,
+        ..PushFacts::default()
+    };
+    for row in client
+        .query(
+            "SELECT record_id, tenant_id, kind, doc, updated_seq FROM documents
+             WHERE record_id = ANY($1)",
+            &[&records],
+        )
+        .await?
+    {
+        let doc = doc_from_row(&row)?;
+        facts.docs.insert(doc.record_id.clone(), doc);
+    }
+    let hash_slices: Vec<&[u8]> = hashes.iter().map(|h| h.as_slice()).collect();
+    for row in client
+        .query(
+            "SELECT record_id, change_hash FROM log
+             WHERE tenant_id = $1 AND change_hash = ANY($2)",
+            &[&tenant_id, &hash_slices],
+        )
+        .await?
+    {
+        let record: String = row.try_get(0)?;
+        let hash: Vec<u8> = row.try_get(1)?;
+        if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
+            facts.known.insert((record, hash));
+        }
+    }
+    Ok(facts)
+}
+
+/// Plans a push on the blocking pool (applying changes is CPU work); returns the facts back.
+async fn plan_off_thread(
+    push: PushInput,
+    facts: PushFacts,
+) -> Result<(PushFacts, Result<WritePlan, StorageError>), StorageError> {
+    tokio::task::spawn_blocking(move || {
+        let (device, actor, changes, hashes) = &*push;
+        let plan = plan::plan_push(
+            &device.tenant_id,
+            &device.id,
+            actor,
+            changes,
+            hashes,
+            &facts,
+        );
+        (facts, plan)
+    })
+    .await
+    .map_err(task_failed)
+}
+
+/// The `updated_seq` of the stored documents among `records`.
+async fn doc_versions(
+    client: &impl GenericClient,
+    records: &[String],
+) -> Result<BTreeMap<String, u64>, StorageError> {
+    client
+        .query(
+            "SELECT record_id, updated_seq FROM documents WHERE record_id = ANY($1)",
+            &[&records],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                to_u64(r.try_get(1)?, "documents.updated_seq")?,
+            ))
+        })
+        .collect()
+}
+
+/// Locks the tenant's row until the transaction ends and returns its log head.
+async fn lock_tenant(tx: &Transaction<'_>, tenant_id: &str) -> Result<u64, StorageError> {
+    let row = tx
+        .query_opt(
+            "SELECT log_head FROM tenants WHERE id = $1 FOR UPDATE",
+            &[&tenant_id],
+        )
+        .await?
+        .ok_or_else(|| StorageError::NotFound(format!("tenant {tenant_id}")))?;
+    to_u64(row.try_get(0)?, "tenants.log_head")
+}
+
+/// Writes a plan (see the SQLite twin): bind actors, append entries after `head`, write
+/// documents, move the head, touch the device. Returns the new head.
+async fn write_plan(
+    tx: &Transaction<'_>,
+    device: &Device,
+    head: u64,
+    plan: &WritePlan,
+    now: i64,
+) -> Result<u64, StorageError> {
+    for actor in &plan.bind_actors {
+        tx.execute(
+            "INSERT INTO device_actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING",
+            &[actor, &device.id],
+        )
+        .await?;
+        if actor_owner(tx, actor).await?.as_deref() != Some(device.id.as_str()) {
+            return Err(StorageError::Forbidden(
+                "actor: this actor id belongs to another device".into(),
+            ));
+        }
+    }
+    if !plan.entries.is_empty() {
+        let mut seqs = Vec::with_capacity(plan.entries.len());
+        for i in 0..plan.entries.len() {
+            seqs.push(to_i64(WritePlan::seq(head, i), "seq")?);
+        }
+        let records: Vec<&str> = plan.entries.iter().map(|e| e.record.as_str()).collect();
+        let kinds: Vec<&str> = plan.entries.iter().map(|e| e.kind.as_str()).collect();
+        let hashes: Vec<&[u8]> = plan.entries.iter().map(|e| e.hash.as_slice()).collect();
+        let changes: Vec<&[u8]> = plan.entries.iter().map(|e| e.change.as_slice()).collect();
+        let actors: Vec<&[u8]> = plan.entries.iter().map(|e| e.actor.as_slice()).collect();
+        tx.execute(
+            "INSERT INTO log (tenant_id, seq, record_id, kind, change_hash, change, actor, device_id, user_id, received_at)
+             SELECT $1, s, r, k, h, c, a, $8, $9, $10
+             FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::bytea[])
+                  AS t(s, r, k, h, c, a)",
+            &[
+                &device.tenant_id,
+                &seqs,
+                &records,
+                &kinds,
+                &hashes,
+                &changes,
+                &actors,
+                &device.id,
+                &device.user_id,
+                &now,
+            ],
+        )
+        .await?;
+    }
+    if !plan.docs.is_empty() {
+        let records: Vec<&str> = plan.docs.iter().map(|d| d.record.as_str()).collect();
+        let kinds: Vec<&str> = plan.docs.iter().map(|d| d.kind.as_str()).collect();
+        let docs: Vec<&[u8]> = plan.docs.iter().map(|d| d.doc.as_slice()).collect();
+        let mut seqs = Vec::with_capacity(plan.docs.len());
+        for d in &plan.docs {
+            seqs.push(to_i64(WritePlan::seq(head, d.last_entry), "seq")?);
+        }
+        let written = tx
+            .execute(
+                "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq)
+                 SELECT r, $1, k, d, s
+                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::int8[]) AS t(r, k, d, s)
+                 ON CONFLICT (record_id) DO UPDATE SET kind = EXCLUDED.kind, doc = EXCLUDED.doc,
+                     updated_seq = EXCLUDED.updated_seq
+                 WHERE documents.tenant_id = EXCLUDED.tenant_id",
+                &[&device.tenant_id, &records, &kinds, &docs, &seqs],
+            )
+            .await?;
+        if written != plan.docs.len() as u64 {
+            return Err(StorageError::Forbidden(
+                "a record of this push is not accessible to this device".into(),
+            ));
+        }
+    }
+    let new_head = head + plan.entries.len() as u64;
+    if new_head != head {
+        tx.execute(
+            "UPDATE tenants SET log_head = $2 WHERE id = $1",
+            &[&device.tenant_id, &to_i64(new_head, "log_head")?],
+        )
+        .await?;
+    }
+    tx.execute(
+        "UPDATE devices SET last_seen_at = $2 WHERE id = $1",
+        &[&device.id, &now],
+    )
+    .await?;
+    Ok(new_head)
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.client().await?.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn create_tenant(&self, name: &str) -> Result<Tenant, StorageError> {
+        check_tenant_name(name)?;
+        let tenant = Tenant {
+            id: new_id(),
+            name: name.to_string(),
+            log_head: 0,
+            created_at_ms: now_ms(),
+        };
+        let result = self
+            .client()
+            .await?
+            .execute(
+                "INSERT INTO tenants (id, name, log_head, created_at) VALUES ($1, $2, 0, $3)",
+                &[&tenant.id, &tenant.name, &tenant.created_at_ms],
+            )
+            .await;
+        match result {
+            Ok(_) => Ok(tenant),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(StorageError::Conflict(
+                format!("a tenant named {name:?} already exists"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn tenant(&self, id_or_name: &str) -> Result<Option<Tenant>, StorageError> {
+        self.client()
+            .await?
+            .query_opt(
+                "SELECT id, name, log_head, created_at FROM tenants WHERE id = $1 OR name = $1
+                 ORDER BY (id = $1) DESC LIMIT 1",
+                &[&id_or_name],
+            )
+            .await?
+            .map(|r| {
+                Ok(Tenant {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    log_head: to_u64(r.try_get(2)?, "tenants.log_head")?,
+                    created_at_ms: r.try_get(3)?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn enroll_device(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        role: Role,
+        token_hash: &str,
+    ) -> Result<Device, StorageError> {
+        check_user_id(user_id)?;
+        let client = self.client().await?;
+        if client
+            .query_opt("SELECT 1 FROM tenants WHERE id = $1", &[&tenant_id])
+            .await?
+            .is_none()
+        {
+            return Err(StorageError::NotFound(format!("tenant {tenant_id}")));
+        }
+        let device = Device {
+            id: new_id(),
+            tenant_id: tenant_id.to_string(),
+            user_id: user_id.to_string(),
+            role,
+            created_at_ms: now_ms(),
+            revoked_at_ms: None,
+            last_seen_at_ms: None,
+        };
+        client
+            .execute(
+                "INSERT INTO devices (id, tenant_id, user_id, role, token_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &device.id,
+                    &device.tenant_id,
+                    &device.user_id,
+                    &role.as_str(),
+                    &token_hash,
+                    &device.created_at_ms,
+                ],
+            )
+            .await?;
+        Ok(device)
+    }
+
+    async fn revoke_device(&self, device_id: &str) -> Result<Device, StorageError> {
+        self.client()
+            .await?
+            .query_opt(
+                &format!(
+                    "UPDATE devices SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1
+                     RETURNING {DEVICE_COLUMNS}"
+                ),
+                &[&device_id, &now_ms()],
+            )
+            .await?
+            .as_ref()
+            .map(device_from_row)
+            .transpose()?
+            .ok_or_else(|| StorageError::NotFound(format!("device {device_id}")))
+    }
+
+    async fn list_devices(&self, tenant_id: &str) -> Result<Vec<Device>, StorageError> {
+        self.client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 ORDER BY created_at, id"
+                ),
+                &[&tenant_id],
+            )
+            .await?
+            .iter()
+            .map(device_from_row)
+            .collect()
+    }
+
+    async fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>, StorageError> {
+        self.client()
+            .await?
+            .query_opt(
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = $1"),
+                &[&token_hash],
+            )
+            .await?
+            .as_ref()
+            .map(device_from_row)
+            .transpose()
+    }
+
+    async fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<(), StorageError> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE devices SET last_seen_at = $2 WHERE id = $1",
+                &[&device_id, &now_ms],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn active_devices(&self, since_ms: i64) -> Result<u64, StorageError> {
+        let n: i64 = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT COUNT(*) FROM devices WHERE revoked_at IS NULL AND last_seen_at >= $1",
+                &[&since_ms],
+            )
+            .await?
+            .try_get(0)?;
+        to_u64(n, "count")
+    }
+
+    async fn push(
+        &self,
+        device: &Device,
+        actor: &[u8],
+        changes: &[PushChange],
+    ) -> Result<PushOutcome, StorageError> {
+        let hashes = plan::check_push(actor, changes)?;
+        let records = plan::touched_records(changes);
+        let push = Arc::new((device.clone(), actor.to_vec(), changes.to_vec(), hashes));
+        let mut client = self.client().await?;
+        // Plan before taking the tenant's lock, so the lock is held only for the writes...
+        let facts = read_facts(&client, &device.tenant_id, actor, &records, &push).await?;
+        let (facts, early) = plan_off_thread(push.clone(), facts).await?;
+        let tx = client.transaction().await?;
+        let head = lock_tenant(&tx, &device.tenant_id).await?;
+        // ...and keep that plan only if nothing it read changed meanwhile.
+        let unchanged = doc_versions(&tx, &records).await? == facts.versions()
+            && actor_owner(&tx, actor).await? == facts.actor_owner;
+        let plan = if unchanged {
+            early?
+        } else {
+            let facts = read_facts(&tx, &device.tenant_id, actor, &records, &push).await?;
+            plan_off_thread(push.clone(), facts).await?.1?
+        };
+        let log_head = write_plan(&tx, device, head, &plan, now_ms()).await?;
+        tx.commit().await?;
+        Ok(PushOutcome {
+            applied: plan.entries.len() as u64,
+            rejected: plan.rejected,
+            log_head,
+        })
+    }
+
+    async fn pull(
+        &self,
+        tenant_id: &str,
+        actor: &[u8],
+        cursor: u64,
+        limit: u32,
+    ) -> Result<PullPage, StorageError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT seq, record_id, kind, CASE WHEN actor = $3 THEN NULL ELSE change END
+                 FROM log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $4",
+                &[
+                    &tenant_id,
+                    &to_i64(cursor, "cursor")?,
+                    &actor,
+                    &(i64::from(limit) + 1),
+                ],
+            )
+            .await?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                Ok(LogRow {
+                    seq: to_u64(r.try_get(0)?, "log.seq")?,
+                    record: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    change: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(plan::pull_page(rows, cursor, limit))
+    }
+
+    async fn bootstrap(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<BootstrapPage, StorageError> {
+        let client = self.client().await?;
+        // Read committed: the head is read first, so the documents read next include at
+        // least every change up to it.
+        let head: i64 = client
+            .query_opt("SELECT log_head FROM tenants WHERE id = $1", &[&tenant_id])
+            .await?
+            .ok_or_else(|| StorageError::NotFound(format!("tenant {tenant_id}")))?
+            .try_get(0)?;
+        let docs = client
+            .query(
+                "SELECT record_id, kind, doc FROM documents
+                 WHERE tenant_id = $1 AND record_id > $2 ORDER BY record_id LIMIT $3",
+                &[&tenant_id, &after.unwrap_or(""), &(i64::from(limit) + 1)],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(DocSnapshot {
+                    record: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    doc: r.try_get(2)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(plan::bootstrap_page(docs, to_u64(head, "log_head")?, limit))
+    }
+
+    async fn document(&self, record_id: &str) -> Result<Option<StoredDoc>, StorageError> {
+        get_doc(&self.client().await?, record_id).await
+    }
+
+    async fn automerge_sync(
+        &self,
+        device: &Device,
+        record_id: &str,
+        message: &[u8],
+    ) -> Result<AutomergeReply, StorageError> {
+        plan::check_record_id(record_id)?;
+        let mut client = self.client().await?;
+        let stored = readable_doc(get_doc(&client, record_id).await?, device, record_id)?;
+        let first = AutomergeSession::receive(&stored, message)?;
+        if !first.has_changes() {
+            return Ok(AutomergeReply {
+                reply: first.reply(),
+                applied: 0,
+            });
+        }
+        drop(first);
+        let tx = client.transaction().await?;
+        let head = lock_tenant(&tx, &device.tenant_id).await?;
+        let stored = readable_doc(get_doc(&tx, record_id).await?, device, record_id)?;
+        let session = AutomergeSession::receive(&stored, message)?;
+        let mut owners = HashMap::new();
+        for actor in session.new_actors() {
+            if let Some(owner) = actor_owner(&tx, &actor).await? {
+                owners.insert(actor, owner);
+            }
+        }
+        let plan = session.plan(&stored, &device.id, &owners)?;
+        write_plan(&tx, device, head, &plan, now_ms()).await?;
+        tx.commit().await?;
+        Ok(AutomergeReply {
+            applied: plan.entries.len() as u64,
+            reply: session.reply(),
+        })
+    }
+}

@@ -1,0 +1,773 @@
+//! The embedded backend: one SQLite file (WAL), one writer connection behind a mutex, a few
+//! reader connections; every call runs on tokio's blocking pool. Appends take `BEGIN
+//! IMMEDIATE`, which serializes all writers, also across processes sharing the file.
+
+use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
+use super::{
+    check_tenant_name, check_user_id, new_id, now_ms, to_i64, to_u64, AutomergeReply,
+    BootstrapPage, Device, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
+};
+use crate::StorageError;
+use async_trait::async_trait;
+use outpost_core::sync::protocol::{DocSnapshot, PushChange};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "outpost-server.db";
+
+/// How many idle reader connections are kept.
+const MAX_IDLE_READERS: usize = 8;
+
+/// Versioned migrations; `PRAGMA user_version` is the number applied. Append only.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    log_head INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    last_seen_at INTEGER
+);
+CREATE INDEX devices_tenant ON devices(tenant_id, created_at);
+CREATE TABLE device_actors (
+    actor BLOB PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id)
+);
+CREATE TABLE documents (
+    record_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    kind TEXT NOT NULL,
+    doc BLOB NOT NULL,
+    updated_seq INTEGER NOT NULL
+);
+CREATE INDEX documents_tenant ON documents(tenant_id, record_id);
+CREATE TABLE log (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    seq INTEGER NOT NULL,
+    record_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    change_hash BLOB NOT NULL,
+    change BLOB NOT NULL,
+    actor BLOB NOT NULL,
+    device_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, seq),
+    UNIQUE (tenant_id, change_hash, record_id)
+) WITHOUT ROWID;
+"#];
+
+/// The SQLite storage.
+#[derive(Clone)]
+pub struct SqliteStorage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StorageError> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let applied: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(0);
+    if applied > MIGRATIONS.len() {
+        return Err(StorageError::Internal(format!(
+            "the database is at schema version {applied}, newer than this server ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl SqliteStorage {
+    /// Opens (creating and migrating) `DIR/outpost-server.db`. Blocking.
+    pub fn open(dir: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
+            op: "creating data directory",
+            path: dir.display().to_string(),
+            source,
+        })?;
+        Self::open_file(&dir.join(DB_FILE))
+    }
+
+    /// Opens (creating and migrating) the database file at `path`. Blocking.
+    pub fn open_file(path: &Path) -> Result<Self, StorageError> {
+        let mut writer = Connection::open(path)?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().ok().and_then(|mut r| r.pop());
+            let conn = match pooled {
+                Some(c) => c,
+                None => {
+                    let c = Connection::open(&inner.path)?;
+                    configure(&c)?;
+                    c
+                }
+            };
+            let result = f(&conn);
+            if let Ok(mut readers) = inner.readers.lock() {
+                if readers.len() < MAX_IDLE_READERS {
+                    readers.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(super::task_failed)?
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves the connection usable (the transaction
+            // rolled back on drop), so a poisoned mutex is recovered.
+            let mut conn = inner
+                .writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut conn)
+        })
+        .await
+        .map_err(super::task_failed)?
+    }
+}
+
+fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Device, String)> {
+    let role: String = r.get(3)?;
+    Ok((
+        Device {
+            id: r.get(0)?,
+            tenant_id: r.get(1)?,
+            user_id: r.get(2)?,
+            role: Role::Rep,
+            created_at_ms: r.get(4)?,
+            revoked_at_ms: r.get(5)?,
+            last_seen_at_ms: r.get(6)?,
+        },
+        role,
+    ))
+}
+
+fn finish_device((mut d, role): (Device, String)) -> Result<Device, StorageError> {
+    d.role = role
+        .parse()
+        .map_err(|e| StorageError::Corrupt(format!("device {}: {e}", d.id)))?;
+    Ok(d)
+}
+
+const DEVICE_COLUMNS: &str = "id, tenant_id, user_id, role, created_at, revoked_at, last_seen_at";
+
+fn get_device(conn: &Connection, id: &str) -> Result<Option<Device>, StorageError> {
+    conn.query_row(
+        &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
+        [id],
+        device_from_row,
+    )
+    .optional()?
+    .map(finish_device)
+    .transpose()
+}
+
+fn get_doc(conn: &Connection, record_id: &str) -> Result<Option<StoredDoc>, StorageError> {
+    conn.prepare_cached(
+        "SELECT record_id, tenant_id, kind, doc, updated_seq FROM documents WHERE record_id = ?1",
+    )?
+    .query_row([record_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })
+    .optional()?
+    .map(|(record_id, tenant_id, kind, doc, seq)| {
+        Ok(StoredDoc {
+            updated_seq: to_u64(seq, "documents.updated_seq")?,
+            record_id,
+            tenant_id,
+            kind,
+            doc,
+        })
+    })
+    .transpose()
+}
+
+fn actor_owner(conn: &Connection, actor: &[u8]) -> Result<Option<String>, StorageError> {
+    Ok(conn
+        .prepare_cached("SELECT device_id FROM device_actors WHERE actor = ?1")?
+        .query_row([actor], |r| r.get(0))
+        .optional()?)
+}
+
+/// Reads what [`plan::plan_push`] needs about a push.
+fn read_facts(
+    conn: &Connection,
+    tenant_id: &str,
+    actor: &[u8],
+    records: &[String],
+    changes: &[PushChange],
+    hashes: &[[u8; 32]],
+) -> Result<PushFacts, StorageError> {
+    let mut facts = PushFacts {
+        actor_owner: actor_owner(conn, actor)?,
+        ..PushFacts::default()
+    };
+    for record in records {
+        if let Some(doc) = get_doc(conn, record)? {
+            facts.docs.insert(record.clone(), doc);
+        }
+    }
+    let mut known = conn.prepare_cached(
+        "SELECT 1 FROM log WHERE tenant_id = ?1 AND change_hash = ?2 AND record_id = ?3",
+    )?;
+    for (change, hash) in changes.iter().zip(hashes) {
+        if known.exists(params![tenant_id, hash.as_slice(), change.record])? {
+            facts.known.insert((change.record.clone(), *hash));
+        }
+    }
+    Ok(facts)
+}
+
+/// The `updated_seq` of the stored documents among `records`.
+fn doc_versions(
+    conn: &Connection,
+    records: &[String],
+) -> Result<BTreeMap<String, u64>, StorageError> {
+    let mut stmt = conn.prepare_cached("SELECT updated_seq FROM documents WHERE record_id = ?1")?;
+    let mut versions = BTreeMap::new();
+    for record in records {
+        if let Some(seq) = stmt
+            .query_row([record], |r| r.get::<_, i64>(0))
+            .optional()?
+        {
+            versions.insert(record.clone(), to_u64(seq, "documents.updated_seq")?);
+        }
+    }
+    Ok(versions)
+}
+
+/// Takes the tenant's row (the whole database is already locked by `BEGIN IMMEDIATE`).
+fn lock_tenant(tx: &Transaction<'_>, tenant_id: &str) -> Result<u64, StorageError> {
+    let head: Option<i64> = tx
+        .prepare_cached("SELECT log_head FROM tenants WHERE id = ?1")?
+        .query_row([tenant_id], |r| r.get(0))
+        .optional()?;
+    let head = head.ok_or_else(|| StorageError::NotFound(format!("tenant {tenant_id}")))?;
+    to_u64(head, "tenants.log_head")
+}
+
+/// Writes a plan: binds actors, appends entries after `head`, writes documents, moves the
+/// head. Returns the new head.
+fn write_plan(
+    tx: &Transaction<'_>,
+    device: &Device,
+    head: u64,
+    plan: &WritePlan,
+    now: i64,
+) -> Result<u64, StorageError> {
+    for actor in &plan.bind_actors {
+        tx.prepare_cached(
+            "INSERT INTO device_actors (actor, device_id) VALUES (?1, ?2) ON CONFLICT (actor) DO NOTHING",
+        )?
+        .execute(params![actor, device.id])?;
+        if actor_owner(tx, actor)?.as_deref() != Some(device.id.as_str()) {
+            return Err(StorageError::Forbidden(
+                "actor: this actor id belongs to another device".into(),
+            ));
+        }
+    }
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO log (tenant_id, seq, record_id, kind, change_hash, change, actor, device_id, user_id, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for (i, e) in plan.entries.iter().enumerate() {
+            insert.execute(params![
+                device.tenant_id,
+                to_i64(WritePlan::seq(head, i), "seq")?,
+                e.record,
+                e.kind,
+                e.hash.as_slice(),
+                e.change,
+                e.actor,
+                device.id,
+                device.user_id,
+                now
+            ])?;
+        }
+    }
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (record_id) DO UPDATE SET kind = excluded.kind, doc = excluded.doc,
+                 updated_seq = excluded.updated_seq
+             WHERE documents.tenant_id = excluded.tenant_id",
+        )?;
+        for d in &plan.docs {
+            let n = upsert.execute(params![
+                d.record,
+                device.tenant_id,
+                d.kind,
+                d.doc,
+                to_i64(WritePlan::seq(head, d.last_entry), "seq")?
+            ])?;
+            if n != 1 {
+                return Err(StorageError::Forbidden(format!(
+                    "record {} is not accessible to this device",
+                    d.record
+                )));
+            }
+        }
+    }
+    let new_head = head + plan.entries.len() as u64;
+    if new_head != head {
+        tx.prepare_cached("UPDATE tenants SET log_head = ?2 WHERE id = ?1")?
+            .execute(params![device.tenant_id, to_i64(new_head, "log_head")?])?;
+    }
+    tx.prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")?
+        .execute(params![device.id, now])?;
+    Ok(new_head)
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation
+    )
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
+    }
+
+    async fn create_tenant(&self, name: &str) -> Result<Tenant, StorageError> {
+        check_tenant_name(name)?;
+        let name = name.to_string();
+        self.write(move |c| {
+            let tenant = Tenant {
+                id: new_id(),
+                name,
+                log_head: 0,
+                created_at_ms: now_ms(),
+            };
+            match c.execute(
+                "INSERT INTO tenants (id, name, log_head, created_at) VALUES (?1, ?2, 0, ?3)",
+                params![tenant.id, tenant.name, tenant.created_at_ms],
+            ) {
+                Ok(_) => Ok(tenant),
+                Err(e) if is_unique_violation(&e) => Err(StorageError::Conflict(format!(
+                    "a tenant named {:?} already exists",
+                    tenant.name
+                ))),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    async fn tenant(&self, id_or_name: &str) -> Result<Option<Tenant>, StorageError> {
+        let key = id_or_name.to_string();
+        self.read(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT id, name, log_head, created_at FROM tenants WHERE id = ?1 OR name = ?1
+                     ORDER BY id = ?1 DESC LIMIT 1",
+                    [&key],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, i64>(3)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            row.map(|(id, name, head, created_at_ms)| {
+                Ok(Tenant {
+                    id,
+                    name,
+                    log_head: to_u64(head, "tenants.log_head")?,
+                    created_at_ms,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn enroll_device(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        role: Role,
+        token_hash: &str,
+    ) -> Result<Device, StorageError> {
+        check_user_id(user_id)?;
+        let (tenant_id, user_id, token_hash) = (
+            tenant_id.to_string(),
+            user_id.to_string(),
+            token_hash.to_string(),
+        );
+        self.write(move |c| {
+            let exists: Option<i64> = c
+                .query_row("SELECT 1 FROM tenants WHERE id = ?1", [&tenant_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if exists.is_none() {
+                return Err(StorageError::NotFound(format!("tenant {tenant_id}")));
+            }
+            let device = Device {
+                id: new_id(),
+                tenant_id,
+                user_id,
+                role,
+                created_at_ms: now_ms(),
+                revoked_at_ms: None,
+                last_seen_at_ms: None,
+            };
+            c.execute(
+                "INSERT INTO devices (id, tenant_id, user_id, role, token_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    device.id,
+                    device.tenant_id,
+                    device.user_id,
+                    role.as_str(),
+                    token_hash,
+                    device.created_at_ms
+                ],
+            )?;
+            Ok(device)
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, device_id: &str) -> Result<Device, StorageError> {
+        let id = device_id.to_string();
+        self.write(move |c| {
+            c.execute(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                params![id, now_ms()],
+            )?;
+            get_device(c, &id)?.ok_or_else(|| StorageError::NotFound(format!("device {id}")))
+        })
+        .await
+    }
+
+    async fn list_devices(&self, tenant_id: &str) -> Result<Vec<Device>, StorageError> {
+        let tenant_id = tenant_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = ?1 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt
+                .query_map([&tenant_id], device_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(finish_device).collect()
+        })
+        .await
+    }
+
+    async fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>, StorageError> {
+        let hash = token_hash.to_string();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?1"
+            ))?
+            .query_row([&hash], device_from_row)
+            .optional()?
+            .map(finish_device)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<(), StorageError> {
+        let id = device_id.to_string();
+        self.write(move |c| {
+            c.prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")?
+                .execute(params![id, now_ms])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn active_devices(&self, since_ms: i64) -> Result<u64, StorageError> {
+        self.read(move |c| {
+            let n: i64 = c.query_row(
+                "SELECT COUNT(*) FROM devices WHERE revoked_at IS NULL AND last_seen_at >= ?1",
+                [since_ms],
+                |r| r.get(0),
+            )?;
+            to_u64(n, "count")
+        })
+        .await
+    }
+
+    async fn push(
+        &self,
+        device: &Device,
+        actor: &[u8],
+        changes: &[PushChange],
+    ) -> Result<PushOutcome, StorageError> {
+        let hashes = plan::check_push(actor, changes)?;
+        let records = plan::touched_records(changes);
+        let push = Arc::new((device.clone(), actor.to_vec(), changes.to_vec(), hashes));
+        // Plan from a reader, outside the writer lock, so requests plan in parallel...
+        let (facts, early) = {
+            let (push, records) = (push.clone(), records.clone());
+            self.read(move |c| {
+                let (device, actor, changes, hashes) = &*push;
+                let facts = read_facts(c, &device.tenant_id, actor, &records, changes, hashes)?;
+                let plan = plan::plan_push(
+                    &device.tenant_id,
+                    &device.id,
+                    actor,
+                    changes,
+                    hashes,
+                    &facts,
+                );
+                Ok((facts, plan))
+            })
+            .await?
+        };
+        self.write(move |c| {
+            let (device, actor, changes, hashes) = &*push;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let head = lock_tenant(&tx, &device.tenant_id)?;
+            // ...and keep that plan only if nothing it read changed meanwhile.
+            let unchanged = doc_versions(&tx, &records)? == facts.versions()
+                && actor_owner(&tx, actor)? == facts.actor_owner;
+            let plan = if unchanged {
+                early?
+            } else {
+                let facts = read_facts(&tx, &device.tenant_id, actor, &records, changes, hashes)?;
+                plan::plan_push(
+                    &device.tenant_id,
+                    &device.id,
+                    actor,
+                    changes,
+                    hashes,
+                    &facts,
+                )?
+            };
+            let log_head = write_plan(&tx, device, head, &plan, now_ms())?;
+            tx.commit()?;
+            Ok(PushOutcome {
+                applied: plan.entries.len() as u64,
+                rejected: plan.rejected,
+                log_head,
+            })
+        })
+        .await
+    }
+
+    async fn pull(
+        &self,
+        tenant_id: &str,
+        actor: &[u8],
+        cursor: u64,
+        limit: u32,
+    ) -> Result<PullPage, StorageError> {
+        let (tenant_id, actor) = (tenant_id.to_string(), actor.to_vec());
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, record_id, kind, CASE WHEN actor = ?3 THEN NULL ELSE change END
+                 FROM log WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?4",
+            )?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        tenant_id,
+                        to_i64(cursor, "cursor")?,
+                        actor,
+                        i64::from(limit) + 1
+                    ],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, Option<Vec<u8>>>(3)?,
+                        ))
+                    },
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            let rows = rows
+                .into_iter()
+                .map(|(seq, record, kind, change)| {
+                    Ok(LogRow {
+                        seq: to_u64(seq, "log.seq")?,
+                        record,
+                        kind,
+                        change,
+                    })
+                })
+                .collect::<Result<Vec<_>, StorageError>>()?;
+            Ok(plan::pull_page(rows, cursor, limit))
+        })
+        .await
+    }
+
+    async fn bootstrap(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<BootstrapPage, StorageError> {
+        let (tenant_id, after) = (tenant_id.to_string(), after.unwrap_or("").to_string());
+        self.read(move |c| {
+            // One read transaction: the head and the documents come from one snapshot.
+            let tx = c.unchecked_transaction()?;
+            let head: i64 = tx
+                .query_row(
+                    "SELECT log_head FROM tenants WHERE id = ?1",
+                    [&tenant_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| StorageError::NotFound(format!("tenant {tenant_id}")))?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT record_id, kind, doc FROM documents
+                 WHERE tenant_id = ?1 AND record_id > ?2 ORDER BY record_id LIMIT ?3",
+            )?;
+            let docs = stmt
+                .query_map(params![tenant_id, after, i64::from(limit) + 1], |r| {
+                    Ok(DocSnapshot {
+                        record: r.get(0)?,
+                        kind: r.get(1)?,
+                        doc: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(stmt);
+            tx.finish()?;
+            Ok(plan::bootstrap_page(docs, to_u64(head, "log_head")?, limit))
+        })
+        .await
+    }
+
+    async fn document(&self, record_id: &str) -> Result<Option<StoredDoc>, StorageError> {
+        let id = record_id.to_string();
+        self.read(move |c| get_doc(c, &id)).await
+    }
+
+    async fn automerge_sync(
+        &self,
+        device: &Device,
+        record_id: &str,
+        message: &[u8],
+    ) -> Result<AutomergeReply, StorageError> {
+        plan::check_record_id(record_id)?;
+        let (device, id, message) = (device.clone(), record_id.to_string(), message.to_vec());
+        let first = {
+            let (device, id, message) = (device.clone(), id.clone(), message.clone());
+            self.read(move |c| {
+                let stored = readable_doc(get_doc(c, &id)?, &device, &id)?;
+                AutomergeSession::receive(&stored, &message)
+            })
+            .await?
+        };
+        if !first.has_changes() {
+            return Ok(AutomergeReply {
+                reply: first.reply(),
+                applied: 0,
+            });
+        }
+        drop(first);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let head = lock_tenant(&tx, &device.tenant_id)?;
+            let stored = readable_doc(get_doc(&tx, &id)?, &device, &id)?;
+            let session = AutomergeSession::receive(&stored, &message)?;
+            let mut owners = HashMap::new();
+            for actor in session.new_actors() {
+                if let Some(owner) = actor_owner(&tx, &actor)? {
+                    owners.insert(actor, owner);
+                }
+            }
+            let plan = session.plan(&stored, &device.id, &owners)?;
+            write_plan(&tx, &device, head, &plan, now_ms())?;
+            tx.commit()?;
+            Ok(AutomergeReply {
+                applied: plan.entries.len() as u64,
+                reply: session.reply(),
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of outpost-server: the storage conformance suite (SQLite and
+//! PostgreSQL), the HTTP API against hostile input, and the cursor test with two server
+//! processes on one PostgreSQL database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod conformance;
+mod cursor;
+mod http;
+mod support;
