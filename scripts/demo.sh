@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-cargo build --quiet -p outpost-cli
+cargo build --quiet -p outpost-cli -p outpost-server
 OUTPOST="$PWD/target/debug/outpost"
+SERVER_BIN="$PWD/target/debug/outpost-server"
 DATA="$PWD/demo-data"
 mkdir -p "$DATA"
 DB="$DATA/rep-$(date +%Y%m%d-%H%M%S).db"
@@ -62,5 +63,57 @@ printf '   still answerable by id: '; "$OUTPOST" contact get "$WANG_ID" | field 
 
 say "Everything is queued for the server when the signal comes back:"
 "$OUTPOST" status | fmt status
+
+say "Back in signal range. The team's sync server runs on its embedded storage (no database to set up):"
+export OUTPOST_DATA="$DATA/server-$(date +%H%M%S)"
+mkdir -p "$OUTPOST_DATA"
+"$SERVER_BIN" serve --listen 127.0.0.1:0 2>"$DATA/server.log" &
+SERVER_PID=$!
+trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    grep -q "listening on" "$DATA/server.log" 2>/dev/null && break
+    sleep 0.1
+done
+URL="http://$(grep -o 'listening on [0-9.:]*' "$DATA/server.log" | head -1 | cut -d' ' -f3)"
+echo "   outpost-server listening at $URL (data in $OUTPOST_DATA)"
+TENANT=$("$SERVER_BIN" tenant create 华强销售部 | field id)
+TOKEN_A=$("$SERVER_BIN" device enroll --tenant "$TENANT" --user 王小明 | field token)
+TOKEN_B=$("$SERVER_BIN" device enroll --tenant "$TENANT" --user 李经理 | field token)
+echo "   the admin enrolled two devices: 王小明's phone and his manager 李经理's tablet"
+
+say "王小明's phone syncs its morning; the manager's tablet bootstraps and receives everything:"
+"$OUTPOST" sync --server "$URL" --token "$TOKEN_A" | fmt sync
+DB_B="$DATA/manager-$(date +%H%M%S).db"
+OUTPOST_DB="$DB_B" OUTPOST_USER="李经理" "$OUTPOST" sync --server "$URL" --token "$TOKEN_B" | fmt sync
+printf '   on the tablet:'; OUTPOST_DB="$DB_B" "$OUTPOST" contact list | fmt names
+
+say "Both go offline again. The rep adds 张伟's WeChat; the manager fixes his company name:"
+"$OUTPOST" contact edit "$ZHANG_ID" --set wechat=zw_new >/dev/null
+OUTPOST_DB="$DB_B" OUTPOST_USER="李经理" "$OUTPOST" contact edit "$ZHANG_ID" --company 华强科技集团 >/dev/null
+say "...and both change his title at the same time, differently:"
+"$OUTPOST" contact edit "$ZHANG_ID" --title 采购副总 >/dev/null
+OUTPOST_DB="$DB_B" OUTPOST_USER="李经理" "$OUTPOST" contact edit "$ZHANG_ID" --title 供应链总监 >/dev/null
+echo "   phone: title 采购副总 · tablet: title 供应链总监"
+
+say "They sync. Different fields merge; the same field converges to one winner on both, and the conflict is shown:"
+"$OUTPOST" sync | fmt sync
+OUTPOST_DB="$DB_B" "$OUTPOST" sync | fmt sync
+"$OUTPOST" sync | fmt sync
+printf '   phone :'; "$OUTPOST" contact get "$ZHANG_ID" | fmt contact_line
+printf '   tablet:'; OUTPOST_DB="$DB_B" "$OUTPOST" contact get "$ZHANG_ID" | fmt contact_line
+"$OUTPOST" contact conflicts "$ZHANG_ID" | fmt conflicts
+
+say "The manager picks the right title; after the next sync the conflict is gone everywhere:"
+OUTPOST_DB="$DB_B" OUTPOST_USER="李经理" "$OUTPOST" contact resolve "$ZHANG_ID" title 供应链总监 >/dev/null
+OUTPOST_DB="$DB_B" "$OUTPOST" sync >/dev/null
+"$OUTPOST" sync >/dev/null
+printf '   phone :'; "$OUTPOST" contact get "$ZHANG_ID" | fmt contact_line
+printf '   conflicts left: '; "$OUTPOST" contact conflicts "$ZHANG_ID" | fmt count
+
+say "Stopping the server cleanly."
+kill -TERM $SERVER_PID
+wait $SERVER_PID 2>/dev/null || true
+trap - EXIT
+echo "   stopped; its data stays in $OUTPOST_DATA"
 
 say "Done. Explore it yourself: OUTPOST_DB=$DB $OUTPOST contact list"

@@ -33,6 +33,24 @@ def status(s):
     print(f"   {counts}; {s['outbox_len']} changes waiting to sync; {s['size_bytes'] // 1024} KiB at {s['path']}")
 
 
+def sync(r):
+    print(f"   sync: pushed {r['pushed']}, pulled {r['pulled']}, conflicts {r['conflicts']}, status {r['status']} (cursor {r['cursor']})")
+
+
+def contact_line(c):
+    print(f" {c['name']} | {c.get('title') or ''} @ {c.get('company') or ''} | wechat={c['extra'].get('wechat', '-')} | {c['sync_state']}")
+
+
+def conflicts(fields):
+    for f in fields:
+        values = ", ".join(f"{v['value']} (by {v['actor']})" for v in f["values"])
+        print(f"   conflict on {f['field']}: {values}; shown everywhere: {f['values'][0]['value']}")
+
+
+def count(items):
+    print(len(items))
+
+
 def field(d, path):
     for part in path.split("."):
         d = d[int(part)] if part.isdigit() else d[part]
