@@ -21,6 +21,14 @@ val generateBindings by tasks.registering(Exec::class) {
     commandLine("bash", "scripts/gen-bindings.sh")
 }
 
+/** Builds the sync server that the sync unit tests (SyncTest) start on a free port. */
+val buildSyncServer by tasks.registering(Exec::class) {
+    group = "outpost"
+    description = "cargo build -p outpost-server, for the sync tests"
+    workingDir = repoRoot
+    commandLine("cargo", "build", "-p", "outpost-server")
+}
+
 /** Cross-builds liboutpost_ffi.so for arm64-v8a, armeabi-v7a and x86_64 (needs the NDK). */
 val buildNativeLibraries by tasks.registering(Exec::class) {
     group = "outpost"
@@ -48,7 +56,8 @@ android {
             // Host build of the library (scripts/gen-bindings.sh builds it into <target>/debug).
             val targetDir = System.getenv("CARGO_TARGET_DIR")?.let(::File) ?: File(repoRoot, "target")
             it.systemProperty("jna.library.path", File(targetDir, "debug").path)
-            it.dependsOn(generateBindings)
+            it.systemProperty("outpost.server.bin", File(targetDir, "debug/outpost-server").path)
+            it.dependsOn(generateBindings, buildSyncServer)
         }
     }
 }

@@ -4,7 +4,9 @@
 #   2. builds outpost-ffi and generates Kotlin + Swift in library mode (scripts/gen-bindings.sh;
 #      the Swift is generated too, so an export Swift cannot take fails here),
 #   3. compiles the generated Kotlin with android/src/test/kotlin using kotlinc,
-#   4. runs the tests against the host cdylib through JNA; the last line is
+#   4. builds the sync server (cargo build -p outpost-server) for the sync tests, which start
+#      the real binary on a free port (its path goes to the JVM as -Doutpost.server.bin),
+#   5. runs the tests against the host cdylib through JNA; the last line is
 #      "N passed, N failed" and the exit status is non-zero when a test failed.
 # OUTPOST_TEST_FILTER=Suite.method runs a subset.
 set -euo pipefail
@@ -18,6 +20,10 @@ CACHE="${OUTPOST_CACHE_DIR:-$ROOT/.cache}"
 source "$CACHE/kotlin-env.sh"
 
 LIB_DIR="$("$ROOT/scripts/gen-bindings.sh" | tail -n 1)"
+# Same profile and target directory as the library gen-bindings.sh just built.
+cargo build -p outpost-server >&2
+SERVER_BIN="$LIB_DIR/outpost-server"
+[ -x "$SERVER_BIN" ] || { echo "test-kotlin: $SERVER_BIN was not built" >&2; exit 1; }
 
 OUT="$LIB_DIR/kotlin-tests"
 mkdir -p "$OUT"
@@ -44,5 +50,6 @@ fi
 echo "test-kotlin: running on $(java -version 2>&1 | head -n 1)" >&2
 exec java -Xss4m \
     -Djna.library.path="$LIB_DIR" \
+    -Doutpost.server.bin="$SERVER_BIN" \
     -cp "$OUT/tests.jar:$CP:$KOTLIN_LIB/kotlin-stdlib.jar" \
     app.outpost.MainKt

@@ -42,7 +42,8 @@ pub enum OutpostError {
         /// Whether the device was revoked (its local data has been wiped).
         revoked: bool,
     },
-    /// The server could not be reached, or refused the request; nothing was lost and local
+    /// The server could not be reached, kept failing, or refused the request as malformed
+    /// (then `reason` names its HTTP status and error code); nothing was lost and local
     /// changes stay queued: sync again later.
     #[error("network: {reason}")]
     Network {
@@ -95,6 +96,12 @@ impl From<oc::Error> for OutpostError {
             oc::Error::Auth { message, revoked } => OutpostError::Auth { reason: message, revoked },
             oc::Error::Network { message } => OutpostError::Network { reason: message },
             // The server's free-text message may quote what it refused; status and code do not.
+            // 403: this device may not write what it sent (e.g. the store was paired with another
+            // device's token); only signing in again helps.
+            oc::Error::Server { status: 403, code, .. } => OutpostError::Auth {
+                reason: format!("the server refused this device's changes (403 {code})"),
+                revoked: false,
+            },
             oc::Error::Server { status, code, .. } => OutpostError::Network {
                 reason: format!("the server refused the request ({status} {code})"),
             },
@@ -122,6 +129,9 @@ impl From<oc::Error> for OutpostError {
                 storage(StorageProblem::Io, format!("{op} failed: {}", source.kind()))
             }
             // SQLite's message may quote SQL or values; its error code is enough to act on.
+            oc::Error::SyncInProgress => OutpostError::Conflict {
+                reason: "a sync of this store is already running".to_string(),
+            },
             oc::Error::Sqlite(inner) => storage(
                 StorageProblem::Database,
                 match inner.sqlite_error_code() {
@@ -166,6 +176,38 @@ mod tests {
         let text = e.to_string();
         assert!(matches!(e, OutpostError::Validation { ref field, .. } if field == "phones"));
         assert!(!text.contains("138"), "{text}");
+    }
+
+    #[test]
+    fn server_refusals_keep_status_and_code_but_not_the_message() {
+        let refused = |status| oc::Error::Server {
+            status,
+            code: "bad_request".into(),
+            message: "record of 张伟 refused".into(),
+        };
+        let e = OutpostError::from(refused(400));
+        assert!(
+            matches!(e, OutpostError::Network { ref reason } if reason.contains("400 bad_request"))
+        );
+        assert!(!e.to_string().contains("张伟"), "{e}");
+        let forbidden = OutpostError::from(refused(403));
+        assert!(matches!(
+            forbidden,
+            OutpostError::Auth { revoked: false, .. }
+        ));
+        assert!(!forbidden.to_string().contains("张伟"), "{forbidden}");
+    }
+
+    #[test]
+    fn a_revoked_device_stays_revoked_across_the_boundary() {
+        let core = oc::Error::Auth {
+            message: "device revoked".into(),
+            revoked: true,
+        };
+        assert!(matches!(
+            OutpostError::from(core),
+            OutpostError::Auth { revoked: true, .. }
+        ));
     }
 
     #[test]

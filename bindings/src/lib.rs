@@ -3,7 +3,8 @@
 //! The uniffi bindings of `outpost-core` for Kotlin (Android) and Swift (iOS). This crate
 //! holds no logic: it mirrors the core's types as uniffi records, converts the core's errors
 //! into one [`OutpostError`] without personal data, and wraps the `Store` in a thread-safe
-//! [`OutpostStore`] object.
+//! [`OutpostStore`] object, whose `sync` (the core's `sync_store`) is an async export: a Kotlin
+//! `suspend fun`, a Swift `async` function.
 //!
 //! The Kotlin and Swift sources are generated from the built library by the workspace's
 //! `uniffi-bindgen` binary (`scripts/gen-bindings.sh`), never written by hand.
@@ -15,9 +16,10 @@ mod types;
 pub use error::{ListenerError, OutpostError, StorageProblem};
 pub use store::{move_database_aside, ChangeListener, OutpostStore};
 pub use types::{
-    ChangeOrigin, CheckIn, CheckOut, Contact, ContactPatch, ContactStatus, FieldChange,
-    HistoryEntry, Invalidation, KindCount, ListOptions, NewContact, RecordChange, RecordKind,
-    SearchOptions, StoreOptions, StoreStatus, Visit, VisitFilter,
+    ChangeOrigin, CheckIn, CheckOut, ConflictValue, Contact, ContactPatch, ContactStatus,
+    FieldChange, FieldConflict, HistoryEntry, Invalidation, KindCount, ListOptions, NewContact,
+    RecordChange, RecordKind, RejectedChange, SearchOptions, StoreOptions, StoreStatus, SyncReport,
+    Visit, VisitFilter,
 };
 
 uniffi::setup_scaffolding!();

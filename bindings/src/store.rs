@@ -1,9 +1,10 @@
-//! `OutpostStore`: the core's `Store` behind a mutex, and the change listener bridge.
+//! `OutpostStore`: the core's `Store` behind a `std::sync::Mutex` (the lock the core's
+//! `sync_store` takes between network calls), and the change listener bridge.
 
 use crate::error::{ListenerError, OutpostError};
 use crate::types::{
-    CheckIn, CheckOut, Contact, ContactPatch, HistoryEntry, ListOptions, NewContact, RecordChange,
-    SearchOptions, StoreOptions, StoreStatus, Visit, VisitFilter,
+    CheckIn, CheckOut, Contact, ContactPatch, FieldConflict, HistoryEntry, ListOptions, NewContact,
+    RecordChange, SearchOptions, StoreOptions, StoreStatus, SyncReport, Visit, VisitFilter,
 };
 use outpost_core as oc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -29,6 +30,20 @@ struct PendingChanges(Mutex<Vec<oc::RecordChange>>);
 impl oc::ChangeListener for PendingChanges {
     fn on_change(&self, change: &oc::RecordChange) {
         lock(&self.0).push(change.clone());
+    }
+}
+
+impl PendingChanges {
+    /// Takes the collected changes of one origin, leaving the others. A write takes its local
+    /// changes, a sync the ones that arrived by sync: each call reports what it wrote, even
+    /// while a sync and writes interleave between the sync's network calls.
+    fn take(&self, origin: oc::ChangeOrigin) -> Vec<oc::RecordChange> {
+        let mut all = lock(&self.0);
+        let (taken, kept) = std::mem::take(&mut *all)
+            .into_iter()
+            .partition(|c| c.origin == origin);
+        *all = kept;
+        taken
     }
 }
 
@@ -67,7 +82,7 @@ impl OutpostStore {
             let mut store = lock(&self.store);
             let result = f(&mut store);
             // Taken under the store lock: exactly the changes of this call.
-            (result, std::mem::take(&mut *lock(&self.pending.0)))
+            (result, self.pending.take(oc::ChangeOrigin::Local))
         };
         self.deliver(changes);
         Ok(result?)
@@ -202,7 +217,8 @@ impl OutpostStore {
         Ok(history.into_iter().map(Into::into).collect())
     }
 
-    /// An overview of the store: record counts, changes waiting for sync, file size.
+    /// An overview of the store: record counts, changes waiting for sync and those the server
+    /// refused, the sync server, the last sync, file size.
     pub fn status(&self) -> Result<StoreStatus, OutpostError> {
         self.read(|s| s.status()).map(Into::into)
     }
@@ -210,6 +226,79 @@ impl OutpostStore {
     /// Runs SQLite's full integrity check; an empty list means the file is sound.
     pub fn check_integrity(&self) -> Result<Vec<String>, OutpostError> {
         self.read(|s| s.check_integrity())
+    }
+
+    /// Remembers the sync server (`https://…`) and this device's token, given when the device
+    /// was enrolled. Later `sync()` calls use them. Pointing the store at another server
+    /// starts over with a full download on the next sync (local changes are kept and sent).
+    pub fn set_server(&self, url: String, token: String) -> Result<(), OutpostError> {
+        self.write(|s| s.set_server(&url, &token))
+    }
+
+    /// The fields of a contact that were edited concurrently on several devices and not yet
+    /// resolved; empty when there is no conflict. Every device shows the same winner
+    /// (`values[0]`) until someone resolves it with `resolveContactConflict`.
+    pub fn contact_conflicts(&self, id: String) -> Result<Vec<FieldConflict>, OutpostError> {
+        let conflicts = self.read(|s| s.contact_conflicts(&id))?;
+        Ok(conflicts.into_iter().map(Into::into).collect())
+    }
+
+    /// Resolves a conflict on `field` by writing `value` (lists comma-separated, e.g.
+    /// `"+8613800138000, +8675552659655"`): it supersedes every competing value here now, and
+    /// on every device once this store has synced. The value is validated like an edit.
+    pub fn resolve_contact_conflict(
+        &self,
+        id: String,
+        field: String,
+        value: String,
+    ) -> Result<Contact, OutpostError> {
+        self.write(|s| s.resolve_contact_conflict(&id, &field, &value))
+            .map(Into::into)
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl OutpostStore {
+    /// Syncs with the server: sends the changes waiting in the outbox, receives everyone
+    /// else's and merges them (a new device first downloads every record). A Kotlin
+    /// `suspend fun`, a Swift `async` function; the store stays usable while it runs (it is
+    /// locked only between network calls, never across one).
+    ///
+    /// Give `server` and `token` together the first time (they are remembered, see
+    /// `setServer`), or neither to use the remembered pair.
+    ///
+    /// Records that arrived are reported to the change listener with origin `Sync` when the
+    /// sync ends (successfully or not), on the thread that resumes the call. Cancelling the
+    /// call stops it between steps; what it had merged is kept, and reported at the end of
+    /// the next sync.
+    ///
+    /// Errors: `Network` when the server cannot be reached after retries (nothing is lost:
+    /// local changes stay queued, sync again later); `Auth` when the token is refused, with
+    /// `revoked = true` when the device was revoked, in which case every record of this store
+    /// has been wiped; `Validation` on `server` or `token` when no server is known or only one
+    /// of the pair is given. A change the server refuses does not fail the sync: it is counted
+    /// in the report and listed in `status().rejected`.
+    #[uniffi::method(default(server = None, token = None))]
+    pub async fn sync(
+        &self,
+        server: Option<String>,
+        token: Option<String>,
+    ) -> Result<SyncReport, OutpostError> {
+        match (server, token) {
+            (Some(server), Some(token)) => self.write(|s| s.set_server(&server, &token))?,
+            (None, None) => {}
+            (server, _) => {
+                return Err(OutpostError::Validation {
+                    field: if server.is_some() { "token" } else { "server" }.to_string(),
+                    reason: "give the server URL and the device token together, or neither to use the remembered ones".to_string(),
+                })
+            }
+        }
+        let report = oc::sync_store(&self.store, oc::SyncOptions::default()).await;
+        // The core reported each record it merged to `pending`, under the store lock; the
+        // lock is free now, so the listener may read the store.
+        self.deliver(self.pending.take(oc::ChangeOrigin::Sync));
+        Ok(report?.into())
     }
 }
 

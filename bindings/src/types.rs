@@ -314,6 +314,73 @@ pub struct StoreStatus {
     pub sync_states: Vec<KindCount>,
     /// Changes waiting to be sent to the server.
     pub outbox_len: i64,
+    /// Changes the server refused, with its reason; they are kept and not sent again.
+    pub rejected: Vec<RejectedChange>,
+    /// The sync server this store talks to, once set (the token is not shown).
+    pub server: Option<String>,
+    /// The last server log position applied (0 before the first sync).
+    pub cursor: i64,
+    /// When the last sync finished (RFC 3339), if one did.
+    pub last_sync_at: Option<String>,
+}
+
+/// A local change the server refused. It is kept (the record shows `sync_state` `rejected`)
+/// and never sent again; the rest of the outbox keeps flowing.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RejectedChange {
+    /// The record it belongs to.
+    pub record_id: String,
+    /// `contact` or `visit`.
+    pub kind: String,
+    /// The server's reason.
+    pub reason: String,
+    /// When it was refused (RFC 3339).
+    pub at: String,
+}
+
+/// One competing value of a field edited concurrently on several devices.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConflictValue {
+    /// The value (lists comma-separated).
+    pub value: String,
+    /// The user who wrote it.
+    pub actor: String,
+    /// When (RFC 3339, the writing device's clock).
+    pub at: String,
+}
+
+/// A field with competing values. Every device shows the same winner, `values[0]`, until a
+/// user resolves it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FieldConflict {
+    /// The field (`title`, `phones`, or an extra field's key).
+    pub field: String,
+    /// The competing values, the current winner first.
+    pub values: Vec<ConflictValue>,
+}
+
+/// What one `sync()` did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReport {
+    /// Local changes the server acknowledged.
+    pub pushed: i64,
+    /// Changes and documents received and merged.
+    pub pulled: i64,
+    /// The server log position now applied.
+    pub cursor: i64,
+    /// Records received in this sync that now have conflicting field values
+    /// (see `contactConflicts`).
+    pub conflicts: i64,
+    /// Local changes the server refused (listed in `status().rejected`).
+    pub rejected: i64,
+    /// `ok`, or `partial` when some changes were refused.
+    pub status: String,
+    /// HTTP round trips made.
+    pub round_trips: i64,
+    /// Request body bytes sent.
+    pub bytes_sent: i64,
+    /// Response body bytes received.
+    pub bytes_received: i64,
 }
 
 /// What kind of record changed.
@@ -544,6 +611,56 @@ impl From<oc::StoreStatus> for StoreStatus {
             records: s.records.into_iter().map(Into::into).collect(),
             sync_states: s.sync_states.into_iter().map(Into::into).collect(),
             outbox_len: count(s.outbox_len),
+            rejected: s.rejected.into_iter().map(Into::into).collect(),
+            server: s.server,
+            cursor: count(s.cursor),
+            last_sync_at: s.last_sync_at,
+        }
+    }
+}
+
+impl From<oc::RejectedChange> for RejectedChange {
+    fn from(r: oc::RejectedChange) -> Self {
+        RejectedChange {
+            record_id: r.record_id,
+            kind: r.kind,
+            reason: r.reason,
+            at: r.at,
+        }
+    }
+}
+
+impl From<oc::ConflictValue> for ConflictValue {
+    fn from(v: oc::ConflictValue) -> Self {
+        ConflictValue {
+            value: v.value,
+            actor: v.actor,
+            at: v.at,
+        }
+    }
+}
+
+impl From<oc::FieldConflict> for FieldConflict {
+    fn from(f: oc::FieldConflict) -> Self {
+        FieldConflict {
+            field: f.field,
+            values: f.values.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<oc::SyncReport> for SyncReport {
+    fn from(r: oc::SyncReport) -> Self {
+        SyncReport {
+            pushed: count(r.pushed),
+            pulled: count(r.pulled),
+            cursor: count(r.cursor),
+            conflicts: count(r.conflicts),
+            rejected: count(r.rejected),
+            status: r.status,
+            round_trips: count(r.round_trips),
+            bytes_sent: count(r.bytes_sent),
+            bytes_received: count(r.bytes_received),
         }
     }
 }

@@ -334,6 +334,13 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             match (server, token) {
                 (Some(server), Some(token)) => store.set_server(&server, &token)?,
+                (None, None) if store.server()?.is_none() => {
+                    return Err(Error::validation(
+                        "server",
+                        "",
+                        "no sync server set: pass --server URL --token TOKEN once",
+                    ))
+                }
                 (None, None) => {}
                 _ => {
                     return Err(Error::validation(

@@ -93,6 +93,9 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
+    /// A sync of this store is already running; this one did nothing.
+    #[error("a sync of this store is already running")]
+    SyncInProgress,
     /// SQLite failed.
     #[error("storage: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -103,7 +106,7 @@ pub enum Error {
 
 impl Error {
     /// A stable, short name for the error's kind: `validation`, `not_found`, `foreign_database`,
-    /// `corrupt`, `schema_too_new`, `document`, `io`, `auth`, `network`, `server`, `storage`.
+    /// `corrupt`, `schema_too_new`, `document`, `io`, `auth`, `network`, `server`, `busy`, `storage`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Validation { .. } => "validation",
@@ -116,6 +119,7 @@ impl Error {
             Error::Auth { .. } => "auth",
             Error::Network { .. } => "network",
             Error::Server { .. } => "server",
+            Error::SyncInProgress => "busy",
             Error::Sqlite(_) => "storage",
         }
     }

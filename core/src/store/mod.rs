@@ -158,6 +158,8 @@ pub struct Store {
     actor: Actor,
     listener: Option<Arc<dyn ChangeListener>>,
     checkpointer: Option<Checkpointer>,
+    /// Set while a sync of this store runs (one at a time).
+    pub(crate) syncing: bool,
 }
 
 /// Copies the write-ahead log back into the database file from its own thread and connection,
@@ -399,6 +401,7 @@ impl Store {
             actor: Actor { user, device },
             listener: None,
             checkpointer,
+            syncing: false,
         })
     }
 

@@ -248,6 +248,11 @@ impl Store {
         Ok(url.zip(token))
     }
 
+    /// Whether a sync of this store is running now.
+    pub fn is_syncing(&self) -> bool {
+        self.syncing
+    }
+
     /// The server log position this store has applied.
     pub fn cursor(&self) -> Result<u64> {
         Ok(get_setting(&self.conn, KEY_CURSOR)?

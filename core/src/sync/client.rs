@@ -232,10 +232,25 @@ pub async fn sync_store(store: &Mutex<Store>, options: SyncOptions) -> Result<Sy
         Error::validation(
             "server",
             "",
-            "no sync server set: pass --server URL --token TOKEN once",
+            "no sync server set: set the server URL and this device's token first",
         )
     })?;
     let client = SyncClient::new(&url, &token, options.clone())?;
+    // One sync at a time per store: two would send the same outbox and race on the cursor.
+    {
+        let mut s = lock(store);
+        if s.syncing {
+            return Err(Error::SyncInProgress);
+        }
+        s.syncing = true;
+    }
+    struct Running<'a>(&'a Mutex<Store>);
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            lock(self.0).syncing = false;
+        }
+    }
+    let _running = Running(store);
     match run(store, &client, &options).await {
         Err(Error::Auth {
             revoked: true,

@@ -276,3 +276,278 @@ final class OutpostTests: XCTestCase {
         XCTAssertEqual(validationError { _ = try store.checkIn(checkIn: CheckIn(contactId: zhang.id, lat: 91, lon: 0)) }?.field, "lat")
     }
 }
+
+/// Mirror of android/src/test/kotlin/app/outpost/SyncTest.kt: device stores syncing through the
+/// real outpost-server binary (see SyncServer.swift), started per test and stopped in tearDown.
+final class SyncTests: XCTestCase {
+    private var dir: URL!
+    private var servers: [SyncServer] = []
+
+    /// A device: its store and the token it was enrolled with.
+    private struct Device {
+        let store: OutpostStore
+        let deviceId: String
+        let token: String
+    }
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("outpost-swift-sync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        servers.forEach { $0.stop() }
+        servers = []
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    private func startServer() throws -> SyncServer {
+        let server = try SyncServer(dataDir: dir.appendingPathComponent("server"))
+        servers.append(server)
+        return server
+    }
+
+    private func device(_ server: SyncServer, tenant: String, user: String) throws -> Device {
+        let (deviceId, token) = try server.enrollDevice(tenant: tenant, user: user)
+        let store = try OutpostStore.open(path: dir.appendingPathComponent("\(user).db").path, options: StoreOptions(region: "CN", user: user))
+        return Device(store: store, deviceId: deviceId, token: token)
+    }
+
+    @discardableResult
+    private func sync(_ device: Device, _ server: SyncServer) async throws -> SyncReport {
+        try await device.store.sync(server: server.url, token: device.token)
+    }
+
+    private func zhangWei(company: String = "深圳市华强科技有限公司") -> NewContact {
+        NewContact(
+            name: "张伟",
+            company: company,
+            title: "采购经理",
+            phones: ["138 0013 8000"],
+            emails: ["Zhang.Wei@HuaQiang.example"],
+            extra: ["wechat": "zhangwei88"]
+        )
+    }
+
+    private func all(_ store: OutpostStore) throws -> [Contact] {
+        try store.listContacts(options: ListOptions(includeInvalid: true)).sorted { $0.id < $1.id }
+    }
+
+    func testAContactAddedOnOneDeviceArrivesOnTheOther() async throws {
+        let server = try startServer()
+        let tenant = try server.createTenant("华强销售")
+        let alice = try device(server, tenant: tenant, user: "alice")
+        let bob = try device(server, tenant: tenant, user: "bob")
+
+        let added = try alice.store.addContact(contact: zhangWei())
+        XCTAssertEqual(added.syncState, "local")
+        let pushed = try await sync(alice, server)
+        XCTAssertGreaterThan(pushed.pushed, 0)
+        XCTAssertEqual(pushed.status, "ok")
+        XCTAssertEqual(try alice.store.status().outboxLen, 0)
+        let onAlice = try alice.store.getContact(id: added.id)
+        XCTAssertEqual(onAlice.syncState, "synced")
+
+        let pulled = try await sync(bob, server)
+        XCTAssertGreaterThan(pulled.pulled, 0)
+        let onBob = try bob.store.getContact(id: added.id)
+        XCTAssertEqual(onBob, onAlice)
+        XCTAssertEqual(onBob.phones, ["+8613800138000"])
+        XCTAssertEqual(onBob.owner, "alice")
+        XCTAssertEqual(onBob.syncState, "synced")
+
+        let status = try bob.store.status()
+        XCTAssertEqual(status.server, server.url)
+        XCTAssertGreaterThan(status.cursor, 0)
+        XCTAssertNotNil(status.lastSyncAt)
+        XCTAssertEqual(status.outboxLen, 0)
+        XCTAssertEqual(status.rejected, [])
+        let again = try await bob.store.sync()
+        XCTAssertEqual(again.pushed + again.pulled, 0)
+    }
+
+    func testOfflineAddsOnBothDevicesConvergeWhenTheySyncConcurrently() async throws {
+        let server = try startServer()
+        let tenant = try server.createTenant("华强销售")
+        let alice = try device(server, tenant: tenant, user: "alice")
+        let bob = try device(server, tenant: tenant, user: "bob")
+        for name in ["张伟", "李娜", "王芳"] { _ = try alice.store.addContact(contact: NewContact(name: name, company: "华强")) }
+        for (i, name) in ["陈大文", "刘洋"].enumerated() {
+            _ = try bob.store.addContact(contact: NewContact(name: name, phones: ["139 1234 567\(i)"]))
+        }
+
+        async let a = alice.store.sync(server: server.url, token: alice.token)
+        async let b = bob.store.sync(server: server.url, token: bob.token)
+        _ = try await (a, b)
+        _ = try await alice.store.sync()
+        _ = try await bob.store.sync()
+        _ = try await alice.store.sync()
+
+        let onAlice = try all(alice.store)
+        XCTAssertEqual(onAlice.count, 5)
+        XCTAssertEqual(onAlice, try all(bob.store))
+        XCTAssertTrue(onAlice.allSatisfy { $0.syncState == "synced" })
+    }
+
+    /// Alice and Bob both have a contact, then change its title concurrently; both synced.
+    private func concurrentTitleEdits(_ server: SyncServer) async throws -> (Device, Device, String) {
+        let tenant = try server.createTenant("华强销售")
+        let alice = try device(server, tenant: tenant, user: "alice")
+        let bob = try device(server, tenant: tenant, user: "bob")
+        let id = try alice.store.addContact(contact: zhangWei()).id
+        try await sync(alice, server)
+        try await sync(bob, server)
+        XCTAssertEqual(try bob.store.getContact(id: id).title, "采购经理")
+
+        _ = try alice.store.editContact(id: id, patch: ContactPatch(title: "采购总监", address: "深圳市福田区华强北路1号"))
+        _ = try bob.store.editContact(id: id, patch: ContactPatch(company: "华强电子", title: "总经理"))
+        try await sync(alice, server)
+        try await sync(bob, server)
+        try await sync(alice, server)
+        return (alice, bob, id)
+    }
+
+    func testConcurrentEditsOfOneFieldShowTheSameWinnerAndListBothValues() async throws {
+        let server = try startServer()
+        let (alice, bob, id) = try await concurrentTitleEdits(server)
+
+        let onAlice = try alice.store.getContact(id: id)
+        XCTAssertEqual(onAlice, try bob.store.getContact(id: id))
+        XCTAssertTrue(["采购总监", "总经理"].contains(onAlice.title ?? ""))
+        XCTAssertEqual(onAlice.company, "华强电子")
+        XCTAssertEqual(onAlice.address, "深圳市福田区华强北路1号")
+
+        let conflicts = try alice.store.contactConflicts(id: id)
+        XCTAssertEqual(conflicts, try bob.store.contactConflicts(id: id))
+        XCTAssertEqual(conflicts.map(\.field), ["title"])
+        let values = conflicts.first?.values ?? []
+        XCTAssertEqual(Set(values.map(\.value)), ["采购总监", "总经理"])
+        XCTAssertEqual(values.first?.value, onAlice.title)
+        XCTAssertEqual(Set(values.map(\.actor)), ["alice", "bob"])
+    }
+
+    func testResolvingAConflictOnOneDeviceClearsItOnBothAfterSync() async throws {
+        let server = try startServer()
+        let (alice, bob, id) = try await concurrentTitleEdits(server)
+        XCTAssertEqual(try bob.store.contactConflicts(id: id).count, 1)
+
+        let resolved = try bob.store.resolveContactConflict(id: id, field: "title", value: "销售总监")
+        XCTAssertEqual(resolved.title, "销售总监")
+        XCTAssertEqual(try bob.store.contactConflicts(id: id), [])
+        XCTAssertEqual(try alice.store.contactConflicts(id: id).count, 1)
+
+        try await sync(bob, server)
+        try await sync(alice, server)
+        XCTAssertEqual(try alice.store.contactConflicts(id: id), [])
+        XCTAssertEqual(try alice.store.getContact(id: id).title, "销售总监")
+        XCTAssertEqual(try alice.store.getContact(id: id), try bob.store.getContact(id: id))
+    }
+
+    func testTheChangeListenerHearsRecordsThatArriveBySync() async throws {
+        let server = try startServer()
+        let tenant = try server.createTenant("华强销售")
+        let alice = try device(server, tenant: tenant, user: "alice")
+        let bob = try device(server, tenant: tenant, user: "bob")
+        let listener = RecordingListener()
+        listener.store = bob.store
+        bob.store.setChangeListener(listener: listener)
+        let zhang = try alice.store.addContact(contact: zhangWei())
+        let li = try alice.store.addContact(contact: NewContact(name: "李娜"))
+        try await sync(alice, server)
+        XCTAssertEqual(listener.seen, [])
+
+        try await sync(bob, server)
+        XCTAssertEqual(
+            Set(listener.seen),
+            [RecordChange(kind: .contact, id: zhang.id, origin: .sync), RecordChange(kind: .contact, id: li.id, origin: .sync)]
+        )
+        XCTAssertEqual(Set(listener.namesSeen), ["张伟", "李娜"])
+    }
+
+    func testARevokedDeviceGetsATypedAuthErrorAndItsStoreIsWiped() async throws {
+        let server = try startServer()
+        let tenant = try server.createTenant("华强销售")
+        let alice = try device(server, tenant: tenant, user: "alice")
+        let bob = try device(server, tenant: tenant, user: "bob")
+        let marker = "RevocationMarkerTradingCo"
+        _ = try alice.store.addContact(contact: zhangWei(company: marker))
+        try await sync(alice, server)
+        try await sync(bob, server)
+        _ = try bob.store.addContact(contact: NewContact(name: "李娜", notes: "unsynced \(marker)"))
+        let bobFile = dir.appendingPathComponent("bob.db")
+        XCTAssertTrue(fileContains(bobFile, marker))
+
+        try server.revokeDevice(bob.deviceId)
+        do {
+            _ = try await bob.store.sync()
+            XCTFail("a revoked device synced")
+        } catch let OutpostError.Auth(_, revoked) {
+            XCTAssertTrue(revoked)
+        }
+        XCTAssertEqual(try all(bob.store), [])
+        let status = try bob.store.status()
+        XCTAssertEqual(status.outboxLen, 0)
+        XCTAssertEqual(status.records, [])
+        XCTAssertNil(status.server)
+        XCTAssertFalse(fileContains(bobFile, marker), "record content remains in the wiped file")
+
+        let ok = try await sync(alice, server)
+        XCTAssertEqual(ok.status, "ok")
+        XCTAssertEqual(try all(alice.store).count, 1)
+    }
+
+    func testADeadServerIsANetworkErrorAndNothingIsLost() async throws {
+        let first = try startServer()
+        let tenant = try first.createTenant("华强销售")
+        let alice = try device(first, tenant: tenant, user: "alice")
+        let bob = try device(first, tenant: tenant, user: "bob")
+        try await sync(alice, first)
+        first.stop()
+
+        let zhang = try alice.store.addContact(contact: zhangWei())
+        _ = try alice.store.editContact(id: zhang.id, patch: ContactPatch(title: "采购总监"))
+        let before = try alice.store.status()
+        XCTAssertGreaterThan(before.outboxLen, 0)
+        do {
+            _ = try await alice.store.sync()
+            XCTFail("synced with a dead server")
+        } catch let OutpostError.Network(reason) {
+            XCTAssertFalse(reason.contains("张伟"))
+        }
+        let after = try alice.store.status()
+        XCTAssertEqual(after.outboxLen, before.outboxLen)
+        XCTAssertEqual(after.cursor, before.cursor)
+        XCTAssertEqual(try alice.store.getContact(id: zhang.id).syncState, "local")
+
+        let second = try startServer()
+        let report = try await sync(alice, second)
+        XCTAssertEqual(report.pushed, before.outboxLen)
+        XCTAssertEqual(try alice.store.status().outboxLen, 0)
+        try await sync(bob, second)
+        XCTAssertEqual(try alice.store.getContact(id: zhang.id), try bob.store.getContact(id: zhang.id))
+    }
+
+    func testSyncWantsTheServerAndTokenTogether() async throws {
+        let store = try OutpostStore.open(path: dir.appendingPathComponent("rep.db").path, options: StoreOptions())
+        for (server, token, field) in [(nil, nil, "server"), ("http://127.0.0.1:9", nil, "token")] as [(String?, String?, String)] {
+            do {
+                _ = try await store.sync(server: server, token: token)
+                XCTFail("sync without \(field) succeeded")
+            } catch let OutpostError.Validation(refused, _) {
+                XCTAssertEqual(refused, field)
+            }
+        }
+        XCTAssertThrowsError(try store.setServer(url: "ftp://127.0.0.1", token: "t"))
+        XCTAssertNil(try store.status().server)
+        try store.setServer(url: "http://127.0.0.1:9/", token: "token-1")
+        XCTAssertEqual(try store.status().server, "http://127.0.0.1:9")
+    }
+
+    /// Whether `marker` is in the database file or its write-ahead log.
+    private func fileContains(_ db: URL, _ marker: String) -> Bool {
+        let needle = Data(marker.utf8)
+        return [db, URL(fileURLWithPath: db.path + "-wal")].contains { url in
+            (try? Data(contentsOf: url))?.range(of: needle) != nil
+        }
+    }
+}

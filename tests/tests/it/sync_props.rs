@@ -302,3 +302,42 @@ fn random_interleavings_converge_and_lose_nothing() -> R<()> {
         .map_err(|e| format!("{e}"))?;
     Ok(())
 }
+
+#[test]
+fn only_one_sync_of_a_store_runs_at_a_time() -> R<()> {
+    let h = Harness::start()?;
+    let dir = tempfile::tempdir()?;
+    let tenant = h
+        .runtime
+        .block_on(h.storage.create_tenant("single-flight"))?;
+    let enrolled = h.runtime.block_on(outpost_server::token::enroll_device(
+        &*h.storage,
+        &tenant.id,
+        "rep",
+        Role::Rep,
+    ))?;
+    let mut store = Store::open(dir.path().join("rep.db"), StoreOptions::default())?;
+    store.set_server(&h.url, &enrolled.token)?;
+    store.add_contact(NewContact {
+        name: "并发".into(),
+        ..Default::default()
+    })?;
+    let store = std::sync::Mutex::new(store);
+    // The first sync parks on its HTTP request; the second finds it running.
+    let (first, second) = h.runtime.block_on(async {
+        tokio::join!(
+            outpost_core::sync_store(&store, SyncOptions::default()),
+            outpost_core::sync_store(&store, SyncOptions::default())
+        )
+    });
+    assert_eq!(first?.pushed, 1);
+    assert!(
+        matches!(second, Err(outpost_core::Error::SyncInProgress)),
+        "{second:?}"
+    );
+    let again = h
+        .runtime
+        .block_on(outpost_core::sync_store(&store, SyncOptions::default()))?;
+    assert_eq!(again.pushed, 0, "the flag is cleared when a sync ends");
+    Ok(())
+}
