@@ -23,6 +23,13 @@ fn target_dir() -> PathBuf {
 /// The path of a workspace binary, built first if needed (a no-op when `cargo test --workspace`
 /// already built it).
 pub fn binary(package: &str, name: &str) -> Result<PathBuf, BoxError> {
+    // Once per binary and test process: parallel tests would otherwise queue on cargo's lock.
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    let path = target_dir().join("debug").join(name);
+    if built.iter().any(|b| b == name) {
+        return Ok(path);
+    }
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--quiet", "-p", package, "--bin", name])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -30,7 +37,8 @@ pub fn binary(package: &str, name: &str) -> Result<PathBuf, BoxError> {
     if !status.success() {
         return Err(format!("cargo build -p {package} failed").into());
     }
-    Ok(target_dir().join("debug").join(name))
+    built.push(name.to_string());
+    Ok(path)
 }
 
 /// A running `outpost-server serve` on embedded SQLite in its own directory.
