@@ -1,4 +1,3 @@
-//! API-READY
 //! # outpost-core
 //!
 //! The offline-first core of the Outpost field-sales app. It runs inside the Android and iOS

@@ -7,7 +7,11 @@
 //! - [`bench_store`]: the device-store benchmark (save, search, size), each number next to a
 //!   baseline measured in the same run. Run it with
 //!   `cargo run --release -p outpost-tests --bin outpost-bench -- store --json`.
+//! - [`bench_sync`]: the sync benchmark (bootstrap, no-change reconnect, one-field edit, server
+//!   throughput) against the real server on loopback, next to plain Automerge per-document sync.
+//!   Run it with `cargo run --release -p outpost-tests --bin outpost-bench -- sync --json`.
 
 pub mod bench_store;
+pub mod bench_sync;
 pub mod fixtures;
 pub mod procs;

@@ -53,6 +53,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         change_hash BLOB NOT NULL,
         created_at  TEXT NOT NULL
     );
+    -- "Does this record still have unsent changes?" is asked for every record after each sync.
+    CREATE INDEX outbox_rid ON outbox(rid);
 
     CREATE TABLE sync_state (
         key   TEXT PRIMARY KEY,

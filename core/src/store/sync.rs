@@ -435,6 +435,19 @@ impl Store {
             };
             let mut touched = Vec::new();
             for snap in page.docs {
+                let known: bool = tx
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1)")?
+                    .query_row([&snap.record], |r| r.get(0))?;
+                if !known {
+                    // A record this device does not have: keep the server's compacted bytes as
+                    // they are (no merge into an empty document, no second save).
+                    if store_snapshot(&tx, &self.actor, &snap)? {
+                        applied.conflicted_records.insert(snap.record.clone());
+                    }
+                    applied.pulled += 1;
+                    touched.push((snap.kind, snap.record));
+                    continue;
+                }
                 let conflicted = merge_into(&tx, &self.actor, &snap.record, &snap.kind, |doc| {
                     let mut remote = AutoCommit::load(&snap.doc).map_err(|e| Error::Document {
                         id: snap.record.clone(),
@@ -618,6 +631,25 @@ fn merge_into(
             .execute([rid])?;
     }
     reproject(tx, rid, id, kind, &mut doc, existed)?;
+    Ok(!field_conflicts(&mut doc).is_empty())
+}
+
+/// Stores a downloaded document of a record this device does not have, as it came, and builds
+/// its projection. Returns whether it has conflicting values.
+fn store_snapshot(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    snap: &crate::sync::protocol::DocSnapshot,
+) -> Result<bool> {
+    let mut doc = record::load(&snap.record, &snap.doc, actor)?;
+    let heads = record::heads_bytes(&mut doc);
+    let updated_at = record::rfc3339_ms(record::last_change_ms(&mut doc));
+    tx.prepare_cached(
+        "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, 'synced', ?5)",
+    )?
+    .execute(params![snap.record, snap.kind, snap.doc, heads, updated_at])?;
+    let rid = tx.last_insert_rowid();
+    reproject(tx, rid, &snap.record, &snap.kind, &mut doc, false)?;
     Ok(!field_conflicts(&mut doc).is_empty())
 }
 

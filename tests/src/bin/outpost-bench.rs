@@ -4,10 +4,13 @@
 //! ```text
 //! cargo run --release -p outpost-tests --bin outpost-bench -- store --json
 //! cargo run --release -p outpost-tests --bin outpost-bench -- store --contacts 10000 --saves 1000
+//! cargo run --release -p outpost-tests --bin outpost-bench -- sync --json
+//! cargo run --release -p outpost-tests --bin outpost-bench -- sync --contacts 5000 --held 1000
 //! ```
 
 use clap::{Args, Parser, Subcommand};
 use outpost_tests::bench_store::{self, StoreBenchConfig, StoreReport};
+use outpost_tests::bench_sync::{self, SyncBenchConfig, SyncBenchReport};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +29,37 @@ struct Cli {
 enum Command {
     /// The device store: save latency against a plain SQLite insert, search latency, bytes on disk.
     Store(StoreArgs),
+    /// Sync against the real server on loopback: bootstrap, no-change reconnect, one-field edit,
+    /// server throughput, next to plain Automerge per-document sync.
+    Sync(SyncArgs),
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    /// Contacts a new device bootstraps.
+    #[arg(long, default_value_t = 100_000)]
+    contacts: usize,
+    /// Records held by the device that reconnects with nothing new.
+    #[arg(long, default_value_t = 10_000)]
+    held: usize,
+    /// Devices pushing concurrently.
+    #[arg(long, default_value_t = 8)]
+    devices: usize,
+    /// Changes each pushing device sends.
+    #[arg(long, default_value_t = 2_500)]
+    changes: usize,
+    /// Seed of the generated contacts.
+    #[arg(long, default_value_t = 2024)]
+    seed: u64,
+    /// Where to make the temporary databases (default: next to this binary, in the target dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Keep the databases afterwards (their directory is printed on stderr).
+    #[arg(long)]
+    keep: bool,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -78,6 +112,27 @@ fn store(args: StoreArgs) -> Result<(), BoxError> {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         write!(out, "{}", table(&report))?;
+    }
+    Ok(())
+}
+
+fn sync(args: SyncArgs) -> Result<(), BoxError> {
+    let config = SyncBenchConfig {
+        contacts: args.contacts,
+        held: args.held,
+        devices: args.devices,
+        changes: args.changes,
+        seed: args.seed,
+        parent_dir: args.dir.unwrap_or_else(default_dir),
+        progress: true,
+        keep: args.keep,
+    };
+    let report = bench_sync::run(&config)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write!(out, "{}", sync_table(&report))?;
     }
     Ok(())
 }
@@ -224,10 +279,122 @@ fn table(r: &StoreReport) -> String {
     s
 }
 
+fn sync_table(r: &SyncBenchReport) -> String {
+    let m = &r.meets_targets;
+    let t = &r.targets;
+    let mut s = format!(
+        "outpost-bench sync: bootstrap of {} contacts, reconnect holding {}, {} devices x {} changes\n\n",
+        r.contacts, r.held, r.devices, r.changes_per_device
+    );
+    s += &format!(
+        "{:<34} {:>12} {:>14}   {:<12} {}\n",
+        "measure", "outpost", "automerge", "target", ""
+    );
+    let mut row = |name: &str, ours: String, baseline: String, target: String, ok: Option<bool>| {
+        s += &format!(
+            "{name:<34} {ours:>12} {baseline:>14}   {target:<12} {}\n",
+            ok.map_or("", mark)
+        );
+    };
+    row(
+        "bootstrap (records/s)",
+        format!("{:.0}", r.bootstrap_records_per_s),
+        format!("{:.0}", r.automerge_bootstrap_records_per_s),
+        format!(">= {:.0}", t.bootstrap_records_per_s_min),
+        Some(m.bootstrap_records_per_s),
+    );
+    row(
+        "bootstrap round trips / messages",
+        r.bootstrap_round_trips.to_string(),
+        r.automerge_bootstrap_messages.to_string(),
+        String::new(),
+        None,
+    );
+    row(
+        "bootstrap bytes (body / messages)",
+        r.bootstrap_bytes_received.to_string(),
+        r.automerge_bootstrap_bytes.to_string(),
+        String::new(),
+        None,
+    );
+    row(
+        "no-change reconnect round trips",
+        r.noop_sync_round_trips.to_string(),
+        format!("{} msgs", r.automerge_noop_sync_messages),
+        format!("<= {}", t.noop_sync_round_trips_max),
+        Some(m.noop_sync_round_trips),
+    );
+    row(
+        "no-change reconnect wire bytes",
+        r.noop_sync_wire_bytes.to_string(),
+        r.automerge_noop_http_wire_bytes.to_string(),
+        format!("<= {}", t.noop_sync_bytes_max),
+        Some(m.noop_sync_bytes),
+    );
+    row(
+        "no-change reconnect body bytes",
+        r.noop_sync_body_bytes.to_string(),
+        r.automerge_noop_sync_bytes.to_string(),
+        format!("<= {}", t.noop_sync_bytes_max),
+        Some(m.noop_sync_body_bytes),
+    );
+    row(
+        "no-change reconnect (ms)",
+        format!("{:.1}", r.noop_sync_ms),
+        format!("{:.1}", r.automerge_noop_http_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "one-field edit request wire bytes",
+        r.one_field_edit_wire_bytes.to_string(),
+        String::new(),
+        format!("<= {}", t.one_field_edit_bytes_max),
+        Some(m.one_field_edit_bytes),
+    );
+    row(
+        "one-field edit request body bytes",
+        r.one_field_edit_body_bytes.to_string(),
+        r.automerge_one_field_edit_bytes.to_string(),
+        format!("<= {}", t.one_field_edit_bytes_max),
+        Some(m.one_field_edit_body_bytes),
+    );
+    row(
+        "  of which the Automerge change",
+        r.one_field_edit_change_bytes.to_string(),
+        String::new(),
+        String::new(),
+        None,
+    );
+    row(
+        "server (changes/s)",
+        format!("{:.0}", r.server_changes_per_s),
+        format!("{:.0}", r.automerge_server_changes_per_s),
+        format!(">= {:.0}", t.server_changes_per_s_min),
+        Some(m.server_changes_per_s),
+    );
+    s += &format!(
+        "\nbootstrap {:.2} s: fetching the pages alone {:.2} s (storage read {:.2} s), loading the \
+         documents {:.2} s\npopulating: {:.1} s adding, {:.1} s pushing\n",
+        r.bootstrap_secs,
+        r.bootstrap_fetch_secs,
+        r.bootstrap_storage_read_secs,
+        r.bootstrap_doc_load_secs,
+        r.populate_add_secs,
+        r.populate_push_secs
+    );
+    s += &format!(
+        "\ntargets: {}\n",
+        if m.all { "all met" } else { "some missed" }
+    );
+    s
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Store(args) => store(args),
+        Command::Sync(args) => sync(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
