@@ -341,3 +341,119 @@ fn only_one_sync_of_a_store_runs_at_a_time() -> R<()> {
     assert_eq!(again.pushed, 0, "the flag is cleared when a sync ends");
     Ok(())
 }
+
+/// Reads one HTTP/1.1 message (headers + `content-length` body) from `stream`.
+fn read_http(stream: &mut std::net::TcpStream) -> R<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err("connection closed before a full message".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = stream.read(&mut chunk)?;
+                if n == 0 {
+                    return Err("connection closed mid-body".into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Ok(buf);
+        }
+    }
+}
+
+#[test]
+fn a_connection_dropped_mid_answer_loses_and_duplicates_nothing() -> R<()> {
+    use std::io::Write;
+    let h = Harness::start()?;
+    let server_addr = h.url.trim_start_matches("http://").to_string();
+    // A proxy that forwards one request, then delivers only half of the server's answer.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let proxy_url = format!("http://{}", proxy.local_addr()?);
+    let cutter = std::thread::spawn(move || -> Result<(), String> {
+        let (mut device, _) = proxy.accept().map_err(|e| e.to_string())?;
+        let request = read_http(&mut device).map_err(|e| e.to_string())?;
+        let mut server = std::net::TcpStream::connect(&server_addr).map_err(|e| e.to_string())?;
+        server.write_all(&request).map_err(|e| e.to_string())?;
+        let answer = read_http(&mut server).map_err(|e| e.to_string())?;
+        device
+            .write_all(&answer[..answer.len() / 2])
+            .map_err(|e| e.to_string())?;
+        Ok(()) // both connections drop here, mid-body
+    });
+    let dir = tempfile::tempdir()?;
+    let tenant = h.runtime.block_on(h.storage.create_tenant("cut"))?;
+    let rep = h.runtime.block_on(outpost_server::token::enroll_device(
+        &*h.storage,
+        &tenant.id,
+        "rep",
+        Role::Rep,
+    ))?;
+    let mut store = Store::open(dir.path().join("rep.db"), StoreOptions::default())?;
+    let c = store.add_contact(NewContact {
+        name: "断线".into(),
+        ..Default::default()
+    })?;
+    store.finish_bootstrap(0)?;
+    store.set_server(&proxy_url, &rep.token)?;
+    let store = std::sync::Mutex::new(store);
+    let once = SyncOptions {
+        attempts: 1,
+        ..Default::default()
+    };
+    let cut = h
+        .runtime
+        .block_on(outpost_core::sync_store(&store, once.clone()));
+    assert!(
+        matches!(cut, Err(outpost_core::Error::Network { .. })),
+        "{cut:?}"
+    );
+    cutter.join().map_err(|_| "proxy panicked")??;
+    assert_eq!(
+        store.lock().map_err(|_| "poisoned")?.status()?.outbox_len,
+        1,
+        "not acknowledged, still queued"
+    );
+    // The server did apply it; the retry (straight to the server now) is acknowledged once.
+    store
+        .lock()
+        .map_err(|_| "poisoned")?
+        .set_server(&h.url, &rep.token)?;
+    let report = h.runtime.block_on(outpost_core::sync_store(&store, once))?;
+    assert_eq!(report.pushed, 1);
+    assert_eq!(
+        store.lock().map_err(|_| "poisoned")?.status()?.outbox_len,
+        0
+    );
+    let head = h
+        .runtime
+        .block_on(h.storage.tenant(&tenant.id))?
+        .ok_or("tenant")?
+        .log_head;
+    assert_eq!(head, 1, "the change is in the log exactly once");
+    // Another device sees exactly that one record.
+    let other = h.runtime.block_on(outpost_server::token::enroll_device(
+        &*h.storage,
+        &tenant.id,
+        "mgr",
+        Role::Manager,
+    ))?;
+    let mut store_b = Store::open(dir.path().join("mgr.db"), StoreOptions::default())?;
+    store_b.set_server(&h.url, &other.token)?;
+    let store_b = std::sync::Mutex::new(store_b);
+    h.runtime
+        .block_on(outpost_core::sync_store(&store_b, SyncOptions::default()))?;
+    let got = store_b.lock().map_err(|_| "poisoned")?.get_contact(&c.id)?;
+    assert_eq!(got.name, "断线");
+    Ok(())
+}
