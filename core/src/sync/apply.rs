@@ -59,30 +59,69 @@ pub fn apply_change(
     change: &[u8],
     actor: &[u8],
 ) -> Result<Applied, ChangeRejection> {
-    if change.len() > crate::sync::protocol::MAX_CHANGE_BYTES {
-        return Err(ChangeRejection::TooLarge(change.len()));
-    }
-    let parsed = Change::from_bytes(change.to_vec())
-        .map_err(|e| ChangeRejection::Malformed(e.to_string()))?;
-    if parsed.actor_id().to_bytes() != actor {
-        return Err(ChangeRejection::ForeignActor);
-    }
-    if !record::KINDS.contains(&kind) {
-        return Err(ChangeRejection::Kind(format!(
-            "unknown record kind {kind:?}"
-        )));
-    }
-    let hash = parsed.hash();
     let mut doc = match existing {
         Some(bytes) => AutoCommit::load(bytes)
             .map_err(|e| ChangeRejection::Malformed(format!("stored document: {e}")))?,
         None => AutoCommit::new(),
     };
+    let accepted = apply_change_to(&mut doc, kind, change, actor).map_err(|r| r.rejection)?;
+    Ok(Applied {
+        hash: accepted.hash,
+        doc: if accepted.new { doc.save() } else { Vec::new() },
+        change: change.to_vec(),
+        new: accepted.new,
+    })
+}
+
+/// A change [`apply_change_to`] accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// The change hash.
+    pub hash: [u8; 32],
+    /// `false` when the document already had it (a retried push): nothing changed.
+    pub new: bool,
+}
+
+/// A change [`apply_change_to`] refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Why.
+    pub rejection: ChangeRejection,
+    /// Whether the document was changed before the refusal (the record checks run after the
+    /// change is applied): the caller must rebuild it from what it had before.
+    pub doc_modified: bool,
+}
+
+/// Applies one pushed change to a loaded document, so that a server applying many changes to
+/// one record in a push loads and saves it once. Checks that do not need the change applied run
+/// first; when a later check refuses it, `doc_modified` says the document must be rebuilt.
+pub fn apply_change_to(
+    doc: &mut AutoCommit,
+    kind: &str,
+    change: &[u8],
+    actor: &[u8],
+) -> Result<Accepted, Refused> {
+    let refuse = |rejection| Refused {
+        rejection,
+        doc_modified: false,
+    };
+    if change.len() > crate::sync::protocol::MAX_CHANGE_BYTES {
+        return Err(refuse(ChangeRejection::TooLarge(change.len())));
+    }
+    let parsed = Change::from_bytes(change.to_vec())
+        .map_err(|e| refuse(ChangeRejection::Malformed(e.to_string())))?;
+    if parsed.actor_id().to_bytes() != actor {
+        return Err(refuse(ChangeRejection::ForeignActor));
+    }
+    if !record::KINDS.contains(&kind) {
+        return Err(refuse(ChangeRejection::Kind(format!(
+            "unknown record kind {kind:?}"
+        ))));
+    }
+    let hash = parsed.hash();
     if doc.get_change_by_hash(&hash).is_some() {
-        return Ok(Applied {
+        return Ok(Accepted {
             hash: hash.0,
-            doc: Vec::new(),
-            change: change.to_vec(),
             new: false,
         });
     }
@@ -92,22 +131,33 @@ pub fn apply_change(
         .filter(|d| doc.get_change_by_hash(d).is_none())
         .count();
     if missing > 0 {
-        return Err(ChangeRejection::MissingDependencies(missing));
+        return Err(refuse(ChangeRejection::MissingDependencies(missing)));
     }
-    doc.apply_changes([parsed])
-        .map_err(|e| ChangeRejection::Malformed(e.to_string()))?;
-    let stored_kind = record::get_str(&doc, "kind");
+    if let Some(stored) = record::get_str(doc, "kind") {
+        if stored != kind {
+            return Err(refuse(ChangeRejection::Kind(format!(
+                "record is of kind {stored:?}, the change says {kind:?}"
+            ))));
+        }
+    }
+    doc.apply_changes([parsed]).map_err(|e| Refused {
+        rejection: ChangeRejection::Malformed(e.to_string()),
+        doc_modified: true,
+    })?;
+    let modified = |rejection| Refused {
+        rejection,
+        doc_modified: true,
+    };
+    let stored_kind = record::get_str(doc, "kind");
     if stored_kind.as_deref() != Some(kind) {
-        return Err(ChangeRejection::Kind(format!(
+        return Err(modified(ChangeRejection::Kind(format!(
             "record is of kind {:?}, the change says {kind:?}",
             stored_kind.unwrap_or_default()
-        )));
+        ))));
     }
-    record::validate_doc(kind, &doc).map_err(ChangeRejection::Invalid)?;
-    Ok(Applied {
+    record::validate_doc(kind, doc).map_err(|e| modified(ChangeRejection::Invalid(e)))?;
+    Ok(Accepted {
         hash: hash.0,
-        doc: doc.save(),
-        change: change.to_vec(),
         new: true,
     })
 }

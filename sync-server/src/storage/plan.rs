@@ -9,7 +9,9 @@ use super::{BootstrapPage, Device, PullPage, StoredDoc};
 use crate::StorageError;
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, Change};
-use outpost_core::sync::apply::{apply_change, change_hash, ChangeRejection};
+use outpost_core::sync::apply::{
+    apply_change, apply_change_to, change_hash, ChangeRejection, Refused,
+};
 use outpost_core::sync::protocol::{
     DocSnapshot, LogEntry, PushChange, Rejection, MAX_CHANGES_PER_REQUEST,
 };
@@ -171,8 +173,8 @@ pub fn plan_push(
     }
     let mut seen: HashSet<(&str, [u8; 32])> =
         facts.known.iter().map(|(r, h)| (r.as_str(), *h)).collect();
-    // record -> (kind, doc bytes, last entry)
-    let mut updated: BTreeMap<String, (String, Vec<u8>, usize)> = BTreeMap::new();
+    // One loaded document per record for the whole push: applied to in memory, saved once.
+    let mut working: BTreeMap<String, Working> = BTreeMap::new();
     let mut plan = WritePlan::default();
     for (i, (c, hash)) in changes.iter().zip(hashes).enumerate() {
         if seen.contains(&(c.record.as_str(), *hash)) {
@@ -187,58 +189,124 @@ pub fn plan_push(
                 )));
             }
         }
-        let existing = match updated.get(&c.record) {
-            Some((_, doc, _)) => Some(doc.as_slice()),
-            None => stored.map(|s| s.doc.as_slice()),
+        if !working.contains_key(&c.record) {
+            let base = stored.map(|s| s.doc.clone());
+            let doc = load_base(base.as_deref(), i, &c.record)?;
+            working.insert(
+                c.record.clone(),
+                Working {
+                    kind: c.kind.clone(),
+                    doc,
+                    base,
+                    accepted: Vec::new(),
+                    last: None,
+                },
+            );
+        }
+        let Some(w) = working.get_mut(&c.record) else {
+            continue;
         };
-        match apply_change(existing, &c.kind, &c.change, actor) {
-            Ok(applied) if applied.new => {
+        match apply_change_to(&mut w.doc, &c.kind, &c.change, actor) {
+            Ok(accepted) if accepted.new => {
                 seen.insert((c.record.as_str(), *hash));
                 plan.entries.push(NewEntry {
                     record: c.record.clone(),
                     kind: c.kind.clone(),
                     hash: *hash,
-                    change: applied.change,
+                    change: c.change.clone(),
                     actor: actor.to_vec(),
                 });
-                let last = plan.entries.len() - 1;
-                updated.insert(c.record.clone(), (c.kind.clone(), applied.doc, last));
+                w.kind = c.kind.clone();
+                w.accepted.push(c.change.clone());
+                w.last = Some(plan.entries.len() - 1);
             }
             Ok(_) => {
                 seen.insert((c.record.as_str(), *hash));
             }
-            Err(ChangeRejection::Malformed(m)) => {
+            Err(Refused {
+                rejection: ChangeRejection::Malformed(m),
+                ..
+            }) => {
                 return Err(StorageError::BadRequest(format!(
                     "changes[{i}] (record {}): not a valid Automerge change: {m}",
                     c.record
                 )))
             }
-            Err(ChangeRejection::ForeignActor) => {
+            Err(Refused {
+                rejection: ChangeRejection::ForeignActor,
+                ..
+            }) => {
                 return Err(StorageError::Forbidden(format!(
                     "changes[{i}] (record {}): authored by another actor than the request's actor",
                     c.record
                 )))
             }
-            Err(rejection) => plan.rejected.push(Rejection {
-                hash: hash.to_vec(),
-                record: c.record.clone(),
-                reason: rejection.to_string(),
-            }),
+            Err(Refused {
+                rejection,
+                doc_modified,
+            }) => {
+                if doc_modified {
+                    // Back to the stored document plus the changes accepted so far.
+                    w.doc = load_base(w.base.as_deref(), i, &c.record)?;
+                    let accepted = w
+                        .accepted
+                        .iter()
+                        .map(|b| Change::from_bytes(b.clone()))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| {
+                            StorageError::Internal(format!("re-reading an accepted change: {e}"))
+                        })?;
+                    w.doc.apply_changes(accepted).map_err(|e| {
+                        StorageError::Internal(format!("re-applying accepted changes: {e}"))
+                    })?;
+                }
+                plan.rejected.push(Rejection {
+                    hash: hash.to_vec(),
+                    record: c.record.clone(),
+                    reason: rejection.to_string(),
+                });
+            }
         }
     }
     if !plan.entries.is_empty() && facts.actor_owner.is_none() {
         plan.bind_actors.push(actor.to_vec());
     }
-    plan.docs = updated
+    plan.docs = working
         .into_iter()
-        .map(|(record, (kind, doc, last_entry))| DocWrite {
-            record,
-            kind,
-            doc,
-            last_entry,
+        .filter_map(|(record, mut w)| {
+            let last_entry = w.last?;
+            Some(DocWrite {
+                record,
+                kind: w.kind,
+                doc: w.doc.save(),
+                last_entry,
+            })
         })
         .collect();
     Ok(plan)
+}
+
+/// A record's document while a push is planned.
+struct Working {
+    kind: String,
+    doc: AutoCommit,
+    /// The stored bytes it started from (`None` for a new record).
+    base: Option<Vec<u8>>,
+    /// Changes accepted so far in this push, to rebuild after a refusal.
+    accepted: Vec<Vec<u8>>,
+    /// Index in the plan's entries of the last change applied.
+    last: Option<usize>,
+}
+
+fn load_base(base: Option<&[u8]>, i: usize, record: &str) -> Result<AutoCommit, StorageError> {
+    match base {
+        Some(bytes) => AutoCommit::load(bytes).map_err(|e| {
+            StorageError::BadRequest(format!(
+                "changes[{i}] (record {record}): not a valid Automerge change: stored document: {e}"
+            ))
+        }),
+        None => Ok(AutoCommit::new()),
+    }
 }
 
 /// A log row as read for a pull; `change` is `None` for the pulling actor's own rows.
@@ -465,6 +533,76 @@ mod tests {
         assert_eq!((page.cursor, page.more, page.entries.len()), (5, false, 0));
         let page = pull_page(vec![], 9, 2);
         assert_eq!((page.cursor, page.more), (9, false));
+    }
+
+    /// A refused change that was already applied in memory (it failed the record checks) must
+    /// not reach the saved document, while the record's earlier change in the same push does,
+    /// and other records flow on.
+    #[test]
+    fn a_refused_change_is_rolled_back_out_of_the_document(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        use automerge::{transaction::Transactable, ActorId, ObjType, ReadDoc, ROOT};
+        let actor = vec![7u8; 16];
+        let contact = |name: &str| -> Result<(AutoCommit, Vec<u8>), Box<dyn std::error::Error>> {
+            let mut doc = AutoCommit::new().with_actor(ActorId::from(actor.as_slice()));
+            doc.put(ROOT, "kind", "contact")?;
+            doc.put(ROOT, "name", name)?;
+            doc.put_object(ROOT, "phones", ObjType::List)?;
+            doc.put_object(ROOT, "emails", ObjType::List)?;
+            doc.commit();
+            let change = doc
+                .get_last_local_change()
+                .ok_or("no change")?
+                .raw_bytes()
+                .to_vec();
+            Ok((doc, change))
+        };
+        let (mut a, create_a) = contact("张伟")?;
+        a.delete(ROOT, "name")?; // a contact without a name: refused by the record rules
+        a.commit();
+        let nameless = a
+            .get_last_local_change()
+            .ok_or("no change")?
+            .raw_bytes()
+            .to_vec();
+        let (_, create_b) = contact("李娜")?;
+        let push = |record: &str, change: &Vec<u8>| PushChange {
+            record: record.into(),
+            kind: "contact".into(),
+            change: change.clone(),
+        };
+        let changes = vec![
+            push("a", &create_a),
+            push("a", &nameless),
+            push("b", &create_b),
+        ];
+        let hashes = check_push(&actor, &changes)?;
+        let facts = PushFacts {
+            docs: HashMap::new(),
+            known: HashSet::new(),
+            actor_owner: None,
+        };
+        let plan = plan_push("t", "d", &actor, &changes, &hashes, &facts)?;
+        assert_eq!(plan.entries.len(), 2);
+        assert_eq!(plan.rejected.len(), 1);
+        assert!(
+            plan.rejected[0].reason.contains("name"),
+            "{}",
+            plan.rejected[0].reason
+        );
+        let saved = plan
+            .docs
+            .iter()
+            .find(|d| d.record == "a")
+            .ok_or("a written")?;
+        let mut doc = AutoCommit::load(&saved.doc)?;
+        assert_eq!(
+            doc.get(ROOT, "name")?.map(|(v, _)| v.to_string()),
+            Some("\"张伟\"".to_string())
+        );
+        assert_eq!(doc.get_heads().len(), 1);
+        assert!(plan.docs.iter().any(|d| d.record == "b"));
+        Ok(())
     }
 
     #[test]
