@@ -3,7 +3,8 @@
 //!
 //! A backend opens its transaction (serialized per tenant), reads the facts a plan needs
 //! ([`PushFacts`]), calls the planner and writes the [`WritePlan`] it returns. Whether a change
-//! is accepted is decided by [`outpost_core::sync::apply::apply_change`] alone.
+//! is accepted is decided by [`outpost_core::sync::apply::apply_change_to`] (and its byte-level
+//! wrapper `apply_change`) alone.
 
 use super::{BootstrapPage, Device, PullPage, StoredDoc};
 use crate::StorageError;
