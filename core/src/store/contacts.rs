@@ -153,9 +153,9 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rid = write_record(&tx, None, &id, "contact", &mut doc, Some(&[]))?;
-        let c = contact::from_doc(&id, &doc, rfc3339_ms(now), "local".into());
-        project(&tx, rid, &c, false)?;
+        let w = write_record(&tx, None, &id, "contact", &mut doc, Some(&[]))?;
+        let c = contact::from_doc(&id, &doc, w.updated_at, w.sync_state);
+        project(&tx, w.rid, &c, false)?;
         tx.commit()?;
         Ok(c)
     }
@@ -210,11 +210,9 @@ impl Store {
         if commit(&mut doc, &self.actor, action, Self::now_ms()).is_none() {
             return get(&tx, id);
         }
-        write_record(&tx, Some(rid), id, "contact", &mut doc, Some(&before))?;
-        let updated_at = rfc3339_ms(crate::record::last_change_ms(&mut doc));
-        let c = contact::from_doc(id, &doc, updated_at, "local".into());
+        let w = write_record(&tx, Some(rid), id, "contact", &mut doc, Some(&before))?;
+        let c = contact::from_doc(id, &doc, w.updated_at, w.sync_state);
         project(&tx, rid, &c, true)?;
-        let c = get(&tx, id)?; // with the record's real sync state
         tx.commit()?;
         Ok(c)
     }

@@ -560,8 +560,19 @@ impl Store {
     }
 }
 
-/// Saves a record's document and, for local writes (`heads_before` given), queues its new
-/// changes in the outbox, inside `tx`. Returns the row id.
+/// What [`write_record`] wrote: everything a projection needs besides the document.
+pub(crate) struct Written {
+    /// The record's row id.
+    pub rid: i64,
+    /// The latest change time in the document (RFC 3339).
+    pub updated_at: String,
+    /// The record's sync state after the write.
+    pub sync_state: String,
+}
+
+/// Saves a record's document inside `tx`. Local writes (`heads_before` given) queue their new
+/// changes in the outbox and make a synced record `local` again; changes that came from the
+/// server (`None`) queue nothing, and a record new to this device starts `synced`.
 pub(crate) fn write_record(
     tx: &rusqlite::Transaction<'_>,
     rid: Option<i64>,
@@ -569,31 +580,31 @@ pub(crate) fn write_record(
     kind: &str,
     doc: &mut AutoCommit,
     heads_before: Option<&[automerge::ChangeHash]>,
-) -> Result<i64> {
+) -> Result<Written> {
     let bytes = doc.save();
     let heads = crate::record::heads_bytes(doc);
     let updated_at = crate::record::rfc3339_ms(crate::record::last_change_ms(doc));
-    let rid = match rid {
+    let local = heads_before.is_some();
+    let (rid, sync_state) = match rid {
         None => {
+            let state = if local { "local" } else { "synced" };
             tx.prepare_cached(
-                "INSERT INTO records(id, kind, doc, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(rusqlite::params![id, kind, bytes, heads, updated_at])?;
-            tx.last_insert_rowid()
+            .execute(rusqlite::params![id, kind, bytes, heads, state, updated_at])?;
+            (tx.last_insert_rowid(), state.to_string())
         }
         Some(rid) => {
-            tx.prepare_cached(
-                "UPDATE records SET doc = ?1, heads = ?2, updated_at = ?3 WHERE rid = ?4",
-            )?
-            .execute(rusqlite::params![bytes, heads, updated_at, rid])?;
-            if heads_before.is_some() {
-                tx.prepare_cached("UPDATE records SET sync_state = 'local' WHERE rid = ?1 AND sync_state = 'synced'")?
-                    .execute([rid])?;
-            }
-            rid
+            let state: String = tx
+                .prepare_cached(
+                    "UPDATE records SET doc = ?1, heads = ?2, updated_at = ?3, \
+                     sync_state = CASE WHEN ?5 AND sync_state = 'synced' THEN 'local' ELSE sync_state END \
+                     WHERE rid = ?4 RETURNING sync_state",
+                )?
+                .query_row(rusqlite::params![bytes, heads, updated_at, rid, local], |r| r.get(0))?;
+            (rid, state)
         }
     };
-    // Local writes queue their new changes; changes that came from the server do not.
     if let Some(heads_before) = heads_before {
         let now = crate::record::rfc3339_ms(Store::now_ms());
         let mut stmt = tx.prepare_cached(
@@ -603,7 +614,11 @@ pub(crate) fn write_record(
             stmt.execute(rusqlite::params![rid, change.hash.0.as_slice(), now])?;
         }
     }
-    Ok(rid)
+    Ok(Written {
+        rid,
+        updated_at,
+        sync_state,
+    })
 }
 
 /// Loads a record's row id and document (with this device as actor), inside `tx`.

@@ -1,7 +1,7 @@
 //! The device side of sync, as store operations: what to push, and applying what the server
 //! answered. Each step is one transaction; the network part lives in `crate::sync::client`.
 
-use super::{contacts, visits, write_record, RecordKind, Store};
+use super::{contacts, visits, write_record, RecordKind, Store, Written};
 use crate::error::{Error, Result};
 use crate::record::{self, contact, visit, Actor};
 use crate::sync::protocol::{
@@ -56,10 +56,10 @@ pub struct FieldConflict {
 }
 
 /// Local changes read from the outbox for one push.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Outgoing {
     /// The request to send.
-    pub request: Option<SyncRequest>,
+    pub request: SyncRequest,
     /// Outbox sequence numbers and change hashes in the request, in order.
     pub(crate) sent: Vec<(i64, Vec<u8>)>,
 }
@@ -125,16 +125,17 @@ pub(crate) fn rejected_changes(conn: &Connection) -> Result<Vec<RejectedChange>>
 /// Rebuilds a record's projection (by kind) from its document, inside `tx`.
 fn reproject(
     tx: &Transaction<'_>,
-    rid: i64,
+    written: Written,
     id: &str,
     kind: &str,
-    doc: &mut AutoCommit,
+    doc: &AutoCommit,
     existed: bool,
 ) -> Result<()> {
-    let updated_at = record::rfc3339_ms(record::last_change_ms(doc));
-    let sync_state: String = tx
-        .prepare_cached("SELECT sync_state FROM records WHERE rid = ?1")?
-        .query_row([rid], |r| r.get(0))?;
+    let Written {
+        rid,
+        updated_at,
+        sync_state,
+    } = written;
     match kind {
         "contact" => contacts::project(
             tx,
@@ -320,10 +321,7 @@ impl Store {
                 changes,
                 limit,
             };
-            Ok(Outgoing {
-                request: Some(request),
-                sent,
-            })
+            Ok(Outgoing { request, sent })
         };
         self.ctx(run())
     }
@@ -618,19 +616,13 @@ fn merge_into(
         None => (None, record::new_doc(actor)),
     };
     f(&mut doc)?;
-    if doc.get(ROOT, "kind")?.is_none() {
-        // Changes whose dependencies have not arrived yet are held by Automerge; nothing to show.
-        if rid.is_none() && doc.get_heads().is_empty() {
-            return Ok(false);
-        }
+    if rid.is_none() && doc.get_heads().is_empty() {
+        // Only changes whose dependencies have not arrived (Automerge holds them): nothing yet.
+        return Ok(false);
     }
     let existed = rid.is_some();
-    let rid = write_record(tx, rid, id, kind, &mut doc, None)?;
-    if !existed {
-        tx.prepare_cached("UPDATE records SET sync_state = 'synced' WHERE rid = ?1")?
-            .execute([rid])?;
-    }
-    reproject(tx, rid, id, kind, &mut doc, existed)?;
+    let written = write_record(tx, rid, id, kind, &mut doc, None)?;
+    reproject(tx, written, id, kind, &doc, existed)?;
     Ok(!field_conflicts(&mut doc).is_empty())
 }
 
@@ -648,8 +640,12 @@ fn store_snapshot(
         "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, 'synced', ?5)",
     )?
     .execute(params![snap.record, snap.kind, snap.doc, heads, updated_at])?;
-    let rid = tx.last_insert_rowid();
-    reproject(tx, rid, &snap.record, &snap.kind, &mut doc, false)?;
+    let written = Written {
+        rid: tx.last_insert_rowid(),
+        updated_at,
+        sync_state: "synced".into(),
+    };
+    reproject(tx, written, &snap.record, &snap.kind, &doc, false)?;
     Ok(!field_conflicts(&mut doc).is_empty())
 }
 

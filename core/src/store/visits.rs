@@ -124,9 +124,9 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rid = write_record(&tx, None, &id, "visit", &mut doc, Some(&[]))?;
-        let v = visit::from_doc(&id, &doc, rfc3339_ms(now), "local".into());
-        project(&tx, rid, &v)?;
+        let w = write_record(&tx, None, &id, "visit", &mut doc, Some(&[]))?;
+        let v = visit::from_doc(&id, &doc, w.updated_at, w.sync_state);
+        project(&tx, w.rid, &v)?;
         tx.commit()?;
         Ok(v)
     }
@@ -171,8 +171,8 @@ impl Store {
             follow_up.map(|d| d.to_string()).as_deref(),
         )?;
         commit(&mut doc, &self.actor, "check_out", now);
-        write_record(&tx, Some(rid), visit_id, "visit", &mut doc, Some(&before))?;
-        let v = visit::from_doc(visit_id, &doc, rfc3339_ms(now), "local".into());
+        let w = write_record(&tx, Some(rid), visit_id, "visit", &mut doc, Some(&before))?;
+        let v = visit::from_doc(visit_id, &doc, w.updated_at, w.sync_state);
         project(&tx, rid, &v)?;
         tx.commit()?;
         Ok(v)

@@ -298,10 +298,8 @@ async fn run(
     }
     loop {
         let outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
-        let Some(request) = outgoing.request.clone() else {
-            break;
-        };
-        let (response, sent, received) = client.sync(&request).await?;
+        let request = &outgoing.request;
+        let (response, sent, received) = client.sync(request).await?;
         report.round_trips += 1;
         report.bytes_sent += sent;
         report.bytes_received += received;
