@@ -16,12 +16,11 @@ use outpost_core::{Contact, SearchOptions, Store, StoreOptions};
 use rusqlite::{params, Connection, TransactionBehavior};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// What the benchmark fails with (it is a program, not a library API).
-pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
+pub use crate::bench_util::BenchError;
+use crate::bench_util::{round3, Progress};
 
 /// The targets from issue 3.
 pub const TARGET_SAVE_VS_RAW: f64 = 6.0;
@@ -203,10 +202,6 @@ fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 /// Milliseconds to a tenth of a microsecond.
 fn round_ms(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
@@ -217,19 +212,6 @@ fn ratio(a: f64, b: f64) -> f64 {
         round3(a / b)
     } else {
         0.0
-    }
-}
-
-struct Progress {
-    on: bool,
-}
-
-impl Progress {
-    fn say(&self, msg: std::fmt::Arguments<'_>) {
-        if self.on {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{msg}");
-        }
     }
 }
 

@@ -26,9 +26,8 @@ use outpost_core::sync::protocol::{
 use outpost_core::{
     sync_store, ContactPatch, ListOptions, Store, StoreOptions, SyncClient, SyncOptions, SyncReport,
 };
-use outpost_server::storage::{open_storage, Role, Storage, StorageConfig};
+use outpost_server::storage::{Role, Storage};
 use serde::Serialize;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,8 +36,9 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
 
-/// What the benchmark fails with (it is a program, not a library API).
-pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
+pub use crate::bench_util::BenchError;
+use crate::bench_util::{round3, Progress};
+use crate::inproc::InProcessServer;
 
 /// Bootstrap of a new device, at least this many records per second.
 pub const TARGET_BOOTSTRAP_RECORDS_PER_S: f64 = 50_000.0;
@@ -278,28 +278,11 @@ pub fn run_sync_bench(
     Ok(serde_json::to_value(run(&config)?)?)
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 fn per_sec(n: u64, secs: f64) -> f64 {
     if secs > 0.0 {
         (n as f64 / secs).round()
     } else {
         0.0
-    }
-}
-
-struct Progress {
-    on: bool,
-}
-
-impl Progress {
-    fn say(&self, msg: std::fmt::Arguments<'_>) {
-        if self.on {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{msg}");
-        }
     }
 }
 
@@ -378,24 +361,17 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Result<Server, BenchError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
-        let (addr, proxy, wire, storage) = runtime.block_on(async {
-            let storage = open_storage(&StorageConfig::Sqlite(data.to_path_buf())).await?;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?;
-            tokio::spawn(outpost_server::launch(
-                listener,
-                storage.clone(),
-                std::future::pending(),
-            ));
-            let (proxy, wire) = start_proxy(addr).await?;
-            Ok::<_, BenchError>((addr, proxy, wire, storage))
-        })?;
+        let InProcessServer {
+            runtime,
+            url,
+            addr,
+            storage,
+            ..
+        } = InProcessServer::start_at(data)?;
+        let (proxy, wire) = runtime.block_on(start_proxy(addr))?;
         Ok(Server {
             runtime,
-            url: format!("http://{addr}"),
+            url,
             proxy_url: format!("http://{proxy}"),
             wire,
             storage,
@@ -759,7 +735,9 @@ fn bench_held(
     let outgoing = device.store().prepare_sync(1, None)?;
     let change = outgoing
         .request
-        .and_then(|r| r.changes.into_iter().next())
+        .changes
+        .into_iter()
+        .next()
         .ok_or("the edit left nothing in the outbox")?
         .change;
     server.wire.take();
@@ -976,9 +954,7 @@ fn bench_server(
             if outgoing.is_empty() {
                 break;
             }
-            if let Some(request) = outgoing.request.clone() {
-                requests.push(request);
-            }
+            requests.push(outgoing.request.clone());
             let empty = SyncResponse {
                 v: PROTOCOL_VERSION,
                 rejected: Vec::new(),

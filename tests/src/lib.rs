@@ -13,5 +13,7 @@
 
 pub mod bench_store;
 pub mod bench_sync;
+mod bench_util;
 pub mod fixtures;
+pub mod inproc;
 pub mod procs;

@@ -6,9 +6,8 @@ use outpost_core::sync::protocol::SyncResponse;
 use outpost_core::{
     ContactPatch, ListOptions, NewContact, Outgoing, Store, StoreOptions, SyncClient, SyncOptions,
 };
-use outpost_server::storage::{open_storage, Role, StorageConfig};
+use outpost_server::storage::Role;
 use proptest::prelude::*;
-use std::sync::Arc;
 
 const FIELDS: &[&str] = &["title", "company", "address", "wechat"];
 const VALUES: &[&str] = &["经理", "总监", "华强科技", "白云贸易", "南山区", "天河区"];
@@ -46,41 +45,8 @@ fn op(devices: usize) -> impl Strategy<Value = Op> {
     ]
 }
 
-struct Harness {
-    runtime: tokio::runtime::Runtime,
-    url: String,
-    storage: Arc<dyn outpost_server::storage::Storage>,
-    _dir: tempfile::TempDir,
-}
-
-impl Harness {
-    fn start() -> Result<Harness, Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let data = dir.path().join("server");
-        std::fs::create_dir_all(&data)?;
-        let (url, storage) = runtime.block_on(async {
-            let storage = open_storage(&StorageConfig::Sqlite(data)).await?;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?;
-            tokio::spawn(outpost_server::launch(
-                listener,
-                storage.clone(),
-                std::future::pending(),
-            ));
-            Ok::<_, Box<dyn std::error::Error>>((format!("http://{addr}"), storage))
-        })?;
-        Ok(Harness {
-            runtime,
-            url,
-            storage,
-            _dir: dir,
-        })
-    }
-}
+/// The real server, in process, on SQLite in a temporary directory.
+type Harness = outpost_tests::inproc::InProcessServer;
 
 struct Dev {
     store: std::sync::Mutex<Store>,
@@ -88,7 +54,7 @@ struct Dev {
     last: Option<Outgoing>,
 }
 
-type R<T> = Result<T, Box<dyn std::error::Error>>;
+type R<T> = Result<T, outpost_tests::procs::BoxError>;
 
 impl Dev {
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -96,8 +62,7 @@ impl Dev {
     }
 
     fn send(&self, h: &Harness, out: &Outgoing) -> R<SyncResponse> {
-        let request = out.request.clone().ok_or("no request")?;
-        Ok(h.runtime.block_on(self.client.sync(&request))?.0)
+        Ok(h.runtime.block_on(self.client.sync(&out.request))?.0)
     }
 
     fn round(&mut self, h: &Harness) -> R<bool> {
