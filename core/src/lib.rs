@@ -34,6 +34,7 @@ pub mod sync;
 
 pub use error::{Error, Result};
 pub use normalize::Region;
+pub use record::attachment::{Attachment, NewAttachment};
 pub use record::contact::{Contact, ContactPatch, ContactStatus, Invalidation, NewContact};
 pub use record::history::{FieldChange, HistoryEntry};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};

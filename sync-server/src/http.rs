@@ -5,6 +5,7 @@
 //! | `POST /v1/sync` | CBOR `SyncRequest` → CBOR `SyncResponse` |
 //! | `POST /v1/bootstrap` | CBOR `BootstrapRequest` → CBOR `BootstrapResponse` |
 //! | `POST /v1/records/{id}/automerge-sync` | one Automerge sync message → the reply (200) or nothing (204) |
+//! | `PUT /v1/blobs/{sha256}`, `GET /v1/blobs/{sha256}[/status]` | resumable attachment uploads (see [`crate::blobs`]) |
 //! | `GET /healthz` | `{"status":"ok"}` or 503 |
 //! | `GET /metrics` | Prometheus text |
 //!
@@ -19,7 +20,7 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use http_body_util::BodyExt;
 use outpost_core::sync::protocol::{
@@ -46,7 +47,7 @@ const DRAIN_LIMIT: usize = 4 * MAX_BODY_BYTES;
 /// How long a body may take to arrive.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
 /// Content type of the Automerge sync route.
-const OCTET_STREAM: &str = "application/octet-stream";
+pub(crate) const OCTET_STREAM: &str = "application/octet-stream";
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -67,6 +68,11 @@ pub fn router(storage: Arc<dyn Storage>) -> Router {
         .route("/v1/sync", post(sync))
         .route("/v1/bootstrap", post(bootstrap))
         .route("/v1/records/{id}/automerge-sync", post(automerge_sync))
+        .route(
+            "/v1/blobs/{sha256}",
+            put(crate::blobs::put_chunk).get(crate::blobs::download),
+        )
+        .route("/v1/blobs/{sha256}/status", get(crate::blobs::status))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -106,6 +112,8 @@ fn route_label(path: &str) -> &'static str {
         "/v1/bootstrap" => "/v1/bootstrap",
         "/healthz" => "/healthz",
         "/metrics" => "/metrics",
+        p if p.starts_with("/v1/blobs/") && p.ends_with("/status") => "/v1/blobs/{sha256}/status",
+        p if p.starts_with("/v1/blobs/") => "/v1/blobs/{sha256}",
         p if p.starts_with("/v1/records/") && p.ends_with("/automerge-sync") => {
             "/v1/records/{id}/automerge-sync"
         }
@@ -149,7 +157,7 @@ async fn method_not_allowed() -> AppError {
 }
 
 /// Refuses a body that is not of content type `want` (parameters after `;` are ignored).
-fn require_content_type(headers: &HeaderMap, want: &str) -> Result<(), AppError> {
+pub(crate) fn require_content_type(headers: &HeaderMap, want: &str) -> Result<(), AppError> {
     let got = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -168,7 +176,10 @@ fn require_content_type(headers: &HeaderMap, want: &str) -> Result<(), AppError>
 }
 
 /// The device behind the request's bearer token; records tenant and device in the span.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, AppError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Device, AppError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -201,7 +212,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, A
 /// Reads the body up to [`MAX_BODY_BYTES`]; larger ones get a JSON 413. The rest of an
 /// oversized body is read and dropped (up to [`DRAIN_LIMIT`] bytes, for [`DRAIN_TIME`]) so that
 /// the client, still sending, gets to read the answer instead of a reset connection.
-async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> {
+pub(crate) async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, AppError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

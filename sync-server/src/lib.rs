@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod blobs;
 pub mod error;
 pub mod http;
 pub mod metrics;
@@ -36,6 +37,7 @@ pub mod token;
 pub use error::{AppError, StorageError};
 pub use http::{launch, router, AppState};
 pub use metrics::Metrics;
+pub use storage::blobs::BlobStatus;
 pub use storage::postgres::PostgresStorage;
 pub use storage::sqlite::SqliteStorage;
 pub use storage::{

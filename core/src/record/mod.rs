@@ -5,12 +5,13 @@
 //! scalars, edited by difference so that concurrent additions on two devices are both kept.
 //! Root keys that this build does not know are left untouched and surfaced as `extra`.
 
+pub mod attachment;
 pub mod contact;
 pub mod history;
 pub mod visit;
 
 /// The record kinds this build knows.
-pub const KINDS: &[&str] = &["contact", "visit"];
+pub const KINDS: &[&str] = &["contact", "visit", "attachment"];
 
 /// Checks that a document (for example one a server received from a device) is a valid record
 /// of `kind`; the reason names the field.
@@ -18,6 +19,7 @@ pub fn validate_doc(kind: &str, doc: &AutoCommit) -> std::result::Result<(), Str
     match kind {
         "contact" => contact::validate_doc(doc),
         "visit" => visit::validate_doc(doc),
+        "attachment" => attachment::validate_doc(doc),
         other => Err(format!("unknown record kind {other:?}")),
     }
 }

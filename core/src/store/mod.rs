@@ -7,6 +7,7 @@
 //! A damaged or foreign file is reported, never deleted or overwritten: unsynced field data lives
 //! only on the phone. [`Store::move_aside`] moves such a file away when the user asks for it.
 
+pub(crate) mod attachments;
 pub(crate) mod contacts;
 pub(crate) mod schema;
 pub(crate) mod search;
@@ -23,6 +24,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use attachments::{sha256_hex, BlobInfo};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
 /// How to open a store.
@@ -51,6 +53,8 @@ pub enum RecordKind {
     Contact,
     /// A visit.
     Visit,
+    /// An attachment (a scan or file linked to a contact).
+    Attachment,
 }
 
 impl RecordKind {
@@ -59,6 +63,7 @@ impl RecordKind {
         match self {
             RecordKind::Contact => "contact",
             RecordKind::Visit => "visit",
+            RecordKind::Attachment => "attachment",
         }
     }
 }
@@ -526,6 +531,9 @@ impl Store {
             )?;
             records.extend(counts(
                 "SELECT 'visit', status, count(*) FROM visits GROUP BY status ORDER BY status",
+            )?);
+            records.extend(counts(
+                "SELECT 'attachment', category, count(*) FROM attachments GROUP BY category ORDER BY category",
             )?);
             let sync_states = counts("SELECT kind, sync_state, count(*) FROM records GROUP BY kind, sync_state ORDER BY kind, sync_state")?;
             let outbox_len: i64 = self.conn.query_row(

@@ -98,6 +98,32 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox ADD COLUMN rejected_at TEXT;
     CREATE INDEX outbox_rejected ON outbox(seq) WHERE rejected_reason IS NOT NULL;
     "#,
+    // 4: attachments; blob bytes live in the database (one transaction with their record, and
+    // encrypted with the file), with how much of each the server has for resumable uploads.
+    r#"
+    ALTER TABLE blobs ADD COLUMN data BLOB;
+    ALTER TABLE blobs ADD COLUMN uploaded_bytes INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE attachments (
+        rid        INTEGER PRIMARY KEY REFERENCES records(rid),
+        contact_id TEXT NOT NULL,
+        deal_id    TEXT,
+        category   TEXT NOT NULL,
+        blob       TEXT NOT NULL,
+        mime       TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        title      TEXT,
+        fields     TEXT NOT NULL DEFAULT '{}',
+        amount     REAL,
+        text       TEXT,
+        user       TEXT NOT NULL,
+        extra      TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX attachments_contact ON attachments(contact_id, created_at);
+    CREATE INDEX attachments_deal ON attachments(deal_id) WHERE deal_id IS NOT NULL;
+    CREATE INDEX blobs_pending ON blobs(created_at) WHERE upload_state <> 'uploaded';
+    "#,
 ];
 
 /// The schema version this build writes.

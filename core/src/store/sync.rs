@@ -144,6 +144,11 @@ fn reproject(
             existed,
         ),
         "visit" => visits::project(tx, rid, &visit::from_doc(id, doc, updated_at, sync_state)),
+        "attachment" => super::attachments::project(
+            tx,
+            rid,
+            &crate::record::attachment::from_doc(id, doc, updated_at, sync_state),
+        ),
         // A kind from a newer app version: the document is kept, there is nothing to show yet.
         _ => Ok(()),
     }
@@ -489,6 +494,7 @@ impl Store {
         let kind = match kind {
             "contact" => RecordKind::Contact,
             "visit" => RecordKind::Visit,
+            "attachment" => RecordKind::Attachment,
             _ => return,
         };
         if let Some(l) = &self.listener {
@@ -584,10 +590,31 @@ impl Store {
         let run = |conn: &mut Connection| -> Result<()> {
             conn.pragma_update(None, "secure_delete", true)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute_batch(
-                "DELETE FROM outbox; DELETE FROM contact_search; DELETE FROM contacts; DELETE FROM visits; \
-                 DELETE FROM blobs; DELETE FROM records; DELETE FROM sync_state WHERE key <> 'device_id';",
-            )?;
+            // Every table, so that one added by a later migration cannot be forgotten here; the
+            // shadow tables of a virtual (full-text) table are emptied through it.
+            let tables: Vec<(String, bool)> = tx
+                .prepare("SELECT name, sql LIKE 'CREATE VIRTUAL%' FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let virtual_prefixes: Vec<String> = tables
+                .iter()
+                .filter(|(_, v)| *v)
+                .map(|(n, _)| format!("{n}_"))
+                .collect();
+            for (name, _) in &tables {
+                if virtual_prefixes
+                    .iter()
+                    .any(|p| name.starts_with(p.as_str()))
+                {
+                    continue;
+                }
+                let filter = if name == "sync_state" {
+                    " WHERE key <> 'device_id'"
+                } else {
+                    ""
+                };
+                tx.execute(&format!("DELETE FROM \"{name}\"{filter}"), [])?;
+            }
             tx.commit()?;
             conn.execute_batch("VACUUM;")?;
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;

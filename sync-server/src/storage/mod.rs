@@ -9,6 +9,7 @@
 //! The decisions (what a push does, what a page holds) are made once in [`plan`]; the backends
 //! only read the facts it needs and write what it returns, in one transaction.
 
+pub mod blobs;
 pub mod plan;
 pub mod postgres;
 pub mod sqlite;
@@ -253,6 +254,31 @@ pub trait Storage: Send + Sync + 'static {
         record_id: &str,
         message: &[u8],
     ) -> Result<AutomergeReply, StorageError>;
+
+    /// How much of the tenant's blob `sha256` is stored, if any.
+    async fn blob_status(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Option<blobs::BlobStatus>, StorageError>;
+
+    /// Appends `chunk` at `offset` to the tenant's blob `sha256` of `size` bytes, in one
+    /// transaction (see [`blobs::plan_append`]); the last chunk checks the whole blob's hash.
+    async fn blob_append(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+        size: u64,
+        offset: u64,
+        chunk: &[u8],
+    ) -> Result<blobs::BlobStatus, StorageError>;
+
+    /// The bytes of the tenant's blob, when it is complete.
+    async fn blob_read(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Option<Vec<u8>>, StorageError>;
 }
 
 /// A blocking task that did not finish: a panic is raised again in the request (which then

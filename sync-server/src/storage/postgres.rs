@@ -3,6 +3,7 @@
 //! per tenant by `SELECT log_head ... FOR UPDATE` inside the push transaction, so a seq is
 //! only handed out after every smaller one of the tenant has committed.
 
+use super::blobs::{self, AppendPlan, BlobStatus};
 use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
 use super::{
     check_tenant_name, check_user_id, new_id, now_ms, task_failed, to_i64, to_u64, AutomergeReply,
@@ -26,7 +27,8 @@ const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
 const POOL_SIZE: usize = 16;
 
 /// Versioned migrations, recorded in `outpost_schema_migrations`. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -70,7 +72,27 @@ CREATE TABLE log (
     PRIMARY KEY (tenant_id, seq),
     UNIQUE (tenant_id, change_hash, record_id)
 );
-"#];
+"#,
+    // 2: resumable content-addressed blobs (attachments), per tenant.
+    r#"
+CREATE TABLE blobs (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    received BIGINT NOT NULL,
+    complete BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, sha256)
+);
+CREATE TABLE blob_chunks (
+    tenant_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    pos BIGINT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (tenant_id, sha256, pos)
+);
+"#,
+];
 
 /// The PostgreSQL storage.
 #[derive(Clone)]
@@ -708,4 +730,144 @@ impl Storage for PostgresStorage {
             reply: session.reply(),
         })
     }
+
+    async fn blob_status(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Option<BlobStatus>, StorageError> {
+        blobs::check_name(sha256)?;
+        blob_status(&self.client().await?, tenant_id, sha256, false).await
+    }
+
+    async fn blob_append(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+        size: u64,
+        offset: u64,
+        chunk: &[u8],
+    ) -> Result<BlobStatus, StorageError> {
+        blobs::check_name(sha256)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let size_i = to_i64(size, "size")?;
+        // The row is created empty first (a no-op when it exists), then locked, so concurrent
+        // chunks of one blob are applied one after the other.
+        tx.execute(
+            "INSERT INTO blobs(tenant_id, sha256, size, received, complete, created_at) \
+             VALUES ($1, $2, $3, 0, FALSE, $4) ON CONFLICT DO NOTHING",
+            &[&tenant_id, &sha256, &size_i, &now_ms()],
+        )
+        .await?;
+        let existing = blob_status(&tx, tenant_id, sha256, true).await?;
+        // A row this transaction just created counts as absent for planning.
+        let existing = existing.filter(|s| s.received > 0 || s.complete);
+        let plan = match blobs::plan_append(sha256, existing, size, offset, chunk.len() as u64) {
+            Ok(p) => p,
+            Err(e) => {
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        let AppendPlan::Store { received, .. } = plan else {
+            tx.rollback().await?;
+            return existing.ok_or_else(|| StorageError::Internal("blob vanished".into()));
+        };
+        tx.execute(
+            "INSERT INTO blob_chunks(tenant_id, sha256, pos, data) VALUES ($1, $2, $3, $4)",
+            &[&tenant_id, &sha256, &to_i64(offset, "offset")?, &chunk],
+        )
+        .await?;
+        let complete = received == size;
+        if complete {
+            let chunks: Vec<Vec<u8>> = tx
+                .query(
+                    "SELECT data FROM blob_chunks WHERE tenant_id = $1 AND sha256 = $2 ORDER BY pos",
+                    &[&tenant_id, &sha256],
+                )
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+            if let Err(e) = blobs::verify(sha256, chunks.iter().map(Vec::as_slice)) {
+                // Discard the bad bytes (committed), so the device can upload again.
+                tx.execute(
+                    "DELETE FROM blob_chunks WHERE tenant_id = $1 AND sha256 = $2",
+                    &[&tenant_id, &sha256],
+                )
+                .await?;
+                tx.execute(
+                    "DELETE FROM blobs WHERE tenant_id = $1 AND sha256 = $2",
+                    &[&tenant_id, &sha256],
+                )
+                .await?;
+                tx.commit().await?;
+                return Err(e);
+            }
+        }
+        tx.execute(
+            "UPDATE blobs SET received = $3, complete = $4 WHERE tenant_id = $1 AND sha256 = $2",
+            &[
+                &tenant_id,
+                &sha256,
+                &to_i64(received, "received")?,
+                &complete,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(BlobStatus {
+            size,
+            received,
+            complete,
+        })
+    }
+
+    async fn blob_read(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        blobs::check_name(sha256)?;
+        let client = self.client().await?;
+        if !blob_status(&client, tenant_id, sha256, false)
+            .await?
+            .is_some_and(|s| s.complete)
+        {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for row in client
+            .query(
+                "SELECT data FROM blob_chunks WHERE tenant_id = $1 AND sha256 = $2 ORDER BY pos",
+                &[&tenant_id, &sha256],
+            )
+            .await?
+        {
+            out.extend_from_slice(row.try_get::<_, &[u8]>(0)?);
+        }
+        Ok(Some(out))
+    }
+}
+
+async fn blob_status<C: GenericClient + Sync>(
+    c: &C,
+    tenant: &str,
+    sha: &str,
+    for_update: bool,
+) -> Result<Option<BlobStatus>, StorageError> {
+    let sql = if for_update {
+        "SELECT size, received, complete FROM blobs WHERE tenant_id = $1 AND sha256 = $2 FOR UPDATE"
+    } else {
+        "SELECT size, received, complete FROM blobs WHERE tenant_id = $1 AND sha256 = $2"
+    };
+    let Some(row) = c.query_opt(sql, &[&tenant, &sha]).await? else {
+        return Ok(None);
+    };
+    Ok(Some(BlobStatus {
+        size: to_u64(row.try_get(0)?, "size")?,
+        received: to_u64(row.try_get(1)?, "received")?,
+        complete: row.try_get(2)?,
+    }))
 }

@@ -45,7 +45,64 @@ conformance!(
     bootstrap_pages_include_everything_up_to_cursor,
     automerge_sync_reads_and_edits_a_record,
     concurrent_pushes_to_one_record_lose_nothing,
+    blobs_upload_resumably_and_are_checked,
 );
+
+async fn blobs_upload_resumably_and_are_checked(s: Arc<dyn Storage>) {
+    use sha2::{Digest, Sha256};
+    let acme = s.create_tenant("acme").await.unwrap();
+    let other = s.create_tenant("other").await.unwrap();
+    let bytes: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let size = bytes.len() as u64;
+    assert_eq!(s.blob_status(&acme.id, &sha).await.unwrap(), None);
+    let st = s
+        .blob_append(&acme.id, &sha, size, 0, &bytes[..30_000])
+        .await
+        .unwrap();
+    assert_eq!((st.received, st.complete), (30_000, false));
+    // Incomplete blobs are not readable; a chunk at the wrong offset says where to resume.
+    assert_eq!(s.blob_read(&acme.id, &sha).await.unwrap(), None);
+    assert!(matches!(
+        s.blob_append(&acme.id, &sha, size, 0, &bytes[..10]).await,
+        Err(StorageError::Conflict(m)) if m.contains("resume at 30000")
+    ));
+    // Resumed (after a lost connection) from the stored status.
+    let resume = s
+        .blob_status(&acme.id, &sha)
+        .await
+        .unwrap()
+        .unwrap()
+        .received;
+    let st = s
+        .blob_append(&acme.id, &sha, size, resume, &bytes[resume as usize..])
+        .await
+        .unwrap();
+    assert!(st.complete);
+    assert_eq!(
+        s.blob_read(&acme.id, &sha).await.unwrap(),
+        Some(bytes.clone())
+    );
+    // Uploading a complete blob again stores nothing and succeeds.
+    let again = s
+        .blob_append(&acme.id, &sha, size, 0, &bytes)
+        .await
+        .unwrap();
+    assert!(again.complete);
+    // Blobs belong to a tenant.
+    assert_eq!(s.blob_read(&other.id, &sha).await.unwrap(), None);
+    // Bytes that do not hash to the name are refused and discarded.
+    let fake = hex::encode(Sha256::digest(b"something else"));
+    assert!(matches!(
+        s.blob_append(&acme.id, &fake, 4, 0, b"evil").await,
+        Err(StorageError::Rejected(_))
+    ));
+    assert_eq!(s.blob_status(&acme.id, &fake).await.unwrap(), None);
+    assert!(matches!(
+        s.blob_status(&acme.id, "../etc/passwd").await,
+        Err(StorageError::BadRequest(_))
+    ));
+}
 
 async fn tenants_and_devices(s: Arc<dyn Storage>) {
     s.ping().await.unwrap();

@@ -653,6 +653,32 @@ impl Storage for PanickyStorage {
     async fn document(&self, record_id: &str) -> Result<Option<StoredDoc>, StorageError> {
         self.0.document(record_id).await
     }
+    async fn blob_status(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Option<outpost_server::BlobStatus>, StorageError> {
+        self.0.blob_status(tenant_id, sha256).await
+    }
+    async fn blob_append(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+        size: u64,
+        offset: u64,
+        chunk: &[u8],
+    ) -> Result<outpost_server::BlobStatus, StorageError> {
+        self.0
+            .blob_append(tenant_id, sha256, size, offset, chunk)
+            .await
+    }
+    async fn blob_read(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.blob_read(tenant_id, sha256).await
+    }
     async fn automerge_sync(
         &self,
         device: &Device,
