@@ -381,6 +381,8 @@ pub struct SyncReport {
     pub bytes_sent: i64,
     /// Response body bytes received.
     pub bytes_received: i64,
+    /// Attachment files whose upload finished in this sync (uploads resume where they stopped).
+    pub blobs_uploaded: i64,
 }
 
 /// What kind of record changed.
@@ -390,6 +392,8 @@ pub enum RecordKind {
     Contact,
     /// A visit.
     Visit,
+    /// An attachment (a scan or file linked to a contact).
+    Attachment,
 }
 
 /// Where a change came from.
@@ -412,7 +416,7 @@ pub struct RecordChange {
     pub origin: ChangeOrigin,
 }
 
-fn count(n: u64) -> i64 {
+pub(crate) fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -661,6 +665,7 @@ impl From<oc::SyncReport> for SyncReport {
             round_trips: count(r.round_trips),
             bytes_sent: count(r.bytes_sent),
             bytes_received: count(r.bytes_received),
+            blobs_uploaded: count(r.blobs_uploaded),
         }
     }
 }
@@ -670,6 +675,7 @@ impl From<oc::RecordKind> for RecordKind {
         match k {
             oc::RecordKind::Contact => RecordKind::Contact,
             oc::RecordKind::Visit => RecordKind::Visit,
+            oc::RecordKind::Attachment => RecordKind::Attachment,
         }
     }
 }

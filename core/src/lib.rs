@@ -41,8 +41,8 @@ pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
 pub use record::Actor;
 pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};
 pub use store::{
-    ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, RecordKind, SearchOptions,
-    Store, StoreOptions, StoreStatus,
+    sha256_hex, BlobInfo, ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange,
+    RecordKind, SearchOptions, Store, StoreOptions, StoreStatus,
 };
 #[cfg(feature = "client")]
-pub use sync::client::{sync_store, SyncClient, SyncOptions, SyncReport};
+pub use sync::client::{fetch_blob, sync_store, SyncClient, SyncOptions, SyncReport};

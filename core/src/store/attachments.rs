@@ -225,6 +225,21 @@ impl Store {
         self.ctx(run())
     }
 
+    /// The media type of a blob, from the blob or an attachment that names it.
+    pub fn blob_mime(&self, sha256: &str) -> Result<Option<String>> {
+        let run = || -> Result<Option<String>> {
+            Ok(self
+                .conn
+                .prepare_cached(
+                    "SELECT mime FROM blobs WHERE sha256 = ?1 AND mime IS NOT NULL \
+                     UNION ALL SELECT mime FROM attachments WHERE blob = ?1 LIMIT 1",
+                )?
+                .query_row([sha256], |r| r.get(0))
+                .optional()?)
+        };
+        self.ctx(run())
+    }
+
     /// Stores a blob fetched from the server after checking that its bytes hash to `sha256`;
     /// it counts as uploaded.
     pub fn store_fetched_blob(&mut self, sha256: &str, bytes: &[u8], mime: &str) -> Result<()> {

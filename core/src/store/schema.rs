@@ -122,6 +122,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX attachments_contact ON attachments(contact_id, created_at);
     CREATE INDEX attachments_deal ON attachments(deal_id) WHERE deal_id IS NOT NULL;
+    CREATE INDEX attachments_blob ON attachments(blob);
     CREATE INDEX blobs_pending ON blobs(created_at) WHERE upload_state <> 'uploaded';
     "#,
 ];

@@ -60,6 +60,9 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     /// Response bytes received (bodies).
     pub bytes_received: u64,
+    /// Attachment files whose upload finished in this sync.
+    #[serde(default)]
+    pub blobs_uploaded: u64,
 }
 
 /// An HTTP client for one server and device token.
@@ -95,8 +98,22 @@ impl SyncClient {
         })
     }
 
-    /// POSTs a body, retrying network failures and 5xx/429 answers with exponential backoff.
+    /// POSTs a CBOR body, retrying network failures and 5xx/429 answers with exponential
+    /// backoff.
     async fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>> {
+        self.send(reqwest::Method::POST, path, Some((CONTENT_TYPE, body)), &[])
+            .await
+    }
+
+    /// Sends a request, retrying network failures and 5xx/429 answers with exponential backoff;
+    /// any other failure is an error at once.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, String)],
+    ) -> Result<Vec<u8>> {
         let url = format!("{}{path}", self.base);
         let mut delay = self.options.backoff;
         let mut last = Error::Network {
@@ -107,14 +124,19 @@ impl SyncClient {
                 tokio::time::sleep(delay).await;
                 delay = delay.saturating_mul(2);
             }
-            let sent = self
+            let mut request = self
                 .http
-                .post(&url)
-                .bearer_auth(&self.token)
-                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-                .body(body.clone())
-                .send()
-                .await;
+                .request(method.clone(), &url)
+                .bearer_auth(&self.token);
+            for (name, value) in headers {
+                request = request.header(*name, value.as_str());
+            }
+            if let Some((content_type, body)) = &body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, *content_type)
+                    .body(body.clone());
+            }
+            let sent = request.send().await;
             let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
@@ -216,6 +238,171 @@ impl SyncClient {
     }
 }
 
+/// How much of a blob the server holds (the server's `BlobStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobStatus {
+    /// The blob's full size.
+    pub size: u64,
+    /// Bytes the server has.
+    pub received: u64,
+    /// Whether the server has all of it, checked against its hash.
+    pub complete: bool,
+}
+
+/// Bytes per blob upload request.
+pub const BLOB_CHUNK_BYTES: usize = 1024 * 1024;
+
+fn bad_response(e: impl std::fmt::Display) -> Error {
+    Error::Server {
+        status: 200,
+        code: "bad_response".into(),
+        message: e.to_string(),
+    }
+}
+
+impl SyncClient {
+    /// How much of blob `sha256` the server has; `None` when it has nothing.
+    pub async fn blob_status(&self, sha256: &str) -> Result<Option<BlobStatus>> {
+        match self
+            .send(
+                reqwest::Method::GET,
+                &format!("/v1/blobs/{sha256}/status"),
+                None,
+                &[],
+            )
+            .await
+        {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(bad_response)?)),
+            Err(Error::Server { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends one chunk of a blob of `size` bytes, starting at `offset`.
+    pub async fn put_blob_chunk(
+        &self,
+        sha256: &str,
+        size: u64,
+        offset: u64,
+        chunk: Vec<u8>,
+    ) -> Result<BlobStatus> {
+        let bytes = self
+            .send(
+                reqwest::Method::PUT,
+                &format!("/v1/blobs/{sha256}"),
+                Some(("application/octet-stream", chunk)),
+                &[
+                    ("upload-offset", offset.to_string()),
+                    ("upload-length", size.to_string()),
+                ],
+            )
+            .await?;
+        serde_json::from_slice(&bytes).map_err(bad_response)
+    }
+
+    /// Downloads a complete blob.
+    pub async fn get_blob(&self, sha256: &str) -> Result<Vec<u8>> {
+        self.send(
+            reqwest::Method::GET,
+            &format!("/v1/blobs/{sha256}"),
+            None,
+            &[],
+        )
+        .await
+    }
+
+    /// Uploads every blob the server does not have all of, resuming each where the server
+    /// stopped; returns how many were completed. Progress is saved after every chunk.
+    pub async fn upload_pending_blobs(&self, store: &Mutex<Store>) -> Result<u64> {
+        let pending = lock(store).pending_blobs()?;
+        let mut done = 0;
+        for blob in pending {
+            let Some(bytes) = lock(store).blob(&blob.sha256)? else {
+                continue;
+            };
+            let size = bytes.len() as u64;
+            // Ask where to resume: our own progress may be behind (the answer to the last
+            // chunk was lost) or ahead (the server discarded a bad upload).
+            let mut offset = match self.blob_status(&blob.sha256).await? {
+                Some(s) if s.complete => size,
+                Some(s) => s.received,
+                None => 0,
+            };
+            while offset < size {
+                let end = (offset as usize + BLOB_CHUNK_BYTES).min(bytes.len());
+                let chunk = bytes[offset as usize..end].to_vec();
+                let status = match self.put_blob_chunk(&blob.sha256, size, offset, chunk).await {
+                    Ok(s) => s,
+                    // Someone else (a retry whose answer was lost) moved the offset: re-read it.
+                    Err(Error::Server { status: 409, .. }) => {
+                        match self.blob_status(&blob.sha256).await? {
+                            Some(s) => s,
+                            None => BlobStatus {
+                                size,
+                                received: 0,
+                                complete: false,
+                            },
+                        }
+                    }
+                    Err(e) => return Err(e),
+                };
+                offset = if status.complete {
+                    size
+                } else {
+                    status.received
+                };
+                lock(store).set_blob_progress(&blob.sha256, offset)?;
+            }
+            lock(store).set_blob_progress(&blob.sha256, size)?;
+            done += 1;
+        }
+        Ok(done)
+    }
+}
+
+/// The bytes of a blob: from the store when this device has them, else downloaded from the
+/// store's server, checked against their hash and kept.
+pub async fn fetch_blob(
+    store: &Mutex<Store>,
+    sha256: &str,
+    options: SyncOptions,
+) -> Result<Vec<u8>> {
+    if !crate::record::attachment::is_sha256_hex(sha256) {
+        return Err(Error::validation(
+            "blob",
+            sha256,
+            "must be a sha256 in lower-case hex",
+        ));
+    }
+    if let Some(bytes) = lock(store).blob(sha256)? {
+        return Ok(bytes);
+    }
+    let (url, token) = lock(store).server()?.ok_or_else(|| {
+        Error::validation(
+            "server",
+            "",
+            "this blob is not on the device and no sync server is set",
+        )
+    })?;
+    let client = SyncClient::new(&url, &token, options)?;
+    let bytes = match client.get_blob(sha256).await {
+        Err(Error::Server { status: 404, .. }) => {
+            return Err(Error::NotFound {
+                kind: "blob",
+                id: sha256.to_string(),
+            })
+        }
+        other => other?,
+    };
+    let mime = lock(store).blob_mime(sha256)?;
+    lock(store).store_fetched_blob(
+        sha256,
+        &bytes,
+        mime.as_deref().unwrap_or("application/octet-stream"),
+    )?;
+    Ok(bytes)
+}
+
 fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     // A panic while holding the lock cannot leave the store half-written (every write is one
     // transaction), so a poisoned lock is safe to use.
@@ -296,6 +483,8 @@ async fn run(
             }
         }
     }
+    // Files first: a record that names a blob must never reach other devices before the blob.
+    report.blobs_uploaded = client.upload_pending_blobs(store).await?;
     loop {
         let outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
         let request = &outgoing.request;

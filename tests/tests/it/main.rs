@@ -1,6 +1,7 @@
 //! Cross-crate integration tests: one test binary, one module per area.
 
 mod automerge_interop;
+mod blobs;
 mod crash;
 mod fixtures;
 mod sync_e2e;
