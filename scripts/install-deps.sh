@@ -15,7 +15,11 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-for pkg in "$@"; do
+# On-device scanning (the `scan` feature): Tesseract and Leptonica to link against, libclang for
+# their bindings, the Chinese and English language data, and the Noto CJK fonts that render the
+# synthetic test corpus.
+for pkg in libtesseract-dev libleptonica-dev libclang-dev tesseract-ocr-eng tesseract-ocr-chi-sim \
+    fonts-noto-cjk "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

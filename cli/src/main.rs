@@ -3,6 +3,8 @@
 //! Output is JSON on stdout. Errors go to stderr as one line `error: <kind>: <message>`, with
 //! exit code 2 for invalid input, 3 for not found, 1 for anything else.
 
+mod attach;
+
 use clap::{Args, Parser, Subcommand};
 use outpost_core::{
     CheckIn, CheckOut, ContactPatch, Error, ListOptions, NewContact, Region, SearchOptions, Store,
@@ -69,6 +71,9 @@ enum Command {
     /// The database file itself: check it, or move a damaged one aside.
     #[command(subcommand)]
     Db(DbCmd),
+    /// Files linked to contacts (contract scans, cards, quotations, photos).
+    #[command(subcommand)]
+    Attachment(attach::AttachmentCmd),
 }
 
 #[derive(Args, Default)]
@@ -233,7 +238,7 @@ enum DbCmd {
     MoveAside,
 }
 
-fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Error> {
+pub(crate) fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Error> {
     sets.iter()
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
@@ -249,7 +254,7 @@ fn uptime_ms() -> Option<i64> {
     Some((secs * 1000.0) as i64)
 }
 
-fn print<T: Serialize>(value: &T) -> Result<(), Error> {
+pub(crate) fn print<T: Serialize>(value: &T) -> Result<(), Error> {
     let json = serde_json::to_string_pretty(value)
         .map_err(|e| Error::validation("output", "", format!("cannot render JSON: {e}")))?;
     println!("{json}");
@@ -350,12 +355,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     ))
                 }
             }
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::Network {
-                    message: format!("cannot start the network runtime: {e}"),
-                })?;
+            let runtime = attach::runtime()?;
             let store = std::sync::Mutex::new(store);
             let options = outpost_core::SyncOptions {
                 attempts,
@@ -422,6 +422,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             )
         }
         Command::Db(DbCmd::MoveAside) => Ok(()),
+        Command::Attachment(cmd) => attach::run(store, cmd),
     }
 }
 
