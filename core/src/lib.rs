@@ -26,18 +26,21 @@
 //! # Ok(()) }
 //! ```
 
+pub mod dedup;
 pub mod error;
 pub mod normalize;
 pub mod record;
 pub mod store;
 pub mod sync;
 
+pub use dedup::{DupQuery, DupReason, Duplicate};
 pub use error::{Error, Result};
 pub use normalize::Region;
 pub use record::contact::{Contact, ContactPatch, ContactStatus, Invalidation, NewContact};
 pub use record::history::{FieldChange, HistoryEntry};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
 pub use record::Actor;
+pub use store::dedup::AddedContact;
 pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};
 pub use store::{
     ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, RecordKind, SearchOptions,

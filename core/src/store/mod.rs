@@ -8,6 +8,8 @@
 //! only on the phone. [`Store::move_aside`] moves such a file away when the user asks for it.
 
 pub(crate) mod contacts;
+pub mod dedup;
+pub(crate) mod merge;
 pub(crate) mod schema;
 pub(crate) mod search;
 pub mod sync;
@@ -360,6 +362,7 @@ impl Store {
             }
             tx.commit()?;
         }
+        dedup::backfill_keys(&mut conn)?;
         let device = {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let existing: Option<String> = tx
