@@ -28,6 +28,8 @@
 
 pub mod dedup;
 pub mod error;
+#[cfg(feature = "import")]
+pub mod import;
 pub mod normalize;
 pub mod record;
 pub mod store;
@@ -35,6 +37,8 @@ pub mod sync;
 
 pub use dedup::{DupQuery, DupReason, Duplicate};
 pub use error::{Error, Result};
+#[cfg(feature = "import")]
+pub use import::{Encoding, ImportOptions, ImportProgress, ImportSummary};
 pub use normalize::Region;
 pub use record::contact::{Contact, ContactPatch, ContactStatus, Invalidation, NewContact};
 pub use record::history::{FieldChange, HistoryEntry};

@@ -226,13 +226,10 @@ pub fn name_key(raw: &str) -> Option<NameKey> {
             .filter(|c| !c.is_whitespace() && !matches!(c, '·' | '•' | '.' | '-'))
             .collect();
         // Strip titles (repeatedly: `张总经理助理`), never down to nothing.
-        loop {
-            let Some(suffix) = TITLE_SUFFIXES
-                .iter()
-                .find(|s| han.ends_with(*s) && han.len() > s.len())
-            else {
-                break;
-            };
+        while let Some(suffix) = TITLE_SUFFIXES
+            .iter()
+            .find(|s| han.ends_with(*s) && han.len() > s.len())
+        {
             han.truncate(han.len() - suffix.len());
         }
         // A leading 老/小 before a bare surname is a form of address (`老张`).
@@ -344,10 +341,7 @@ pub fn company_key(raw: &str) -> Option<String> {
     let joined: String = words.concat();
     let mut s = strip_suffixes(&joined, COMPANY_SUFFIXES_ZH);
     // Leading places, with or without 省/市/区: `广东省深圳市华强` → `华强`.
-    loop {
-        let Some(place) = PLACES.iter().find(|p| s.starts_with(*p)) else {
-            break;
-        };
+    while let Some(place) = PLACES.iter().find(|p| s.starts_with(*p)) {
         let mut rest = &s[place.len()..];
         for unit in ["省", "市", "区"] {
             if let Some(r) = rest.strip_prefix(unit) {

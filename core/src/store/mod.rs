@@ -7,6 +7,8 @@
 //! A damaged or foreign file is reported, never deleted or overwritten: unsynced field data lives
 //! only on the phone. [`Store::move_aside`] moves such a file away when the user asks for it.
 
+#[cfg(feature = "import")]
+pub(crate) mod bulk;
 pub(crate) mod contacts;
 pub mod dedup;
 pub(crate) mod merge;
