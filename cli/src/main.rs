@@ -3,6 +3,9 @@
 //! Output is JSON on stdout. Errors go to stderr as one line `error: <kind>: <message>`, with
 //! exit code 2 for invalid input, 3 for not found, 1 for anything else.
 
+mod dedup;
+mod import;
+
 use clap::{Args, Parser, Subcommand};
 use outpost_core::{
     CheckIn, CheckOut, ContactPatch, Error, ListOptions, NewContact, Region, SearchOptions, Store,
@@ -69,6 +72,10 @@ enum Command {
     /// The database file itself: check it, or move a damaged one aside.
     #[command(subcommand)]
     Db(DbCmd),
+    /// Likely duplicates of a phone, email, or name at a company, best first.
+    DupCheck(dedup::DupCheckArgs),
+    /// Import contacts from a .csv (UTF-8 or GBK) or .xlsx file, in one transaction.
+    Import(import::ImportArgs),
 }
 
 #[derive(Args, Default)]
@@ -165,6 +172,18 @@ enum ContactCmd {
         field: String,
         /// The value to keep.
         value: String,
+    },
+    /// Merge LOSER_ID into WINNER_ID; prints the winner. The loser is kept, marked merged.
+    Merge {
+        /// The contact that stays.
+        winner_id: String,
+        /// The duplicate merged into it.
+        loser_id: String,
+    },
+    /// Restore a merged contact as a contact of its own.
+    Unmerge {
+        /// The merged contact.
+        loser_id: String,
     },
 }
 
@@ -302,7 +321,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     notes: p.notes,
                     extra: p.set,
                 };
-                print(&store.add_contact(new)?)
+                print(&dedup::add(&mut store, new)?)
             }
             ContactCmd::Get { id } => print(&store.get_contact(&id)?),
             ContactCmd::Edit {
@@ -326,6 +345,11 @@ fn run(cli: Cli) -> Result<(), Error> {
             ContactCmd::Resolve { id, field, value } => {
                 print(&store.resolve_contact_conflict(&id, &field, &value)?)
             }
+            ContactCmd::Merge {
+                winner_id,
+                loser_id,
+            } => print(&store.merge_contacts(&winner_id, &loser_id)?),
+            ContactCmd::Unmerge { loser_id } => print(&store.unmerge_contact(&loser_id)?),
         },
         Command::Sync {
             server,
@@ -422,6 +446,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             )
         }
         Command::Db(DbCmd::MoveAside) => Ok(()),
+        Command::DupCheck(args) => print(&dedup::dup_check(&store, args)?),
+        Command::Import(args) => print(&import::run(&mut store, args)?),
     }
 }
 

@@ -77,7 +77,7 @@ pub struct ImportOptions {
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportSummary {
-    /// Contacts created.
+    /// Contacts created (in a dry run: that would be created).
     pub imported: u64,
     /// Rows refused (no name, invalid phone or email, ...): listed in the report.
     pub skipped: u64,

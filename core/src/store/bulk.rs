@@ -329,7 +329,7 @@ impl Store {
         }
         Ok((
             ImportSummary {
-                imported: if options.dry_run { 0 } else { imported },
+                imported,
                 skipped,
                 duplicates,
                 merged,
