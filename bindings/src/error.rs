@@ -139,6 +139,7 @@ impl From<oc::Error> for OutpostError {
                     None => "database error".to_string(),
                 },
             ),
+            oc::Error::Scan(reason) => OutpostError::Scan { reason },
         }
     }
 }

@@ -11,10 +11,15 @@
 
 mod attachments;
 mod error;
+mod scan;
 mod store;
 mod types;
 
 pub use attachments::{Attachment, NewAttachment};
+pub use scan::{
+    CardContact, ScanDuplicate, ScanField, ScanKind, ScanOptions, ScanPoint, ScanReport, ScanTimings,
+    ScannedAttachment,
+};
 pub use error::{ListenerError, OutpostError, StorageProblem};
 pub use store::{move_database_aside, ChangeListener, OutpostStore};
 pub use types::{

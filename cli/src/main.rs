@@ -4,6 +4,9 @@
 //! exit code 2 for invalid input, 3 for not found, 1 for anything else.
 
 mod attach;
+mod scan;
+mod dedup;
+mod import;
 
 use clap::{Args, Parser, Subcommand};
 use outpost_core::{
@@ -71,9 +74,16 @@ enum Command {
     /// The database file itself: check it, or move a damaged one aside.
     #[command(subcommand)]
     Db(DbCmd),
+    /// Scan a photo of a business card or a contract: corners, a flat enhanced image, text and
+    /// fields; optionally create the contact or attach the scan to one.
+    Scan(scan::ScanArgs),
     /// Files linked to contacts (contract scans, cards, quotations, photos).
     #[command(subcommand)]
     Attachment(attach::AttachmentCmd),
+    /// Likely duplicates of a phone, email, or name at a company, best first.
+    DupCheck(dedup::DupCheckArgs),
+    /// Import contacts from a .csv (UTF-8 or GBK) or .xlsx file, in one transaction.
+    Import(import::ImportArgs),
 }
 
 #[derive(Args, Default)]
@@ -170,6 +180,18 @@ enum ContactCmd {
         field: String,
         /// The value to keep.
         value: String,
+    },
+    /// Merge LOSER_ID into WINNER_ID; prints the winner. The loser is kept, marked merged.
+    Merge {
+        /// The contact that stays.
+        winner_id: String,
+        /// The duplicate merged into it.
+        loser_id: String,
+    },
+    /// Restore a merged contact as a contact of its own.
+    Unmerge {
+        /// The merged contact.
+        loser_id: String,
     },
 }
 
@@ -290,6 +312,10 @@ fn run(cli: Cli) -> Result<(), Error> {
         region: Region::parse(&cli.region)?,
         user: cli.user,
     };
+    if let Command::Scan(args) = cli.command {
+        let region = options.region;
+        return scan::run(args, region, || Store::open(&cli.db, options));
+    }
     let mut store = Store::open(&cli.db, options)?;
     match cli.command {
         Command::Contact(cmd) => match cmd {
@@ -307,7 +333,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     notes: p.notes,
                     extra: p.set,
                 };
-                print(&store.add_contact(new)?)
+                print(&dedup::add(&mut store, new)?)
             }
             ContactCmd::Get { id } => print(&store.get_contact(&id)?),
             ContactCmd::Edit {
@@ -331,6 +357,11 @@ fn run(cli: Cli) -> Result<(), Error> {
             ContactCmd::Resolve { id, field, value } => {
                 print(&store.resolve_contact_conflict(&id, &field, &value)?)
             }
+            ContactCmd::Merge {
+                winner_id,
+                loser_id,
+            } => print(&store.merge_contacts(&winner_id, &loser_id)?),
+            ContactCmd::Unmerge { loser_id } => print(&store.unmerge_contact(&loser_id)?),
         },
         Command::Sync {
             server,
@@ -423,6 +454,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Db(DbCmd::MoveAside) => Ok(()),
         Command::Attachment(cmd) => attach::run(store, cmd),
+        Command::Scan(_) => Ok(()),
+        Command::DupCheck(args) => print(&dedup::dup_check(&store, args)?),
+        Command::Import(args) => print(&import::run(&mut store, args)?),
     }
 }
 

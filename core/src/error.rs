@@ -102,11 +102,16 @@ pub enum Error {
     /// Automerge refused an operation on a document we built.
     #[error("document: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+    /// A photo could not be scanned: not an image, an unsupported format, damaged, too small
+    /// or too large, or the OCR language data is missing. The message says which.
+    #[error("scan: {0}")]
+    Scan(String),
 }
 
 impl Error {
     /// A stable, short name for the error's kind: `validation`, `not_found`, `foreign_database`,
-    /// `corrupt`, `schema_too_new`, `document`, `io`, `auth`, `network`, `server`, `busy`, `storage`.
+    /// `corrupt`, `schema_too_new`, `document`, `io`, `auth`, `network`, `server`, `busy`, `storage`,
+    /// `scan`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Validation { .. } => "validation",
@@ -121,6 +126,7 @@ impl Error {
             Error::Server { .. } => "server",
             Error::SyncInProgress => "busy",
             Error::Sqlite(_) => "storage",
+            Error::Scan(_) => "scan",
         }
     }
 

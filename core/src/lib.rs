@@ -26,7 +26,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod dedup;
 pub mod error;
+#[cfg(feature = "import")]
+pub mod import;
 pub mod normalize;
 pub mod record;
 #[cfg(feature = "scan")]
@@ -34,13 +37,17 @@ pub mod scan;
 pub mod store;
 pub mod sync;
 
+pub use dedup::{DupQuery, DupReason, Duplicate};
 pub use error::{Error, Result};
+#[cfg(feature = "import")]
+pub use import::{Encoding, ImportOptions, ImportProgress, ImportSummary};
 pub use normalize::Region;
 pub use record::attachment::{Attachment, NewAttachment};
 pub use record::contact::{Contact, ContactPatch, ContactStatus, Invalidation, NewContact};
 pub use record::history::{FieldChange, HistoryEntry};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
 pub use record::Actor;
+pub use store::dedup::AddedContact;
 pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};
 pub use store::{
     sha256_hex, BlobInfo, ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange,

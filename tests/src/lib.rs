@@ -10,7 +10,10 @@
 //! - [`bench_sync`]: the sync benchmark (bootstrap, no-change reconnect, one-field edit, server
 //!   throughput) against the real server on loopback, next to plain Automerge per-document sync.
 //!   Run it with `cargo run --release -p outpost-tests --bin outpost-bench -- sync --json`.
+//! - [`bench_dedup`]: duplicate checks at 100,000 contacts, and CSV import speed next to a raw
+//!   insert of the same rows. `cargo run --release -p outpost-tests --bin outpost-bench -- dedup --json`.
 
+pub mod bench_dedup;
 pub mod bench_store;
 pub mod bench_sync;
 mod bench_util;

@@ -1,7 +1,9 @@
 //! The `outpost` CLI, run as a real process against real database files.
 
 mod contacts;
+mod dedup;
 mod files;
+mod import;
 mod search;
 mod visits;
 

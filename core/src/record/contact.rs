@@ -27,7 +27,14 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "invalid_reason",
     "invalidated_by",
     "invalidated_at",
+    "merged_into",
+    "merged_at",
+    "merged_by",
 ];
+
+/// Root keys starting with this record what a merge found on the merged contact (one key per
+/// merged contact); bookkeeping, not shown in `extra`.
+pub(crate) const MERGED_FROM_PREFIX: &str = "merged_from:";
 
 /// Keys an app may not set through `extra`.
 pub(crate) const RESERVED_KEYS: &[&str] = &[
@@ -41,6 +48,9 @@ pub(crate) const RESERVED_KEYS: &[&str] = &[
     "invalidated_at",
     "extra",
     "sync_state",
+    "merged_into",
+    "merged_at",
+    "merged_by",
 ];
 
 /// Longest name, company, title, address or source we accept, in characters.
@@ -58,6 +68,9 @@ pub enum ContactStatus {
     Active,
     /// Soft-deleted: hidden from lists and search unless asked for; never hard-deleted.
     Invalid,
+    /// Merged into another contact (`merged_into`): hidden from lists, search and duplicate
+    /// checks, never deleted; its visits read as the survivor's.
+    Merged,
 }
 
 impl ContactStatus {
@@ -66,12 +79,14 @@ impl ContactStatus {
         match self {
             ContactStatus::Active => "active",
             ContactStatus::Invalid => "invalid",
+            ContactStatus::Merged => "merged",
         }
     }
 
     pub(crate) fn parse(s: &str) -> ContactStatus {
         match s {
             "invalid" => ContactStatus::Invalid,
+            "merged" => ContactStatus::Merged,
             _ => ContactStatus::Active,
         }
     }
@@ -117,6 +132,10 @@ pub struct Contact {
     pub extra: BTreeMap<String, String>,
     /// Set when the contact was marked invalid.
     pub invalidation: Option<Invalidation>,
+    /// When `status` is `merged`: the surviving contact it reads as. Every device shows the
+    /// same survivor, also after concurrent or cyclic merges (see `docs/adr/0012-merge-survivor.md`).
+    #[serde(default)]
+    pub merged_into: Option<String>,
     /// When the contact was created (RFC 3339).
     pub created_at: String,
     /// When the contact last changed (RFC 3339).
@@ -381,7 +400,7 @@ pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> 
         }
     }
     match get_str(doc, "status").as_deref() {
-        None | Some("active") | Some("invalid") => Ok(()),
+        None | Some("active") | Some("invalid") | Some("merged") => Ok(()),
         Some(other) => Err(format!("status: unknown status {other:?}")),
     }
 }
@@ -410,8 +429,14 @@ pub(crate) fn from_doc(
         owner: get_str(doc, "owner"),
         status: ContactStatus::parse(get_str(doc, "status").as_deref().unwrap_or("active")),
         notes: get_str(doc, "notes"),
-        extra: super::extra(doc, KNOWN_KEYS),
+        extra: {
+            let mut extra = super::extra(doc, KNOWN_KEYS);
+            extra.retain(|k, _| !k.starts_with(MERGED_FROM_PREFIX));
+            extra
+        },
         invalidation,
+        merged_into: get_str(doc, "merged_into")
+            .filter(|_| get_str(doc, "status").as_deref() == Some("merged")),
         created_at: get_str(doc, "created_at").unwrap_or_default(),
         updated_at,
         sync_state,

@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 
 const COLUMNS: &str =
     "r.id, c.name, c.company, c.title, c.phones, c.emails, c.address, c.source, c.owner, \
-     c.status, c.notes, c.extra, c.invalidation, c.created_at, c.updated_at, r.sync_state";
+     c.status, c.notes, c.extra, c.invalidation, c.created_at, c.updated_at, r.sync_state, c.merged_into";
 
 /// How many of the newest matches a search ranks. A very common one-character query (a surname)
 /// can match thousands of contacts; ranking all of them costs tens of milliseconds at 100,000
@@ -42,6 +42,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
         created_at: r.get(13)?,
         updated_at: r.get(14)?,
         sync_state: r.get(15)?,
+        merged_into: r.get(16)?,
     })
 }
 
@@ -104,6 +105,8 @@ pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool
     }
     tx.prepare_cached("INSERT INTO contact_search(rowid, tokens) VALUES (?1, ?2)")?
         .execute(params![rid, tokens(c)])?;
+    super::merge::project_merge_state(tx, rid, c, existed)?;
+    super::dedup::index_keys(tx, rid, c, existed)?;
     Ok(())
 }
 

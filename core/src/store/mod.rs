@@ -8,7 +8,11 @@
 //! only on the phone. [`Store::move_aside`] moves such a file away when the user asks for it.
 
 pub(crate) mod attachments;
+#[cfg(feature = "import")]
+pub(crate) mod bulk;
 pub(crate) mod contacts;
+pub mod dedup;
+pub(crate) mod merge;
 pub(crate) mod schema;
 pub(crate) mod search;
 pub mod sync;
@@ -365,6 +369,7 @@ impl Store {
             }
             tx.commit()?;
         }
+        dedup::backfill_keys(&mut conn)?;
         let device = {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let existing: Option<String> = tx

@@ -125,6 +125,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX attachments_blob ON attachments(blob);
     CREATE INDEX blobs_pending ON blobs(created_at) WHERE upload_state <> 'uploaded';
     "#,
+    // 5: duplicates and merges: each contact's match keys (E.164 phones, emails, normalized
+    // name+company; see core/src/dedup/keys.rs), and merge state. `merge_target` is the
+    // document's raw `merged_into`; `merged_into` and `status` hold the survivor computed from
+    // all documents (docs/adr/0012-merge-survivor.md).
+    r#"
+    CREATE TABLE contact_keys (
+        key TEXT NOT NULL,
+        rid INTEGER NOT NULL,
+        PRIMARY KEY (key, rid)
+    ) WITHOUT ROWID;
+    CREATE INDEX contact_keys_rid ON contact_keys(rid);
+    ALTER TABLE contacts ADD COLUMN merge_target TEXT;
+    ALTER TABLE contacts ADD COLUMN merged_into TEXT;
+    CREATE INDEX contacts_merge_target ON contacts(merge_target) WHERE merge_target IS NOT NULL;
+    CREATE INDEX contacts_merged_into ON contacts(merged_into) WHERE merged_into IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -92,6 +92,11 @@ impl Store {
                 }
                 other => other,
             })?;
+        // A merged contact's visits are its survivor's: check in there.
+        let contact = match (contact.status, &contact.merged_into) {
+            (ContactStatus::Merged, Some(survivor)) => super::contacts::get(&self.conn, survivor)?,
+            _ => contact,
+        };
         if contact.status != ContactStatus::Active {
             return Err(Error::validation(
                 "contact",
@@ -183,7 +188,8 @@ impl Store {
         self.ctx(get(&self.conn, id))
     }
 
-    /// Visits of a contact and/or of a local day, newest first.
+    /// Visits of a contact and/or of a local day, newest first. A contact's visits include those
+    /// of the contacts merged into it.
     pub fn list_visits(&self, filter: &VisitFilter) -> Result<Vec<Visit>> {
         let day = filter
             .day
@@ -195,7 +201,9 @@ impl Store {
             let limit = filter.limit.map_or(-1, i64::from);
             let sql = format!(
                 "SELECT {COLUMNS} FROM visits v JOIN records r ON r.rid = v.rid \
-                 WHERE (?1 IS NULL OR v.contact_id = ?1) AND (?2 IS NULL OR v.day = ?2) \
+                 WHERE (?1 IS NULL OR v.contact_id = ?1 OR v.contact_id IN ( \
+                   SELECT mr.id FROM contacts mc JOIN records mr ON mr.rid = mc.rid WHERE mc.merged_into = ?1)) \
+                 AND (?2 IS NULL OR v.day = ?2) \
                  ORDER BY v.device_time DESC LIMIT ?3"
             );
             let mut stmt = self.conn.prepare_cached(&sql)?;

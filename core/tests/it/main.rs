@@ -1,6 +1,7 @@
 //! Integration tests of the device store through its public API.
 
 mod contacts;
+mod dedup;
 mod files;
 mod search;
 mod visits;

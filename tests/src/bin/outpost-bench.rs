@@ -6,6 +6,7 @@
 //! cargo run --release -p outpost-tests --bin outpost-bench -- store --contacts 10000 --saves 1000
 //! cargo run --release -p outpost-tests --bin outpost-bench -- sync --json
 //! cargo run --release -p outpost-tests --bin outpost-bench -- sync --contacts 5000 --held 1000
+//! cargo run --release -p outpost-tests --bin outpost-bench -- dedup --json
 //! ```
 
 use clap::{Args, Parser, Subcommand};
@@ -32,6 +33,58 @@ enum Command {
     /// Sync against the real server on loopback: bootstrap, no-change reconnect, one-field edit,
     /// server throughput, next to plain Automerge per-document sync.
     Sync(SyncArgs),
+    /// Duplicate checks at 100,000 contacts, and CSV import speed beside a raw insert.
+    Dedup(DedupArgs),
+}
+
+#[derive(Args)]
+struct DedupArgs {
+    /// Rows in the imported CSV (= contacts in the store for the checks).
+    #[arg(long, default_value_t = 100_000)]
+    contacts: usize,
+    /// Timed duplicate checks.
+    #[arg(long, default_value_t = 10_000)]
+    checks: usize,
+    /// Seed of the generated contacts.
+    #[arg(long, default_value_t = 2024)]
+    seed: u64,
+    /// Where to make the temporary files (default: next to this binary, in the target dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Keep the files afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+fn dedup(args: DedupArgs) -> Result<(), BoxError> {
+    let report = outpost_tests::bench_dedup::run(&outpost_tests::bench_dedup::DedupBenchConfig {
+        contacts: args.contacts,
+        checks: args.checks,
+        seed: args.seed,
+        parent_dir: args.dir.unwrap_or_else(default_dir),
+        progress: true,
+        keep: args.keep,
+    })?;
+    let json = serde_json::to_string_pretty(&report)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{json}")?;
+    } else {
+        writeln!(
+            out,
+            "dup-check p50 {} ms, p99 {} ms (target <= 1 ms) at {} contacts\nimport {} rows/s (target >= 20000), raw insert {} rows/s: {}x (target <= 5x)",
+            report.dup_check_p50_ms,
+            report.dup_check_p99_ms,
+            report.contacts,
+            report.import_rows_per_s,
+            report.raw_insert_rows_per_s,
+            report.import_vs_raw
+        )?;
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -395,6 +448,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Store(args) => store(args),
         Command::Sync(args) => sync(args),
+        Command::Dedup(args) => dedup(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

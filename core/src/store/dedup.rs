@@ -1,0 +1,195 @@
+//! The duplicate index: every contact's match keys in `contact_keys`, kept with the projection in
+//! the same transaction, and the duplicate check that reads it.
+
+use super::Store;
+use crate::dedup::keys::{self, NameMatch};
+use crate::dedup::{self, DupQuery, DupReason, Duplicate};
+use crate::error::Result;
+use crate::normalize::{self, Region};
+use crate::record::contact::{Contact, NewContact};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How many contacts one key may offer (a surname at a big customer can be shared by many).
+const PER_KEY_LIMIT: i64 = 50;
+/// How many duplicates a check returns at most.
+pub const MAX_DUPLICATES: usize = 20;
+/// `sync_state` key set once every contact's match keys are indexed.
+const KEY_INDEXED: &str = "dedup_keys_indexed";
+
+/// A contact just saved, with the likely duplicates that existed before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddedContact {
+    /// The saved contact.
+    pub contact: Contact,
+    /// Existing contacts it probably duplicates, best first (empty when none).
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// Rewrites a contact's match keys, inside `tx`.
+pub(crate) fn index_keys(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool) -> Result<()> {
+    if existed {
+        tx.prepare_cached("DELETE FROM contact_keys WHERE rid = ?1")?
+            .execute([rid])?;
+    }
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO contact_keys(key, rid) VALUES (?1, ?2)")?;
+    for key in keys::contact_keys(&c.name, c.company.as_deref(), &c.phones, &c.emails) {
+        insert.execute(params![key, rid])?;
+    }
+    Ok(())
+}
+
+/// Indexes the match keys of contacts stored before the index existed (once, on open).
+pub(crate) fn backfill_keys(conn: &mut Connection) -> Result<()> {
+    let done: Option<String> = conn
+        .query_row(
+            "SELECT value FROM sync_state WHERE key = ?1",
+            [KEY_INDEXED],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if done.is_some() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut stmt = tx.prepare("SELECT rid, name, company, phones, emails FROM contacts")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut insert =
+            tx.prepare("INSERT OR IGNORE INTO contact_keys(key, rid) VALUES (?1, ?2)")?;
+        for row in rows {
+            let (rid, name, company, phones, emails) = row?;
+            let list = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
+            for key in keys::contact_keys(&name, company.as_deref(), &list(&phones), &list(&emails))
+            {
+                insert.execute(params![key, rid])?;
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO sync_state(key, value) VALUES (?1, '1')",
+        [KEY_INDEXED],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The keys to look up for a query, each with the reason and score it stands for.
+pub(crate) fn query_keys(q: &DupQuery, region: Region) -> Vec<(String, DupReason, f64)> {
+    let mut out = Vec::new();
+    for p in &q.phones {
+        if let Ok(p) = normalize::phone("phones", p, region) {
+            out.push((format!("p:{p}"), DupReason::Phone, dedup::SCORE_PHONE));
+        }
+    }
+    for e in &q.emails {
+        if let Ok(e) = normalize::email("emails", e) {
+            out.push((format!("e:{e}"), DupReason::Email, dedup::SCORE_EMAIL));
+        }
+    }
+    for (key, strength) in keys::name_company_queries(q.name.as_deref(), q.company.as_deref()) {
+        let score = match strength {
+            NameMatch::Exact => dedup::SCORE_NAME_EXACT,
+            NameMatch::Similar => dedup::SCORE_NAME_SIMILAR,
+        };
+        out.push((key, DupReason::NameCompany, score));
+    }
+    out
+}
+
+/// Active contacts sharing any of `keys`, scored, best first; `exclude` is left out.
+pub(crate) fn find(
+    conn: &Connection,
+    keys: &[(String, DupReason, f64)],
+    exclude: Option<&str>,
+) -> Result<Vec<Duplicate>> {
+    struct Hit {
+        name: String,
+        company: Option<String>,
+        best: BTreeMap<DupReason, f64>,
+    }
+    let mut hits: BTreeMap<String, Hit> = BTreeMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id, c.name, c.company FROM contact_keys k \
+         JOIN contacts c ON c.rid = k.rid JOIN records r ON r.rid = k.rid \
+         WHERE k.key = ?1 AND c.status = 'active' LIMIT ?2",
+    )?;
+    for (key, reason, score) in keys {
+        let rows = stmt.query_map(params![key, PER_KEY_LIMIT], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+        })?;
+        for row in rows {
+            let (id, name, company) = row?;
+            if exclude == Some(id.as_str()) {
+                continue;
+            }
+            let hit = hits.entry(id).or_insert_with(|| Hit {
+                name,
+                company,
+                best: BTreeMap::new(),
+            });
+            let best = hit.best.entry(*reason).or_insert(0.0);
+            *best = best.max(*score);
+        }
+    }
+    let mut out: Vec<Duplicate> = hits
+        .into_iter()
+        .map(|(id, hit)| {
+            let scores: Vec<f64> = hit.best.values().copied().collect();
+            Duplicate {
+                contact_id: id,
+                name: hit.name,
+                company: hit.company,
+                score: dedup::combine(&scores),
+                reasons: hit.best.keys().copied().collect(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.contact_id.cmp(&b.contact_id))
+    });
+    out.truncate(MAX_DUPLICATES);
+    Ok(out)
+}
+
+impl Store {
+    /// Likely duplicates of a contact being entered, best first: the same phone (E.164), the
+    /// same email, or the same or a similar name at the same company (titles like 经理/总监,
+    /// legal forms like 有限公司 and a leading city ignored; pinyin and Latin spellings meet).
+    /// Invalid and merged contacts are never offered. A few indexed reads, whatever the size
+    /// of the store: fit to call on every keystroke.
+    pub fn find_duplicates(&self, query: &DupQuery) -> Result<Vec<Duplicate>> {
+        let keys = query_keys(query, self.region);
+        self.ctx(find(&self.conn, &keys, None))
+    }
+
+    /// Creates a contact like [`Store::add_contact`] and returns it with the likely duplicates
+    /// that existed before it, so the app can offer to merge.
+    pub fn add_contact_checked(&mut self, new: NewContact) -> Result<AddedContact> {
+        let query = DupQuery {
+            name: Some(new.name.clone()),
+            company: new.company.clone(),
+            phones: new.phones.clone(),
+            emails: new.emails.clone(),
+        };
+        let contact = self.add_contact(new)?;
+        let keys = query_keys(&query, self.region);
+        let duplicates = self.ctx(find(&self.conn, &keys, Some(&contact.id)))?;
+        Ok(AddedContact {
+            contact,
+            duplicates,
+        })
+    }
+}

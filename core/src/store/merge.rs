@@ -1,0 +1,370 @@
+//! Merging duplicate contacts, and which contact survives when merges crossed under sync.
+//!
+//! A merge is two ordinary document edits in one transaction: the loser gets `status: merged`
+//! and `merged_into: WINNER`, the winner gets the loser's phones, emails and the fields it
+//! lacked. Nothing is deleted. Because devices merge concurrently (A into B here, B into A
+//! there, or cycles of three), the survivor is not stored: it is computed from the documents
+//! whenever a contact's projection is rebuilt, by the rule of `docs/adr/0012-merge-survivor.md`:
+//!
+//! - follow `merged_into` pointers from the contact;
+//! - a pointer to a contact this device does not have yet is not followed (yet);
+//! - on a cycle, the member with the smallest id survives and its own `merged_into` is ignored.
+//!
+//! The projection keeps the raw pointer (`merge_target`) and the result (`status`,
+//! `merged_into`); a change of one pointer recomputes the contacts whose chain passes through
+//! it. Every device holding the same documents shows the same survivor.
+
+use super::contacts::{self, project};
+use super::{load_record, write_record, RecordKind, Store};
+use crate::error::{Error, Result};
+use crate::record::contact::{self, Contact, ContactStatus, MAX_LIST_ITEMS, MERGED_FROM_PREFIX};
+use crate::record::{
+    commit, get_str, get_str_list, put_opt_str, put_text, rfc3339_ms, set_str_list,
+};
+use automerge::{AutoCommit, ReadDoc, ROOT};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use std::collections::BTreeMap;
+
+/// Longest `merged_into` chain followed; longer chains stop (no device makes them in practice).
+const MAX_CHAIN: usize = 256;
+
+/// Records a contact's raw merge pointer and recomputes the survivor of every contact whose
+/// chain passes through it, inside `tx` (called by every projection of a contact).
+pub(crate) fn project_merge_state(
+    tx: &Transaction<'_>,
+    rid: i64,
+    c: &Contact,
+    existed: bool,
+) -> Result<()> {
+    let target = match c.status {
+        ContactStatus::Merged => c
+            .merged_into
+            .clone()
+            .filter(|t| *t != c.id && !t.is_empty()),
+        _ => None,
+    };
+    if target.is_none() && !existed {
+        // A new contact that points nowhere: only contacts that already point at it (merged
+        // on another device before it arrived here) can change.
+        if c.status == ContactStatus::Merged {
+            tx.prepare_cached("UPDATE contacts SET status = 'active' WHERE rid = ?1")?
+                .execute([rid])?;
+        }
+        let waiting: Option<i64> = tx
+            .prepare_cached("SELECT 1 FROM contacts WHERE merge_target = ?1 LIMIT 1")?
+            .query_row([&c.id], |r| r.get(0))
+            .optional()?;
+        if waiting.is_none() {
+            return Ok(());
+        }
+    }
+    tx.prepare_cached("UPDATE contacts SET merge_target = ?2 WHERE rid = ?1")?
+        .execute(params![rid, target])?;
+    if target.is_none() && c.status == ContactStatus::Merged {
+        // `merged` without a pointer (an unmerge crossed a merge): it survives.
+        tx.prepare_cached("UPDATE contacts SET status = 'active' WHERE rid = ?1")?
+            .execute([rid])?;
+    }
+    settle(tx, &c.id)
+}
+
+/// The raw pointer of a contact: `None` if this device does not have it, `Some(None)` if it
+/// points nowhere.
+fn pointer(tx: &Transaction<'_>, id: &str) -> Result<Option<Option<String>>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT c.merge_target FROM contacts c JOIN records r ON r.rid = c.rid WHERE r.id = ?1",
+        )?
+        .query_row([id], |r| r.get::<_, Option<String>>(0))
+        .optional()?)
+}
+
+/// The survivor a contact reads as, by the rule in the module docs.
+fn survivor(tx: &Transaction<'_>, id: &str, first: &str) -> Result<String> {
+    let mut path = vec![id.to_string()];
+    let mut next = first.to_string();
+    loop {
+        if let Some(at) = path.iter().position(|p| *p == next) {
+            // A cycle: its smallest member survives.
+            return Ok(path[at..].iter().min().cloned().unwrap_or(next));
+        }
+        match pointer(tx, &next)? {
+            // Not here (yet): the last contact we have keeps standing.
+            None => return Ok(path.pop().unwrap_or(next)),
+            Some(None) => return Ok(next),
+            Some(Some(after)) => {
+                if path.len() >= MAX_CHAIN {
+                    return Ok(next);
+                }
+                path.push(next);
+                next = after;
+            }
+        }
+    }
+}
+
+/// Recomputes the survivor of `id` and of every contact whose chain reaches it.
+fn settle(tx: &Transaction<'_>, id: &str) -> Result<()> {
+    let mut affected = vec![id.to_string()];
+    let mut i = 0;
+    let mut preds = tx.prepare_cached(
+        "SELECT r.id FROM contacts c JOIN records r ON r.rid = c.rid WHERE c.merge_target = ?1",
+    )?;
+    while i < affected.len() {
+        let rows = preds.query_map([&affected[i]], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            let p = row?;
+            if !affected.contains(&p) {
+                affected.push(p);
+            }
+        }
+        i += 1;
+    }
+    for n in &affected {
+        let Some(Some(first)) = pointer(tx, n)? else {
+            continue;
+        };
+        let s = survivor(tx, n, &first)?;
+        let (status, merged_into) = if s == *n {
+            ("active", None)
+        } else {
+            ("merged", Some(s))
+        };
+        tx.prepare_cached(
+            "UPDATE contacts SET status = ?2, merged_into = ?3 \
+             WHERE rid = (SELECT rid FROM records WHERE id = ?1) \
+             AND (status IS NOT ?2 OR merged_into IS NOT ?3)",
+        )?
+        .execute(params![n, status, merged_into])?;
+    }
+    Ok(())
+}
+
+/// Fields copied from the loser when the winner has none; `(key, is_text)`.
+const COPIED: &[(&str, bool)] = &[
+    ("company", false),
+    ("title", false),
+    ("address", false),
+    ("source", false),
+    ("notes", true),
+];
+
+/// Copies into `winner` what `loser` has and it lacks; returns the loser's values that differ
+/// from the winner's (kept in the winner's document, so its history shows them).
+fn absorb(winner: &mut AutoCommit, loser: &AutoCommit) -> Result<BTreeMap<String, String>> {
+    let mut differing = BTreeMap::new();
+    if let (Some(w), Some(l)) = (get_str(winner, "name"), get_str(loser, "name")) {
+        if w != l {
+            differing.insert("name".to_string(), l);
+        }
+    }
+    for (key, is_text) in COPIED {
+        let Some(value) = get_str(loser, key).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        match get_str(winner, key).filter(|v| !v.trim().is_empty()) {
+            None if *is_text => put_text(winner, key, Some(&value))?,
+            None => put_opt_str(winner, key, Some(&value))?,
+            Some(w) if w != value => {
+                differing.insert(key.to_string(), value);
+            }
+            Some(_) => {}
+        }
+    }
+    for key in ["phones", "emails"] {
+        let mut list = get_str_list(winner, key);
+        for v in get_str_list(loser, key) {
+            if list.contains(&v) {
+                continue;
+            }
+            if list.len() < MAX_LIST_ITEMS {
+                list.push(v);
+            } else {
+                differing
+                    .entry(key.to_string())
+                    .and_modify(|s: &mut String| {
+                        s.push_str(", ");
+                        s.push_str(&v);
+                    })
+                    .or_insert(v);
+            }
+        }
+        set_str_list(winner, key, &list)?;
+    }
+    // Extra fields the winner does not have.
+    let known = contact::KNOWN_KEYS;
+    let loser_keys: Vec<String> = loser.keys(ROOT).collect();
+    for key in loser_keys {
+        if known.contains(&key.as_str()) || key.starts_with(MERGED_FROM_PREFIX) {
+            continue;
+        }
+        let Some(value) = get_str(loser, &key) else {
+            continue;
+        };
+        match get_str(winner, &key) {
+            None => put_opt_str(winner, &key, Some(&value))?,
+            Some(w) if w != value => {
+                differing.insert(key, value);
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(differing)
+}
+
+impl Store {
+    /// Merges `loser_id` into `winner_id` and returns the winner. Nothing is deleted: the loser
+    /// becomes `merged` with `merged_into`, is hidden from lists, search and duplicate checks,
+    /// and still answers [`Store::get_contact`]; its visits read as the winner's. The winner
+    /// gets the loser's phones and emails and the fields it lacked; where both had a value the
+    /// winner's stays, and the loser's is recorded in the winner's document (its history shows
+    /// it under `merged_from:LOSER_ID`). Both documents change in one transaction, and travel
+    /// through sync like any edit.
+    pub fn merge_contacts(&mut self, winner_id: &str, loser_id: &str) -> Result<Contact> {
+        let r = self.merge_inner(winner_id.trim(), loser_id.trim());
+        let c = self.ctx(r)?;
+        self.notify(RecordKind::Contact, loser_id.trim());
+        self.notify(RecordKind::Contact, &c.id);
+        Ok(c)
+    }
+
+    fn merge_inner(&mut self, winner_id: &str, loser_id: &str) -> Result<Contact> {
+        if winner_id == loser_id {
+            return Err(Error::validation(
+                "loser",
+                loser_id,
+                "a contact cannot be merged into itself",
+            ));
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let winner = contacts::get(&tx, winner_id)?;
+        let loser = contacts::get(&tx, loser_id)?;
+        match (winner.status, &winner.merged_into) {
+            (ContactStatus::Merged, Some(s)) => {
+                return Err(Error::validation(
+                    "winner",
+                    winner_id,
+                    format!("this contact was merged into {s}; merge into that one"),
+                ))
+            }
+            (ContactStatus::Invalid, _) => {
+                return Err(Error::validation(
+                    "winner",
+                    winner_id,
+                    "this contact was marked invalid",
+                ))
+            }
+            _ => {}
+        }
+        match loser.status {
+            ContactStatus::Merged => {
+                return Err(Error::validation(
+                    "loser",
+                    loser_id,
+                    format!(
+                        "this contact is already merged into {}",
+                        loser.merged_into.unwrap_or_default()
+                    ),
+                ))
+            }
+            ContactStatus::Invalid => {
+                return Err(Error::validation(
+                    "loser",
+                    loser_id,
+                    "this contact was marked invalid",
+                ))
+            }
+            ContactStatus::Active => {}
+        }
+        let now = Self::now_ms();
+        let at = rfc3339_ms(now);
+        let (wrid, mut wdoc, _) = load_record(&tx, RecordKind::Contact, winner_id, &self.actor)?;
+        let (lrid, mut ldoc, _) = load_record(&tx, RecordKind::Contact, loser_id, &self.actor)?;
+        let wbefore = wdoc.get_heads();
+        let lbefore = ldoc.get_heads();
+        let differing = absorb(&mut wdoc, &ldoc)?;
+        if !differing.is_empty() {
+            let json = serde_json::to_string(&differing).unwrap_or_default();
+            crate::record::check_text("merged_from", &json, contact::MAX_NOTES_CHARS)?;
+            put_opt_str(
+                &mut wdoc,
+                &format!("{MERGED_FROM_PREFIX}{loser_id}"),
+                Some(&json),
+            )?;
+        }
+        put_opt_str(&mut ldoc, "status", Some("merged"))?;
+        put_opt_str(&mut ldoc, "merged_into", Some(winner_id))?;
+        put_opt_str(&mut ldoc, "merged_at", Some(&at))?;
+        put_opt_str(&mut ldoc, "merged_by", Some(&self.actor.user))?;
+        commit(&mut ldoc, &self.actor, "merge", now);
+        let w = write_record(
+            &tx,
+            Some(lrid),
+            loser_id,
+            "contact",
+            &mut ldoc,
+            Some(&lbefore),
+        )?;
+        let lc = contact::from_doc(loser_id, &ldoc, w.updated_at, w.sync_state);
+        project(&tx, lrid, &lc, true)?;
+        if commit(&mut wdoc, &self.actor, "merge", now).is_some() {
+            let w = write_record(
+                &tx,
+                Some(wrid),
+                winner_id,
+                "contact",
+                &mut wdoc,
+                Some(&wbefore),
+            )?;
+            let wc = contact::from_doc(winner_id, &wdoc, w.updated_at, w.sync_state);
+            project(&tx, wrid, &wc, true)?;
+        }
+        let out = contacts::get(&tx, winner_id)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Restores a merged contact as a contact of its own (`status` back to `active`, no
+    /// `merged_into`) and returns it. What the merge copied into the winner stays there.
+    pub fn unmerge_contact(&mut self, id: &str) -> Result<Contact> {
+        let id = id.trim();
+        let r = self.unmerge_inner(id);
+        let c = self.ctx(r)?;
+        self.notify(RecordKind::Contact, &c.id);
+        Ok(c)
+    }
+
+    fn unmerge_inner(&mut self, id: &str) -> Result<Contact> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (rid, mut doc, _) = load_record(&tx, RecordKind::Contact, id, &self.actor)?;
+        if get_str(&doc, "status").as_deref() != Some("merged") {
+            return Err(Error::validation(
+                "contact",
+                id,
+                "this contact is not merged into another",
+            ));
+        }
+        let before = doc.get_heads();
+        put_opt_str(&mut doc, "status", Some("active"))?;
+        for key in ["merged_into", "merged_at", "merged_by"] {
+            put_opt_str(&mut doc, key, None)?;
+        }
+        commit(&mut doc, &self.actor, "unmerge", Self::now_ms());
+        let w = write_record(&tx, Some(rid), id, "contact", &mut doc, Some(&before))?;
+        let c = contact::from_doc(id, &doc, w.updated_at, w.sync_state);
+        project(&tx, rid, &c, true)?;
+        let out = contacts::get(&tx, id)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The contact that `id` reads as: itself, or the survivor it was merged into.
+    pub fn survivor_of(&self, id: &str) -> Result<String> {
+        let c = self.get_contact(id)?;
+        Ok(c.merged_into.unwrap_or(c.id))
+    }
+}
