@@ -16,11 +16,11 @@ mod store;
 mod types;
 
 pub use attachments::{Attachment, NewAttachment};
-pub use scan::{
-    CardContact, ScanDuplicate, ScanField, ScanKind, ScanOptions, ScanPoint, ScanReport, ScanTimings,
-    ScannedAttachment,
-};
 pub use error::{ListenerError, OutpostError, StorageProblem};
+pub use scan::{
+    CardContact, ScanDuplicate, ScanField, ScanKind, ScanOptions, ScanPoint, ScanReport,
+    ScanTimings, ScannedAttachment,
+};
 pub use store::{move_database_aside, ChangeListener, OutpostStore};
 pub use types::{
     ChangeOrigin, CheckIn, CheckOut, ConflictValue, Contact, ContactPatch, ContactStatus,

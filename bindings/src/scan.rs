@@ -163,7 +163,11 @@ fn report(r: &ScanResult, include_png: bool) -> Result<ScanReport, OutpostError>
             oc::scan::extract::DocumentKind::Contract => "contract",
         }
         .to_string(),
-        corners: r.corners.iter().map(|p| ScanPoint { x: p[0], y: p[1] }).collect(),
+        corners: r
+            .corners
+            .iter()
+            .map(|p| ScanPoint { x: p[0], y: p[1] })
+            .collect(),
         corner_confidence: r.corner_confidence,
         document_found: r.document_found,
         width: r.width,

@@ -4,9 +4,9 @@
 //! exit code 2 for invalid input, 3 for not found, 1 for anything else.
 
 mod attach;
-mod scan;
 mod dedup;
 mod import;
+mod scan;
 
 use clap::{Args, Parser, Subcommand};
 use outpost_core::{

@@ -266,11 +266,20 @@ pub fn attach_scan(store: &mut Store, contact_id: &str, result: &ScanResult) -> 
                     fields.insert(k.to_string(), v);
                 }
             };
-            put("contract_number", c.contract_number.as_ref().map(|f| f.value.clone()));
+            put(
+                "contract_number",
+                c.contract_number.as_ref().map(|f| f.value.clone()),
+            );
             put("party_a", c.party_a.as_ref().map(|f| f.value.clone()));
             put("party_b", c.party_b.as_ref().map(|f| f.value.clone()));
-            put("amount", c.amount.as_ref().map(|f| format!("{:.2}", f.value)));
-            put("amount_upper", c.amount_upper.as_ref().map(|f| f.value.clone()));
+            put(
+                "amount",
+                c.amount.as_ref().map(|f| format!("{:.2}", f.value)),
+            );
+            put(
+                "amount_upper",
+                c.amount_upper.as_ref().map(|f| f.value.clone()),
+            );
             put("date", c.date.as_ref().map(|f| f.value.clone()));
             let title = c
                 .contract_number
