@@ -72,12 +72,18 @@ impl std::fmt::Debug for OutpostStore {
 
 impl OutpostStore {
     /// Runs `f` on the locked store.
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&oc::Store) -> oc::Result<T>) -> Result<T, OutpostError> {
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&oc::Store) -> oc::Result<T>,
+    ) -> Result<T, OutpostError> {
         Ok(f(&lock(&self.store))?)
     }
 
     /// Runs `f` on the locked store, then, unlocked, tells the listener what `f` changed.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut oc::Store) -> oc::Result<T>) -> Result<T, OutpostError> {
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut oc::Store) -> oc::Result<T>,
+    ) -> Result<T, OutpostError> {
         let (result, changes) = {
             let mut store = lock(&self.store);
             let result = f(&mut store);

@@ -29,6 +29,8 @@
 pub mod error;
 pub mod normalize;
 pub mod record;
+#[cfg(feature = "scan")]
+pub mod scan;
 pub mod store;
 pub mod sync;
 

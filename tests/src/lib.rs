@@ -11,9 +11,11 @@
 //!   throughput) against the real server on loopback, next to plain Automerge per-document sync.
 //!   Run it with `cargo run --release -p outpost-tests --bin outpost-bench -- sync --json`.
 
+pub mod bench_scan_image;
 pub mod bench_store;
 pub mod bench_sync;
 mod bench_util;
 pub mod fixtures;
 pub mod inproc;
 pub mod procs;
+pub mod scan_photo;

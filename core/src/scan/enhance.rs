@@ -1,0 +1,274 @@
+//! Making the flat document readable: even out light and shadows, remove the colour cast,
+//! stretch the contrast and sharpen. Everything works on `u8` pixels in place or row by row,
+//! so the output never needs a float copy.
+//!
+//! The paper's own brightness is estimated per block (a high percentile of each channel, so
+//! ink does not count), smoothed, and every pixel is divided by it: shadows and light gradients
+//! vanish, and because each channel is divided by its own paper level, a yellow or blue cast
+//! becomes neutral white.
+
+use image::{GrayImage, RgbImage};
+
+/// Per-channel paper level on a coarse grid of `block`-sized cells.
+struct Background {
+    gw: usize,
+    gh: usize,
+    block: f32,
+    /// `gw * gh * 3` levels, row-major.
+    level: Vec<f32>,
+}
+
+fn estimate_background(img: &RgbImage) -> Background {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let block = (w.max(h) / 40).max(12);
+    let (gw, gh) = (w.div_ceil(block), h.div_ceil(block));
+    let buf = img.as_raw();
+    let mut level = vec![0f32; gw * gh * 3];
+    let mut hist = vec![0u32; gw * 3 * 256];
+    for gy in 0..gh {
+        hist.iter_mut().for_each(|v| *v = 0);
+        let (y0, y1) = (gy * block, ((gy + 1) * block).min(h));
+        for y in (y0..y1).step_by(2) {
+            let row = &buf[y * w * 3..(y + 1) * w * 3];
+            for x in (0..w).step_by(2) {
+                let gx = x / block;
+                for c in 0..3 {
+                    hist[(gx * 3 + c) * 256 + usize::from(row[x * 3 + c])] += 1;
+                }
+            }
+        }
+        for gx in 0..gw {
+            for c in 0..3 {
+                let hst = &hist[(gx * 3 + c) * 256..(gx * 3 + c + 1) * 256];
+                let total: u32 = hst.iter().sum();
+                let want = total - total / 10; // the 90th percentile
+                let mut seen = 0;
+                let mut v = 255;
+                for (i, n) in hst.iter().enumerate() {
+                    seen += n;
+                    if seen >= want.max(1) {
+                        v = i;
+                        break;
+                    }
+                }
+                level[(gy * gw + gx) * 3 + c] = v as f32;
+            }
+        }
+    }
+    // A 3x3 max closes over blocks filled by a logo or a photo; a 3x3 mean smooths the steps.
+    let at = |l: &Vec<f32>, x: isize, y: isize, c: usize| {
+        let x = x.clamp(0, gw as isize - 1) as usize;
+        let y = y.clamp(0, gh as isize - 1) as usize;
+        l[(y * gw + x) * 3 + c]
+    };
+    let mut dil = level.clone();
+    for y in 0..gh as isize {
+        for x in 0..gw as isize {
+            for c in 0..3 {
+                let mut m = 0f32;
+                for dy in -1..=1 {
+                    for dx in -1..=1 {
+                        m = m.max(at(&level, x + dx, y + dy, c));
+                    }
+                }
+                dil[(y as usize * gw + x as usize) * 3 + c] = m;
+            }
+        }
+    }
+    let mut smooth = dil.clone();
+    for y in 0..gh as isize {
+        for x in 0..gw as isize {
+            for c in 0..3 {
+                let mut s = 0f32;
+                for dy in -1..=1 {
+                    for dx in -1..=1 {
+                        s += at(&dil, x + dx, y + dy, c);
+                    }
+                }
+                smooth[(y as usize * gw + x as usize) * 3 + c] = (s / 9.0).max(24.0);
+            }
+        }
+    }
+    Background {
+        gw,
+        gh,
+        block: block as f32,
+        level: smooth,
+    }
+}
+
+/// Divides every pixel by the paper level around it (paper becomes white, cast removed), then
+/// stretches the black point so ink is dark.
+pub(crate) fn flatten(img: &mut RgbImage) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w == 0 || h == 0 {
+        return;
+    }
+    let bg = estimate_background(img);
+    // Per-column interpolation table.
+    let cols: Vec<(usize, usize, f32)> = (0..w)
+        .map(|x| {
+            let g = ((x as f32 + 0.5) / bg.block - 0.5).clamp(0.0, (bg.gw - 1) as f32);
+            let g0 = g.floor() as usize;
+            (g0, (g0 + 1).min(bg.gw - 1), g - g0 as f32)
+        })
+        .collect();
+    let mut grid_row = vec![0f32; bg.gw * 3];
+    let mut scale = vec![0f32; w * 3];
+    const WHITE: f32 = 252.0;
+    let buf: &mut [u8] = img;
+    for (y, row) in buf.chunks_exact_mut(w * 3).enumerate() {
+        let g = ((y as f32 + 0.5) / bg.block - 0.5).clamp(0.0, (bg.gh - 1) as f32);
+        let (g0, fy) = (g.floor() as usize, g - g.floor());
+        let g1 = (g0 + 1).min(bg.gh - 1);
+        for (i, v) in grid_row.iter_mut().enumerate() {
+            let (a, b) = (bg.level[g0 * bg.gw * 3 + i], bg.level[g1 * bg.gw * 3 + i]);
+            *v = a + (b - a) * fy;
+        }
+        for (x, &(c0, c1, fx)) in cols.iter().enumerate() {
+            for c in 0..3 {
+                let (a, b) = (grid_row[c0 * 3 + c], grid_row[c1 * 3 + c]);
+                scale[x * 3 + c] = WHITE / (a + (b - a) * fx);
+            }
+        }
+        for (p, s) in row.iter_mut().zip(&scale) {
+            *p = (f32::from(*p) * s).min(255.0) as u8;
+        }
+    }
+    // Black point: the darkest 1% of the luminance (ink) maps to 0, capped so a page with
+    // almost no ink is not blown into noise.
+    let mut hist = [0u32; 256];
+    for px in buf.chunks_exact(3).step_by(3) {
+        hist[luma(px) as usize] += 1;
+    }
+    let total: u32 = hist.iter().sum();
+    let mut seen = 0;
+    let mut black = 0usize;
+    for (i, n) in hist.iter().enumerate() {
+        seen += n;
+        if seen * 100 >= total {
+            black = i;
+            break;
+        }
+    }
+    let black = (black as f32).min(120.0);
+    let mut lut = [0u8; 256];
+    for (i, v) in lut.iter_mut().enumerate() {
+        *v = (((i as f32 - black) * 255.0 / (WHITE - black)).clamp(0.0, 255.0) + 0.5) as u8;
+    }
+    for p in buf.iter_mut() {
+        *p = lut[usize::from(*p)];
+    }
+}
+
+#[inline]
+fn luma(px: &[u8]) -> u8 {
+    ((77 * u32::from(px[0]) + 150 * u32::from(px[1]) + 29 * u32::from(px[2]) + 128) >> 8) as u8
+}
+
+/// The luminance of a colour image.
+pub(crate) fn grey(img: &RgbImage) -> GrayImage {
+    let (w, h) = img.dimensions();
+    let data: Vec<u8> = img.as_raw().chunks_exact(3).map(luma).collect();
+    GrayImage::from_raw(w, h, data).unwrap_or_else(|| GrayImage::new(w, h))
+}
+
+/// Box blur of radius `r` along rows then columns, with running sums.
+fn box_blur(src: &[u8], w: usize, h: usize, r: usize, out: &mut [u8]) {
+    let mut tmp = vec![0u8; w * h];
+    let win = (2 * r + 1) as u32;
+    for y in 0..h {
+        let row = &src[y * w..(y + 1) * w];
+        let dst = &mut tmp[y * w..(y + 1) * w];
+        let at = |i: isize| u32::from(row[i.clamp(0, w as isize - 1) as usize]);
+        let mut s: u32 = (-(r as isize)..=r as isize).map(at).sum();
+        for (x, d) in dst.iter_mut().enumerate() {
+            *d = ((s + win / 2) / win) as u8;
+            s += at(x as isize + r as isize + 1);
+            s -= at(x as isize - r as isize);
+        }
+    }
+    let mut sums: Vec<u32> = vec![0; w];
+    for dy in -(r as isize)..=r as isize {
+        let yy = dy.clamp(0, h as isize - 1) as usize;
+        for (s, v) in sums.iter_mut().zip(&tmp[yy * w..(yy + 1) * w]) {
+            *s += u32::from(*v);
+        }
+    }
+    for y in 0..h {
+        for (o, s) in out[y * w..(y + 1) * w].iter_mut().zip(&sums) {
+            *o = ((s + win / 2) / win) as u8;
+        }
+        let add = (y as isize + r as isize + 1).clamp(0, h as isize - 1) as usize;
+        let sub = (y as isize - r as isize).clamp(0, h as isize - 1) as usize;
+        for x in 0..w {
+            sums[x] = sums[x] + u32::from(tmp[add * w + x]) - u32::from(tmp[sub * w + x]);
+        }
+    }
+}
+
+/// Unsharp mask on the grey image (two box blurs of radius `radius`, about a Gaussian), adding
+/// the same detail to each channel of `colour`.
+pub(crate) fn sharpen(grey_img: &mut GrayImage, colour: &mut RgbImage, radius: usize, amount: f32) {
+    let (w, h) = (grey_img.width() as usize, grey_img.height() as usize);
+    if w < 2 || h < 2 {
+        return;
+    }
+    let mut b1 = vec![0u8; w * h];
+    let mut b2 = vec![0u8; w * h];
+    box_blur(grey_img.as_raw(), w, h, radius, &mut b1);
+    box_blur(&b1, w, h, radius, &mut b2);
+    drop(b1);
+    let amt = (amount * 256.0) as i32;
+    let g: &mut [u8] = grey_img;
+    let col: &mut [u8] = colour;
+    for ((gp, bp), cp) in g.iter_mut().zip(&b2).zip(col.chunks_exact_mut(3)) {
+        let detail = ((i32::from(*gp) - i32::from(*bp)) * amt) >> 8;
+        *gp = (i32::from(*gp) + detail).clamp(0, 255) as u8;
+        for c in cp.iter_mut() {
+            *c = (i32::from(*c) + detail).clamp(0, 255) as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flatten_removes_a_gradient_and_a_cast_but_keeps_ink() {
+        // Yellowish paper darkening from left to right, with a black bar of ink.
+        let img = RgbImage::from_fn(400, 300, |x, y| {
+            let light = 1.0 - 0.5 * x as f32 / 400.0;
+            if (140..160).contains(&y) && (50..350).contains(&x) {
+                image::Rgb([20, 20, 15])
+            } else {
+                image::Rgb([
+                    (230.0 * light) as u8,
+                    (220.0 * light) as u8,
+                    (150.0 * light) as u8,
+                ])
+            }
+        });
+        let mut out = img.clone();
+        flatten(&mut out);
+        for x in [10u32, 200, 390] {
+            let p = out.get_pixel(x, 40).0;
+            assert!(p.iter().all(|&c| c >= 240), "paper at x={x} is {p:?}");
+            let ink = out.get_pixel(x.clamp(60, 340), 150).0;
+            assert!(ink.iter().all(|&c| c <= 60), "ink at x={x} is {ink:?}");
+        }
+    }
+
+    #[test]
+    fn sharpen_increases_edge_contrast() {
+        let mut g = GrayImage::from_fn(40, 10, |x, _| image::Luma([if x < 20 { 80 } else { 180 }]));
+        let mut c = RgbImage::from_fn(40, 10, |x, _| {
+            image::Rgb([if x < 20 { 80 } else { 180 }; 3])
+        });
+        sharpen(&mut g, &mut c, 2, 1.0);
+        assert!(g.get_pixel(19, 5).0[0] < 80 && g.get_pixel(20, 5).0[0] > 180);
+        assert_eq!(g.get_pixel(2, 5).0[0], 80);
+        assert_eq!(c.get_pixel(20, 5).0[0], g.get_pixel(20, 5).0[0]);
+    }
+}

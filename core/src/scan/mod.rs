@@ -1,0 +1,198 @@
+//! On-device scanning of business cards and contracts (feature `scan`).
+//!
+//! [`prepare`] takes the camera's bytes (JPEG or PNG, any EXIF orientation) and returns the
+//! document's four corners and a flat, evenly lit, sharpened image ready for OCR:
+//!
+//! 1. **decode** ([`decode`](self)): JPEG/PNG only; HEIC, AVIF, WebP, ... are named in a
+//!    [`ScanError::UnsupportedFormat`]. Images above [`PrepareOptions::max_pixels`] are refused
+//!    before any pixel is allocated. The full frame is never rotated: the EXIF orientation is
+//!    applied as a coordinate map.
+//! 2. **detect**: line evidence on a small copy, the best-supported quadrilateral, then each side
+//!    re-fitted in the full-resolution frame (see `detect.rs`). When nothing convincing is found
+//!    the whole image is used, `document_found` is false and the confidence low.
+//! 3. **enhance**: perspective warp to the document's aspect ratio (cards 90:54, pages 1:√2),
+//!    long side at least 1280 px (a page's short side at least 960); a smaller source is upscaled
+//!    once, bicubic, and [`Prepared::upscale`] says by how much. Then paper-level division per
+//!    channel (shadows, light gradients and colour casts go), a black-point stretch and an unsharp
+//!    mask.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), outpost_core::scan::ScanError> {
+//! let bytes = std::fs::read("card.jpg").unwrap_or_default();
+//! let p = outpost_core::scan::prepare(&bytes, outpost_core::scan::DocKind::Auto)?;
+//! println!("corners {:?} (confidence {:.2}), flat {}x{}", p.corners, p.corner_confidence,
+//!     p.flat.width(), p.flat.height());
+//! # Ok(()) }
+//! ```
+
+mod decode;
+mod detect;
+mod enhance;
+pub mod error;
+mod geom;
+mod warp;
+
+// ---- OCR side (another module owner): `pub mod ocr; pub mod extract;` go here. ----
+
+pub use error::ScanError;
+pub use geom::{quad_iou, Point};
+pub use warp::{CARD_RATIO, MIN_LONG_SIDE, MIN_PAGE_SHORT_SIDE, PAGE_RATIO};
+
+use image::{GrayImage, RgbImage};
+use std::time::Instant;
+
+/// What kind of document the photo shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DocKind {
+    /// A business card (about 90 x 54 mm).
+    Card,
+    /// A contract page (A4).
+    Contract,
+    /// Not known: decide from the photo.
+    Auto,
+}
+
+/// Limits and overrides for [`prepare_with`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrepareOptions {
+    /// What the caller expects; `Auto` lets the aspect ratio decide.
+    pub kind_hint: DocKind,
+    /// Images with more pixels than this are refused before decoding ([`ScanError::TooLarge`]).
+    /// Default 64 MP: a 50 MP photo decodes (150 MB of RGB), a 100 MP one is refused.
+    pub max_pixels: u64,
+    /// Images whose short side is below this are refused ([`ScanError::TooSmall`]). Default 64.
+    pub min_side: u32,
+    /// Long side of the small copy used to find the document. Default 640.
+    pub detect_long_side: u32,
+    /// Corners chosen by the user (oriented image, clockwise from top-left): skip detection.
+    pub corners: Option<[Point; 4]>,
+}
+
+impl Default for PrepareOptions {
+    fn default() -> Self {
+        PrepareOptions {
+            kind_hint: DocKind::Auto,
+            max_pixels: 64_000_000,
+            min_side: 64,
+            detect_long_side: 640,
+            corners: None,
+        }
+    }
+}
+
+/// Milliseconds spent in each step of [`prepare`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PrepareTimings {
+    /// Reading the JPEG/PNG into pixels.
+    pub decode_ms: f64,
+    /// Finding and refining the corners (including the small copy).
+    pub detect_ms: f64,
+    /// Warp, flattening and sharpening.
+    pub enhance_ms: f64,
+}
+
+/// A photo made ready for OCR.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Width of the upright input image (after EXIF orientation).
+    pub oriented_width: u32,
+    /// Height of the upright input image.
+    pub oriented_height: u32,
+    /// The document's corners in the upright input image, clockwise from top-left. They may lie
+    /// slightly outside the image when the document is cut by the frame.
+    pub corners: [Point; 4],
+    /// 0..1: how well the corners are supported by edges. Below 0.3 when nothing was found.
+    pub corner_confidence: f32,
+    /// False when no document was found and the whole image was used.
+    pub document_found: bool,
+    /// The kind suggested by the flattened aspect ratio (`Auto` when it fits neither).
+    pub kind_guess: DocKind,
+    /// The flat, evenly lit, sharpened grey image for OCR.
+    pub flat: GrayImage,
+    /// The same in colour (white balanced), for storing and showing.
+    pub flat_colour: RgbImage,
+    /// How much the source region was enlarged to reach the minimum size (1.0 = not at all).
+    pub upscale: f32,
+    /// Time per step.
+    pub timings: PrepareTimings,
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Decodes, finds the document and flattens it, with default options and the given hint.
+pub fn prepare(bytes: &[u8], kind_hint: DocKind) -> Result<Prepared, ScanError> {
+    prepare_with(
+        bytes,
+        &PrepareOptions {
+            kind_hint,
+            ..PrepareOptions::default()
+        },
+    )
+}
+
+/// [`prepare`] with explicit limits, or with corners the user chose.
+pub fn prepare_with(bytes: &[u8], opts: &PrepareOptions) -> Result<Prepared, ScanError> {
+    if opts.detect_long_side < 64 {
+        return Err(ScanError::InvalidOption {
+            option: "detect_long_side",
+            reason: format!("{} is below 64 pixels", opts.detect_long_side),
+        });
+    }
+    let t = Instant::now();
+    let frame = decode::decode(bytes, opts.max_pixels, opts.min_side)?;
+    let decode_ms = ms(t);
+
+    let t = Instant::now();
+    let (ow, oh) = frame.oriented_dims();
+    let detection = match opts.corners {
+        Some(c) => detect::Detection {
+            corners: geom::order_clockwise(c),
+            confidence: 1.0,
+            found: true,
+        },
+        None => {
+            let k = ow.max(oh).div_ceil(opts.detect_long_side).max(1);
+            let small = decode::small_oriented(&frame, k);
+            detect::detect(&small, k, &frame)
+        }
+    };
+    let detect_ms = ms(t);
+
+    let t = Instant::now();
+    let plan = warp::plan(&detection.corners, opts.kind_hint, detection.found);
+    let mut colour = warp::warp(
+        &frame,
+        &detection.corners,
+        plan.width,
+        plan.height,
+        plan.upscale,
+    )
+    .ok_or_else(|| ScanError::InvalidOption {
+        option: "corners",
+        reason: format!("{:?} do not form a quadrilateral", detection.corners),
+    })?;
+    drop(frame);
+    enhance::flatten(&mut colour);
+    let mut flat = enhance::grey(&colour);
+    enhance::sharpen(&mut flat, &mut colour, 2, 0.8);
+    let enhance_ms = ms(t);
+
+    Ok(Prepared {
+        oriented_width: ow,
+        oriented_height: oh,
+        corners: detection.corners,
+        corner_confidence: detection.confidence,
+        document_found: detection.found,
+        kind_guess: plan.kind_guess,
+        flat,
+        flat_colour: colour,
+        upscale: plan.upscale,
+        timings: PrepareTimings {
+            decode_ms,
+            detect_ms,
+            enhance_ms,
+        },
+    })
+}
