@@ -14,9 +14,11 @@
 //!   insert of the same rows. `cargo run --release -p outpost-tests --bin outpost-bench -- dedup --json`.
 
 pub mod bench_dedup;
+pub mod bench_scan_image;
 pub mod bench_store;
 pub mod bench_sync;
 mod bench_util;
 pub mod fixtures;
 pub mod inproc;
 pub mod procs;
+pub mod scan_photo;

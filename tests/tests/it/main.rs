@@ -4,5 +4,6 @@ mod automerge_interop;
 mod blobs;
 mod crash;
 mod fixtures;
+mod scan_image;
 mod sync_e2e;
 mod sync_props;
