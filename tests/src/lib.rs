@@ -17,3 +17,5 @@ mod bench_util;
 pub mod fixtures;
 pub mod inproc;
 pub mod procs;
+pub mod scan_accuracy;
+pub mod scan_render;

@@ -33,8 +33,12 @@ use tesseract_plumbing::TessBaseApi;
 pub const DEFAULT_TESSDATA: &str = "/usr/share/tesseract-ocr/5/tessdata";
 /// The environment variable that overrides the language-data directory.
 pub const TESSDATA_ENV: &str = "OUTPOST_TESSDATA";
-/// The languages read by default: Simplified Chinese and English.
+/// The languages read on cards by default: Simplified Chinese and English.
 pub const DEFAULT_LANGUAGES: &str = "chi_sim+eng";
+/// The languages read on pages by default: Simplified Chinese alone. Its model reads Latin
+/// text and digits too, and with `+eng` Tesseract read whole Chinese lines of our contracts
+/// with the English model (`甲方（买方）` came out as `BA (LA)`).
+pub const DEFAULT_PAGE_LANGUAGES: &str = "chi_sim";
 
 /// Images smaller than this on either side are refused: there is nothing to read.
 const MIN_SIDE: u32 = 16;
@@ -104,8 +108,10 @@ pub struct OcrOptions {
     /// Directory holding `chi_sim.traineddata`, `eng.traineddata`. `None`: the
     /// `OUTPOST_TESSDATA` environment variable, else [`DEFAULT_TESSDATA`].
     pub tessdata: Option<PathBuf>,
-    /// Tesseract language list, e.g. `chi_sim+eng`.
+    /// Tesseract language list for cards, e.g. `chi_sim+eng`.
     pub languages: String,
+    /// Tesseract language list for pages (contracts), e.g. `chi_sim`.
+    pub page_languages: String,
 }
 
 impl Default for OcrOptions {
@@ -113,6 +119,7 @@ impl Default for OcrOptions {
         OcrOptions {
             tessdata: None,
             languages: DEFAULT_LANGUAGES.to_string(),
+            page_languages: DEFAULT_PAGE_LANGUAGES.to_string(),
         }
     }
 }
@@ -271,11 +278,14 @@ impl OcrPage {
     }
 }
 
-/// A Tesseract engine, initialised once and reused for every image.
+/// Tesseract engines, initialised once and reused for every image: one for cards and, when
+/// pages use other languages, one for pages (started on first use).
 pub struct Ocr {
-    api: TessBaseApi,
+    card: TessBaseApi,
+    page: Option<TessBaseApi>,
     tessdata: PathBuf,
     languages: String,
+    page_languages: String,
 }
 
 impl std::fmt::Debug for Ocr {
@@ -283,6 +293,7 @@ impl std::fmt::Debug for Ocr {
         f.debug_struct("Ocr")
             .field("tessdata", &self.tessdata)
             .field("languages", &self.languages)
+            .field("page_languages", &self.page_languages)
             .finish()
     }
 }
@@ -341,32 +352,17 @@ impl Ocr {
     pub fn new(options: &OcrOptions) -> Result<Ocr, OcrError> {
         let tessdata = resolve_tessdata(options);
         check_languages(&tessdata, &options.languages)?;
+        check_languages(&tessdata, &options.page_languages)?;
         if std::env::var_os("OMP_THREAD_LIMIT").is_none() {
             std::env::set_var("OMP_THREAD_LIMIT", "1");
         }
-        let init_error = || OcrError::Init {
-            languages: options.languages.clone(),
-            path: tessdata.clone(),
-        };
-        let dir = CString::new(tessdata.to_string_lossy().as_bytes()).map_err(|_| init_error())?;
-        let langs =
-            CString::new(options.languages.as_bytes()).map_err(|_| OcrError::InvalidLanguages {
-                languages: options.languages.clone(),
-            })?;
-        let mut api = TessBaseApi::create();
-        api.init_2(Some(dir.as_c_str()), Some(langs.as_c_str()))
-            .map_err(|_| init_error())?;
-        // Keep Tesseract quiet about guessed resolutions; we give it one per image.
-        for (name, value) in [("debug_file", "/dev/null")] {
-            if let (Ok(n), Ok(v)) = (CString::new(name), CString::new(value)) {
-                // An unknown variable only means an older Tesseract: not worth failing for.
-                let _ = api.set_variable(&n, &v);
-            }
-        }
+        let card = start_engine(&tessdata, &options.languages)?;
         Ok(Ocr {
-            api,
+            card,
+            page: None,
             tessdata,
             languages: options.languages.clone(),
+            page_languages: options.page_languages.clone(),
         })
     }
 
@@ -380,44 +376,75 @@ impl Ocr {
         &self.languages
     }
 
+    /// The language list used for pages.
+    pub fn page_languages(&self) -> &str {
+        &self.page_languages
+    }
+
     /// Reads `image` laid out as `layout`.
     pub fn recognize(
         &mut self,
         image: &GrayImage,
         layout: PageLayout,
     ) -> Result<OcrPage, OcrError> {
-        let (width, height) = image.dimensions();
-        if !(MIN_SIDE..=MAX_SIDE).contains(&width) || !(MIN_SIDE..=MAX_SIDE).contains(&height) {
-            return Err(OcrError::ImageSize { width, height });
-        }
-        let w = i32::try_from(width).map_err(|_| OcrError::ImageSize { width, height })?;
-        let h = i32::try_from(height).map_err(|_| OcrError::ImageSize { width, height })?;
-        self.api.set_page_seg_mode(layout.psm());
-        self.api
-            .set_image(image.as_raw(), w, h, 1, w)
-            .map_err(|_| OcrError::Recognize { stage: "set" })?;
-        // Cards are ~90 mm wide, pages ~210 mm: a resolution estimate keeps Tesseract's
-        // size heuristics sane and stops its "invalid resolution" warning.
-        let mm = match layout {
-            PageLayout::Card => 90.0,
-            PageLayout::Page => 210.0,
+        let api = match layout {
+            PageLayout::Page if self.page_languages != self.languages => {
+                let page = match self.page.take() {
+                    Some(api) => api,
+                    None => start_engine(&self.tessdata, &self.page_languages)?,
+                };
+                self.page.insert(page)
+            }
+            _ => &mut self.card,
         };
-        let ppi = ((width.max(height) as f32 / mm * 25.4) as i32).clamp(70, 1200);
-        self.api.set_source_resolution(ppi);
-        self.api
-            .recognize()
-            .map_err(|_| OcrError::Recognize { stage: "recognise" })?;
-        let tsv = self
-            .api
-            .get_tsv_text(0)
-            .map_err(|_| OcrError::Recognize { stage: "report" })?;
-        let tsv = String::from_utf8_lossy(tsv.as_ref().to_bytes()).into_owned();
-        Ok(OcrPage {
-            width,
-            height,
-            lines: parse_tsv(&tsv),
-        })
+        read(api, image, layout)
     }
+}
+
+fn start_engine(tessdata: &Path, languages: &str) -> Result<TessBaseApi, OcrError> {
+    let init_error = || OcrError::Init {
+        languages: languages.to_string(),
+        path: tessdata.to_path_buf(),
+    };
+    let dir = CString::new(tessdata.to_string_lossy().as_bytes()).map_err(|_| init_error())?;
+    let langs = CString::new(languages.as_bytes()).map_err(|_| OcrError::InvalidLanguages {
+        languages: languages.to_string(),
+    })?;
+    let mut api = TessBaseApi::create();
+    api.init_2(Some(dir.as_c_str()), Some(langs.as_c_str()))
+        .map_err(|_| init_error())?;
+    Ok(api)
+}
+
+fn read(api: &mut TessBaseApi, image: &GrayImage, layout: PageLayout) -> Result<OcrPage, OcrError> {
+    let (width, height) = image.dimensions();
+    if !(MIN_SIDE..=MAX_SIDE).contains(&width) || !(MIN_SIDE..=MAX_SIDE).contains(&height) {
+        return Err(OcrError::ImageSize { width, height });
+    }
+    let w = i32::try_from(width).map_err(|_| OcrError::ImageSize { width, height })?;
+    let h = i32::try_from(height).map_err(|_| OcrError::ImageSize { width, height })?;
+    api.set_page_seg_mode(layout.psm());
+    api.set_image(image.as_raw(), w, h, 1, w)
+        .map_err(|_| OcrError::Recognize { stage: "set" })?;
+    // Cards are ~90 mm long, pages (A4) ~297 mm: a resolution estimate keeps Tesseract's size
+    // heuristics sane and stops its "invalid resolution" warning.
+    let mm = match layout {
+        PageLayout::Card => 90.0,
+        PageLayout::Page => 297.0,
+    };
+    let ppi = ((width.max(height) as f32 / mm * 25.4) as i32).clamp(70, 1200);
+    api.set_source_resolution(ppi);
+    api.recognize()
+        .map_err(|_| OcrError::Recognize { stage: "recognise" })?;
+    let tsv = api
+        .get_tsv_text(0)
+        .map_err(|_| OcrError::Recognize { stage: "report" })?;
+    let tsv = String::from_utf8_lossy(tsv.as_ref().to_bytes()).into_owned();
+    Ok(OcrPage {
+        width,
+        height,
+        lines: parse_tsv(&tsv),
+    })
 }
 
 /// Parses Tesseract's TSV output into lines of words.
