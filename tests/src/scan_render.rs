@@ -180,6 +180,8 @@ impl Canvas<'_> {
 
     /// Draws `text` with its left edge at `x` and its top at `y`; shrinks the size until it
     /// fits in `max_w`. Returns the size used.
+    // Position, size, face, colour and width limit: a struct for them would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn text(
         &mut self,
         text: &str,
@@ -747,7 +749,7 @@ fn grouped(fen: u64) -> String {
     let yuan = (fen / 100).to_string();
     let mut out = String::new();
     for (k, ch) in yuan.chars().enumerate() {
-        if k > 0 && (yuan.len() - k) % 3 == 0 {
+        if k > 0 && (yuan.len() - k).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -1014,7 +1016,7 @@ pub fn render_contract(fonts: &Fonts, seed: u64, i: usize) -> Rendered<ContractT
                 0..=9 => cn[n].to_string(),
                 10 => "十".to_string(),
                 11..=19 => format!("十{}", cn[n - 10]),
-                _ if n % 10 == 0 => format!("{}十", cn[n / 10]),
+                _ if n.is_multiple_of(10) => format!("{}十", cn[n / 10]),
                 _ => format!("{}十{}", cn[n / 10], cn[n % 10]),
             }
         };

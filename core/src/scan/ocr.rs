@@ -397,7 +397,83 @@ impl Ocr {
             }
             _ => &mut self.card,
         };
-        read(api, image, layout)
+        let mut page = read(api, image, layout)?;
+        if layout == PageLayout::Card {
+            self.recheck_large_latin(image, &mut page)?;
+        }
+        Ok(page)
+    }
+
+    /// With `chi_sim+eng`, Tesseract sometimes reads a large Chinese name as a short Latin
+    /// word (`李鑫` → `ES`). Lines that are short, Latin and much taller than the median line
+    /// are read again alone with the page languages; a confident all-Han reading replaces them.
+    fn recheck_large_latin(
+        &mut self,
+        image: &GrayImage,
+        page: &mut OcrPage,
+    ) -> Result<(), OcrError> {
+        if self.page_languages == self.languages || page.lines.len() < 2 {
+            return Ok(());
+        }
+        let mut heights: Vec<u32> = page.lines.iter().map(|l| l.bbox.h).collect();
+        heights.sort_unstable();
+        let median = heights[heights.len() / 2].max(1);
+        let suspects: Vec<usize> = (0..page.lines.len())
+            .filter(|&i| {
+                let l = &page.lines[i];
+                let letters = l.text.chars().filter(|c| !c.is_whitespace()).count();
+                l.text.is_ascii()
+                    && !l
+                        .text
+                        .chars()
+                        .any(|c| c.is_ascii_digit() || c == '@' || c == '.')
+                    && (1..=6).contains(&letters)
+                    && l.bbox.h * 2 >= median * 3
+            })
+            .collect();
+        if suspects.is_empty() {
+            return Ok(());
+        }
+        let api = match self.page.take() {
+            Some(api) => api,
+            None => start_engine(&self.tessdata, &self.page_languages)?,
+        };
+        let api = self.page.insert(api);
+        let (width, height) = image.dimensions();
+        let (w, h) = (
+            i32::try_from(width).map_err(|_| OcrError::ImageSize { width, height })?,
+            i32::try_from(height).map_err(|_| OcrError::ImageSize { width, height })?,
+        );
+        api.set_page_seg_mode(tesseract_plumbing::tesseract_sys::TessPageSegMode_PSM_SINGLE_LINE);
+        api.set_image(image.as_raw(), w, h, 1, w)
+            .map_err(|_| OcrError::Recognize { stage: "set" })?;
+        for i in suspects {
+            let b = page.lines[i].bbox;
+            let pad = (b.h / 4) as i32;
+            let (x0, y0) = ((b.x as i32 - pad).max(0), (b.y as i32 - pad).max(0));
+            let x1 = (b.x as i32 + b.w as i32 + pad).min(w);
+            let y1 = (b.y as i32 + b.h as i32 + pad).min(h);
+            api.set_rectangle(x0, y0, x1 - x0, y1 - y0);
+            api.recognize()
+                .map_err(|_| OcrError::Recognize { stage: "recognise" })?;
+            let tsv = api
+                .get_tsv_text(0)
+                .map_err(|_| OcrError::Recognize { stage: "report" })?;
+            let lines = parse_tsv(&String::from_utf8_lossy(tsv.as_ref().to_bytes()));
+            let Some(mut again) = lines.into_iter().next() else {
+                continue;
+            };
+            let han = again.text.chars().count();
+            let all_han = again
+                .text
+                .chars()
+                .all(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
+            if all_han && (2..=4).contains(&han) && again.confidence >= 0.5 {
+                again.bbox = b;
+                page.lines[i] = again;
+            }
+        }
+        Ok(())
     }
 }
 

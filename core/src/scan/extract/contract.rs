@@ -214,11 +214,16 @@ fn party(texts: &[(String, &OcrLine)], labels: &[&str]) -> Option<Field> {
             }
         }
         let rest = rest.trim_start();
-        let Some(rest) =
-            rest.strip_prefix([':', '：'])
-                .or(if label.is_ascii() { Some(rest) } else { None })
-        else {
-            continue;
+        let rest = match rest.strip_prefix([':', '：']) {
+            Some(r) => r,
+            None if label.is_ascii() => rest,
+            // OCR lost the opening bracket (`甲方 买方) : X`): a short role, then the colon.
+            None => match rest.char_indices().take(10).find(|(_, c)| *c == ':') {
+                Some((at, _)) if !rest[..at].contains("盖章") && !rest[..at].contains("签字") => {
+                    &rest[at + 1..]
+                }
+                _ => continue,
+            },
         };
         let mut value = rest.trim().to_string();
         for cut in [
@@ -258,10 +263,18 @@ fn digit_amount(texts: &[(String, &OcrLine)]) -> Option<Field<f64>> {
         for caps in DIGIT_AMOUNT.captures_iter(text) {
             let currency = caps.get(1).is_some();
             let unit = caps.get(3).map(|m| m.as_str());
-            if !currency && unit.is_none() {
+            let Some(raw) = caps.get(2) else { continue };
+            // Without a currency mark or unit (OCR may drop `¥`), only a number written like
+            // money counts: grouped thousands or two decimals (`138,000.00`).
+            let money_like = raw.as_str().contains(',')
+                || raw
+                    .as_str()
+                    .trim_end()
+                    .rsplit_once('.')
+                    .is_some_and(|(_, d)| d.len() == 2);
+            if !currency && unit.is_none() && !money_like {
                 continue;
             }
-            let Some(raw) = caps.get(2) else { continue };
             let cleaned: String = fix_digits(raw.as_str())
                 .chars()
                 .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '．')
@@ -375,8 +388,8 @@ fn upper_candidates(text: &str) -> Vec<String> {
 }
 
 /// The amount in upper-case numerals. Look-alikes are corrected first (`参` → `叁`). When
-/// the text still does not parse (a character OCR could not read) but is within a few
-/// characters of the digit amount written in words, it is taken as that, with a lower
+/// the text still does not parse (characters OCR could not read) but differs in at most 40%
+/// of its characters from the digit amount written in words, it is taken as that, with a lower
 /// confidence; a text that parses to another amount is kept as read (a real disagreement).
 fn upper_amount(texts: &[(String, &OcrLine)], digits: Option<&Field<f64>>) -> Option<UpperReading> {
     let digit_fen = digits.map(|d| (d.value * 100.0).round() as u64);
@@ -403,8 +416,9 @@ fn upper_amount(texts: &[(String, &OcrLine)], digits: Option<&Field<f64>>) -> Op
                 else {
                     continue;
                 };
-                let allowed = (closest.chars().count() / 3).max(2);
-                if distance > allowed {
+                let length_gap = fixed.chars().count().abs_diff(closest.chars().count());
+                let allowed = (closest.chars().count() * 2 / 5).max(2);
+                if distance > allowed || length_gap > 2 {
                     continue;
                 }
                 (
@@ -478,7 +492,7 @@ mod tests {
             "购 销 合 同",
             "合同编号 ： HT-2O26-Ol23",
             "甲方（买方）：深圳市华强科技有限公司（以下简称甲方）",
-            "乙方：广州恒通贸易有限公司",
+            "乙方 卖方) : 广州恒通贸易有限公司",
             "经甲乙双方友好协商，达成如下协议：",
             "交货时间：2026年12月30日前",
             "合同总金额：¥305,000.00（大写：人民币叁拾万伍仟元整）",
@@ -521,6 +535,15 @@ mod tests {
             "3.Totalamount: RMB 1,850,480.40 (in words: 过佰抽拾伍万零肆佰舞拾元肆角整)",
         ]);
         assert_eq!(value(&c.amount_upper), "壹佰捌拾伍万零肆佰捌拾元肆角整");
+        let c = contract(&["RMB 1,850,480.40 (in words: 毒佰搬拾伍万荟律佰铀抬元肆角整 )"]);
+        assert_eq!(value(&c.amount_upper), "壹佰捌拾伍万零肆佰捌拾元肆角整");
+        // Too far from the digits to be a misreading: not repaired, not parsed.
+        let c = contract(&["RMB 1,850,480.40 (in words: 毒毒搬搬伍荟荟律律铀抬元肆角整 )"]);
+        assert!(c.amount_upper.is_none());
+
+        let c = contract(&["总价款: 人民币 〈大写) 过拾参万制什元整 〈小写: 138,000.00)"]);
+        assert_eq!(c.amount.as_ref().map(|a| a.value), Some(138_000.0));
+        assert_eq!(value(&c.amount_upper), "壹拾叁万捌仟元整");
 
         let c = contract(&["合同金额：30.5万元"]);
         assert_eq!(c.amount.as_ref().map(|a| a.value), Some(305_000.0));
