@@ -1,6 +1,7 @@
 //! Times Tesseract on PNG/JPEG files: `ocr_timing card|page FILE...` prints one JSON object
 //! with the OCR time of every file and the median, and whether `OMP_THREAD_LIMIT` was set
-//! when the process started (OpenMP reads it only then).
+//! when the process started (OpenMP reads it only then). `OCR_TIMING_TEXT=1` also prints
+//! the lines read.
 //!
 //! ```sh
 //! cargo build --release -p outpost-core --features scan --example ocr_timing
@@ -33,6 +34,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let page = ocr.recognize(&image, layout)?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         eprintln!("{file}: {ms:.0} ms, {} lines", page.lines.len());
+        if std::env::var_os("OCR_TIMING_TEXT").is_some() {
+            for line in &page.lines {
+                eprintln!("  {:?} {:.2} {:?}", line.text, line.confidence, line.bbox);
+            }
+        }
         times.push(ms);
     }
     let mut sorted = times.clone();

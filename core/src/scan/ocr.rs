@@ -406,7 +406,8 @@ impl Ocr {
 
     /// With `chi_sim+eng`, Tesseract sometimes reads a large Chinese name as a short Latin
     /// word (`李鑫` → `ES`). Lines that are short, Latin and much taller than the median line
-    /// are read again alone with the page languages; a confident all-Han reading replaces them.
+    /// are read again alone (with some room to the right) with the page languages; a
+    /// confident all-Han reading of 2-8 characters replaces them.
     fn recheck_large_latin(
         &mut self,
         image: &GrayImage,
@@ -449,9 +450,11 @@ impl Ocr {
             .map_err(|_| OcrError::Recognize { stage: "set" })?;
         for i in suspects {
             let b = page.lines[i].bbox;
+            // The Latin misreading often covers only the first character: read on to the
+            // right for a few more character widths.
             let pad = (b.h / 4) as i32;
             let (x0, y0) = ((b.x as i32 - pad).max(0), (b.y as i32 - pad).max(0));
-            let x1 = (b.x as i32 + b.w as i32 + pad).min(w);
+            let x1 = (b.x as i32 + b.w as i32 + 3 * b.h as i32).min(w);
             let y1 = (b.y as i32 + b.h as i32 + pad).min(h);
             api.set_rectangle(x0, y0, x1 - x0, y1 - y0);
             api.recognize()
@@ -460,7 +463,7 @@ impl Ocr {
                 .get_tsv_text(0)
                 .map_err(|_| OcrError::Recognize { stage: "report" })?;
             let lines = parse_tsv(&String::from_utf8_lossy(tsv.as_ref().to_bytes()));
-            let Some(mut again) = lines.into_iter().next() else {
+            let Some(again) = lines.into_iter().next() else {
                 continue;
             };
             let han = again.text.chars().count();
@@ -468,8 +471,7 @@ impl Ocr {
                 .text
                 .chars()
                 .all(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
-            if all_han && (2..=4).contains(&han) && again.confidence >= 0.5 {
-                again.bbox = b;
+            if all_han && (2..=8).contains(&han) && again.confidence >= 0.5 {
                 page.lines[i] = again;
             }
         }
