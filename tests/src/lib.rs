@@ -22,3 +22,5 @@ pub mod fixtures;
 pub mod inproc;
 pub mod procs;
 pub mod scan_photo;
+pub mod scan_accuracy;
+pub mod scan_render;

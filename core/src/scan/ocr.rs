@@ -33,8 +33,12 @@ use tesseract_plumbing::TessBaseApi;
 pub const DEFAULT_TESSDATA: &str = "/usr/share/tesseract-ocr/5/tessdata";
 /// The environment variable that overrides the language-data directory.
 pub const TESSDATA_ENV: &str = "OUTPOST_TESSDATA";
-/// The languages read by default: Simplified Chinese and English.
+/// The languages read on cards by default: Simplified Chinese and English.
 pub const DEFAULT_LANGUAGES: &str = "chi_sim+eng";
+/// The languages read on pages by default: Simplified Chinese alone. Its model reads Latin
+/// text and digits too, and with `+eng` Tesseract read whole Chinese lines of our contracts
+/// with the English model (`甲方（买方）` came out as `BA (LA)`).
+pub const DEFAULT_PAGE_LANGUAGES: &str = "chi_sim";
 
 /// Images smaller than this on either side are refused: there is nothing to read.
 const MIN_SIDE: u32 = 16;
@@ -104,8 +108,10 @@ pub struct OcrOptions {
     /// Directory holding `chi_sim.traineddata`, `eng.traineddata`. `None`: the
     /// `OUTPOST_TESSDATA` environment variable, else [`DEFAULT_TESSDATA`].
     pub tessdata: Option<PathBuf>,
-    /// Tesseract language list, e.g. `chi_sim+eng`.
+    /// Tesseract language list for cards, e.g. `chi_sim+eng`.
     pub languages: String,
+    /// Tesseract language list for pages (contracts), e.g. `chi_sim`.
+    pub page_languages: String,
 }
 
 impl Default for OcrOptions {
@@ -113,6 +119,7 @@ impl Default for OcrOptions {
         OcrOptions {
             tessdata: None,
             languages: DEFAULT_LANGUAGES.to_string(),
+            page_languages: DEFAULT_PAGE_LANGUAGES.to_string(),
         }
     }
 }
@@ -271,11 +278,14 @@ impl OcrPage {
     }
 }
 
-/// A Tesseract engine, initialised once and reused for every image.
+/// Tesseract engines, initialised once and reused for every image: one for cards and, when
+/// pages use other languages, one for pages (started on first use).
 pub struct Ocr {
-    api: TessBaseApi,
+    card: TessBaseApi,
+    page: Option<TessBaseApi>,
     tessdata: PathBuf,
     languages: String,
+    page_languages: String,
 }
 
 impl std::fmt::Debug for Ocr {
@@ -283,6 +293,7 @@ impl std::fmt::Debug for Ocr {
         f.debug_struct("Ocr")
             .field("tessdata", &self.tessdata)
             .field("languages", &self.languages)
+            .field("page_languages", &self.page_languages)
             .finish()
     }
 }
@@ -341,32 +352,17 @@ impl Ocr {
     pub fn new(options: &OcrOptions) -> Result<Ocr, OcrError> {
         let tessdata = resolve_tessdata(options);
         check_languages(&tessdata, &options.languages)?;
+        check_languages(&tessdata, &options.page_languages)?;
         if std::env::var_os("OMP_THREAD_LIMIT").is_none() {
             std::env::set_var("OMP_THREAD_LIMIT", "1");
         }
-        let init_error = || OcrError::Init {
-            languages: options.languages.clone(),
-            path: tessdata.clone(),
-        };
-        let dir = CString::new(tessdata.to_string_lossy().as_bytes()).map_err(|_| init_error())?;
-        let langs =
-            CString::new(options.languages.as_bytes()).map_err(|_| OcrError::InvalidLanguages {
-                languages: options.languages.clone(),
-            })?;
-        let mut api = TessBaseApi::create();
-        api.init_2(Some(dir.as_c_str()), Some(langs.as_c_str()))
-            .map_err(|_| init_error())?;
-        // Keep Tesseract quiet about guessed resolutions; we give it one per image.
-        for (name, value) in [("debug_file", "/dev/null")] {
-            if let (Ok(n), Ok(v)) = (CString::new(name), CString::new(value)) {
-                // An unknown variable only means an older Tesseract: not worth failing for.
-                let _ = api.set_variable(&n, &v);
-            }
-        }
+        let card = start_engine(&tessdata, &options.languages)?;
         Ok(Ocr {
-            api,
+            card,
+            page: None,
             tessdata,
             languages: options.languages.clone(),
+            page_languages: options.page_languages.clone(),
         })
     }
 
@@ -380,44 +376,153 @@ impl Ocr {
         &self.languages
     }
 
+    /// The language list used for pages.
+    pub fn page_languages(&self) -> &str {
+        &self.page_languages
+    }
+
     /// Reads `image` laid out as `layout`.
     pub fn recognize(
         &mut self,
         image: &GrayImage,
         layout: PageLayout,
     ) -> Result<OcrPage, OcrError> {
-        let (width, height) = image.dimensions();
-        if !(MIN_SIDE..=MAX_SIDE).contains(&width) || !(MIN_SIDE..=MAX_SIDE).contains(&height) {
-            return Err(OcrError::ImageSize { width, height });
-        }
-        let w = i32::try_from(width).map_err(|_| OcrError::ImageSize { width, height })?;
-        let h = i32::try_from(height).map_err(|_| OcrError::ImageSize { width, height })?;
-        self.api.set_page_seg_mode(layout.psm());
-        self.api
-            .set_image(image.as_raw(), w, h, 1, w)
-            .map_err(|_| OcrError::Recognize { stage: "set" })?;
-        // Cards are ~90 mm wide, pages ~210 mm: a resolution estimate keeps Tesseract's
-        // size heuristics sane and stops its "invalid resolution" warning.
-        let mm = match layout {
-            PageLayout::Card => 90.0,
-            PageLayout::Page => 210.0,
+        let api = match layout {
+            PageLayout::Page if self.page_languages != self.languages => {
+                let page = match self.page.take() {
+                    Some(api) => api,
+                    None => start_engine(&self.tessdata, &self.page_languages)?,
+                };
+                self.page.insert(page)
+            }
+            _ => &mut self.card,
         };
-        let ppi = ((width.max(height) as f32 / mm * 25.4) as i32).clamp(70, 1200);
-        self.api.set_source_resolution(ppi);
-        self.api
-            .recognize()
-            .map_err(|_| OcrError::Recognize { stage: "recognise" })?;
-        let tsv = self
-            .api
-            .get_tsv_text(0)
-            .map_err(|_| OcrError::Recognize { stage: "report" })?;
-        let tsv = String::from_utf8_lossy(tsv.as_ref().to_bytes()).into_owned();
-        Ok(OcrPage {
-            width,
-            height,
-            lines: parse_tsv(&tsv),
-        })
+        let mut page = read(api, image, layout)?;
+        if layout == PageLayout::Card {
+            self.recheck_large_latin(image, &mut page)?;
+        }
+        Ok(page)
     }
+
+    /// With `chi_sim+eng`, Tesseract sometimes reads a large Chinese name as a short Latin
+    /// word (`李鑫` → `ES`). Lines that are short, Latin and much taller than the median line
+    /// are read again alone (with some room to the right) with the page languages; a
+    /// confident all-Han reading of 2-8 characters replaces them.
+    fn recheck_large_latin(
+        &mut self,
+        image: &GrayImage,
+        page: &mut OcrPage,
+    ) -> Result<(), OcrError> {
+        if self.page_languages == self.languages || page.lines.len() < 2 {
+            return Ok(());
+        }
+        let mut heights: Vec<u32> = page.lines.iter().map(|l| l.bbox.h).collect();
+        heights.sort_unstable();
+        let median = heights[heights.len() / 2].max(1);
+        let suspects: Vec<usize> = (0..page.lines.len())
+            .filter(|&i| {
+                let l = &page.lines[i];
+                let letters = l.text.chars().filter(|c| !c.is_whitespace()).count();
+                l.text.is_ascii()
+                    && !l
+                        .text
+                        .chars()
+                        .any(|c| c.is_ascii_digit() || c == '@' || c == '.')
+                    && (1..=6).contains(&letters)
+                    && l.bbox.h * 2 >= median * 3
+            })
+            .collect();
+        if suspects.is_empty() {
+            return Ok(());
+        }
+        let api = match self.page.take() {
+            Some(api) => api,
+            None => start_engine(&self.tessdata, &self.page_languages)?,
+        };
+        let api = self.page.insert(api);
+        let (width, height) = image.dimensions();
+        let (w, h) = (
+            i32::try_from(width).map_err(|_| OcrError::ImageSize { width, height })?,
+            i32::try_from(height).map_err(|_| OcrError::ImageSize { width, height })?,
+        );
+        api.set_page_seg_mode(tesseract_plumbing::tesseract_sys::TessPageSegMode_PSM_SINGLE_LINE);
+        api.set_image(image.as_raw(), w, h, 1, w)
+            .map_err(|_| OcrError::Recognize { stage: "set" })?;
+        for i in suspects {
+            let b = page.lines[i].bbox;
+            // The Latin misreading often covers only the first character: read on to the
+            // right for a few more character widths.
+            let pad = (b.h / 4) as i32;
+            let (x0, y0) = ((b.x as i32 - pad).max(0), (b.y as i32 - pad).max(0));
+            let x1 = (b.x as i32 + b.w as i32 + 3 * b.h as i32).min(w);
+            let y1 = (b.y as i32 + b.h as i32 + pad).min(h);
+            api.set_rectangle(x0, y0, x1 - x0, y1 - y0);
+            api.recognize()
+                .map_err(|_| OcrError::Recognize { stage: "recognise" })?;
+            let tsv = api
+                .get_tsv_text(0)
+                .map_err(|_| OcrError::Recognize { stage: "report" })?;
+            let lines = parse_tsv(&String::from_utf8_lossy(tsv.as_ref().to_bytes()));
+            let Some(again) = lines.into_iter().next() else {
+                continue;
+            };
+            let han = again.text.chars().count();
+            let all_han = again
+                .text
+                .chars()
+                .all(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
+            if all_han && (2..=8).contains(&han) && again.confidence >= 0.5 {
+                page.lines[i] = again;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn start_engine(tessdata: &Path, languages: &str) -> Result<TessBaseApi, OcrError> {
+    let init_error = || OcrError::Init {
+        languages: languages.to_string(),
+        path: tessdata.to_path_buf(),
+    };
+    let dir = CString::new(tessdata.to_string_lossy().as_bytes()).map_err(|_| init_error())?;
+    let langs = CString::new(languages.as_bytes()).map_err(|_| OcrError::InvalidLanguages {
+        languages: languages.to_string(),
+    })?;
+    let mut api = TessBaseApi::create();
+    api.init_2(Some(dir.as_c_str()), Some(langs.as_c_str()))
+        .map_err(|_| init_error())?;
+    Ok(api)
+}
+
+fn read(api: &mut TessBaseApi, image: &GrayImage, layout: PageLayout) -> Result<OcrPage, OcrError> {
+    let (width, height) = image.dimensions();
+    if !(MIN_SIDE..=MAX_SIDE).contains(&width) || !(MIN_SIDE..=MAX_SIDE).contains(&height) {
+        return Err(OcrError::ImageSize { width, height });
+    }
+    let w = i32::try_from(width).map_err(|_| OcrError::ImageSize { width, height })?;
+    let h = i32::try_from(height).map_err(|_| OcrError::ImageSize { width, height })?;
+    api.set_page_seg_mode(layout.psm());
+    api.set_image(image.as_raw(), w, h, 1, w)
+        .map_err(|_| OcrError::Recognize { stage: "set" })?;
+    // Cards are ~90 mm long, pages (A4) ~297 mm: a resolution estimate keeps Tesseract's size
+    // heuristics sane and stops its "invalid resolution" warning.
+    let mm = match layout {
+        PageLayout::Card => 90.0,
+        PageLayout::Page => 297.0,
+    };
+    let ppi = ((width.max(height) as f32 / mm * 25.4) as i32).clamp(70, 1200);
+    api.set_source_resolution(ppi);
+    api.recognize()
+        .map_err(|_| OcrError::Recognize { stage: "recognise" })?;
+    let tsv = api
+        .get_tsv_text(0)
+        .map_err(|_| OcrError::Recognize { stage: "report" })?;
+    let tsv = String::from_utf8_lossy(tsv.as_ref().to_bytes()).into_owned();
+    Ok(OcrPage {
+        width,
+        height,
+        lines: parse_tsv(&tsv),
+    })
 }
 
 /// Parses Tesseract's TSV output into lines of words.

@@ -5,5 +5,6 @@ mod blobs;
 mod crash;
 mod fixtures;
 mod scan_image;
+mod scan_ocr;
 mod sync_e2e;
 mod sync_props;

@@ -21,9 +21,9 @@ pub fn digit_value(c: char) -> Option<u64> {
 /// The multiplier of a unit character inside a four-digit section (`拾` 10, `佰` 100, `仟` 1000).
 fn small_unit(c: char) -> Option<u64> {
     Some(match c {
-        '拾' | '十' | '什' => 10,
+        '拾' | '十' => 10,
         '佰' | '百' | '伯' => 100,
-        '仟' | '千' | '阡' => 1000,
+        '仟' | '千' | '阡' | '什' => 1000,
         _ => return None,
     })
 }
@@ -85,6 +85,7 @@ pub fn parse_integer(text: &str) -> Option<u64> {
     let mut section: u64 = 0; // completed 万 part inside the current 亿
     let mut group: u64 = 0; // the current four-digit group
     let mut digit: Option<u64> = None;
+    let mut last_unit: Option<u64> = None;
     for &c in &chars {
         if let Some(d) = digit_value(c) {
             if d == 0 {
@@ -99,10 +100,16 @@ pub fn parse_integer(text: &str) -> Option<u64> {
             }
             digit = Some(d);
         } else if let Some(unit) = small_unit(c) {
+            // Units fall within a group (仟 佰 拾): `叁拾贰佰` is a misread, not a number.
+            if last_unit.is_some_and(|u| unit >= u) {
+                return None;
+            }
+            last_unit = Some(unit);
             // A leading 拾 means 壹拾.
             group += digit.take().unwrap_or(1) * unit;
         } else if let Some(unit) = big_unit(c) {
             group += digit.take().unwrap_or(0);
+            last_unit = None;
             if unit == 100_000_000 {
                 total = (total + section + group).checked_mul(unit)?;
                 section = 0;
@@ -159,6 +166,102 @@ pub fn parse_amount_fen(text: &str) -> Option<u64> {
     yuan.checked_mul(100)?.checked_add(fen)
 }
 
+/// Writes an amount in fen in the financial upper case, the way contracts print it:
+/// 30500000 → `叁拾万伍仟元整`, 100550 → `壹仟零伍元伍角`, 30005 → `叁佰元零伍分`.
+///
+/// `leading_one` writes `壹拾` rather than `拾` at the start (both are in use);
+/// `jiao_zheng` writes `整` after a `角` with no `分`.
+pub fn format_amount_upper(fen: u64, leading_one: bool, jiao_zheng: bool) -> String {
+    const DIGITS: [char; 10] = ['零', '壹', '贰', '叁', '肆', '伍', '陆', '柒', '捌', '玖'];
+    const UNITS: [&str; 4] = ["仟", "佰", "拾", ""];
+    let yuan = fen / 100;
+    let mut out = String::new();
+    // Groups of four digits, highest first, each with its section unit.
+    let groups = [
+        (yuan / 100_000_000, "亿"),
+        ((yuan / 10_000) % 10_000, "万"),
+        (yuan % 10_000, ""),
+    ];
+    let mut pending_zero = false;
+    for (group, section) in groups {
+        if group == 0 {
+            pending_zero = !out.is_empty();
+            continue;
+        }
+        if !out.is_empty() && (pending_zero || group < 1000) {
+            out.push('零');
+        }
+        pending_zero = false;
+        let digits = [
+            group / 1000,
+            (group / 100) % 10,
+            (group / 10) % 10,
+            group % 10,
+        ];
+        let (mut zero, mut started) = (false, false);
+        for (p, &d) in digits.iter().enumerate() {
+            if d == 0 {
+                zero = started;
+                continue;
+            }
+            if zero {
+                out.push('零');
+                zero = false;
+            }
+            started = true;
+            if !(d == 1 && p == 2 && out.is_empty() && !leading_one) {
+                out.push(DIGITS[d as usize]);
+            }
+            out.push_str(UNITS[p]);
+        }
+        out.push_str(section);
+    }
+    if out.is_empty() {
+        out.push('零');
+    }
+    out.push('元');
+    let (jiao, f) = ((fen / 10) % 10, fen % 10);
+    match (jiao, f) {
+        (0, 0) => out.push('整'),
+        (j, 0) => {
+            out.push(DIGITS[j as usize]);
+            out.push('角');
+            if jiao_zheng {
+                out.push('整');
+            }
+        }
+        (0, f) => {
+            out.push('零');
+            out.push(DIGITS[f as usize]);
+            out.push('分');
+        }
+        (j, f) => {
+            out.push(DIGITS[j as usize]);
+            out.push('角');
+            out.push(DIGITS[f as usize]);
+            out.push('分');
+        }
+    }
+    out
+}
+
+/// Levenshtein distance between two strings, in characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,7 +283,31 @@ mod tests {
         assert_eq!(parse_integer("二〇二六"), Some(2026));
         assert_eq!(parse_integer("伍伍"), Some(55));
         assert_eq!(parse_integer("合同"), None);
+        // Units must fall: 仟 misread as 拾 gives an impossible number.
+        assert_eq!(parse_integer("叁拾贰佰"), None);
         assert_eq!(parse_integer(""), None);
+    }
+
+    #[test]
+    fn formatting_round_trips() {
+        assert_eq!(
+            format_amount_upper(30_500_000, true, true),
+            "叁拾万伍仟元整"
+        );
+        assert_eq!(format_amount_upper(1_000, true, true), "壹拾元整");
+        assert_eq!(format_amount_upper(1_000, false, true), "拾元整");
+        assert_eq!(format_amount_upper(100_550, true, false), "壹仟零伍元伍角");
+        assert_eq!(format_amount_upper(30_005, true, true), "叁佰元零伍分");
+        assert_eq!(
+            format_amount_upper(10_000_000_300, true, true),
+            "壹亿零叁元整"
+        );
+        for fen in [1, 99, 1_000_000, 123_456_789, 100_000_001, 7_000_000_070] {
+            let text = format_amount_upper(fen, true, true);
+            assert_eq!(parse_amount_fen(&text), Some(fen), "{text}");
+        }
+        assert_eq!(edit_distance("喜拾玖万参什元", "壹拾玖万叁仟元"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 
     #[test]

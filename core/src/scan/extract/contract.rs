@@ -1,6 +1,8 @@
 //! Contracts: number, parties, amount (digits and upper-case Chinese numerals), date.
 
-use super::cn_numerals::{is_amount_char, is_upper_only, parse_amount_fen};
+use super::cn_numerals::{
+    edit_distance, format_amount_upper, is_amount_char, is_upper_only, parse_amount_fen,
+};
 use super::dates::find_dates;
 use super::{after_label, fix_digits, normalize_text, Field};
 use crate::scan::ocr::OcrLine;
@@ -77,6 +79,9 @@ const AMOUNT_CUES: &[&str] = &[
     "RMB",
     "人民币",
 ];
+/// Brackets as OCR reads them around a role (`甲方（买方）`, `甲方《买方)`).
+const OPEN_BRACKETS: [char; 6] = ['(', '（', '《', '〈', '【', '['];
+const CLOSE_BRACKETS: [char; 6] = [')', '）', '》', '〉', '】', ']'];
 const SIGN_DATE_CUES: &[&str] = &["签订", "签署", "签约", "签字", "日期", "DATE", "DATED"];
 
 /// Extracts the fields of a contract from its OCR lines.
@@ -94,38 +99,46 @@ pub fn extract_contract(lines: &[OcrLine]) -> ContractFields {
         ..Default::default()
     };
     let digits = digit_amount(&texts);
-    let upper = upper_amount(&texts);
-    if let (Some(d), Some((_, fen))) = (&digits, &upper) {
-        let from_upper = *fen as f64 / 100.0;
-        if (d.value - from_upper).abs() >= 0.005 {
-            out.amount_mismatch = Some(AmountMismatch {
-                digits: d.value,
-                upper: from_upper,
-                warning: format!(
-                    "the amount in digits ({:.2}) and in words ({:.2}) disagree: check the contract",
-                    d.value, from_upper
-                ),
-            });
+    let upper = upper_amount(&texts, digits.as_ref());
+    if let (Some(d), Some(u)) = (&digits, &upper) {
+        if let Some(fen) = u.fen {
+            let from_upper = fen as f64 / 100.0;
+            if (d.value - from_upper).abs() >= 0.005 {
+                out.amount_mismatch = Some(AmountMismatch {
+                    digits: d.value,
+                    upper: from_upper,
+                    warning: format!(
+                        "the amount in digits ({:.2}) and in words ({:.2}) disagree: check the contract",
+                        d.value, from_upper
+                    ),
+                });
+            }
         }
     }
     out.amount = match (digits, &upper) {
         (Some(mut d), _) => {
             if out.amount_mismatch.is_some() {
                 d.confidence *= 0.5;
-            } else if upper.is_some() {
+            } else if upper.as_ref().is_some_and(|u| u.fen.is_some()) {
                 // Two readings that agree.
                 d.confidence = (d.confidence + 0.1).min(1.0);
             }
             Some(d)
         }
-        (None, Some((field, fen))) => Some(Field {
+        (
+            None,
+            Some(UpperReading {
+                field,
+                fen: Some(fen),
+            }),
+        ) => Some(Field {
             value: *fen as f64 / 100.0,
             confidence: field.confidence * 0.9,
             bbox: field.bbox,
         }),
-        (None, None) => None,
+        _ => None,
     };
-    out.amount_upper = upper.map(|(f, _)| f);
+    out.amount_upper = upper.map(|u| u.field);
     out
 }
 
@@ -184,10 +197,11 @@ fn party(texts: &[(String, &OcrLine)], labels: &[&str]) -> Option<Field> {
         let Some(label) = labels.iter().find(|l| upper.starts_with(&l.to_uppercase())) else {
             continue;
         };
-        let mut rest = &text[label.len()..];
         // A role in brackets: 甲方（买方）
-        if let Some(r) = rest.strip_prefix(['(', '（']) {
-            match r.find([')', '）']) {
+        let rest_trimmed = text[label.len()..].trim_start();
+        let mut rest = rest_trimmed;
+        if let Some(r) = rest_trimmed.strip_prefix(OPEN_BRACKETS) {
+            match r.find(CLOSE_BRACKETS) {
                 Some(end) => {
                     let role = &r[..end];
                     if role.contains("盖章") || role.contains("签字") || role.contains("签章")
@@ -200,11 +214,16 @@ fn party(texts: &[(String, &OcrLine)], labels: &[&str]) -> Option<Field> {
             }
         }
         let rest = rest.trim_start();
-        let Some(rest) =
-            rest.strip_prefix([':', '：'])
-                .or(if label.is_ascii() { Some(rest) } else { None })
-        else {
-            continue;
+        let rest = match rest.strip_prefix([':', '：']) {
+            Some(r) => r,
+            None if label.is_ascii() => rest,
+            // OCR lost the opening bracket (`甲方 买方) : X`): a short role, then the colon.
+            None => match rest.char_indices().take(10).find(|(_, c)| *c == ':') {
+                Some((at, _)) if !rest[..at].contains("盖章") && !rest[..at].contains("签字") => {
+                    &rest[at + 1..]
+                }
+                _ => continue,
+            },
         };
         let mut value = rest.trim().to_string();
         for cut in [
@@ -244,10 +263,18 @@ fn digit_amount(texts: &[(String, &OcrLine)]) -> Option<Field<f64>> {
         for caps in DIGIT_AMOUNT.captures_iter(text) {
             let currency = caps.get(1).is_some();
             let unit = caps.get(3).map(|m| m.as_str());
-            if !currency && unit.is_none() {
+            let Some(raw) = caps.get(2) else { continue };
+            // Without a currency mark or unit (OCR may drop `¥`), only a number written like
+            // money counts: grouped thousands or two decimals (`138,000.00`).
+            let money_like = raw.as_str().contains(',')
+                || raw
+                    .as_str()
+                    .trim_end()
+                    .rsplit_once('.')
+                    .is_some_and(|(_, d)| d.len() == 2);
+            if !currency && unit.is_none() && !money_like {
                 continue;
             }
-            let Some(raw) = caps.get(2) else { continue };
             let cleaned: String = fix_digits(raw.as_str())
                 .chars()
                 .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '．')
@@ -288,49 +315,128 @@ fn fix_upper_char(c: char) -> char {
         '億' => '亿',
         '圓' => '圆',
         '伯' => '佰',
-        '什' => '拾',
+        '什' => '仟',
         '阡' => '仟',
         '正' => '整',
         _ => c,
     }
 }
 
-/// The amount in upper-case numerals: the longest run of numeral characters holding `元`
-/// (or `圆`) and at least one character only the upper case uses.
-fn upper_amount(texts: &[(String, &OcrLine)]) -> Option<(Field, u64)> {
-    let mut best: Option<(Field, u64, usize)> = None;
+/// What was read as the amount in words, and its value when it could be parsed.
+struct UpperReading {
+    field: Field,
+    fen: Option<u64>,
+}
+
+/// Labels before an amount in words.
+const UPPER_LABELS: &[&str] = &["大写", "IN WORDS", "SAY"];
+
+/// Candidate texts for the amount in words: what follows a `大写` / `in words` label up to
+/// a bracket or the end of the line, and every run of numeral characters holding `元`.
+fn upper_candidates(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let upper = text.to_uppercase();
+    for label in UPPER_LABELS {
+        let Some(at) = upper.find(label) else {
+            continue;
+        };
+        let Some(rest) = text.get(at + label.len()..) else {
+            continue;
+        };
+        let rest = rest
+            .trim_start_matches([')', '）', '〉', '》', ':', '：', ' '])
+            .trim_start_matches("人民币")
+            .trim_start_matches("RMB")
+            .trim_start_matches([':', '：', ' ']);
+        let end = rest
+            .find(['(', '（', ')', '）', '〈', '《', ',', '，', ';', '；', '。'])
+            .unwrap_or(rest.len());
+        let segment: String = rest[..end].chars().filter(|c| !c.is_whitespace()).collect();
+        // Stop after the end of an amount (整, or 分).
+        let segment = match segment.find(['整', '正']) {
+            Some(p) => segment[..p + '整'.len_utf8()].to_string(),
+            None => segment,
+        };
+        if segment.chars().count() >= 2 {
+            out.push(segment);
+        }
+    }
+    if !out.is_empty() {
+        // A labelled amount is the one; runs elsewhere are fragments of it or other numbers.
+        return out;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_amount_char(chars[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (is_amount_char(chars[i]) || chars[i] == ' ') {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().filter(|c| **c != ' ').collect();
+        let run = run
+            .trim_start_matches(['元', '圆', '角', '分', '整'])
+            .to_string();
+        if run.chars().count() >= 3 && run.chars().any(is_upper_only) {
+            out.push(run);
+        }
+    }
+    out
+}
+
+/// The amount in upper-case numerals. Look-alikes are corrected first (`参` → `叁`). When
+/// the text still does not parse (characters OCR could not read) but differs in at most 40%
+/// of its characters from the digit amount written in words, it is taken as that, with a lower
+/// confidence; a text that parses to another amount is kept as read (a real disagreement).
+fn upper_amount(texts: &[(String, &OcrLine)], digits: Option<&Field<f64>>) -> Option<UpperReading> {
+    let digit_fen = digits.map(|d| (d.value * 100.0).round() as u64);
+    let mut best: Option<(UpperReading, u32)> = None;
     for (text, line) in texts {
-        let chars: Vec<char> = text.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            if !is_amount_char(chars[i]) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < chars.len() && (is_amount_char(chars[i]) || chars[i] == ' ') {
-                i += 1;
-            }
-            let run: String = chars[start..i]
-                .iter()
-                .filter(|c| **c != ' ')
-                .map(|&c| fix_upper_char(c))
-                .collect();
-            let run = run
-                .trim_start_matches(['元', '圆', '角', '分', '整'])
-                .to_string();
-            let len = run.chars().count();
-            if len < 3 || !run.chars().any(is_upper_only) {
-                continue;
-            }
-            if let Some(fen) = parse_amount_fen(&run) {
-                if best.as_ref().is_none_or(|b| len > b.2) {
-                    best = Some((Field::from_line(run, line, 0.9), fen, len));
+        for candidate in upper_candidates(text) {
+            let fixed: String = candidate.chars().map(fix_upper_char).collect();
+            let (reading, rank) = if let Some(fen) = parse_amount_fen(&fixed) {
+                let rank = if Some(fen) == digit_fen { 3 } else { 1 };
+                (
+                    UpperReading {
+                        field: Field::from_line(fixed, line, 0.9),
+                        fen: Some(fen),
+                    },
+                    rank,
+                )
+            } else if let Some(fen) = digit_fen {
+                let variants = [(true, true), (true, false), (false, true), (false, false)]
+                    .map(|(one, zheng)| format_amount_upper(fen, one, zheng));
+                let Some((distance, closest)) = variants
+                    .iter()
+                    .map(|v| (edit_distance(&fixed, v), v))
+                    .min_by_key(|(d, _)| *d)
+                else {
+                    continue;
+                };
+                let length_gap = fixed.chars().count().abs_diff(closest.chars().count());
+                let allowed = (closest.chars().count() * 2 / 5).max(2);
+                if distance > allowed || length_gap > 2 {
+                    continue;
                 }
+                (
+                    UpperReading {
+                        field: Field::from_line(closest.clone(), line, 0.6),
+                        fen: Some(fen),
+                    },
+                    2,
+                )
+            } else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|(_, r)| rank > *r) {
+                best = Some((reading, rank));
             }
         }
     }
-    best.map(|(f, fen, _)| (f, fen))
+    best.map(|(r, _)| r)
 }
 
 /// The signing date: a date on a line that says so (`签订日期`, `Date`), else the last date
@@ -386,7 +492,7 @@ mod tests {
             "购 销 合 同",
             "合同编号 ： HT-2O26-Ol23",
             "甲方（买方）：深圳市华强科技有限公司（以下简称甲方）",
-            "乙方：广州恒通贸易有限公司",
+            "乙方 卖方) : 广州恒通贸易有限公司",
             "经甲乙双方友好协商，达成如下协议：",
             "交货时间：2026年12月30日前",
             "合同总金额：¥305,000.00（大写：人民币叁拾万伍仟元整）",
@@ -419,6 +525,25 @@ mod tests {
         let c = contract(&["服务费总计：参拾萬伍仟圆正"]);
         assert_eq!(c.amount.as_ref().map(|a| a.value), Some(305_000.0));
         assert_eq!(value(&c.amount_upper), "叁拾万伍仟圆整");
+
+        // Characters OCR could not read, explained by the digits.
+        let c = contract(&["三、总价款: 人民币 (大写) 喜拾玖万参什元肆角于分 (小写: Y193,000.42)"]);
+        assert_eq!(c.amount.as_ref().map(|a| a.value), Some(193_000.42));
+        assert_eq!(value(&c.amount_upper), "壹拾玖万叁仟元肆角贰分");
+        assert!(c.amount_mismatch.is_none());
+        let c = contract(&[
+            "3.Totalamount: RMB 1,850,480.40 (in words: 过佰抽拾伍万零肆佰舞拾元肆角整)",
+        ]);
+        assert_eq!(value(&c.amount_upper), "壹佰捌拾伍万零肆佰捌拾元肆角整");
+        let c = contract(&["RMB 1,850,480.40 (in words: 毒佰搬拾伍万荟律佰铀抬元肆角整 )"]);
+        assert_eq!(value(&c.amount_upper), "壹佰捌拾伍万零肆佰捌拾元肆角整");
+        // Too far from the digits to be a misreading: not repaired, not parsed.
+        let c = contract(&["RMB 1,850,480.40 (in words: 毒毒搬搬伍荟荟律律铀抬元肆角整 )"]);
+        assert!(c.amount_upper.is_none());
+
+        let c = contract(&["总价款: 人民币 〈大写) 过拾参万制什元整 〈小写: 138,000.00)"]);
+        assert_eq!(c.amount.as_ref().map(|a| a.value), Some(138_000.0));
+        assert_eq!(value(&c.amount_upper), "壹拾叁万捌仟元整");
 
         let c = contract(&["合同金额：30.5万元"]);
         assert_eq!(c.amount.as_ref().map(|a| a.value), Some(305_000.0));

@@ -10,7 +10,7 @@ static NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static CHINESE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"([〇○零OoＯ0一二三四五六七八九]{4})\s*年\s*([一二三四五六七八九十]{1,3})\s*月\s*([一二三四五六七八九十]{1,4})\s*日")
+    Regex::new(r"([〇○零OoＯ0一二三四五六七八九](?:\s*[〇○零OoＯ0一二三四五六七八九]){3,5})\s*年\s*([一二三四五六七八九十]{1,3})\s*月\s*([一二三四五六七八九十]{1,4})\s*日")
         .unwrap_or_else(|e| unreachable!("{e}"))
 });
 
@@ -53,14 +53,20 @@ pub fn find_dates(text: &str) -> Vec<FoundDate> {
             .map(|m| m.as_str())
             .unwrap_or_default()
             .chars()
+            .filter(|c| !c.is_whitespace())
             .map(|c| {
-                if matches!(c, 'O' | 'o' | 'Ｏ' | '0') {
+                if matches!(c, 'O' | 'o' | 'Ｏ' | '0' | '○') {
                     '〇'
                 } else {
                     c
                 }
             })
             .collect();
+        // OCR sometimes reads one 〇 as two (`二 O 〇二七`): drop doubled zeros to 4 digits.
+        let mut year = year;
+        while year.chars().count() > 4 && year.contains("〇〇") {
+            year = year.replacen("〇〇", "〇", 1);
+        }
         let part = |i: usize| caps.get(i).and_then(|m| parse_integer(m.as_str()));
         if let (Some(y), Some(m), Some(d), Some(all)) =
             (parse_integer(&year), part(2), part(3), caps.get(0))
@@ -100,6 +106,10 @@ mod tests {
             Some("2026-11-23")
         );
         assert_eq!(first("二O二六年十月一日").as_deref(), Some("2026-10-01"));
+        assert_eq!(
+            first("签约时间 : 二 O 〇二七年三月九日").as_deref(),
+            Some("2027-03-09")
+        );
         assert_eq!(first("二〇二六年二月三十日"), None);
         assert_eq!(first("2026-13-01"), None);
     }
