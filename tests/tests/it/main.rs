@@ -3,5 +3,6 @@
 mod automerge_interop;
 mod crash;
 mod fixtures;
+mod merge_sync;
 mod sync_e2e;
 mod sync_props;
