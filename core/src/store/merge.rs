@@ -212,6 +212,22 @@ fn absorb(winner: &mut AutoCommit, loser: &AutoCommit) -> Result<BTreeMap<String
     Ok(differing)
 }
 
+/// Makes a contact's document say it is not merged, inside `tx`.
+fn clear_merge(tx: &Transaction<'_>, actor: &crate::Actor, id: &str) -> Result<()> {
+    let (rid, mut doc, _) = load_record(tx, RecordKind::Contact, id, actor)?;
+    let before = doc.get_heads();
+    put_opt_str(&mut doc, "status", Some("active"))?;
+    for key in ["merged_into", "merged_at", "merged_by"] {
+        put_opt_str(&mut doc, key, None)?;
+    }
+    if commit(&mut doc, actor, "unmerge", Store::now_ms()).is_none() {
+        return Ok(());
+    }
+    let w = write_record(tx, Some(rid), id, "contact", &mut doc, Some(&before))?;
+    let c = contact::from_doc(id, &doc, w.updated_at, w.sync_state);
+    project(tx, rid, &c, true)
+}
+
 impl Store {
     /// Merges `loser_id` into `winner_id` and returns the winner. Nothing is deleted: the loser
     /// becomes `merged` with `merged_into`, is hidden from lists, search and duplicate checks,
@@ -340,7 +356,8 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (rid, mut doc, _) = load_record(&tx, RecordKind::Contact, id, &self.actor)?;
+        let actor = self.actor.clone();
+        let (_, doc, _) = load_record(&tx, RecordKind::Contact, id, &actor)?;
         if get_str(&doc, "status").as_deref() != Some("merged") {
             return Err(Error::validation(
                 "contact",
@@ -348,15 +365,22 @@ impl Store {
                 "this contact is not merged into another",
             ));
         }
-        let before = doc.get_heads();
-        put_opt_str(&mut doc, "status", Some("active"))?;
-        for key in ["merged_into", "merged_at", "merged_by"] {
-            put_opt_str(&mut doc, key, None)?;
+        // If its survivor won a crossed merge (B into A here, A into B elsewhere), the
+        // survivor's own pointer was ignored; clear it too, or it would take over once this
+        // contact stands alone again, and the survivor would vanish from lists.
+        if let Some(survivor) = contacts::get(&tx, id)?.merged_into {
+            let ignored: Option<String> = tx
+                .prepare_cached(
+                    "SELECT c.merge_target FROM contacts c JOIN records r ON r.rid = c.rid WHERE r.id = ?1",
+                )?
+                .query_row([&survivor], |r| r.get(0))
+                .optional()?
+                .flatten();
+            if ignored.is_some() {
+                clear_merge(&tx, &actor, &survivor)?;
+            }
         }
-        commit(&mut doc, &self.actor, "unmerge", Self::now_ms());
-        let w = write_record(&tx, Some(rid), id, "contact", &mut doc, Some(&before))?;
-        let c = contact::from_doc(id, &doc, w.updated_at, w.sync_state);
-        project(&tx, rid, &c, true)?;
+        clear_merge(&tx, &actor, id)?;
         let out = contacts::get(&tx, id)?;
         tx.commit()?;
         Ok(out)

@@ -6,5 +6,6 @@ mod crash;
 mod fixtures;
 mod scan_image;
 mod scan_ocr;
+mod merge_sync;
 mod sync_e2e;
 mod sync_props;
