@@ -29,7 +29,6 @@ pub enum ScanKind {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ScanOptions {
     /// What the photo shows.
-    #[uniffi(default = Auto)]
     pub kind: ScanKind,
     /// Directory with `chi_sim.traineddata` and `eng.traineddata` (the app ships them);
     /// `null`/`nil` uses `$OUTPOST_TESSDATA` or the system's.

@@ -25,6 +25,9 @@ pub enum ContactStatus {
     Active,
     /// Marked invalid (soft-deleted): hidden from lists and search unless asked for, never erased.
     Invalid,
+    /// Merged into another contact (`mergedInto` in the core's record): hidden from lists and
+    /// search; its visits and attachments read as the survivor's.
+    Merged,
 }
 
 /// Why, by whom and when a contact was marked invalid.
@@ -425,6 +428,7 @@ impl From<oc::ContactStatus> for ContactStatus {
         match s {
             oc::ContactStatus::Active => ContactStatus::Active,
             oc::ContactStatus::Invalid => ContactStatus::Invalid,
+            oc::ContactStatus::Merged => ContactStatus::Merged,
         }
     }
 }

@@ -21,6 +21,6 @@ mod bench_util;
 pub mod fixtures;
 pub mod inproc;
 pub mod procs;
-pub mod scan_photo;
 pub mod scan_accuracy;
+pub mod scan_photo;
 pub mod scan_render;
