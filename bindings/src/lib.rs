@@ -10,10 +10,12 @@
 //! `uniffi-bindgen` binary (`scripts/gen-bindings.sh`), never written by hand.
 
 mod error;
+mod security;
 mod store;
 mod types;
 
 pub use error::{ListenerError, OutpostError, StorageProblem};
+pub use security::{encrypt_database, LeasePolicy, LeaseState};
 pub use store::{move_database_aside, ChangeListener, OutpostStore};
 pub use types::{
     ChangeOrigin, CheckIn, CheckOut, ConflictValue, Contact, ContactPatch, ContactStatus,

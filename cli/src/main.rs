@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod security;
+
 #[derive(Parser)]
 #[command(
     name = "outpost",
@@ -29,6 +31,10 @@ struct Cli {
     /// The signed-in user, recorded in history and as the owner of new contacts.
     #[arg(long, global = true, env = "OUTPOST_USER", default_value = "local")]
     user: String,
+    /// File holding the database key (32 raw bytes or 64 hex digits); else $OUTPOST_DB_KEY (hex).
+    /// With a key the database is encrypted (SQLCipher).
+    #[arg(long, global = true, env = "OUTPOST_DB_KEY_FILE")]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,6 +75,9 @@ enum Command {
     /// The database file itself: check it, or move a damaged one aside.
     #[command(subcommand)]
     Db(DbCmd),
+    /// The device lease: status, check, policy.
+    #[command(subcommand)]
+    Lease(security::LeaseCmd),
 }
 
 #[derive(Args, Default)]
@@ -231,6 +240,8 @@ enum DbCmd {
     Check,
     /// Move a damaged database aside (renamed next to it; nothing is deleted).
     MoveAside,
+    /// Encrypt a plaintext database in place with the key (--key-file or $OUTPOST_DB_KEY).
+    Encrypt,
 }
 
 fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Error> {
@@ -281,11 +292,21 @@ fn run(cli: Cli) -> Result<(), Error> {
         let moved = Store::move_aside(&cli.db)?;
         return print(&serde_json::json!({ "moved_from": cli.db, "moved_to": moved }));
     }
+    let key = security::store_key(cli.key_file.as_deref())?;
+    if let Command::Db(DbCmd::Encrypt) = cli.command {
+        return print(&security::encrypt(&cli.db, key)?);
+    }
     let options = StoreOptions {
         region: Region::parse(&cli.region)?,
         user: cli.user,
+        key,
     };
     let mut store = Store::open(&cli.db, options)?;
+    match &cli.command {
+        // Sync renews the lease; the lease commands and `db` work on a locked store.
+        Command::Sync { .. } | Command::Lease(_) | Command::Db(_) => {}
+        _ => security::enforce_lease(&mut store)?,
+    }
     match cli.command {
         Command::Contact(cmd) => match cmd {
             ContactCmd::Add { name, fields } => {
@@ -421,7 +442,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 &serde_json::json!({ "path": store.path(), "ok": problems.is_empty(), "problems": problems }),
             )
         }
-        Command::Db(DbCmd::MoveAside) => Ok(()),
+        Command::Db(DbCmd::MoveAside | DbCmd::Encrypt) => Ok(()),
+        Command::Lease(cmd) => print(&security::lease(&mut store, cmd)?),
     }
 }
 

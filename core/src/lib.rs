@@ -38,10 +38,11 @@ pub use record::contact::{Contact, ContactPatch, ContactStatus, Invalidation, Ne
 pub use record::history::{FieldChange, HistoryEntry};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
 pub use record::Actor;
+pub use store::lease::{LeasePolicy, LeaseState};
 pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};
 pub use store::{
-    ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, RecordKind, SearchOptions,
-    Store, StoreOptions, StoreStatus,
+    encrypt_file, ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, RecordKind,
+    SearchOptions, Store, StoreKey, StoreOptions, StoreStatus,
 };
 #[cfg(feature = "client")]
 pub use sync::client::{sync_store, SyncClient, SyncOptions, SyncReport};

@@ -3,6 +3,7 @@
 mod contacts;
 mod files;
 mod search;
+mod security;
 mod visits;
 
 use serde_json::Value;

@@ -1,7 +1,9 @@
 //! Integration tests of the device store through its public API.
 
 mod contacts;
+mod encryption;
 mod files;
+mod lease;
 mod search;
 mod visits;
 
