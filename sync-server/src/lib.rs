@@ -27,14 +27,17 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod ratelimit;
 pub mod storage;
 pub mod token;
 
+pub use audit::{AuditEvent, AuditHead, AuditLog, AuditRow, ChainReport};
 pub use error::{AppError, StorageError};
-pub use http::{launch, router, AppState};
+pub use http::{launch, router, router_with_limits, AppState};
 pub use metrics::Metrics;
 pub use storage::postgres::PostgresStorage;
 pub use storage::sqlite::SqliteStorage;

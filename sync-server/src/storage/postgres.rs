@@ -19,6 +19,8 @@ use std::sync::Arc;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+mod audit;
+
 /// The advisory lock key held while migrating ("outpost" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
 
@@ -26,7 +28,8 @@ const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
 const POOL_SIZE: usize = 16;
 
 /// Versioned migrations, recorded in `outpost_schema_migrations`. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -70,7 +73,9 @@ CREATE TABLE log (
     PRIMARY KEY (tenant_id, seq),
     UNIQUE (tenant_id, change_hash, record_id)
 );
-"#];
+"#,
+    audit::MIGRATION,
+];
 
 /// The PostgreSQL storage.
 #[derive(Clone)]

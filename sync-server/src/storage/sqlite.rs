@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod audit;
+
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "outpost-server.db";
 
@@ -22,7 +24,8 @@ pub const DB_FILE: &str = "outpost-server.db";
 const MAX_IDLE_READERS: usize = 8;
 
 /// Versioned migrations; `PRAGMA user_version` is the number applied. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -66,7 +69,9 @@ CREATE TABLE log (
     PRIMARY KEY (tenant_id, seq),
     UNIQUE (tenant_id, change_hash, record_id)
 ) WITHOUT ROWID;
-"#];
+"#,
+    audit::MIGRATION,
+];
 
 /// The SQLite storage.
 #[derive(Clone)]
