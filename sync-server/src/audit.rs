@@ -33,6 +33,9 @@ pub mod event {
     pub const RECORD_MERGE: &str = "record.merge";
     /// Changes accepted through the standard Automerge sync route (`detail.record`).
     pub const SYNC_AUTOMERGE: &str = "sync.automerge";
+    /// A revoked device pushed changes: they were not applied, and are kept here (change bytes
+    /// in hex) for a manager to review.
+    pub const SYNC_QUARANTINED: &str = "sync.quarantined";
     /// A device downloaded the tenant's documents (`/v1/bootstrap`, first page).
     pub const SYNC_BOOTSTRAP: &str = "sync.bootstrap";
     /// A request with an unknown or missing token.
@@ -328,12 +331,12 @@ pub async fn verify(
 }
 
 /// Calls `each` with every row of `tenant_id` (or of every tenant) at or after `since_ms`, in
-/// chain order, tenant by tenant.
+/// chain order, tenant by tenant; `each` says whether it wrote the row. Returns how many it wrote.
 pub async fn export(
     log: &dyn AuditLog,
     tenant_id: Option<&str>,
     since_ms: Option<i64>,
-    mut each: impl FnMut(&AuditRow) -> Result<(), StorageError>,
+    mut each: impl FnMut(&AuditRow) -> Result<bool, StorageError>,
 ) -> Result<u64, StorageError> {
     let tenants: Vec<String> = match tenant_id {
         Some(t) => vec![t.to_string()],
@@ -355,8 +358,9 @@ pub async fn export(
                 .iter()
                 .filter(|r| since_ms.is_none_or(|s| r.event.at_ms >= s))
             {
-                each(row)?;
-                written += 1;
+                if each(row)? {
+                    written += 1;
+                }
             }
         }
     }
@@ -478,6 +482,54 @@ pub async fn record_push(
         )
         .await;
     }
+}
+
+/// Keeps the changes a revoked device pushed (not applied) in a `sync.quarantined` row of its
+/// tenant's chain, flagged for a manager: record, kind, change hash and the change bytes (hex).
+pub async fn record_quarantine(
+    storage: &dyn crate::Storage,
+    headers: &axum::http::HeaderMap,
+    changes: &[outpost_core::sync::protocol::PushChange],
+) {
+    if changes.is_empty() {
+        return;
+    }
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .map(|(_, t)| t.trim().to_string());
+    let Some(token) = token else { return };
+    let device = match storage
+        .device_by_token_hash(&crate::token::hash_token(&token))
+        .await
+    {
+        Ok(Some(d)) => d,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(cause = %e, "looking up a revoked device to keep its changes failed");
+            return;
+        }
+    };
+    let kept: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            let hash = change_summary(&c.change).map(|(h, _, _)| h);
+            serde_json::json!({
+                "record": c.record,
+                "kind": c.kind,
+                "hash": hash,
+                "change": hex::encode(&c.change),
+            })
+        })
+        .collect();
+    let e = AuditEvent::new(
+        &device.tenant_id,
+        event::SYNC_QUARANTINED,
+        &serde_json::json!({ "review": "manager", "changes": kept }),
+    )
+    .by(&device.user_id, Some(&device.id));
+    record(storage, e).await;
 }
 
 /// Appends `event`; a failure is logged (with the event) but does not fail the caller, whose

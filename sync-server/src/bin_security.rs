@@ -26,6 +26,9 @@ pub enum AuditCommand {
         /// Only rows at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
         #[arg(long)]
         since: Option<String>,
+        /// Only rows of this event (e.g. `sync.quarantined`: changes of revoked devices to review).
+        #[arg(long)]
+        event: Option<String>,
     },
 }
 
@@ -70,7 +73,11 @@ pub async fn audit_command(command: AuditCommand, storage: &dyn Storage) -> anyh
             );
             Ok(ok)
         }
-        AuditCommand::Export { tenant, since } => {
+        AuditCommand::Export {
+            tenant,
+            since,
+            event: only,
+        } => {
             let tenant = match tenant {
                 Some(t) => Some(tenant_id(storage, &t).await?),
                 None => None,
@@ -86,20 +93,24 @@ pub async fn audit_command(command: AuditCommand, storage: &dyn Storage) -> anyh
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             let written = audit::export(storage, tenant.as_deref(), since_ms, |row| {
+                if only.as_deref().is_some_and(|e| e != row.event.event) {
+                    return Ok(false);
+                }
                 let line = serde_json::to_string(row)
                     .map_err(|e| outpost_server::StorageError::Internal(e.to_string()))?;
                 writeln!(out, "{line}").map_err(|source| outpost_server::StorageError::Io {
                     op: "writing",
                     path: "stdout".into(),
                     source,
-                })
+                })?;
+                Ok(true)
             })
             .await?;
             drop(out);
             let e = AuditEvent::new(
                 tenant.as_deref().unwrap_or(""),
                 event::AUDIT_EXPORT,
-                &json!({ "rows": written, "since_ms": since_ms, "all_tenants": tenant.is_none() }),
+                &json!({ "rows": written, "since_ms": since_ms, "event": only, "all_tenants": tenant.is_none() }),
             )
             .from_remote("operator");
             storage.audit_append(e).await?;

@@ -335,7 +335,18 @@ async fn sync(
     body: Body,
 ) -> Result<Response, AppError> {
     require_content_type(&headers, protocol::CONTENT_TYPE)?;
-    let device = authenticate(&state, &headers).await?;
+    let device = match authenticate(&state, &headers).await {
+        Err(e) if e.code == "device_revoked" => {
+            // The changes a revoked (offboarded) device still pushes are kept for a manager.
+            if let Ok(bytes) = read_body(&state, &headers, body).await {
+                if let Ok(request) = decode_message::<SyncRequest>("sync request", &bytes) {
+                    audit::record_quarantine(&*state.storage, &headers, &request.changes).await;
+                }
+            }
+            return Err(e);
+        }
+        other => other?,
+    };
     let bytes = read_body(&state, &headers, body).await?;
     let request: SyncRequest = decode_message("sync request", &bytes)?;
     let limit = page_limit(request.limit);

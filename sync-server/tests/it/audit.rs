@@ -119,7 +119,7 @@ async fn chains_append_verify_and_page_on_both_storages() {
         let mut exported = Vec::new();
         let n = audit::export(&*s, Some("t1"), Some(rows[2].event.at_ms), |r| {
             exported.push(r.seq);
-            Ok(())
+            Ok(true)
         })
         .await
         .unwrap();
@@ -292,6 +292,34 @@ async fn http_pushes_invalidations_and_auth_failures_are_audited() {
         .status,
         401
     );
+    // The offboarded device still pushes what it wrote offline: refused, but kept for a manager.
+    let gone_actor = new_actor();
+    let (g, offline) = ContactWriter::create(&gone_actor, "离职前录入的客户");
+    let gone_body = protocol::encode(&sync_request(
+        &gone_actor,
+        0,
+        vec![g.push(offline.clone())],
+        None,
+    ));
+    let refused = post(
+        c,
+        &url,
+        Some(&gone_token),
+        Some(protocol::CONTENT_TYPE),
+        gone_body,
+    )
+    .await;
+    assert_eq!(refused.error_code(), "device_revoked");
+    assert!(
+        s.document(&g.record).await.unwrap().is_none(),
+        "not applied"
+    );
+    let kept = events(&*s, &acme.tenant.id, event::SYNC_QUARANTINED).await;
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].device_id.as_deref(), Some(gone.id.as_str()));
+    let detail: serde_json::Value = serde_json::from_str(&kept[0].detail).unwrap();
+    assert_eq!(detail["changes"][0]["record"], g.record.as_str());
+    assert_eq!(detail["changes"][0]["change"], hex::encode(&offline));
     let failed = events(&*s, "", event::AUTH_FAILED).await;
     assert_eq!(failed.len(), 1);
     assert!(failed[0]
@@ -299,7 +327,7 @@ async fn http_pushes_invalidations_and_auth_failures_are_audited() {
         .as_deref()
         .is_some_and(|r| r.starts_with("127.0.0.1:")));
     let revoked = events(&*s, &acme.tenant.id, event::AUTH_REVOKED).await;
-    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked.len(), 2, "both attempts of the revoked device");
     assert_eq!(revoked[0].device_id.as_deref(), Some(gone.id.as_str()));
     assert!(audit::verify(&*s, None).await.unwrap().iter().all(|r| r.ok));
     server.stop().await;
@@ -455,6 +483,9 @@ fn operator_cli_disables_users_verifies_and_exports() {
         "user disable is one row listing the devices"
     );
     assert_eq!(rows[3]["remote"], "operator");
+    let (_, only, _) = server_cli(data, &["audit", "export", "--event", event::USER_DISABLE]);
+    assert_eq!(only.lines().count(), 1, "{only}");
+    assert!(only.contains("\"user.disable\""), "{only}");
     let (_, future, _) = server_cli(
         data,
         &["audit", "export", "--since", "2999-01-01T00:00:00Z"],
