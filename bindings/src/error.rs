@@ -58,6 +58,16 @@ pub enum OutpostError {
         /// A description for logs and support, without file paths or record contents.
         reason: String,
     },
+    /// The store did not sync within its lease: reads and writes are refused until a sync
+    /// renews it (`sync` still works). When `wiped`, the grace period was over too and the
+    /// local data has been wiped: sign in again.
+    #[error("locked: {reason}")]
+    Locked {
+        /// Since when, and what happens next.
+        reason: String,
+        /// Whether the local data was wiped.
+        wiped: bool,
+    },
     /// A scanned image could not be read or recognized.
     #[error("scan: {reason}")]
     Scan {
@@ -82,6 +92,12 @@ pub enum StorageProblem {
     Io,
     /// The database engine failed (busy, locked, full...). Retrying may help.
     Database,
+    /// The file is encrypted and no key was given: open it with its key.
+    KeyRequired,
+    /// The key does not open the file (wrong key, or the file is damaged). It was left untouched.
+    WrongKey,
+    /// A key was given but the file is not encrypted: encrypt it with `encryptDatabase` first.
+    NotEncrypted,
 }
 
 impl From<oc::Error> for OutpostError {
@@ -117,6 +133,19 @@ impl From<oc::Error> for OutpostError {
                 StorageProblem::SchemaTooNew,
                 format!("the database has schema version {found}, this build knows up to {known}; update the app"),
             ),
+            oc::Error::KeyRequired { .. } => storage(
+                StorageProblem::KeyRequired,
+                "the database is encrypted: open it with its key; it was left untouched".to_string(),
+            ),
+            oc::Error::WrongKey { .. } => storage(
+                StorageProblem::WrongKey,
+                "the key does not open the database; it was left untouched".to_string(),
+            ),
+            oc::Error::NotEncrypted { .. } => storage(
+                StorageProblem::NotEncrypted,
+                "the database is not encrypted: encrypt it first, or open it without a key".to_string(),
+            ),
+            oc::Error::Locked { reason, wiped } => OutpostError::Locked { reason, wiped },
             oc::Error::Document { id, .. } => storage(
                 StorageProblem::Document,
                 format!("the stored document of record {id} is unreadable"),

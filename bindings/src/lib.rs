@@ -12,6 +12,7 @@
 mod attachments;
 mod error;
 mod scan;
+mod security;
 mod store;
 mod types;
 
@@ -21,6 +22,7 @@ pub use scan::{
     CardContact, ScanDuplicate, ScanField, ScanKind, ScanOptions, ScanPoint, ScanReport,
     ScanTimings, ScannedAttachment,
 };
+pub use security::{encrypt_database, LeasePolicy, LeaseState};
 pub use store::{move_database_aside, ChangeListener, OutpostStore};
 pub use types::{
     ChangeOrigin, CheckIn, CheckOut, ConflictValue, Contact, ContactPatch, ContactStatus,

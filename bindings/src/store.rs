@@ -71,12 +71,22 @@ impl std::fmt::Debug for OutpostStore {
 }
 
 impl OutpostStore {
-    /// Runs `f` on the locked store.
+    /// Runs `f` on the locked store, once the device lease allows it (see `security.rs`).
     pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&oc::Store) -> oc::Result<T>,
     ) -> Result<T, OutpostError> {
-        Ok(f(&lock(&self.store))?)
+        let mut store = lock(&self.store);
+        crate::security::enforce_lease(&mut store)?;
+        Ok(f(&store)?)
+    }
+
+    /// Runs `f` on the locked store without the lease check (lease status, signing in).
+    pub(crate) fn unchecked<T>(
+        &self,
+        f: impl FnOnce(&mut oc::Store) -> oc::Result<T>,
+    ) -> Result<T, OutpostError> {
+        Ok(f(&mut lock(&self.store))?)
     }
 
     /// Runs `f` on the locked store, then, unlocked, tells the listener what `f` changed.
@@ -86,7 +96,7 @@ impl OutpostStore {
     ) -> Result<T, OutpostError> {
         let (result, changes) = {
             let mut store = lock(&self.store);
-            let result = f(&mut store);
+            let result = crate::security::enforce_lease(&mut store).and_then(|()| f(&mut store));
             // Taken under the store lock: exactly the changes of this call.
             (result, self.pending.take(oc::ChangeOrigin::Local))
         };
@@ -127,6 +137,11 @@ impl OutpostStore {
             oc::StoreOptions {
                 region,
                 user: options.user,
+                key: options
+                    .key
+                    .as_deref()
+                    .map(oc::StoreKey::from_bytes)
+                    .transpose()?,
             },
         )?;
         let pending = Arc::new(PendingChanges::default());
@@ -291,7 +306,8 @@ impl OutpostStore {
         token: Option<String>,
     ) -> Result<SyncReport, OutpostError> {
         match (server, token) {
-            (Some(server), Some(token)) => self.write(|s| s.set_server(&server, &token))?,
+            // Allowed while locked: a sync is what renews the lease.
+            (Some(server), Some(token)) => self.unchecked(|s| s.set_server(&server, &token))?,
             (None, None) => {}
             (server, _) => {
                 return Err(OutpostError::Validation {

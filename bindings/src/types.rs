@@ -16,6 +16,13 @@ pub struct StoreOptions {
     /// The signed-in user; recorded in every change and as the default owner of new contacts.
     #[uniffi(default = "local")]
     pub user: String,
+    /// The database key: 32 random bytes kept in the Android Keystore / iOS Keychain, or
+    /// `null`/`nil` for an unencrypted file. A new file opened with a key is created encrypted
+    /// (SQLCipher: records, search index, outbox and stored photos/scans alike); an encrypted file
+    /// needs the same key every time. Wrong or missing keys are `OutpostError.Storage` with
+    /// problem `WRONG_KEY` / `KEY_REQUIRED`, and the file is left untouched.
+    #[uniffi(default = None)]
+    pub key: Option<Vec<u8>>,
 }
 
 /// Whether a contact is shown in lists and search.

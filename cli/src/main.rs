@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod security;
+
 #[derive(Parser)]
 #[command(
     name = "outpost",
@@ -34,6 +36,10 @@ struct Cli {
     /// The signed-in user, recorded in history and as the owner of new contacts.
     #[arg(long, global = true, env = "OUTPOST_USER", default_value = "local")]
     user: String,
+    /// File holding the database key (32 raw bytes or 64 hex digits); else $OUTPOST_DB_KEY (hex).
+    /// With a key the database is encrypted (SQLCipher).
+    #[arg(long, global = true, env = "OUTPOST_DB_KEY_FILE")]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -84,6 +90,9 @@ enum Command {
     DupCheck(dedup::DupCheckArgs),
     /// Import contacts from a .csv (UTF-8 or GBK) or .xlsx file, in one transaction.
     Import(import::ImportArgs),
+    /// The device lease: status, check, policy.
+    #[command(subcommand)]
+    Lease(security::LeaseCmd),
 }
 
 #[derive(Args, Default)]
@@ -258,6 +267,8 @@ enum DbCmd {
     Check,
     /// Move a damaged database aside (renamed next to it; nothing is deleted).
     MoveAside,
+    /// Encrypt a plaintext database in place with the key (--key-file or $OUTPOST_DB_KEY).
+    Encrypt,
 }
 
 pub(crate) fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Error> {
@@ -308,15 +319,29 @@ fn run(cli: Cli) -> Result<(), Error> {
         let moved = Store::move_aside(&cli.db)?;
         return print(&serde_json::json!({ "moved_from": cli.db, "moved_to": moved }));
     }
+    let key = security::store_key(cli.key_file.as_deref())?;
+    if let Command::Db(DbCmd::Encrypt) = cli.command {
+        return print(&security::encrypt(&cli.db, key)?);
+    }
     let options = StoreOptions {
         region: Region::parse(&cli.region)?,
         user: cli.user,
+        key,
     };
     if let Command::Scan(args) = cli.command {
         let region = options.region;
-        return scan::run(args, region, || Store::open(&cli.db, options));
+        return scan::run(args, region, || {
+            let mut store = Store::open(&cli.db, options)?;
+            security::enforce_lease(&mut store)?;
+            Ok(store)
+        });
     }
     let mut store = Store::open(&cli.db, options)?;
+    match &cli.command {
+        // Sync renews the lease; the lease commands and `db` work on a locked store.
+        Command::Sync { .. } | Command::Lease(_) | Command::Db(_) => {}
+        _ => security::enforce_lease(&mut store)?,
+    }
     match cli.command {
         Command::Contact(cmd) => match cmd {
             ContactCmd::Add { name, fields } => {
@@ -452,11 +477,12 @@ fn run(cli: Cli) -> Result<(), Error> {
                 &serde_json::json!({ "path": store.path(), "ok": problems.is_empty(), "problems": problems }),
             )
         }
-        Command::Db(DbCmd::MoveAside) => Ok(()),
         Command::Attachment(cmd) => attach::run(store, cmd),
         Command::Scan(_) => Ok(()),
         Command::DupCheck(args) => print(&dedup::dup_check(&store, args)?),
         Command::Import(args) => print(&import::run(&mut store, args)?),
+        Command::Db(DbCmd::MoveAside | DbCmd::Encrypt) => Ok(()),
+        Command::Lease(cmd) => print(&security::lease(&mut store, cmd)?),
     }
 }
 

@@ -51,6 +51,33 @@ pub enum Error {
         /// Newest schema version this build knows.
         known: i64,
     },
+    /// The file is encrypted and no key was given. It was not touched.
+    #[error("{path} is encrypted (or is not a database at all): open it with its key; the file was left untouched")]
+    KeyRequired {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The key does not decrypt the file. It was not touched.
+    #[error("{path}: the key does not open this database (wrong key, or the file is damaged); the file was left untouched")]
+    WrongKey {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A key was given for a database that is not encrypted. It was not touched.
+    #[error("{path} is not encrypted: encrypt it first (`outpost db encrypt`, `encrypt_file`), or open it without a key; the file was left untouched")]
+    NotEncrypted {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The store did not sync within its lease: reads and writes are refused until a sync
+    /// renews it; past the grace period the local data was wiped.
+    #[error("store locked: {reason}")]
+    Locked {
+        /// Since when, and what happens next.
+        reason: String,
+        /// Whether the local data was wiped.
+        wiped: bool,
+    },
     /// A stored Automerge document could not be read.
     #[error("record {id}: stored document is unreadable: {reason}")]
     Document {
@@ -110,8 +137,8 @@ pub enum Error {
 
 impl Error {
     /// A stable, short name for the error's kind: `validation`, `not_found`, `foreign_database`,
-    /// `corrupt`, `schema_too_new`, `document`, `io`, `auth`, `network`, `server`, `busy`, `storage`,
-    /// `scan`.
+    /// `corrupt`, `schema_too_new`, `key_required`, `wrong_key`, `not_encrypted`, `locked`, `document`, `io`,
+    /// `auth`, `network`, `server`, `busy`, `storage`, `scan`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Validation { .. } => "validation",
@@ -119,6 +146,10 @@ impl Error {
             Error::ForeignDatabase { .. } => "foreign_database",
             Error::Corrupt { .. } => "corrupt",
             Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::KeyRequired { .. } => "key_required",
+            Error::WrongKey { .. } => "wrong_key",
+            Error::NotEncrypted { .. } => "not_encrypted",
+            Error::Locked { .. } => "locked",
             Error::Document { .. } | Error::Automerge(_) => "document",
             Error::Io { .. } => "io",
             Error::Auth { .. } => "auth",

@@ -48,10 +48,11 @@ pub use record::history::{FieldChange, HistoryEntry};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
 pub use record::Actor;
 pub use store::dedup::AddedContact;
+pub use store::lease::{LeasePolicy, LeaseState};
 pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};
 pub use store::{
-    sha256_hex, BlobInfo, ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange,
-    RecordKind, SearchOptions, Store, StoreOptions, StoreStatus,
+    encrypt_file, sha256_hex, BlobInfo, ChangeListener, ChangeOrigin, KindCount, ListOptions,
+    RecordChange, RecordKind, SearchOptions, Store, StoreKey, StoreOptions, StoreStatus,
 };
 #[cfg(feature = "client")]
 pub use sync::client::{fetch_blob, sync_store, SyncClient, SyncOptions, SyncReport};

@@ -11,6 +11,7 @@
 //!
 //! Every error answer is a JSON [`outpost_core::sync::protocol::ErrorBody`] with a 4xx or 5xx status.
 
+use crate::audit::{self, event, AuditEvent};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::storage::{now_ms, Device, Storage};
@@ -58,8 +59,18 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
-/// The server's router, with its layers (tracing, metrics, panic catching), over `storage`.
+/// The server's router, with its layers (tracing, metrics, panic catching, audit remote
+/// address, failed-authentication limits), over `storage`.
 pub fn router(storage: Arc<dyn Storage>) -> Router {
+    router_with_limits(storage, crate::ratelimit::LimitConfig::default())
+}
+
+/// [`router`] with failed-authentication limits of your choosing.
+pub fn router_with_limits(
+    storage: Arc<dyn Storage>,
+    limits: crate::ratelimit::LimitConfig,
+) -> Router {
+    let limiter = Arc::new(crate::ratelimit::AuthLimiter::new(limits));
     let state = AppState {
         storage,
         metrics: Arc::new(Metrics::default()),
@@ -80,6 +91,11 @@ pub fn router(storage: Arc<dyn Storage>) -> Router {
         // Bodies are read with our own limit, answered with a JSON 413.
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(audit::remote_scope))
+        .layer(middleware::from_fn_with_state(
+            limiter,
+            crate::ratelimit::guard,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             tracing::info_span!(
@@ -100,9 +116,12 @@ pub async fn launch(
     storage: Arc<dyn Storage>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(storage))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(storage).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// The metrics label of a request path (a fixed set, so label cardinality stays bounded).
@@ -187,19 +206,42 @@ pub(crate) async fn authenticate(
             let (scheme, token) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            AppError::unauthorized("missing bearer token (Authorization: Bearer TOKEN)")
-        })?;
-    let device = state
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        let detail = serde_json::json!({ "reason": "missing token" });
+        audit::record(
+            &*state.storage,
+            AuditEvent::new("", event::AUTH_FAILED, &detail),
+        )
+        .await;
+        return Err(AppError::unauthorized(
+            "missing bearer token (Authorization: Bearer TOKEN)",
+        ));
+    };
+    let Some(device) = state
         .storage
         .device_by_token_hash(&hash_token(token))
         .await?
-        .ok_or_else(|| AppError::unauthorized("unknown token"))?;
+    else {
+        let detail = serde_json::json!({ "reason": "unknown token" });
+        audit::record(
+            &*state.storage,
+            AuditEvent::new("", event::AUTH_FAILED, &detail),
+        )
+        .await;
+        return Err(AppError::unauthorized("unknown token"));
+    };
     let span = tracing::Span::current();
     span.record("tenant", device.tenant_id.as_str());
     span.record("device", device.id.as_str());
     if device.revoked_at_ms.is_some() {
+        let e = AuditEvent::new(
+            &device.tenant_id,
+            event::AUTH_REVOKED,
+            &serde_json::json!({}),
+        )
+        .by(&device.user_id, Some(&device.id));
+        audit::record(&*state.storage, e).await;
         return Err(AppError::new(
             StatusCode::UNAUTHORIZED,
             "device_revoked",
@@ -308,7 +350,18 @@ async fn sync(
     body: Body,
 ) -> Result<Response, AppError> {
     require_content_type(&headers, protocol::CONTENT_TYPE)?;
-    let device = authenticate(&state, &headers).await?;
+    let device = match authenticate(&state, &headers).await {
+        Err(e) if e.code == "device_revoked" => {
+            // The changes a revoked (offboarded) device still pushes are kept for a manager.
+            if let Ok(bytes) = read_body(&state, &headers, body).await {
+                if let Ok(request) = decode_message::<SyncRequest>("sync request", &bytes) {
+                    audit::record_quarantine(&*state.storage, &headers, &request.changes).await;
+                }
+            }
+            return Err(e);
+        }
+        other => other?,
+    };
     let bytes = read_body(&state, &headers, body).await?;
     let request: SyncRequest = decode_message("sync request", &bytes)?;
     let limit = page_limit(request.limit);
@@ -320,6 +373,14 @@ async fn sync(
             .push(&device, &request.actor, &request.changes)
             .await?;
         state.metrics.changes_applied(outcome.applied);
+        audit::record_push(
+            &*state.storage,
+            &device,
+            &request.changes,
+            &outcome.rejected,
+            outcome.applied,
+        )
+        .await;
         rejected = outcome.rejected;
     } else if device
         .last_seen_at_ms
@@ -350,6 +411,15 @@ async fn bootstrap(
     let device = authenticate(&state, &headers).await?;
     let bytes = read_body(&state, &headers, body).await?;
     let request: BootstrapRequest = decode_message("bootstrap request", &bytes)?;
+    if request.after.is_none() {
+        let e = AuditEvent::new(
+            &device.tenant_id,
+            event::SYNC_BOOTSTRAP,
+            &serde_json::json!({}),
+        )
+        .by(&device.user_id, Some(&device.id));
+        audit::record(&*state.storage, e).await;
+    }
     let page = state
         .storage
         .bootstrap(
@@ -377,6 +447,12 @@ async fn automerge_sync(
     let bytes = read_body(&state, &headers, body).await?;
     let outcome = state.storage.automerge_sync(&device, &id, &bytes).await?;
     state.metrics.changes_applied(outcome.applied);
+    if outcome.applied > 0 {
+        let detail = serde_json::json!({ "record": id, "applied": outcome.applied });
+        let e = AuditEvent::new(&device.tenant_id, event::SYNC_AUTOMERGE, &detail)
+            .by(&device.user_id, Some(&device.id));
+        audit::record(&*state.storage, e).await;
+    }
     Ok(match outcome.reply {
         Some(reply) => (
             [(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM))],

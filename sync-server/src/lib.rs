@@ -27,15 +27,18 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 pub mod blobs;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod ratelimit;
 pub mod storage;
 pub mod token;
 
+pub use audit::{AuditEvent, AuditHead, AuditLog, AuditRow, ChainReport};
 pub use error::{AppError, StorageError};
-pub use http::{launch, router, AppState};
+pub use http::{launch, router, router_with_limits, AppState};
 pub use metrics::Metrics;
 pub use storage::blobs::BlobStatus;
 pub use storage::postgres::PostgresStorage;

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod bin_security;
+
 #[derive(Parser)]
 #[command(
     name = "outpost-server",
@@ -47,6 +49,16 @@ enum Command {
     Device {
         #[command(subcommand)]
         command: DeviceCommand,
+    },
+    /// The audit trail: verify its hash chains, export it.
+    Audit {
+        #[command(subcommand)]
+        command: bin_security::AuditCommand,
+    },
+    /// Manage users (offboarding).
+    User {
+        #[command(subcommand)]
+        command: bin_security::UserCommand,
     },
 }
 
@@ -155,6 +167,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print_json(&json!({ "id": tenant.id, "name": tenant.name }))
         }
         Command::Device { command } => device_command(command, &*storage).await,
+        Command::Audit { command } => {
+            if bin_security::audit_command(command, &*storage).await? {
+                Ok(())
+            } else {
+                Err(anyhow!(
+                    "audit verify: the audit trail was tampered with (see the problems above)"
+                ))
+            }
+        }
+        Command::User { command } => bin_security::user_command(command, &*storage).await,
     }
 }
 
@@ -228,10 +250,28 @@ async fn device_command(command: DeviceCommand, storage: &dyn Storage) -> anyhow
         DeviceCommand::Enroll { tenant, user, role } => {
             let tenant_id = resolve_tenant(storage, &tenant).await?;
             let enrolled = enroll_device(storage, &tenant_id, &user, role).await?;
+            let enrolled_event = outpost_server::audit::event::DEVICE_ENROLL;
+            bin_security::record_device(
+                storage,
+                enrolled_event,
+                &tenant_id,
+                &user,
+                &enrolled.device_id,
+            )
+            .await?;
             print_json(&json!({ "device_id": enrolled.device_id, "token": enrolled.token }))
         }
         DeviceCommand::Revoke { device_id } => {
             let device = storage.revoke_device(&device_id).await?;
+            let revoked_event = outpost_server::audit::event::DEVICE_REVOKE;
+            bin_security::record_device(
+                storage,
+                revoked_event,
+                &device.tenant_id,
+                &device.user_id,
+                &device.id,
+            )
+            .await?;
             print_json(&device_json(&device))
         }
         DeviceCommand::List { tenant } => {

@@ -5,6 +5,7 @@ mod dedup;
 mod files;
 mod import;
 mod search;
+mod security;
 mod visits;
 
 use serde_json::Value;

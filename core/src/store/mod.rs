@@ -12,6 +12,8 @@ pub(crate) mod attachments;
 pub(crate) mod bulk;
 pub(crate) mod contacts;
 pub mod dedup;
+pub mod encryption;
+pub mod lease;
 pub(crate) mod merge;
 pub(crate) mod schema;
 pub(crate) mod search;
@@ -29,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use attachments::{sha256_hex, BlobInfo};
+pub use encryption::{encrypt_file, StoreKey};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
 /// How to open a store.
@@ -38,6 +41,9 @@ pub struct StoreOptions {
     pub region: Region,
     /// The signed-in user; recorded in every change and as the default owner (default `local`).
     pub user: String,
+    /// The database key (encryption at rest with SQLCipher), or `None` for a plaintext file.
+    /// A new file opened with a key is created encrypted; see [`encryption`].
+    pub key: Option<StoreKey>,
 }
 
 impl Default for StoreOptions {
@@ -45,6 +51,7 @@ impl Default for StoreOptions {
         StoreOptions {
             region: Region::default(),
             user: "local".to_string(),
+            key: None,
         }
     }
 }
@@ -183,12 +190,15 @@ struct Checkpointer {
 const CHECKPOINT_WAL_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Checkpointer {
-    fn start(path: &Path) -> Option<Checkpointer> {
+    fn start(path: &Path, key: Option<&StoreKey>) -> Option<Checkpointer> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .ok()?;
+        if let Some(key) = key {
+            encryption::apply_key(&conn, key, path).ok()?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5)).ok()?;
         let wal = PathBuf::from(format!("{}-wal", path.display()));
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -238,15 +248,17 @@ impl std::fmt::Debug for Store {
 }
 
 /// What the first bytes of a database file say about it.
-enum FileState {
+pub(crate) enum FileState {
     New,
     Outpost,
     UnknownSqlite,
+    /// No plaintext header, but the shape of an SQLCipher file (see [`encryption`]).
+    Encrypted,
 }
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
-fn inspect_file(path: &Path) -> Result<FileState> {
+pub(crate) fn inspect_file(path: &Path) -> Result<FileState> {
     let io = |op, source| Error::Io {
         op,
         path: path.to_path_buf(),
@@ -264,6 +276,9 @@ fn inspect_file(path: &Path) -> Result<FileState> {
     let mut header = [0u8; 100];
     let read = file.read(&mut header).map_err(|e| io("read", e))?;
     if read < 100 || &header[..16] != SQLITE_MAGIC {
+        if encryption::looks_encrypted(&header[..read], len) {
+            return Ok(FileState::Encrypted);
+        }
         return Err(Error::Corrupt {
             path: path.to_path_buf(),
             reason: "it does not start with an SQLite header (damaged, or not a database at all)"
@@ -316,6 +331,13 @@ impl Store {
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         let state = inspect_file(&path)?;
+        match (&state, &options.key) {
+            (FileState::Encrypted, None) => return Err(Error::KeyRequired { path }),
+            (FileState::Outpost | FileState::UnknownSqlite, Some(_)) => {
+                return Err(Error::NotEncrypted { path })
+            }
+            _ => {}
+        }
         Self::open_inner(&path, state, options).map_err(|e| Self::contextualize_path(&path, e))
     }
 
@@ -324,8 +346,11 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags)?;
+        if let Some(key) = &options.key {
+            encryption::apply_key(&conn, key, path)?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        if let FileState::UnknownSqlite = state {
+        if let FileState::UnknownSqlite | FileState::Encrypted = state {
             // The header on disk may predate our first transaction: page 1 with our application
             // id can still be in the write-ahead log (a process killed right after creating the
             // store). SQLite reads through the log; ask it.
@@ -395,7 +420,7 @@ impl Store {
         };
         // Checkpoints run on the checkpointer's thread, not inside a user's commit (if that
         // thread cannot start, SQLite's automatic checkpoint stays on).
-        let checkpointer = Checkpointer::start(path);
+        let checkpointer = Checkpointer::start(path, options.key.as_ref());
         if checkpointer.is_some() {
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         }

@@ -416,6 +416,7 @@ impl Store {
         mark_synced(&tx)?;
         set_setting(&tx, KEY_CURSOR, &response.cursor.to_string())?;
         set_setting(&tx, KEY_LAST_SYNC, &now)?;
+        super::lease::renewed(&tx)?;
         tx.commit()?;
         Ok((applied, touched))
     }

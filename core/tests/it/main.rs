@@ -2,7 +2,9 @@
 
 mod contacts;
 mod dedup;
+mod encryption;
 mod files;
+mod lease;
 mod search;
 mod visits;
 

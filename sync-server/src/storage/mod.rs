@@ -174,7 +174,7 @@ pub async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>, St
 /// Everything the server stores. Implemented by [`sqlite::SqliteStorage`] and
 /// [`postgres::PostgresStorage`]; every method is one transaction (or one consistent read).
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: crate::audit::AuditLog + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

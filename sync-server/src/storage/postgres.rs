@@ -20,6 +20,8 @@ use std::sync::Arc;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+mod audit;
+
 /// The advisory lock key held while migrating ("outpost" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
 
@@ -92,6 +94,8 @@ CREATE TABLE blob_chunks (
     PRIMARY KEY (tenant_id, sha256, pos)
 );
 "#,
+    // 3: the hash-chained audit trail (see crate::audit).
+    audit::MIGRATION,
 ];
 
 /// The PostgreSQL storage.

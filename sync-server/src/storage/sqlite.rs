@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod audit;
+
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "outpost-server.db";
 
@@ -88,6 +90,8 @@ CREATE TABLE blob_chunks (
     PRIMARY KEY (tenant_id, sha256, pos)
 ) WITHOUT ROWID;
 "#,
+    // 3: the hash-chained audit trail (see crate::audit).
+    audit::MIGRATION,
 ];
 
 /// The SQLite storage.

@@ -689,6 +689,27 @@ impl Storage for PanickyStorage {
     }
 }
 
+#[async_trait]
+impl outpost_server::AuditLog for PanickyStorage {
+    async fn audit_append(
+        &self,
+        event: outpost_server::AuditEvent,
+    ) -> Result<outpost_server::AuditRow, StorageError> {
+        self.0.audit_append(event).await
+    }
+    async fn audit_page(
+        &self,
+        tenant_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<outpost_server::AuditRow>, StorageError> {
+        self.0.audit_page(tenant_id, after, limit).await
+    }
+    async fn audit_heads(&self) -> Result<Vec<outpost_server::AuditHead>, StorageError> {
+        self.0.audit_heads().await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_request_gets_500_and_the_server_keeps_serving() {
     let backend = Backend::sqlite();

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod audit;
 mod conformance;
 mod cursor;
 mod http;

@@ -61,6 +61,11 @@ class SyncServer(val dataDir: File) : AutoCloseable {
         operator("device", "revoke", deviceId)
     }
 
+    /** `outpost-server user disable USER --tenant TENANT`: revokes every device of the user. */
+    fun disableUser(tenant: String, user: String) {
+        operator("user", "disable", user, "--tenant", tenant)
+    }
+
     /** Whether the server process is still running. */
     val isAlive: Boolean get() = process.isAlive
 

@@ -1,0 +1,120 @@
+//! Security exports: encryption at rest (encrypting an existing store) and the device lease
+//! (a store that does not sync for too long locks itself, then wipes).
+
+use crate::error::OutpostError;
+use crate::store::OutpostStore;
+use outpost_core as oc;
+
+/// Encrypts the unencrypted store at `path` in place with `key` (32 random bytes from the
+/// Android Keystore / iOS Keychain); open it afterwards with the same key in
+/// `StoreOptions.key`. Close every `OutpostStore` on the file first. The encrypted copy is
+/// checked before it replaces the original, so a failure leaves the original as it was.
+#[uniffi::export]
+pub fn encrypt_database(path: String, key: Vec<u8>) -> Result<(), OutpostError> {
+    let key = oc::StoreKey::from_bytes(&key)?;
+    Ok(oc::encrypt_file(path, &key)?)
+}
+
+/// Milliseconds since the epoch on the device clock.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The lease check every read and write of `OutpostStore` makes first.
+pub(crate) fn enforce_lease(store: &mut oc::Store) -> oc::Result<()> {
+    store.enforce_lease(now_ms()).map(|_| ())
+}
+
+/// How long a store may go without syncing before it locks, and then before it wipes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct LeasePolicy {
+    /// Without a sync for this many milliseconds the store locks (default 14 days).
+    pub lease_ms: i64,
+    /// Locked for this many milliseconds more, it wipes its local data (default 7 days).
+    pub grace_ms: i64,
+}
+
+/// Where a store stands with its lease.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum LeaseState {
+    /// Never synced: no lease.
+    Unleased,
+    /// Usable; locks at `locks_at_ms` unless it syncs before.
+    Valid {
+        /// When it locks (ms since the epoch).
+        locks_at_ms: i64,
+    },
+    /// Reads and writes fail with `OutpostError.Locked` until a sync renews the lease.
+    Locked {
+        /// When it locked (ms since the epoch).
+        since_ms: i64,
+        /// When it wipes unless it syncs before (ms since the epoch).
+        wipes_at_ms: i64,
+    },
+    /// The lease and its grace period expired; local data was wiped. Sign in again.
+    Wiped {
+        /// When (RFC 3339).
+        at: String,
+    },
+}
+
+impl From<oc::LeaseState> for LeaseState {
+    fn from(s: oc::LeaseState) -> Self {
+        match s {
+            oc::LeaseState::Unleased => LeaseState::Unleased,
+            oc::LeaseState::Valid { locks_at_ms } => LeaseState::Valid { locks_at_ms },
+            oc::LeaseState::Locked {
+                since_ms,
+                wipes_at_ms,
+            } => LeaseState::Locked {
+                since_ms,
+                wipes_at_ms,
+            },
+            oc::LeaseState::Wiped { at } => LeaseState::Wiped { at },
+        }
+    }
+}
+
+#[uniffi::export]
+impl OutpostStore {
+    /// The lease as of `now_ms` (ms since the epoch; `null`/`nil` for the device clock). Works
+    /// while the store is locked, and changes nothing.
+    #[uniffi::method(default(now_ms = None))]
+    pub fn lease_state(&self, now_ms: Option<i64>) -> Result<LeaseState, OutpostError> {
+        let now = now_ms.unwrap_or_else(self::now_ms);
+        self.unchecked(|s| s.lease_state(now)).map(Into::into)
+    }
+
+    /// Enforces the lease as of `now_ms` (`null`/`nil` for the device clock), as every read
+    /// and write does: `OutpostError.Locked` when it expired, after wiping the local data when
+    /// the grace period is over too. Call it when the app comes to the foreground.
+    #[uniffi::method(default(now_ms = None))]
+    pub fn check_lease(&self, now_ms: Option<i64>) -> Result<LeaseState, OutpostError> {
+        let now = now_ms.unwrap_or_else(self::now_ms);
+        self.unchecked(|s| s.enforce_lease(now)).map(Into::into)
+    }
+
+    /// This store's lease policy.
+    pub fn lease_policy(&self) -> Result<LeasePolicy, OutpostError> {
+        let p = self.unchecked(|s| s.lease_policy())?;
+        Ok(LeasePolicy {
+            lease_ms: p.lease_ms,
+            grace_ms: p.grace_ms,
+        })
+    }
+
+    /// Sets the lease policy (the tenant's, as the app received it at sign-in). Both durations
+    /// must be positive (`Validation` on `lease_ms` / `grace_ms`). Refused while locked, so that
+    /// a locked store cannot extend its own lease.
+    pub fn set_lease_policy(&self, policy: LeasePolicy) -> Result<(), OutpostError> {
+        self.write(|s| {
+            s.set_lease_policy(oc::LeasePolicy {
+                lease_ms: policy.lease_ms,
+                grace_ms: policy.grace_ms,
+            })
+        })
+    }
+}

@@ -1,0 +1,243 @@
+//! The device lease: offboarding that works in airplane mode.
+//!
+//! Once a store has synced, it holds a lease: if it does not sync again within the lease
+//! (default 14 days) it locks itself (reads and writes fail with [`Error::Locked`]; a sync,
+//! which renews the lease, still works), and if it stays unsynced for a further grace period
+//! (default 7 days) it wipes its local data like a revoked device ([`Store::wipe`]), without
+//! any server contact. A store that never synced (a local-only store) has no lease.
+//!
+//! The clock is passed in (`now_ms`), so the checks are tested with an injected clock. Setting
+//! the device's clock back does not extend a lease: the latest time seen since the last sync is
+//! remembered and used when the clock goes backwards.
+
+use super::sync::{get_setting, KEY_LAST_SYNC};
+use super::Store;
+use crate::error::{Error, Result};
+use rusqlite::TransactionBehavior;
+use serde::{Deserialize, Serialize};
+
+const KEY_LEASE_MS: &str = "lease_ms";
+const KEY_GRACE_MS: &str = "lease_grace_ms";
+/// `"<latest now_ms seen> <last_sync_at it belongs to>"`.
+const KEY_CLOCK_MAX: &str = "lease_clock_max";
+/// Set when the lease wiped the store (RFC 3339).
+const KEY_LEASE_WIPED: &str = "lease_wiped_at";
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// How long a store may go without syncing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeasePolicy {
+    /// Without a sync for this long the store locks (default 14 days).
+    pub lease_ms: i64,
+    /// Locked for this long more, the store wipes its data (default 7 days).
+    pub grace_ms: i64,
+}
+
+impl Default for LeasePolicy {
+    fn default() -> Self {
+        LeasePolicy {
+            lease_ms: 14 * DAY_MS,
+            grace_ms: 7 * DAY_MS,
+        }
+    }
+}
+
+/// Where a store stands with its lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LeaseState {
+    /// Never synced: no lease, nothing to enforce.
+    Unleased,
+    /// Usable; locks at `locks_at_ms` unless it syncs before.
+    Valid {
+        /// When the store locks (ms since the epoch).
+        locks_at_ms: i64,
+    },
+    /// Locked: reads and writes are refused until a sync renews the lease.
+    Locked {
+        /// When it locked.
+        since_ms: i64,
+        /// When it wipes unless it syncs before.
+        wipes_at_ms: i64,
+    },
+    /// The lease expired past its grace period and the local data was wiped.
+    Wiped {
+        /// When (RFC 3339).
+        at: String,
+    },
+}
+
+/// A sync completed inside `tx`: the lease starts again from its time, whatever clock values
+/// were seen before.
+pub(crate) fn renewed(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    tx.prepare_cached("DELETE FROM sync_state WHERE key IN (?1, ?2)")?
+        .execute([KEY_CLOCK_MAX, KEY_LEASE_WIPED])?;
+    Ok(())
+}
+
+fn rfc3339(ms: i64) -> String {
+    crate::record::rfc3339_ms(ms)
+}
+
+impl Store {
+    /// Sets how long this store may go without syncing (`lease_ms`, then `grace_ms` until it
+    /// wipes). Both must be positive.
+    pub fn set_lease_policy(&mut self, policy: LeasePolicy) -> Result<()> {
+        if policy.lease_ms <= 0 {
+            return Err(Error::validation(
+                "lease_ms",
+                policy.lease_ms.to_string(),
+                "must be positive",
+            ));
+        }
+        if policy.grace_ms <= 0 {
+            return Err(Error::validation(
+                "grace_ms",
+                policy.grace_ms.to_string(),
+                "must be positive",
+            ));
+        }
+        let run = |conn: &mut rusqlite::Connection| -> Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (key, value) in [
+                (KEY_LEASE_MS, policy.lease_ms),
+                (KEY_GRACE_MS, policy.grace_ms),
+            ] {
+                tx.execute(
+                    "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    rusqlite::params![key, value.to_string()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        };
+        let r = run(&mut self.conn);
+        self.ctx(r)
+    }
+
+    /// This store's lease policy (the defaults unless set).
+    pub fn lease_policy(&self) -> Result<LeasePolicy> {
+        let d = LeasePolicy::default();
+        let get = |key, default: i64| -> Result<i64> {
+            Ok(get_setting(&self.conn, key)?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default))
+        };
+        Ok(LeasePolicy {
+            lease_ms: get(KEY_LEASE_MS, d.lease_ms)?,
+            grace_ms: get(KEY_GRACE_MS, d.grace_ms)?,
+        })
+    }
+
+    /// The lease at `now_ms` (the device clock; a clock set back counts as the latest time
+    /// seen since the last sync). Changes nothing.
+    pub fn lease_state(&self, now_ms: i64) -> Result<LeaseState> {
+        Ok(self.lease_at(now_ms)?.0)
+    }
+
+    /// The state, and the effective time and last sync it was computed from.
+    fn lease_at(&self, now_ms: i64) -> Result<(LeaseState, i64, Option<String>)> {
+        let Some(last_sync) = get_setting(&self.conn, KEY_LAST_SYNC)? else {
+            // The wipe removed the last sync time; a new sync (after signing in again) sets it
+            // and the lease starts afresh.
+            return Ok(match get_setting(&self.conn, KEY_LEASE_WIPED)? {
+                Some(at) => (LeaseState::Wiped { at }, now_ms, None),
+                None => (LeaseState::Unleased, now_ms, None),
+            });
+        };
+        let synced_ms = chrono::DateTime::parse_from_rfc3339(&last_sync)
+            .map(|t| t.timestamp_millis())
+            .map_err(|e| Error::Document {
+                id: "sync_state.last_sync_at".into(),
+                reason: format!("not an RFC 3339 time: {e}"),
+            })?;
+        let seen_max = get_setting(&self.conn, KEY_CLOCK_MAX)?.and_then(|v| {
+            let (ms, for_sync) = v.split_once(' ')?;
+            (for_sync == last_sync).then(|| ms.parse::<i64>().ok())?
+        });
+        let now = seen_max.map_or(now_ms, |m| m.max(now_ms));
+        let policy = self.lease_policy()?;
+        let locks_at = synced_ms.saturating_add(policy.lease_ms);
+        let wipes_at = locks_at.saturating_add(policy.grace_ms);
+        let state = if now < locks_at {
+            LeaseState::Valid {
+                locks_at_ms: locks_at,
+            }
+        } else {
+            LeaseState::Locked {
+                since_ms: locks_at,
+                wipes_at_ms: wipes_at,
+            }
+        };
+        Ok((state, now, Some(last_sync)))
+    }
+
+    /// Enforces the lease at `now_ms`: `Ok` while it is valid (or there is none); otherwise
+    /// [`Error::Locked`], after wiping the store if the grace period is over too. Remembers
+    /// the latest time seen, so that setting the clock back does not unlock the store.
+    pub fn enforce_lease(&mut self, now_ms: i64) -> Result<LeaseState> {
+        let (state, now, last_sync) = self.lease_at(now_ms)?;
+        if let Some(last_sync) = &last_sync {
+            self.remember_clock(now, last_sync)?;
+        }
+        match state {
+            LeaseState::Unleased | LeaseState::Valid { .. } => Ok(state),
+            LeaseState::Wiped { at } => Err(Error::Locked {
+                reason: format!(
+                    "the lease expired and local data was wiped at {at}; sign in again"
+                ),
+                wiped: true,
+            }),
+            LeaseState::Locked {
+                since_ms,
+                wipes_at_ms,
+            } => {
+                if now >= wipes_at_ms {
+                    self.wipe()?;
+                    let at = rfc3339(now);
+                    let r = self.conn.execute(
+                        "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
+                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        rusqlite::params![KEY_LEASE_WIPED, at],
+                    );
+                    self.ctx(r.map_err(Error::from))?;
+                    return Err(Error::Locked {
+                        reason: format!(
+                            "not synced since {}: the lease and its grace period expired, local data was wiped",
+                            rfc3339(since_ms - self.lease_policy()?.lease_ms)
+                        ),
+                        wiped: true,
+                    });
+                }
+                Err(Error::Locked {
+                    reason: format!(
+                        "not synced for too long: locked since {}; sync to unlock (local data is wiped at {})",
+                        rfc3339(since_ms),
+                        rfc3339(wipes_at_ms)
+                    ),
+                    wiped: false,
+                })
+            }
+        }
+    }
+
+    /// Stores the latest time seen since `last_sync` when it moved forward by a minute or more
+    /// (one small write at most a minute apart).
+    fn remember_clock(&mut self, now: i64, last_sync: &str) -> Result<()> {
+        let stored = get_setting(&self.conn, KEY_CLOCK_MAX)?.and_then(|v| {
+            let (ms, for_sync) = v.split_once(' ')?;
+            (for_sync == last_sync).then(|| ms.parse::<i64>().ok())?
+        });
+        if stored.is_some_and(|m| now < m + 60_000) {
+            return Ok(());
+        }
+        let r = self.conn.execute(
+            "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            rusqlite::params![KEY_CLOCK_MAX, format!("{now} {last_sync}")],
+        );
+        self.ctx(r.map(|_| ()).map_err(Error::from))
+    }
+}

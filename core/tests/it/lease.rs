@@ -1,0 +1,155 @@
+//! The device lease with an injected clock: a store that does not sync locks, then wipes,
+//! offline.
+
+use super::{open, zhang, TestResult};
+use outpost_core::sync::protocol::{SyncResponse, PROTOCOL_VERSION};
+use outpost_core::{LeasePolicy, LeaseState, Store};
+
+const DAY: i64 = 24 * 3600 * 1000;
+
+/// Completes one (empty) sync round as if the server had answered, which renews the lease.
+fn synced(store: &mut Store) -> Result<i64, outpost_core::Error> {
+    let outgoing = store.prepare_sync(100, None)?;
+    store.apply_sync_response(
+        &outgoing,
+        SyncResponse {
+            v: PROTOCOL_VERSION,
+            rejected: vec![],
+            entries: vec![],
+            cursor: 0,
+            more: false,
+            server_time_ms: 0,
+        },
+    )?;
+    // The lease runs from the device clock at the end of the sync.
+    match store.lease_state(0)? {
+        LeaseState::Valid { locks_at_ms } => Ok(locks_at_ms - store.lease_policy()?.lease_ms),
+        other => panic!("after a sync the lease is valid, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_store_that_never_synced_has_no_lease() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    store.add_contact(zhang())?;
+    let far = i64::MAX / 2;
+    assert_eq!(store.enforce_lease(far)?, LeaseState::Unleased);
+    assert_eq!(store.list_contacts(&Default::default())?.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn an_unsynced_store_locks_then_wipes_offline() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    let id = store.add_contact(zhang())?.id;
+    let t0 = synced(&mut store)?;
+    assert!(matches!(
+        store.enforce_lease(t0 + 13 * DAY)?,
+        LeaseState::Valid { .. }
+    ));
+
+    let err = store
+        .enforce_lease(t0 + 15 * DAY)
+        .err()
+        .ok_or("must lock")?;
+    assert_eq!(err.kind(), "locked", "{err}");
+    assert!(matches!(
+        err,
+        outpost_core::Error::Locked { wiped: false, .. }
+    ));
+    assert!(matches!(
+        store.lease_state(t0 + 15 * DAY)?,
+        LeaseState::Locked { since_ms, wipes_at_ms } if since_ms == t0 + 14 * DAY && wipes_at_ms == t0 + 21 * DAY
+    ));
+    assert_eq!(
+        store.get_contact(&id)?.name,
+        "张伟",
+        "locked, not yet wiped"
+    );
+
+    let err = store
+        .enforce_lease(t0 + 22 * DAY)
+        .err()
+        .ok_or("must wipe")?;
+    assert!(
+        matches!(err, outpost_core::Error::Locked { wiped: true, .. }),
+        "{err}"
+    );
+    assert!(
+        store.list_contacts(&Default::default())?.is_empty(),
+        "wiped"
+    );
+    assert_eq!(store.status()?.outbox_len, 0);
+    assert!(matches!(
+        store.lease_state(t0 + 23 * DAY)?,
+        LeaseState::Wiped { .. }
+    ));
+    // Still refused afterwards, until the device signs in and syncs again.
+    assert!(store.enforce_lease(t0 + 23 * DAY).is_err());
+    let t1 = synced(&mut store)?;
+    assert!(matches!(
+        store.enforce_lease(t1 + DAY)?,
+        LeaseState::Valid { .. }
+    ));
+    Ok(())
+}
+
+#[test]
+fn a_sync_renews_the_lease() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    let t0 = synced(&mut store)?;
+    assert!(store.enforce_lease(t0 + 15 * DAY).is_err());
+    let t1 = synced(&mut store)?;
+    assert!(t1 >= t0);
+    assert!(matches!(
+        store.enforce_lease(t1 + 13 * DAY)?,
+        LeaseState::Valid { .. }
+    ));
+    Ok(())
+}
+
+#[test]
+fn setting_the_clock_back_does_not_unlock() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    store.set_lease_policy(LeasePolicy {
+        lease_ms: 2 * DAY,
+        grace_ms: 5 * DAY,
+    })?;
+    let t0 = synced(&mut store)?;
+    assert!(
+        store.enforce_lease(t0 + 3 * DAY).is_err(),
+        "locked after 2 days"
+    );
+    // The rep sets the phone's clock back a week.
+    let err = store
+        .enforce_lease(t0 - 7 * DAY)
+        .err()
+        .ok_or("still locked")?;
+    assert_eq!(err.kind(), "locked");
+    // And the grace period still runs out on the latest time seen.
+    assert!(store.enforce_lease(t0 + 8 * DAY).is_err());
+    assert!(matches!(store.lease_state(t0)?, LeaseState::Wiped { .. }));
+    Ok(())
+}
+
+#[test]
+fn lease_policies_must_be_positive() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    let err = store
+        .set_lease_policy(LeasePolicy {
+            lease_ms: 0,
+            grace_ms: DAY,
+        })
+        .err()
+        .ok_or("must fail")?;
+    assert!(
+        matches!(err, outpost_core::Error::Validation { ref field, .. } if field == "lease_ms")
+    );
+    assert_eq!(store.lease_policy()?, LeasePolicy::default());
+    Ok(())
+}

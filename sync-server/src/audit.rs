@@ -1,0 +1,647 @@
+//! The audit trail: an append-only, hash-chained log of what happened on the server.
+//!
+//! Every accepted push (with the changes' records and hashes), invalidation and merge seen in
+//! a change, bootstrap download, audit export, failed or refused authentication, enrolment,
+//! revocation and user disable is one [`AuditRow`] with tenant, user, device, time and remote
+//! address. Rows form one chain per tenant (tenant `""` holds server-wide events such as
+//! unknown tokens): row `n` carries `seq = n`, the previous row's hash, and
+//! `hash = sha256(prev_hash || canonical(row))` where `canonical` is the JSON array
+//! `[seq, tenant_id, at_ms, event, user_id, device_id, remote, detail]` (`detail` as its stored
+//! text). The last seq and hash of each chain are kept in a head row written in the same
+//! transaction, so [`verify`] finds an altered row, a removed row, and removed rows at the end.
+//!
+//! Both storages refuse `UPDATE` and `DELETE` on the audit table with a trigger. Someone with
+//! full database access can drop the trigger and rewrite a whole chain consistently from some
+//! row on; to catch that, keep the head hashes that `outpost-server audit verify` prints
+//! somewhere else (a ticket, an e-mail): a rewritten chain no longer ends in them.
+
+use crate::StorageError;
+use async_trait::async_trait;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// The hash before the first row of a chain (32 zero bytes, hex).
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Audit event names.
+pub mod event {
+    /// A push whose changes were accepted (`detail.changes`: record ids and change hashes).
+    pub const SYNC_PUSH: &str = "sync.push";
+    /// A change that marks a record invalid (soft delete).
+    pub const RECORD_INVALIDATE: &str = "record.invalidate";
+    /// A change that merges a record into another.
+    pub const RECORD_MERGE: &str = "record.merge";
+    /// Changes accepted through the standard Automerge sync route (`detail.record`).
+    pub const SYNC_AUTOMERGE: &str = "sync.automerge";
+    /// A revoked device pushed changes: they were not applied, and are kept here (change bytes
+    /// in hex) for a manager to review.
+    pub const SYNC_QUARANTINED: &str = "sync.quarantined";
+    /// A device downloaded the tenant's documents (`/v1/bootstrap`, first page).
+    pub const SYNC_BOOTSTRAP: &str = "sync.bootstrap";
+    /// A request with an unknown or missing token.
+    pub const AUTH_FAILED: &str = "auth.failed";
+    /// A request from a revoked device.
+    pub const AUTH_REVOKED: &str = "auth.revoked";
+    /// A device was enrolled.
+    pub const DEVICE_ENROLL: &str = "device.enroll";
+    /// A device was revoked.
+    pub const DEVICE_REVOKE: &str = "device.revoke";
+    /// A user was disabled (all their devices revoked).
+    pub const USER_DISABLE: &str = "user.disable";
+    /// The audit trail was exported by an operator.
+    pub const AUDIT_EXPORT: &str = "audit.export";
+}
+
+/// Something to write to the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    /// The tenant (`""` for server-wide events).
+    pub tenant_id: String,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// What happened (see [`event`]).
+    pub event: String,
+    /// The user concerned, when known.
+    pub user_id: Option<String>,
+    /// The device concerned, when known.
+    pub device_id: Option<String>,
+    /// The remote address of the request (`operator` for operator commands).
+    pub remote: Option<String>,
+    /// Details as compact JSON text (object keys sorted).
+    pub detail: String,
+}
+
+impl AuditEvent {
+    /// An event now, with `detail` rendered as compact JSON.
+    pub fn new(tenant_id: &str, event: &str, detail: &serde_json::Value) -> AuditEvent {
+        AuditEvent {
+            tenant_id: tenant_id.to_string(),
+            at_ms: crate::storage::now_ms(),
+            event: event.to_string(),
+            user_id: None,
+            device_id: None,
+            remote: remote_address(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Sets the user and device.
+    pub fn by(mut self, user_id: &str, device_id: Option<&str>) -> AuditEvent {
+        self.user_id = Some(user_id.to_string());
+        self.device_id = device_id.map(str::to_string);
+        self
+    }
+
+    /// Sets the remote address.
+    pub fn from_remote(mut self, remote: &str) -> AuditEvent {
+        self.remote = Some(remote.to_string());
+        self
+    }
+}
+
+/// One stored row of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRow {
+    /// Position in its tenant's chain, from 1.
+    pub seq: u64,
+    /// What was recorded.
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    /// The previous row's hash ([`GENESIS_HASH`] for the first).
+    pub prev_hash: String,
+    /// `sha256(prev_hash || canonical(row))`, hex.
+    pub hash: String,
+}
+
+/// The last row of a tenant's chain, as the head table says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditHead {
+    /// The tenant (`""` for server-wide events).
+    pub tenant_id: String,
+    /// The last seq.
+    pub seq: u64,
+    /// The last row's hash.
+    pub hash: String,
+}
+
+/// The canonical bytes of a row, as hashed.
+fn canonical(seq: u64, e: &AuditEvent) -> Vec<u8> {
+    serde_json::json!([
+        seq,
+        e.tenant_id,
+        e.at_ms,
+        e.event,
+        e.user_id,
+        e.device_id,
+        e.remote,
+        e.detail
+    ])
+    .to_string()
+    .into_bytes()
+}
+
+/// The hash of row `seq` holding `event` after a row hashed `prev_hash` (hex).
+pub fn chain_hash(prev_hash: &str, seq: u64, event: &AuditEvent) -> String {
+    let mut hasher = Sha256::new();
+    match hex::decode(prev_hash) {
+        Ok(prev) => hasher.update(prev),
+        // A stored previous hash that is not hex cannot be the real one: hash its text, which
+        // never matches, and let verify report the row.
+        Err(_) => hasher.update(prev_hash.as_bytes()),
+    }
+    hasher.update(canonical(seq, event));
+    hex::encode(hasher.finalize())
+}
+
+/// Builds the row that follows `head` (or starts the chain).
+pub fn next_row(head: Option<(u64, String)>, event: AuditEvent) -> AuditRow {
+    let (seq, prev_hash) = match head {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS_HASH.to_string()),
+    };
+    let hash = chain_hash(&prev_hash, seq, &event);
+    AuditRow {
+        seq,
+        event,
+        prev_hash,
+        hash,
+    }
+}
+
+/// The audit trail's storage; both [`crate::Storage`] backends implement it.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends `event` to its tenant's chain in one transaction (serialized per tenant) and
+    /// returns the stored row.
+    async fn audit_append(&self, event: AuditEvent) -> Result<AuditRow, StorageError>;
+
+    /// Up to `limit` rows of `tenant_id`'s chain with `seq > after`, in order.
+    async fn audit_page(
+        &self,
+        tenant_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>, StorageError>;
+
+    /// The head of every chain, by tenant id.
+    async fn audit_heads(&self) -> Result<Vec<AuditHead>, StorageError>;
+}
+
+/// Checks one chain row by row; feed it the rows in stored order, then [`ChainVerifier::finish`].
+#[derive(Debug)]
+pub struct ChainVerifier {
+    tenant_id: String,
+    last_seq: u64,
+    last_hash: String,
+    rows: u64,
+    problems: Vec<String>,
+}
+
+impl ChainVerifier {
+    /// Starts verifying `tenant_id`'s chain.
+    pub fn new(tenant_id: &str) -> ChainVerifier {
+        ChainVerifier {
+            tenant_id: tenant_id.to_string(),
+            last_seq: 0,
+            last_hash: GENESIS_HASH.to_string(),
+            rows: 0,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Checks the next stored row.
+    pub fn push(&mut self, row: &AuditRow) {
+        self.rows += 1;
+        if row.event.tenant_id != self.tenant_id {
+            self.problems.push(format!(
+                "row {}: belongs to tenant {:?}, found in the chain of {:?}",
+                row.seq, row.event.tenant_id, self.tenant_id
+            ));
+        }
+        if row.seq != self.last_seq + 1 {
+            if row.seq > self.last_seq + 1 {
+                self.problems.push(missing(self.last_seq + 1, row.seq - 1));
+            } else {
+                self.problems.push(format!(
+                    "row {}: out of order after row {}",
+                    row.seq, self.last_seq
+                ));
+            }
+        } else if row.prev_hash != self.last_hash {
+            self.problems.push(format!(
+                "row {}: its prev_hash does not match row {} (a row was replaced)",
+                row.seq, self.last_seq
+            ));
+        }
+        if chain_hash(&row.prev_hash, row.seq, &row.event) != row.hash {
+            self.problems.push(format!(
+                "row {}: its contents do not match its hash (the row was altered)",
+                row.seq
+            ));
+        }
+        self.last_seq = row.seq;
+        self.last_hash = row.hash.clone();
+    }
+
+    /// Compares the end of the chain with the stored head and returns the verdict.
+    pub fn finish(mut self, head: Option<&AuditHead>) -> ChainReport {
+        match head {
+            Some(h) if h.seq > self.last_seq => {
+                self.problems.push(missing(self.last_seq + 1, h.seq));
+            }
+            Some(h) if h.seq < self.last_seq => self.problems.push(format!(
+                "the head says the chain ends at row {}, but row {} exists (the head was rolled back)",
+                h.seq, self.last_seq
+            )),
+            Some(h) if h.hash != self.last_hash => self.problems.push(format!(
+                "row {}: its hash differs from the head's (the last row was replaced)",
+                h.seq
+            )),
+            Some(_) => {}
+            None if self.rows > 0 => self
+                .problems
+                .push("the chain has rows but no head (the head was deleted)".to_string()),
+            None => {}
+        }
+        ChainReport {
+            ok: self.problems.is_empty(),
+            tenant_id: self.tenant_id,
+            rows: self.rows,
+            head_seq: self.last_seq,
+            head_hash: self.last_hash,
+            problems: self.problems,
+        }
+    }
+}
+
+fn missing(from: u64, to: u64) -> String {
+    if from == to {
+        format!("row {from}: missing (deleted)")
+    } else {
+        format!("rows {from} to {to}: missing (deleted)")
+    }
+}
+
+/// The verdict on one tenant's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    /// The tenant (`""` for server-wide events).
+    pub tenant_id: String,
+    /// Whether no problem was found.
+    pub ok: bool,
+    /// Rows read.
+    pub rows: u64,
+    /// The last seq read.
+    pub head_seq: u64,
+    /// The last hash read: keep it elsewhere to detect a later rewrite of the whole chain.
+    pub head_hash: String,
+    /// Each problem, naming the row.
+    pub problems: Vec<String>,
+}
+
+/// Rows read per page while verifying or exporting.
+const PAGE: u32 = 1_000;
+
+/// Verifies the chains of `tenant_id` (or of every tenant with an audit trail).
+pub async fn verify(
+    log: &dyn AuditLog,
+    tenant_id: Option<&str>,
+) -> Result<Vec<ChainReport>, StorageError> {
+    let heads = log.audit_heads().await?;
+    let tenants: Vec<String> = match tenant_id {
+        Some(t) => vec![t.to_string()],
+        None => heads.iter().map(|h| h.tenant_id.clone()).collect(),
+    };
+    let mut reports = Vec::new();
+    for tenant in tenants {
+        let mut verifier = ChainVerifier::new(&tenant);
+        let mut after = 0;
+        loop {
+            let page = log.audit_page(&tenant, after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for row in &page {
+                verifier.push(row);
+            }
+        }
+        let head = heads.iter().find(|h| h.tenant_id == tenant);
+        reports.push(verifier.finish(head));
+    }
+    Ok(reports)
+}
+
+/// Calls `each` with every row of `tenant_id` (or of every tenant) at or after `since_ms`, in
+/// chain order, tenant by tenant; `each` says whether it wrote the row. Returns how many it wrote.
+pub async fn export(
+    log: &dyn AuditLog,
+    tenant_id: Option<&str>,
+    since_ms: Option<i64>,
+    mut each: impl FnMut(&AuditRow) -> Result<bool, StorageError>,
+) -> Result<u64, StorageError> {
+    let tenants: Vec<String> = match tenant_id {
+        Some(t) => vec![t.to_string()],
+        None => log
+            .audit_heads()
+            .await?
+            .into_iter()
+            .map(|h| h.tenant_id)
+            .collect(),
+    };
+    let mut written = 0;
+    for tenant in tenants {
+        let mut after = 0;
+        loop {
+            let page = log.audit_page(&tenant, after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for row in page
+                .iter()
+                .filter(|r| since_ms.is_none_or(|s| r.event.at_ms >= s))
+            {
+                if each(row)? {
+                    written += 1;
+                }
+            }
+        }
+    }
+    Ok(written)
+}
+
+tokio::task_local! {
+    /// The remote address of the request being served (set by the HTTP layer).
+    static REMOTE: String;
+}
+
+/// Runs `f` with `remote` as the request's remote address for the audit trail.
+pub async fn with_remote<F: std::future::Future>(remote: String, f: F) -> F::Output {
+    REMOTE.scope(remote, f).await
+}
+
+/// The remote address of the request being served, if any.
+pub fn remote_address() -> Option<String> {
+    REMOTE.try_with(Clone::clone).ok()
+}
+
+/// Middleware: makes the request's peer address the remote address of its audit events.
+pub async fn remote_scope(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let remote = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|axum::extract::ConnectInfo(addr)| addr.to_string());
+    match remote {
+        Some(remote) => with_remote(remote, next.run(req)).await,
+        None => next.run(req).await,
+    }
+}
+
+/// What a pushed change means for the audit trail: its hash, and whether it marks a record
+/// invalid or merges it into another (root keys `status = "invalid"`, `merged_into`).
+fn change_summary(bytes: &[u8]) -> Option<(String, bool, bool)> {
+    use automerge::legacy::{Key, ObjectId};
+    let change = automerge::Change::try_from(bytes).ok()?;
+    let hash = hex::encode(change.hash().0);
+    let (mut invalidates, mut merges) = (false, false);
+    for op in change.decode().operations {
+        if !matches!(op.obj, ObjectId::Root) {
+            continue;
+        }
+        if let Key::Map(key) = &op.key {
+            match key.as_str() {
+                "merged_into" => merges = true,
+                "status" => {
+                    if let Some(automerge::ScalarValue::Str(v)) = op.primitive_value() {
+                        invalidates |= v.as_str() == "invalid";
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Some((hash, invalidates, merges))
+}
+
+/// Records an accepted push: one `sync.push` row listing the acknowledged changes (record id
+/// and change hash), and a `record.invalidate` / `record.merge` row for each change that does
+/// that. Nothing is recorded when nothing new was applied (a retried push).
+pub async fn record_push(
+    log: &dyn AuditLog,
+    device: &crate::Device,
+    changes: &[outpost_core::sync::protocol::PushChange],
+    rejected: &[outpost_core::sync::protocol::Rejection],
+    applied: u64,
+) {
+    if applied == 0 {
+        return;
+    }
+    let refused: std::collections::BTreeSet<(String, String)> = rejected
+        .iter()
+        .map(|r| (r.record.clone(), hex::encode(&r.hash)))
+        .collect();
+    let mut accepted = Vec::new();
+    let mut special = Vec::new();
+    for c in changes {
+        let Some((hash, invalidates, merges)) = change_summary(&c.change) else {
+            continue;
+        };
+        if refused.contains(&(c.record.clone(), hash.clone())) {
+            continue;
+        }
+        if invalidates {
+            special.push((event::RECORD_INVALIDATE, c.record.clone(), hash.clone()));
+        }
+        if merges {
+            special.push((event::RECORD_MERGE, c.record.clone(), hash.clone()));
+        }
+        accepted.push(serde_json::json!([c.record, c.kind, hash]));
+    }
+    let by = |e: AuditEvent| e.by(&device.user_id, Some(&device.id));
+    record(
+        log,
+        by(AuditEvent::new(
+            &device.tenant_id,
+            event::SYNC_PUSH,
+            &serde_json::json!({
+                "applied": applied,
+                "rejected": rejected.len(),
+                "changes": accepted,
+            }),
+        )),
+    )
+    .await;
+    for (name, record_id, hash) in special {
+        record(
+            log,
+            by(AuditEvent::new(
+                &device.tenant_id,
+                name,
+                &serde_json::json!({ "record": record_id, "change": hash }),
+            )),
+        )
+        .await;
+    }
+}
+
+/// Keeps the changes a revoked device pushed (not applied) in a `sync.quarantined` row of its
+/// tenant's chain, flagged for a manager: record, kind, change hash and the change bytes (hex).
+pub async fn record_quarantine(
+    storage: &dyn crate::Storage,
+    headers: &axum::http::HeaderMap,
+    changes: &[outpost_core::sync::protocol::PushChange],
+) {
+    if changes.is_empty() {
+        return;
+    }
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .map(|(_, t)| t.trim().to_string());
+    let Some(token) = token else { return };
+    let device = match storage
+        .device_by_token_hash(&crate::token::hash_token(&token))
+        .await
+    {
+        Ok(Some(d)) => d,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(cause = %e, "looking up a revoked device to keep its changes failed");
+            return;
+        }
+    };
+    let kept: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            let hash = change_summary(&c.change).map(|(h, _, _)| h);
+            serde_json::json!({
+                "record": c.record,
+                "kind": c.kind,
+                "hash": hash,
+                "change": hex::encode(&c.change),
+            })
+        })
+        .collect();
+    let e = AuditEvent::new(
+        &device.tenant_id,
+        event::SYNC_QUARANTINED,
+        &serde_json::json!({ "review": "manager", "changes": kept }),
+    )
+    .by(&device.user_id, Some(&device.id));
+    record(storage, e).await;
+}
+
+/// Appends `event`; a failure is logged (with the event) but does not fail the caller, whose
+/// work is already committed.
+pub async fn record(log: &dyn AuditLog, event: AuditEvent) {
+    let name = event.event.clone();
+    let tenant = event.tenant_id.clone();
+    if let Err(e) = log.audit_append(event).await {
+        tracing::error!(cause = %e, event = %name, %tenant, "audit append failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(tenant: &str, n: i64) -> AuditEvent {
+        AuditEvent {
+            tenant_id: tenant.to_string(),
+            at_ms: 1_700_000_000_000 + n,
+            event: event::SYNC_PUSH.to_string(),
+            user_id: Some("wang".into()),
+            device_id: Some("d1".into()),
+            remote: Some("10.0.0.7:5555".into()),
+            detail: format!("{{\"n\":{n}}}"),
+        }
+    }
+
+    fn chain(n: i64) -> (Vec<AuditRow>, AuditHead) {
+        let mut rows: Vec<AuditRow> = Vec::new();
+        for i in 0..n {
+            let head = rows.last().map(|r| (r.seq, r.hash.clone()));
+            rows.push(next_row(head, ev("t", i)));
+        }
+        let last = rows.last().cloned();
+        let head = AuditHead {
+            tenant_id: "t".into(),
+            seq: last.as_ref().map_or(0, |r| r.seq),
+            hash: last.map_or(GENESIS_HASH.to_string(), |r| r.hash),
+        };
+        (rows, head)
+    }
+
+    fn check(rows: &[AuditRow], head: &AuditHead) -> ChainReport {
+        let mut v = ChainVerifier::new("t");
+        for r in rows {
+            v.push(r);
+        }
+        v.finish(Some(head))
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let (rows, head) = chain(5);
+        let report = check(&rows, &head);
+        assert!(report.ok, "{:?}", report.problems);
+        assert_eq!(report.rows, 5);
+        assert_eq!(rows[0].prev_hash, GENESIS_HASH);
+        assert_eq!(rows[1].prev_hash, rows[0].hash);
+    }
+
+    #[test]
+    fn an_altered_row_is_named() {
+        let (mut rows, head) = chain(5);
+        rows[2].event.user_id = Some("li".into());
+        let report = check(&rows, &head);
+        assert!(!report.ok);
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert!(
+            report.problems[0].starts_with("row 3:"),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    #[test]
+    fn a_deleted_row_is_named() {
+        let (mut rows, head) = chain(5);
+        rows.remove(1);
+        let report = check(&rows, &head);
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p == "row 2: missing (deleted)"),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    #[test]
+    fn deleted_last_rows_are_found_through_the_head() {
+        let (mut rows, head) = chain(5);
+        rows.truncate(3);
+        let report = check(&rows, &head);
+        assert_eq!(report.problems, ["rows 4 to 5: missing (deleted)"]);
+    }
+
+    #[test]
+    fn a_rehashed_replacement_breaks_the_link_to_the_next_row() {
+        let (mut rows, head) = chain(4);
+        // The forger recomputes the altered row's own hash, but the next row still points at the old one.
+        rows[1].event.detail = "{\"n\":99}".into();
+        rows[1].hash = chain_hash(&rows[1].prev_hash, 2, &rows[1].event);
+        let report = check(&rows, &head);
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.starts_with("row 3: its prev_hash")),
+            "{:?}",
+            report.problems
+        );
+    }
+}
