@@ -284,6 +284,7 @@ pub(crate) fn small_oriented(frame: &Frame, k: u32) -> RgbImage {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
