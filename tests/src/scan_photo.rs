@@ -103,6 +103,7 @@ pub struct SyntheticPhoto {
     pub params: PhotoParams,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn text_rows(
     img: &mut RgbImage,
     rng: &mut Rng,
@@ -522,9 +523,9 @@ pub fn synth_photo(doc: &RgbImage, seed: u64, width: u32, height: u32) -> Synthe
             let t = (d / sh_soft).clamp(-3.0, 3.0);
             light *= 1.0 - sh_depth / (1.0 + (-t * 1.7).exp());
         }
-        for c in 0..3 {
+        for (v, gain) in px.0.iter_mut().zip(cast) {
             let n = (rng.range(-1.0, 1.0) + rng.range(-1.0, 1.0) + rng.range(-1.0, 1.0)) * noise;
-            px.0[c] = (f32::from(px.0[c]) * light * cast[c] + n).clamp(0.0, 255.0) as u8;
+            *v = (f32::from(*v) * light * gain + n).clamp(0.0, 255.0) as u8;
         }
     }
     let blur = rng.range(0.4, 1.6);

@@ -150,6 +150,11 @@ pub(crate) fn decode(bytes: &[u8], max_pixels: u64, min_side: u32) -> Result<Fra
     let format = sniff(bytes)?;
     match format {
         Format::Jpeg => {
+            // The decoder fills a cut-off scan with grey and reports success; we do not.
+            jpeg_complete(bytes).map_err(|reason| ScanError::Corrupt {
+                format: "JPEG",
+                reason,
+            })?;
             let dec = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes))
                 .map_err(|e| corrupt(format, e))?;
             finish(dec, format, max_pixels, min_side)
@@ -159,6 +164,43 @@ pub(crate) fn decode(bytes: &[u8], max_pixels: u64, min_side: u32) -> Result<Fra
                 .map_err(|e| corrupt(format, e))?;
             finish(dec, format, max_pixels, min_side)
         }
+    }
+}
+
+/// Checks that a JPEG has its header segments and an end-of-image marker after its first scan.
+/// (An embedded EXIF thumbnail has its own end marker, but before the main scan.)
+fn jpeg_complete(bytes: &[u8]) -> Result<(), String> {
+    let mut i = 2;
+    loop {
+        if i + 4 > bytes.len() {
+            return Err(format!(
+                "file ends inside the header, at byte {}",
+                bytes.len()
+            ));
+        }
+        if bytes[i] != 0xFF {
+            return Err(format!(
+                "expected a marker at byte {i}, found {:02x}",
+                bytes[i]
+            ));
+        }
+        let marker = bytes[i + 1];
+        if marker == 0xFF {
+            i += 1; // fill byte
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if marker == 0xDA {
+            let scan = i + 2 + len;
+            if scan > bytes.len() || !bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9]) {
+                return Err(format!(
+                    "truncated: no end-of-image marker after the image data ({} bytes)",
+                    bytes.len()
+                ));
+            }
+            return Ok(());
+        }
+        i += 2 + len;
     }
 }
 
@@ -242,6 +284,7 @@ pub(crate) fn small_oriented(frame: &Frame, k: u32) -> RgbImage {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

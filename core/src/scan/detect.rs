@@ -539,6 +539,7 @@ fn lum_at(frame: &Frame, m: &[f64; 6], p: [f64; 2]) -> Option<f32> {
 /// Refines one side in the full-resolution frame. `p`, `q` are its end points, `inward` the unit
 /// normal pointing into the document, `reach` how far (px) the true edge may be from the guess.
 /// Returns the fitted line and the fraction of samples that found an edge.
+#[allow(clippy::too_many_arguments)]
 fn refine_side(
     frame: &Frame,
     p: [f64; 2],

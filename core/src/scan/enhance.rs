@@ -232,6 +232,7 @@ pub(crate) fn sharpen(grey_img: &mut GrayImage, colour: &mut RgbImage, radius: u
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

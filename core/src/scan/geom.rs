@@ -109,8 +109,9 @@ impl Homography {
                 if row != col {
                     let f = m[row][col] / m[col][col];
                     if f != 0.0 {
-                        for k in col..9 {
-                            m[row][k] -= f * m[col][k];
+                        let pivot_row = m[col];
+                        for (v, p) in m[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                            *v -= f * p;
                         }
                     }
                 }
@@ -232,6 +233,7 @@ pub fn quad_iou(a: &[Point; 4], b: &[Point; 4]) -> f32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

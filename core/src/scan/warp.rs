@@ -183,6 +183,7 @@ fn sample_cubic(raw: &[u8], w: i64, h: i64, x: f32, y: f32, out: &mut [u8]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -444,6 +444,8 @@ fn sync_table(r: &SyncBenchReport) -> String {
 }
 
 fn main() -> ExitCode {
+    // A child started by `bench_scan_image::peak_rss` scans one file and exits here.
+    outpost_tests::bench_scan_image::rss_child_main_if_requested();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Store(args) => store(args),

@@ -1,4 +1,5 @@
 //! The image half of scanning on synthetic photos: corners, orientation, bad input.
+#![allow(clippy::unwrap_used)]
 
 use image::{Rgb, RgbImage};
 use outpost_core::scan::{self, quad_iou, DocKind, PrepareOptions, ScanError};
