@@ -9,10 +9,12 @@
 //! The Kotlin and Swift sources are generated from the built library by the workspace's
 //! `uniffi-bindgen` binary (`scripts/gen-bindings.sh`), never written by hand.
 
+mod dedup;
 mod error;
 mod store;
 mod types;
 
+pub use dedup::{AddedContact, ColumnMapping, DupQuery, DupReason, Duplicate, ImportOptions, ImportSummary};
 pub use error::{ListenerError, OutpostError, StorageProblem};
 pub use store::{move_database_aside, ChangeListener, OutpostStore};
 pub use types::{

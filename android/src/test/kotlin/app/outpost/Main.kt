@@ -4,7 +4,7 @@ import app.outpost.testing.collectCases
 import app.outpost.testing.runAndExit
 
 /** Every test suite, for the JVM runner and the JUnit bridge. */
-val ALL_SUITES: Array<Class<*>> = arrayOf(OutpostStoreTest::class.java, SyncTest::class.java)
+val ALL_SUITES: Array<Class<*>> = arrayOf(OutpostStoreTest::class.java, SyncTest::class.java, DedupImportTest::class.java)
 
 /** Entry point of the plain-JVM test run (scripts/test-kotlin.sh). */
 fun main() {
