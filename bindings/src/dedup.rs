@@ -176,8 +176,14 @@ impl OutpostStore {
 
     /// Merges `loser_id` into `winner_id` and returns the winner. The loser is kept, marked
     /// `Merged` with `mergedInto`; the winner gets its phones, emails and the fields it lacked.
-    pub fn merge_contacts(&self, winner_id: String, loser_id: String) -> Result<Contact, OutpostError> {
-        Ok(self.write(|s| s.merge_contacts(&winner_id, &loser_id))?.into())
+    pub fn merge_contacts(
+        &self,
+        winner_id: String,
+        loser_id: String,
+    ) -> Result<Contact, OutpostError> {
+        Ok(self
+            .write(|s| s.merge_contacts(&winner_id, &loser_id))?
+            .into())
     }
 
     /// Restores a merged contact as a contact of its own and returns it.
@@ -189,8 +195,16 @@ impl OutpostStore {
     /// transaction, and returns what it did. Refused and duplicate rows are listed in a CSV
     /// report written next to the file. Can take seconds for large files: call it off the UI
     /// thread.
-    pub fn import_file(&self, path: String, options: ImportOptions) -> Result<ImportSummary, OutpostError> {
-        let map = options.map.into_iter().map(|m| (m.column, m.field)).collect();
+    pub fn import_file(
+        &self,
+        path: String,
+        options: ImportOptions,
+    ) -> Result<ImportSummary, OutpostError> {
+        let map = options
+            .map
+            .into_iter()
+            .map(|m| (m.column, m.field))
+            .collect();
         let options = oc::ImportOptions {
             map,
             dry_run: options.dry_run,

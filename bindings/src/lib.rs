@@ -14,7 +14,9 @@ mod error;
 mod store;
 mod types;
 
-pub use dedup::{AddedContact, ColumnMapping, DupQuery, DupReason, Duplicate, ImportOptions, ImportSummary};
+pub use dedup::{
+    AddedContact, ColumnMapping, DupQuery, DupReason, Duplicate, ImportOptions, ImportSummary,
+};
 pub use error::{ListenerError, OutpostError, StorageProblem};
 pub use store::{move_database_aside, ChangeListener, OutpostStore};
 pub use types::{
