@@ -10,6 +10,7 @@
 //! `uniffi-bindgen` binary (`scripts/gen-bindings.sh`), never written by hand.
 
 mod attachments;
+mod dedup;
 mod error;
 mod scan;
 mod security;
@@ -17,6 +18,9 @@ mod store;
 mod types;
 
 pub use attachments::{Attachment, NewAttachment};
+pub use dedup::{
+    AddedContact, ColumnMapping, DupQuery, DupReason, Duplicate, ImportOptions, ImportSummary,
+};
 pub use error::{ListenerError, OutpostError, StorageProblem};
 pub use scan::{
     CardContact, ScanDuplicate, ScanField, ScanKind, ScanOptions, ScanPoint, ScanReport,

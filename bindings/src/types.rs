@@ -32,8 +32,8 @@ pub enum ContactStatus {
     Active,
     /// Marked invalid (soft-deleted): hidden from lists and search unless asked for, never erased.
     Invalid,
-    /// Merged into another contact (`mergedInto` in the core's record): hidden from lists and
-    /// search; its visits and attachments read as the survivor's.
+    /// Merged into another contact (`mergedInto`): hidden from lists, search and duplicate
+    /// checks, never erased; its visits read as the survivor's.
     Merged,
 }
 
@@ -84,6 +84,8 @@ pub struct Contact {
     pub updated_at: String,
     /// `local` (not yet acknowledged by the server), `synced` or `rejected`.
     pub sync_state: String,
+    /// When `status` is `Merged`: the surviving contact it reads as (the same on every device).
+    pub merged_into: Option<String>,
 }
 
 /// The fields of a new contact, as typed. Phones are normalized to E.164 and emails
@@ -469,6 +471,7 @@ impl From<oc::Contact> for Contact {
             created_at: c.created_at,
             updated_at: c.updated_at,
             sync_state: c.sync_state,
+            merged_into: c.merged_into,
         }
     }
 }

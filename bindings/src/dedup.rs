@@ -1,0 +1,217 @@
+//! Duplicates, merges and bulk import: uniffi records mirroring the core's, and the
+//! `OutpostStore` methods that call it.
+
+use crate::error::OutpostError;
+use crate::store::OutpostStore;
+use crate::types::{Contact, NewContact};
+use outpost_core as oc;
+
+/// Why a contact is offered as a duplicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DupReason {
+    /// The same phone number (compared in E.164).
+    Phone,
+    /// The same email address.
+    Email,
+    /// The same or a similar person name at the same company.
+    NameCompany,
+}
+
+/// What to look for: fields of a contact being entered, as typed. A value that cannot be
+/// normalized yet (a half-typed number) simply matches nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct DupQuery {
+    /// The person's name.
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// The company.
+    #[uniffi(default = None)]
+    pub company: Option<String>,
+    /// Phone numbers in any common form.
+    #[uniffi(default = [])]
+    pub phones: Vec<String>,
+    /// Email addresses.
+    #[uniffi(default = [])]
+    pub emails: Vec<String>,
+}
+
+/// A likely duplicate.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Duplicate {
+    /// The existing contact.
+    pub contact_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its company.
+    pub company: Option<String>,
+    /// How likely it is the same person, 0 to 1.
+    pub score: f64,
+    /// Why, strongest first.
+    pub reasons: Vec<DupReason>,
+}
+
+/// A contact just saved, with the likely duplicates that existed before it.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct AddedContact {
+    /// The saved contact.
+    pub contact: Contact,
+    /// Existing contacts it probably duplicates, best first.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// One column of an imported file mapped to a field.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ColumnMapping {
+    /// The column's header, as in the file.
+    pub column: String,
+    /// `name`, `company`, `title`, `phone`, `email`, `address`, `source`, `owner`, `notes`,
+    /// `ignore`, or another word: an extra field of that name.
+    pub field: String,
+}
+
+/// How to import a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct ImportOptions {
+    /// Column mappings; they win over the automatic mapping of Chinese and English headers.
+    #[uniffi(default = [])]
+    pub map: Vec<ColumnMapping>,
+    /// Check everything and write the report, import nothing.
+    #[uniffi(default = false)]
+    pub dry_run: bool,
+    /// `auto` (default), `utf-8` or `gbk`: how a CSV file's bytes are read.
+    #[uniffi(default = "auto")]
+    pub encoding: String,
+    /// Merge duplicates into the first row or stored contact they duplicate instead of leaving
+    /// them out.
+    #[uniffi(default = false)]
+    pub merge_duplicates: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ImportSummary {
+    /// Contacts created (in a dry run: that would be created).
+    pub imported: i64,
+    /// Rows refused (no name, invalid phone or email): listed in the report.
+    pub skipped: i64,
+    /// Rows duplicating an earlier row or a stored contact: listed in the report.
+    pub duplicates: i64,
+    /// Of those, merged into the first (`merge_duplicates`).
+    pub merged: i64,
+    /// Data rows read.
+    pub rows: i64,
+    /// Path of the CSV report (`row,column,value,reason`), next to the input, in its encoding.
+    pub report: String,
+    /// How the input was read: `utf-8`, `utf-8-bom`, `utf-16le`, `gbk`, or `xlsx`.
+    pub encoding: String,
+    /// Whether nothing was imported because it was a dry run.
+    pub dry_run: bool,
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl From<oc::DupReason> for DupReason {
+    fn from(r: oc::DupReason) -> Self {
+        match r {
+            oc::DupReason::Phone => DupReason::Phone,
+            oc::DupReason::Email => DupReason::Email,
+            oc::DupReason::NameCompany => DupReason::NameCompany,
+        }
+    }
+}
+
+impl From<oc::Duplicate> for Duplicate {
+    fn from(d: oc::Duplicate) -> Self {
+        Duplicate {
+            contact_id: d.contact_id,
+            name: d.name,
+            company: d.company,
+            score: d.score,
+            reasons: d.reasons.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<oc::ImportSummary> for ImportSummary {
+    fn from(s: oc::ImportSummary) -> Self {
+        ImportSummary {
+            imported: count(s.imported),
+            skipped: count(s.skipped),
+            duplicates: count(s.duplicates),
+            merged: count(s.merged),
+            rows: count(s.rows),
+            report: s.report,
+            encoding: s.encoding,
+            dry_run: s.dry_run,
+        }
+    }
+}
+
+#[uniffi::export]
+impl OutpostStore {
+    /// Likely duplicates of a contact being entered, best first: same phone, same email, or
+    /// the same or a similar name at the same company. Invalid and merged contacts are never
+    /// offered. Fast enough to call on every keystroke (from a background thread).
+    pub fn find_duplicates(&self, query: DupQuery) -> Result<Vec<Duplicate>, OutpostError> {
+        let q = oc::DupQuery {
+            name: query.name,
+            company: query.company,
+            phones: query.phones,
+            emails: query.emails,
+        };
+        let found = self.read(|s| s.find_duplicates(&q))?;
+        Ok(found.into_iter().map(Into::into).collect())
+    }
+
+    /// Creates a contact like `addContact` and returns it with its likely duplicates.
+    pub fn add_contact_checked(&self, contact: NewContact) -> Result<AddedContact, OutpostError> {
+        let added = self.write(|s| s.add_contact_checked(contact.into()))?;
+        Ok(AddedContact {
+            contact: added.contact.into(),
+            duplicates: added.duplicates.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Merges `loser_id` into `winner_id` and returns the winner. The loser is kept, marked
+    /// `Merged` with `mergedInto`; the winner gets its phones, emails and the fields it lacked.
+    pub fn merge_contacts(
+        &self,
+        winner_id: String,
+        loser_id: String,
+    ) -> Result<Contact, OutpostError> {
+        Ok(self
+            .write(|s| s.merge_contacts(&winner_id, &loser_id))?
+            .into())
+    }
+
+    /// Restores a merged contact as a contact of its own and returns it.
+    pub fn unmerge_contact(&self, id: String) -> Result<Contact, OutpostError> {
+        Ok(self.write(|s| s.unmerge_contact(&id))?.into())
+    }
+
+    /// Imports contacts from a `.csv` (UTF-8, GBK) or `.xlsx` file at `path`, in one
+    /// transaction, and returns what it did. Refused and duplicate rows are listed in a CSV
+    /// report written next to the file. Can take seconds for large files: call it off the UI
+    /// thread.
+    pub fn import_file(
+        &self,
+        path: String,
+        options: ImportOptions,
+    ) -> Result<ImportSummary, OutpostError> {
+        let map = options
+            .map
+            .into_iter()
+            .map(|m| (m.column, m.field))
+            .collect();
+        let options = oc::ImportOptions {
+            map,
+            dry_run: options.dry_run,
+            encoding: oc::Encoding::parse(&options.encoding)?,
+            merge_duplicates: options.merge_duplicates,
+        };
+        let summary = self.write(|s| s.import_file(&path, &options, &mut |_| {}))?;
+        Ok(summary.into())
+    }
+}
