@@ -14,6 +14,7 @@
 //!   insert of the same rows. `cargo run --release -p outpost-tests --bin outpost-bench -- dedup --json`.
 
 pub mod bench_dedup;
+pub mod bench_scan;
 pub mod bench_scan_image;
 pub mod bench_store;
 pub mod bench_sync;

@@ -5,6 +5,7 @@ mod blobs;
 mod crash;
 mod fixtures;
 mod merge_sync;
+mod scan_cli;
 mod scan_image;
 mod scan_ocr;
 mod sync_e2e;
