@@ -136,6 +136,11 @@ impl Store {
                 }
                 other => other,
             })?;
+        // A file attached to a merged contact lands on the contact it was merged into.
+        let contact = match (contact.status, &contact.merged_into) {
+            (ContactStatus::Merged, Some(survivor)) => super::contacts::get(&self.conn, survivor)?,
+            _ => contact,
+        };
         if contact.status != ContactStatus::Active {
             return Err(Error::validation(
                 "contact",
@@ -199,12 +204,14 @@ impl Store {
         self.ctx(get(&self.conn, id))
     }
 
-    /// The attachments of a contact, newest first.
+    /// The attachments of a contact, and of the contacts merged into it, newest first.
     pub fn list_attachments(&self, contact_id: &str) -> Result<Vec<Attachment>> {
         let run = || -> Result<Vec<Attachment>> {
             let mut stmt = self.conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM attachments a JOIN records r ON r.rid = a.rid \
-                 WHERE a.contact_id = ?1 ORDER BY a.created_at DESC, r.id DESC"
+                 WHERE a.contact_id = ?1 OR a.contact_id IN ( \
+                   SELECT mr.id FROM contacts mc JOIN records mr ON mr.rid = mc.rid WHERE mc.merged_into = ?1) \
+                 ORDER BY a.created_at DESC, r.id DESC"
             ))?;
             let rows = stmt.query_map([contact_id], from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

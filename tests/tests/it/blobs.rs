@@ -179,3 +179,39 @@ fn attaching_refuses_bad_input_and_keeps_the_store_unchanged() -> R {
     assert_eq!(s.list_attachments(&c.id)?.len(), 2);
     Ok(())
 }
+
+#[test]
+fn attachments_of_a_merged_contact_read_as_the_survivors() -> R {
+    let dir = tempfile::tempdir()?;
+    let mut s = open(dir.path(), "s.db", "wang")?;
+    let winner = s.add_contact(NewContact {
+        name: "张伟".into(),
+        phones: vec!["13800138000".into()],
+        ..Default::default()
+    })?;
+    let loser = s.add_contact(NewContact {
+        name: "张经理".into(),
+        phones: vec!["+86 138-0013-8000".into()],
+        ..Default::default()
+    })?;
+    let scan = NewAttachment {
+        contact_id: loser.id.clone(),
+        category: "contract".into(),
+        mime: "image/png".into(),
+        bytes: vec![9, 9, 9],
+        ..Default::default()
+    };
+    let before = s.attach(scan.clone())?;
+    s.merge_contacts(&winner.id, &loser.id)?;
+    let listed: Vec<String> = s
+        .list_attachments(&winner.id)?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(listed, [before.id.clone()]);
+    // Attaching to the merged contact lands on the survivor.
+    let after = s.attach(scan)?;
+    assert_eq!(after.contact_id, winner.id);
+    assert_eq!(s.list_attachments(&winner.id)?.len(), 2);
+    Ok(())
+}
