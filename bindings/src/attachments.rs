@@ -79,8 +79,7 @@ pub struct NewAttachment {
     /// A short title.
     #[uniffi(default = None)]
     pub title: Option<String>,
-    /// Fields read from the file.
-    #[uniffi(default = [])]
+    /// Fields read from the file (pass an empty map when there are none).
     pub fields: HashMap<String, String>,
     /// Text read from the file.
     #[uniffi(default = None)]
@@ -102,7 +101,7 @@ impl From<NewAttachment> for oc::NewAttachment {
     }
 }
 
-#[uniffi::export]
+#[uniffi::export(async_runtime = "tokio")]
 impl OutpostStore {
     /// Attaches a file to a contact: its bytes are kept in the store (encrypted with it) under
     /// their sha256 and upload with the next sync, resuming where an interrupted upload stopped.

@@ -270,7 +270,7 @@ async fn run_scan(
         .map_err(Into::into)
 }
 
-#[uniffi::export]
+#[uniffi::export(async_runtime = "tokio")]
 impl OutpostStore {
     /// Scans a photo (JPEG or PNG bytes straight from the camera, any EXIF orientation) of a
     /// business card or a contract: finds and flattens the document, evens the light,

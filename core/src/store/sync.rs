@@ -591,6 +591,8 @@ impl Store {
         let run = |conn: &mut Connection| -> Result<()> {
             conn.pragma_update(None, "secure_delete", true)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Tables are emptied in any order; foreign keys are checked once, at commit.
+            tx.pragma_update(None, "defer_foreign_keys", true)?;
             // Every table, so that one added by a later migration cannot be forgotten here; the
             // shadow tables of a virtual (full-text) table are emptied through it.
             let tables: Vec<(String, bool)> = tx
