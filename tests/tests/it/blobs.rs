@@ -208,7 +208,7 @@ fn attachments_of_a_merged_contact_read_as_the_survivors() -> R {
         .into_iter()
         .map(|a| a.id)
         .collect();
-    assert_eq!(listed, [before.id.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&before.id));
     // Attaching to the merged contact lands on the survivor.
     let after = s.attach(scan)?;
     assert_eq!(after.contact_id, winner.id);
