@@ -48,13 +48,64 @@ pub fn phone(field: &str, raw: &str, region: Region) -> Result<String> {
             "phone number may only contain digits, spaces, + - ( ) . /",
         ));
     }
+    if let Some(e164) = chinese_mobile(trimmed, region) {
+        return Ok(e164);
+    }
+    slow_phone(field, raw, trimmed, region)
+}
+
+/// A Chinese mobile number, the most common input by far, recognised without the full parse
+/// (tens of microseconds each, which dominated bulk imports): `138 0013 8000` typed in region
+/// CN or `+86 138-0013-8000`, whose 11 digits match the same metadata's CN mobile pattern.
+/// Anything else is left to the full parse, which gives the same answer for these (a test
+/// checks every prefix).
+fn chinese_mobile(trimmed: &str, region: Region) -> Option<String> {
+    let plus = trimmed.starts_with('+');
+    if trimmed[usize::from(plus)..].contains('+') {
+        return None;
+    }
+    let mut digits = String::with_capacity(13);
+    for c in trimmed.chars().filter(char::is_ascii_digit) {
+        if digits.len() == 13 {
+            return None;
+        }
+        digits.push(c);
+    }
+    let cn = region.0 == country::Id::CN;
+    let national = match (plus, digits.len()) {
+        (true, 13) => digits.strip_prefix("86")?,
+        (false, 11) if cn => digits.as_str(),
+        // `8613800138000`: the country code typed without its `+`.
+        (false, 13) if cn => digits.strip_prefix("86")?,
+        _ => return None,
+    };
+    if !national.starts_with('1') {
+        return None;
+    }
+    // The general pattern is the union of the typed ones, so the mobile one is enough.
+    let meta = phonenumber::metadata::DATABASE.by_id("CN")?;
+    meta.descriptors()
+        .mobile()?
+        .is_match(national)
+        .then(|| format!("+86{national}"))
+}
+
+/// The full parse and validation of [`phone`].
+fn slow_phone(field: &str, raw: &str, trimmed: &str, region: Region) -> Result<String> {
     let parsed = phonenumber::parse(Some(region.0), trimmed)
         .ok()
         .filter(phonenumber::is_valid)
         .or_else(|| {
+            // `+86 138…` outside the region CN: the parser with a region refuses some
+            // numbers of other countries, although the `+` says which country it is.
+            if trimmed.starts_with('+') {
+                return phonenumber::parse(None, trimmed)
+                    .ok()
+                    .filter(phonenumber::is_valid);
+            }
             // `8613800138000`: a country code typed without its `+`.
             let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
-            if trimmed.starts_with('+') || digits.starts_with('0') {
+            if digits.starts_with('0') {
                 return None;
             }
             phonenumber::parse(None, format!("+{digits}"))
@@ -106,6 +157,13 @@ pub fn email(field: &str, raw: &str) -> Result<String> {
 /// The national significant number of an E.164 string, as digits (`+8613800138000` → `13800138000`),
 /// and the national form with trunk prefix where the region uses one (`+8675552659655` → `075552659655`).
 pub(crate) fn national_forms(e164: &str) -> Vec<String> {
+    // A Chinese mobile (most numbers): its 11 digits. The parser would drop the leading 1 of
+    // some prefixes (+86 131… read as 31…).
+    if let Some(nsn) = e164.strip_prefix("+861") {
+        if nsn.len() == 10 && nsn.bytes().all(|b| b.is_ascii_digit()) {
+            return vec![format!("1{nsn}")];
+        }
+    }
     let mut out = Vec::new();
     if let Ok(number) = phonenumber::parse(None, e164) {
         let nsn = number.national().to_string();
@@ -123,6 +181,44 @@ mod tests {
 
     fn cn(raw: &str) -> Result<String> {
         phone("phones", raw, Region::default())
+    }
+
+    #[test]
+    fn the_chinese_mobile_shortcut_agrees_with_the_full_parse_on_every_prefix() -> Result<()> {
+        let cn = Region::default();
+        let mut shortcut = 0;
+        for prefix in 1000..2000u32 {
+            for suffix in ["0000000", "3859172", "9999999"] {
+                let national = format!("{prefix}{suffix}");
+                // The full parse of the bare number in region CN is the reference. (With
+                // `+86` outside CN, or as `86…`, the parser drops the 1 of some prefixes,
+                // e.g. +86 131… becomes +86 31…: the shortcut is right where it is not.)
+                let reference = slow_phone("phones", &national, &national, cn).ok();
+                for (raw, region) in [
+                    (national.clone(), cn),
+                    (format!("+86 {national}"), cn),
+                    (format!("86{national}"), cn),
+                    (format!("+86-{national}"), Region::parse("US")?),
+                    (national.clone(), Region::parse("HK")?),
+                ] {
+                    if let Some(fast) = chinese_mobile(raw.trim(), region) {
+                        shortcut += 1;
+                        assert_eq!(Some(&fast), reference.as_ref(), "{raw} in {region:?}");
+                        assert_eq!(phone("phones", &raw, region)?, fast);
+                    }
+                }
+            }
+        }
+        assert!(
+            shortcut > 3000,
+            "the shortcut takes most mobiles ({shortcut})"
+        );
+        // Outside CN, a number with its country code is that country's.
+        assert_eq!(
+            phone("phones", "+86 138-0013-8000", Region::parse("US")?)?,
+            "+8613800138000"
+        );
+        Ok(())
     }
 
     #[test]
@@ -200,6 +296,7 @@ mod tests {
     #[test]
     fn national_forms_for_search() {
         assert_eq!(national_forms("+8613800138000"), vec!["13800138000"]);
+        assert_eq!(national_forms("+8613100000000"), vec!["13100000000"]);
         assert_eq!(
             national_forms("+8675552659655"),
             vec!["075552659655", "75552659655"]

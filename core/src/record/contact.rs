@@ -1,13 +1,14 @@
 //! Contacts: the people and companies a rep sells to.
 
 use super::{
-    check_extra_key, check_text, get_str, get_str_list, put_opt_str, put_text, set_str_list,
+    check_extra_key, check_text, commit, get_str, get_str_list, new_doc, put_opt_str, put_text,
+    rfc3339_ms, set_str_list, Actor,
 };
 use crate::error::{Error, Result};
 use crate::normalize::{self, Region};
-use automerge::AutoCommit;
+use automerge::{hydrate, transaction::Transactable, AutoCommit, ReadDoc, TextEncoding};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Root keys of a contact document that this build understands; all others are `extra`.
 pub(crate) const KNOWN_KEYS: &[&str] = &[
@@ -322,6 +323,57 @@ impl ContactFields {
         })
     }
 
+    /// The contact these fields make when created: every non-empty field, active.
+    pub(crate) fn new_contact(&self, id: &str, now_ms: i64, sync_state: &str) -> Contact {
+        let text = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let now = rfc3339_ms(now_ms);
+        Contact {
+            id: id.to_string(),
+            name: self.name.clone().unwrap_or_default(),
+            company: text(&self.company),
+            title: text(&self.title),
+            phones: self.phones.clone().unwrap_or_default(),
+            emails: self.emails.clone().unwrap_or_default(),
+            address: text(&self.address),
+            source: text(&self.source),
+            owner: text(&self.owner),
+            status: ContactStatus::Active,
+            notes: text(&self.notes),
+            extra: self
+                .extra
+                .iter()
+                .filter(|(k, v)| {
+                    !v.is_empty()
+                        && !KNOWN_KEYS.contains(&k.as_str())
+                        && !k.starts_with(MERGED_FROM_PREFIX)
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            invalidation: None,
+            merged_into: None,
+            created_at: now.clone(),
+            updated_at: now,
+            sync_state: sync_state.to_string(),
+        }
+    }
+
+    /// A new contact's document holding these fields, committed as one change by `actor`,
+    /// with the contact it holds. The whole root goes in as one batched insertion, which
+    /// Automerge applies far faster than one operation at a time.
+    pub(crate) fn create(
+        &self,
+        id: &str,
+        actor: &Actor,
+        action: &str,
+        now_ms: i64,
+    ) -> Result<(AutoCommit, Contact)> {
+        let c = self.new_contact(id, now_ms, "local");
+        let mut doc = new_doc(actor);
+        doc.init_root_from_hydrate(&new_root(&c, doc.text_encoding()))?;
+        commit(&mut doc, actor, action, now_ms);
+        Ok((doc, c))
+    }
+
     /// Writes the fields into the document (only what differs).
     pub(crate) fn apply(&self, doc: &mut AutoCommit) -> Result<()> {
         for key in &self.unset {
@@ -376,6 +428,51 @@ impl From<NewContact> for ContactPatch {
             unset: Vec::new(),
         }
     }
+}
+
+/// The root of a new contact's document, holding exactly what `c` shows.
+fn new_root(c: &Contact, encoding: TextEncoding) -> hydrate::Map {
+    let mut root: HashMap<String, hydrate::Value> = HashMap::new();
+    for (key, value) in &c.extra {
+        root.insert(key.clone(), hydrate::Value::scalar(value.as_str()));
+    }
+    let scalars = [
+        ("company", &c.company),
+        ("title", &c.title),
+        ("address", &c.address),
+        ("source", &c.source),
+        ("owner", &c.owner),
+    ];
+    for (key, value) in scalars {
+        if let Some(v) = value {
+            root.insert(key.to_string(), hydrate::Value::scalar(v.as_str()));
+        }
+    }
+    root.insert("name".into(), hydrate::Value::scalar(c.name.as_str()));
+    if let Some(notes) = &c.notes {
+        root.insert("notes".into(), hydrate::Value::text(encoding, notes));
+    }
+    let list = |values: &[String]| -> hydrate::Value {
+        values
+            .iter()
+            .map(|v| hydrate::Value::scalar(v.as_str()))
+            .collect::<Vec<_>>()
+            .into()
+    };
+    // The lists exist from the start, so that two devices adding the first phone
+    // concurrently edit one list instead of racing to create two.
+    root.insert("phones".into(), list(&c.phones));
+    root.insert("emails".into(), list(&c.emails));
+    // The id makes every record's first change unique: two identical contacts created in
+    // the same millisecond would otherwise have byte-identical changes (and hashes).
+    root.insert("id".into(), hydrate::Value::scalar(c.id.as_str()));
+    root.insert("kind".into(), hydrate::Value::scalar("contact"));
+    root.insert("status".into(), hydrate::Value::scalar(c.status.as_str()));
+    root.insert(
+        "created_at".into(),
+        hydrate::Value::scalar(c.created_at.as_str()),
+    );
+    root.into()
 }
 
 /// Checks a contact document received from elsewhere: a name, E.164 phones, valid emails, a known status.
@@ -448,6 +545,49 @@ mod tests {
     use super::*;
     use crate::record::{commit, new_doc, Actor};
     use automerge::{transaction::Transactable, ROOT};
+
+    #[test]
+    fn a_created_document_reads_back_as_the_contact_it_was_made_from() -> Result<()> {
+        let actor = actor();
+        let mut patch = ContactPatch {
+            name: Some(" 张伟 ".into()),
+            company: Some("深圳市华强科技有限公司".into()),
+            title: Some(String::new()),
+            phones: Some(vec!["138 0013 8000".into(), "+86 139-0013-9000".into()]),
+            emails: Some(vec!["Zhang.Wei@Example.COM".into()]),
+            address: Some("南山区科技园".into()),
+            notes: Some("第一次拜访\n带样品".into()),
+            ..Default::default()
+        };
+        patch.set.insert("wechat".into(), "zw2024".into());
+        patch.set.insert("blank".into(), String::new());
+        let fields = ContactFields::from_patch(patch, Region::default(), true)?;
+        let (mut doc, made) = fields.create("c-1", &actor, "import", 1_700_000_000_000)?;
+        assert_eq!(made.phones, ["+8613800138000", "+8613900139000"]);
+        assert_eq!(made.title, None, "empty fields are left out");
+        assert!(!made.extra.contains_key("blank"));
+        let read = from_doc(
+            "c-1",
+            &doc,
+            made.updated_at.clone(),
+            made.sync_state.clone(),
+        );
+        assert_eq!(read, made);
+        // Stored as its one change's bytes, it loads as the same document.
+        let change = doc
+            .get_last_local_change()
+            .ok_or_else(|| Error::validation("doc", "", "a new document has its change"))?;
+        let mut loaded = crate::record::load("c-1", change.raw_bytes(), &actor)?;
+        assert_eq!(loaded.get_heads(), doc.get_heads());
+        let reread = from_doc(
+            "c-1",
+            &loaded,
+            made.updated_at.clone(),
+            made.sync_state.clone(),
+        );
+        assert_eq!(reread, made);
+        Ok(())
+    }
 
     fn actor() -> Actor {
         Actor {

@@ -2,26 +2,34 @@
 //! contacts written in ONE transaction (documents, projections, search tokens, match keys and
 //! outbox together), with statements prepared once and reused.
 //!
+//! The CPU-heavy work runs on all cores: validating rows (phone numbers above all) before the
+//! duplicate pass, and building each new contact's Automerge document (in one batched insertion),
+//! its projection, search tokens and match keys in chunks, the next chunk being prepared while
+//! this thread writes the previous one. Search tokens are written last, all together: SQLite
+//! makes FTS5 flush its pending index to disk at every statement that follows an FTS write in
+//! the same transaction.
+//!
 //! Atomic from the user's view: a crash or an error before the commit leaves nothing of the
 //! import in the store (SQLite rolls the transaction back), so the same import can simply be
 //! run again; there is no journal to resume.
 
 use super::contacts::{self, project};
-use super::dedup::{find, query_keys};
-use super::{load_record, write_record, RecordKind, Store};
-use crate::dedup::{DupQuery, DupReason};
+use super::dedup::{find, insert_keys};
+use super::{insert_record_row, load_record, queue_change, write_record, RecordKind, Store};
+use crate::dedup::{DupReason, SCORE_EMAIL, SCORE_NAME_EXACT, SCORE_PHONE};
 use crate::error::{Error, Result};
-use crate::import::read::{self, SourceEncoding};
+use crate::import::read;
 use crate::import::{
     column_of, fold, map_columns, report_text, row_patch, ImportOptions, ImportProgress,
-    ImportSummary, Issue,
+    ImportSummary, Issue, RowPatch, Target,
 };
+use crate::normalize::Region;
 use crate::record::contact::{self, Contact, ContactFields, ContactPatch};
-use crate::record::{commit, new_doc, rfc3339_ms, Actor};
-use automerge::{transaction::Transactable, ROOT};
+use crate::record::{commit, rfc3339_ms, Actor};
 use rusqlite::{Transaction, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 /// Where an accepted row goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,9 +40,6 @@ enum Slot {
     Existing(usize),
 }
 
-/// Report progress every this many rows.
-const PROGRESS_EVERY: u64 = 1_000;
-
 /// The report's path: `NAME.report.csv` next to the input.
 fn report_path(input: &Path) -> PathBuf {
     let stem = input
@@ -42,20 +47,6 @@ fn report_path(input: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "import".into());
     input.with_file_name(format!("{stem}.report.csv"))
-}
-
-/// The keys that make a row a duplicate: phones, emails, the same normalized name at the same
-/// company (similar names are only candidates, never reasons to leave a row out).
-fn strong_keys(fields: &ContactFields) -> Vec<String> {
-    crate::dedup::keys::contact_keys(
-        fields.name.as_deref().unwrap_or_default(),
-        fields.company.as_deref(),
-        fields.phones.as_deref().unwrap_or_default(),
-        fields.emails.as_deref().unwrap_or_default(),
-    )
-    .into_iter()
-    .filter(|k| k.starts_with("p:") || k.starts_with("e:") || k.starts_with("n:"))
-    .collect()
 }
 
 fn reason_of(key: &str) -> &'static str {
@@ -66,27 +57,129 @@ fn reason_of(key: &str) -> &'static str {
     }
 }
 
-/// Writes a new contact inside `tx` (the batched form of `add_contact`).
-fn insert_contact(
-    tx: &Transaction<'_>,
-    actor: &Actor,
-    fields: &ContactFields,
-    now: i64,
-) -> Result<Contact> {
+/// An accepted row that becomes a new contact.
+struct NewRow {
+    patch: ContactPatch,
+    fields: ContactFields,
+    /// Its match keys (from `fields`).
+    keys: Vec<String>,
+    /// It absorbed duplicates of itself (with `--merge-duplicates`).
+    folded: bool,
+}
+
+/// A new contact ready to write: everything but the row ids computed.
+struct Prepared {
+    id: String,
+    doc: Vec<u8>,
+    /// The document's one head, which is also its one change to push.
+    heads: Vec<u8>,
+    contact: Contact,
+    tokens: String,
+    keys: Vec<String>,
+}
+
+/// Rows per chunk of the pipeline (and per progress report).
+const CHUNK: usize = 2_048;
+/// The page cache during an import (KiB, as `PRAGMA cache_size` takes a negative number).
+const IMPORT_CACHE_KIB: i64 = -65_536;
+
+fn worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// Maps `items` on up to `threads` scoped threads, in order.
+fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    if threads <= 1 || items.len() < 64 {
+        return items.into_iter().map(f).collect();
+    }
+    let size = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = into_chunks(items, size)
+            .into_iter()
+            .map(|part| s.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// Splits `items` into vectors of at most `size` (the last may be shorter).
+fn into_chunks<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let size = size.max(1);
+    let mut out = Vec::with_capacity(items.len().div_ceil(size));
+    let mut it = items.into_iter().peekable();
+    while it.peek().is_some() {
+        out.push(it.by_ref().take(size).collect());
+    }
+    out
+}
+
+/// The match keys of validated fields.
+fn keys_of(fields: &ContactFields) -> Vec<String> {
+    crate::dedup::keys::contact_keys(
+        fields.name.as_deref().unwrap_or_default(),
+        fields.company.as_deref(),
+        fields.phones.as_deref().unwrap_or_default(),
+        fields.emails.as_deref().unwrap_or_default(),
+    )
+}
+
+/// The keys that make a row a duplicate: phones, emails, the same normalized name at the same
+/// company (similar names are only candidates, never reasons to leave a row out).
+fn is_strong(key: &str) -> bool {
+    key.starts_with("p:") || key.starts_with("e:") || key.starts_with("n:")
+}
+
+/// A strong key as a duplicate lookup, with its reason and score.
+fn lookup_of(key: &str) -> (String, DupReason, f64) {
+    let (reason, score) = match &key[..2] {
+        "p:" => (DupReason::Phone, SCORE_PHONE),
+        "e:" => (DupReason::Email, SCORE_EMAIL),
+        _ => (DupReason::NameCompany, SCORE_NAME_EXACT),
+    };
+    (key.to_string(), reason, score)
+}
+
+/// Builds a new contact's document, projection, search tokens and keys (no SQLite).
+fn prepare_contact(row: NewRow, actor: &Actor, region: Region, now: i64) -> Result<Prepared> {
+    // A row that absorbed duplicates is validated again with what it gained (if that fails,
+    // e.g. more than 20 phones, the row alone is imported).
+    let (fields, keys) = if row.folded {
+        match ContactFields::from_patch(row.patch, region, true) {
+            Ok(f) => {
+                let keys = keys_of(&f);
+                (f, keys)
+            }
+            Err(_) => (row.fields, row.keys),
+        }
+    } else {
+        (row.fields, row.keys)
+    };
     let id = uuid::Uuid::now_v7().to_string();
-    let mut doc = new_doc(actor);
-    doc.put(ROOT, "id", id.as_str())?;
-    doc.put(ROOT, "kind", "contact")?;
-    doc.put(ROOT, "status", "active")?;
-    doc.put(ROOT, "created_at", rfc3339_ms(now))?;
-    doc.put_object(ROOT, "phones", automerge::ObjType::List)?;
-    doc.put_object(ROOT, "emails", automerge::ObjType::List)?;
-    fields.apply(&mut doc)?;
-    commit(&mut doc, actor, "import", now);
-    let w = write_record(tx, None, &id, "contact", &mut doc, Some(&[]))?;
-    let c = contact::from_doc(&id, &doc, w.updated_at, w.sync_state);
-    project(tx, w.rid, &c, false)?;
-    Ok(c)
+    let (mut doc, contact) = fields.create(&id, actor, "import", now)?;
+    // The document is its one change: stored as that change's bytes (which load as the
+    // document), saved in full at its next edit.
+    let change = doc.get_last_local_change().ok_or_else(|| Error::Document {
+        id: id.clone(),
+        reason: "a new contact's document has no change".into(),
+    })?;
+    let heads = change.hash().0.to_vec();
+    let bytes = change.raw_bytes().to_vec();
+    let tokens = contacts::tokens(&contact);
+    Ok(Prepared {
+        id,
+        doc: bytes,
+        heads,
+        contact,
+        tokens,
+        keys,
+    })
 }
 
 /// Adds to a stored contact what an imported duplicate has and it lacks, inside `tx`.
@@ -130,12 +223,192 @@ fn enrich_contact(
     project(tx, rid, &c, true)
 }
 
+/// A validated row: its patch (to report or fold), and its fields and keys, or why it was
+/// refused.
+type Checked = (
+    u64,
+    RowPatch,
+    ContactPatch,
+    Result<(ContactFields, Vec<String>)>,
+);
+
+/// The duplicate pass, row by row in file order, and what it has decided so far.
+struct Sorter<'a> {
+    options: &'a ImportOptions,
+    headers: &'a [String],
+    targets: &'a [Target],
+    issues: Vec<Issue>,
+    skipped: u64,
+    duplicates: u64,
+    merged: u64,
+    /// New contacts accepted so far.
+    accepted: usize,
+    /// Merges into stored contacts (and into new contacts already sent to be written).
+    merges: Vec<(Merge, ContactPatch)>,
+    merge_index: HashMap<Merge, usize>,
+    /// Every strong key seen, with where its row went and that row's number.
+    seen: HashMap<String, (Slot, u64)>,
+}
+
+/// What a merge goes into.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Merge {
+    /// A stored contact.
+    Stored(String),
+    /// The n-th new contact of this import, already on its way to be written.
+    New(usize),
+}
+
+impl Sorter<'_> {
+    fn merge_into(&mut self, target: Merge) -> usize {
+        *self.merge_index.entry(target.clone()).or_insert_with(|| {
+            self.merges.push((target, ContactPatch::default()));
+            self.merges.len() - 1
+        })
+    }
+
+    /// Sorts one chunk of validated rows: refused, duplicate (folded into its first when
+    /// merging) or new. `first_new` is the index of the chunk's first new contact.
+    fn chunk(&mut self, conn: &rusqlite::Connection, rows: Vec<Checked>) -> Result<Vec<NewRow>> {
+        let first_new = self.accepted;
+        let mut news: Vec<NewRow> = Vec::new();
+        let what = if self.options.merge_duplicates {
+            "merged into"
+        } else {
+            "duplicate of"
+        };
+        for (row, rp, patch, fields) in rows {
+            let (fields, keys) = match fields {
+                Ok(f) => f,
+                Err(Error::Validation {
+                    field,
+                    value,
+                    reason,
+                }) => {
+                    self.skipped += 1;
+                    self.issues.push(Issue {
+                        row,
+                        column: column_of(&rp, self.headers, self.targets, &field, &value),
+                        value,
+                        reason,
+                    });
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            let strong: Vec<&String> = keys.iter().filter(|k| is_strong(k)).collect();
+            let name = fields.name.clone().unwrap_or_default();
+            // Within the file first, then the store.
+            let earlier = strong
+                .iter()
+                .find_map(|k| self.seen.get(*k).map(|(slot, first)| (*slot, *first, *k)));
+            if let Some((slot, first_row, key)) = earlier {
+                self.duplicates += 1;
+                self.issues.push(Issue {
+                    row,
+                    column: String::new(),
+                    value: name,
+                    reason: format!("{what} row {first_row} (same {})", reason_of(key)),
+                });
+                if self.options.merge_duplicates {
+                    self.merged += 1;
+                    match slot {
+                        // Still in this chunk: folded before it is written.
+                        Slot::New(i) if i >= first_new => {
+                            let new = &mut news[i - first_new];
+                            fold(&mut new.patch, patch);
+                            new.folded = true;
+                        }
+                        Slot::New(i) => {
+                            let m = self.merge_into(Merge::New(i));
+                            fold(&mut self.merges[m].1, patch);
+                        }
+                        Slot::Existing(m) => fold(&mut self.merges[m].1, patch),
+                    }
+                    for k in strong {
+                        self.seen.entry(k.clone()).or_insert((slot, first_row));
+                    }
+                }
+                continue;
+            }
+            let lookups: Vec<(String, DupReason, f64)> =
+                strong.iter().map(|k| lookup_of(k)).collect();
+            let stored = if lookups.is_empty() {
+                None
+            } else {
+                find(conn, &lookups, None)?.into_iter().next()
+            };
+            if let Some(dup) = stored {
+                self.duplicates += 1;
+                let why: Vec<&str> = dup.reasons.iter().map(|r| r.as_str()).collect();
+                self.issues.push(Issue {
+                    row,
+                    column: String::new(),
+                    value: name,
+                    reason: format!(
+                        "{what} contact {} ({}; same {})",
+                        dup.contact_id,
+                        dup.name,
+                        why.join(", ")
+                    ),
+                });
+                if self.options.merge_duplicates {
+                    self.merged += 1;
+                    let m = self.merge_into(Merge::Stored(dup.contact_id));
+                    fold(&mut self.merges[m].1, patch);
+                    for k in strong {
+                        self.seen
+                            .entry(k.clone())
+                            .or_insert((Slot::Existing(m), row));
+                    }
+                }
+                continue;
+            }
+            let slot = Slot::New(self.accepted);
+            self.accepted += 1;
+            for k in strong {
+                self.seen.entry(k.clone()).or_insert((slot, row));
+            }
+            news.push(NewRow {
+                patch,
+                fields,
+                keys,
+                folded: false,
+            });
+        }
+        Ok(news)
+    }
+}
+
+/// Writes one chunk of prepared contacts inside `tx`; their search tokens go last, together.
+fn write_chunk(
+    tx: &Transaction<'_>,
+    prepared: Vec<Result<Prepared>>,
+    now: &str,
+    created: &mut Vec<String>,
+) -> Result<()> {
+    let mut search: Vec<(i64, String)> = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        let p = p?;
+        let rid = insert_record_row(tx, &p.id, "contact", &p.doc, &p.heads, "local", now)?;
+        contacts::project_row(tx, rid, &p.contact)?;
+        insert_keys(tx, rid, &p.keys)?;
+        queue_change(tx, rid, &p.heads, now)?;
+        search.push((rid, p.tokens));
+        created.push(p.id);
+    }
+    for (rid, tokens) in &search {
+        contacts::index_search(tx, *rid, tokens)?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Imports contacts from a `.csv` or `.xlsx` file (see [`crate::import`]): validates every
     /// row, leaves out (or, with `merge_duplicates`, merges) duplicates within the file and of
     /// stored contacts, writes the report of refused and duplicate rows next to the input in
-    /// its encoding, then writes all contacts in one transaction. `progress` is told how far
-    /// the write is every 1,000 rows.
+    /// its encoding, and writes all contacts in one transaction, committed only once the
+    /// report is written. `progress` is told how many rows are through, every 2,048 rows.
     pub fn import_file(
         &mut self,
         path: impl AsRef<Path>,
@@ -143,7 +416,8 @@ impl Store {
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportSummary> {
         let path = path.as_ref();
-        let (summary, created) = self.import_inner(path, options, progress)?;
+        let r = self.import_inner(path, options, progress);
+        let (summary, created) = self.ctx(r)?;
         for id in created {
             self.notify(RecordKind::Contact, &id);
         }
@@ -183,156 +457,153 @@ impl Store {
         };
         let targets = map_columns(&table.headers, &options.map)?;
         let total = table.rows.len() as u64;
-        let mut issues: Vec<Issue> = Vec::new();
-        let mut skipped = 0u64;
-        let mut duplicates = 0u64;
-        let mut merged = 0u64;
-        // Accepted rows: new contacts (patch + validated fields), merges into stored contacts.
-        let mut news: Vec<(ContactPatch, ContactFields, bool)> = Vec::new();
-        let mut merges: Vec<(String, ContactPatch)> = Vec::new();
-        let mut merge_index: HashMap<String, usize> = HashMap::new();
-        let mut seen: HashMap<String, (Slot, u64)> = HashMap::new();
-        for (row, cells) in &table.rows {
+        let owner = self.actor.user.clone();
+        let actor = &self.actor.clone();
+        let region = self.region;
+        let threads = worker_threads();
+        let now = Self::now_ms();
+        let now_text = rfc3339_ms(now);
+        let mut sorter = Sorter {
+            options,
+            headers: &table.headers,
+            targets: &targets,
+            issues: Vec::new(),
+            skipped: 0,
+            duplicates: 0,
+            merged: 0,
+            accepted: 0,
+            merges: Vec::new(),
+            merge_index: HashMap::new(),
+            seen: HashMap::new(),
+        };
+        let validate = |(row, cells): &(u64, Vec<String>)| -> Checked {
             let rp = row_patch(&table.headers, &targets, cells);
             let mut patch = rp.patch.clone();
             if patch.owner.as_deref().is_none_or(|o| o.trim().is_empty()) {
-                patch.owner = Some(self.actor.user.clone());
+                patch.owner = Some(owner.clone());
             }
-            let fields = match ContactFields::from_patch(patch.clone(), self.region, true) {
-                Ok(f) => f,
-                Err(Error::Validation {
-                    field,
-                    value,
-                    reason,
-                }) => {
-                    skipped += 1;
-                    issues.push(Issue {
-                        row: *row,
-                        column: column_of(&rp, &table.headers, &targets, &field, &value),
-                        value,
-                        reason,
-                    });
-                    continue;
-                }
-                Err(other) => return Err(other),
-            };
-            let keys = strong_keys(&fields);
-            // Within the file first, then the store.
-            let earlier = keys
-                .iter()
-                .find_map(|k| seen.get(k).map(|(slot, first_row)| (*slot, *first_row, k)));
-            let name = fields.name.clone().unwrap_or_default();
-            if let Some((slot, first_row, key)) = earlier {
-                duplicates += 1;
-                let what = if options.merge_duplicates {
-                    "merged into"
-                } else {
-                    "duplicate of"
-                };
-                issues.push(Issue {
-                    row: *row,
-                    column: String::new(),
-                    value: name,
-                    reason: format!("{what} row {first_row} (same {})", reason_of(key)),
-                });
-                if options.merge_duplicates {
-                    merged += 1;
-                    match slot {
-                        Slot::New(i) => {
-                            fold(&mut news[i].0, patch);
-                            news[i].2 = true;
-                        }
-                        Slot::Existing(i) => fold(&mut merges[i].1, patch),
-                    }
-                    let slot_row = (slot, first_row);
-                    for k in keys {
-                        seen.entry(k).or_insert(slot_row);
-                    }
-                }
-                continue;
-            }
-            let stored = {
-                let lookups: Vec<(String, DupReason, f64)> = query_keys(
-                    &DupQuery {
-                        name: fields.name.clone(),
-                        company: fields.company.clone(),
-                        phones: fields.phones.clone().unwrap_or_default(),
-                        emails: fields.emails.clone().unwrap_or_default(),
-                    },
-                    self.region,
-                )
-                .into_iter()
-                .filter(|(k, _, _)| {
-                    k.starts_with("p:") || k.starts_with("e:") || k.starts_with("n:")
-                })
-                .collect();
-                if lookups.is_empty() {
-                    None
-                } else {
-                    find(&self.conn, &lookups, None)?.into_iter().next()
-                }
-            };
-            if let Some(dup) = stored {
-                duplicates += 1;
-                let why: Vec<&str> = dup.reasons.iter().map(|r| r.as_str()).collect();
-                let what = if options.merge_duplicates {
-                    "merged into"
-                } else {
-                    "duplicate of"
-                };
-                issues.push(Issue {
-                    row: *row,
-                    column: String::new(),
-                    value: name,
-                    reason: format!(
-                        "{what} contact {} ({}; same {})",
-                        dup.contact_id,
-                        dup.name,
-                        why.join(", ")
-                    ),
-                });
-                if options.merge_duplicates {
-                    merged += 1;
-                    let i = *merge_index
-                        .entry(dup.contact_id.clone())
-                        .or_insert_with(|| {
-                            merges.push((dup.contact_id.clone(), ContactPatch::default()));
-                            merges.len() - 1
-                        });
-                    fold(&mut merges[i].1, patch);
-                    for k in keys {
-                        seen.entry(k).or_insert((Slot::Existing(i), *row));
-                    }
-                }
-                continue;
-            }
-            let slot = Slot::New(news.len());
-            for k in keys {
-                seen.entry(k).or_insert((slot, *row));
-            }
-            news.push((patch, fields, false));
-        }
-        // The report goes first: if it cannot be written, nothing is imported.
-        let report = report_path(path);
-        let text = report_text(&issues)?;
-        let encoding: SourceEncoding = table.encoding;
-        std::fs::write(&report, encoding.encode(&text)).map_err(|source| Error::Io {
-            op: "write report",
-            path: report.clone(),
-            source,
-        })?;
+            let fields = ContactFields::from_patch(patch.clone(), region, true).map(|f| {
+                let keys = keys_of(&f);
+                (f, keys)
+            });
+            (*row, rp, patch, fields)
+        };
+        // A big import touches far more pages than the default cache holds.
+        let cache: i64 = self.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        self.conn
+            .pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut created = Vec::new();
-        let imported = news.len() as u64;
-        if !options.dry_run {
-            let r = self.write_import(news, merges, total, progress, &mut created);
-            self.ctx(r)?;
+        // Three stages run at once: validation (all cores) feeds the duplicate pass (this
+        // thread, which reads the store), which feeds the building of documents (all cores),
+        // whose chunks this thread writes as they come.
+        let sorted = std::thread::scope(|s| -> Result<()> {
+            let (checked_tx, checked_rx) = mpsc::sync_channel::<Vec<Checked>>(2);
+            let rows = &table.rows;
+            s.spawn(move || {
+                for chunk in rows.chunks(CHUNK) {
+                    let checked = par_map(chunk.iter().collect(), threads, validate);
+                    if checked_tx.send(checked).is_err() {
+                        break;
+                    }
+                }
+            });
+            let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<NewRow>)>(2);
+            let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Result<Prepared>>)>();
+            s.spawn(move || {
+                while let Ok((through, rows)) = job_rx.recv() {
+                    let prepared = par_map(rows, threads, |row| {
+                        prepare_contact(row, actor, region, now)
+                    });
+                    if done_tx.send((through, prepared)).is_err() {
+                        break;
+                    }
+                }
+            });
+            let job_tx = job_tx;
+            let mut in_flight = 0usize;
+            let mut through = 0u64;
+            let mut write_ready = |block: bool,
+                                   in_flight: &mut usize,
+                                   progress: &mut dyn FnMut(ImportProgress)|
+             -> Result<()> {
+                while *in_flight > 0 {
+                    let next = if block {
+                        done_rx.recv().ok()
+                    } else {
+                        done_rx.try_recv().ok()
+                    };
+                    let Some((upto, prepared)) = next else {
+                        break;
+                    };
+                    *in_flight -= 1;
+                    write_chunk(&tx, prepared, &now_text, &mut created)?;
+                    progress(ImportProgress { done: upto, total });
+                }
+                Ok(())
+            };
+            for checked in checked_rx {
+                through += checked.len() as u64;
+                let news = sorter.chunk(&tx, checked)?;
+                if options.dry_run || news.is_empty() {
+                    progress(ImportProgress {
+                        done: through,
+                        total,
+                    });
+                } else {
+                    if job_tx.send((through, news)).is_err() {
+                        break;
+                    }
+                    in_flight += 1;
+                }
+                write_ready(false, &mut in_flight, progress)?;
+            }
+            drop(job_tx);
+            write_ready(true, &mut in_flight, progress)
+        });
+        let written = sorted.and_then(|()| {
+            // Rows folded into new contacts already written, and into stored contacts.
+            for (target, add) in std::mem::take(&mut sorter.merges) {
+                let id = match target {
+                    Merge::Stored(id) => id,
+                    Merge::New(i) => match created.get(i) {
+                        Some(id) => id.clone(),
+                        None => continue,
+                    },
+                };
+                enrich_contact(&tx, actor, region, &id, add, now)?;
+                created.push(id);
+            }
+            // The report is written before the commit: if it cannot be, nothing is imported.
+            let report = report_path(path);
+            let text = report_text(&sorter.issues)?;
+            std::fs::write(&report, table.encoding.encode(&text)).map_err(|source| Error::Io {
+                op: "write report",
+                path: report.clone(),
+                source,
+            })?;
+            if options.dry_run {
+                tx.rollback()?;
+            } else {
+                tx.commit()?;
+            }
+            Ok(report)
+        });
+        let restored = self.conn.pragma_update(None, "cache_size", cache);
+        let report = written?;
+        restored?;
+        progress(ImportProgress { done: total, total });
+        if options.dry_run {
+            created.clear();
         }
         Ok((
             ImportSummary {
-                imported,
-                skipped,
-                duplicates,
-                merged,
+                imported: sorter.accepted as u64,
+                skipped: sorter.skipped,
+                duplicates: sorter.duplicates,
+                merged: sorter.merged,
                 rows: total,
                 report: report.display().to_string(),
                 encoding: encoding_name.to_string(),
@@ -340,43 +611,5 @@ impl Store {
             },
             created,
         ))
-    }
-
-    fn write_import(
-        &mut self,
-        news: Vec<(ContactPatch, ContactFields, bool)>,
-        merges: Vec<(String, ContactPatch)>,
-        total: u64,
-        progress: &mut dyn FnMut(ImportProgress),
-        created: &mut Vec<String>,
-    ) -> Result<()> {
-        let now = Self::now_ms();
-        let actor = self.actor.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut done = 0u64;
-        for (patch, fields, folded) in news {
-            // A row that absorbed duplicates is validated again with what it gained (if that
-            // fails, e.g. more than 20 phones, the row alone is imported).
-            let fields = if folded {
-                ContactFields::from_patch(patch, self.region, true).unwrap_or(fields)
-            } else {
-                fields
-            };
-            let c = insert_contact(&tx, &actor, &fields, now)?;
-            created.push(c.id);
-            done += 1;
-            if done.is_multiple_of(PROGRESS_EVERY) {
-                progress(ImportProgress { done, total });
-            }
-        }
-        for (id, add) in merges {
-            enrich_contact(&tx, &actor, self.region, &id, add, now)?;
-            created.push(id);
-        }
-        tx.commit()?;
-        progress(ImportProgress { done: total, total });
-        Ok(())
     }
 }

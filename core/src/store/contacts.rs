@@ -8,8 +8,7 @@ use crate::record::contact::{
     self, Contact, ContactFields, ContactPatch, ContactStatus, NewContact,
 };
 use crate::record::history::HistoryEntry;
-use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms};
-use automerge::{transaction::Transactable, ROOT};
+use crate::record::{commit, put_opt_str, rfc3339_ms};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 const COLUMNS: &str =
@@ -47,7 +46,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
 }
 
 /// Search tokens of a contact: every searchable field.
-fn tokens(c: &Contact) -> String {
+pub(crate) fn tokens(c: &Contact) -> String {
     let mut out = String::with_capacity(256);
     for text in [
         Some(&c.name),
@@ -72,6 +71,19 @@ fn tokens(c: &Contact) -> String {
 
 /// Rebuilds the projection row and search tokens of a contact, inside `tx`.
 pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool) -> Result<()> {
+    project_row(tx, rid, c)?;
+    if existed {
+        tx.prepare_cached("DELETE FROM contact_search WHERE rowid = ?1")?
+            .execute([rid])?;
+    }
+    index_search(tx, rid, &tokens(c))?;
+    super::merge::project_merge_state(tx, rid, c, existed)?;
+    super::dedup::index_keys(tx, rid, c, existed)?;
+    Ok(())
+}
+
+/// Writes (or replaces) the projection row of a contact, inside `tx`.
+pub(crate) fn project_row(tx: &Transaction<'_>, rid: i64, c: &Contact) -> Result<()> {
     let to_json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     let invalidation = c
         .invalidation
@@ -99,14 +111,13 @@ pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool
         c.created_at,
         c.updated_at,
     ])?;
-    if existed {
-        tx.prepare_cached("DELETE FROM contact_search WHERE rowid = ?1")?
-            .execute([rid])?;
-    }
+    Ok(())
+}
+
+/// Adds a contact's search tokens (see [`tokens`]), inside `tx`.
+pub(crate) fn index_search(tx: &Transaction<'_>, rid: i64, tokens: &str) -> Result<()> {
     tx.prepare_cached("INSERT INTO contact_search(rowid, tokens) VALUES (?1, ?2)")?
-        .execute(params![rid, tokens(c)])?;
-    super::merge::project_merge_state(tx, rid, c, existed)?;
-    super::dedup::index_keys(tx, rid, c, existed)?;
+        .execute(params![rid, tokens])?;
     Ok(())
 }
 
@@ -140,19 +151,7 @@ impl Store {
         let fields = ContactFields::from_patch(patch, self.region, true)?;
         let id = uuid::Uuid::now_v7().to_string();
         let now = Self::now_ms();
-        let mut doc = new_doc(&self.actor);
-        // The id makes every record's first change unique: two identical contacts created in
-        // the same millisecond would otherwise have byte-identical changes (and hashes).
-        doc.put(ROOT, "id", id.as_str())?;
-        doc.put(ROOT, "kind", "contact")?;
-        doc.put(ROOT, "status", "active")?;
-        doc.put(ROOT, "created_at", rfc3339_ms(now))?;
-        // The lists exist from the start, so that two devices adding the first phone
-        // concurrently edit one list instead of racing to create two.
-        doc.put_object(ROOT, "phones", automerge::ObjType::List)?;
-        doc.put_object(ROOT, "emails", automerge::ObjType::List)?;
-        fields.apply(&mut doc)?;
-        commit(&mut doc, &self.actor, "create", now);
+        let (mut doc, _) = fields.create(&id, &self.actor, "create", now)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

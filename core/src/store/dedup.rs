@@ -33,9 +33,18 @@ pub(crate) fn index_keys(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: b
         tx.prepare_cached("DELETE FROM contact_keys WHERE rid = ?1")?
             .execute([rid])?;
     }
+    insert_keys(
+        tx,
+        rid,
+        &keys::contact_keys(&c.name, c.company.as_deref(), &c.phones, &c.emails),
+    )
+}
+
+/// Adds match keys (from [`keys::contact_keys`]) for a contact, inside `tx`.
+pub(crate) fn insert_keys(tx: &Transaction<'_>, rid: i64, keys: &[String]) -> Result<()> {
     let mut insert =
         tx.prepare_cached("INSERT OR IGNORE INTO contact_keys(key, rid) VALUES (?1, ?2)")?;
-    for key in keys::contact_keys(&c.name, c.company.as_deref(), &c.phones, &c.emails) {
+    for key in keys {
         insert.execute(params![key, rid])?;
     }
     Ok(())

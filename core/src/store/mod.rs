@@ -626,11 +626,8 @@ pub(crate) fn write_record(
     let (rid, sync_state) = match rid {
         None => {
             let state = if local { "local" } else { "synced" };
-            tx.prepare_cached(
-                "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(rusqlite::params![id, kind, bytes, heads, state, updated_at])?;
-            (tx.last_insert_rowid(), state.to_string())
+            let rid = insert_record_row(tx, id, kind, &bytes, &heads, state, &updated_at)?;
+            (rid, state.to_string())
         }
         Some(rid) => {
             let state: String = tx
@@ -645,11 +642,8 @@ pub(crate) fn write_record(
     };
     if let Some(heads_before) = heads_before {
         let now = crate::record::rfc3339_ms(Store::now_ms());
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO outbox(rid, change_hash, created_at) VALUES (?1, ?2, ?3)",
-        )?;
         for change in doc.get_changes_meta(heads_before) {
-            stmt.execute(rusqlite::params![rid, change.hash.0.as_slice(), now])?;
+            queue_change(tx, rid, &change.hash.0, &now)?;
         }
     }
     Ok(Written {
@@ -657,6 +651,35 @@ pub(crate) fn write_record(
         updated_at,
         sync_state,
     })
+}
+
+/// Inserts a new record's row (document bytes and heads already computed); returns its row id.
+pub(crate) fn insert_record_row(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    kind: &str,
+    doc: &[u8],
+    heads: &[u8],
+    sync_state: &str,
+    updated_at: &str,
+) -> Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(rusqlite::params![id, kind, doc, heads, sync_state, updated_at])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Queues one local change of a record for the next push, inside `tx`.
+pub(crate) fn queue_change(
+    tx: &rusqlite::Transaction<'_>,
+    rid: i64,
+    change_hash: &[u8],
+    created_at: &str,
+) -> Result<()> {
+    tx.prepare_cached("INSERT INTO outbox(rid, change_hash, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(rusqlite::params![rid, change_hash, created_at])?;
+    Ok(())
 }
 
 /// Loads a record's row id and document (with this device as actor), inside `tx`.

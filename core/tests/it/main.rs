@@ -4,6 +4,8 @@ mod contacts;
 mod dedup;
 mod encryption;
 mod files;
+#[cfg(feature = "import")]
+mod import;
 mod lease;
 mod search;
 mod visits;
