@@ -1,10 +1,11 @@
 //! Duplicates, merges and bulk import: uniffi records mirroring the core's, and the
 //! `OutpostStore` methods that call it.
 
-use crate::error::OutpostError;
+use crate::error::{ListenerError, OutpostError};
 use crate::store::OutpostStore;
 use crate::types::{Contact, NewContact};
 use outpost_core as oc;
+use std::sync::Arc;
 
 /// Why a contact is offered as a duplicate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -200,6 +201,29 @@ impl OutpostStore {
         path: String,
         options: ImportOptions,
     ) -> Result<ImportSummary, OutpostError> {
+        self.import_with(path, options, None)
+    }
+
+    /// [`Self::import_file`], telling `listener` how many rows are through every 2,048 rows
+    /// (and once at the end), for a progress bar. The store is busy with the import while
+    /// the listener runs: it must not call the store.
+    pub fn import_file_with_progress(
+        &self,
+        path: String,
+        options: ImportOptions,
+        listener: Arc<dyn ImportProgressListener>,
+    ) -> Result<ImportSummary, OutpostError> {
+        self.import_with(path, options, Some(listener))
+    }
+}
+
+impl OutpostStore {
+    fn import_with(
+        &self,
+        path: String,
+        options: ImportOptions,
+        listener: Option<Arc<dyn ImportProgressListener>>,
+    ) -> Result<ImportSummary, OutpostError> {
         let map = options
             .map
             .into_iter()
@@ -211,7 +235,21 @@ impl OutpostStore {
             encoding: oc::Encoding::parse(&options.encoding)?,
             merge_duplicates: options.merge_duplicates,
         };
-        let summary = self.write(|s| s.import_file(&path, &options, &mut |_| {}))?;
+        let mut progress = |p: oc::ImportProgress| {
+            if let Some(listener) = &listener {
+                // A listener's exception does not stop the import.
+                let _ = listener.on_progress(count(p.done), count(p.total));
+            }
+        };
+        let summary = self.write(|s| s.import_file(&path, &options, &mut progress))?;
         Ok(summary.into())
     }
+}
+
+/// Told how far an import is. Implement it in Kotlin or Swift and pass it to
+/// `OutpostStore.importFileWithProgress`.
+#[uniffi::export(with_foreign)]
+pub trait ImportProgressListener: Send + Sync {
+    /// `done` of `total` rows are through.
+    fn on_progress(&self, done: i64, total: i64) -> Result<(), ListenerError>;
 }

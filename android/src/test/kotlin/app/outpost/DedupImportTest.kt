@@ -5,6 +5,7 @@ import app.outpost.ffi.ContactStatus
 import app.outpost.ffi.DupQuery
 import app.outpost.ffi.DupReason
 import app.outpost.ffi.ImportOptions
+import app.outpost.ffi.ImportProgressListener
 import app.outpost.ffi.ListOptions
 import app.outpost.ffi.NewContact
 import app.outpost.ffi.OutpostException
@@ -95,7 +96,14 @@ class DedupImportTest : AutoCloseable {
         val dry = store.importFile(csv.path, ImportOptions(dryRun = true))
         assertTrue(dry.dryRun)
         assertTrue(store.listContacts(ListOptions()).isEmpty(), "a dry run imports nothing")
-        val summary = store.importFile(csv.path, ImportOptions())
+        val progress = mutableListOf<Pair<Long, Long>>()
+        val summary = store.importFileWithProgress(csv.path, ImportOptions(), object : ImportProgressListener {
+            override fun onProgress(done: Long, total: Long) {
+                progress.add(done to total)
+            }
+        })
+        assertEquals(5L to 5L, progress.last(), progress.toString())
+        assertTrue(progress.zipWithNext().all { (a, b) -> a.first <= b.first }, progress.toString())
         assertEquals(5L, summary.rows)
         assertEquals(2L, summary.imported)
         assertEquals(2L, summary.skipped)
