@@ -49,6 +49,19 @@ echo "$VISIT" | fmt visit
 say "...and checks out with notes and a follow-up date."
 "$OUTPOST" visit check-out "$VISIT_ID" --notes "演示了新款扫码枪，客户要报价" --next-follow-up 2026-12-01 | fmt visit
 
+say "The phone judged the check-in: its verdict, and (张伟 had no location yet) it became his location."
+echo "   verdict: $(echo "$VISIT" | field check.verdict) · customer located: $(echo "$VISIT" | field contact_located)"
+
+say "He opens a deal for 张伟 and tries to jump to 'proposal' without a quotation: refused, naming the evidence."
+DEAL_ID=$("$OUTPOST" deal add --contact "$ZHANG_ID" --title "扫码枪 200 台" --amount 360000 | field id)
+if "$OUTPOST" deal move "$DEAL_ID" proposal 2>"$DATA/err.txt"; then echo "unexpected success"; exit 1; fi
+echo "   $(cat "$DATA/err.txt")"
+echo "   moving to qualified needs nothing: now $("$OUTPOST" deal move "$DEAL_ID" qualified | field stage)"
+
+say "His list for the follow-up day, best first, each customer with its reasons (offline):"
+TODAY=$("$OUTPOST" today --date 2026-12-01)
+echo "   1. $(echo "$TODAY" | field 0.name): $(echo "$TODAY" | field 0.reasons.0.detail)"
+
 say "张伟 was promoted: his manager updates the title."
 OUTPOST_USER="李经理" "$OUTPOST" contact edit "$ZHANG_ID" --title 采购总监 | show_contact
 

@@ -12,6 +12,7 @@
 mod attachments;
 mod dedup;
 mod error;
+mod flow;
 mod scan;
 mod security;
 mod store;
@@ -22,6 +23,10 @@ pub use dedup::{
     AddedContact, ColumnMapping, DupQuery, DupReason, Duplicate, ImportOptions, ImportSummary,
 };
 pub use error::{ListenerError, OutpostError, StorageProblem};
+pub use flow::{
+    parse_address, Alert, Deal, DealFilter, MissingEvidence, NewDeal, NewTask, ParsedAddress,
+    StageCheck, Task, TodayItem, TodayReason, VerifiedVisit, VisitCheck,
+};
 pub use scan::{
     CardContact, ScanDuplicate, ScanField, ScanKind, ScanOptions, ScanPoint, ScanReport,
     ScanTimings, ScannedAttachment,

@@ -406,6 +406,10 @@ pub enum RecordKind {
     Visit,
     /// An attachment (a scan or file linked to a contact).
     Attachment,
+    /// A deal.
+    Deal,
+    /// A task (follow-up or planned visit).
+    Task,
 }
 
 /// Where a change came from.
@@ -690,6 +694,8 @@ impl From<oc::RecordKind> for RecordKind {
             oc::RecordKind::Contact => RecordKind::Contact,
             oc::RecordKind::Visit => RecordKind::Visit,
             oc::RecordKind::Attachment => RecordKind::Attachment,
+            oc::RecordKind::Deal => RecordKind::Deal,
+            oc::RecordKind::Task => RecordKind::Task,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod attach;
 mod dedup;
+mod flow;
 mod import;
 mod scan;
 
@@ -93,6 +94,32 @@ enum Command {
     /// The device lease: status, check, policy.
     #[command(subcommand)]
     Lease(security::LeaseCmd),
+    /// The rep's must-contact list, best first, each customer with its reasons.
+    Today {
+        /// The day (YYYY-MM-DD), judged as of 09:00; default now.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// The manager's alerts: every rep's stale deals and unverified check-ins.
+    Alerts {
+        /// The day (YYYY-MM-DD), judged as of 09:00; default now.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Deals: add, get, list, move (stage gates apply), check, history.
+    #[command(subcommand)]
+    Deal(flow::DealCmd),
+    /// Tasks: follow-ups and planned visits.
+    #[command(subcommand)]
+    Task(flow::TaskCmd),
+    /// The tenant's flow settings and working-day calendar.
+    #[command(subcommand)]
+    Flow(flow::FlowCmd),
+    /// Split a Chinese address into province / city / district / rest, completing what is left out.
+    Address {
+        /// The address, e.g. 南山区科技园.
+        text: String,
+    },
 }
 
 #[derive(Args, Default)]
@@ -225,6 +252,9 @@ enum VisitCmd {
         /// Monotonic clock in ms; default this machine's time since boot, where known.
         #[arg(long)]
         elapsed_ms: Option<i64>,
+        /// The platform reported a mock (fake) location.
+        #[arg(long)]
+        mock_location: bool,
     },
     /// Check out with notes and the next follow-up date.
     CheckOut {
@@ -315,6 +345,10 @@ fn patch_from(
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
+    if let Command::Address { text } = &cli.command {
+        let parsed = outpost_core::parse_address(text);
+        return print(&serde_json::json!({ "full": parsed.full(), "parsed": parsed }));
+    }
     if let Command::Db(DbCmd::MoveAside) = cli.command {
         let moved = Store::move_aside(&cli.db)?;
         return print(&serde_json::json!({ "moved_from": cli.db, "moved_to": moved }));
@@ -418,6 +452,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 ..Default::default()
             };
             let report = runtime.block_on(outpost_core::sync_store(&store, options))?;
+            let mut store = store.into_inner().unwrap_or_else(|p| p.into_inner());
+            flow::note_clock(&mut store)?;
             print(&report)
         }
         Command::Search {
@@ -439,14 +475,19 @@ fn run(cli: Cli) -> Result<(), Error> {
                 accuracy,
                 device_time,
                 elapsed_ms,
-            } => print(&store.check_in(CheckIn {
-                contact_id,
-                lat,
-                lon,
-                accuracy_m: accuracy,
-                device_time,
-                elapsed_ms: elapsed_ms.or_else(uptime_ms),
-            })?),
+                mock_location,
+            } => flow::check_in(
+                &mut store,
+                CheckIn {
+                    contact_id,
+                    lat,
+                    lon,
+                    accuracy_m: accuracy,
+                    device_time,
+                    elapsed_ms: elapsed_ms.or_else(uptime_ms),
+                },
+                mock_location,
+            ),
             VisitCmd::CheckOut {
                 visit_id,
                 notes,
@@ -467,7 +508,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 day,
                 limit,
             })?),
-            VisitCmd::Get { id } => print(&store.get_visit(&id)?),
+            VisitCmd::Get { id } => flow::visit_get(&store, &id),
             VisitCmd::History { id } => print(&store.visit_history(&id)?),
         },
         Command::Status => print(&store.status()?),
@@ -483,6 +524,12 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Import(args) => print(&import::run(&mut store, args)?),
         Command::Db(DbCmd::MoveAside | DbCmd::Encrypt) => Ok(()),
         Command::Lease(cmd) => print(&security::lease(&mut store, cmd)?),
+        Command::Today { date } => print(&store.today(date.as_deref())?),
+        Command::Alerts { date } => print(&store.alerts(date.as_deref())?),
+        Command::Deal(cmd) => flow::deal(&mut store, cmd),
+        Command::Task(cmd) => flow::task(&mut store, cmd),
+        Command::Flow(cmd) => flow::flow(&mut store, cmd),
+        Command::Address { .. } => Ok(()),
     }
 }
 

@@ -26,8 +26,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod address;
+pub mod calendar;
 pub mod dedup;
 pub mod error;
+pub mod flow;
 #[cfg(feature = "import")]
 pub mod import;
 pub mod normalize;
@@ -37,17 +40,28 @@ pub mod scan;
 pub mod store;
 pub mod sync;
 
+pub use address::{parse_address, ParsedAddress};
+pub use calendar::{CalendarOverride, DayKind, WorkCalendar};
 pub use dedup::{DupQuery, DupReason, Duplicate};
 pub use error::{Error, Result};
+pub use flow::{
+    AttachmentFacts, EvidenceFacts, FlowConfig, MissingEvidence, Requirement, StageRule, Verdict,
+    VisitCheck,
+};
 #[cfg(feature = "import")]
 pub use import::{Encoding, ImportOptions, ImportProgress, ImportSummary};
 pub use normalize::Region;
 pub use record::attachment::{Attachment, NewAttachment};
 pub use record::contact::{Contact, ContactPatch, ContactStatus, Invalidation, NewContact};
+pub use record::deal::{Deal, DealFilter, NewDeal};
 pub use record::history::{FieldChange, HistoryEntry};
+pub use record::task::{NewTask, Task, TaskFilter};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
 pub use record::Actor;
+pub use store::deals::StageCheck;
 pub use store::dedup::AddedContact;
+pub use store::evidence::EvidenceSource;
+pub use store::flow::{Alert, ClockReference, TodayItem, TodayReason, VerifiedVisit};
 pub use store::lease::{LeasePolicy, LeaseState};
 pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};
 pub use store::{

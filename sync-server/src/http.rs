@@ -368,6 +368,7 @@ async fn sync(
     let now = now_ms();
     let mut rejected = Vec::new();
     if !request.changes.is_empty() {
+        crate::flow::check_device_push(&device, &request.changes)?;
         let outcome = state
             .storage
             .push(&device, &request.actor, &request.changes)
@@ -382,6 +383,12 @@ async fn sync(
         )
         .await;
         rejected = outcome.rejected;
+        // The server's verdict wins; a failed re-check never fails the device's sync.
+        if let Err(e) =
+            crate::flow::recheck_visits(&*state.storage, &device, &request.changes, now).await
+        {
+            tracing::warn!(error = %e, "re-checking visit verdicts failed");
+        }
     } else if device
         .last_seen_at_ms
         .is_none_or(|seen| now - seen >= TOUCH_INTERVAL_MS)

@@ -30,6 +30,7 @@
 pub mod audit;
 pub mod blobs;
 pub mod error;
+pub mod flow;
 pub mod http;
 pub mod metrics;
 pub mod ratelimit;

@@ -60,6 +60,30 @@ enum Command {
         #[command(subcommand)]
         command: bin_security::UserCommand,
     },
+    /// A tenant's field-workflow settings (stages and gates, visit radius, stale limits, tiers,
+    /// calendar overrides); devices receive them at their next sync.
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowCommand {
+    /// Print the tenant's settings.
+    Get {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Set the tenant's settings from a JSON file (missing keys take their defaults).
+    Set {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        /// The JSON file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -177,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::User { command } => bin_security::user_command(command, &*storage).await,
+        Command::Flow { command } => flow_command(command, &*storage).await,
     }
 }
 
@@ -280,6 +305,25 @@ async fn device_command(command: DeviceCommand, storage: &dyn Storage) -> anyhow
             print_json(&serde_json::Value::Array(
                 devices.iter().map(device_json).collect(),
             ))
+        }
+    }
+}
+
+async fn flow_command(command: FlowCommand, storage: &dyn Storage) -> anyhow::Result<()> {
+    match command {
+        FlowCommand::Get { tenant } => {
+            let tenant = resolve_tenant(storage, &tenant).await?;
+            let config = outpost_server::flow::tenant_flow(storage, &tenant).await?;
+            print_json(&serde_json::to_value(config)?)
+        }
+        FlowCommand::Set { tenant, file } => {
+            let tenant = resolve_tenant(storage, &tenant).await?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let config: outpost_core::FlowConfig = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not valid flow settings", file.display()))?;
+            let changed = outpost_server::flow::set_tenant_flow(storage, &tenant, &config).await?;
+            print_json(&json!({ "tenant": tenant, "changed": changed, "flow": config }))
         }
     }
 }

@@ -3,6 +3,7 @@
 mod contacts;
 mod dedup;
 mod files;
+mod flow;
 mod import;
 mod search;
 mod security;

@@ -7,11 +7,13 @@
 
 pub mod attachment;
 pub mod contact;
+pub mod deal;
 pub mod history;
+pub mod task;
 pub mod visit;
 
 /// The record kinds this build knows.
-pub const KINDS: &[&str] = &["contact", "visit", "attachment"];
+pub const KINDS: &[&str] = &["contact", "visit", "attachment", "deal", "task", "config"];
 
 /// Checks that a document (for example one a server received from a device) is a valid record
 /// of `kind`; the reason names the field.
@@ -20,6 +22,9 @@ pub fn validate_doc(kind: &str, doc: &AutoCommit) -> std::result::Result<(), Str
         "contact" => contact::validate_doc(doc),
         "visit" => visit::validate_doc(doc),
         "attachment" => attachment::validate_doc(doc),
+        "deal" => deal::validate_doc(doc),
+        "task" => task::validate_doc(doc),
+        "config" => crate::flow::validate_config_doc(doc),
         other => Err(format!("unknown record kind {other:?}")),
     }
 }

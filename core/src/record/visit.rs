@@ -23,6 +23,8 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "notes",
     "next_follow_up",
     "created_at",
+    "check",
+    "mock_location",
 ];
 
 /// A visit as stored and shown.

@@ -11,13 +11,17 @@ pub(crate) mod attachments;
 #[cfg(feature = "import")]
 pub(crate) mod bulk;
 pub(crate) mod contacts;
+pub(crate) mod deals;
 pub mod dedup;
 pub mod encryption;
+pub mod evidence;
+pub(crate) mod flow;
 pub mod lease;
 pub(crate) mod merge;
 pub(crate) mod schema;
 pub(crate) mod search;
 pub mod sync;
+pub(crate) mod tasks;
 pub(crate) mod visits;
 
 use crate::error::{Error, Result};
@@ -66,15 +70,21 @@ pub enum RecordKind {
     Visit,
     /// An attachment (a scan or file linked to a contact).
     Attachment,
+    /// A deal.
+    Deal,
+    /// A task (follow-up or planned visit).
+    Task,
 }
 
 impl RecordKind {
-    /// `contact` or `visit`.
+    /// `contact`, `visit`, `attachment`, `deal` or `task`.
     pub fn as_str(&self) -> &'static str {
         match self {
             RecordKind::Contact => "contact",
             RecordKind::Visit => "visit",
             RecordKind::Attachment => "attachment",
+            RecordKind::Deal => "deal",
+            RecordKind::Task => "task",
         }
     }
 }

@@ -141,6 +141,56 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX contacts_merge_target ON contacts(merge_target) WHERE merge_target IS NOT NULL;
     CREATE INDEX contacts_merged_into ON contacts(merged_into) WHERE merged_into IS NOT NULL;
     "#,
+    // 6: field workflows (issue 8): deals, tasks, visit verdicts, the tenant's flow settings.
+    r#"
+    CREATE TABLE deals (
+        rid              INTEGER PRIMARY KEY REFERENCES records(rid),
+        title            TEXT NOT NULL,
+        contact_id       TEXT NOT NULL,
+        company          TEXT,
+        amount           REAL,
+        stage            TEXT NOT NULL,
+        owner            TEXT,
+        notes            TEXT,
+        extra            TEXT NOT NULL DEFAULT '{}',
+        created_at       TEXT NOT NULL,
+        stage_changed_at TEXT NOT NULL,
+        updated_at       TEXT NOT NULL
+    );
+    CREATE INDEX deals_contact ON deals(contact_id);
+    CREATE INDEX deals_stage ON deals(stage, updated_at);
+
+    CREATE TABLE tasks (
+        rid        INTEGER PRIMARY KEY REFERENCES records(rid),
+        task_type  TEXT NOT NULL,
+        title      TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        deal_id    TEXT,
+        visit_id   TEXT,
+        due        TEXT NOT NULL,
+        owner      TEXT,
+        status     TEXT NOT NULL,
+        done_at    TEXT,
+        extra      TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX tasks_status_due ON tasks(status, due);
+    CREATE INDEX tasks_visit ON tasks(visit_id);
+
+    -- The verdict of each visit (device's, or the server's when it re-checked).
+    CREATE TABLE visit_checks (
+        rid        INTEGER PRIMARY KEY REFERENCES records(rid),
+        verdict    TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        detail     TEXT NOT NULL
+    );
+
+    CREATE TABLE flow_settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

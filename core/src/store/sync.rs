@@ -20,6 +20,7 @@ pub(crate) const KEY_TOKEN: &str = "server_token";
 pub(crate) const KEY_CURSOR: &str = "cursor";
 pub(crate) const KEY_BOOTSTRAPPED: &str = "bootstrapped";
 pub(crate) const KEY_LAST_SYNC: &str = "last_sync_at";
+pub(crate) const KEY_SERVER_TIME: &str = "server_time_ms";
 
 /// A local change the server refused; kept, never sent again, shown in `outpost status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,12 +144,26 @@ fn reproject(
             &contact::from_doc(id, doc, updated_at, sync_state),
             existed,
         ),
-        "visit" => visits::project(tx, rid, &visit::from_doc(id, doc, updated_at, sync_state)),
+        "visit" => {
+            visits::project(tx, rid, &visit::from_doc(id, doc, updated_at, sync_state))?;
+            super::flow::project_check(tx, rid, doc)
+        }
+        "deal" => super::deals::project(
+            tx,
+            rid,
+            &record::deal::from_doc(id, doc, updated_at, sync_state),
+        ),
+        "task" => super::tasks::project(
+            tx,
+            rid,
+            &record::task::from_doc(id, doc, updated_at, sync_state),
+        ),
         "attachment" => super::attachments::project(
             tx,
             rid,
             &crate::record::attachment::from_doc(id, doc, updated_at, sync_state),
         ),
+        "config" => super::flow::project_config(tx, doc),
         // A kind from a newer app version: the document is kept, there is nothing to show yet.
         _ => Ok(()),
     }
@@ -417,6 +432,7 @@ impl Store {
         set_setting(&tx, KEY_CURSOR, &response.cursor.to_string())?;
         set_setting(&tx, KEY_LAST_SYNC, &now)?;
         super::lease::renewed(&tx)?;
+        set_setting(&tx, KEY_SERVER_TIME, &response.server_time_ms.to_string())?;
         tx.commit()?;
         Ok((applied, touched))
     }
@@ -496,6 +512,8 @@ impl Store {
             "contact" => RecordKind::Contact,
             "visit" => RecordKind::Visit,
             "attachment" => RecordKind::Attachment,
+            "deal" => RecordKind::Deal,
+            "task" => RecordKind::Task,
             _ => return,
         };
         if let Some(l) = &self.listener {

@@ -75,26 +75,31 @@ fn get(conn: &Connection, id: &str) -> Result<Visit> {
 
 impl Store {
     /// Checks in at a contact with the device's position and clocks.
+    /// The visit is judged like [`Store::check_in_verified`] without a mock-location flag.
     pub fn check_in(&mut self, check_in: CheckIn) -> Result<Visit> {
-        let r = self.check_in_inner(check_in);
-        let v = self.ctx(r)?;
-        self.notify(RecordKind::Visit, &v.id);
-        Ok(v)
+        self.check_in_verified(check_in, false).map(|v| v.visit)
     }
 
-    fn check_in_inner(&mut self, c: CheckIn) -> Result<Visit> {
+    pub(crate) fn check_in_inner(
+        &mut self,
+        c: CheckIn,
+        mock_location: bool,
+    ) -> Result<super::flow::VerifiedVisit> {
         let local_now = chrono::Local::now().fixed_offset();
         let device_time = c.validate(local_now)?;
-        let contact =
-            super::contacts::get(&self.conn, c.contact_id.trim()).map_err(|e| match e {
-                Error::NotFound { .. } => {
-                    Error::validation("contact", c.contact_id.clone(), "no contact with this id")
-                }
-                other => other,
-            })?;
+        let config = super::flow::config(&self.conn)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let contact = super::contacts::get(&tx, c.contact_id.trim()).map_err(|e| match e {
+            Error::NotFound { .. } => {
+                Error::validation("contact", c.contact_id.clone(), "no contact with this id")
+            }
+            other => other,
+        })?;
         // A merged contact's visits are its survivor's: check in there.
         let contact = match (contact.status, &contact.merged_into) {
-            (ContactStatus::Merged, Some(survivor)) => super::contacts::get(&self.conn, survivor)?,
+            (ContactStatus::Merged, Some(survivor)) => super::contacts::get(&tx, survivor)?,
             _ => contact,
         };
         if contact.status != ContactStatus::Active {
@@ -124,16 +129,26 @@ impl Store {
         if let Some(e) = c.elapsed_ms {
             doc.put(ROOT, "elapsed_ms", ScalarValue::Int(e))?;
         }
+        if mock_location {
+            doc.put(ROOT, "mock_location", true)?;
+        }
+        let check =
+            super::flow::judge_check_in(&tx, &config, &contact, &c, device_time, mock_location)?;
+        super::flow::put_check(&mut doc, &check)?;
         doc.put(ROOT, "created_at", rfc3339_ms(now))?;
         commit(&mut doc, &self.actor, "check_in", now);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let w = write_record(&tx, None, &id, "visit", &mut doc, Some(&[]))?;
         let v = visit::from_doc(&id, &doc, w.updated_at, w.sync_state);
         project(&tx, w.rid, &v)?;
+        super::flow::project_check(&tx, w.rid, &doc)?;
+        let filled = super::flow::fill_contact(&tx, &self.actor, &contact, &v, &check, now)?;
         tx.commit()?;
-        Ok(v)
+        Ok(super::flow::VerifiedVisit {
+            visit: v,
+            check,
+            contact_located: filled.located,
+            address_filled: filled.address,
+        })
     }
 
     /// Checks out of a visit with notes and the next follow-up date. A visit is checked out once.
@@ -179,6 +194,8 @@ impl Store {
         let w = write_record(&tx, Some(rid), visit_id, "visit", &mut doc, Some(&before))?;
         let v = visit::from_doc(visit_id, &doc, w.updated_at, w.sync_state);
         project(&tx, rid, &v)?;
+        // The next follow-up date becomes a task, in the same transaction.
+        super::tasks::follow_up_from_check_out(&tx, &self.actor, &v, now)?;
         tx.commit()?;
         Ok(v)
     }

@@ -4,6 +4,7 @@ mod contacts;
 mod dedup;
 mod encryption;
 mod files;
+mod flow;
 #[cfg(feature = "import")]
 mod import;
 mod lease;

@@ -4,6 +4,7 @@ mod automerge_interop;
 mod blobs;
 mod crash;
 mod fixtures;
+mod flow_e2e;
 mod merge_sync;
 mod scan_cli;
 mod scan_image;

@@ -11,6 +11,7 @@ val ALL_SUITES: Array<Class<*>> =
         SecurityTest::class.java,
         DedupImportTest::class.java,
         ScanTest::class.java,
+        FlowTest::class.java,
     )
 
 /** Entry point of the plain-JVM test run (scripts/test-kotlin.sh). */

@@ -1,0 +1,523 @@
+//! Field workflows for the apps: verified check-ins, deals with stage gates, tasks, today's list,
+//! alerts, the tenant's flow settings and Chinese address parsing. Conversions only.
+
+use crate::error::OutpostError;
+use crate::store::OutpostStore;
+use crate::types::{CheckIn, HistoryEntry, Visit};
+use outpost_core as oc;
+use std::collections::HashMap;
+
+/// The verdict of a check-in, with every failed check.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct VisitCheck {
+    /// `verified`, `far_from_customer`, `low_accuracy`, `clock_suspect` or `mock_location`.
+    pub verdict: String,
+    /// Every failed check, most serious first (empty when verified).
+    pub reasons: Vec<String>,
+    /// Distance to the customer's stored location in metres, when it has one.
+    pub distance_m: Option<f64>,
+    /// `device`, or `server` once the server re-checked (its verdict wins).
+    pub decided_by: String,
+}
+
+/// A check-in with its verdict and what it filled in on the customer.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct VerifiedVisit {
+    /// The visit as stored.
+    pub visit: Visit,
+    /// Its verdict.
+    pub check: VisitCheck,
+    /// Whether this check-in set the customer's location (it had none).
+    pub contact_located: bool,
+    /// The district filled into the customer's empty address, if any.
+    pub address_filled: Option<String>,
+}
+
+/// A deal as stored and shown.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Deal {
+    /// Record id.
+    pub id: String,
+    /// What is being sold.
+    pub title: String,
+    /// The contact the deal is with.
+    pub contact_id: String,
+    /// The customer's company.
+    pub company: Option<String>,
+    /// Expected value.
+    pub amount: Option<f64>,
+    /// The current stage.
+    pub stage: String,
+    /// The rep who owns it.
+    pub owner: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Fields this version of the app does not know.
+    pub extra: HashMap<String, String>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it entered its current stage (RFC 3339).
+    pub stage_changed_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+    /// `local`, `synced` or `rejected`.
+    pub sync_state: String,
+}
+
+/// A new deal.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct NewDeal {
+    /// What is being sold (required).
+    pub title: String,
+    /// The contact (must exist and be active).
+    pub contact_id: String,
+    /// Company; defaults to the contact's.
+    #[uniffi(default = None)]
+    pub company: Option<String>,
+    /// Expected value, at least 0.
+    #[uniffi(default = None)]
+    pub amount: Option<f64>,
+    /// Starting stage; defaults to the first (its gate applies).
+    #[uniffi(default = None)]
+    pub stage: Option<String>,
+    /// Owner; defaults to the signed-in user.
+    #[uniffi(default = None)]
+    pub owner: Option<String>,
+    /// Notes.
+    #[uniffi(default = None)]
+    pub notes: Option<String>,
+}
+
+/// Which deals to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct DealFilter {
+    /// Only this contact's deals.
+    #[uniffi(default = None)]
+    pub contact_id: Option<String>,
+    /// Only deals in this stage.
+    #[uniffi(default = None)]
+    pub stage: Option<String>,
+    /// Only this owner's deals.
+    #[uniffi(default = None)]
+    pub owner: Option<String>,
+    /// At most this many.
+    #[uniffi(default = None)]
+    pub limit: Option<u32>,
+}
+
+/// One piece of evidence a stage needs and the deal lacks.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MissingEvidence {
+    /// `attachment`, `recent_visit` or `contract_with_amount`.
+    pub requirement: String,
+    /// What is missing, for people.
+    pub description: String,
+}
+
+/// Whether a deal may enter a stage.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StageCheck {
+    /// The deal.
+    pub deal_id: String,
+    /// The stage asked for.
+    pub stage: String,
+    /// Whether the move is allowed.
+    pub allowed: bool,
+    /// Every missing piece of evidence.
+    pub missing: Vec<MissingEvidence>,
+    /// Why the move is impossible whatever the evidence (closed deal, unknown stage).
+    pub blocked_reason: Option<String>,
+}
+
+/// A follow-up or a planned visit.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Task {
+    /// Record id.
+    pub id: String,
+    /// `follow_up` or `visit`.
+    pub task_type: String,
+    /// What to do.
+    pub title: String,
+    /// The contact.
+    pub contact_id: String,
+    /// The deal, if any.
+    pub deal_id: Option<String>,
+    /// The visit whose check-out created it, if any.
+    pub visit_id: Option<String>,
+    /// Due day (`YYYY-MM-DD`).
+    pub due: String,
+    /// Who should do it.
+    pub owner: Option<String>,
+    /// `open` or `done`.
+    pub status: String,
+    /// When it was done.
+    pub done_at: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// `local`, `synced` or `rejected`.
+    pub sync_state: String,
+}
+
+/// A new task.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NewTask {
+    /// The contact.
+    pub contact_id: String,
+    /// Due day (`YYYY-MM-DD`).
+    pub due: String,
+    /// `follow_up` (default) or `visit`.
+    #[uniffi(default = None)]
+    pub task_type: Option<String>,
+    /// What to do.
+    #[uniffi(default = None)]
+    pub title: Option<String>,
+    /// The deal.
+    #[uniffi(default = None)]
+    pub deal_id: Option<String>,
+    /// Owner; defaults to the signed-in user.
+    #[uniffi(default = None)]
+    pub owner: Option<String>,
+}
+
+/// Why a customer is on today's list.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TodayReason {
+    /// `follow_up_overdue`, `follow_up_due`, `planned_visit`, `deal_stale` or `visit_overdue`.
+    pub kind: String,
+    /// For people.
+    pub detail: String,
+    /// The task or deal concerned.
+    pub record_id: Option<String>,
+}
+
+/// One customer on today's list.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TodayItem {
+    /// The contact.
+    pub contact_id: String,
+    /// Their name.
+    pub name: String,
+    /// Their company.
+    pub company: Option<String>,
+    /// Higher is more urgent.
+    pub score: i64,
+    /// Every reason, most urgent first.
+    pub reasons: Vec<TodayReason>,
+}
+
+/// Something a manager should look at.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Alert {
+    /// `deal_stale` or `visit_unverified`.
+    pub kind: String,
+    /// The deal or visit.
+    pub record_id: String,
+    /// The contact.
+    pub contact_id: String,
+    /// Whose it is.
+    pub owner: Option<String>,
+    /// For people.
+    pub detail: String,
+}
+
+/// A Chinese address split into its administrative parts.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ParsedAddress {
+    /// Province, autonomous region or municipality.
+    pub province: Option<String>,
+    /// Prefecture-level city.
+    pub city: Option<String>,
+    /// County-level district.
+    pub district: Option<String>,
+    /// What follows.
+    pub rest: String,
+    /// The official code of the most specific division found.
+    pub code: Option<String>,
+    /// The address written out in full.
+    pub full: String,
+    /// Whether levels the text left out were filled in.
+    pub completed: bool,
+    /// Whether the district name exists in several places and one was chosen.
+    pub ambiguous: bool,
+    /// The other places it could be.
+    pub alternatives: Vec<String>,
+}
+
+fn map(m: std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
+    m.into_iter().collect()
+}
+
+impl From<oc::VisitCheck> for VisitCheck {
+    fn from(c: oc::VisitCheck) -> Self {
+        VisitCheck {
+            verdict: c.verdict.as_str().to_string(),
+            reasons: c.reasons,
+            distance_m: c.distance_m,
+            decided_by: c.by,
+        }
+    }
+}
+
+impl From<oc::Deal> for Deal {
+    fn from(d: oc::Deal) -> Self {
+        Deal {
+            id: d.id,
+            title: d.title,
+            contact_id: d.contact_id,
+            company: d.company,
+            amount: d.amount,
+            stage: d.stage,
+            owner: d.owner,
+            notes: d.notes,
+            extra: map(d.extra),
+            created_at: d.created_at,
+            stage_changed_at: d.stage_changed_at,
+            updated_at: d.updated_at,
+            sync_state: d.sync_state,
+        }
+    }
+}
+
+impl From<oc::StageCheck> for StageCheck {
+    fn from(c: oc::StageCheck) -> Self {
+        StageCheck {
+            deal_id: c.deal_id,
+            stage: c.stage,
+            allowed: c.allowed,
+            missing: c
+                .missing
+                .into_iter()
+                .map(|m| MissingEvidence {
+                    requirement: match m.requirement {
+                        oc::Requirement::Attachment { .. } => "attachment",
+                        oc::Requirement::RecentVisit { .. } => "recent_visit",
+                        oc::Requirement::ContractWithAmount { .. } => "contract_with_amount",
+                    }
+                    .to_string(),
+                    description: m.description,
+                })
+                .collect(),
+            blocked_reason: c.blocked_reason,
+        }
+    }
+}
+
+impl From<oc::Task> for Task {
+    fn from(t: oc::Task) -> Self {
+        Task {
+            id: t.id,
+            task_type: t.task_type,
+            title: t.title,
+            contact_id: t.contact_id,
+            deal_id: t.deal_id,
+            visit_id: t.visit_id,
+            due: t.due,
+            owner: t.owner,
+            status: t.status,
+            done_at: t.done_at,
+            created_at: t.created_at,
+            sync_state: t.sync_state,
+        }
+    }
+}
+
+impl From<oc::TodayItem> for TodayItem {
+    fn from(i: oc::TodayItem) -> Self {
+        TodayItem {
+            contact_id: i.contact_id,
+            name: i.name,
+            company: i.company,
+            score: i.score,
+            reasons: i
+                .reasons
+                .into_iter()
+                .map(|r| TodayReason {
+                    kind: r.kind,
+                    detail: r.detail,
+                    record_id: r.record_id,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<oc::Alert> for Alert {
+    fn from(a: oc::Alert) -> Self {
+        Alert {
+            kind: a.kind,
+            record_id: a.record_id,
+            contact_id: a.contact_id,
+            owner: a.owner,
+            detail: a.detail,
+        }
+    }
+}
+
+/// Splits a Chinese address into province / city / district / rest from the official division
+/// table, filling in the levels the text leaves out (`南山区科技园` → 广东省 深圳市 南山区). Offline.
+#[uniffi::export]
+pub fn parse_address(text: String) -> ParsedAddress {
+    let p = oc::parse_address(&text);
+    ParsedAddress {
+        full: p.full(),
+        province: p.province,
+        city: p.city,
+        district: p.district,
+        rest: p.rest,
+        code: p.code,
+        completed: p.completed,
+        ambiguous: p.ambiguous,
+        alternatives: p.alternatives,
+    }
+}
+
+fn vec<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
+    v.into_iter().map(Into::into).collect()
+}
+
+#[uniffi::export]
+impl OutpostStore {
+    /// Checks in at a customer and judges the check-in. Pass the platform's mock-location flag
+    /// (Android `Location.isMock()`, iOS `CLLocationSourceInformation.isSimulatedBySoftware`).
+    /// A customer without a location gets this position; one without an address gets the
+    /// district of the nearest customer with a known address within 2 km.
+    pub fn check_in_verified(
+        &self,
+        check_in: CheckIn,
+        mock_location: bool,
+    ) -> Result<VerifiedVisit, OutpostError> {
+        let v = self.write(|s| s.check_in_verified(check_in.into(), mock_location))?;
+        Ok(VerifiedVisit {
+            visit: v.visit.into(),
+            check: v.check.into(),
+            contact_located: v.contact_located,
+            address_filled: v.address_filled,
+        })
+    }
+
+    /// The verdict of a visit (`null` for visits made before verdicts existed).
+    pub fn visit_check(&self, visit_id: String) -> Result<Option<VisitCheck>, OutpostError> {
+        Ok(self.read(|s| s.visit_check(&visit_id))?.map(Into::into))
+    }
+
+    /// Remembers the server's clock (from the last sync) and `SystemClock.elapsedRealtime()` /
+    /// `systemUptime` read at the same moment; later check-ins whose device clock disagrees
+    /// with the monotonic clock by more than the tenant's tolerance are `clock_suspect`.
+    pub fn set_clock_reference(&self, wall_ms: i64, elapsed_ms: i64) -> Result<(), OutpostError> {
+        self.write(|s| {
+            s.set_clock_reference(oc::ClockReference {
+                wall_ms,
+                elapsed_ms,
+            })
+        })
+    }
+
+    /// The server's clock (ms since the epoch) in the last sync answer.
+    pub fn last_server_time_ms(&self) -> Result<Option<i64>, OutpostError> {
+        self.read(|s| s.last_server_time_ms())
+    }
+
+    /// Creates a deal with a contact.
+    pub fn add_deal(&self, deal: NewDeal) -> Result<Deal, OutpostError> {
+        self.write(|s| {
+            s.add_deal(oc::NewDeal {
+                title: deal.title,
+                contact_id: deal.contact_id,
+                company: deal.company,
+                amount: deal.amount,
+                stage: deal.stage,
+                owner: deal.owner,
+                notes: deal.notes,
+            })
+        })
+        .map(Into::into)
+    }
+
+    /// One deal.
+    pub fn get_deal(&self, id: String) -> Result<Deal, OutpostError> {
+        self.read(|s| s.get_deal(&id)).map(Into::into)
+    }
+
+    /// Deals, most recently changed first.
+    pub fn list_deals(&self, filter: DealFilter) -> Result<Vec<Deal>, OutpostError> {
+        let filter = oc::DealFilter {
+            contact_id: filter.contact_id,
+            stage: filter.stage,
+            owner: filter.owner,
+            limit: filter.limit,
+        };
+        Ok(vec(self.read(|s| s.list_deals(&filter))?))
+    }
+
+    /// Moves a deal to a stage. Refused with `OutpostException.Validation` (field `stage`) whose
+    /// reason lists every missing piece of evidence; `checkDealStage` gives them as a list.
+    pub fn move_deal(&self, id: String, stage: String) -> Result<Deal, OutpostError> {
+        self.write(|s| s.move_deal(&id, &stage)).map(Into::into)
+    }
+
+    /// Whether a deal may enter a stage now, and what evidence is missing.
+    pub fn check_deal_stage(&self, id: String, stage: String) -> Result<StageCheck, OutpostError> {
+        self.read(|s| s.check_deal_stage(&id, &stage))
+            .map(Into::into)
+    }
+
+    /// Who moved or changed a deal, when, oldest first.
+    pub fn deal_history(&self, id: String) -> Result<Vec<HistoryEntry>, OutpostError> {
+        Ok(vec(self.read(|s| s.deal_history(&id))?))
+    }
+
+    /// Creates a follow-up or a planned visit.
+    pub fn add_task(&self, task: NewTask) -> Result<Task, OutpostError> {
+        self.write(|s| {
+            s.add_task(oc::NewTask {
+                task_type: task.task_type,
+                title: task.title,
+                contact_id: task.contact_id,
+                deal_id: task.deal_id,
+                due: task.due,
+                owner: task.owner,
+            })
+        })
+        .map(Into::into)
+    }
+
+    /// Marks a task done.
+    pub fn complete_task(&self, id: String) -> Result<Task, OutpostError> {
+        self.write(|s| s.complete_task(&id)).map(Into::into)
+    }
+
+    /// Tasks, earliest due first (open ones unless `include_done`).
+    pub fn list_tasks(
+        &self,
+        contact_id: Option<String>,
+        include_done: bool,
+    ) -> Result<Vec<Task>, OutpostError> {
+        let filter = oc::TaskFilter {
+            contact_id,
+            include_done,
+            due_by: None,
+        };
+        Ok(vec(self.read(|s| s.list_tasks(&filter))?))
+    }
+
+    /// The rep's must-contact list for `date` (`YYYY-MM-DD`, default today), best first.
+    pub fn today(&self, date: Option<String>) -> Result<Vec<TodayItem>, OutpostError> {
+        Ok(vec(self.read(|s| s.today(date.as_deref()))?))
+    }
+
+    /// The manager's alerts: every rep's stale deals and unverified check-ins.
+    pub fn alerts(&self, date: Option<String>) -> Result<Vec<Alert>, OutpostError> {
+        Ok(vec(self.read(|s| s.alerts(date.as_deref()))?))
+    }
+
+    /// The tenant's flow settings as JSON (stages and gates, radius, stale limits, tiers,
+    /// calendar overrides).
+    pub fn flow_config_json(&self) -> Result<String, OutpostError> {
+        self.read(|s| s.flow_config_json())
+    }
+
+    /// Replaces the flow settings from JSON (missing keys take their defaults).
+    pub fn set_flow_config_json(&self, json: String) -> Result<(), OutpostError> {
+        self.write(|s| s.set_flow_config_json(&json))
+    }
+}

@@ -1,0 +1,291 @@
+//! A working-day calendar for mainland China: weekends, public holidays and the official make-up
+//! working days (调休), plus tenant overrides.
+//!
+//! The holiday data comes from the State Council General Office's yearly notice
+//! (国务院办公厅关于 YYYY 年部分节假日安排的通知), as published by Xinhua:
+//! - 2025: 国办发明电〔2024〕12号, 2024-11-12 (<https://m.gmw.cn/2024-11/12/content_1303894933.htm>)
+//! - 2026: notice of 2025-11-04 (<https://politics.gmw.cn/2025-11/04/content_38391083.htm>)
+//! - 2027: not published in any source we could reach when this was written. 2027 therefore
+//!   knows weekends only; [`WorkCalendar::has_official_data`] says so, and a tenant adds the
+//!   2027 days as overrides (server tenant config) once the notice is out.
+//!
+//! Overrides win over everything: a tenant can make any date a working day or a day off.
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Whether a date is worked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayKind {
+    /// An ordinary weekday.
+    Workday,
+    /// Saturday or Sunday.
+    Weekend,
+    /// A public holiday (or a day off of a holiday period).
+    Holiday,
+    /// A weekend day that is worked to make up for a holiday (调休上班).
+    MakeUpWorkday,
+    /// A tenant override making the day worked.
+    OverrideWorkday,
+    /// A tenant override making the day off.
+    OverrideDayOff,
+}
+
+impl DayKind {
+    /// Whether people work on a day of this kind.
+    pub fn is_working(self) -> bool {
+        matches!(
+            self,
+            DayKind::Workday | DayKind::MakeUpWorkday | DayKind::OverrideWorkday
+        )
+    }
+}
+
+/// A tenant's change to the calendar: this date is (or is not) a working day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarOverride {
+    /// The date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Whether it is worked.
+    pub working: bool,
+    /// Why (shown to people), e.g. `公司年会`.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A (month, day) pair.
+type MonthDay = (u32, u32);
+
+/// Inclusive ranges of days off and the make-up working days of one year's notice.
+struct YearNotice {
+    year: i32,
+    /// (month, day) .. (month, day), inclusive.
+    off: &'static [(MonthDay, MonthDay)],
+    /// Weekend days worked.
+    make_up: &'static [MonthDay],
+}
+
+/// The notices, transcribed from the sources named in the module docs.
+const NOTICES: &[YearNotice] = &[
+    YearNotice {
+        year: 2025,
+        off: &[
+            ((1, 1), (1, 1)),   // 元旦
+            ((1, 28), (2, 4)),  // 春节
+            ((4, 4), (4, 6)),   // 清明节
+            ((5, 1), (5, 5)),   // 劳动节
+            ((5, 31), (6, 2)),  // 端午节
+            ((10, 1), (10, 8)), // 国庆节、中秋节
+        ],
+        make_up: &[(1, 26), (2, 8), (4, 27), (9, 28), (10, 11)],
+    },
+    YearNotice {
+        year: 2026,
+        off: &[
+            ((1, 1), (1, 3)),   // 元旦
+            ((2, 15), (2, 23)), // 春节
+            ((4, 4), (4, 6)),   // 清明节
+            ((5, 1), (5, 5)),   // 劳动节
+            ((6, 19), (6, 21)), // 端午节
+            ((9, 25), (9, 27)), // 中秋节
+            ((10, 1), (10, 7)), // 国庆节
+        ],
+        make_up: &[(1, 4), (2, 14), (2, 28), (5, 9), (9, 20), (10, 10)],
+    },
+];
+
+/// Working days: weekends, Chinese public holidays, make-up working days, tenant overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkCalendar {
+    /// Official holidays and make-up days: `true` = worked.
+    official: BTreeMap<NaiveDate, bool>,
+    /// Tenant overrides: `true` = worked.
+    overrides: BTreeMap<NaiveDate, bool>,
+}
+
+impl Default for WorkCalendar {
+    fn default() -> Self {
+        WorkCalendar::china()
+    }
+}
+
+impl WorkCalendar {
+    /// The official mainland China calendar, without overrides.
+    pub fn china() -> WorkCalendar {
+        let mut official = BTreeMap::new();
+        for notice in NOTICES {
+            for &((m1, d1), (m2, d2)) in notice.off {
+                let (Some(mut day), Some(last)) = (
+                    NaiveDate::from_ymd_opt(notice.year, m1, d1),
+                    NaiveDate::from_ymd_opt(notice.year, m2, d2),
+                ) else {
+                    continue;
+                };
+                while day <= last {
+                    official.insert(day, false);
+                    let Some(next) = day.succ_opt() else { break };
+                    day = next;
+                }
+            }
+            for &(m, d) in notice.make_up {
+                if let Some(day) = NaiveDate::from_ymd_opt(notice.year, m, d) {
+                    official.insert(day, true);
+                }
+            }
+        }
+        WorkCalendar {
+            official,
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// The official calendar with a tenant's overrides; an override with a malformed date is
+    /// refused, naming it.
+    pub fn with_overrides(overrides: &[CalendarOverride]) -> crate::Result<WorkCalendar> {
+        let mut calendar = WorkCalendar::china();
+        for o in overrides {
+            let date = crate::record::visit::parse_day("calendar override date", &o.date)?;
+            calendar.overrides.insert(date, o.working);
+        }
+        Ok(calendar)
+    }
+
+    /// Whether the official notice of `year` is part of this build's data (2025 and 2026).
+    /// Other years know weekends and tenant overrides only.
+    pub fn has_official_data(year: i32) -> bool {
+        NOTICES.iter().any(|n| n.year == year)
+    }
+
+    /// What kind of day `date` is.
+    pub fn day_kind(&self, date: NaiveDate) -> DayKind {
+        if let Some(&working) = self.overrides.get(&date) {
+            return if working {
+                DayKind::OverrideWorkday
+            } else {
+                DayKind::OverrideDayOff
+            };
+        }
+        match self.official.get(&date) {
+            Some(true) => DayKind::MakeUpWorkday,
+            Some(false) => DayKind::Holiday,
+            None if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) => DayKind::Weekend,
+            None => DayKind::Workday,
+        }
+    }
+
+    /// Whether `date` is a working day.
+    pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        self.day_kind(date).is_working()
+    }
+
+    /// The `n`th working day after `date` (not counting `date` itself); `n = 0` is `date`.
+    /// Gives up (returns the date reached) after ten years of days off, which no real calendar has.
+    pub fn add_working_days(&self, date: NaiveDate, n: u32) -> NaiveDate {
+        let mut day = date;
+        let mut left = n;
+        let mut guard = 0u32;
+        while left > 0 && guard < 3_660 {
+            let Some(next) = day.succ_opt() else { break };
+            day = next;
+            guard += 1;
+            if self.is_working_day(day) {
+                left -= 1;
+            }
+        }
+        day
+    }
+
+    /// How many working days lie after `from` up to and including `to` (0 when `to <= from`).
+    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> u32 {
+        let mut count = 0;
+        let mut day = from;
+        while day < to {
+            let Some(next) = day.succ_opt() else { break };
+            day = next;
+            if self.is_working_day(day) {
+                count += 1;
+            }
+        }
+        count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    #[test]
+    fn spring_festival_2026_and_its_make_up_saturdays() {
+        let cal = WorkCalendar::china();
+        assert_eq!(cal.day_kind(d("2026-02-14")), DayKind::MakeUpWorkday);
+        assert_eq!(cal.day_kind(d("2026-02-28")), DayKind::MakeUpWorkday);
+        for day in 15..=23 {
+            assert_eq!(
+                cal.day_kind(d(&format!("2026-02-{day:02}"))),
+                DayKind::Holiday,
+                "2026-02-{day}"
+            );
+        }
+        assert!(cal.is_working_day(d("2026-02-24")));
+        // Thu 12 Feb + 5 working days: Fri 13, Sat 14 (make-up), then 24, 25, 26.
+        assert_eq!(cal.add_working_days(d("2026-02-12"), 5), d("2026-02-26"));
+        assert_eq!(
+            cal.working_days_between(d("2026-02-12"), d("2026-02-26")),
+            5
+        );
+    }
+
+    #[test]
+    fn national_day_2025_and_2026() {
+        let cal = WorkCalendar::china();
+        assert_eq!(cal.day_kind(d("2025-09-28")), DayKind::MakeUpWorkday);
+        assert_eq!(cal.day_kind(d("2025-10-08")), DayKind::Holiday);
+        assert_eq!(cal.day_kind(d("2025-10-11")), DayKind::MakeUpWorkday);
+        assert_eq!(cal.day_kind(d("2026-09-20")), DayKind::MakeUpWorkday);
+        assert_eq!(cal.day_kind(d("2026-10-07")), DayKind::Holiday);
+        assert_eq!(cal.day_kind(d("2026-10-10")), DayKind::MakeUpWorkday);
+        // Tue 29 Sep 2026 + 5: 30 Sep, 8, 9, 10 (Sat, make-up), 12 Oct.
+        assert_eq!(cal.add_working_days(d("2026-09-29"), 5), d("2026-10-12"));
+    }
+
+    #[test]
+    fn weekends_and_unknown_years() {
+        let cal = WorkCalendar::china();
+        assert_eq!(cal.day_kind(d("2026-11-21")), DayKind::Weekend);
+        assert_eq!(cal.day_kind(d("2026-11-23")), DayKind::Workday);
+        assert!(WorkCalendar::has_official_data(2026));
+        assert!(!WorkCalendar::has_official_data(2027));
+        assert_eq!(cal.day_kind(d("2027-01-01")), DayKind::Workday);
+    }
+
+    #[test]
+    fn overrides_win() -> crate::Result<()> {
+        let cal = WorkCalendar::with_overrides(&[
+            CalendarOverride {
+                date: "2026-02-14".into(),
+                working: false,
+                note: Some("公司统一放假".into()),
+            },
+            CalendarOverride {
+                date: "2026-11-21".into(),
+                working: true,
+                note: None,
+            },
+        ])?;
+        assert_eq!(cal.day_kind(d("2026-02-14")), DayKind::OverrideDayOff);
+        assert_eq!(cal.day_kind(d("2026-11-21")), DayKind::OverrideWorkday);
+        let bad = WorkCalendar::with_overrides(&[CalendarOverride {
+            date: "14/02/2026".into(),
+            working: true,
+            note: None,
+        }]);
+        assert!(bad.is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,797 @@
+//! Field workflows, as pure rules: the tenant's configuration (deal stages and their evidence
+//! gates, visit radius, stale limits, visit cadence per customer tier, calendar overrides),
+//! visit verdicts, stage gates and stale checks. Nothing here does I/O; the store feeds it facts.
+
+use crate::calendar::{CalendarOverride, WorkCalendar};
+use crate::error::{Error, Result};
+use automerge::AutoCommit;
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Evidence a deal needs before it may enter a stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Requirement {
+    /// An attachment of this category (e.g. `quotation`) linked to the deal or its contact.
+    Attachment {
+        /// The attachment category.
+        category: String,
+    },
+    /// A visit to the deal's contact within the last `days` days.
+    RecentVisit {
+        /// How many days back a visit counts.
+        days: u32,
+    },
+    /// A scanned contract (attachment of this category) whose extracted amount is above zero.
+    ContractWithAmount {
+        /// The attachment category (default `contract`).
+        #[serde(default = "contract_category")]
+        category: String,
+    },
+}
+
+fn contract_category() -> String {
+    "contract".to_string()
+}
+
+impl Requirement {
+    /// What is missing when this requirement is not met, for people.
+    pub fn describe_missing(&self) -> String {
+        match self {
+            Requirement::Attachment { category } => {
+                format!("a {category} attachment linked to the deal or its contact")
+            }
+            Requirement::RecentVisit { days } => {
+                format!("a visit to the deal's contact in the last {days} days")
+            }
+            Requirement::ContractWithAmount { category } => {
+                format!("a {category} scan with an amount")
+            }
+        }
+    }
+}
+
+/// One stage of the deal pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageRule {
+    /// The stage name (`lead`, `proposal`, ...).
+    pub name: String,
+    /// Early stages go stale after `stale_early_hours`; later ones after
+    /// `stale_late_working_days`.
+    #[serde(default)]
+    pub early: bool,
+    /// A deal in a terminal stage (`won`, `lost`) is closed: never stale, never moved again.
+    #[serde(default)]
+    pub terminal: bool,
+    /// Evidence needed to enter this stage.
+    #[serde(default)]
+    pub requires: Vec<Requirement>,
+}
+
+/// A tenant's workflow settings. Authored on the server; every device applies the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FlowConfig {
+    /// The pipeline, in order; a new deal starts in the first stage.
+    pub stages: Vec<StageRule>,
+    /// A check-in farther than this from the customer's location is `far_from_customer`.
+    pub visit_radius_m: f64,
+    /// A check-in with an accuracy worse than this is `low_accuracy`.
+    pub max_accuracy_m: f64,
+    /// A device clock off by more than this is `clock_suspect`.
+    pub clock_tolerance_minutes: i64,
+    /// A deal in an early stage without activity for this many hours is stale.
+    pub stale_early_hours: i64,
+    /// A deal in a later stage without activity for this many working days is stale.
+    pub stale_late_working_days: u32,
+    /// Longest time between visits, in days, per customer tier (the contact's `tier` field).
+    pub tier_visit_days: BTreeMap<String, u32>,
+    /// The tenant's UTC offset in minutes (480 for China): what "today" and a calendar day mean.
+    pub utc_offset_minutes: i32,
+    /// Tenant changes to the working-day calendar.
+    pub calendar_overrides: Vec<CalendarOverride>,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        let stage =
+            |name: &str, early: bool, terminal: bool, requires: Vec<Requirement>| StageRule {
+                name: name.to_string(),
+                early,
+                terminal,
+                requires,
+            };
+        FlowConfig {
+            stages: vec![
+                stage("lead", true, false, vec![]),
+                stage("qualified", true, false, vec![]),
+                stage(
+                    "proposal",
+                    false,
+                    false,
+                    vec![Requirement::Attachment {
+                        category: "quotation".into(),
+                    }],
+                ),
+                stage(
+                    "negotiation",
+                    false,
+                    false,
+                    vec![Requirement::RecentVisit { days: 30 }],
+                ),
+                stage(
+                    "won",
+                    false,
+                    true,
+                    vec![Requirement::ContractWithAmount {
+                        category: contract_category(),
+                    }],
+                ),
+                stage("lost", false, true, vec![]),
+            ],
+            visit_radius_m: 500.0,
+            max_accuracy_m: 200.0,
+            clock_tolerance_minutes: 10,
+            stale_early_hours: 72,
+            stale_late_working_days: 5,
+            tier_visit_days: [("A", 7), ("B", 14), ("C", 30)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            utc_offset_minutes: 480,
+            calendar_overrides: Vec::new(),
+        }
+    }
+}
+
+impl FlowConfig {
+    /// Checks the configuration; the error names the setting.
+    pub fn validate(&self) -> Result<()> {
+        if self.stages.is_empty() {
+            return Err(Error::validation(
+                "stages",
+                "",
+                "the pipeline needs at least one stage",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &self.stages {
+            if s.name.trim().is_empty() || s.name.chars().count() > 64 {
+                return Err(Error::validation(
+                    "stages",
+                    s.name.clone(),
+                    "a stage name must be 1 to 64 characters",
+                ));
+            }
+            if !seen.insert(s.name.as_str()) {
+                return Err(Error::validation(
+                    "stages",
+                    s.name.clone(),
+                    "stage names must be unique",
+                ));
+            }
+        }
+        for (field, v) in [
+            ("visit_radius_m", self.visit_radius_m),
+            ("max_accuracy_m", self.max_accuracy_m),
+        ] {
+            if !v.is_finite() || v <= 0.0 {
+                return Err(Error::validation(
+                    field,
+                    v.to_string(),
+                    "must be a positive number of metres",
+                ));
+            }
+        }
+        if self.clock_tolerance_minutes <= 0 || self.stale_early_hours <= 0 {
+            return Err(Error::validation(
+                "clock_tolerance_minutes/stale_early_hours",
+                "",
+                "must be positive",
+            ));
+        }
+        if !(-14 * 60..=14 * 60).contains(&self.utc_offset_minutes) {
+            return Err(Error::validation(
+                "utc_offset_minutes",
+                self.utc_offset_minutes.to_string(),
+                "must be between -840 and 840",
+            ));
+        }
+        self.calendar()?;
+        Ok(())
+    }
+
+    /// The working-day calendar with this tenant's overrides.
+    pub fn calendar(&self) -> Result<WorkCalendar> {
+        WorkCalendar::with_overrides(&self.calendar_overrides)
+    }
+
+    /// The tenant's time zone.
+    pub fn offset(&self) -> FixedOffset {
+        FixedOffset::east_opt(self.utc_offset_minutes * 60)
+            .unwrap_or_else(|| FixedOffset::east_opt(0).unwrap_or(chrono::Utc.fix()))
+    }
+
+    /// The rule of a stage, if the pipeline has it.
+    pub fn stage(&self, name: &str) -> Option<&StageRule> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// The names of the stages, in order.
+    pub fn stage_names(&self) -> Vec<String> {
+        self.stages.iter().map(|s| s.name.clone()).collect()
+    }
+}
+
+/// The verdict of a check-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Position, accuracy and clock all check out.
+    Verified,
+    /// Farther from the customer's stored location than the tenant's radius.
+    FarFromCustomer,
+    /// The position's accuracy is worse than the tenant's limit.
+    LowAccuracy,
+    /// The device clock disagrees with monotonic time or the server's clock.
+    ClockSuspect,
+    /// The platform reported a mock (fake) location.
+    MockLocation,
+}
+
+impl Verdict {
+    /// `verified`, `far_from_customer`, `low_accuracy`, `clock_suspect`, `mock_location`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Verified => "verified",
+            Verdict::FarFromCustomer => "far_from_customer",
+            Verdict::LowAccuracy => "low_accuracy",
+            Verdict::ClockSuspect => "clock_suspect",
+            Verdict::MockLocation => "mock_location",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Verdict> {
+        [
+            Verdict::Verified,
+            Verdict::FarFromCustomer,
+            Verdict::LowAccuracy,
+            Verdict::ClockSuspect,
+            Verdict::MockLocation,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// What a verdict is computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictInput {
+    /// Check-in position.
+    pub lat: f64,
+    /// Check-in position.
+    pub lon: f64,
+    /// Reported accuracy in metres.
+    pub accuracy_m: Option<f64>,
+    /// The platform's mock-location flag.
+    pub mock_location: bool,
+    /// The customer's stored location, if it has one.
+    pub customer: Option<(f64, f64)>,
+    /// How far the device clock is off, in ms, if it could be judged (against monotonic time
+    /// since the last server contact, or against the server's clock).
+    pub clock_skew_ms: Option<i64>,
+}
+
+/// A verdict with every failed check and the distance, as stored on the visit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisitCheck {
+    /// The overall verdict: the most serious failed check, or `verified`.
+    pub verdict: Verdict,
+    /// Every failed check, most serious first.
+    pub reasons: Vec<String>,
+    /// Distance to the customer's stored location in metres, when it has one.
+    pub distance_m: Option<f64>,
+    /// Who decided: `device` or `server` (the server's verdict wins).
+    pub by: String,
+}
+
+/// Great-circle distance in metres (haversine, mean Earth radius).
+pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let r = 6_371_008.8_f64;
+    let (lat1, lat2) = (a.0.to_radians(), b.0.to_radians());
+    let dlat = (b.0 - a.0).to_radians();
+    let dlon = (b.1 - a.1).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * r * h.sqrt().min(1.0).asin()
+}
+
+/// Judges a check-in.
+pub fn judge_visit(input: &VerdictInput, config: &FlowConfig, by: &str) -> VisitCheck {
+    let mut failed: Vec<(Verdict, String)> = Vec::new();
+    if input.mock_location {
+        failed.push((
+            Verdict::MockLocation,
+            "the platform reported a mock location".into(),
+        ));
+    }
+    if let Some(skew) = input.clock_skew_ms {
+        let tolerance = config.clock_tolerance_minutes * 60_000;
+        if skew.abs() > tolerance {
+            failed.push((
+                Verdict::ClockSuspect,
+                format!(
+                    "the device clock is off by {} minutes (tolerance {})",
+                    skew.abs() / 60_000,
+                    config.clock_tolerance_minutes
+                ),
+            ));
+        }
+    }
+    if let Some(a) = input.accuracy_m {
+        if a > config.max_accuracy_m {
+            failed.push((
+                Verdict::LowAccuracy,
+                format!(
+                    "accuracy {a:.0} m is worse than {:.0} m",
+                    config.max_accuracy_m
+                ),
+            ));
+        }
+    }
+    let distance = input
+        .customer
+        .map(|c| distance_m((input.lat, input.lon), c));
+    if let Some(d) = distance {
+        if d > config.visit_radius_m {
+            failed.push((
+                Verdict::FarFromCustomer,
+                format!(
+                    "{d:.0} m from the customer's location (radius {:.0} m)",
+                    config.visit_radius_m
+                ),
+            ));
+        }
+    }
+    failed.sort_by_key(|f| std::cmp::Reverse(f.0));
+    VisitCheck {
+        verdict: failed.first().map_or(Verdict::Verified, |f| f.0),
+        reasons: failed.into_iter().map(|f| f.1).collect(),
+        distance_m: distance.map(|d| (d * 10.0).round() / 10.0),
+        by: by.to_string(),
+    }
+}
+
+/// The facts about a deal's evidence that the gates read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EvidenceFacts {
+    /// Attachments linked to the deal or its contact.
+    pub attachments: Vec<AttachmentFacts>,
+    /// The latest visit to the deal's contact.
+    pub last_visit: Option<DateTime<FixedOffset>>,
+}
+
+/// What a gate needs to know of one attachment record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachmentFacts {
+    /// The attachment record id.
+    pub id: String,
+    /// Its category (`quotation`, `contract`, ...).
+    pub category: String,
+    /// The amount extracted from it (contracts), if any.
+    pub amount: Option<f64>,
+}
+
+/// One piece of evidence a stage needs and the deal lacks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MissingEvidence {
+    /// The requirement.
+    pub requirement: Requirement,
+    /// What is missing, for people.
+    pub description: String,
+}
+
+/// The requirements of `stage` that `facts` do not meet at `now`.
+pub fn missing_evidence(
+    stage: &StageRule,
+    facts: &EvidenceFacts,
+    now: DateTime<FixedOffset>,
+) -> Vec<MissingEvidence> {
+    stage
+        .requires
+        .iter()
+        .filter(|r| match r {
+            Requirement::Attachment { category } => {
+                !facts.attachments.iter().any(|a| &a.category == category)
+            }
+            Requirement::RecentVisit { days } => !facts.last_visit.is_some_and(|v| {
+                now.signed_duration_since(v) <= chrono::Duration::days(i64::from(*days))
+            }),
+            Requirement::ContractWithAmount { category } => !facts
+                .attachments
+                .iter()
+                .any(|a| &a.category == category && a.amount.is_some_and(|x| x > 0.0)),
+        })
+        .map(|r| MissingEvidence {
+            requirement: r.clone(),
+            description: r.describe_missing(),
+        })
+        .collect()
+}
+
+/// Whether a deal in `stage` whose last activity was at `last_activity` is stale at `now`, and
+/// why. Early stages: `stale_early_hours` hours. Later ones: more than `stale_late_working_days`
+/// working days passed after the activity's day (in the tenant's time zone). Terminal: never.
+pub fn stale_reason(
+    stage: &StageRule,
+    last_activity: DateTime<FixedOffset>,
+    now: DateTime<FixedOffset>,
+    config: &FlowConfig,
+    calendar: &WorkCalendar,
+) -> Option<String> {
+    if stage.terminal {
+        return None;
+    }
+    if stage.early {
+        let hours = now.signed_duration_since(last_activity).num_hours();
+        return (hours >= config.stale_early_hours).then(|| {
+            format!(
+                "no activity for {hours} hours in stage {} (limit {} hours)",
+                stage.name, config.stale_early_hours
+            )
+        });
+    }
+    let offset = config.offset();
+    let from = last_activity.with_timezone(&offset).date_naive();
+    let today = now.with_timezone(&offset).date_naive();
+    let deadline = calendar.add_working_days(from, config.stale_late_working_days);
+    (today > deadline).then(|| {
+        format!(
+            "no activity for {} working days in stage {} (limit {}, last activity {from})",
+            calendar.working_days_between(from, today),
+            stage.name,
+            config.stale_late_working_days
+        )
+    })
+}
+
+/// Whether a customer of `tier` last visited on `last` (or never, since `since`) is overdue on
+/// `today`, and why.
+pub fn visit_overdue(
+    tier: &str,
+    last: Option<NaiveDate>,
+    since: NaiveDate,
+    today: NaiveDate,
+    config: &FlowConfig,
+) -> Option<String> {
+    let limit = *config.tier_visit_days.get(tier)?;
+    let from = last.unwrap_or(since);
+    let days = (today - from).num_days();
+    (days > i64::from(limit)).then(|| match last {
+        Some(d) => format!("tier {tier}: last visit {d}, {days} days ago (limit {limit} days)"),
+        None => format!("tier {tier}: never visited in {days} days (limit {limit} days)"),
+    })
+}
+
+/// The record id of a tenant's flow settings document (kind `config`), authored by the server.
+pub fn config_record_id(tenant_id: &str) -> String {
+    format!("config-{tenant_id}")
+}
+
+/// The user name the server writes its own changes as (verdicts, settings, assignments).
+pub const SERVER_USER: &str = "outpost-server";
+
+/// Commits pending operations as the server, with `action`; the change bytes, if anything changed.
+pub fn commit_as_server(doc: &mut AutoCommit, action: &str, now_ms: i64) -> Option<Vec<u8>> {
+    let message = serde_json::json!({ "u": SERVER_USER, "a": action }).to_string();
+    doc.commit_with(
+        automerge::transaction::CommitOptions::default()
+            .with_message(message)
+            .with_time(now_ms),
+    )?;
+    doc.get_last_local_change().map(|c| c.raw_bytes().to_vec())
+}
+
+/// Writes a tenant's flow settings into its `config` document (created when `doc` is new).
+/// Returns the change bytes, or `None` when nothing changed.
+pub fn write_config_doc(
+    doc: &mut AutoCommit,
+    tenant_id: &str,
+    config: &FlowConfig,
+    now_ms: i64,
+) -> Result<Option<Vec<u8>>> {
+    config.validate()?;
+    let json = serde_json::to_string(config)
+        .map_err(|e| Error::validation("config", "", format!("cannot be written as JSON: {e}")))?;
+    let id = config_record_id(tenant_id);
+    crate::record::put_opt_str(doc, "id", Some(&id))?;
+    crate::record::put_opt_str(doc, "kind", Some("config"))?;
+    crate::record::put_opt_str(doc, "flow", Some(&json))?;
+    Ok(commit_as_server(doc, "settings", now_ms))
+}
+
+/// The flow settings held in a `config` document (defaults when it holds none).
+pub fn config_of_doc(doc: &AutoCommit) -> FlowConfig {
+    crate::record::get_str(doc, "flow")
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default()
+}
+
+/// Checks a `config` document received from elsewhere.
+pub(crate) fn validate_config_doc(doc: &AutoCommit) -> std::result::Result<(), String> {
+    let json = crate::record::get_str(doc, "flow").ok_or("flow: settings missing")?;
+    let config: FlowConfig =
+        serde_json::from_str(&json).map_err(|e| format!("flow: not valid settings: {e}"))?;
+    config.validate().map_err(|e| e.to_string())
+}
+
+/// The contact a visit document is for.
+pub fn visit_contact_id(doc: &AutoCommit) -> Option<String> {
+    crate::record::get_str(doc, "contact_id")
+}
+
+/// The verdict stored in a visit document.
+pub fn visit_check_of(doc: &AutoCommit) -> Option<VisitCheck> {
+    crate::record::get_str(doc, "check").and_then(|j| serde_json::from_str(&j).ok())
+}
+
+/// A number held as a number or a numeric string at a root key.
+fn doc_number(doc: &AutoCommit, key: &str) -> Option<f64> {
+    crate::record::get_f64(doc, key)
+        .or_else(|| crate::record::get_str(doc, key).and_then(|s| s.trim().parse().ok()))
+        .filter(|v: &f64| v.is_finite())
+}
+
+/// The server's re-check of a visit at sync: the customer's location as the server knows it,
+/// the tenant's radius and accuracy limit, the mock flag the device recorded, and the device
+/// clock against the server's (a check-in time later than the server's clock by more than the
+/// tolerance). Returns the verdict to write when it differs from the stored one.
+pub fn recheck_visit(
+    visit: &AutoCommit,
+    contact: Option<&AutoCommit>,
+    config: &FlowConfig,
+    server_now_ms: i64,
+) -> Option<VisitCheck> {
+    use automerge::{ReadDoc, ScalarValue, Value, ROOT};
+    let lat = doc_number(visit, "lat")?;
+    let lon = doc_number(visit, "lon")?;
+    let mock_location = matches!(
+        visit.get(ROOT, "mock_location").ok().flatten(),
+        Some((Value::Scalar(s), _)) if matches!(s.as_ref(), ScalarValue::Boolean(true))
+    );
+    let customer = contact.and_then(|c| Some((doc_number(c, "lat")?, doc_number(c, "lon")?)));
+    let device_ms = crate::record::get_str(visit, "device_time")
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.timestamp_millis());
+    let clock_skew_ms = device_ms
+        .map(|d| d - server_now_ms)
+        .filter(|skew| *skew > 0);
+    let check = judge_visit(
+        &VerdictInput {
+            lat,
+            lon,
+            accuracy_m: doc_number(visit, "accuracy_m"),
+            mock_location,
+            // A customer located by this very check-in is trivially near it: the device judged
+            // that already, and the server has nothing better.
+            customer: customer.filter(|c| *c != (lat, lon)),
+            clock_skew_ms,
+        },
+        config,
+        "server",
+    );
+    match visit_check_of(visit) {
+        Some(stored) if stored.verdict == check.verdict => None,
+        _ => Some(check),
+    }
+}
+
+/// Writes the server's verdict into a visit document and commits it as the server.
+pub fn write_server_check(
+    doc: &mut AutoCommit,
+    check: &VisitCheck,
+    now_ms: i64,
+) -> Result<Option<Vec<u8>>> {
+    use automerge::transaction::Transactable;
+    let json = serde_json::to_string(check).unwrap_or_default();
+    doc.put(automerge::ROOT, "check", json)?;
+    Ok(commit_as_server(doc, "server_verdict", now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap_or_default()
+    }
+
+    fn input() -> VerdictInput {
+        VerdictInput {
+            lat: 22.5431,
+            lon: 113.9480,
+            accuracy_m: Some(15.0),
+            mock_location: false,
+            customer: Some((22.5440, 113.9490)),
+            clock_skew_ms: Some(30_000),
+        }
+    }
+
+    #[test]
+    fn each_verdict() {
+        let cfg = FlowConfig::default();
+        let ok = judge_visit(&input(), &cfg, "device");
+        assert_eq!(ok.verdict, Verdict::Verified, "{ok:?}");
+        assert!(ok.distance_m.is_some_and(|d| d < 200.0));
+
+        let mut far = input();
+        far.customer = Some((22.5600, 113.9480)); // ~1.9 km north
+        let v = judge_visit(&far, &cfg, "device");
+        assert_eq!(v.verdict, Verdict::FarFromCustomer);
+        assert!(v.distance_m.is_some_and(|d| d > 1_800.0 && d < 2_000.0));
+
+        let mut low = input();
+        low.accuracy_m = Some(350.0);
+        assert_eq!(
+            judge_visit(&low, &cfg, "device").verdict,
+            Verdict::LowAccuracy
+        );
+
+        let mut clock = input();
+        clock.clock_skew_ms = Some(-11 * 60_000);
+        assert_eq!(
+            judge_visit(&clock, &cfg, "device").verdict,
+            Verdict::ClockSuspect
+        );
+
+        let mut mock = far.clone();
+        mock.mock_location = true;
+        let v = judge_visit(&mock, &cfg, "device");
+        assert_eq!(v.verdict, Verdict::MockLocation);
+        assert_eq!(v.reasons.len(), 2, "every failed check is listed: {v:?}");
+
+        let mut none = input();
+        none.customer = None;
+        assert_eq!(
+            judge_visit(&none, &cfg, "device").verdict,
+            Verdict::Verified
+        );
+    }
+
+    #[test]
+    fn radius_is_configurable() {
+        let mut cfg = FlowConfig::default();
+        let mut near = input();
+        near.customer = Some((22.5471, 113.9480)); // ~445 m
+        assert_eq!(judge_visit(&near, &cfg, "d").verdict, Verdict::Verified);
+        cfg.visit_radius_m = 300.0;
+        assert_eq!(
+            judge_visit(&near, &cfg, "d").verdict,
+            Verdict::FarFromCustomer
+        );
+    }
+
+    #[test]
+    fn gates_list_what_is_missing() {
+        let cfg = FlowConfig::default();
+        let now = t("2026-11-23T10:00:00+08:00");
+        let proposal = cfg
+            .stage("proposal")
+            .cloned()
+            .unwrap_or_else(|| cfg.stages[0].clone());
+        let none = EvidenceFacts::default();
+        let missing = missing_evidence(&proposal, &none, now);
+        assert_eq!(missing.len(), 1);
+        assert!(missing[0].description.contains("quotation"));
+
+        let negotiation = cfg
+            .stage("negotiation")
+            .cloned()
+            .unwrap_or_else(|| cfg.stages[0].clone());
+        let old_visit = EvidenceFacts {
+            attachments: vec![],
+            last_visit: Some(t("2026-10-20T10:00:00+08:00")),
+        };
+        assert_eq!(missing_evidence(&negotiation, &old_visit, now).len(), 1);
+        let recent = EvidenceFacts {
+            attachments: vec![],
+            last_visit: Some(t("2026-11-01T10:00:00+08:00")),
+        };
+        assert!(missing_evidence(&negotiation, &recent, now).is_empty());
+
+        let won = cfg
+            .stage("won")
+            .cloned()
+            .unwrap_or_else(|| cfg.stages[0].clone());
+        let no_amount = EvidenceFacts {
+            attachments: vec![AttachmentFacts {
+                id: "a".into(),
+                category: "contract".into(),
+                amount: None,
+            }],
+            last_visit: None,
+        };
+        assert_eq!(missing_evidence(&won, &no_amount, now).len(), 1);
+        let with_amount = EvidenceFacts {
+            attachments: vec![AttachmentFacts {
+                id: "a".into(),
+                category: "contract".into(),
+                amount: Some(120_000.0),
+            }],
+            last_visit: None,
+        };
+        assert!(missing_evidence(&won, &with_amount, now).is_empty());
+    }
+
+    #[test]
+    fn stale_follows_the_working_day_calendar() -> Result<()> {
+        let cfg = FlowConfig::default();
+        let cal = cfg.calendar()?;
+        let proposal = cfg
+            .stage("proposal")
+            .cloned()
+            .unwrap_or_else(|| cfg.stages[0].clone());
+        let lead = cfg
+            .stage("lead")
+            .cloned()
+            .unwrap_or_else(|| cfg.stages[0].clone());
+        let activity = t("2026-02-12T16:00:00+08:00");
+        // Without the holiday, 5 working days would end on 19 Feb; with it, on 26 Feb.
+        assert!(stale_reason(
+            &proposal,
+            activity,
+            t("2026-02-20T09:00:00+08:00"),
+            &cfg,
+            &cal
+        )
+        .is_none());
+        assert!(stale_reason(
+            &proposal,
+            activity,
+            t("2026-02-26T18:00:00+08:00"),
+            &cfg,
+            &cal
+        )
+        .is_none());
+        let r = stale_reason(
+            &proposal,
+            activity,
+            t("2026-02-27T09:00:00+08:00"),
+            &cfg,
+            &cal,
+        );
+        assert!(r.is_some_and(|r| r.contains("6 working days")));
+        // Early stages count plain hours, holidays or not.
+        assert!(
+            stale_reason(&lead, activity, t("2026-02-15T15:00:00+08:00"), &cfg, &cal).is_none()
+        );
+        assert!(
+            stale_reason(&lead, activity, t("2026-02-15T16:00:00+08:00"), &cfg, &cal).is_some()
+        );
+        // National Day 2026: Tue 29 Sep + 5 working days ends on Mon 12 Oct (Sat 10 Oct worked).
+        let sep = t("2026-09-29T10:00:00+08:00");
+        assert!(stale_reason(&proposal, sep, t("2026-10-12T10:00:00+08:00"), &cfg, &cal).is_none());
+        assert!(stale_reason(&proposal, sep, t("2026-10-13T10:00:00+08:00"), &cfg, &cal).is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn config_round_trips_and_is_checked() -> Result<()> {
+        let cfg = FlowConfig::default();
+        cfg.validate()?;
+        let json = serde_json::to_string(&cfg).unwrap_or_default();
+        let back: FlowConfig = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, cfg);
+        let partial: FlowConfig =
+            serde_json::from_str(r#"{"visit_radius_m": 300}"#).unwrap_or_default();
+        assert_eq!(partial.visit_radius_m, 300.0);
+        assert_eq!(partial.stages.len(), 6);
+        let mut bad = cfg.clone();
+        bad.stages.push(bad.stages[0].clone());
+        assert!(
+            matches!(bad.validate(), Err(Error::Validation { ref field, .. }) if field == "stages")
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,208 @@
+//! Deals: an opportunity with a contact (and company), moving through the tenant's stages.
+//!
+//! The stage is a last-writer-wins register; every move is its own change, so the deal's
+//! history (who moved it where, when) is the document's change history.
+
+use super::{check_text, get_f64, get_str};
+use crate::error::{Error, Result};
+use automerge::AutoCommit;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Root keys of a deal document that this build understands; all others are `extra`.
+pub(crate) const KNOWN_KEYS: &[&str] = &[
+    "id",
+    "kind",
+    "title",
+    "contact_id",
+    "company",
+    "amount",
+    "stage",
+    "owner",
+    "notes",
+    "created_at",
+    "stage_changed_at",
+];
+
+/// A deal as stored and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deal {
+    /// UUIDv7 string.
+    pub id: String,
+    /// What is being sold (required).
+    pub title: String,
+    /// The contact the deal is with.
+    pub contact_id: String,
+    /// The customer's company (defaults to the contact's).
+    pub company: Option<String>,
+    /// Expected value (in the tenant's currency), if known.
+    pub amount: Option<f64>,
+    /// The current stage.
+    pub stage: String,
+    /// The rep who owns the deal.
+    pub owner: Option<String>,
+    /// Free-text notes.
+    pub notes: Option<String>,
+    /// Fields this build does not know.
+    pub extra: BTreeMap<String, String>,
+    /// When the deal was created (RFC 3339).
+    pub created_at: String,
+    /// When the deal entered its current stage (RFC 3339).
+    pub stage_changed_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+    /// `local`, `synced` or `rejected`.
+    pub sync_state: String,
+}
+
+/// A new deal, as typed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewDeal {
+    /// What is being sold (required).
+    pub title: String,
+    /// The contact (must exist and be active).
+    pub contact_id: String,
+    /// Company; defaults to the contact's.
+    pub company: Option<String>,
+    /// Expected value, >= 0.
+    pub amount: Option<f64>,
+    /// Starting stage; defaults to the pipeline's first. Entering it passes its gate too.
+    pub stage: Option<String>,
+    /// Owner; defaults to the store's user.
+    pub owner: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+/// Which deals to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DealFilter {
+    /// Only deals of this contact.
+    pub contact_id: Option<String>,
+    /// Only deals in this stage.
+    pub stage: Option<String>,
+    /// Only deals of this owner.
+    pub owner: Option<String>,
+    /// At most this many (most recently changed first).
+    pub limit: Option<u32>,
+}
+
+impl NewDeal {
+    /// Trims and checks the fields; errors name the field.
+    pub(crate) fn validate(&mut self) -> Result<()> {
+        self.title = self.title.trim().to_string();
+        if self.title.is_empty() {
+            return Err(Error::validation("title", "", "a deal needs a title"));
+        }
+        check_text("title", &self.title, super::contact::MAX_FIELD_CHARS)?;
+        if self.contact_id.trim().is_empty() {
+            return Err(Error::validation("contact", "", "a deal needs a contact"));
+        }
+        if let Some(a) = self.amount {
+            check_amount(a)?;
+        }
+        if let Some(n) = &self.notes {
+            check_text("notes", n, super::contact::MAX_NOTES_CHARS)?;
+        }
+        if let Some(c) = &self.company {
+            check_text("company", c, super::contact::MAX_FIELD_CHARS)?;
+        }
+        Ok(())
+    }
+}
+
+/// An amount must be a finite number >= 0.
+pub(crate) fn check_amount(a: f64) -> Result<()> {
+    if !a.is_finite() || a < 0.0 {
+        return Err(Error::validation(
+            "amount",
+            a.to_string(),
+            "an amount must be a number of at least 0",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a deal document received from elsewhere.
+pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> {
+    if get_str(doc, "title").is_none_or(|t| t.trim().is_empty()) {
+        return Err("title: a deal needs a title".into());
+    }
+    if get_str(doc, "contact_id").is_none_or(|c| c.trim().is_empty()) {
+        return Err("contact_id: a deal needs a contact".into());
+    }
+    if get_str(doc, "stage").is_none_or(|s| s.trim().is_empty()) {
+        return Err("stage: a deal needs a stage".into());
+    }
+    if get_f64(doc, "amount").is_some_and(|a| !a.is_finite() || a < 0.0) {
+        return Err("amount: must be at least 0".into());
+    }
+    Ok(())
+}
+
+/// Reads a deal out of its document.
+pub(crate) fn from_doc(id: &str, doc: &AutoCommit, updated_at: String, sync_state: String) -> Deal {
+    let created_at = get_str(doc, "created_at").unwrap_or_default();
+    Deal {
+        id: id.to_string(),
+        title: get_str(doc, "title").unwrap_or_default(),
+        contact_id: get_str(doc, "contact_id").unwrap_or_default(),
+        company: get_str(doc, "company"),
+        amount: get_f64(doc, "amount"),
+        stage: get_str(doc, "stage").unwrap_or_default(),
+        owner: get_str(doc, "owner"),
+        notes: get_str(doc, "notes"),
+        extra: super::extra(doc, KNOWN_KEYS),
+        stage_changed_at: get_str(doc, "stage_changed_at").unwrap_or_else(|| created_at.clone()),
+        created_at,
+        updated_at,
+        sync_state,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_deals_are_checked() {
+        let mut ok = NewDeal {
+            title: " 华强 ERP 项目 ".into(),
+            contact_id: "c".into(),
+            amount: Some(250_000.0),
+            ..Default::default()
+        };
+        assert!(ok.validate().is_ok());
+        assert_eq!(ok.title, "华强 ERP 项目");
+        for (mut bad, field) in [
+            (
+                NewDeal {
+                    contact_id: "c".into(),
+                    ..Default::default()
+                },
+                "title",
+            ),
+            (
+                NewDeal {
+                    title: "t".into(),
+                    ..Default::default()
+                },
+                "contact",
+            ),
+            (
+                NewDeal {
+                    title: "t".into(),
+                    contact_id: "c".into(),
+                    amount: Some(-1.0),
+                    ..Default::default()
+                },
+                "amount",
+            ),
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(Error::Validation { field: ref f, .. }) if f == field),
+                "{field}"
+            );
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! Deal reads and writes. A stage move is refused, naming every missing piece of evidence, when
+//! the target stage's gate is not met.
+
+use super::evidence::{EvidenceSource, StoreEvidence};
+use super::{load_record, write_record, RecordKind, Store};
+use crate::error::{Error, Result};
+use crate::flow::{self, EvidenceFacts, MissingEvidence};
+use crate::record::contact::ContactStatus;
+use crate::record::deal::{self, check_amount, Deal, DealFilter, NewDeal};
+use crate::record::history::HistoryEntry;
+use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms};
+use automerge::{transaction::Transactable, ROOT};
+use chrono::{DateTime, FixedOffset};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+const COLUMNS: &str =
+    "r.id, d.title, d.contact_id, d.company, d.amount, d.stage, d.owner, d.notes, d.extra, \
+     d.created_at, d.stage_changed_at, d.updated_at, r.sync_state";
+
+/// Whether a deal may enter a stage, and if not, what is missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageCheck {
+    /// The deal.
+    pub deal_id: String,
+    /// The stage asked for.
+    pub stage: String,
+    /// Whether the move is allowed.
+    pub allowed: bool,
+    /// Every missing piece of evidence (empty when allowed).
+    pub missing: Vec<MissingEvidence>,
+    /// Why the move is impossible regardless of evidence (closed deal, unknown stage).
+    pub blocked_reason: Option<String>,
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Deal> {
+    Ok(Deal {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        contact_id: r.get(2)?,
+        company: r.get(3)?,
+        amount: r.get(4)?,
+        stage: r.get(5)?,
+        owner: r.get(6)?,
+        notes: r.get(7)?,
+        extra: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+        created_at: r.get(9)?,
+        stage_changed_at: r.get(10)?,
+        updated_at: r.get(11)?,
+        sync_state: r.get(12)?,
+    })
+}
+
+/// Rebuilds a deal's projection row inside `tx`.
+pub(crate) fn project(tx: &Transaction<'_>, rid: i64, d: &Deal) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO deals(rid, title, contact_id, company, amount, stage, owner, notes, extra, \
+         created_at, stage_changed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        rid,
+        d.title,
+        d.contact_id,
+        d.company,
+        d.amount,
+        d.stage,
+        d.owner,
+        d.notes,
+        serde_json::to_string(&d.extra).unwrap_or_else(|_| "{}".into()),
+        d.created_at,
+        d.stage_changed_at,
+        d.updated_at,
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn get(conn: &Connection, id: &str) -> Result<Deal> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM deals d JOIN records r ON r.rid = d.rid WHERE r.id = ?1"
+    ))?
+    .query_row([id], from_row)
+    .optional()?
+    .ok_or_else(|| Error::NotFound {
+        kind: "deal",
+        id: id.to_string(),
+    })
+}
+
+pub(crate) fn list(conn: &Connection, filter: &DealFilter) -> Result<Vec<Deal>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM deals d JOIN records r ON r.rid = d.rid \
+         WHERE (?1 IS NULL OR d.contact_id = ?1) AND (?2 IS NULL OR d.stage = ?2) AND (?3 IS NULL OR d.owner = ?3) \
+         ORDER BY d.updated_at DESC LIMIT ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![
+            filter.contact_id,
+            filter.stage,
+            filter.owner,
+            filter.limit.map_or(-1, i64::from)
+        ],
+        from_row,
+    )?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Loads a deal, applies `f`, commits and writes document, projection and outbox in `tx`.
+fn change_deal(
+    tx: Transaction<'_>,
+    actor: &crate::record::Actor,
+    id: &str,
+    action: &str,
+    ms: i64,
+    f: impl FnOnce(&mut automerge::AutoCommit) -> Result<()>,
+) -> Result<Deal> {
+    let (rid, mut doc, _) = load_record(&tx, RecordKind::Deal, id, actor)?;
+    let before = doc.get_heads();
+    f(&mut doc)?;
+    if commit(&mut doc, actor, action, ms).is_none() {
+        return get(&tx, id);
+    }
+    let w = write_record(&tx, Some(rid), id, "deal", &mut doc, Some(&before))?;
+    let d = deal::from_doc(id, &doc, w.updated_at, w.sync_state);
+    project(&tx, rid, &d)?;
+    tx.commit()?;
+    Ok(d)
+}
+
+/// Checks whether `deal` may enter `stage` at `now`, reading evidence through `facts`.
+pub(crate) fn check_stage(
+    config: &flow::FlowConfig,
+    deal: &Deal,
+    stage: &str,
+    facts: &EvidenceFacts,
+    now: DateTime<FixedOffset>,
+) -> StageCheck {
+    let blocked = |reason: String| StageCheck {
+        deal_id: deal.id.clone(),
+        stage: stage.to_string(),
+        allowed: false,
+        missing: Vec::new(),
+        blocked_reason: Some(reason),
+    };
+    let Some(rule) = config.stage(stage) else {
+        return blocked(format!(
+            "unknown stage {stage:?}; the stages are {}",
+            config.stage_names().join(", ")
+        ));
+    };
+    if config.stage(&deal.stage).is_some_and(|s| s.terminal) && deal.stage != stage {
+        return blocked(format!(
+            "the deal is closed ({}); a closed deal does not move",
+            deal.stage
+        ));
+    }
+    let missing = flow::missing_evidence(rule, facts, now);
+    StageCheck {
+        deal_id: deal.id.clone(),
+        stage: stage.to_string(),
+        allowed: missing.is_empty(),
+        missing,
+        blocked_reason: None,
+    }
+}
+
+/// The refusal for a check that did not pass: the field is `stage`, the reason lists exactly
+/// what is missing.
+fn refusal(check: &StageCheck) -> Error {
+    let reason = match &check.blocked_reason {
+        Some(r) => r.clone(),
+        None => format!(
+            "cannot enter {} without {}",
+            check.stage,
+            check
+                .missing
+                .iter()
+                .map(|m| m.description.as_str())
+                .collect::<Vec<_>>()
+                .join("; and ")
+        ),
+    };
+    Error::validation("stage", check.stage.clone(), reason)
+}
+
+impl Store {
+    /// Creates a deal with a contact, in the pipeline's first stage (or `stage`, if its gate
+    /// passes).
+    pub fn add_deal(&mut self, new: NewDeal) -> Result<Deal> {
+        let r = self.add_deal_inner(new, Self::local_now());
+        let d = self.ctx(r)?;
+        self.notify(RecordKind::Deal, &d.id);
+        Ok(d)
+    }
+
+    fn add_deal_inner(&mut self, mut new: NewDeal, now: DateTime<FixedOffset>) -> Result<Deal> {
+        new.validate()?;
+        let config = self.flow_config()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let contact = super::contacts::get(&tx, new.contact_id.trim()).map_err(|e| match e {
+            Error::NotFound { .. } => {
+                Error::validation("contact", new.contact_id.clone(), "no contact with this id")
+            }
+            other => other,
+        })?;
+        if contact.status != ContactStatus::Active {
+            return Err(Error::validation(
+                "contact",
+                contact.id,
+                "this contact was marked invalid",
+            ));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let stage = new
+            .stage
+            .clone()
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| config.stages[0].name.clone());
+        let probe = Deal {
+            id: id.clone(),
+            title: new.title.clone(),
+            contact_id: contact.id.clone(),
+            company: None,
+            amount: None,
+            stage: config.stages[0].name.clone(),
+            owner: None,
+            notes: None,
+            extra: Default::default(),
+            created_at: String::new(),
+            stage_changed_at: String::new(),
+            updated_at: String::new(),
+            sync_state: String::new(),
+        };
+        let facts = StoreEvidence::new(&tx, &self.actor).facts(&probe)?;
+        let check = check_stage(&config, &probe, &stage, &facts, now);
+        if !check.allowed {
+            return Err(refusal(&check));
+        }
+        let ms = now.timestamp_millis();
+        let mut doc = new_doc(&self.actor);
+        doc.put(ROOT, "id", id.as_str())?;
+        doc.put(ROOT, "kind", "deal")?;
+        doc.put(ROOT, "title", new.title.as_str())?;
+        doc.put(ROOT, "contact_id", contact.id.as_str())?;
+        let company = new
+            .company
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .or(contact.company);
+        put_opt_str(&mut doc, "company", company.as_deref())?;
+        if let Some(a) = new.amount {
+            doc.put(ROOT, "amount", a)?;
+        }
+        doc.put(ROOT, "stage", stage.as_str())?;
+        let owner = new
+            .owner
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty())
+            .unwrap_or_else(|| self.actor.user.clone());
+        doc.put(ROOT, "owner", owner.as_str())?;
+        put_opt_str(&mut doc, "notes", new.notes.as_deref().map(str::trim))?;
+        doc.put(ROOT, "created_at", rfc3339_ms(ms))?;
+        doc.put(ROOT, "stage_changed_at", rfc3339_ms(ms))?;
+        commit(&mut doc, &self.actor, "create", ms);
+        let w = write_record(&tx, None, &id, "deal", &mut doc, Some(&[]))?;
+        let d = deal::from_doc(&id, &doc, w.updated_at, w.sync_state);
+        project(&tx, w.rid, &d)?;
+        tx.commit()?;
+        Ok(d)
+    }
+
+    /// One deal by id.
+    pub fn get_deal(&self, id: &str) -> Result<Deal> {
+        self.ctx(get(&self.conn, id))
+    }
+
+    /// Deals, most recently changed first.
+    pub fn list_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>> {
+        self.ctx(list(&self.conn, filter))
+    }
+
+    /// Whether deal `id` may enter `stage` now, and what evidence is missing.
+    pub fn check_deal_stage(&self, id: &str, stage: &str) -> Result<StageCheck> {
+        let run = || -> Result<StageCheck> {
+            let config = self.flow_config()?;
+            let deal = get(&self.conn, id)?;
+            let facts = StoreEvidence::new(&self.conn, &self.actor).facts(&deal)?;
+            Ok(check_stage(
+                &config,
+                &deal,
+                stage.trim(),
+                &facts,
+                Self::local_now(),
+            ))
+        };
+        self.ctx(run())
+    }
+
+    /// Moves a deal to `stage`. Refused (field `stage`) with every missing piece of evidence
+    /// when the stage's gate is not met, for an unknown stage, or for a closed deal.
+    pub fn move_deal(&mut self, id: &str, stage: &str) -> Result<Deal> {
+        let r = self.move_deal_at(id, stage, Self::local_now());
+        let d = self.ctx(r)?;
+        self.notify(RecordKind::Deal, &d.id);
+        Ok(d)
+    }
+
+    pub(crate) fn move_deal_at(
+        &mut self,
+        id: &str,
+        stage: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Deal> {
+        let stage = stage.trim();
+        let config = self.flow_config()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = get(&tx, id)?;
+        if current.stage == stage {
+            return Ok(current);
+        }
+        let facts = StoreEvidence::new(&tx, &self.actor).facts(&current)?;
+        let check = check_stage(&config, &current, stage, &facts, now);
+        if !check.allowed {
+            return Err(refusal(&check));
+        }
+        let ms = now.timestamp_millis();
+        change_deal(tx, &self.actor, id, "move", ms, |doc| {
+            doc.put(ROOT, "stage", stage)?;
+            doc.put(ROOT, "stage_changed_at", rfc3339_ms(ms))?;
+            Ok(())
+        })
+    }
+
+    /// Changes a deal's amount, notes or owner (`None` leaves a field alone, `Some("")` clears).
+    pub fn edit_deal(
+        &mut self,
+        id: &str,
+        amount: Option<f64>,
+        notes: Option<String>,
+        owner: Option<String>,
+    ) -> Result<Deal> {
+        if let Some(a) = amount {
+            check_amount(a)?;
+        }
+        if let Some(n) = &notes {
+            crate::record::check_text("notes", n, crate::record::contact::MAX_NOTES_CHARS)?;
+        }
+        let run = |store: &mut Store| -> Result<Deal> {
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let ms = Self::now_ms();
+            change_deal(tx, &store.actor, id, "edit", ms, |doc| {
+                if let Some(a) = amount {
+                    crate::record::put_scalar(doc, "amount", a.into())?;
+                }
+                if let Some(n) = &notes {
+                    put_opt_str(doc, "notes", Some(n.trim()))?;
+                }
+                if let Some(o) = &owner {
+                    put_opt_str(doc, "owner", Some(o.trim()))?;
+                }
+                Ok(())
+            })
+        };
+        let r = run(self);
+        let d = self.ctx(r)?;
+        self.notify(RecordKind::Deal, &d.id);
+        Ok(d)
+    }
+
+    /// Who moved or changed a deal, when: one entry per change, oldest first.
+    pub fn deal_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        let run = || -> Result<Vec<HistoryEntry>> {
+            let (_, mut doc, _) = load_record(&self.conn, RecordKind::Deal, id, &self.actor)?;
+            Ok(crate::record::history::history(&mut doc))
+        };
+        self.ctx(run())
+    }
+
+    /// Now, in the machine's local offset.
+    pub(crate) fn local_now() -> DateTime<FixedOffset> {
+        chrono::Local::now().fixed_offset()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NewContact, StoreOptions};
+
+    fn t(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap_or_default()
+    }
+
+    fn setup() -> Result<(tempfile::TempDir, Store, String), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let mut store = Store::open(dir.path().join("rep.db"), StoreOptions::default())?;
+        let c = store.add_contact(NewContact {
+            name: "张伟".into(),
+            company: Some("深圳市华强科技有限公司".into()),
+            ..Default::default()
+        })?;
+        Ok((dir, store, c.id))
+    }
+
+    #[test]
+    fn gates_refuse_with_what_is_missing_then_pass_with_evidence(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let (_dir, mut store, contact) = setup()?;
+        let d = store.add_deal(NewDeal {
+            title: "ERP 项目".into(),
+            contact_id: contact.clone(),
+            amount: Some(300_000.0),
+            ..Default::default()
+        })?;
+        assert_eq!(d.stage, "lead");
+        assert_eq!(d.company.as_deref(), Some("深圳市华强科技有限公司"));
+        store.move_deal(&d.id, "qualified")?;
+        // Proposal needs a quotation.
+        let e = store.move_deal(&d.id, "proposal");
+        match e {
+            Err(Error::Validation { field, reason, .. }) => {
+                assert_eq!(field, "stage");
+                assert!(reason.contains("quotation"), "{reason}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert_eq!(store.get_deal(&d.id)?.stage, "qualified", "nothing written");
+        store.add_attachment_record("quotation", Some(&contact), Some(&d.id), None)?;
+        assert!(store.check_deal_stage(&d.id, "proposal")?.allowed);
+        store.move_deal(&d.id, "proposal")?;
+        // Negotiation needs a recent visit; won needs a contract with an amount.
+        let check = store.check_deal_stage(&d.id, "negotiation")?;
+        assert!(!check.allowed);
+        assert!(check.missing[0].description.contains("visit"));
+        store.check_in(crate::CheckIn {
+            contact_id: contact.clone(),
+            lat: 22.54,
+            lon: 113.95,
+            accuracy_m: Some(10.0),
+            device_time: None,
+            elapsed_ms: None,
+        })?;
+        store.move_deal(&d.id, "negotiation")?;
+        // A visit 40 days before "now" would not count.
+        let later = t("2099-01-01T10:00:00+08:00");
+        let e = store.move_deal_at(&d.id, "qualified", later);
+        assert!(e.is_ok(), "moving back needs no evidence: {e:?}");
+        assert!(store.move_deal_at(&d.id, "negotiation", later).is_err());
+        store.move_deal(&d.id, "negotiation")?;
+        store.add_attachment_record("contract", Some(&contact), Some(&d.id), None)?;
+        let e = store.move_deal(&d.id, "won");
+        assert!(
+            matches!(e, Err(Error::Validation { ref reason, .. }) if reason.contains("contract scan with an amount"))
+        );
+        store.add_attachment_record("contract", None, Some(&d.id), Some(288_000.0))?;
+        let won = store.move_deal(&d.id, "won")?;
+        assert_eq!(won.stage, "won");
+        let e = store.move_deal(&d.id, "lost");
+        assert!(
+            matches!(e, Err(Error::Validation { ref reason, .. }) if reason.contains("closed"))
+        );
+        let h = store.deal_history(&d.id)?;
+        let stages: Vec<_> = h
+            .iter()
+            .flat_map(|e| e.changes.iter())
+            .filter(|c| c.field == "stage")
+            .filter_map(|c| c.new.clone())
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                "lead",
+                "qualified",
+                "proposal",
+                "negotiation",
+                "qualified",
+                "negotiation",
+                "won"
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_stages_and_contacts_are_refused() -> Result<(), Box<dyn std::error::Error>> {
+        let (_dir, mut store, contact) = setup()?;
+        let e = store.add_deal(NewDeal {
+            title: "x".into(),
+            contact_id: "nope".into(),
+            ..Default::default()
+        });
+        assert!(matches!(e, Err(Error::Validation { ref field, .. }) if field == "contact"));
+        let d = store.add_deal(NewDeal {
+            title: "x".into(),
+            contact_id: contact,
+            ..Default::default()
+        })?;
+        let e = store.move_deal(&d.id, "signed");
+        assert!(
+            matches!(e, Err(Error::Validation { ref reason, .. }) if reason.contains("lead, qualified, proposal"))
+        );
+        Ok(())
+    }
+}
