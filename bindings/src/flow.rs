@@ -91,7 +91,7 @@ pub struct NewDeal {
 /// Which deals to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
 pub struct DealFilter {
-    /// Only this contact's deals.
+    /// Only this contact's deals (with those of the contacts merged into it).
     #[uniffi(default = None)]
     pub contact_id: Option<String>,
     /// Only deals in this stage.
@@ -486,7 +486,8 @@ impl OutpostStore {
         self.write(|s| s.complete_task(&id)).map(Into::into)
     }
 
-    /// Tasks, earliest due first (open ones unless `include_done`).
+    /// Tasks, earliest due first (open ones unless `include_done`); a contact's tasks include
+    /// those of the contacts merged into it.
     pub fn list_tasks(
         &self,
         contact_id: Option<String>,

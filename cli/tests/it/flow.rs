@@ -150,6 +150,30 @@ fn deal_blocked_by_a_gate_names_the_missing_evidence() -> TestResult {
     let list = cli.ok(&["deal", "list", "--stage", "qualified"])?;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     assert_eq!(cli.run(&["deal", "get", "nope"])?.code, 3);
+
+    // A quotation attached to the deal (`outpost attachment add`) opens the gate.
+    let quote = cli._dir.path().join("quote.pdf");
+    std::fs::write(&quote, b"%PDF-1.4 quotation")?;
+    let contact = s(&c["id"]);
+    let path = quote.to_str().ok_or("temp path is not UTF-8")?;
+    cli.ok(&[
+        "attachment",
+        "add",
+        &contact,
+        path,
+        "--category",
+        "quotation",
+        "--deal",
+        &id,
+    ])?;
+    assert_eq!(
+        cli.ok(&["deal", "check", &id, "proposal"])?["allowed"],
+        true
+    );
+    assert_eq!(
+        cli.ok(&["deal", "move", &id, "proposal"])?["stage"],
+        "proposal"
+    );
     Ok(())
 }
 

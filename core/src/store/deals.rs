@@ -86,10 +86,13 @@ pub(crate) fn get(conn: &Connection, id: &str) -> Result<Deal> {
     })
 }
 
+/// Deals matching `filter`; a contact's deals include those of the contacts merged into it.
 pub(crate) fn list(conn: &Connection, filter: &DealFilter) -> Result<Vec<Deal>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM deals d JOIN records r ON r.rid = d.rid \
-         WHERE (?1 IS NULL OR d.contact_id = ?1) AND (?2 IS NULL OR d.stage = ?2) AND (?3 IS NULL OR d.owner = ?3) \
+         WHERE (?1 IS NULL OR d.contact_id = ?1 OR d.contact_id IN ( \
+           SELECT mr.id FROM contacts mc JOIN records mr ON mr.rid = mc.rid WHERE mc.merged_into = ?1)) \
+         AND (?2 IS NULL OR d.stage = ?2) AND (?3 IS NULL OR d.owner = ?3) \
          ORDER BY d.updated_at DESC LIMIT ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -205,6 +208,11 @@ impl Store {
             }
             other => other,
         })?;
+        // A deal for a merged contact is the survivor's deal.
+        let contact = match (contact.status, &contact.merged_into) {
+            (ContactStatus::Merged, Some(survivor)) => super::contacts::get(&tx, survivor)?,
+            _ => contact,
+        };
         if contact.status != ContactStatus::Active {
             return Err(Error::validation(
                 "contact",
@@ -233,7 +241,7 @@ impl Store {
             updated_at: String::new(),
             sync_state: String::new(),
         };
-        let facts = StoreEvidence::new(&tx, &self.actor).facts(&probe)?;
+        let facts = StoreEvidence::new(&tx).facts(&probe)?;
         let check = check_stage(&config, &probe, &stage, &facts, now);
         if !check.allowed {
             return Err(refusal(&check));
@@ -276,7 +284,8 @@ impl Store {
         self.ctx(get(&self.conn, id))
     }
 
-    /// Deals, most recently changed first.
+    /// Deals, most recently changed first. A contact's deals include those of the contacts
+    /// merged into it.
     pub fn list_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>> {
         self.ctx(list(&self.conn, filter))
     }
@@ -286,7 +295,7 @@ impl Store {
         let run = || -> Result<StageCheck> {
             let config = self.flow_config()?;
             let deal = get(&self.conn, id)?;
-            let facts = StoreEvidence::new(&self.conn, &self.actor).facts(&deal)?;
+            let facts = StoreEvidence::new(&self.conn).facts(&deal)?;
             Ok(check_stage(
                 &config,
                 &deal,
@@ -322,7 +331,7 @@ impl Store {
         if current.stage == stage {
             return Ok(current);
         }
-        let facts = StoreEvidence::new(&tx, &self.actor).facts(&current)?;
+        let facts = StoreEvidence::new(&tx).facts(&current)?;
         let check = check_stage(&config, &current, stage, &facts, now);
         if !check.allowed {
             return Err(refusal(&check));
@@ -397,6 +406,28 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap_or_default()
     }
 
+    /// Attaches a small file of `category` to the contact (and deal), with an amount field.
+    fn attach(
+        store: &mut Store,
+        category: &str,
+        contact: &str,
+        deal: &str,
+        amount: Option<&str>,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        store.attach(crate::NewAttachment {
+            contact_id: contact.to_string(),
+            deal_id: Some(deal.to_string()),
+            category: category.to_string(),
+            mime: "application/pdf".into(),
+            bytes: format!("{category} {amount:?}").into_bytes(),
+            fields: amount
+                .map(|a| [("amount".to_string(), a.to_string())].into())
+                .unwrap_or_default(),
+            ..Default::default()
+        })?;
+        Ok(())
+    }
+
     fn setup() -> Result<(tempfile::TempDir, Store, String), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let mut store = Store::open(dir.path().join("rep.db"), StoreOptions::default())?;
@@ -431,7 +462,7 @@ mod tests {
             other => panic!("expected a refusal, got {other:?}"),
         }
         assert_eq!(store.get_deal(&d.id)?.stage, "qualified", "nothing written");
-        store.add_attachment_record("quotation", Some(&contact), Some(&d.id), None)?;
+        attach(&mut store, "quotation", &contact, &d.id, None)?;
         assert!(store.check_deal_stage(&d.id, "proposal")?.allowed);
         store.move_deal(&d.id, "proposal")?;
         // Negotiation needs a recent visit; won needs a contract with an amount.
@@ -453,12 +484,12 @@ mod tests {
         assert!(e.is_ok(), "moving back needs no evidence: {e:?}");
         assert!(store.move_deal_at(&d.id, "negotiation", later).is_err());
         store.move_deal(&d.id, "negotiation")?;
-        store.add_attachment_record("contract", Some(&contact), Some(&d.id), None)?;
+        attach(&mut store, "contract", &contact, &d.id, None)?;
         let e = store.move_deal(&d.id, "won");
         assert!(
             matches!(e, Err(Error::Validation { ref reason, .. }) if reason.contains("contract scan with an amount"))
         );
-        store.add_attachment_record("contract", None, Some(&d.id), Some(288_000.0))?;
+        attach(&mut store, "contract", &contact, &d.id, Some("288,000.00"))?;
         let won = store.move_deal(&d.id, "won")?;
         assert_eq!(won.stage, "won");
         let e = store.move_deal(&d.id, "lost");

@@ -312,6 +312,31 @@ pub(crate) fn project_config(tx: &Transaction<'_>, doc: &AutoCommit) -> Result<(
     Ok(())
 }
 
+/// Resolves contact ids to the contact each reads as (the survivor of a merge, or itself),
+/// remembering the answers: tasks, deals and visits of a merged contact are its survivor's.
+struct Survivors<'a> {
+    conn: &'a Connection,
+    known: BTreeMap<String, String>,
+}
+
+impl<'a> Survivors<'a> {
+    fn new(conn: &'a Connection) -> Self {
+        Survivors {
+            conn,
+            known: BTreeMap::new(),
+        }
+    }
+
+    fn of(&mut self, id: &str) -> Result<String> {
+        if let Some(s) = self.known.get(id) {
+            return Ok(s.clone());
+        }
+        let s = super::evidence::reads_as(self.conn, id)?;
+        self.known.insert(id.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
 /// Parses a stored RFC 3339 time.
 fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s).ok()
@@ -437,6 +462,7 @@ impl Store {
         let user = self.actor.user.as_str();
         let mine = |owner: &Option<String>| owner.as_deref().is_none_or(|o| o == user);
         let mut by_contact: BTreeMap<String, Vec<(i64, TodayReason)>> = BTreeMap::new();
+        let mut survivors = Survivors::new(&self.conn);
 
         for t in tasks::list(
             &self.conn,
@@ -474,14 +500,17 @@ impl Store {
                     format!("follow-up overdue by {n} days (due {due}): {}", t.title),
                 ),
             };
-            by_contact.entry(t.contact_id.clone()).or_default().push((
-                score,
-                TodayReason {
-                    kind: kind.into(),
-                    detail,
-                    record_id: Some(t.id.clone()),
-                },
-            ));
+            by_contact
+                .entry(survivors.of(&t.contact_id)?)
+                .or_default()
+                .push((
+                    score,
+                    TodayReason {
+                        kind: kind.into(),
+                        detail,
+                        record_id: Some(t.id.clone()),
+                    },
+                ));
         }
 
         for (deal, reason) in stale_deals(&self.conn, config, &calendar, now)? {
@@ -490,7 +519,7 @@ impl Store {
             }
             let bonus = deal.amount.map_or(0, |a| (a / 50_000.0).min(30.0) as i64);
             by_contact
-                .entry(deal.contact_id.clone())
+                .entry(survivors.of(&deal.contact_id)?)
                 .or_default()
                 .push((
                     60 + bonus,
@@ -563,16 +592,17 @@ impl Store {
         };
         let run = || -> Result<Vec<Alert>> {
             let calendar = config.calendar()?;
-            let mut out: Vec<Alert> = stale_deals(&self.conn, &config, &calendar, now)?
-                .into_iter()
-                .map(|(d, reason)| Alert {
+            let mut survivors = Survivors::new(&self.conn);
+            let mut out = Vec::new();
+            for (d, reason) in stale_deals(&self.conn, &config, &calendar, now)? {
+                out.push(Alert {
                     kind: "deal_stale".into(),
                     record_id: d.id,
-                    contact_id: d.contact_id,
+                    contact_id: survivors.of(&d.contact_id)?,
                     owner: d.owner,
                     detail: format!("{}: {reason}", d.title),
-                })
-                .collect();
+                });
+            }
             let mut stmt = self.conn.prepare_cached(
                 "SELECT r.id, v.contact_id, v.user, v.device_time, k.detail FROM visit_checks k \
                  JOIN visits v ON v.rid = k.rid JOIN records r ON r.rid = k.rid \
@@ -600,7 +630,7 @@ impl Store {
                 out.push(Alert {
                     kind: "visit_unverified".into(),
                     record_id: id,
-                    contact_id,
+                    contact_id: survivors.of(&contact_id)?,
                     owner: Some(user),
                     detail: check
                         .map(|c| {
@@ -631,7 +661,7 @@ fn morning(config: &FlowConfig, day: NaiveDate) -> DateTime<FixedOffset> {
 }
 
 /// Open deals that are stale at `now`, with the reason. Activity is the deal's last change or
-/// the latest visit to its contact, whichever is later.
+/// the latest visit to its contact (or to a contact merged with it), whichever is later.
 fn stale_deals(
     conn: &Connection,
     config: &FlowConfig,
@@ -667,9 +697,14 @@ fn contacts_with_tier(conn: &Connection) -> Result<Vec<Contact>> {
     ids.iter().map(|id| contacts::get(conn, id)).collect()
 }
 
-/// The day of each contact's latest visit, in the tenant's time zone.
+/// The day of each contact's latest visit, in the tenant's time zone; a merged contact's visits
+/// count for its survivor.
 fn last_visit_days(conn: &Connection, offset: FixedOffset) -> Result<BTreeMap<String, NaiveDate>> {
-    let mut stmt = conn.prepare_cached("SELECT contact_id, device_time FROM visits")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT COALESCE(CASE WHEN c.status = 'merged' THEN c.merged_into END, v.contact_id), \
+         v.device_time FROM visits v \
+         LEFT JOIN records r ON r.id = v.contact_id LEFT JOIN contacts c ON c.rid = r.rid",
+    )?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     let mut out: BTreeMap<String, NaiveDate> = BTreeMap::new();
     for row in rows {

@@ -2,6 +2,7 @@
 
 use super::{load_record, write_record, RecordKind, Store};
 use crate::error::{Error, Result};
+use crate::record::contact::ContactStatus;
 use crate::record::task::{self, NewTask, Task, TaskFilter};
 use crate::record::visit::{parse_day, Visit};
 use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms, Actor};
@@ -67,10 +68,12 @@ pub(crate) fn get(conn: &Connection, id: &str) -> Result<Task> {
     })
 }
 
+/// Tasks matching `filter`; a contact's tasks include those of the contacts merged into it.
 pub(crate) fn list(conn: &Connection, filter: &TaskFilter) -> Result<Vec<Task>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM tasks t JOIN records r ON r.rid = t.rid \
-         WHERE (?1 IS NULL OR t.contact_id = ?1) AND (?2 OR t.status = 'open') AND (?3 IS NULL OR t.due <= ?3) \
+         WHERE (?1 IS NULL OR t.contact_id = ?1 OR t.contact_id IN ( \
+           SELECT mr.id FROM contacts mc JOIN records mr ON mr.rid = mc.rid WHERE mc.merged_into = ?1)) AND (?2 OR t.status = 'open') AND (?3 IS NULL OR t.due <= ?3) \
          ORDER BY t.due, t.created_at"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -163,16 +166,23 @@ impl Store {
     /// Creates a task (a follow-up or a planned visit) for a contact.
     pub fn add_task(&mut self, mut new: NewTask) -> Result<Task> {
         new.validate()?;
-        let run = |store: &mut Store| -> Result<Task> {
+        let mut run = |store: &mut Store| -> Result<Task> {
             let tx = store
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            super::contacts::get(&tx, new.contact_id.trim()).map_err(|e| match e {
-                Error::NotFound { .. } => {
-                    Error::validation("contact", new.contact_id.clone(), "no contact with this id")
-                }
-                other => other,
-            })?;
+            let contact =
+                super::contacts::get(&tx, new.contact_id.trim()).map_err(|e| match e {
+                    Error::NotFound { .. } => Error::validation(
+                        "contact",
+                        new.contact_id.clone(),
+                        "no contact with this id",
+                    ),
+                    other => other,
+                })?;
+            // A task for a merged contact is the survivor's task.
+            if let (ContactStatus::Merged, Some(survivor)) = (contact.status, contact.merged_into) {
+                new.contact_id = survivor;
+            }
             if let Some(d) = &new.deal_id {
                 super::deals::get(&tx, d.trim()).map_err(|e| match e {
                     Error::NotFound { .. } => {
@@ -222,7 +232,8 @@ impl Store {
         self.ctx(get(&self.conn, id))
     }
 
-    /// Tasks, earliest due first; open ones only unless asked.
+    /// Tasks, earliest due first; open ones only unless asked. A contact's tasks include those
+    /// of the contacts merged into it.
     pub fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
         let mut filter = filter.clone();
         if let Some(d) = &filter.due_by {

@@ -329,3 +329,93 @@ fn flow_settings_change_the_radius_and_the_pipeline() -> TestResult {
     );
     Ok(())
 }
+
+/// A deal, a task and visits of a merged contact read as the survivor's: gates count the
+/// survivor's evidence, today's list groups by the survivor, lists by contact include them, and
+/// new deals and tasks for the merged contact land on the survivor.
+#[test]
+fn deals_tasks_and_visits_of_a_merged_contact_are_the_survivors() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    let survivor = store.add_contact(zhang())?;
+    let merged = store.add_contact(NewContact {
+        name: "张伟".into(),
+        company: Some("华强科技".into()),
+        phones: vec!["138 0013 8000".into()],
+        ..Default::default()
+    })?;
+    let today = chrono::Local::now().date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
+    let deal = store.add_deal(NewDeal {
+        title: "ERP 项目".into(),
+        contact_id: merged.id.clone(),
+        ..Default::default()
+    })?;
+    let task = store.add_task(NewTask {
+        contact_id: merged.id.clone(),
+        due: day(-2),
+        title: Some("回访".into()),
+        ..Default::default()
+    })?;
+    store.merge_contacts(&survivor.id, &merged.id)?;
+
+    // Lists by the survivor include the merged contact's deal and task.
+    let deals = store.list_deals(&DealFilter {
+        contact_id: Some(survivor.id.clone()),
+        ..Default::default()
+    })?;
+    assert_eq!(deals.iter().map(|d| &d.id).collect::<Vec<_>>(), [&deal.id]);
+    let tasks = store.list_tasks(&TaskFilter {
+        contact_id: Some(survivor.id.clone()),
+        ..Default::default()
+    })?;
+    assert_eq!(tasks.iter().map(|t| &t.id).collect::<Vec<_>>(), [&task.id]);
+
+    // Today's list shows the follow-up under the survivor, once.
+    let list = store.today(Some(&day(0)))?;
+    assert_eq!(list.len(), 1, "{list:#?}");
+    assert_eq!(list[0].contact_id, survivor.id);
+    assert_eq!(list[0].reasons[0].kind, "follow_up_overdue");
+
+    // A quotation attached to the survivor (not to the deal) opens the proposal gate of the
+    // deal that names the merged contact; a check-in at the merged contact is the survivor's
+    // visit and opens the negotiation gate.
+    store.move_deal(&deal.id, "qualified")?;
+    assert!(!store.check_deal_stage(&deal.id, "proposal")?.allowed);
+    store.attach(outpost_core::NewAttachment {
+        contact_id: survivor.id.clone(),
+        category: "quotation".into(),
+        mime: "application/pdf".into(),
+        bytes: b"quotation".to_vec(),
+        ..Default::default()
+    })?;
+    store.move_deal(&deal.id, "proposal")?;
+    assert!(!store.check_deal_stage(&deal.id, "negotiation")?.allowed);
+    let v = store.check_in(at(
+        &merged.id,
+        22.54,
+        113.95,
+        10.0,
+        &chrono::Local::now().fixed_offset().to_rfc3339(),
+    ))?;
+    assert_eq!(v.contact_id, survivor.id);
+    assert_eq!(
+        store.move_deal(&deal.id, "negotiation")?.stage,
+        "negotiation"
+    );
+
+    // New records for the merged contact are written on the survivor.
+    let later = store.add_deal(NewDeal {
+        title: "MES".into(),
+        contact_id: merged.id.clone(),
+        ..Default::default()
+    })?;
+    assert_eq!(later.contact_id, survivor.id);
+    let t = store.add_task(NewTask {
+        contact_id: merged.id.clone(),
+        due: day(1),
+        ..Default::default()
+    })?;
+    assert_eq!(t.contact_id, survivor.id);
+    Ok(())
+}

@@ -3,6 +3,7 @@ package app.outpost
 import app.outpost.ffi.CheckIn
 import app.outpost.ffi.CheckOut
 import app.outpost.ffi.DealFilter
+import app.outpost.ffi.NewAttachment
 import app.outpost.ffi.NewContact
 import app.outpost.ffi.NewDeal
 import app.outpost.ffi.NewTask
@@ -90,6 +91,27 @@ class FlowTest : AutoCloseable {
         assertTrue(store.dealHistory(deal.id).any { h -> h.action == "move" && h.changes.any { it.field == "stage" && it.new == "negotiation" } })
         val closed = store.checkDealStage(deal.id, "signed")
         assertNotNull(closed.blockedReason)
+    }
+
+    @Case
+    fun anAttachmentOfTheSurvivorOpensTheGateOfAMergedContactsDeal() {
+        val store = open()
+        val survivor = store.addContact(NewContact(name = "张伟", company = "深圳市华强科技有限公司"))
+        val merged = store.addContact(NewContact(name = "张伟", company = "华强科技"))
+        val deal = store.addDeal(NewDeal(title = "ERP 项目", contactId = merged.id))
+        store.mergeContacts(survivor.id, merged.id)
+        assertEquals(listOf(deal.id), store.listDeals(DealFilter(contactId = survivor.id)).map { it.id })
+        assertFalse(store.checkDealStage(deal.id, "proposal").allowed)
+        store.attach(
+            NewAttachment(
+                contactId = survivor.id,
+                category = "quotation",
+                mime = "application/pdf",
+                bytes = "报价单".toByteArray(),
+                fields = emptyMap(),
+            ),
+        )
+        assertEquals("proposal", store.moveDeal(deal.id, "proposal").stage)
     }
 
     @Case
