@@ -50,6 +50,8 @@ pub mod event {
     pub const USER_DISABLE: &str = "user.disable";
     /// The audit trail was exported by an operator.
     pub const AUDIT_EXPORT: &str = "audit.export";
+    /// An operator set a tenant's flow settings (`detail.changed`: whether they differed).
+    pub const FLOW_SET: &str = "flow.set";
 }
 
 /// Something to write to the audit trail.

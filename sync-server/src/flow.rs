@@ -4,8 +4,10 @@
 //!
 //! The server writes as one internal device per tenant (user `outpost-server`, role admin,
 //! enrolled on first use with a token nobody is given): its changes go through the same push
-//! path, log and validation as any device's, so every device converges to them.
+//! path, log and validation as any device's, so every device converges to them. Its enrolment
+//! and its pushes are in the audit trail like any device's.
 
+use crate::audit::{self, event, AuditEvent};
 use crate::storage::{Device, Role, Storage};
 use crate::StorageError;
 use automerge::AutoCommit;
@@ -24,9 +26,21 @@ pub async fn server_device(storage: &dyn Storage, tenant_id: &str) -> Result<Dev
     }
     // A token nobody is given: the internal device never syncs over HTTP.
     let (_token, hash) = crate::token::new_token()?;
-    storage
+    let device = storage
         .enroll_device(tenant_id, SERVER_USER, Role::Admin, &hash)
-        .await
+        .await?;
+    audit::record(
+        storage,
+        AuditEvent::new(
+            tenant_id,
+            event::DEVICE_ENROLL,
+            &serde_json::json!({ "internal": true }),
+        )
+        .by(SERVER_USER, Some(&device.id))
+        .from_remote("server"),
+    )
+    .await;
+    Ok(device)
 }
 
 /// The Automerge actor of a device: its UUID's 16 bytes, as the device stores use.
@@ -60,17 +74,20 @@ async fn author(
     let Some(change) = f(&mut doc)? else {
         return Ok(false);
     };
-    let outcome = storage
-        .push(
-            device,
-            &actor,
-            &[PushChange {
-                record: record_id.to_string(),
-                kind: kind.to_string(),
-                change,
-            }],
-        )
-        .await?;
+    let changes = [PushChange {
+        record: record_id.to_string(),
+        kind: kind.to_string(),
+        change,
+    }];
+    let outcome = storage.push(device, &actor, &changes).await?;
+    audit::record_push(
+        storage,
+        device,
+        &changes,
+        &outcome.rejected,
+        outcome.applied,
+    )
+    .await;
     if let Some(r) = outcome.rejected.first() {
         return Err(StorageError::BadRequest(format!(
             "record {record_id}: the server's own change was refused: {}",

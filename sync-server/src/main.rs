@@ -323,6 +323,13 @@ async fn flow_command(command: FlowCommand, storage: &dyn Storage) -> anyhow::Re
             let config: outpost_core::FlowConfig = serde_json::from_str(&text)
                 .with_context(|| format!("{}: not valid flow settings", file.display()))?;
             let changed = outpost_server::flow::set_tenant_flow(storage, &tenant, &config).await?;
+            let e = outpost_server::audit::AuditEvent::new(
+                &tenant,
+                outpost_server::audit::event::FLOW_SET,
+                &json!({ "changed": changed }),
+            )
+            .from_remote("operator");
+            storage.audit_append(e).await?;
             print_json(&json!({ "tenant": tenant, "changed": changed, "flow": config }))
         }
     }

@@ -51,6 +51,35 @@ impl Team {
     }
 }
 
+/// The tenant's audit rows of one event (`outpost-server audit export`, JSON lines).
+fn audit_rows(team: &Team, event: &str) -> Result<Vec<Value>, BoxError> {
+    let out = std::process::Command::new(outpost_tests::procs::binary(
+        "outpost-server",
+        "outpost-server",
+    )?)
+    .args([
+        "audit",
+        "export",
+        "--tenant",
+        &team.tenant,
+        "--event",
+        event,
+    ])
+    .env("OUTPOST_DATA", &team.server.data)
+    .env_remove("OUTPOST_DATABASE_URL")
+    .output()?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+    }
+    let mut rows = Vec::new();
+    for line in String::from_utf8(out.stdout)?.lines() {
+        if !line.trim().is_empty() {
+            rows.push(serde_json::from_str(line)?);
+        }
+    }
+    Ok(rows)
+}
+
 fn id(v: &Value) -> Result<String, BoxError> {
     Ok(v["id"].as_str().ok_or("id")?.to_string())
 }
@@ -129,7 +158,35 @@ fn server_settings_reach_devices_and_the_servers_verdict_wins() -> TestResult {
                     .is_some_and(|d| d.starts_with("far_from_customer (server)")))),
         "{alerts}"
     );
-    // A device cannot write the tenant's settings itself: its local edit stays local.
+    // The audit trail has the operator's settings change, the internal server device's
+    // enrolment, and the server's own pushes (settings and the re-checked visit).
+    let set_rows = audit_rows(&team, "flow.set")?;
+    assert_eq!(set_rows.len(), 1, "{set_rows:?}");
+    assert_eq!(set_rows[0]["remote"], "operator");
+    let enrolled = audit_rows(&team, "device.enroll")?;
+    assert!(
+        enrolled
+            .iter()
+            .any(|r| r["user_id"] == "outpost-server" && r["remote"] == "server"),
+        "{enrolled:?}"
+    );
+    let server_pushes: Vec<String> = audit_rows(&team, "sync.push")?
+        .iter()
+        .filter(|r| r["user_id"] == "outpost-server")
+        .filter_map(|r| r["detail"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        server_pushes.iter().any(|d| d.contains(&vid)),
+        "{server_pushes:?}"
+    );
+    assert!(
+        server_pushes.iter().any(|d| d.contains("\"config\"")),
+        "{server_pushes:?}"
+    );
+    let verified = team
+        .server
+        .admin(&["audit", "verify", "--tenant", &team.tenant])?;
+    assert_eq!(verified["ok"], true, "{verified}");
     Ok(())
 }
 
