@@ -275,6 +275,34 @@ final class OutpostTests: XCTestCase {
         XCTAssertEqual(try store.listVisits(filter: VisitFilter(contactId: zhang.id)).map(\.id), [visit.id])
         XCTAssertEqual(validationError { _ = try store.checkIn(checkIn: CheckIn(contactId: zhang.id, lat: 91, lon: 0)) }?.field, "lat")
     }
+
+    func testImportsACsvAndReportsProgress() throws {
+        let store = try open()
+        let csv = dir.appendingPathComponent("客户.csv")
+        let text = "姓名,公司,手机,微信号\n张伟,华强科技,138 0013 8000,zw88\n李娜,华为,12345,\n张伟,华强科技,+86 138-0013-8000,\n"
+        try text.data(using: .utf8)!.write(to: csv)
+        let progress = RecordingProgress()
+        let summary = try store.importFileWithProgress(path: csv.path, options: ImportOptions(), listener: progress)
+        XCTAssertEqual(summary.rows, 3)
+        XCTAssertEqual(summary.imported, 1)
+        XCTAssertEqual(summary.skipped, 1)
+        XCTAssertEqual(summary.duplicates, 1)
+        XCTAssertEqual(progress.seen.last?.0, 3)
+        XCTAssertEqual(progress.seen.last?.1, 3)
+        XCTAssertEqual(try store.listContacts(options: ListOptions()).first?.extra["微信号"], "zw88")
+    }
+}
+
+/// Collects an import's progress reports.
+final class RecordingProgress: ImportProgressListener, @unchecked Sendable {
+    private let lock = NSLock()
+    private var reports: [(Int64, Int64)] = []
+
+    func onProgress(done: Int64, total: Int64) throws {
+        lock.lock(); reports.append((done, total)); lock.unlock()
+    }
+
+    var seen: [(Int64, Int64)] { lock.lock(); defer { lock.unlock() }; return reports }
 }
 
 /// Mirror of android/src/test/kotlin/app/outpost/SyncTest.kt: device stores syncing through the
