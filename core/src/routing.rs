@@ -345,17 +345,19 @@ pub fn is_routed(doc: &AutoCommit) -> bool {
     doc.get(automerge::ROOT, ROUTED_AT).ok().flatten().is_some()
 }
 
-/// The owner of a contact document that counts towards its load: an active (not invalid, not
-/// merged) contact's owner.
-pub fn active_owner(doc: &AutoCommit) -> Option<String> {
+/// Whether a document is an active contact (not invalid, not merged): only those are routed
+/// and counted as load.
+pub fn is_active_contact(doc: &AutoCommit) -> bool {
     use crate::record::get_str;
-    if get_str(doc, "kind").as_deref() != Some("contact") {
-        return None;
-    }
-    match get_str(doc, "status").as_deref() {
-        None | Some("active") => get_str(doc, "owner"),
-        Some(_) => None,
-    }
+    get_str(doc, "kind").as_deref() == Some("contact")
+        && matches!(get_str(doc, "status").as_deref(), None | Some("active"))
+}
+
+/// The owner of a contact document that counts towards its load: an active contact's owner.
+pub fn active_owner(doc: &AutoCommit) -> Option<String> {
+    is_active_contact(doc)
+        .then(|| crate::record::get_str(doc, "owner"))
+        .flatten()
 }
 
 /// Writes the assignment into a contact document as the server: `owner` and the routing keys,
@@ -497,8 +499,8 @@ mod tests {
     fn an_assignment_is_written_once_with_its_reason_in_the_history() -> crate::Result<()> {
         let mut doc = AutoCommit::new();
         crate::record::put_opt_str(&mut doc, "kind", Some("contact"))?;
-        crate::record::put_opt_str(&mut doc, "owner", Some("rep_a"))?;
         doc.commit();
+        assert!(is_active_contact(&doc) && active_owner(&doc).is_none());
         let a = Assignment {
             rep: "alice".into(),
             rule: "south".into(),

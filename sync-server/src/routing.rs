@@ -211,7 +211,7 @@ pub async fn route_leads(
         let Ok(doc) = AutoCommit::load(&stored.doc) else {
             continue;
         };
-        if routing::is_routed(&doc) || routing::active_owner(&doc).is_none() {
+        if routing::is_routed(&doc) || !routing::is_active_contact(&doc) {
             continue;
         }
         let Some((index, rule, why)) = rules.matching(&Lead::of_doc(&doc)) else {
