@@ -322,7 +322,7 @@ pub fn round_robin(reps: &[String], turn: u64) -> Option<&String> {
 
 /// The rep with the fewest contacts among `reps`, given each one's count; ties go to the one
 /// listed first.
-pub fn least_loaded<'a>(reps: &'a [String], load: impl Fn(&str) -> u64) -> Option<&'a String> {
+pub fn least_loaded(reps: &[String], load: impl Fn(&str) -> u64) -> Option<&String> {
     reps.iter()
         .enumerate()
         .min_by_key(|(i, r)| (load(r), *i))
