@@ -199,7 +199,7 @@ pub async fn route_leads(
     } = leads;
     let mut server: Option<Device> = None;
     let mut load: Option<HashMap<String, u64>> = None;
-    let mut made = Vec::new();
+    let mut made: Vec<(String, Assignment)> = Vec::new();
     for id in &records {
         // Only what this push stored: a rejected creation left no document.
         let Some(stored) = storage.document(id).await? else {
@@ -239,7 +239,13 @@ pub async fn route_leads(
                 }
                 Pick::LeastLoaded => {
                     if load.is_none() {
-                        load = Some(loads(storage, &tenant_id, &records).await?);
+                        // The leads of this push count once assigned, also those assigned
+                        // before the first least-loaded pick.
+                        let mut counted = loads(storage, &tenant_id, &records).await?;
+                        for (_, a) in &made {
+                            *counted.entry(a.rep.clone()).or_default() += 1;
+                        }
+                        load = Some(counted);
                     }
                     let counts = load.get_or_insert_with(HashMap::new);
                     let count = |r: &str| counts.get(r).copied().unwrap_or(0);

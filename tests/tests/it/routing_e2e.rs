@@ -286,13 +286,36 @@ fn contacts_are_not_routed_without_rules_and_bad_rules_files_are_refused() -> Te
     assert_eq!(shown["routing"], Value::Null, "nothing was stored");
 
     // Rules apply to contacts the server sees from then on, not to those it has.
-    let file = team.rules_file("ok.json", r#"{"rules": [{"reps": ["erin"]}]}"#)?;
+    let file = team.rules_file(
+        "ok.json",
+        r#"{"rules": [
+            {"region": ["广东省"], "reps": ["alice"]},
+            {"industry": ["制造业"], "reps": ["dan"]},
+            {"reps": ["erin"]}
+        ]}"#,
+    )?;
     team.server
         .admin(&["routing", "set", "--tenant", &team.tenant, &file])?;
     a.ok(&["contact", "edit", &before, "--title", "经理"])?;
     let after = add(&a, "钱七", &[])?;
+    // Imported rows are leads too; `行业` is read as the industry.
+    let csv = team.dir.path().join("leads.csv");
+    std::fs::write(
+        &csv,
+        "姓名,地址,行业\n孙八,广州市天河区体育西路,\n周九,,制造业\n",
+    )?;
+    let imported = a.ok(&["import", csv.to_str().ok_or("path")?])?;
+    assert_eq!(imported["imported"], 2, "{imported}");
     a.ok(&["sync"])?;
     assert_eq!(owner(&a, &before)?, "rep_a");
     assert_eq!(owner(&a, &after)?, "erin");
+    let list = a.ok(&["contact", "list"])?;
+    let owner_of = |name: &str| {
+        list.as_array()
+            .and_then(|l| l.iter().find(|c| c["name"] == name))
+            .map(|c| c["owner"].clone())
+    };
+    assert_eq!(owner_of("孙八"), Some(Value::from("alice")));
+    assert_eq!(owner_of("周九"), Some(Value::from("dan")));
     Ok(())
 }
