@@ -35,6 +35,7 @@ pub mod flow;
 pub mod import;
 pub mod normalize;
 pub mod record;
+pub mod routing;
 #[cfg(feature = "scan")]
 pub mod scan;
 pub mod store;

@@ -52,7 +52,7 @@ fn actor_of(device: &Device) -> Result<Vec<u8>, StorageError> {
 
 /// Loads a record's stored document (or a new one) with the server device as its actor, lets
 /// `f` change and commit it, and pushes the change as the server. Returns whether it wrote.
-async fn author(
+pub(crate) async fn author(
     storage: &dyn Storage,
     device: &Device,
     record_id: &str,

@@ -369,6 +369,14 @@ async fn sync(
     let mut rejected = Vec::new();
     if !request.changes.is_empty() {
         crate::flow::check_device_push(&device, &request.changes)?;
+        // Lead routing: the contacts this push brings for the first time. A failure here
+        // leaves them unrouted; it never fails the device's sync.
+        let leads = crate::routing::new_leads(&*state.storage, &device, &request.changes)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "finding new leads to route failed");
+                None
+            });
         let outcome = state
             .storage
             .push(&device, &request.actor, &request.changes)
@@ -388,6 +396,11 @@ async fn sync(
             crate::flow::recheck_visits(&*state.storage, &device, &request.changes, now).await
         {
             tracing::warn!(error = %e, "re-checking visit verdicts failed");
+        }
+        if let Some(leads) = leads {
+            if let Err(e) = crate::routing::route_leads(&*state.storage, leads, now).await {
+                tracing::warn!(error = %e, "routing new leads failed");
+            }
         }
     } else if device
         .last_seen_at_ms

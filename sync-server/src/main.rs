@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod bin_routing;
 mod bin_security;
 
 #[derive(Parser)]
@@ -65,6 +66,11 @@ enum Command {
     Flow {
         #[command(subcommand)]
         command: FlowCommand,
+    },
+    /// A tenant's lead routing rules: who gets each new contact, decided at sync.
+    Routing {
+        #[command(subcommand)]
+        command: bin_routing::RoutingCommand,
     },
 }
 
@@ -202,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { command } => bin_security::user_command(command, &*storage).await,
         Command::Flow { command } => flow_command(command, &*storage).await,
+        Command::Routing { command } => bin_routing::routing_command(command, &*storage).await,
     }
 }
 

@@ -52,6 +52,10 @@ pub(crate) const RESERVED_KEYS: &[&str] = &[
     "merged_into",
     "merged_at",
     "merged_by",
+    // Lead routing: written by the server only (see crate::routing).
+    "routed_by",
+    "routing_reason",
+    "routed_at",
 ];
 
 /// Longest name, company, title, address or source we accept, in characters.

@@ -174,7 +174,9 @@ pub async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>, St
 /// Everything the server stores. Implemented by [`sqlite::SqliteStorage`] and
 /// [`postgres::PostgresStorage`]; every method is one transaction (or one consistent read).
 #[async_trait]
-pub trait Storage: crate::audit::AuditLog + Send + Sync + 'static {
+pub trait Storage:
+    crate::audit::AuditLog + crate::routing::RoutingStore + Send + Sync + 'static
+{
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

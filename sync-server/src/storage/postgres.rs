@@ -21,6 +21,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 mod audit;
+mod routing;
 
 /// The advisory lock key held while migrating ("outpost" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
@@ -96,6 +97,8 @@ CREATE TABLE blob_chunks (
 "#,
     // 3: the hash-chained audit trail (see crate::audit).
     audit::MIGRATION,
+    // 4: lead routing (see crate::routing).
+    routing::MIGRATION,
 ];
 
 /// The PostgreSQL storage.

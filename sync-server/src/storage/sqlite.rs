@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 mod audit;
+mod routing;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "outpost-server.db";
@@ -92,6 +93,8 @@ CREATE TABLE blob_chunks (
 "#,
     // 3: the hash-chained audit trail (see crate::audit).
     audit::MIGRATION,
+    // 4: lead routing (see crate::routing).
+    routing::MIGRATION,
 ];
 
 /// The SQLite storage.

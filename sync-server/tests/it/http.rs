@@ -710,6 +710,42 @@ impl outpost_server::AuditLog for PanickyStorage {
     }
 }
 
+#[async_trait]
+impl outpost_server::routing::RoutingStore for PanickyStorage {
+    async fn routing_rules_json(&self, tenant_id: &str) -> Result<Option<String>, StorageError> {
+        self.0.routing_rules_json(tenant_id).await
+    }
+    async fn set_routing_rules_json(
+        &self,
+        tenant_id: &str,
+        rules: &str,
+        now_ms: i64,
+    ) -> Result<(), StorageError> {
+        self.0
+            .set_routing_rules_json(tenant_id, rules, now_ms)
+            .await
+    }
+    async fn routing_next_turn(&self, tenant_id: &str, rule: u32) -> Result<u64, StorageError> {
+        self.0.routing_next_turn(tenant_id, rule).await
+    }
+    async fn routing_turns(&self, tenant_id: &str) -> Result<Vec<(u32, u64)>, StorageError> {
+        self.0.routing_turns(tenant_id).await
+    }
+    async fn routing_claim(
+        &self,
+        claim: &outpost_server::routing::RoutingClaim,
+    ) -> Result<bool, StorageError> {
+        self.0.routing_claim(claim).await
+    }
+    async fn routing_claims(
+        &self,
+        tenant_id: &str,
+        limit: u32,
+    ) -> Result<Vec<outpost_server::routing::RoutingClaim>, StorageError> {
+        self.0.routing_claims(tenant_id, limit).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_request_gets_500_and_the_server_keeps_serving() {
     let backend = Backend::sqlite();

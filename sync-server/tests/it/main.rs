@@ -8,4 +8,5 @@ mod audit;
 mod conformance;
 mod cursor;
 mod http;
+mod routing;
 mod support;

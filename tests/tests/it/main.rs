@@ -6,6 +6,7 @@ mod crash;
 mod fixtures;
 mod flow_e2e;
 mod merge_sync;
+mod routing_e2e;
 mod scan_cli;
 mod scan_image;
 mod scan_ocr;

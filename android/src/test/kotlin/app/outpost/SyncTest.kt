@@ -75,6 +75,30 @@ class SyncTest : AutoCloseable {
     }
 
     @Case
+    fun aNewContactIsRoutedByTheServerAtSyncAndEveryDeviceSeesTheOwner() {
+        val server = startServer()
+        val tenant = server.createTenant("华南销售")
+        server.setRouting(
+            tenant,
+            """{"rules": [{"name": "south", "region": ["广东省"], "reps": ["carol"]}, {"reps": ["erin"]}]}""",
+        )
+        val alice = device(server, tenant, "alice")
+        val bob = device(server, tenant, "bob")
+        val added = alice.store.addContact(NewContact(name = "张伟", address = "深圳市南山区科技园"))
+        assertEquals("alice", added.owner, "offline, the creator owns it")
+
+        sync(alice, server)
+        val routed = alice.store.getContact(added.id)
+        assertEquals("carol", routed.owner, "routed in the sync that brought it")
+        assertEquals("rule 1 (south): region 广东省 → carol", routed.extra["routing_reason"])
+        assertEquals("south", routed.extra["routed_by"])
+        sync(bob, server)
+        assertEquals("carol", bob.store.getContact(added.id).owner)
+        val route = bob.store.contactHistory(added.id).filter { it.action.startsWith("route:") }
+        assertEquals(listOf("outpost-server"), route.map { it.actor })
+    }
+
+    @Case
     fun aContactAddedOnOneDeviceArrivesOnTheOther() {
         val server = startServer()
         val tenant = server.createTenant("华强销售")

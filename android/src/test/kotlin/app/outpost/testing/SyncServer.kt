@@ -66,6 +66,12 @@ class SyncServer(val dataDir: File) : AutoCloseable {
         operator("user", "disable", user, "--tenant", tenant)
     }
 
+    /** `outpost-server routing set --tenant TENANT FILE` with [rulesJson] as the file. */
+    fun setRouting(tenant: String, rulesJson: String) {
+        val file = File(dataDir, "routing-${System.nanoTime()}.json").apply { writeText(rulesJson) }
+        operator("routing", "set", "--tenant", tenant, file.path)
+    }
+
     /** Whether the server process is still running. */
     val isAlive: Boolean get() = process.isAlive
 
