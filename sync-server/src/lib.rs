@@ -34,6 +34,7 @@ pub mod flow;
 pub mod http;
 pub mod metrics;
 pub mod ratelimit;
+pub mod reports;
 pub mod storage;
 pub mod token;
 
