@@ -27,6 +27,8 @@ pub const OFFLINE_SYNCED_TARGET: f64 = 0.992;
 pub const QUICK_CREATE_TARGET_MS: u64 = 3_000;
 /// The action name of a quick create.
 pub const QUICK_CREATE: &str = "contact.quick_create";
+/// How long the server keeps an event (by when it arrived): the report covers about this much.
+pub const KEEP_MS: i64 = 90 * 24 * 3600 * 1000;
 /// Longest action or failure name accepted.
 const MAX_NAME: usize = 100;
 

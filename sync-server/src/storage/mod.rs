@@ -281,8 +281,9 @@ pub trait Storage: crate::audit::AuditLog + Send + Sync + 'static {
     ) -> Result<Option<Vec<u8>>, StorageError>;
 
     /// Stores a device's experience events (one per device and event number: a resent event
-    /// is ignored) and replaces its created/synced totals, in one transaction. The batch is
-    /// checked first ([`crate::reports::check_batch`]).
+    /// is ignored) and replaces its created/synced totals, in one transaction; drops the
+    /// device's events that arrived more than [`crate::reports::KEEP_MS`] before `now_ms`.
+    /// The batch is checked first ([`crate::reports::check_batch`]).
     async fn put_experience(
         &self,
         device: &Device,

@@ -929,6 +929,11 @@ impl Storage for PostgresStorage {
             ],
         )
         .await?;
+        tx.execute(
+            "DELETE FROM experience_events WHERE device_id = $1 AND received_at < $2",
+            &[&device.id, &(now_ms - crate::reports::KEEP_MS)],
+        )
+        .await?;
         let acked: i64 = tx
             .query_one(
                 "SELECT COALESCE(MAX(seq), 0) FROM experience_events WHERE device_id = $1",

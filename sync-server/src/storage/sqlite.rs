@@ -962,6 +962,10 @@ impl Storage for SqliteStorage {
                 to_i64(batch.offline_synced, "offline_synced")?,
                 now_ms
             ])?;
+            tx.prepare_cached(
+                "DELETE FROM experience_events WHERE device_id = ?1 AND received_at < ?2",
+            )?
+            .execute(params![device.id, now_ms - crate::reports::KEEP_MS])?;
             let acked: i64 = tx.query_row(
                 "SELECT COALESCE(MAX(seq), 0) FROM experience_events WHERE device_id = ?1",
                 [&device.id],

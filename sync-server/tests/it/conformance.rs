@@ -108,6 +108,20 @@ async fn experience_events_are_stored_once_per_device_and_number(s: Arc<dyn Stor
         (5, 5),
         "the latest totals replace the earlier ones"
     );
+    // Events older than the retention window go when the device sends again.
+    let later = 12 + outpost_server::reports::KEEP_MS + 1;
+    let newest = ExperienceBatch {
+        events: vec![event(5, "action", "search", 9)],
+        ..more.clone()
+    };
+    let kept = s.put_experience(&rep, &newest, later).await.unwrap();
+    assert_eq!((kept.stored, kept.acked_seq), (1, 5));
+    let data = s.experience(&acme.id).await.unwrap();
+    assert_eq!(
+        data.events.len(),
+        1,
+        "only the event within the window is kept"
+    );
     let bad = ExperienceBatch {
         offline_synced: 6,
         ..batch
