@@ -15,7 +15,15 @@ fn action<'a>(
 fn user_actions_are_timed_by_name() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut store = open(&dir)?;
-    store.add_contact(zhang())?;
+    let zhang = store.add_contact(zhang())?;
+    store.check_in(outpost_core::CheckIn {
+        contact_id: zhang.id.clone(),
+        lat: 22.5431,
+        lon: 113.9480,
+        accuracy_m: Some(12.5),
+        device_time: Some(chrono::Local::now().fixed_offset().to_rfc3339()),
+        elapsed_ms: None,
+    })?;
     store.add_contact_checked(NewContact {
         name: "李娜".into(),
         phones: vec!["13912345678".into()],
@@ -31,8 +39,9 @@ fn user_actions_are_timed_by_name() -> TestResult {
     let quick = action(&m, "contact.quick_create").ok_or("quick_create missing")?;
     assert_eq!(quick.count, 1);
     assert_eq!(action(&m, "search").map(|a| a.count), Some(1));
+    assert_eq!(action(&m, "visit.check_in").map(|a| a.count), Some(1));
     assert_eq!(m.crashes_recovered, 0);
-    assert_eq!(m.unsent_events, 4);
+    assert_eq!(m.unsent_events, 5);
     // Buffered events are written when the store closes.
     drop(store);
     let store = open(&dir)?;
@@ -135,5 +144,19 @@ fn acknowledged_events_are_not_sent_again() -> TestResult {
     assert_eq!(next.events.len(), 1);
     assert!(next.events[0].seq > last, "numbers are never reused");
     assert_eq!(store.experience()?.unsent_events, 1);
+    Ok(())
+}
+
+#[test]
+fn the_event_table_stays_bounded() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = open(&dir)?;
+    let max = outpost_core::store::experience::MAX_EVENTS as u64;
+    for _ in 0..max + 100 {
+        store.note_sync(std::time::Instant::now());
+    }
+    let m = store.experience()?;
+    assert_eq!(action(&m, "sync").map(|a| a.count), Some(max));
+    assert_eq!(m.unsent_events, max, "the oldest went first");
     Ok(())
 }
