@@ -12,6 +12,7 @@
 mod attachments;
 mod dedup;
 mod error;
+mod experience;
 mod flow;
 mod scan;
 mod security;
@@ -23,6 +24,7 @@ pub use dedup::{
     AddedContact, ColumnMapping, DupQuery, DupReason, Duplicate, ImportOptions, ImportSummary,
 };
 pub use error::{ListenerError, OutpostError, StorageProblem};
+pub use experience::{ActionStats, DeviceMetrics, SyncFailureCount};
 pub use flow::{
     parse_address, Alert, Deal, DealFilter, MissingEvidence, NewDeal, NewTask, ParsedAddress,
     StageCheck, Task, TodayItem, TodayReason, VerifiedVisit, VisitCheck,

@@ -7,6 +7,7 @@ mod attach;
 mod dedup;
 mod flow;
 mod import;
+mod metrics;
 mod scan;
 
 use clap::{Args, Parser, Subcommand};
@@ -66,6 +67,13 @@ enum Command {
     Visit(VisitCmd),
     /// Counts of records, outbox length, refused changes, database path and size.
     Status,
+    /// How this device performs: per action count/p50/p95/max, crashes recovered, records
+    /// created offline and how many reached the server, failed syncs by reason.
+    Metrics {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Push local changes and pull everyone else's, with the server (remembered after first use).
     Sync {
         /// The sync server, e.g. http://127.0.0.1:8737 (remembered).
@@ -512,6 +520,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             VisitCmd::History { id } => print(&store.visit_history(&id)?),
         },
         Command::Status => print(&store.status()?),
+        Command::Metrics { json } => metrics::run(&store, json),
         Command::Db(DbCmd::Check) => {
             let problems = store.check_integrity()?;
             print(

@@ -62,6 +62,7 @@ pub use record::Actor;
 pub use store::deals::StageCheck;
 pub use store::dedup::AddedContact;
 pub use store::evidence::EvidenceSource;
+pub use store::experience::{ActionStats, ExperienceSummary, FailureCount};
 pub use store::flow::{Alert, ClockReference, TodayItem, TodayReason, VerifiedVisit};
 pub use store::lease::{LeasePolicy, LeaseState};
 pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};

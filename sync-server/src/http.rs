@@ -6,6 +6,8 @@
 //! | `POST /v1/bootstrap` | CBOR `BootstrapRequest` → CBOR `BootstrapResponse` |
 //! | `POST /v1/records/{id}/automerge-sync` | one Automerge sync message → the reply (200) or nothing (204) |
 //! | `PUT /v1/blobs/{sha256}`, `GET /v1/blobs/{sha256}[/status]` | resumable attachment uploads (see [`crate::blobs`]) |
+//! | `POST /v1/metrics` | CBOR `ExperienceBatch` → CBOR `ExperienceAck` (see [`crate::reports`]) |
+//! | `GET /v1/reports/health` | the tenant's health report, JSON (managers and admins) |
 //! | `GET /healthz` | `{"status":"ok"}` or 503 |
 //! | `GET /metrics` | Prometheus text |
 //!
@@ -84,6 +86,8 @@ pub fn router_with_limits(
             put(crate::blobs::put_chunk).get(crate::blobs::download),
         )
         .route("/v1/blobs/{sha256}/status", get(crate::blobs::status))
+        .route("/v1/metrics", post(crate::reports::post_metrics))
+        .route("/v1/reports/health", get(crate::reports::get_health))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -131,6 +135,8 @@ fn route_label(path: &str) -> &'static str {
         "/v1/bootstrap" => "/v1/bootstrap",
         "/healthz" => "/healthz",
         "/metrics" => "/metrics",
+        "/v1/metrics" => "/v1/metrics",
+        "/v1/reports/health" => "/v1/reports/health",
         p if p.starts_with("/v1/blobs/") && p.ends_with("/status") => "/v1/blobs/{sha256}/status",
         p if p.starts_with("/v1/blobs/") => "/v1/blobs/{sha256}",
         p if p.starts_with("/v1/records/") && p.ends_with("/automerge-sync") => {
@@ -309,7 +315,10 @@ pub(crate) async fn read_body(
 }
 
 /// Decodes a CBOR message after checking its protocol version.
-fn decode_message<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, AppError> {
+pub(crate) fn decode_message<T: DeserializeOwned>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T, AppError> {
     #[derive(serde::Deserialize)]
     struct Versioned {
         v: u32,

@@ -35,6 +35,7 @@ pub mod http;
 pub mod metrics;
 pub mod ratelimit;
 pub mod routing;
+pub mod reports;
 pub mod storage;
 pub mod token;
 

@@ -72,6 +72,22 @@ enum Command {
         #[command(subcommand)]
         command: bin_routing::RoutingCommand,
     },
+    /// Reports built from what devices send.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// A tenant's experience health as JSON: offline-created records that reached the server,
+    /// action times, quick-create time, failed syncs by reason, crashes recovered.
+    Health {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,6 +225,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command } => bin_security::user_command(command, &*storage).await,
         Command::Flow { command } => flow_command(command, &*storage).await,
         Command::Routing { command } => bin_routing::routing_command(command, &*storage).await,
+        Command::Report {
+            command: ReportCommand::Health { tenant },
+        } => {
+            let report = outpost_server::reports::tenant_health(&*storage, &tenant)
+                .await
+                .with_context(|| format!("report health --tenant {tenant}"))?;
+            print_json(&serde_json::to_value(&report)?)
+        }
     }
 }
 

@@ -416,8 +416,10 @@ impl Store {
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportSummary> {
         let path = path.as_ref();
+        let started = std::time::Instant::now();
         let r = self.import_inner(path, options, progress);
         let (summary, created) = self.ctx(r)?;
+        self.note_action("import", started);
         for id in created {
             self.notify(RecordKind::Contact, &id);
         }

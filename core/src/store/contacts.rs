@@ -137,8 +137,10 @@ impl Store {
     /// Creates a contact. Phones are normalized to E.164 and emails lower-cased; an invalid value
     /// is refused naming the field, and nothing is written.
     pub fn add_contact(&mut self, new: NewContact) -> Result<Contact> {
+        let started = std::time::Instant::now();
         let r = self.add_contact_inner(new);
         let c = self.ctx(r)?;
+        self.note_action("contact.add", started);
         self.notify(RecordKind::Contact, &c.id);
         Ok(c)
     }
@@ -251,6 +253,7 @@ impl Store {
                 "search text longer than 200 characters",
             ));
         }
+        let started = std::time::Instant::now();
         let Some(q) = parse_query(query) else {
             return Ok(Vec::new());
         };
@@ -292,7 +295,9 @@ impl Store {
             let rows = stmt.query_map(rusqlite::params_from_iter(values), from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         };
-        self.ctx(run())
+        let found = self.ctx(run())?;
+        self.note_action("search", started);
+        Ok(found)
     }
 
     /// Who changed what, when: one entry per change, oldest first.

@@ -187,6 +187,7 @@ impl Store {
     /// Creates a contact like [`Store::add_contact`] and returns it with the likely duplicates
     /// that existed before it, so the app can offer to merge.
     pub fn add_contact_checked(&mut self, new: NewContact) -> Result<AddedContact> {
+        let started = std::time::Instant::now();
         let query = DupQuery {
             name: Some(new.name.clone()),
             company: new.company.clone(),
@@ -196,6 +197,7 @@ impl Store {
         let contact = self.add_contact(new)?;
         let keys = query_keys(&query, self.region);
         let duplicates = self.ctx(find(&self.conn, &keys, Some(&contact.id)))?;
+        self.note_action("contact.quick_create", started);
         Ok(AddedContact {
             contact,
             duplicates,

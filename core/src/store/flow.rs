@@ -416,8 +416,10 @@ impl Store {
         check_in: CheckIn,
         mock_location: bool,
     ) -> Result<VerifiedVisit> {
+        let started = std::time::Instant::now();
         let r = self.check_in_inner(check_in, mock_location);
         let v = self.ctx(r)?;
+        self.note_action("visit.check_in", started);
         self.notify(RecordKind::Visit, &v.visit.id);
         if v.contact_located || v.address_filled.is_some() {
             self.notify(RecordKind::Contact, &v.visit.contact_id);

@@ -15,6 +15,7 @@ pub(crate) mod deals;
 pub mod dedup;
 pub mod encryption;
 pub mod evidence;
+pub mod experience;
 pub(crate) mod flow;
 pub mod lease;
 pub(crate) mod merge;
@@ -186,6 +187,8 @@ pub struct Store {
     checkpointer: Option<Checkpointer>,
     /// Set while a sync of this store runs (one at a time).
     pub(crate) syncing: bool,
+    /// Experience events not yet written (see [`experience`]).
+    experience: std::sync::Mutex<Vec<experience::Pending>>,
 }
 
 /// Copies the write-ahead log back into the database file from its own thread and connection,
@@ -237,6 +240,9 @@ impl Checkpointer {
 
 impl Drop for Store {
     fn drop(&mut self) {
+        // A clean close: buffered metrics are written and the open marker cleared (a failure
+        // only means the next open counts this session as unclean).
+        let _ = self.close_experience();
         // Stop the checkpointer before the main connection closes, so that the main connection
         // is the last one and SQLite checkpoints and removes the write-ahead log on close.
         if let Some(mut c) = self.checkpointer.take() {
@@ -425,6 +431,7 @@ impl Store {
                     d
                 }
             };
+            experience::opened(&tx, Self::now_ms())?;
             tx.commit()?;
             device
         };
@@ -447,6 +454,7 @@ impl Store {
             listener: None,
             checkpointer,
             syncing: false,
+            experience: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -677,7 +685,11 @@ pub(crate) fn insert_record_row(
         "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(rusqlite::params![id, kind, doc, heads, sync_state, updated_at])?;
-    Ok(tx.last_insert_rowid())
+    let rid = tx.last_insert_rowid();
+    if sync_state == "local" {
+        experience::created(tx, rid, Store::now_ms())?;
+    }
+    Ok(rid)
 }
 
 /// Queues one local change of a record for the next push, inside `tx`.

@@ -191,6 +191,25 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // experience metrics: user action durations, crashes recovered and failed syncs (events
+    // numbered per device, never reused, so the server counts each once), and whether each
+    // record created on this device reached the server.
+    r#"
+    CREATE TABLE experience_events (
+        seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        kind  TEXT NOT NULL,
+        name  TEXT NOT NULL,
+        ms    INTEGER NOT NULL
+    );
+    CREATE INDEX experience_events_kind ON experience_events(kind, name);
+
+    CREATE TABLE experience_created (
+        rid           INTEGER PRIMARY KEY,
+        created_at_ms INTEGER NOT NULL,
+        synced_at_ms  INTEGER
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

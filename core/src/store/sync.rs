@@ -705,5 +705,6 @@ fn mark_synced(tx: &Transaction<'_>) -> Result<()> {
          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.rid = records.rid)",
         [],
     )?;
+    super::experience::mark_reached(tx, Store::now_ms())?;
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! network calls, never across them.
 
 use super::protocol::{
-    decode, encode, BootstrapRequest, BootstrapResponse, ErrorBody, SyncRequest, SyncResponse,
-    CONTENT_TYPE, DEFAULT_PAGE, PROTOCOL_VERSION,
+    decode, encode, BootstrapRequest, BootstrapResponse, ErrorBody, ExperienceAck, ExperienceBatch,
+    SyncRequest, SyncResponse, CONTENT_TYPE, DEFAULT_PAGE, PROTOCOL_VERSION,
 };
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -63,6 +63,9 @@ pub struct SyncReport {
     /// Attachment files whose upload finished in this sync.
     #[serde(default)]
     pub blobs_uploaded: u64,
+    /// Experience events (see [`crate::store::experience`]) the server took in this sync.
+    #[serde(default)]
+    pub metrics_sent: u64,
 }
 
 /// An HTTP client for one server and device token.
@@ -202,6 +205,13 @@ impl SyncClient {
             },
             other => other,
         })
+    }
+
+    /// `POST /v1/metrics`: sends experience events; the answer says up to which one the server
+    /// holds them.
+    pub async fn send_experience(&self, batch: &ExperienceBatch) -> Result<ExperienceAck> {
+        let bytes = self.post("/v1/metrics", encode(batch)).await?;
+        decode("metrics answer", &bytes).map_err(bad_response)
     }
 
     /// One push+pull round trip.
@@ -438,7 +448,21 @@ pub async fn sync_store(store: &Mutex<Store>, options: SyncOptions) -> Result<Sy
         }
     }
     let _running = Running(store);
-    match run(store, &client, &options).await {
+    let started = std::time::Instant::now();
+    let result = run(store, &client, &options).await;
+    match &result {
+        Ok(_) => lock(store).note_sync(started),
+        Err(e) => lock(store).note_sync_failure(e),
+    }
+    let result = match result {
+        Ok(mut report) => {
+            // Metrics ride after a good sync and never fail it: unsent events go next time.
+            report.metrics_sent = send_experience(store, &client).await.unwrap_or(0);
+            Ok(report)
+        }
+        failed => failed,
+    };
+    match result {
         Err(Error::Auth {
             revoked: true,
             message,
@@ -451,6 +475,15 @@ pub async fn sync_store(store: &Mutex<Store>, options: SyncOptions) -> Result<Sy
         }
         other => other,
     }
+}
+
+/// Sends the store's unacknowledged experience events (and its created/synced totals); returns
+/// how many the server took.
+async fn send_experience(store: &Mutex<Store>, client: &SyncClient) -> Result<u64> {
+    let batch = lock(store).prepare_experience()?;
+    let ack = client.send_experience(&batch).await?;
+    lock(store).apply_experience_ack(&ack)?;
+    Ok(ack.stored)
 }
 
 async fn run(

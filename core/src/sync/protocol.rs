@@ -127,6 +127,52 @@ pub struct BootstrapResponse {
     pub cursor: u64,
 }
 
+/// Most experience events per `POST /v1/metrics` request.
+pub const MAX_EXPERIENCE_EVENTS: usize = 1_000;
+
+/// One experience event recorded on a device: how long a user action took, an unclean shutdown
+/// recovered from, or a failed sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperienceEvent {
+    /// The device's sequence number of the event (1, 2, 3, ...): the server keeps one event per
+    /// device and number, so a resent batch is not counted twice.
+    pub seq: u64,
+    /// When it happened (ms since the epoch, device clock).
+    pub at_ms: i64,
+    /// `action`, `crash_recovered` or `sync_failure`.
+    pub kind: String,
+    /// The action (`contact.add`, `contact.quick_create`, `visit.check_in`, `search`, `import`,
+    /// `sync`), the failure's reason (`network`, `auth`, `server`, ...), or empty.
+    pub name: String,
+    /// How long the action took in milliseconds (0 for other kinds).
+    pub ms: u64,
+}
+
+/// `POST /v1/metrics`: a device's experience events and its offline-created record counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperienceBatch {
+    /// Protocol version.
+    pub v: u32,
+    /// Events not yet acknowledged, oldest first (at most [`MAX_EXPERIENCE_EVENTS`]).
+    pub events: Vec<ExperienceEvent>,
+    /// Records created on the device so far (a running total, replaced on every batch).
+    pub offline_created: u64,
+    /// How many of them the server has acknowledged.
+    pub offline_synced: u64,
+}
+
+/// The answer to [`ExperienceBatch`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperienceAck {
+    /// Protocol version.
+    pub v: u32,
+    /// The highest event sequence number the server holds for this device (0 if none): the
+    /// device need never send events up to it again.
+    pub acked_seq: u64,
+    /// How many events of this batch were new to the server.
+    pub stored: u64,
+}
+
 /// Every error answer's JSON body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -3,6 +3,7 @@
 mod contacts;
 mod dedup;
 mod encryption;
+mod experience;
 mod files;
 mod flow;
 #[cfg(feature = "import")]

@@ -16,7 +16,7 @@ pub mod sqlite;
 
 use crate::StorageError;
 use async_trait::async_trait;
-use outpost_core::sync::protocol::{DocSnapshot, LogEntry, PushChange, Rejection};
+use outpost_core::sync::protocol::{DocSnapshot, ExperienceBatch, LogEntry, PushChange, Rejection};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -281,6 +281,23 @@ pub trait Storage:
         tenant_id: &str,
         sha256: &str,
     ) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Stores a device's experience events (one per device and event number: a resent event
+    /// is ignored) and replaces its created/synced totals, in one transaction; drops the
+    /// device's events that arrived more than [`crate::reports::KEEP_MS`] before `now_ms`.
+    /// The batch is checked first ([`crate::reports::check_batch`]).
+    async fn put_experience(
+        &self,
+        device: &Device,
+        batch: &ExperienceBatch,
+        now_ms: i64,
+    ) -> Result<crate::reports::ExperienceStored, StorageError>;
+
+    /// Everything a tenant's devices sent, for [`crate::reports::health_report`].
+    async fn experience(
+        &self,
+        tenant_id: &str,
+    ) -> Result<crate::reports::ExperienceData, StorageError>;
 }
 
 /// A blocking task that did not finish: a panic is raised again in the request (which then

@@ -9,12 +9,13 @@ use super::{
     check_tenant_name, check_user_id, new_id, now_ms, task_failed, to_i64, to_u64, AutomergeReply,
     BootstrapPage, Device, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
 };
+use crate::reports::{DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
 use crate::StorageError;
 use async_trait::async_trait;
 use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Transaction,
 };
-use outpost_core::sync::protocol::{DocSnapshot, PushChange};
+use outpost_core::sync::protocol::{DocSnapshot, ExperienceBatch, PushChange};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio_postgres::error::SqlState;
@@ -99,6 +100,31 @@ CREATE TABLE blob_chunks (
     audit::MIGRATION,
     // 4: lead routing (see crate::routing).
     routing::MIGRATION,
+    // 5: experience metrics: events numbered per device (a resent one is ignored) and each
+    // device's latest created/synced totals (see crate::reports).
+    r#"
+-- experience metrics
+CREATE TABLE experience_events (
+    tenant_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ms BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+CREATE INDEX experience_events_tenant ON experience_events (tenant_id);
+CREATE TABLE experience_devices (
+    device_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    offline_created BIGINT NOT NULL,
+    offline_synced BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX experience_devices_tenant ON experience_devices (tenant_id);
+"#,
 ];
 
 /// The PostgreSQL storage.
@@ -855,6 +881,108 @@ impl Storage for PostgresStorage {
             out.extend_from_slice(row.try_get::<_, &[u8]>(0)?);
         }
         Ok(Some(out))
+    }
+
+    async fn put_experience(
+        &self,
+        device: &Device,
+        batch: &ExperienceBatch,
+        now_ms: i64,
+    ) -> Result<ExperienceStored, StorageError> {
+        crate::reports::check_batch(batch)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let insert = tx
+            .prepare(
+                "INSERT INTO experience_events \
+                 (tenant_id, device_id, seq, at_ms, kind, name, ms, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        let mut stored = 0u64;
+        for e in &batch.events {
+            stored += tx
+                .execute(
+                    &insert,
+                    &[
+                        &device.tenant_id,
+                        &device.id,
+                        &to_i64(e.seq, "seq")?,
+                        &e.at_ms,
+                        &e.kind,
+                        &e.name,
+                        &to_i64(e.ms, "ms")?,
+                        &now_ms,
+                    ],
+                )
+                .await?;
+        }
+        tx.execute(
+            "INSERT INTO experience_devices \
+             (device_id, tenant_id, offline_created, offline_synced, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO UPDATE SET \
+             offline_created = excluded.offline_created, \
+             offline_synced = excluded.offline_synced, updated_at = excluded.updated_at",
+            &[
+                &device.id,
+                &device.tenant_id,
+                &to_i64(batch.offline_created, "offline_created")?,
+                &to_i64(batch.offline_synced, "offline_synced")?,
+                &now_ms,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM experience_events WHERE device_id = $1 AND received_at < $2",
+            &[&device.id, &(now_ms - crate::reports::KEEP_MS)],
+        )
+        .await?;
+        let acked: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(seq), 0) FROM experience_events WHERE device_id = $1",
+                &[&device.id],
+            )
+            .await?
+            .try_get(0)?;
+        tx.commit().await?;
+        Ok(ExperienceStored {
+            stored,
+            acked_seq: to_u64(acked, "seq")?,
+        })
+    }
+
+    async fn experience(&self, tenant_id: &str) -> Result<ExperienceData, StorageError> {
+        let client = self.client().await?;
+        let mut data = ExperienceData::default();
+        for r in client
+            .query(
+                "SELECT device_id, kind, name, ms FROM experience_events WHERE tenant_id = $1",
+                &[&tenant_id],
+            )
+            .await?
+        {
+            data.events.push(StoredEvent {
+                device_id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                name: r.try_get(2)?,
+                ms: to_u64(r.try_get(3)?, "ms")?,
+            });
+        }
+        for r in client
+            .query(
+                "SELECT device_id, offline_created, offline_synced FROM experience_devices \
+                 WHERE tenant_id = $1 ORDER BY device_id",
+                &[&tenant_id],
+            )
+            .await?
+        {
+            data.devices.push(DeviceTotals {
+                device_id: r.try_get(0)?,
+                offline_created: to_u64(r.try_get(1)?, "offline_created")?,
+                offline_synced: to_u64(r.try_get(2)?, "offline_synced")?,
+            });
+        }
+        Ok(data)
     }
 }
 

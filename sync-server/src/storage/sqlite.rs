@@ -8,9 +8,10 @@ use super::{
     check_tenant_name, check_user_id, new_id, now_ms, to_i64, to_u64, AutomergeReply,
     BootstrapPage, Device, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
 };
+use crate::reports::{DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
 use crate::StorageError;
 use async_trait::async_trait;
-use outpost_core::sync::protocol::{DocSnapshot, PushChange};
+use outpost_core::sync::protocol::{DocSnapshot, ExperienceBatch, PushChange};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -95,6 +96,31 @@ CREATE TABLE blob_chunks (
     audit::MIGRATION,
     // 4: lead routing (see crate::routing).
     routing::MIGRATION,
+    // 5: experience metrics: events numbered per device (a resent one is ignored) and each
+    // device's latest created/synced totals (see crate::reports).
+    r#"
+-- experience metrics
+CREATE TABLE experience_events (
+    tenant_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ms BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+CREATE INDEX experience_events_tenant ON experience_events (tenant_id);
+CREATE TABLE experience_devices (
+    device_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    offline_created BIGINT NOT NULL,
+    offline_synced BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX experience_devices_tenant ON experience_devices (tenant_id);
+"#,
 ];
 
 /// The SQLite storage.
@@ -891,6 +917,101 @@ impl Storage for SqliteStorage {
                 out.extend_from_slice(&r.get::<_, Vec<u8>>(0)?);
             }
             Ok(Some(out))
+        })
+        .await
+    }
+
+    async fn put_experience(
+        &self,
+        device: &Device,
+        batch: &ExperienceBatch,
+        now_ms: i64,
+    ) -> Result<ExperienceStored, StorageError> {
+        crate::reports::check_batch(batch)?;
+        let (device, batch) = (device.clone(), batch.clone());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut stored = 0u64;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO experience_events \
+                     (tenant_id, device_id, seq, at_ms, kind, name, ms, received_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                )?;
+                for e in &batch.events {
+                    stored += insert.execute(params![
+                        device.tenant_id,
+                        device.id,
+                        to_i64(e.seq, "seq")?,
+                        e.at_ms,
+                        e.kind,
+                        e.name,
+                        to_i64(e.ms, "ms")?,
+                        now_ms
+                    ])? as u64;
+                }
+            }
+            tx.prepare_cached(
+                "INSERT INTO experience_devices \
+                 (device_id, tenant_id, offline_created, offline_synced, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id) DO UPDATE SET \
+                 offline_created = excluded.offline_created, \
+                 offline_synced = excluded.offline_synced, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                device.id,
+                device.tenant_id,
+                to_i64(batch.offline_created, "offline_created")?,
+                to_i64(batch.offline_synced, "offline_synced")?,
+                now_ms
+            ])?;
+            tx.prepare_cached(
+                "DELETE FROM experience_events WHERE device_id = ?1 AND received_at < ?2",
+            )?
+            .execute(params![device.id, now_ms - crate::reports::KEEP_MS])?;
+            let acked: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM experience_events WHERE device_id = ?1",
+                [&device.id],
+                |r| r.get(0),
+            )?;
+            tx.commit()?;
+            Ok(ExperienceStored {
+                stored,
+                acked_seq: to_u64(acked, "seq")?,
+            })
+        })
+        .await
+    }
+
+    async fn experience(&self, tenant_id: &str) -> Result<ExperienceData, StorageError> {
+        let tenant = tenant_id.to_string();
+        self.read(move |c| {
+            let mut data = ExperienceData::default();
+            let mut stmt = c.prepare_cached(
+                "SELECT device_id, kind, name, ms FROM experience_events WHERE tenant_id = ?1",
+            )?;
+            let mut rows = stmt.query([&tenant])?;
+            while let Some(r) = rows.next()? {
+                data.events.push(StoredEvent {
+                    device_id: r.get(0)?,
+                    kind: r.get(1)?,
+                    name: r.get(2)?,
+                    ms: to_u64(r.get(3)?, "ms")?,
+                });
+            }
+            let mut stmt = c.prepare_cached(
+                "SELECT device_id, offline_created, offline_synced FROM experience_devices \
+                 WHERE tenant_id = ?1 ORDER BY device_id",
+            )?;
+            let mut rows = stmt.query([&tenant])?;
+            while let Some(r) = rows.next()? {
+                data.devices.push(DeviceTotals {
+                    device_id: r.get(0)?,
+                    offline_created: to_u64(r.get(1)?, "offline_created")?,
+                    offline_synced: to_u64(r.get(2)?, "offline_synced")?,
+                });
+            }
+            Ok(data)
         })
         .await
     }

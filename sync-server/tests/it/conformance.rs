@@ -46,7 +46,91 @@ conformance!(
     automerge_sync_reads_and_edits_a_record,
     concurrent_pushes_to_one_record_lose_nothing,
     blobs_upload_resumably_and_are_checked,
+    experience_events_are_stored_once_per_device_and_number,
 );
+
+async fn experience_events_are_stored_once_per_device_and_number(s: Arc<dyn Storage>) {
+    use outpost_core::sync::protocol::{ExperienceBatch, ExperienceEvent};
+    let acme = s.create_tenant("acme").await.unwrap();
+    let other = s.create_tenant("other").await.unwrap();
+    let rep = s
+        .enroll_device(&acme.id, "rep", outpost_server::Role::Rep, "h1")
+        .await
+        .unwrap();
+    let stranger = s
+        .enroll_device(&other.id, "x", outpost_server::Role::Rep, "h2")
+        .await
+        .unwrap();
+    let event = |seq: u64, kind: &str, name: &str, ms: u64| ExperienceEvent {
+        seq,
+        at_ms: 1,
+        kind: kind.into(),
+        name: name.into(),
+        ms,
+    };
+    let batch = ExperienceBatch {
+        v: 1,
+        events: vec![
+            event(1, "action", "contact.quick_create", 40),
+            event(2, "crash_recovered", "", 0),
+            event(3, "sync_failure", "network", 0),
+        ],
+        offline_created: 5,
+        offline_synced: 4,
+    };
+    let first = s.put_experience(&rep, &batch, 10).await.unwrap();
+    assert_eq!((first.stored, first.acked_seq), (3, 3));
+    // The same batch again (a lost answer): nothing new, same acknowledgement.
+    let again = s.put_experience(&rep, &batch, 11).await.unwrap();
+    assert_eq!((again.stored, again.acked_seq), (0, 3));
+    let more = ExperienceBatch {
+        events: vec![
+            event(3, "sync_failure", "network", 0),
+            event(4, "action", "search", 7),
+        ],
+        offline_synced: 5,
+        ..batch.clone()
+    };
+    assert_eq!(s.put_experience(&rep, &more, 12).await.unwrap().stored, 1);
+    s.put_experience(&stranger, &batch, 13).await.unwrap();
+    let data = s.experience(&acme.id).await.unwrap();
+    assert_eq!(
+        data.events.len(),
+        4,
+        "another tenant's events are not counted"
+    );
+    assert_eq!(data.devices.len(), 1);
+    assert_eq!(
+        (
+            data.devices[0].offline_created,
+            data.devices[0].offline_synced
+        ),
+        (5, 5),
+        "the latest totals replace the earlier ones"
+    );
+    // Events older than the retention window go when the device sends again.
+    let later = 12 + outpost_server::reports::KEEP_MS + 1;
+    let newest = ExperienceBatch {
+        events: vec![event(5, "action", "search", 9)],
+        ..more.clone()
+    };
+    let kept = s.put_experience(&rep, &newest, later).await.unwrap();
+    assert_eq!((kept.stored, kept.acked_seq), (1, 5));
+    let data = s.experience(&acme.id).await.unwrap();
+    assert_eq!(
+        data.events.len(),
+        1,
+        "only the event within the window is kept"
+    );
+    let bad = ExperienceBatch {
+        offline_synced: 6,
+        ..batch
+    };
+    assert!(matches!(
+        s.put_experience(&rep, &bad, 14).await,
+        Err(StorageError::BadRequest(_))
+    ));
+}
 
 async fn blobs_upload_resumably_and_are_checked(s: Arc<dyn Storage>) {
     use sha2::{Digest, Sha256};

@@ -679,6 +679,20 @@ impl Storage for PanickyStorage {
     ) -> Result<Option<Vec<u8>>, StorageError> {
         self.0.blob_read(tenant_id, sha256).await
     }
+    async fn put_experience(
+        &self,
+        device: &Device,
+        batch: &outpost_core::sync::protocol::ExperienceBatch,
+        now_ms: i64,
+    ) -> Result<outpost_server::reports::ExperienceStored, StorageError> {
+        self.0.put_experience(device, batch, now_ms).await
+    }
+    async fn experience(
+        &self,
+        tenant_id: &str,
+    ) -> Result<outpost_server::reports::ExperienceData, StorageError> {
+        self.0.experience(tenant_id).await
+    }
     async fn automerge_sync(
         &self,
         device: &Device,

@@ -91,6 +91,23 @@ class OutpostStoreTest : AutoCloseable {
     }
 
     @Case
+    fun metricsTimeActionsAndCountRecordsCreatedOffline() {
+        val store = open()
+        store.addContactChecked(NewContact(name = "王芳", phones = listOf("137 1111 2222")))
+        store.search("王", SearchOptions())
+        val m = store.metrics()
+        val quick = m.actions.single { it.action == "contact.quick_create" }
+        assertEquals(1L, quick.count)
+        assertTrue(quick.p50Ms <= quick.p95Ms && quick.p95Ms <= quick.maxMs)
+        assertEquals(1L, m.actions.single { it.action == "search" }.count)
+        assertEquals(1L, m.offlineCreated)
+        assertEquals(0L, m.offlineSynced, "not synced yet")
+        assertEquals(0L, m.crashesRecovered)
+        assertTrue(m.syncFailures.isEmpty())
+        assertEquals(3L, m.unsentEvents, "quick create, its add, the search")
+    }
+
+    @Case
     fun findsAContactByATwoCharacterChineseSubstring() {
         val store = open()
         val zhang = store.addContact(zhangWei())

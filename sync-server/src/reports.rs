@@ -1,0 +1,410 @@
+//! Experience metrics sent by devices (`POST /v1/metrics`) and the per-tenant health report
+//! built from them (`GET /v1/reports/health`, `outpost-server report health --tenant T`).
+//!
+//! Devices number their events; the storage keeps one event per device and number, so a batch
+//! sent twice counts once. The report is computed here, from the rows either backend returns.
+//! (Not to be confused with [`crate::metrics`], the server's own Prometheus counters.)
+
+use crate::error::AppError;
+use crate::http::{authenticate, read_body, require_content_type, AppState};
+use crate::storage::{now_ms, Role};
+use crate::StorageError;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use outpost_core::store::experience::{percentile, KIND_ACTION, KIND_CRASH, KIND_SYNC_FAILURE};
+use outpost_core::sync::protocol::{
+    self, ExperienceAck, ExperienceBatch, MAX_EXPERIENCE_EVENTS, PROTOCOL_VERSION,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Share of records created offline that must reach the server.
+pub const OFFLINE_SYNCED_TARGET: f64 = 0.992;
+/// Most a quick create (a contact with name and phone, duplicate check included) may take.
+pub const QUICK_CREATE_TARGET_MS: u64 = 3_000;
+/// The action name of a quick create.
+pub const QUICK_CREATE: &str = "contact.quick_create";
+/// How long the server keeps an event (by when it arrived): the report covers about this much.
+pub const KEEP_MS: i64 = 90 * 24 * 3600 * 1000;
+/// Longest action or failure name accepted.
+const MAX_NAME: usize = 100;
+
+/// One stored experience event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The device that sent it.
+    pub device_id: String,
+    /// `action`, `crash_recovered` or `sync_failure`.
+    pub kind: String,
+    /// The action or failure reason.
+    pub name: String,
+    /// Duration in ms (actions).
+    pub ms: u64,
+}
+
+/// A device's latest created/synced totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceTotals {
+    /// The device.
+    pub device_id: String,
+    /// Records it created.
+    pub offline_created: u64,
+    /// How many of them reached the server.
+    pub offline_synced: u64,
+}
+
+/// Everything a tenant's devices sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExperienceData {
+    /// Every stored event.
+    pub events: Vec<StoredEvent>,
+    /// Every device's totals.
+    pub devices: Vec<DeviceTotals>,
+}
+
+/// What storing a batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExperienceStored {
+    /// Events new to the server.
+    pub stored: u64,
+    /// The highest event number held for the device.
+    pub acked_seq: u64,
+}
+
+/// Refuses a batch the storage should not keep.
+pub fn check_batch(batch: &ExperienceBatch) -> Result<(), StorageError> {
+    if batch.events.len() > MAX_EXPERIENCE_EVENTS {
+        return Err(StorageError::BadRequest(format!(
+            "events: {} in one batch, at most {MAX_EXPERIENCE_EVENTS}",
+            batch.events.len()
+        )));
+    }
+    if batch.offline_synced > batch.offline_created {
+        return Err(StorageError::BadRequest(format!(
+            "offline_synced ({}) is more than offline_created ({})",
+            batch.offline_synced, batch.offline_created
+        )));
+    }
+    for e in &batch.events {
+        if e.seq == 0 || i64::try_from(e.seq).is_err() || i64::try_from(e.ms).is_err() {
+            return Err(StorageError::BadRequest(format!(
+                "event {}: seq must be 1 to 2^63-1 and ms at most 2^63-1",
+                e.seq
+            )));
+        }
+        if ![KIND_ACTION, KIND_CRASH, KIND_SYNC_FAILURE].contains(&e.kind.as_str()) {
+            return Err(StorageError::BadRequest(format!(
+                "event {}: unknown kind {:?} (expected action, crash_recovered or sync_failure)",
+                e.seq, e.kind
+            )));
+        }
+        if e.name.len() > MAX_NAME || (e.kind != KIND_CRASH && e.name.trim().is_empty()) {
+            return Err(StorageError::BadRequest(format!(
+                "event {}: name must be 1 to {MAX_NAME} bytes",
+                e.seq
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Percentiles of one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionTimes {
+    /// How many were recorded.
+    pub count: u64,
+    /// Median (ms).
+    pub p50: u64,
+    /// 95th percentile (ms).
+    pub p95: u64,
+}
+
+/// The quick-create times against their target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuickCreate {
+    /// How many were recorded.
+    pub count: u64,
+    /// Median (ms).
+    pub p50: u64,
+    /// 95th percentile (ms).
+    pub p95: u64,
+    /// Longest (ms).
+    pub max: u64,
+    /// The target every quick create must stay under.
+    pub target_ms: u64,
+    /// Whether the longest stayed under the target.
+    pub met: bool,
+}
+
+/// The share of offline-created records that reached the server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncedRatio {
+    /// synced / created, or `null` when nothing was created.
+    pub value: Option<f64>,
+    /// [`OFFLINE_SYNCED_TARGET`].
+    pub target: f64,
+    /// Whether the value reaches the target (true when nothing was created).
+    pub met: bool,
+}
+
+/// One device's line of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceHealth {
+    /// The device.
+    pub device_id: String,
+    /// Records it created.
+    pub offline_created: u64,
+    /// How many reached the server.
+    pub offline_synced: u64,
+    /// Unclean shutdowns it recovered from.
+    pub crashes_recovered: u64,
+    /// Its failed syncs.
+    pub sync_failures: u64,
+}
+
+/// `GET /v1/reports/health`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthReport {
+    /// The tenant.
+    pub tenant: String,
+    /// Records created on devices (offline-first).
+    pub offline_created: u64,
+    /// How many of them reached the server.
+    pub offline_synced: u64,
+    /// Their ratio against the target.
+    pub offline_synced_ratio: SyncedRatio,
+    /// Per action.
+    pub action_ms: BTreeMap<String, ActionTimes>,
+    /// Quick create against its target.
+    pub quick_create_ms: QuickCreate,
+    /// Failed syncs by reason.
+    pub sync_failures: BTreeMap<String, u64>,
+    /// Unclean shutdowns recovered from.
+    pub crashes_recovered: u64,
+    /// Per device.
+    pub devices: Vec<DeviceHealth>,
+}
+
+fn device_entry<'a>(
+    devices: &'a mut BTreeMap<String, DeviceHealth>,
+    id: &str,
+) -> &'a mut DeviceHealth {
+    devices
+        .entry(id.to_string())
+        .or_insert_with(|| DeviceHealth {
+            device_id: id.to_string(),
+            offline_created: 0,
+            offline_synced: 0,
+            crashes_recovered: 0,
+            sync_failures: 0,
+        })
+}
+
+/// Builds the report of `tenant` from what its devices sent.
+pub fn health_report(tenant: &str, data: &ExperienceData) -> HealthReport {
+    let mut times: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut sync_failures: BTreeMap<String, u64> = BTreeMap::new();
+    let mut devices: BTreeMap<String, DeviceHealth> = BTreeMap::new();
+    let mut crashes = 0;
+    for e in &data.events {
+        let d = device_entry(&mut devices, &e.device_id);
+        match e.kind.as_str() {
+            KIND_ACTION => times.entry(e.name.clone()).or_default().push(e.ms),
+            KIND_CRASH => {
+                crashes += 1;
+                d.crashes_recovered += 1;
+            }
+            KIND_SYNC_FAILURE => {
+                *sync_failures.entry(e.name.clone()).or_default() += 1;
+                d.sync_failures += 1;
+            }
+            _ => {}
+        }
+    }
+    let (mut created, mut synced) = (0u64, 0u64);
+    for t in &data.devices {
+        let d = device_entry(&mut devices, &t.device_id);
+        d.offline_created = t.offline_created;
+        d.offline_synced = t.offline_synced;
+        created += t.offline_created;
+        synced += t.offline_synced;
+    }
+    for v in times.values_mut() {
+        v.sort_unstable();
+    }
+    let action_ms = times
+        .iter()
+        .map(|(name, v)| {
+            (
+                name.clone(),
+                ActionTimes {
+                    count: v.len() as u64,
+                    p50: percentile(v, 50),
+                    p95: percentile(v, 95),
+                },
+            )
+        })
+        .collect();
+    let quick = times.get(QUICK_CREATE).map(Vec::as_slice).unwrap_or(&[]);
+    let quick_max = quick.last().copied().unwrap_or(0);
+    let value = (created > 0).then(|| synced as f64 / created as f64);
+    HealthReport {
+        tenant: tenant.to_string(),
+        offline_created: created,
+        offline_synced: synced,
+        offline_synced_ratio: SyncedRatio {
+            value,
+            target: OFFLINE_SYNCED_TARGET,
+            met: value.is_none_or(|v| v >= OFFLINE_SYNCED_TARGET),
+        },
+        action_ms,
+        quick_create_ms: QuickCreate {
+            count: quick.len() as u64,
+            p50: percentile(quick, 50),
+            p95: percentile(quick, 95),
+            max: quick_max,
+            target_ms: QUICK_CREATE_TARGET_MS,
+            met: quick_max < QUICK_CREATE_TARGET_MS,
+        },
+        sync_failures,
+        crashes_recovered: crashes,
+        devices: devices.into_values().collect(),
+    }
+}
+
+/// The health report of a tenant (by id or name), read from storage.
+pub async fn tenant_health(
+    storage: &dyn crate::Storage,
+    tenant: &str,
+) -> Result<HealthReport, StorageError> {
+    let Some(t) = storage.tenant(tenant).await? else {
+        return Err(StorageError::NotFound(format!("tenant {tenant}")));
+    };
+    let data = storage.experience(&t.id).await?;
+    Ok(health_report(&t.id, &data))
+}
+
+/// `POST /v1/metrics`: a device's experience events, stored once each.
+pub(crate) async fn post_metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    require_content_type(&headers, protocol::CONTENT_TYPE)?;
+    let device = authenticate(&state, &headers).await?;
+    let bytes = read_body(&state, &headers, body).await?;
+    let batch: ExperienceBatch = crate::http::decode_message("metrics batch", &bytes)?;
+    check_batch(&batch)?;
+    let stored = state
+        .storage
+        .put_experience(&device, &batch, now_ms())
+        .await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(protocol::CONTENT_TYPE),
+        )],
+        protocol::encode(&ExperienceAck {
+            v: PROTOCOL_VERSION,
+            acked_seq: stored.acked_seq,
+            stored: stored.stored,
+        }),
+    )
+        .into_response())
+}
+
+/// `GET /v1/reports/health`: the report of the caller's tenant, for managers and admins.
+pub(crate) async fn get_health(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let device = authenticate(&state, &headers).await?;
+    if device.role == Role::Rep {
+        return Err(AppError::forbidden(
+            "the health report is for managers and admins",
+        ));
+    }
+    let data = state.storage.experience(&device.tenant_id).await?;
+    Ok(Json(health_report(&device.tenant_id, &data)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use outpost_core::sync::protocol::ExperienceEvent;
+
+    fn event(device: &str, kind: &str, name: &str, ms: u64) -> StoredEvent {
+        StoredEvent {
+            device_id: device.into(),
+            kind: kind.into(),
+            name: name.into(),
+            ms,
+        }
+    }
+
+    #[test]
+    fn report_sums_devices_and_ranks_times() {
+        let mut events: Vec<StoredEvent> = (1..=20)
+            .map(|ms| event("a", KIND_ACTION, QUICK_CREATE, ms * 10))
+            .collect();
+        events.push(event("b", KIND_SYNC_FAILURE, "network", 0));
+        events.push(event("b", KIND_SYNC_FAILURE, "network", 0));
+        events.push(event("b", KIND_CRASH, "", 0));
+        let data = ExperienceData {
+            events,
+            devices: vec![
+                DeviceTotals {
+                    device_id: "a".into(),
+                    offline_created: 990,
+                    offline_synced: 990,
+                },
+                DeviceTotals {
+                    device_id: "b".into(),
+                    offline_created: 10,
+                    offline_synced: 0,
+                },
+            ],
+        };
+        let r = health_report("t", &data);
+        assert_eq!((r.offline_created, r.offline_synced), (1000, 990));
+        assert_eq!(r.offline_synced_ratio.value, Some(0.99));
+        assert!(!r.offline_synced_ratio.met);
+        assert_eq!(r.quick_create_ms.count, 20);
+        assert_eq!(r.quick_create_ms.p50, 100);
+        assert_eq!(r.quick_create_ms.p95, 190);
+        assert_eq!(r.quick_create_ms.max, 200);
+        assert!(r.quick_create_ms.met);
+        assert_eq!(r.sync_failures.get("network"), Some(&2));
+        assert_eq!(r.crashes_recovered, 1);
+        assert_eq!(r.devices.len(), 2);
+        assert_eq!(r.devices[1].sync_failures, 2);
+    }
+
+    #[test]
+    fn bad_batches_are_refused() {
+        let good = ExperienceEvent {
+            seq: 1,
+            at_ms: 0,
+            kind: KIND_ACTION.into(),
+            name: "search".into(),
+            ms: 3,
+        };
+        let batch = |events: Vec<ExperienceEvent>, created, synced| ExperienceBatch {
+            v: 1,
+            events,
+            offline_created: created,
+            offline_synced: synced,
+        };
+        assert!(check_batch(&batch(vec![good.clone()], 1, 1)).is_ok());
+        assert!(check_batch(&batch(vec![good.clone()], 1, 2)).is_err());
+        let mut zero = good.clone();
+        zero.seq = 0;
+        assert!(check_batch(&batch(vec![zero], 0, 0)).is_err());
+        let mut odd = good;
+        odd.kind = "mystery".into();
+        assert!(check_batch(&batch(vec![odd], 0, 0)).is_err());
+    }
+}
