@@ -12,6 +12,8 @@
 //! An unclean shutdown is found with a marker: set when the store opens, cleared when it is
 //! dropped; a marker still set at the next open means the last session ended without closing
 //! (killed, crashed, power lost), and SQLite recovered the file from its write-ahead log.
+//! The marker assumes one store open on a file at a time (as the apps do): a second store
+//! opened on the same file while the first is open counts one unclean shutdown.
 
 use super::sync::get_setting;
 use super::Store;
