@@ -34,8 +34,8 @@ pub mod flow;
 pub mod http;
 pub mod metrics;
 pub mod ratelimit;
-pub mod routing;
 pub mod reports;
+pub mod routing;
 pub mod storage;
 pub mod token;
 
