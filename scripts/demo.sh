@@ -123,6 +123,18 @@ OUTPOST_DB="$DB_B" "$OUTPOST" sync >/dev/null
 printf '   phone :'; "$OUTPOST" contact get "$ZHANG_ID" | fmt contact_line
 printf '   conflicts left: '; "$OUTPOST" contact conflicts "$ZHANG_ID" | fmt count
 
+say "The team's health report on the server, from the metrics each device sent with its syncs (debug build; every CLI call is a new process that first loads the phone-number and division tables, which an app does once):"
+"$SERVER_BIN" report health --tenant "$TENANT" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+ratio = r["offline_synced_ratio"]
+print("   records created offline that reached the server: %d/%d (target %.1f%%, met: %s)"
+      % (r["offline_synced"], r["offline_created"], ratio["target"] * 100, ratio["met"]))
+for name, t in sorted(r["action_ms"].items()):
+    print("   %-22s %3d actions, p50 %d ms, p95 %d ms" % (name, t["count"], t["p50"], t["p95"]))
+print("   failed syncs by reason: %s" % (r["sync_failures"] or "none"))
+'
+
 say "Stopping the server cleanly."
 kill -TERM $SERVER_PID
 wait $SERVER_PID 2>/dev/null || true
