@@ -148,6 +148,18 @@ impl Store {
                 "this contact was marked invalid",
             ));
         }
+        // A mistyped deal id would link the file to no deal, and open none of its gates.
+        if let Some(deal) = new
+            .deal_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
+            super::deals::get(&self.conn, deal).map_err(|e| match e {
+                Error::NotFound { .. } => Error::validation("deal", deal, "no deal with this id"),
+                other => other,
+            })?;
+        }
         let id = uuid::Uuid::now_v7().to_string();
         let now = Self::now_ms();
         let tx = self

@@ -536,6 +536,25 @@ mod tests {
         assert!(
             matches!(e, Err(Error::Validation { ref reason, .. }) if reason.contains("lead, qualified, proposal"))
         );
+        // A file for a deal that does not exist is refused, not linked to nothing.
+        let e = attach(&mut store, "quotation", &d.contact_id, "no-such-deal", None);
+        assert!(
+            e.as_ref()
+                .is_err_and(|e| e.to_string().contains("invalid deal: no deal with this id")),
+            "{e:?}"
+        );
+        assert!(store.list_attachments(&d.contact_id)?.is_empty());
+        attach(&mut store, "quotation", &d.contact_id, &d.id, None)?;
+        assert_eq!(store.list_attachments(&d.contact_id)?.len(), 1);
+        // The store's overview counts deals by stage.
+        let deals: Vec<(String, u64)> = store
+            .status()?
+            .records
+            .into_iter()
+            .filter(|k| k.kind == "deal")
+            .map(|k| (k.status, k.count))
+            .collect();
+        assert_eq!(deals, [("lead".to_string(), 1)]);
         Ok(())
     }
 }

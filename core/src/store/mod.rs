@@ -583,6 +583,12 @@ impl Store {
             records.extend(counts(
                 "SELECT 'attachment', category, count(*) FROM attachments GROUP BY category ORDER BY category",
             )?);
+            records.extend(counts(
+                "SELECT 'deal', stage, count(*) FROM deals GROUP BY stage ORDER BY stage",
+            )?);
+            records.extend(counts(
+                "SELECT 'task', status, count(*) FROM tasks GROUP BY status ORDER BY status",
+            )?);
             let sync_states = counts("SELECT kind, sync_state, count(*) FROM records GROUP BY kind, sync_state ORDER BY kind, sync_state")?;
             let outbox_len: i64 = self.conn.query_row(
                 "SELECT count(*) FROM outbox WHERE rejected_reason IS NULL",
