@@ -9,7 +9,6 @@
 use super::{write_record, RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::record::attachment::{self, Attachment, NewAttachment};
-use crate::record::contact::ContactStatus;
 use crate::record::{commit, new_doc, rfc3339_ms};
 use automerge::{transaction::Transactable, ObjType, ScalarValue, ROOT};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
@@ -129,36 +128,11 @@ impl Store {
 
     fn attach_inner(&mut self, new: NewAttachment) -> Result<Attachment> {
         new.validate()?;
-        let contact =
-            super::contacts::get(&self.conn, new.contact_id.trim()).map_err(|e| match e {
-                Error::NotFound { .. } => {
-                    Error::validation("contact", new.contact_id.clone(), "no contact with this id")
-                }
-                other => other,
-            })?;
         // A file attached to a merged contact lands on the contact it was merged into.
-        let contact = match (contact.status, &contact.merged_into) {
-            (ContactStatus::Merged, Some(survivor)) => super::contacts::get(&self.conn, survivor)?,
-            _ => contact,
-        };
-        if contact.status != ContactStatus::Active {
-            return Err(Error::validation(
-                "contact",
-                new.contact_id.clone(),
-                "this contact was marked invalid",
-            ));
-        }
+        let contact = super::contacts::target_of_new(&self.conn, &new.contact_id, true)?;
         // A mistyped deal id would link the file to no deal, and open none of its gates.
-        if let Some(deal) = new
-            .deal_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-        {
-            super::deals::get(&self.conn, deal).map_err(|e| match e {
-                Error::NotFound { .. } => Error::validation("deal", deal, "no deal with this id"),
-                other => other,
-            })?;
+        if let Some(deal) = new.deal_id.as_deref().filter(|d| !d.trim().is_empty()) {
+            super::deals::require(&self.conn, deal)?;
         }
         let id = uuid::Uuid::now_v7().to_string();
         let now = Self::now_ms();

@@ -49,14 +49,6 @@ fn report_path(input: &Path) -> PathBuf {
     input.with_file_name(format!("{stem}.report.csv"))
 }
 
-fn reason_of(key: &str) -> &'static str {
-    match &key[..2] {
-        "p:" => "phone",
-        "e:" => "email",
-        _ => "name_company",
-    }
-}
-
 /// An accepted row that becomes a new contact.
 struct NewRow {
     patch: ContactPatch,
@@ -138,7 +130,7 @@ fn is_strong(key: &str) -> bool {
 
 /// A strong key as a duplicate lookup, with its reason and score.
 fn lookup_of(key: &str) -> (String, DupReason, f64) {
-    let (reason, score) = match &key[..2] {
+    let (reason, score) = match key.get(..2).unwrap_or_default() {
         "p:" => (DupReason::Phone, SCORE_PHONE),
         "e:" => (DupReason::Email, SCORE_EMAIL),
         _ => (DupReason::NameCompany, SCORE_NAME_EXACT),
@@ -308,7 +300,10 @@ impl Sorter<'_> {
                     row,
                     column: String::new(),
                     value: name,
-                    reason: format!("{what} row {first_row} (same {})", reason_of(key)),
+                    reason: format!(
+                        "{what} row {first_row} (same {})",
+                        lookup_of(key).1.as_str()
+                    ),
                 });
                 if self.options.merge_duplicates {
                     self.merged += 1;

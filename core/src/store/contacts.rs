@@ -121,6 +121,28 @@ pub(crate) fn index_search(tx: &Transaction<'_>, rid: i64, tokens: &str) -> Resu
     Ok(())
 }
 
+/// The contact that a new visit, deal, task or attachment for contact `id` belongs to: the
+/// contact, or the survivor it was merged into. An unknown id is refused naming `contact`; so
+/// is a contact marked invalid when `active` is asked for.
+pub(crate) fn target_of_new(conn: &Connection, id: &str, active: bool) -> Result<Contact> {
+    let contact = get(conn, id.trim()).map_err(|e| match e {
+        Error::NotFound { .. } => Error::validation("contact", id, "no contact with this id"),
+        other => other,
+    })?;
+    let contact = match (contact.status, &contact.merged_into) {
+        (ContactStatus::Merged, Some(survivor)) => get(conn, survivor)?,
+        _ => contact,
+    };
+    if active && contact.status != ContactStatus::Active {
+        return Err(Error::validation(
+            "contact",
+            id,
+            "this contact was marked invalid",
+        ));
+    }
+    Ok(contact)
+}
+
 pub(crate) fn get(conn: &Connection, id: &str) -> Result<Contact> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM contacts c JOIN records r ON r.rid = c.rid WHERE r.id = ?1"

@@ -5,7 +5,6 @@ use super::evidence::{EvidenceSource, StoreEvidence};
 use super::{load_record, write_record, RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::flow::{self, EvidenceFacts, MissingEvidence};
-use crate::record::contact::ContactStatus;
 use crate::record::deal::{self, check_amount, Deal, DealFilter, NewDeal};
 use crate::record::history::HistoryEntry;
 use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms};
@@ -72,6 +71,14 @@ pub(crate) fn project(tx: &Transaction<'_>, rid: i64, d: &Deal) -> Result<()> {
         d.updated_at,
     ])?;
     Ok(())
+}
+
+/// A deal that a new record names: an unknown id is refused naming `deal`.
+pub(crate) fn require(conn: &Connection, id: &str) -> Result<Deal> {
+    get(conn, id.trim()).map_err(|e| match e {
+        Error::NotFound { .. } => Error::validation("deal", id, "no deal with this id"),
+        other => other,
+    })
 }
 
 pub(crate) fn get(conn: &Connection, id: &str) -> Result<Deal> {
@@ -202,24 +209,8 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let contact = super::contacts::get(&tx, new.contact_id.trim()).map_err(|e| match e {
-            Error::NotFound { .. } => {
-                Error::validation("contact", new.contact_id.clone(), "no contact with this id")
-            }
-            other => other,
-        })?;
         // A deal for a merged contact is the survivor's deal.
-        let contact = match (contact.status, &contact.merged_into) {
-            (ContactStatus::Merged, Some(survivor)) => super::contacts::get(&tx, survivor)?,
-            _ => contact,
-        };
-        if contact.status != ContactStatus::Active {
-            return Err(Error::validation(
-                "contact",
-                contact.id,
-                "this contact was marked invalid",
-            ));
-        }
+        let contact = super::contacts::target_of_new(&tx, &new.contact_id, true)?;
         let id = uuid::Uuid::now_v7().to_string();
         let stage = new
             .stage

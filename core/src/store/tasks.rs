@@ -2,7 +2,6 @@
 
 use super::{load_record, write_record, RecordKind, Store};
 use crate::error::{Error, Result};
-use crate::record::contact::ContactStatus;
 use crate::record::task::{self, NewTask, Task, TaskFilter};
 use crate::record::visit::{parse_day, Visit};
 use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms, Actor};
@@ -170,26 +169,10 @@ impl Store {
             let tx = store
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let contact =
-                super::contacts::get(&tx, new.contact_id.trim()).map_err(|e| match e {
-                    Error::NotFound { .. } => Error::validation(
-                        "contact",
-                        new.contact_id.clone(),
-                        "no contact with this id",
-                    ),
-                    other => other,
-                })?;
             // A task for a merged contact is the survivor's task.
-            if let (ContactStatus::Merged, Some(survivor)) = (contact.status, contact.merged_into) {
-                new.contact_id = survivor;
-            }
+            new.contact_id = super::contacts::target_of_new(&tx, &new.contact_id, false)?.id;
             if let Some(d) = &new.deal_id {
-                super::deals::get(&tx, d.trim()).map_err(|e| match e {
-                    Error::NotFound { .. } => {
-                        Error::validation("deal", d.clone(), "no deal with this id")
-                    }
-                    other => other,
-                })?;
+                super::deals::require(&tx, d)?;
             }
             let t = insert(&tx, &store.actor, &new, None, Self::now_ms())?;
             tx.commit()?;

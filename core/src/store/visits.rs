@@ -2,7 +2,6 @@
 
 use super::{load_record, write_record, RecordKind, Store};
 use crate::error::{Error, Result};
-use crate::record::contact::ContactStatus;
 use crate::record::history::HistoryEntry;
 use crate::record::visit::{self, parse_day, CheckIn, CheckOut, Visit, VisitFilter};
 use crate::record::{commit, new_doc, put_opt_str, put_scalar, rfc3339_ms};
@@ -91,24 +90,8 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let contact = super::contacts::get(&tx, c.contact_id.trim()).map_err(|e| match e {
-            Error::NotFound { .. } => {
-                Error::validation("contact", c.contact_id.clone(), "no contact with this id")
-            }
-            other => other,
-        })?;
         // A merged contact's visits are its survivor's: check in there.
-        let contact = match (contact.status, &contact.merged_into) {
-            (ContactStatus::Merged, Some(survivor)) => super::contacts::get(&tx, survivor)?,
-            _ => contact,
-        };
-        if contact.status != ContactStatus::Active {
-            return Err(Error::validation(
-                "contact",
-                c.contact_id,
-                "this contact was marked invalid",
-            ));
-        }
+        let contact = super::contacts::target_of_new(&tx, &c.contact_id, true)?;
         let id = uuid::Uuid::now_v7().to_string();
         let now = Self::now_ms();
         let mut doc = new_doc(&self.actor);
