@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
 pub mod address;
 pub mod calendar;
 pub mod dedup;

@@ -962,6 +962,7 @@ fn bench_server(
                 cursor: 0,
                 more: false,
                 server_time_ms: 0,
+                scope: None,
             };
             store.apply_sync_response(&outgoing, empty)?;
         }

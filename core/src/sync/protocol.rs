@@ -89,6 +89,70 @@ pub struct SyncResponse {
     pub more: bool,
     /// The server's clock (ms since the epoch), for clock checks.
     pub server_time_ms: i64,
+    /// Who the device's user is and what they may do (absent from older servers).
+    #[serde(default)]
+    pub scope: Option<ScopeInfo>,
+}
+
+/// The device user's role, permissions and scope epoch, in every [`SyncResponse`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeInfo {
+    /// The tenant's scope epoch: it changes whenever what some user may see changes (a record
+    /// reassigned or shared, a team or a role changed). A device that last reconciled at
+    /// another epoch lists its scope ([`ScopeRequest`]) and purges or fetches the difference.
+    pub epoch: u64,
+    /// The signed-in user.
+    pub user: String,
+    /// Their role.
+    pub role: String,
+    /// Their permissions (see [`crate::access`]).
+    pub permissions: Vec<String>,
+}
+
+/// `POST /v1/scope`: one page of the ids of every record the device's user may read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeRequest {
+    /// Protocol version.
+    pub v: u32,
+    /// Continue after this record id (from the previous page's `next`).
+    pub after: Option<String>,
+    /// Most ids wanted (at most [`MAX_SCOPE_PAGE`]).
+    pub limit: Option<u32>,
+}
+
+/// Most record ids per [`ScopeResponse`].
+pub const MAX_SCOPE_PAGE: u32 = 50_000;
+
+/// The answer to a [`ScopeRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeResponse {
+    /// Protocol version.
+    pub v: u32,
+    /// The scope epoch the list was read at (the first page's is the one to remember).
+    pub epoch: u64,
+    /// Readable record ids, ascending.
+    pub records: Vec<String>,
+    /// Pass as `after` for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// `POST /v1/records`: the current documents of records the device's user may read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordsRequest {
+    /// Protocol version.
+    pub v: u32,
+    /// The record ids (at most [`MAX_PAGE`]).
+    pub ids: Vec<String>,
+}
+
+/// The answer to a [`RecordsRequest`]: the documents of the readable ids among those asked
+/// for (the others are left out, without saying why).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordsResponse {
+    /// Protocol version.
+    pub v: u32,
+    /// The documents, ordered by record id.
+    pub docs: Vec<DocSnapshot>,
 }
 
 /// `POST /v1/bootstrap`: a new device pages through compacted documents instead of the log.

@@ -105,6 +105,7 @@ fn created_records_count_as_synced_only_once_acknowledged() -> TestResult {
         cursor: 0,
         more: false,
         server_time_ms: 0,
+        scope: None,
     };
     store.apply_sync_response(&outgoing, response)?;
     let m = store.experience()?;

@@ -19,6 +19,7 @@ fn synced(store: &mut Store) -> Result<i64, outpost_core::Error> {
             cursor: 0,
             more: false,
             server_time_ms: 0,
+            scope: None,
         },
     )?;
     // The lease runs from the device clock at the end of the sync.
