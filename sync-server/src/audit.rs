@@ -52,6 +52,16 @@ pub mod event {
     pub const AUDIT_EXPORT: &str = "audit.export";
     /// An operator set a tenant's flow settings (`detail.changed`: whether they differed).
     pub const FLOW_SET: &str = "flow.set";
+    /// An operator set or reset a role's permissions.
+    pub const ACCESS_ROLE: &str = "access.role";
+    /// An operator changed a team (created, deleted, manager, member).
+    pub const ACCESS_TEAM: &str = "access.team";
+    /// An operator shared a record with a user, or stopped.
+    pub const ACCESS_SHARE: &str = "access.share";
+    /// An operator set the tenant's sharing model.
+    pub const ACCESS_SHARING: &str = "access.sharing";
+    /// An operator gave a record to another owner.
+    pub const RECORD_ASSIGN: &str = "record.assign";
 }
 
 /// Something to write to the audit trail.

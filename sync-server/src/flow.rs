@@ -79,7 +79,14 @@ pub(crate) async fn author(
         kind: kind.to_string(),
         change,
     }];
-    let outcome = storage.push(device, &actor, &changes).await?;
+    let outcome = storage
+        .push(
+            device,
+            &crate::access::Viewer::unrestricted(),
+            &actor,
+            &changes,
+        )
+        .await?;
     audit::record_push(
         storage,
         device,

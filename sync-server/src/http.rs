@@ -4,6 +4,8 @@
 //! |---|---|
 //! | `POST /v1/sync` | CBOR `SyncRequest` → CBOR `SyncResponse` |
 //! | `POST /v1/bootstrap` | CBOR `BootstrapRequest` → CBOR `BootstrapResponse` |
+//! | `POST /v1/scope` | CBOR `ScopeRequest` → CBOR `ScopeResponse` (the ids the user may read) |
+//! | `POST /v1/records` | CBOR `RecordsRequest` → CBOR `RecordsResponse` (their documents) |
 //! | `POST /v1/records/{id}/automerge-sync` | one Automerge sync message → the reply (200) or nothing (204) |
 //! | `PUT /v1/blobs/{sha256}`, `GET /v1/blobs/{sha256}[/status]` | resumable attachment uploads (see [`crate::blobs`]) |
 //! | `POST /v1/metrics` | CBOR `ExperienceBatch` → CBOR `ExperienceAck` (see [`crate::reports`]) |
@@ -13,6 +15,7 @@
 //!
 //! Every error answer is a JSON [`outpost_core::sync::protocol::ErrorBody`] with a 4xx or 5xx status.
 
+use crate::access::viewer_of;
 use crate::audit::{self, event, AuditEvent};
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -27,8 +30,9 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use http_body_util::BodyExt;
 use outpost_core::sync::protocol::{
-    self, BootstrapRequest, BootstrapResponse, SyncRequest, SyncResponse, DEFAULT_PAGE,
-    MAX_BODY_BYTES, MAX_PAGE, PROTOCOL_VERSION,
+    self, BootstrapRequest, BootstrapResponse, RecordsRequest, RecordsResponse, ScopeRequest,
+    ScopeResponse, SyncRequest, SyncResponse, DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE,
+    MAX_SCOPE_PAGE, PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -80,6 +84,8 @@ pub fn router_with_limits(
     Router::new()
         .route("/v1/sync", post(sync))
         .route("/v1/bootstrap", post(bootstrap))
+        .route("/v1/scope", post(scope))
+        .route("/v1/records", post(records))
         .route("/v1/records/{id}/automerge-sync", post(automerge_sync))
         .route(
             "/v1/blobs/{sha256}",
@@ -133,6 +139,8 @@ fn route_label(path: &str) -> &'static str {
     match path {
         "/v1/sync" => "/v1/sync",
         "/v1/bootstrap" => "/v1/bootstrap",
+        "/v1/scope" => "/v1/scope",
+        "/v1/records" => "/v1/records",
         "/healthz" => "/healthz",
         "/metrics" => "/metrics",
         "/v1/metrics" => "/v1/metrics",
@@ -375,6 +383,7 @@ async fn sync(
     let request: SyncRequest = decode_message("sync request", &bytes)?;
     let limit = page_limit(request.limit);
     let now = now_ms();
+    let viewer = viewer_of(&*state.storage, &device).await?;
     let mut rejected = Vec::new();
     if !request.changes.is_empty() {
         crate::flow::check_device_push(&device, &request.changes)?;
@@ -388,7 +397,7 @@ async fn sync(
             });
         let outcome = state
             .storage
-            .push(&device, &request.actor, &request.changes)
+            .push(&device, &viewer, &request.actor, &request.changes)
             .await?;
         state.metrics.changes_applied(outcome.applied);
         audit::record_push(
@@ -417,9 +426,17 @@ async fn sync(
     {
         state.storage.touch_device(&device.id, now).await?;
     }
+    // Read again after the push: a reassignment it carried moved the epoch.
+    let viewer = viewer_of(&*state.storage, &device).await?;
     let page = state
         .storage
-        .pull(&device.tenant_id, &request.actor, request.cursor, limit)
+        .pull(
+            &device.tenant_id,
+            &viewer,
+            &request.actor,
+            request.cursor,
+            limit,
+        )
         .await?;
     Ok(cbor(&SyncResponse {
         v: PROTOCOL_VERSION,
@@ -428,6 +445,7 @@ async fn sync(
         cursor: page.cursor,
         more: page.more,
         server_time_ms: now_ms(),
+        scope: Some(viewer.info()),
     }))
 }
 
@@ -449,10 +467,12 @@ async fn bootstrap(
         .by(&device.user_id, Some(&device.id));
         audit::record(&*state.storage, e).await;
     }
+    let viewer = viewer_of(&*state.storage, &device).await?;
     let page = state
         .storage
         .bootstrap(
             &device.tenant_id,
+            &viewer,
             request.after.as_deref(),
             page_limit(request.limit),
         )
@@ -465,6 +485,79 @@ async fn bootstrap(
     }))
 }
 
+/// `POST /v1/scope`: one page of the ids of the records the device's user may read, read at
+/// the epoch the page names.
+async fn scope(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    require_content_type(&headers, protocol::CONTENT_TYPE)?;
+    let device = authenticate(&state, &headers).await?;
+    let bytes = read_body(&state, &headers, body).await?;
+    let request: ScopeRequest = decode_message("scope request", &bytes)?;
+    let limit = request
+        .limit
+        .unwrap_or(MAX_SCOPE_PAGE)
+        .clamp(1, MAX_SCOPE_PAGE);
+    let viewer = viewer_of(&*state.storage, &device).await?;
+    let rows = state
+        .storage
+        .scope_rows(&device.tenant_id, request.after.as_deref(), limit)
+        .await?;
+    let next = if rows.len() as u32 == limit {
+        rows.last().map(|(id, _, _)| id.clone())
+    } else {
+        None
+    };
+    let records = rows
+        .into_iter()
+        .filter(|(id, kind, meta)| viewer.sees(id, kind, meta))
+        .map(|(id, _, _)| id)
+        .collect();
+    Ok(cbor(&ScopeResponse {
+        v: PROTOCOL_VERSION,
+        epoch: viewer.epoch,
+        records,
+        next,
+    }))
+}
+
+/// `POST /v1/records`: the documents of the asked records the device's user may read.
+async fn records(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    require_content_type(&headers, protocol::CONTENT_TYPE)?;
+    let device = authenticate(&state, &headers).await?;
+    let bytes = read_body(&state, &headers, body).await?;
+    let request: RecordsRequest = decode_message("records request", &bytes)?;
+    if request.ids.len() > MAX_PAGE as usize {
+        return Err(AppError::bad_request(format!(
+            "ids: {} ids in one request, at most {MAX_PAGE}",
+            request.ids.len()
+        )));
+    }
+    for (i, id) in request.ids.iter().enumerate() {
+        crate::storage::plan::check_record_id(id)
+            .map_err(|e| AppError::bad_request(format!("ids[{i}]: {e}")))?;
+    }
+    let viewer = viewer_of(&*state.storage, &device).await?;
+    let docs = state
+        .storage
+        .scope_docs(&device.tenant_id, &request.ids)
+        .await?
+        .into_iter()
+        .filter(|(d, meta)| viewer.sees(&d.record, &d.kind, meta))
+        .map(|(d, _)| d)
+        .collect();
+    Ok(cbor(&RecordsResponse {
+        v: PROTOCOL_VERSION,
+        docs,
+    }))
+}
+
 async fn automerge_sync(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -474,7 +567,11 @@ async fn automerge_sync(
     require_content_type(&headers, OCTET_STREAM)?;
     let device = authenticate(&state, &headers).await?;
     let bytes = read_body(&state, &headers, body).await?;
-    let outcome = state.storage.automerge_sync(&device, &id, &bytes).await?;
+    let viewer = viewer_of(&*state.storage, &device).await?;
+    let outcome = state
+        .storage
+        .automerge_sync(&device, &viewer, &id, &bytes)
+        .await?;
     state.metrics.changes_applied(outcome.applied);
     if outcome.applied > 0 {
         let detail = serde_json::json!({ "record": id, "applied": outcome.applied });

@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
 pub mod audit;
 pub mod blobs;
 pub mod error;
@@ -39,6 +40,7 @@ pub mod routing;
 pub mod storage;
 pub mod token;
 
+pub use access::{AccessConfig, AccessStore, Sharing, Team, Viewer};
 pub use audit::{AuditEvent, AuditHead, AuditLog, AuditRow, ChainReport};
 pub use error::{AppError, StorageError};
 pub use http::{launch, router, router_with_limits, AppState};

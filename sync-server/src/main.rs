@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod bin_access;
 mod bin_routing;
 mod bin_security;
 
@@ -72,6 +73,26 @@ enum Command {
         #[command(subcommand)]
         command: bin_routing::RoutingCommand,
     },
+    /// A tenant's roles and their permissions.
+    Role {
+        #[command(subcommand)]
+        command: bin_access::RoleCommand,
+    },
+    /// A tenant's teams: a manager sees their members' records.
+    Team {
+        #[command(subcommand)]
+        command: bin_access::TeamCommand,
+    },
+    /// Share records with users outside their owner's scope.
+    Share {
+        #[command(subcommand)]
+        command: bin_access::ShareCommand,
+    },
+    /// Operator changes to records (reassignment).
+    Record {
+        #[command(subcommand)]
+        command: bin_access::RecordCommand,
+    },
     /// Reports built from what devices send.
     Report {
         #[command(subcommand)]
@@ -110,10 +131,22 @@ enum FlowCommand {
 
 #[derive(Subcommand)]
 enum TenantCommand {
-    /// Create a tenant; prints {id, name}.
+    /// Create a tenant; prints {id, name, sharing}.
     Create {
         /// The unique tenant name.
         name: String,
+        /// `private` (users see what their role's scope gives them) or `open` (everyone reads
+        /// every record; restricted fields and write permissions still apply).
+        #[arg(long, default_value = "private")]
+        sharing: outpost_server::Sharing,
+    },
+    /// Set a tenant's sharing model: private or open.
+    Sharing {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        /// `private` or `open`.
+        sharing: outpost_server::Sharing,
     },
 }
 
@@ -127,7 +160,8 @@ enum DeviceCommand {
         /// The user signed in on the device.
         #[arg(long)]
         user: String,
-        /// The user's role: rep, manager or admin.
+        /// The user's role: rep, manager, director, finance, admin, or one the tenant defined
+        /// (`role set`).
         #[arg(long, default_value = "rep")]
         role: Role,
     },
@@ -207,11 +241,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen } => serve(&listen, storage).await,
         Command::Tenant {
-            command: TenantCommand::Create { name },
+            command: TenantCommand::Create { name, sharing },
         } => {
             let tenant = storage.create_tenant(&name).await?;
-            print_json(&json!({ "id": tenant.id, "name": tenant.name }))
+            if sharing != outpost_server::Sharing::Private {
+                storage.set_sharing(&tenant.id, sharing).await?;
+            }
+            print_json(&json!({ "id": tenant.id, "name": tenant.name, "sharing": sharing }))
         }
+        Command::Tenant {
+            command: TenantCommand::Sharing { tenant, sharing },
+        } => bin_access::set_sharing(&*storage, &tenant, sharing).await,
+        Command::Role { command } => bin_access::role_command(command, &*storage).await,
+        Command::Team { command } => bin_access::team_command(command, &*storage).await,
+        Command::Share { command } => bin_access::share_command(command, &*storage).await,
+        Command::Record { command } => bin_access::record_command(command, &*storage).await,
         Command::Device { command } => device_command(command, &*storage).await,
         Command::Audit { command } => {
             if bin_security::audit_command(command, &*storage).await? {
@@ -305,6 +349,15 @@ async fn device_command(command: DeviceCommand, storage: &dyn Storage) -> anyhow
     match command {
         DeviceCommand::Enroll { tenant, user, role } => {
             let tenant_id = resolve_tenant(storage, &tenant).await?;
+            if !storage
+                .access_config(&tenant_id)
+                .await?
+                .has_role(role.as_str())
+            {
+                return Err(anyhow!(
+                    "role {role}: the tenant has no such role (define it with `role set`)"
+                ));
+            }
             let enrolled = enroll_device(storage, &tenant_id, &user, role).await?;
             let enrolled_event = outpost_server::audit::event::DEVICE_ENROLL;
             bin_security::record_device(

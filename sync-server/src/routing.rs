@@ -165,7 +165,12 @@ async fn loads(
     let mut after: Option<String> = None;
     loop {
         let page = storage
-            .bootstrap(tenant_id, after.as_deref(), LOAD_PAGE)
+            .bootstrap(
+                tenant_id,
+                &crate::access::Viewer::unrestricted(),
+                after.as_deref(),
+                LOAD_PAGE,
+            )
             .await?;
         for snap in page.docs.iter().filter(|d| d.kind == "contact") {
             if skip.contains(&snap.record) {

@@ -378,9 +378,12 @@ impl Server {
         })
     }
 
-    /// A new tenant.
+    /// A new tenant where every device reads every record.
     fn tenant(&self, name: &str) -> Result<String, BenchError> {
-        Ok(self.runtime.block_on(self.storage.create_tenant(name))?.id)
+        let id = self.runtime.block_on(self.storage.create_tenant(name))?.id;
+        self.runtime
+            .block_on(self.storage.set_sharing(&id, outpost_server::Sharing::Open))?;
+        Ok(id)
     }
 
     /// Enrolls a device and opens its store at `path`, connected to `url`.
@@ -414,9 +417,12 @@ impl Server {
         let mut docs = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page =
-                self.runtime
-                    .block_on(self.storage.bootstrap(tenant, after.as_deref(), 10_000))?;
+            let page = self.runtime.block_on(self.storage.bootstrap(
+                tenant,
+                &outpost_server::Viewer::unrestricted(),
+                after.as_deref(),
+                10_000,
+            ))?;
             docs.extend(page.docs.into_iter().map(|d| (d.record, d.doc)));
             match page.next {
                 Some(next) => after = Some(next),

@@ -56,9 +56,13 @@ impl InProcessServer {
         })
     }
 
-    /// Creates a tenant; returns its id.
+    /// Creates a tenant with `open` sharing (every user reads every record: for tests that are
+    /// not about scoped sync); returns its id.
     pub fn tenant(&self, name: &str) -> Result<String, BoxError> {
-        Ok(self.runtime.block_on(self.storage.create_tenant(name))?.id)
+        let id = self.runtime.block_on(self.storage.create_tenant(name))?.id;
+        self.runtime
+            .block_on(self.storage.set_sharing(&id, outpost_server::Sharing::Open))?;
+        Ok(id)
     }
 
     /// Enrolls a device for `user`; returns its token.

@@ -14,6 +14,7 @@ pub mod plan;
 pub mod postgres;
 pub mod sqlite;
 
+use crate::access::Viewer;
 use crate::StorageError;
 use async_trait::async_trait;
 use outpost_core::sync::protocol::{DocSnapshot, ExperienceBatch, LogEntry, PushChange, Rejection};
@@ -21,26 +22,55 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// What a device's user may do (not enforced on sync yet; kept for scoped sync).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// A device user's role in their tenant: one of the defaults (see
+/// [`outpost_core::access::DEFAULT_ROLES`]) or a role the tenant defined (`outpost-server role
+/// set`). What a role may do is the tenant's setting, or the default permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// A field rep.
+    /// A field rep: their own records and those shared with them.
     Rep,
-    /// A sales manager.
+    /// A sales manager: also their teams' records.
     Manager,
+    /// A sales director: every record.
+    Director,
+    /// Finance: reads every record, writes amounts.
+    Finance,
     /// An administrator.
     Admin,
+    /// A role the tenant defined.
+    Custom(String),
 }
 
 impl Role {
-    /// The stored name (`rep`, `manager`, `admin`).
-    pub fn as_str(self) -> &'static str {
+    /// The stored name (`rep`, `manager`, `director`, `finance`, `admin`, or the custom name).
+    pub fn as_str(&self) -> &str {
         match self {
             Role::Rep => "rep",
             Role::Manager => "manager",
+            Role::Director => "director",
+            Role::Finance => "finance",
             Role::Admin => "admin",
+            Role::Custom(name) => name,
         }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -48,14 +78,27 @@ impl std::str::FromStr for Role {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "rep" => Ok(Role::Rep),
-            "manager" => Ok(Role::Manager),
-            "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "unknown role {other:?} (expected rep, manager or admin)"
-            )),
-        }
+        Ok(match s {
+            "rep" => Role::Rep,
+            "manager" => Role::Manager,
+            "director" => Role::Director,
+            "finance" => Role::Finance,
+            "admin" => Role::Admin,
+            other => {
+                let ok = !other.is_empty()
+                    && other.len() <= 40
+                    && other.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                    });
+                if !ok {
+                    return Err(format!(
+                        "role {other:?}: must be rep, manager, director, finance, admin, or a \
+                         tenant's own role of 1 to 40 characters a-z, 0-9, '_' or '-'"
+                    ));
+                }
+                Role::Custom(other.to_string())
+            }
+        })
     }
 }
 
@@ -104,6 +147,21 @@ pub struct StoredDoc {
     pub doc: Vec<u8>,
     /// The log seq of the last change applied to it.
     pub updated_seq: u64,
+    /// Who may see it (see [`DocMeta`]).
+    pub meta: DocMeta,
+}
+
+/// What decides who may see a stored record: the record its visibility follows (`root`: a
+/// contact for its visits, deals, tasks and attachments, the deal for its restricted fields'
+/// documents, else itself), that root's owner, and for a restricted document its field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocMeta {
+    /// The owner of the root record (its `owner` field, else the user who created it).
+    pub owner: Option<String>,
+    /// The root record's id.
+    pub root: Option<String>,
+    /// The restricted field a `restricted` document holds.
+    pub field: Option<String>,
 }
 
 /// What a push did.
@@ -175,7 +233,12 @@ pub async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>, St
 /// [`postgres::PostgresStorage`]; every method is one transaction (or one consistent read).
 #[async_trait]
 pub trait Storage:
-    crate::audit::AuditLog + crate::routing::RoutingStore + Send + Sync + 'static
+    crate::audit::AuditLog
+    + crate::routing::RoutingStore
+    + crate::access::AccessStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
@@ -217,28 +280,33 @@ pub trait Storage:
     /// serialized per tenant: accepted changes get the next log seqs and update their
     /// documents; per-change rejections are returned; a whole-request error
     /// ([`StorageError::BadRequest`], [`StorageError::Forbidden`]) stores nothing.
-    /// Also updates the device's `last_seen_at`.
+    /// Also updates the device's `last_seen_at`. A change `viewer` may not make is rejected
+    /// ([`crate::access::Viewer::check_write`]); the others flow on.
     async fn push(
         &self,
         device: &Device,
+        viewer: &Viewer,
         actor: &[u8],
         changes: &[PushChange],
     ) -> Result<PushOutcome, StorageError>;
 
     /// Up to `limit` log rows of the tenant after `cursor`, leaving out (but scanning past) the
-    /// rows written by `actor`.
+    /// rows written by `actor` and those of records `viewer` may not read.
     async fn pull(
         &self,
         tenant_id: &str,
+        viewer: &Viewer,
         actor: &[u8],
         cursor: u64,
         limit: u32,
     ) -> Result<PullPage, StorageError>;
 
-    /// Up to `limit` documents of the tenant with record ids after `after`.
+    /// Up to `limit` documents of the tenant with record ids after `after`, leaving out (but
+    /// paging past) those `viewer` may not read.
     async fn bootstrap(
         &self,
         tenant_id: &str,
+        viewer: &Viewer,
         after: Option<&str>,
         limit: u32,
     ) -> Result<BootstrapPage, StorageError>;
@@ -253,6 +321,7 @@ pub trait Storage:
     async fn automerge_sync(
         &self,
         device: &Device,
+        viewer: &Viewer,
         record_id: &str,
         message: &[u8],
     ) -> Result<AutomergeReply, StorageError>;

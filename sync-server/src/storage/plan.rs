@@ -6,7 +6,8 @@
 //! is accepted is decided by [`outpost_core::sync::apply::apply_change_to`] (and its byte-level
 //! wrapper `apply_change`) alone.
 
-use super::{BootstrapPage, Device, PullPage, StoredDoc};
+use super::{BootstrapPage, Device, DocMeta, PullPage, StoredDoc};
+use crate::access::{Viewer, WriteFacts};
 use crate::StorageError;
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, Change};
@@ -133,6 +134,38 @@ pub struct DocWrite {
     pub doc: Vec<u8>,
     /// Index in [`WritePlan::entries`] of the last change applied to it.
     pub last_entry: usize,
+    /// Its `owner` field, if it has one (see [`DocMeta`]).
+    pub owner: Option<String>,
+    /// The record its visibility follows (its contact, or a restricted field's record).
+    pub parent: Option<String>,
+    /// A restricted document's field.
+    pub field: Option<String>,
+}
+
+impl DocWrite {
+    /// A write of `doc` (already saved as `bytes`), reading its visibility facts.
+    fn new(
+        record: String,
+        kind: String,
+        doc: &AutoCommit,
+        bytes: Vec<u8>,
+        last_entry: usize,
+    ) -> Self {
+        let facts = WriteFacts::of(&kind, doc);
+        Self {
+            parent: WriteFacts::parent(&kind, doc),
+            owner: if kind == "contact" { facts.owner } else { None },
+            field: if kind == outpost_core::access::RESTRICTED_KIND {
+                facts.field
+            } else {
+                None
+            },
+            record,
+            kind,
+            doc: bytes,
+            last_entry,
+        }
+    }
 }
 
 /// Everything one transaction writes.
@@ -157,9 +190,11 @@ impl WritePlan {
 
 /// Decides a push by `device_id` (tenant `tenant_id`, store actor `actor`); `hashes` come from
 /// [`check_push`]. Whole-request refusals are errors; per-change ones go to `rejected`.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_push(
     tenant_id: &str,
     device_id: &str,
+    viewer: &Viewer,
     actor: &[u8],
     changes: &[PushChange],
     hashes: &[[u8; 32]],
@@ -197,6 +232,7 @@ pub fn plan_push(
                 c.record.clone(),
                 Working {
                     kind: c.kind.clone(),
+                    facts: base.as_ref().map(|_| WriteFacts::of(&c.kind, &doc)),
                     doc,
                     base,
                     accepted: Vec::new(),
@@ -207,22 +243,24 @@ pub fn plan_push(
         let Some(w) = working.get_mut(&c.record) else {
             continue;
         };
-        match apply_change_to(&mut w.doc, &c.kind, &c.change, actor) {
+        let outcome = match apply_change_to(&mut w.doc, &c.kind, &c.change, actor) {
             Ok(accepted) if accepted.new => {
-                seen.insert((c.record.as_str(), *hash));
-                plan.entries.push(NewEntry {
-                    record: c.record.clone(),
-                    kind: c.kind.clone(),
-                    hash: *hash,
-                    change: c.change.clone(),
-                    actor: actor.to_vec(),
-                });
-                w.kind = c.kind.clone();
-                w.accepted.push(c.change.clone());
-                w.last = Some(plan.entries.len() - 1);
+                // The record rules passed; now what this user may do.
+                let after = WriteFacts::of(&c.kind, &w.doc);
+                match viewer.check_write(
+                    &c.record,
+                    &c.kind,
+                    stored.map(|s| &s.meta),
+                    w.facts.as_ref(),
+                    &after,
+                ) {
+                    Ok(()) => Ok(after),
+                    Err(reason) => Err((reason, true)),
+                }
             }
             Ok(_) => {
                 seen.insert((c.record.as_str(), *hash));
+                continue;
             }
             Err(Refused {
                 rejection: ChangeRejection::Malformed(m),
@@ -245,7 +283,24 @@ pub fn plan_push(
             Err(Refused {
                 rejection,
                 doc_modified,
-            }) => {
+            }) => Err((rejection.to_string(), doc_modified)),
+        };
+        match outcome {
+            Ok(after) => {
+                seen.insert((c.record.as_str(), *hash));
+                plan.entries.push(NewEntry {
+                    record: c.record.clone(),
+                    kind: c.kind.clone(),
+                    hash: *hash,
+                    change: c.change.clone(),
+                    actor: actor.to_vec(),
+                });
+                w.kind = c.kind.clone();
+                w.facts = Some(after);
+                w.accepted.push(c.change.clone());
+                w.last = Some(plan.entries.len() - 1);
+            }
+            Err((reason, doc_modified)) => {
                 if doc_modified {
                     // Back to the stored document plus the changes accepted so far.
                     w.doc = load_base(w.base.as_deref(), i, &c.record)?;
@@ -264,7 +319,7 @@ pub fn plan_push(
                 plan.rejected.push(Rejection {
                     hash: hash.to_vec(),
                     record: c.record.clone(),
-                    reason: rejection.to_string(),
+                    reason,
                 });
             }
         }
@@ -276,12 +331,8 @@ pub fn plan_push(
         .into_iter()
         .filter_map(|(record, mut w)| {
             let last_entry = w.last?;
-            Some(DocWrite {
-                record,
-                kind: w.kind,
-                doc: w.doc.save(),
-                last_entry,
-            })
+            let bytes = w.doc.save();
+            Some(DocWrite::new(record, w.kind, &w.doc, bytes, last_entry))
         })
         .collect();
     Ok(plan)
@@ -290,6 +341,8 @@ pub fn plan_push(
 /// A record's document while a push is planned.
 struct Working {
     kind: String,
+    /// What the document said before the next change (`None` while the record is new).
+    facts: Option<WriteFacts>,
     doc: AutoCommit,
     /// The stored bytes it started from (`None` for a new record).
     base: Option<Vec<u8>>,
@@ -321,16 +374,20 @@ pub struct LogRow {
     pub kind: String,
     /// The change bytes, unless the row is the puller's own.
     pub change: Option<Vec<u8>>,
+    /// Who may see the record.
+    pub meta: DocMeta,
 }
 
-/// Builds a pull page from up to `limit + 1` rows after `cursor`, ordered by seq.
-pub fn pull_page(mut rows: Vec<LogRow>, cursor: u64, limit: u32) -> PullPage {
+/// Builds a pull page from up to `limit + 1` rows after `cursor`, ordered by seq, leaving out
+/// the rows of records `viewer` may not read.
+pub fn pull_page(mut rows: Vec<LogRow>, cursor: u64, limit: u32, viewer: &Viewer) -> PullPage {
     let limit = limit as usize;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let cursor = rows.last().map_or(cursor, |r| r.seq);
     let entries = rows
         .into_iter()
+        .filter(|r| viewer.sees(&r.record, &r.kind, &r.meta))
         .filter_map(|r| {
             r.change.map(|change| LogEntry {
                 seq: r.seq,
@@ -347,18 +404,28 @@ pub fn pull_page(mut rows: Vec<LogRow>, cursor: u64, limit: u32) -> PullPage {
     }
 }
 
-/// Builds a bootstrap page from up to `limit + 1` documents ordered by record id.
-pub fn bootstrap_page(mut docs: Vec<DocSnapshot>, head: u64, limit: u32) -> BootstrapPage {
+/// Builds a bootstrap page from up to `limit + 1` documents ordered by record id, leaving out
+/// (but paging past) those `viewer` may not read.
+pub fn bootstrap_page(
+    mut docs: Vec<(DocSnapshot, DocMeta)>,
+    head: u64,
+    limit: u32,
+    viewer: &Viewer,
+) -> BootstrapPage {
     let limit = limit as usize;
     let more = docs.len() > limit;
     docs.truncate(limit);
     let next = if more {
-        docs.last().map(|d| d.record.clone())
+        docs.last().map(|(d, _)| d.record.clone())
     } else {
         None
     };
     BootstrapPage {
-        docs,
+        docs: docs
+            .into_iter()
+            .filter(|(d, m)| viewer.sees(&d.record, &d.kind, m))
+            .map(|(d, _)| d)
+            .collect(),
         next,
         cursor: head,
     }
@@ -428,6 +495,7 @@ impl AutomergeSession {
         &self,
         stored: &StoredDoc,
         device_id: &str,
+        viewer: &Viewer,
         owners: &HashMap<Vec<u8>, String>,
     ) -> Result<WritePlan, StorageError> {
         let mut plan = WritePlan::default();
@@ -448,6 +516,25 @@ impl AutomergeSession {
             let actor = change.actor_id().to_bytes();
             match apply_change(Some(&doc), &stored.kind, change.raw_bytes(), actor) {
                 Ok(applied) if applied.new => {
+                    let read = |bytes: &[u8]| {
+                        AutoCommit::load(bytes)
+                            .map(|d| WriteFacts::of(&stored.kind, &d))
+                            .map_err(|e| {
+                                StorageError::Corrupt(format!("document {}: {e}", stored.record_id))
+                            })
+                    };
+                    let (before, after) = (read(&doc)?, read(&applied.doc)?);
+                    viewer
+                        .check_write(
+                            &stored.record_id,
+                            &stored.kind,
+                            Some(&stored.meta),
+                            Some(&before),
+                            &after,
+                        )
+                        .map_err(|reason| {
+                            StorageError::Rejected(format!("change {}: {reason}", change.hash()))
+                        })?;
                     plan.entries.push(NewEntry {
                         record: stored.record_id.clone(),
                         kind: stored.kind.clone(),
@@ -473,12 +560,16 @@ impl AutomergeSession {
             }
         }
         if let Some(last_entry) = plan.entries.len().checked_sub(1) {
-            plan.docs.push(DocWrite {
-                record: stored.record_id.clone(),
-                kind: stored.kind.clone(),
+            let loaded = AutoCommit::load(&doc).map_err(|e| {
+                StorageError::Corrupt(format!("document {}: {e}", stored.record_id))
+            })?;
+            plan.docs.push(DocWrite::new(
+                stored.record_id.clone(),
+                stored.kind.clone(),
+                &loaded,
                 doc,
                 last_entry,
-            });
+            ));
         }
         Ok(plan)
     }
@@ -495,18 +586,23 @@ impl AutomergeSession {
     }
 }
 
-/// The stored document if `device` may read it: not found when missing, forbidden for another
-/// tenant's record.
+/// The stored document if `device` (as `viewer`) may read it: not found when missing,
+/// forbidden for another tenant's record or one out of the user's scope.
 pub fn readable_doc(
     doc: Option<StoredDoc>,
     device: &Device,
+    viewer: &Viewer,
     record_id: &str,
 ) -> Result<StoredDoc, StorageError> {
     match doc {
         None => Err(StorageError::NotFound(format!("record {record_id}"))),
-        Some(d) if d.tenant_id != device.tenant_id => Err(StorageError::Forbidden(format!(
-            "record {record_id} is not accessible to this device"
-        ))),
+        Some(d)
+            if d.tenant_id != device.tenant_id || !viewer.sees(&d.record_id, &d.kind, &d.meta) =>
+        {
+            Err(StorageError::Forbidden(format!(
+                "record {record_id} is not accessible to this device"
+            )))
+        }
         Some(d) => Ok(d),
     }
 }
@@ -521,18 +617,24 @@ mod tests {
             record: format!("r{seq}"),
             kind: "contact".into(),
             change: if own { None } else { Some(vec![seq as u8]) },
+            meta: DocMeta::default(),
         }
     }
 
     #[test]
     fn pull_pages_skip_own_rows_but_advance() {
-        let page = pull_page(vec![row(3, false), row(4, true), row(5, true)], 2, 2);
+        let page = pull_page(
+            vec![row(3, false), row(4, true), row(5, true)],
+            2,
+            2,
+            &Viewer::unrestricted(),
+        );
         assert_eq!(page.cursor, 4);
         assert!(page.more);
         assert_eq!(page.entries.len(), 1);
-        let page = pull_page(vec![row(5, true)], 4, 2);
+        let page = pull_page(vec![row(5, true)], 4, 2, &Viewer::unrestricted());
         assert_eq!((page.cursor, page.more, page.entries.len()), (5, false, 0));
-        let page = pull_page(vec![], 9, 2);
+        let page = pull_page(vec![], 9, 2, &Viewer::unrestricted());
         assert_eq!((page.cursor, page.more), (9, false));
     }
 
@@ -583,7 +685,15 @@ mod tests {
             known: HashSet::new(),
             actor_owner: None,
         };
-        let plan = plan_push("t", "d", &actor, &changes, &hashes, &facts)?;
+        let plan = plan_push(
+            "t",
+            "d",
+            &Viewer::unrestricted(),
+            &actor,
+            &changes,
+            &hashes,
+            &facts,
+        )?;
         assert_eq!(plan.entries.len(), 2);
         assert_eq!(plan.rejected.len(), 1);
         assert!(

@@ -7,8 +7,9 @@ use super::blobs::{self, AppendPlan, BlobStatus};
 use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
 use super::{
     check_tenant_name, check_user_id, new_id, now_ms, task_failed, to_i64, to_u64, AutomergeReply,
-    BootstrapPage, Device, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
+    BootstrapPage, Device, DocMeta, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
 };
+use crate::access::Viewer;
 use crate::reports::{DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
 use crate::StorageError;
 use async_trait::async_trait;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+mod access;
 mod audit;
 mod routing;
 
@@ -125,6 +127,8 @@ CREATE TABLE experience_devices (
 );
 CREATE INDEX experience_devices_tenant ON experience_devices (tenant_id);
 "#,
+    // 6: scoped sync (see crate::access).
+    crate::access::MIGRATION,
 ];
 
 /// The PostgreSQL storage.
@@ -233,8 +237,35 @@ fn doc_from_row(row: &Row) -> Result<StoredDoc, StorageError> {
         kind: row.try_get(2)?,
         doc: row.try_get(3)?,
         updated_seq: to_u64(row.try_get(4)?, "documents.updated_seq")?,
+        meta: meta_at(row, 5)?,
     })
 }
+
+/// Reads the owner, root and field columns starting at `at`.
+pub(super) fn meta_at(row: &Row, at: usize) -> Result<DocMeta, StorageError> {
+    Ok(DocMeta {
+        owner: row.try_get(at)?,
+        root: row.try_get(at + 1)?,
+        field: row.try_get(at + 2)?,
+    })
+}
+
+/// A document row (record_id, kind, doc, owner, root, field) as a snapshot with its visibility.
+pub(super) fn snapshot_row(row: &Row) -> Result<(DocSnapshot, DocMeta), StorageError> {
+    Ok((
+        DocSnapshot {
+            record: row.try_get(0)?,
+            kind: row.try_get(1)?,
+            doc: row.try_get(2)?,
+        },
+        meta_at(row, 3)?,
+    ))
+}
+
+/// The columns of a stored document with its visibility: `d` the document, `r` its root.
+const DOC_SELECT: &str =
+    "SELECT d.record_id, d.tenant_id, d.kind, d.doc, d.updated_seq, r.owner, d.root, d.field
+     FROM documents d LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)";
 
 async fn get_doc(
     client: &impl GenericClient,
@@ -242,7 +273,7 @@ async fn get_doc(
 ) -> Result<Option<StoredDoc>, StorageError> {
     client
         .query_opt(
-            "SELECT record_id, tenant_id, kind, doc, updated_seq FROM documents WHERE record_id = $1",
+            &format!("{DOC_SELECT} WHERE d.record_id = $1"),
             &[&record_id],
         )
         .await?
@@ -266,7 +297,7 @@ async fn actor_owner(
 }
 
 /// A push, shared with the blocking pool: device, actor, changes, their hashes.
-type PushInput = Arc<(Device, Vec<u8>, Vec<PushChange>, Vec<[u8; 32]>)>;
+type PushInput = Arc<(Device, Vec<u8>, Vec<PushChange>, Vec<[u8; 32]>, Viewer)>;
 
 /// Reads what [`plan::plan_push`] needs about a push.
 async fn read_facts(
@@ -276,15 +307,14 @@ async fn read_facts(
     records: &[String],
     push: &PushInput,
 ) -> Result<PushFacts, StorageError> {
-    let (_, _, _, hashes) = &**push;
+    let (_, _, _, hashes, _) = &**push;
     let mut facts = PushFacts {
         actor_owner: actor_owner(client, actor).await?,
         ..PushFacts::default()
     };
     for row in client
         .query(
-            "SELECT record_id, tenant_id, kind, doc, updated_seq FROM documents
-             WHERE record_id = ANY($1)",
+            &format!("{DOC_SELECT} WHERE d.record_id = ANY($1)"),
             &[&records],
         )
         .await?
@@ -316,10 +346,11 @@ async fn plan_off_thread(
     facts: PushFacts,
 ) -> Result<(PushFacts, Result<WritePlan, StorageError>), StorageError> {
     tokio::task::spawn_blocking(move || {
-        let (device, actor, changes, hashes) = &*push;
+        let (device, actor, changes, hashes, viewer) = &*push;
         let plan = plan::plan_push(
             &device.tenant_id,
             &device.id,
+            viewer,
             actor,
             changes,
             hashes,
@@ -419,25 +450,83 @@ async fn write_plan(
         let records: Vec<&str> = plan.docs.iter().map(|d| d.record.as_str()).collect();
         let kinds: Vec<&str> = plan.docs.iter().map(|d| d.kind.as_str()).collect();
         let docs: Vec<&[u8]> = plan.docs.iter().map(|d| d.doc.as_slice()).collect();
+        let owners: Vec<Option<&str>> = plan.docs.iter().map(|d| d.owner.as_deref()).collect();
+        let parents: Vec<Option<&str>> = plan.docs.iter().map(|d| d.parent.as_deref()).collect();
+        let fields: Vec<Option<&str>> = plan.docs.iter().map(|d| d.field.as_deref()).collect();
         let mut seqs = Vec::with_capacity(plan.docs.len());
         for d in &plan.docs {
             seqs.push(to_i64(WritePlan::seq(head, d.last_entry), "seq")?);
         }
+        // A record changing hands moves the tenant's scope epoch.
+        let mut old_owners: HashMap<String, String> = HashMap::new();
+        for row in tx
+            .query(
+                "SELECT record_id, owner FROM documents WHERE record_id = ANY($1) AND owner IS NOT NULL",
+                &[&records],
+            )
+            .await?
+        {
+            old_owners.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        let scope_moved = plan.docs.iter().any(|d| {
+            d.owner
+                .as_ref()
+                .is_some_and(|new| old_owners.get(&d.record).is_some_and(|old| old != new))
+        });
         let written = tx
             .execute(
-                "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq)
-                 SELECT r, $1, k, d, s
-                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::int8[]) AS t(r, k, d, s)
+                "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq, owner, root, field)
+                 SELECT r, $1, k, d, s, COALESCE(o, $6),
+                     CASE WHEN p IS NULL THEN r
+                          ELSE COALESCE((SELECT x.root FROM documents x WHERE x.record_id = p), p) END,
+                     f
+                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::int8[], $7::text[], $8::text[], $9::text[])
+                      AS t(r, k, d, s, o, p, f)
                  ON CONFLICT (record_id) DO UPDATE SET kind = EXCLUDED.kind, doc = EXCLUDED.doc,
-                     updated_seq = EXCLUDED.updated_seq
+                     updated_seq = EXCLUDED.updated_seq,
+                     owner = CASE WHEN documents.owner IS NOT NULL
+                                  AND NOT (EXCLUDED.record_id = ANY($10)) THEN documents.owner
+                                  ELSE EXCLUDED.owner END,
+                     root = EXCLUDED.root, field = COALESCE(EXCLUDED.field, documents.field)
                  WHERE documents.tenant_id = EXCLUDED.tenant_id",
-                &[&device.tenant_id, &records, &kinds, &docs, &seqs],
+                &[
+                    &device.tenant_id,
+                    &records,
+                    &kinds,
+                    &docs,
+                    &seqs,
+                    &device.user_id,
+                    &owners,
+                    &parents,
+                    &fields,
+                    &plan
+                        .docs
+                        .iter()
+                        .filter(|d| d.owner.is_some())
+                        .map(|d| d.record.as_str())
+                        .collect::<Vec<_>>(),
+                ],
             )
             .await?;
         if written != plan.docs.len() as u64 {
             return Err(StorageError::Forbidden(
                 "a record of this push is not accessible to this device".into(),
             ));
+        }
+        // A record and its parent written together: follow the parent to its own root.
+        tx.execute(
+            "UPDATE documents d SET root = p.root FROM documents p
+             WHERE d.record_id = ANY($1) AND p.record_id = d.root AND p.record_id <> d.record_id
+                 AND p.root IS NOT NULL AND p.root <> p.record_id",
+            &[&records],
+        )
+        .await?;
+        if scope_moved {
+            tx.execute(
+                "UPDATE tenants SET scope_epoch = scope_epoch + 1 WHERE id = $1",
+                &[&device.tenant_id],
+            )
+            .await?;
         }
     }
     let new_head = head + plan.entries.len() as u64;
@@ -479,7 +568,7 @@ impl Storage for PostgresStorage {
             .client()
             .await?
             .execute(
-                "INSERT INTO tenants (id, name, log_head, created_at) VALUES ($1, $2, 0, $3)",
+                "INSERT INTO tenants (id, name, log_head, created_at, sharing) VALUES ($1, $2, 0, $3, 'private')",
                 &[&tenant.id, &tenant.name, &tenant.created_at_ms],
             )
             .await;
@@ -532,7 +621,7 @@ impl Storage for PostgresStorage {
             id: new_id(),
             tenant_id: tenant_id.to_string(),
             user_id: user_id.to_string(),
-            role,
+            role: role.clone(),
             created_at_ms: now_ms(),
             revoked_at_ms: None,
             last_seen_at_ms: None,
@@ -626,12 +715,19 @@ impl Storage for PostgresStorage {
     async fn push(
         &self,
         device: &Device,
+        viewer: &Viewer,
         actor: &[u8],
         changes: &[PushChange],
     ) -> Result<PushOutcome, StorageError> {
         let hashes = plan::check_push(actor, changes)?;
         let records = plan::touched_records(changes);
-        let push = Arc::new((device.clone(), actor.to_vec(), changes.to_vec(), hashes));
+        let push = Arc::new((
+            device.clone(),
+            actor.to_vec(),
+            changes.to_vec(),
+            hashes,
+            viewer.clone(),
+        ));
         let mut client = self.client().await?;
         // Plan before taking the tenant's lock, so the lock is held only for the writes...
         let facts = read_facts(&client, &device.tenant_id, actor, &records, &push).await?;
@@ -659,6 +755,7 @@ impl Storage for PostgresStorage {
     async fn pull(
         &self,
         tenant_id: &str,
+        viewer: &Viewer,
         actor: &[u8],
         cursor: u64,
         limit: u32,
@@ -667,8 +764,12 @@ impl Storage for PostgresStorage {
             .client()
             .await?
             .query(
-                "SELECT seq, record_id, kind, CASE WHEN actor = $3 THEN NULL ELSE change END
-                 FROM log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $4",
+                "SELECT l.seq, l.record_id, l.kind,
+                        CASE WHEN l.actor = $3 THEN NULL ELSE l.change END, r.owner, d.root, d.field
+                 FROM log l
+                 LEFT JOIN documents d ON d.record_id = l.record_id
+                 LEFT JOIN documents r ON r.record_id = COALESCE(d.root, l.record_id)
+                 WHERE l.tenant_id = $1 AND l.seq > $2 ORDER BY l.seq LIMIT $4",
                 &[
                     &tenant_id,
                     &to_i64(cursor, "cursor")?,
@@ -685,15 +786,17 @@ impl Storage for PostgresStorage {
                     record: r.try_get(1)?,
                     kind: r.try_get(2)?,
                     change: r.try_get(3)?,
+                    meta: meta_at(r, 4)?,
                 })
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
-        Ok(plan::pull_page(rows, cursor, limit))
+        Ok(plan::pull_page(rows, cursor, limit, viewer))
     }
 
     async fn bootstrap(
         &self,
         tenant_id: &str,
+        viewer: &Viewer,
         after: Option<&str>,
         limit: u32,
     ) -> Result<BootstrapPage, StorageError> {
@@ -707,21 +810,21 @@ impl Storage for PostgresStorage {
             .try_get(0)?;
         let docs = client
             .query(
-                "SELECT record_id, kind, doc FROM documents
-                 WHERE tenant_id = $1 AND record_id > $2 ORDER BY record_id LIMIT $3",
+                "SELECT d.record_id, d.kind, d.doc, r.owner, d.root, d.field FROM documents d
+                 LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)
+                 WHERE d.tenant_id = $1 AND d.record_id > $2 ORDER BY d.record_id LIMIT $3",
                 &[&tenant_id, &after.unwrap_or(""), &(i64::from(limit) + 1)],
             )
             .await?
             .iter()
-            .map(|r| {
-                Ok(DocSnapshot {
-                    record: r.try_get(0)?,
-                    kind: r.try_get(1)?,
-                    doc: r.try_get(2)?,
-                })
-            })
+            .map(snapshot_row)
             .collect::<Result<Vec<_>, StorageError>>()?;
-        Ok(plan::bootstrap_page(docs, to_u64(head, "log_head")?, limit))
+        Ok(plan::bootstrap_page(
+            docs,
+            to_u64(head, "log_head")?,
+            limit,
+            viewer,
+        ))
     }
 
     async fn document(&self, record_id: &str) -> Result<Option<StoredDoc>, StorageError> {
@@ -731,12 +834,18 @@ impl Storage for PostgresStorage {
     async fn automerge_sync(
         &self,
         device: &Device,
+        viewer: &Viewer,
         record_id: &str,
         message: &[u8],
     ) -> Result<AutomergeReply, StorageError> {
         plan::check_record_id(record_id)?;
         let mut client = self.client().await?;
-        let stored = readable_doc(get_doc(&client, record_id).await?, device, record_id)?;
+        let stored = readable_doc(
+            get_doc(&client, record_id).await?,
+            device,
+            viewer,
+            record_id,
+        )?;
         let first = AutomergeSession::receive(&stored, message)?;
         if !first.has_changes() {
             return Ok(AutomergeReply {
@@ -747,7 +856,7 @@ impl Storage for PostgresStorage {
         drop(first);
         let tx = client.transaction().await?;
         let head = lock_tenant(&tx, &device.tenant_id).await?;
-        let stored = readable_doc(get_doc(&tx, record_id).await?, device, record_id)?;
+        let stored = readable_doc(get_doc(&tx, record_id).await?, device, viewer, record_id)?;
         let session = AutomergeSession::receive(&stored, message)?;
         let mut owners = HashMap::new();
         for actor in session.new_actors() {
@@ -755,7 +864,7 @@ impl Storage for PostgresStorage {
                 owners.insert(actor, owner);
             }
         }
-        let plan = session.plan(&stored, &device.id, &owners)?;
+        let plan = session.plan(&stored, &device.id, viewer, &owners)?;
         write_plan(&tx, device, head, &plan, now_ms()).await?;
         tx.commit().await?;
         Ok(AutomergeReply {

@@ -6,8 +6,9 @@ use super::blobs::{self, AppendPlan, BlobStatus};
 use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
 use super::{
     check_tenant_name, check_user_id, new_id, now_ms, to_i64, to_u64, AutomergeReply,
-    BootstrapPage, Device, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
+    BootstrapPage, Device, DocMeta, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
 };
+use crate::access::Viewer;
 use crate::reports::{DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
 use crate::StorageError;
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod access;
 mod audit;
 mod routing;
 
@@ -121,6 +123,8 @@ CREATE TABLE experience_devices (
 );
 CREATE INDEX experience_devices_tenant ON experience_devices (tenant_id);
 "#,
+    // 6: scoped sync (see crate::access).
+    crate::access::MIGRATION,
 ];
 
 /// The SQLite storage.
@@ -283,30 +287,41 @@ fn get_device(conn: &Connection, id: &str) -> Result<Option<Device>, StorageErro
     .transpose()
 }
 
+/// The columns of a stored document with its visibility: `d` the document, `r` its root.
+pub(super) const DOC_SELECT: &str =
+    "SELECT d.record_id, d.tenant_id, d.kind, d.doc, d.updated_seq, r.owner, d.root, d.field
+     FROM documents d LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)";
+
 fn get_doc(conn: &Connection, record_id: &str) -> Result<Option<StoredDoc>, StorageError> {
-    conn.prepare_cached(
-        "SELECT record_id, tenant_id, kind, doc, updated_seq FROM documents WHERE record_id = ?1",
-    )?
-    .query_row([record_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Vec<u8>>(3)?,
-            r.get::<_, i64>(4)?,
-        ))
+    conn.prepare_cached(&format!("{DOC_SELECT} WHERE d.record_id = ?1"))?
+        .query_row([record_id], doc_from_row)
+        .optional()?
+        .transpose()
+}
+
+fn doc_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredDoc, StorageError>> {
+    let seq: i64 = r.get(4)?;
+    let meta = meta_at(r, 5)?;
+    Ok(Ok(StoredDoc {
+        record_id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        kind: r.get(2)?,
+        doc: r.get(3)?,
+        updated_seq: match to_u64(seq, "documents.updated_seq") {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        },
+        meta,
+    }))
+}
+
+/// Reads the owner, root and field columns starting at `at`.
+pub(super) fn meta_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<DocMeta> {
+    Ok(DocMeta {
+        owner: r.get(at)?,
+        root: r.get(at + 1)?,
+        field: r.get(at + 2)?,
     })
-    .optional()?
-    .map(|(record_id, tenant_id, kind, doc, seq)| {
-        Ok(StoredDoc {
-            updated_seq: to_u64(seq, "documents.updated_seq")?,
-            record_id,
-            tenant_id,
-            kind,
-            doc,
-        })
-    })
-    .transpose()
 }
 
 fn actor_owner(conn: &Connection, actor: &[u8]) -> Result<Option<String>, StorageError> {
@@ -414,19 +429,36 @@ fn write_plan(
         }
     }
     {
+        let mut old_owner =
+            tx.prepare_cached("SELECT owner FROM documents WHERE record_id = ?1")?;
         let mut upsert = tx.prepare_cached(
-            "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq, owner, root, field)
+             VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, ?7),
+                 CASE WHEN ?8 IS NULL THEN ?1
+                      ELSE COALESCE((SELECT p.root FROM documents p WHERE p.record_id = ?8), ?8) END,
+                 ?9)
              ON CONFLICT (record_id) DO UPDATE SET kind = excluded.kind, doc = excluded.doc,
-                 updated_seq = excluded.updated_seq
+                 updated_seq = excluded.updated_seq, owner = COALESCE(?6, documents.owner),
+                 root = excluded.root, field = COALESCE(excluded.field, documents.field)
              WHERE documents.tenant_id = excluded.tenant_id",
         )?;
+        let mut scope_moved = false;
         for d in &plan.docs {
+            if let Some(new_owner) = &d.owner {
+                let old: Option<Option<String>> =
+                    old_owner.query_row([&d.record], |r| r.get(0)).optional()?;
+                scope_moved |= matches!(old, Some(Some(o)) if &o != new_owner);
+            }
             let n = upsert.execute(params![
                 d.record,
                 device.tenant_id,
                 d.kind,
                 d.doc,
-                to_i64(WritePlan::seq(head, d.last_entry), "seq")?
+                to_i64(WritePlan::seq(head, d.last_entry), "seq")?,
+                d.owner,
+                device.user_id,
+                d.parent,
+                d.field
             ])?;
             if n != 1 {
                 return Err(StorageError::Forbidden(format!(
@@ -434,6 +466,20 @@ fn write_plan(
                     d.record
                 )));
             }
+        }
+        // A record and its parent written together: follow the parent to its own root.
+        let mut reroot = tx.prepare_cached(
+            "UPDATE documents SET root = (SELECT p.root FROM documents p WHERE p.record_id = documents.root)
+             WHERE record_id = ?1 AND root <> record_id
+                 AND (SELECT p.root FROM documents p WHERE p.record_id = documents.root) IS NOT NULL",
+        )?;
+        for d in plan.docs.iter().filter(|d| d.parent.is_some()) {
+            reroot.execute([&d.record])?;
+        }
+        if scope_moved {
+            // A record changed hands: devices reconcile their scope at their next sync.
+            tx.prepare_cached("UPDATE tenants SET scope_epoch = scope_epoch + 1 WHERE id = ?1")?
+                .execute([&device.tenant_id])?;
         }
     }
     let new_head = head + plan.entries.len() as u64;
@@ -478,7 +524,7 @@ impl Storage for SqliteStorage {
                 created_at_ms: now_ms(),
             };
             match c.execute(
-                "INSERT INTO tenants (id, name, log_head, created_at) VALUES (?1, ?2, 0, ?3)",
+                "INSERT INTO tenants (id, name, log_head, created_at, sharing) VALUES (?1, ?2, 0, ?3, 'private')",
                 params![tenant.id, tenant.name, tenant.created_at_ms],
             ) {
                 Ok(_) => Ok(tenant),
@@ -549,7 +595,7 @@ impl Storage for SqliteStorage {
                 id: new_id(),
                 tenant_id,
                 user_id,
-                role,
+                role: role.clone(),
                 created_at_ms: now_ms(),
                 revoked_at_ms: None,
                 last_seen_at_ms: None,
@@ -636,21 +682,29 @@ impl Storage for SqliteStorage {
     async fn push(
         &self,
         device: &Device,
+        viewer: &Viewer,
         actor: &[u8],
         changes: &[PushChange],
     ) -> Result<PushOutcome, StorageError> {
         let hashes = plan::check_push(actor, changes)?;
         let records = plan::touched_records(changes);
-        let push = Arc::new((device.clone(), actor.to_vec(), changes.to_vec(), hashes));
+        let push = Arc::new((
+            device.clone(),
+            actor.to_vec(),
+            changes.to_vec(),
+            hashes,
+            viewer.clone(),
+        ));
         // Plan from a reader, outside the writer lock, so requests plan in parallel...
         let (facts, early) = {
             let (push, records) = (push.clone(), records.clone());
             self.read(move |c| {
-                let (device, actor, changes, hashes) = &*push;
+                let (device, actor, changes, hashes, viewer) = &*push;
                 let facts = read_facts(c, &device.tenant_id, actor, &records, changes, hashes)?;
                 let plan = plan::plan_push(
                     &device.tenant_id,
                     &device.id,
+                    viewer,
                     actor,
                     changes,
                     hashes,
@@ -661,7 +715,7 @@ impl Storage for SqliteStorage {
             .await?
         };
         self.write(move |c| {
-            let (device, actor, changes, hashes) = &*push;
+            let (device, actor, changes, hashes, viewer) = &*push;
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let head = lock_tenant(&tx, &device.tenant_id)?;
             // ...and keep that plan only if nothing it read changed meanwhile.
@@ -674,6 +728,7 @@ impl Storage for SqliteStorage {
                 plan::plan_push(
                     &device.tenant_id,
                     &device.id,
+                    viewer,
                     actor,
                     changes,
                     hashes,
@@ -694,15 +749,20 @@ impl Storage for SqliteStorage {
     async fn pull(
         &self,
         tenant_id: &str,
+        viewer: &Viewer,
         actor: &[u8],
         cursor: u64,
         limit: u32,
     ) -> Result<PullPage, StorageError> {
-        let (tenant_id, actor) = (tenant_id.to_string(), actor.to_vec());
+        let (tenant_id, actor, viewer) = (tenant_id.to_string(), actor.to_vec(), viewer.clone());
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, record_id, kind, CASE WHEN actor = ?3 THEN NULL ELSE change END
-                 FROM log WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?4",
+                "SELECT l.seq, l.record_id, l.kind,
+                        CASE WHEN l.actor = ?3 THEN NULL ELSE l.change END, r.owner, d.root, d.field
+                 FROM log l
+                 LEFT JOIN documents d ON d.record_id = l.record_id
+                 LEFT JOIN documents r ON r.record_id = COALESCE(d.root, l.record_id)
+                 WHERE l.tenant_id = ?1 AND l.seq > ?2 ORDER BY l.seq LIMIT ?4",
             )?;
             let rows = stmt
                 .query_map(
@@ -718,22 +778,24 @@ impl Storage for SqliteStorage {
                             r.get::<_, String>(1)?,
                             r.get::<_, String>(2)?,
                             r.get::<_, Option<Vec<u8>>>(3)?,
+                            meta_at(r, 4)?,
                         ))
                     },
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
             let rows = rows
                 .into_iter()
-                .map(|(seq, record, kind, change)| {
+                .map(|(seq, record, kind, change, meta)| {
                     Ok(LogRow {
                         seq: to_u64(seq, "log.seq")?,
                         record,
                         kind,
                         change,
+                        meta,
                     })
                 })
                 .collect::<Result<Vec<_>, StorageError>>()?;
-            Ok(plan::pull_page(rows, cursor, limit))
+            Ok(plan::pull_page(rows, cursor, limit, &viewer))
         })
         .await
     }
@@ -741,10 +803,12 @@ impl Storage for SqliteStorage {
     async fn bootstrap(
         &self,
         tenant_id: &str,
+        viewer: &Viewer,
         after: Option<&str>,
         limit: u32,
     ) -> Result<BootstrapPage, StorageError> {
         let (tenant_id, after) = (tenant_id.to_string(), after.unwrap_or("").to_string());
+        let viewer = viewer.clone();
         self.read(move |c| {
             // One read transaction: the head and the documents come from one snapshot.
             let tx = c.unchecked_transaction()?;
@@ -757,21 +821,24 @@ impl Storage for SqliteStorage {
                 .optional()?
                 .ok_or_else(|| StorageError::NotFound(format!("tenant {tenant_id}")))?;
             let mut stmt = tx.prepare_cached(
-                "SELECT record_id, kind, doc FROM documents
-                 WHERE tenant_id = ?1 AND record_id > ?2 ORDER BY record_id LIMIT ?3",
+                "SELECT d.record_id, d.kind, d.doc, r.owner, d.root, d.field FROM documents d
+                 LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)
+                 WHERE d.tenant_id = ?1 AND d.record_id > ?2 ORDER BY d.record_id LIMIT ?3",
             )?;
             let docs = stmt
-                .query_map(params![tenant_id, after, i64::from(limit) + 1], |r| {
-                    Ok(DocSnapshot {
-                        record: r.get(0)?,
-                        kind: r.get(1)?,
-                        doc: r.get(2)?,
-                    })
-                })?
+                .query_map(
+                    params![tenant_id, after, i64::from(limit) + 1],
+                    snapshot_row,
+                )?
                 .collect::<Result<Vec<_>, _>>()?;
             drop(stmt);
             tx.finish()?;
-            Ok(plan::bootstrap_page(docs, to_u64(head, "log_head")?, limit))
+            Ok(plan::bootstrap_page(
+                docs,
+                to_u64(head, "log_head")?,
+                limit,
+                &viewer,
+            ))
         })
         .await
     }
@@ -784,15 +851,18 @@ impl Storage for SqliteStorage {
     async fn automerge_sync(
         &self,
         device: &Device,
+        viewer: &Viewer,
         record_id: &str,
         message: &[u8],
     ) -> Result<AutomergeReply, StorageError> {
         plan::check_record_id(record_id)?;
         let (device, id, message) = (device.clone(), record_id.to_string(), message.to_vec());
+        let viewer = viewer.clone();
         let first = {
             let (device, id, message) = (device.clone(), id.clone(), message.clone());
+            let viewer = viewer.clone();
             self.read(move |c| {
-                let stored = readable_doc(get_doc(c, &id)?, &device, &id)?;
+                let stored = readable_doc(get_doc(c, &id)?, &device, &viewer, &id)?;
                 AutomergeSession::receive(&stored, &message)
             })
             .await?
@@ -807,7 +877,7 @@ impl Storage for SqliteStorage {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let head = lock_tenant(&tx, &device.tenant_id)?;
-            let stored = readable_doc(get_doc(&tx, &id)?, &device, &id)?;
+            let stored = readable_doc(get_doc(&tx, &id)?, &device, &viewer, &id)?;
             let session = AutomergeSession::receive(&stored, &message)?;
             let mut owners = HashMap::new();
             for actor in session.new_actors() {
@@ -815,7 +885,7 @@ impl Storage for SqliteStorage {
                     owners.insert(actor, owner);
                 }
             }
-            let plan = session.plan(&stored, &device.id, &owners)?;
+            let plan = session.plan(&stored, &device.id, &viewer, &owners)?;
             write_plan(&tx, &device, head, &plan, now_ms())?;
             tx.commit()?;
             Ok(AutomergeReply {
@@ -1038,4 +1108,16 @@ fn blob_status(
         })
     })
     .transpose()
+}
+
+/// A document row (record_id, kind, doc, owner, root, field) as a snapshot with its visibility.
+pub(super) fn snapshot_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DocSnapshot, DocMeta)> {
+    Ok((
+        DocSnapshot {
+            record: r.get(0)?,
+            kind: r.get(1)?,
+            doc: r.get(2)?,
+        },
+        meta_at(r, 3)?,
+    ))
 }

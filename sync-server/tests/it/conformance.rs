@@ -270,12 +270,29 @@ async fn push_appends_log_and_updates_documents(s: Arc<dyn Storage>) {
         two.push(c4.clone()),
         one.push(c3.clone()),
     ];
-    let out = s.push(&f.device, &actor, &changes).await.unwrap();
+    let out = s
+        .push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &changes,
+        )
+        .await
+        .unwrap();
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
     assert_eq!((out.applied, out.log_head), (4, 4));
     assert_eq!(log_head(&*s, &f.tenant.id).await, 4);
 
-    let page = s.pull(&f.tenant.id, &new_actor(), 0, 100).await.unwrap();
+    let page = s
+        .pull(
+            &f.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &new_actor(),
+            0,
+            100,
+        )
+        .await
+        .unwrap();
     let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [1, 2, 3, 4]);
     assert_eq!((page.cursor, page.more), (4, false));
@@ -297,7 +314,15 @@ async fn push_appends_log_and_updates_documents(s: Arc<dyn Storage>) {
     // A later push continues the sequence and updates the stored document.
     let mut one = one;
     let c5 = one.set("name", "Zhang Wei 3");
-    let out = s.push(&f.device, &actor, &[one.push(c5)]).await.unwrap();
+    let out = s
+        .push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &[one.push(c5)],
+        )
+        .await
+        .unwrap();
     assert_eq!((out.applied, out.log_head), (1, 5));
     let doc = s.document(&one.record).await.unwrap().unwrap();
     assert_eq!(
@@ -317,8 +342,27 @@ async fn duplicate_push_is_idempotent(s: Arc<dyn Storage>) {
     let (mut w, c1) = ContactWriter::create(&actor, "A");
     let c2 = w.set("name", "B");
     let batch = vec![w.push(c1.clone()), w.push(c2.clone())];
-    assert_eq!(s.push(&f.device, &actor, &batch).await.unwrap().applied, 2);
-    let again = s.push(&f.device, &actor, &batch).await.unwrap();
+    assert_eq!(
+        s.push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &batch
+        )
+        .await
+        .unwrap()
+        .applied,
+        2
+    );
+    let again = s
+        .push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &batch,
+        )
+        .await
+        .unwrap();
     assert_eq!((again.applied, again.log_head), (0, 2));
     assert!(again.rejected.is_empty());
 
@@ -330,10 +374,27 @@ async fn duplicate_push_is_idempotent(s: Arc<dyn Storage>) {
         w.push(c3.clone()),
         w.push(c1),
     ];
-    let out = s.push(&f.device, &actor, &mixed).await.unwrap();
+    let out = s
+        .push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &mixed,
+        )
+        .await
+        .unwrap();
     assert_eq!((out.applied, out.log_head), (1, 3));
     assert!(out.rejected.is_empty());
-    let page = s.pull(&f.tenant.id, &new_actor(), 0, 100).await.unwrap();
+    let page = s
+        .pull(
+            &f.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &new_actor(),
+            0,
+            100,
+        )
+        .await
+        .unwrap();
     let hashes: HashSet<Vec<u8>> = page.entries.iter().map(|e| hash(&e.change)).collect();
     assert_eq!(page.entries.len(), 3);
     assert_eq!(hashes.len(), 3);
@@ -346,7 +407,12 @@ async fn duplicate_push_is_idempotent(s: Arc<dyn Storage>) {
     let (twin_b, same) = ContactWriter::create(&actor, "Twin");
     assert_eq!(first, same);
     let out = s
-        .push(&f.device, &actor, &[twin_a.push(first), twin_b.push(same)])
+        .push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &[twin_a.push(first), twin_b.push(same)],
+        )
         .await
         .unwrap();
     assert_eq!((out.applied, out.log_head), (2, 5));
@@ -359,7 +425,14 @@ async fn another_tenants_record_is_refused(s: Arc<dyn Storage>) {
     let globex = tenant_with_device(&*s, "globex", "mallory").await;
     let alice = new_actor();
     let (w, c1) = ContactWriter::create(&alice, "Secret");
-    s.push(&acme.device, &alice, &[w.push(c1)]).await.unwrap();
+    s.push(
+        &acme.device,
+        &outpost_server::Viewer::unrestricted(),
+        &alice,
+        &[w.push(c1)],
+    )
+    .await
+    .unwrap();
     let before = s.document(&w.record).await.unwrap().unwrap();
 
     // Mallory writes a valid change of her own, but under acme's record id, next to a valid
@@ -375,7 +448,15 @@ async fn another_tenants_record_is_refused(s: Arc<dyn Storage>) {
             change: hostile,
         },
     ];
-    let err = s.push(&globex.device, &mallory, &push).await.unwrap_err();
+    let err = s
+        .push(
+            &globex.device,
+            &outpost_server::Viewer::unrestricted(),
+            &mallory,
+            &push,
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, StorageError::Forbidden(_)), "{err:?}");
     assert_eq!(log_head(&*s, &globex.tenant.id).await, 0);
     assert_eq!(log_head(&*s, &acme.tenant.id).await, 1);
@@ -384,14 +465,28 @@ async fn another_tenants_record_is_refused(s: Arc<dyn Storage>) {
     // Mallory's actor was not bound by the refused push: she can still use it.
     let (own2, ok) = ContactWriter::create(&mallory, "Mine");
     assert_eq!(
-        s.push(&globex.device, &mallory, &[own2.push(ok)])
-            .await
-            .unwrap()
-            .applied,
+        s.push(
+            &globex.device,
+            &outpost_server::Viewer::unrestricted(),
+            &mallory,
+            &[own2.push(ok)]
+        )
+        .await
+        .unwrap()
+        .applied,
         1
     );
     // And acme's pull does not see globex's entries.
-    let page = s.pull(&acme.tenant.id, &new_actor(), 0, 100).await.unwrap();
+    let page = s
+        .pull(
+            &acme.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &new_actor(),
+            0,
+            100,
+        )
+        .await
+        .unwrap();
     assert_eq!(page.entries.len(), 1);
 }
 
@@ -418,7 +513,15 @@ async fn per_change_rejection_does_not_block_others(s: Arc<dyn Storage>) {
         other.push(o1.clone()),
         unknown_kind,
     ];
-    let out = s.push(&f.device, &actor, &push).await.unwrap();
+    let out = s
+        .push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &push,
+        )
+        .await
+        .unwrap();
     assert_eq!((out.applied, out.log_head), (2, 2));
     // unknown_kind carries the same hash as an accepted change: acknowledged, not rejected.
     let reasons: Vec<(Vec<u8>, &str, &str)> = out
@@ -455,13 +558,26 @@ async fn forged_and_malformed_changes_refuse_the_whole_push(s: Arc<dyn Storage>)
             change: garbage,
         },
     ];
-    let err = s.push(&f.device, &actor, &push).await.unwrap_err();
+    let err = s
+        .push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &push,
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, StorageError::BadRequest(_)), "{err:?}");
 
     // A change authored by another actor than the request's.
     let (x, foreign) = ContactWriter::create(&new_actor(), "X");
     let err = s
-        .push(&f.device, &actor, &[w.push(c1.clone()), x.push(foreign)])
+        .push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &[w.push(c1.clone()), x.push(foreign)],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StorageError::Forbidden(_)), "{err:?}");
@@ -470,6 +586,7 @@ async fn forged_and_malformed_changes_refuse_the_whole_push(s: Arc<dyn Storage>)
     let err = s
         .push(
             &f.device,
+            &outpost_server::Viewer::unrestricted(),
             &actor,
             &[PushChange {
                 record: "../etc".into(),
@@ -483,10 +600,25 @@ async fn forged_and_malformed_changes_refuse_the_whole_push(s: Arc<dyn Storage>)
     assert!(s.document(&w.record).await.unwrap().is_none());
 
     // An actor is bound to the first device that pushes with it.
-    s.push(&f.device, &actor, &[w.push(c1)]).await.unwrap();
+    s.push(
+        &f.device,
+        &outpost_server::Viewer::unrestricted(),
+        &actor,
+        &[w.push(c1)],
+    )
+    .await
+    .unwrap();
     let (thief, _): (Device, String) = device(&*s, &f.tenant.id, "eve").await;
     let (y, stolen) = ContactWriter::create(&actor, "Y");
-    let err = s.push(&thief, &actor, &[y.push(stolen)]).await.unwrap_err();
+    let err = s
+        .push(
+            &thief,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &[y.push(stolen)],
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, StorageError::Forbidden(_)), "{err:?}");
     assert_eq!(log_head(&*s, &f.tenant.id).await, 1);
 }
@@ -498,15 +630,43 @@ async fn pull_excludes_own_actor_but_advances_cursor(s: Arc<dyn Storage>) {
     let (mut wa, a1) = ContactWriter::create(&a, "A");
     let a2 = wa.set("name", "A2");
     let a3 = wa.set("name", "A3");
-    s.push(&f.device, &a, &[wa.push(a1), wa.push(a2)])
-        .await
-        .unwrap();
+    s.push(
+        &f.device,
+        &outpost_server::Viewer::unrestricted(),
+        &a,
+        &[wa.push(a1), wa.push(a2)],
+    )
+    .await
+    .unwrap();
     let (mut wb, b1) = ContactWriter::create(&b, "B");
     let b2 = wb.set("name", "B2");
-    s.push(&bob, &b, &[wb.push(b1), wb.push(b2)]).await.unwrap();
-    s.push(&f.device, &a, &[wa.push(a3)]).await.unwrap();
+    s.push(
+        &bob,
+        &outpost_server::Viewer::unrestricted(),
+        &b,
+        &[wb.push(b1), wb.push(b2)],
+    )
+    .await
+    .unwrap();
+    s.push(
+        &f.device,
+        &outpost_server::Viewer::unrestricted(),
+        &a,
+        &[wa.push(a3)],
+    )
+    .await
+    .unwrap();
 
-    let page = s.pull(&f.tenant.id, &a, 0, 100).await.unwrap();
+    let page = s
+        .pull(
+            &f.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &a,
+            0,
+            100,
+        )
+        .await
+        .unwrap();
     let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [3, 4]);
     assert_eq!(
@@ -514,16 +674,43 @@ async fn pull_excludes_own_actor_but_advances_cursor(s: Arc<dyn Storage>) {
         (5, false),
         "own entries are scanned past"
     );
-    let page = s.pull(&f.tenant.id, &b, 0, 100).await.unwrap();
+    let page = s
+        .pull(
+            &f.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &b,
+            0,
+            100,
+        )
+        .await
+        .unwrap();
     let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [1, 2, 5]);
     assert_eq!(page.cursor, 5);
     // Only own entries after the cursor: nothing returned, cursor still moves.
-    let page = s.pull(&f.tenant.id, &a, 4, 100).await.unwrap();
+    let page = s
+        .pull(
+            &f.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &a,
+            4,
+            100,
+        )
+        .await
+        .unwrap();
     assert!(page.entries.is_empty());
     assert_eq!((page.cursor, page.more), (5, false));
     // Nothing after the cursor: the cursor stays.
-    let page = s.pull(&f.tenant.id, &a, 5, 100).await.unwrap();
+    let page = s
+        .pull(
+            &f.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &a,
+            5,
+            100,
+        )
+        .await
+        .unwrap();
     assert_eq!((page.entries.len(), page.cursor, page.more), (0, 5, false));
 }
 
@@ -536,13 +723,29 @@ async fn pull_pages_with_limit(s: Arc<dyn Storage>) {
         let c = w.set("name", &i.to_string());
         changes.push(w.push(c));
     }
-    s.push(&f.device, &actor, &changes).await.unwrap();
+    s.push(
+        &f.device,
+        &outpost_server::Viewer::unrestricted(),
+        &actor,
+        &changes,
+    )
+    .await
+    .unwrap();
 
     let reader = new_actor();
     let mut cursor = 0;
     let mut pages = Vec::new();
     loop {
-        let page = s.pull(&f.tenant.id, &reader, cursor, 3).await.unwrap();
+        let page = s
+            .pull(
+                &f.tenant.id,
+                &outpost_server::Viewer::unrestricted(),
+                &reader,
+                cursor,
+                3,
+            )
+            .await
+            .unwrap();
         let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
         pages.push((seqs, page.more));
         cursor = page.cursor;
@@ -561,10 +764,28 @@ async fn pull_pages_with_limit(s: Arc<dyn Storage>) {
     );
     assert_eq!(cursor, 10);
     // The writer's own pages are empty but still advance, three rows at a time.
-    let page = s.pull(&f.tenant.id, &actor, 0, 3).await.unwrap();
+    let page = s
+        .pull(
+            &f.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            0,
+            3,
+        )
+        .await
+        .unwrap();
     assert_eq!((page.entries.len(), page.cursor, page.more), (0, 3, true));
     // Exactly `limit` rows left: no more.
-    let page = s.pull(&f.tenant.id, &reader, 7, 3).await.unwrap();
+    let page = s
+        .pull(
+            &f.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &reader,
+            7,
+            3,
+        )
+        .await
+        .unwrap();
     assert_eq!((page.entries.len(), page.cursor, page.more), (3, 10, false));
 }
 
@@ -579,17 +800,36 @@ async fn bootstrap_pages_include_everything_up_to_cursor(s: Arc<dyn Storage>) {
         let c = w.set("title", "Buyer");
         changes.push(w.push(c));
     }
-    s.push(&f.device, &actor, &changes).await.unwrap();
+    s.push(
+        &f.device,
+        &outpost_server::Viewer::unrestricted(),
+        &actor,
+        &changes,
+    )
+    .await
+    .unwrap();
     let foreign = new_actor();
     let (w, c) = ContactWriter::create(&foreign, "Elsewhere");
-    s.push(&other.device, &foreign, &[w.push(c)]).await.unwrap();
+    s.push(
+        &other.device,
+        &outpost_server::Viewer::unrestricted(),
+        &foreign,
+        &[w.push(c)],
+    )
+    .await
+    .unwrap();
 
     let mut after = None;
     let mut docs = Vec::new();
     let mut pages = 0;
     loop {
         let page = s
-            .bootstrap(&f.tenant.id, after.as_deref(), 2)
+            .bootstrap(
+                &f.tenant.id,
+                &outpost_server::Viewer::unrestricted(),
+                after.as_deref(),
+                2,
+            )
             .await
             .unwrap();
         assert_eq!(page.cursor, 10);
@@ -607,7 +847,16 @@ async fn bootstrap_pages_include_everything_up_to_cursor(s: Arc<dyn Storage>) {
     sorted.sort_unstable();
     assert_eq!(ids, sorted, "ordered by record id");
     // Every log entry up to the cursor is in its document.
-    let log = s.pull(&f.tenant.id, &new_actor(), 0, 100).await.unwrap();
+    let log = s
+        .pull(
+            &f.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &new_actor(),
+            0,
+            100,
+        )
+        .await
+        .unwrap();
     for entry in log.entries.iter().filter(|e| e.seq <= 10) {
         let doc = docs.iter().find(|d| d.record == entry.record).unwrap();
         let mut doc = AutoCommit::load(&doc.doc).unwrap();
@@ -615,7 +864,13 @@ async fn bootstrap_pages_include_everything_up_to_cursor(s: Arc<dyn Storage>) {
         assert!(doc.get_change_by_hash(&h).is_some(), "seq {}", entry.seq);
     }
     assert!(matches!(
-        s.bootstrap("no-such-tenant", None, 2).await,
+        s.bootstrap(
+            "no-such-tenant",
+            &outpost_server::Viewer::unrestricted(),
+            None,
+            2
+        )
+        .await,
         Err(StorageError::NotFound(_))
     ));
 }
@@ -632,7 +887,14 @@ async fn sync_peer(
         let Some(message) = peer.sync().generate_sync_message(&mut state) else {
             return Ok(());
         };
-        let answer = s.automerge_sync(device, record, &message.encode()).await?;
+        let answer = s
+            .automerge_sync(
+                device,
+                &outpost_server::Viewer::unrestricted(),
+                record,
+                &message.encode(),
+            )
+            .await?;
         match answer.reply {
             Some(reply) => peer
                 .sync()
@@ -650,7 +912,14 @@ async fn automerge_sync_reads_and_edits_a_record(s: Arc<dyn Storage>) {
     let (web, _) = device(&*s, &f.tenant.id, "web").await;
     let actor = new_actor();
     let (w, c1) = ContactWriter::create(&actor, "Zhang");
-    s.push(&f.device, &actor, &[w.push(c1)]).await.unwrap();
+    s.push(
+        &f.device,
+        &outpost_server::Viewer::unrestricted(),
+        &actor,
+        &[w.push(c1)],
+    )
+    .await
+    .unwrap();
 
     // A peer with a random actor (like a JS client) reads the record...
     let peer_actor = new_actor();
@@ -670,7 +939,16 @@ async fn automerge_sync_reads_and_edits_a_record(s: Arc<dyn Storage>) {
     peer.commit();
     sync_peer(&*s, &web, &w.record, &mut peer).await.unwrap();
     assert_eq!(log_head(&*s, &f.tenant.id).await, 2);
-    let page = s.pull(&f.tenant.id, &actor, 0, 100).await.unwrap();
+    let page = s
+        .pull(
+            &f.tenant.id,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            0,
+            100,
+        )
+        .await
+        .unwrap();
     assert_eq!(page.entries.len(), 1);
     assert_eq!(page.entries[0].seq, 2);
     let stored = s.document(&w.record).await.unwrap().unwrap();
@@ -689,7 +967,12 @@ async fn automerge_sync_reads_and_edits_a_record(s: Arc<dyn Storage>) {
     let mut state = amsync::State::new();
     let hello = peer.sync().generate_sync_message(&mut state).unwrap();
     let answer = s
-        .automerge_sync(&web, &w.record, &hello.encode())
+        .automerge_sync(
+            &web,
+            &outpost_server::Viewer::unrestricted(),
+            &w.record,
+            &hello.encode(),
+        )
         .await
         .unwrap();
     assert_eq!((answer.reply, answer.applied), (None, 0));
@@ -706,7 +989,12 @@ async fn automerge_sync_reads_and_edits_a_record(s: Arc<dyn Storage>) {
     // The peer's actor is now bound to the web device.
     let (y, stolen) = ContactWriter::create(&peer_actor, "Y");
     let err = s
-        .push(&f.device, &peer_actor, &[y.push(stolen)])
+        .push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &peer_actor,
+            &[y.push(stolen)],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StorageError::Forbidden(_)), "{err:?}");
@@ -720,16 +1008,34 @@ async fn automerge_sync_reads_and_edits_a_record(s: Arc<dyn Storage>) {
         .unwrap()
         .encode();
     assert!(matches!(
-        s.automerge_sync(&web, &new_record(), &hello).await,
+        s.automerge_sync(
+            &web,
+            &outpost_server::Viewer::unrestricted(),
+            &new_record(),
+            &hello
+        )
+        .await,
         Err(StorageError::NotFound(_))
     ));
     let other = tenant_with_device(&*s, "globex", "mallory").await;
     assert!(matches!(
-        s.automerge_sync(&other.device, &w.record, &hello).await,
+        s.automerge_sync(
+            &other.device,
+            &outpost_server::Viewer::unrestricted(),
+            &w.record,
+            &hello
+        )
+        .await,
         Err(StorageError::Forbidden(_))
     ));
     assert!(matches!(
-        s.automerge_sync(&web, &w.record, b"\x42garbage").await,
+        s.automerge_sync(
+            &web,
+            &outpost_server::Viewer::unrestricted(),
+            &w.record,
+            b"\x42garbage"
+        )
+        .await,
         Err(StorageError::BadRequest(_))
     ));
     assert_eq!(log_head(&*s, &f.tenant.id).await, 2);
@@ -741,9 +1047,14 @@ async fn concurrent_pushes_to_one_record_lose_nothing(s: Arc<dyn Storage>) {
     let (bob, _) = device(&*s, &f.tenant.id, "bob").await;
     let (a, b) = (new_actor(), new_actor());
     let (wa, first) = ContactWriter::create(&a, "Shared");
-    s.push(&f.device, &a, &[wa.push(first.clone())])
-        .await
-        .unwrap();
+    s.push(
+        &f.device,
+        &outpost_server::Viewer::unrestricted(),
+        &a,
+        &[wa.push(first.clone())],
+    )
+    .await
+    .unwrap();
     let mut bob_doc = AutoCommit::new().with_actor(ActorId::from(b.as_slice()));
     bob_doc
         .apply_changes([automerge::Change::from_bytes(first).unwrap()])
@@ -767,7 +1078,12 @@ async fn concurrent_pushes_to_one_record_lose_nothing(s: Arc<dyn Storage>) {
                 let change = writer.set(field, &format!("{field} {n}"));
                 hashes.push(hash(&change));
                 let out = s
-                    .push(&device, &actor, &[writer.push(change)])
+                    .push(
+                        &device,
+                        &outpost_server::Viewer::unrestricted(),
+                        &actor,
+                        &[writer.push(change)],
+                    )
                     .await
                     .unwrap();
                 assert!(out.rejected.is_empty(), "{:?}", out.rejected);

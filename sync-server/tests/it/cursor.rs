@@ -101,7 +101,7 @@ async fn concurrent_writers_through_two_servers_never_make_a_reader_skip() {
     let (a, b) = tokio::join!(start_server(&db.url), start_server(&db.url));
     let urls = [a.url.clone(), b.url.clone()];
 
-    let tenant = operator(&db.url, &["tenant", "create", "acme"]).await;
+    let tenant = operator(&db.url, &["tenant", "create", "acme", "--sharing", "open"]).await;
     assert_eq!(tenant["name"], "acme");
     let mut tokens = Vec::new();
     for i in 0..=WRITERS {

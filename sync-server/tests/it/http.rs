@@ -10,6 +10,7 @@ use outpost_core::sync::protocol::{
     self, BootstrapRequest, BootstrapResponse, PushChange, SyncRequest, MAX_BODY_BYTES,
     MAX_CHANGES_PER_REQUEST, PROTOCOL_VERSION,
 };
+use outpost_server::Viewer;
 use outpost_server::{
     AutomergeReply, BootstrapPage, Device, PullPage, PushOutcome, Role, Storage, StorageError,
     StoredDoc, Tenant,
@@ -628,23 +629,26 @@ impl Storage for PanickyStorage {
     async fn push(
         &self,
         device: &Device,
+        viewer: &Viewer,
         actor: &[u8],
         changes: &[PushChange],
     ) -> Result<PushOutcome, StorageError> {
-        self.0.push(device, actor, changes).await
+        self.0.push(device, viewer, actor, changes).await
     }
     async fn pull(
         &self,
         tenant_id: &str,
+        viewer: &Viewer,
         actor: &[u8],
         cursor: u64,
         limit: u32,
     ) -> Result<PullPage, StorageError> {
-        self.0.pull(tenant_id, actor, cursor, limit).await
+        self.0.pull(tenant_id, viewer, actor, cursor, limit).await
     }
     async fn bootstrap(
         &self,
         _tenant_id: &str,
+        _viewer: &Viewer,
         _after: Option<&str>,
         _limit: u32,
     ) -> Result<BootstrapPage, StorageError> {
@@ -696,10 +700,105 @@ impl Storage for PanickyStorage {
     async fn automerge_sync(
         &self,
         device: &Device,
+        viewer: &Viewer,
         record_id: &str,
         message: &[u8],
     ) -> Result<AutomergeReply, StorageError> {
-        self.0.automerge_sync(device, record_id, message).await
+        self.0
+            .automerge_sync(device, viewer, record_id, message)
+            .await
+    }
+}
+
+#[async_trait]
+impl outpost_server::AccessStore for PanickyStorage {
+    async fn access_config(
+        &self,
+        tenant_id: &str,
+    ) -> Result<outpost_server::AccessConfig, StorageError> {
+        self.0.access_config(tenant_id).await
+    }
+    async fn shares_of(&self, tenant_id: &str, user: &str) -> Result<Vec<String>, StorageError> {
+        self.0.shares_of(tenant_id, user).await
+    }
+    async fn shared_with(
+        &self,
+        tenant_id: &str,
+        record: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        self.0.shared_with(tenant_id, record).await
+    }
+    async fn set_sharing(
+        &self,
+        tenant_id: &str,
+        sharing: outpost_server::Sharing,
+    ) -> Result<(), StorageError> {
+        self.0.set_sharing(tenant_id, sharing).await
+    }
+    async fn set_role(
+        &self,
+        tenant_id: &str,
+        role: &str,
+        permissions: Option<&[String]>,
+    ) -> Result<(), StorageError> {
+        self.0.set_role(tenant_id, role, permissions).await
+    }
+    async fn create_team(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        manager: Option<&str>,
+    ) -> Result<(), StorageError> {
+        self.0.create_team(tenant_id, name, manager).await
+    }
+    async fn delete_team(&self, tenant_id: &str, name: &str) -> Result<(), StorageError> {
+        self.0.delete_team(tenant_id, name).await
+    }
+    async fn set_team_manager(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        manager: Option<&str>,
+    ) -> Result<(), StorageError> {
+        self.0.set_team_manager(tenant_id, name, manager).await
+    }
+    async fn set_team_member(
+        &self,
+        tenant_id: &str,
+        user: &str,
+        team: Option<&str>,
+    ) -> Result<(), StorageError> {
+        self.0.set_team_member(tenant_id, user, team).await
+    }
+    async fn set_share(
+        &self,
+        tenant_id: &str,
+        record: &str,
+        user: &str,
+        shared: bool,
+    ) -> Result<(), StorageError> {
+        self.0.set_share(tenant_id, record, user, shared).await
+    }
+    async fn scope_rows(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, String, outpost_server::storage::DocMeta)>, StorageError> {
+        self.0.scope_rows(tenant_id, after, limit).await
+    }
+    async fn scope_docs(
+        &self,
+        tenant_id: &str,
+        ids: &[String],
+    ) -> Result<
+        Vec<(
+            outpost_core::sync::protocol::DocSnapshot,
+            outpost_server::storage::DocMeta,
+        )>,
+        StorageError,
+    > {
+        self.0.scope_docs(tenant_id, ids).await
     }
 }
 

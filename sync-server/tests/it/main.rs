@@ -9,4 +9,5 @@ mod conformance;
 mod cursor;
 mod http;
 mod routing;
+mod scope;
 mod support;

@@ -26,6 +26,9 @@ async fn rules_turns_and_claims_on_both_storages() {
     for (name, backend) in backends().await {
         let s = backend.storage.clone();
         let t = s.create_tenant("routing").await.unwrap();
+        s.set_sharing(&t.id, outpost_server::Sharing::Open)
+            .await
+            .unwrap();
         assert_eq!(
             routing::tenant_rules(&*s, &t.id).await.unwrap(),
             None,

@@ -90,9 +90,14 @@ pub struct Fixture {
     pub token: String,
 }
 
-/// Creates tenant `name` and enrolls one device for `user`.
+/// Creates tenant `name` with `open` sharing (these tests are about the protocol; scoped sync
+/// has its own) and enrolls one device for `user`.
 pub async fn tenant_with_device(storage: &dyn Storage, name: &str, user: &str) -> Fixture {
     let tenant = storage.create_tenant(name).await.unwrap();
+    storage
+        .set_sharing(&tenant.id, outpost_server::Sharing::Open)
+        .await
+        .unwrap();
     let (device, token) = device(storage, &tenant.id, user).await;
     Fixture {
         tenant,

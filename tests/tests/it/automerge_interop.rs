@@ -15,7 +15,7 @@ fn javascript_automerge_reads_and_edits_a_record() -> Result<(), BoxError> {
     );
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path(), "127.0.0.1:0")?;
-    let tenant = server.admin(&["tenant", "create", "interop"])?;
+    let tenant = server.admin(&["tenant", "create", "interop", "--sharing", "open"])?;
     let tenant = tenant["id"].as_str().ok_or("tenant")?;
     let enroll = |user: &str| -> Result<String, BoxError> {
         let d = server.admin(&["device", "enroll", "--tenant", tenant, "--user", user])?;

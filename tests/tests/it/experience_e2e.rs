@@ -53,7 +53,7 @@ fn offline_records_and_action_times_reach_the_health_report_once() -> TestResult
     let data = dir.path().join("server");
     std::fs::create_dir_all(&data)?;
     let server = Server::start(&data, "127.0.0.1:0")?;
-    let tenant = server.admin(&["tenant", "create", "华南区"])?["id"]
+    let tenant = server.admin(&["tenant", "create", "华南区", "--sharing", "open"])?["id"]
         .as_str()
         .ok_or("tenant id")?
         .to_string();

@@ -19,7 +19,7 @@ impl Team {
         let data = dir.path().join("server");
         std::fs::create_dir_all(&data)?;
         let server = Server::start(&data, "127.0.0.1:0")?;
-        let tenant = server.admin(&["tenant", "create", "华强销售部"])?;
+        let tenant = server.admin(&["tenant", "create", "华强销售部", "--sharing", "open"])?;
         let tenant = tenant["id"].as_str().ok_or("tenant id")?.to_string();
         Ok(Team {
             dir,

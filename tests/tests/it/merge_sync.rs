@@ -51,6 +51,10 @@ fn devices(h: &Harness, dir: &std::path::Path, n: usize) -> R<Vec<Dev>> {
     let tenant = h
         .runtime
         .block_on(h.storage.create_tenant(&format!("merge-{}", unique())))?;
+    h.runtime.block_on(
+        h.storage
+            .set_sharing(&tenant.id, outpost_server::Sharing::Open),
+    )?;
     let mut devs = Vec::new();
     for i in 0..n {
         let user = format!("rep{i}");

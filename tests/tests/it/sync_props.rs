@@ -94,6 +94,10 @@ fn run_case(h: &Harness, case: usize, ops: &[Op]) -> R<()> {
         h.storage
             .create_tenant(&format!("prop-{case}-{}", uuid_like())),
     )?;
+    h.runtime.block_on(
+        h.storage
+            .set_sharing(&tenant.id, outpost_server::Sharing::Open),
+    )?;
     let mut devs = Vec::new();
     for i in 0..3 {
         let user = format!("rep{i}");
@@ -358,6 +362,10 @@ fn a_connection_dropped_mid_answer_loses_and_duplicates_nothing() -> R<()> {
     });
     let dir = tempfile::tempdir()?;
     let tenant = h.runtime.block_on(h.storage.create_tenant("cut"))?;
+    h.runtime.block_on(
+        h.storage
+            .set_sharing(&tenant.id, outpost_server::Sharing::Open),
+    )?;
     let rep = h.runtime.block_on(outpost_server::token::enroll_device(
         &*h.storage,
         &tenant.id,
