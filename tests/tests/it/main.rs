@@ -11,5 +11,6 @@ mod routing_e2e;
 mod scan_cli;
 mod scan_image;
 mod scan_ocr;
+mod scope_e2e;
 mod sync_e2e;
 mod sync_props;
