@@ -7,7 +7,7 @@
 
 use crate::error::AppError;
 use crate::http::{authenticate, read_body, require_content_type, AppState};
-use crate::storage::{now_ms, Role};
+use crate::storage::now_ms;
 use crate::StorageError;
 use axum::body::Body;
 use axum::extract::State;
@@ -316,16 +316,19 @@ pub(crate) async fn post_metrics(
         .into_response())
 }
 
-/// `GET /v1/reports/health`: the report of the caller's tenant, for managers and admins.
+/// `GET /v1/reports/health`: the report of the caller's tenant, for roles that see more than
+/// their own records (managers, directors, finance, admins by default).
 pub(crate) async fn get_health(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let device = authenticate(&state, &headers).await?;
-    if device.role == Role::Rep {
-        return Err(AppError::forbidden(
-            "the health report is for managers and admins",
-        ));
+    let viewer = crate::access::viewer_of(&*state.storage, &device).await?;
+    if viewer.permissions.scope() == outpost_core::access::Scope::Own {
+        return Err(AppError::forbidden(format!(
+            "the health report is for roles that see a team or more; role {} sees its own records",
+            viewer.role
+        )));
     }
     let data = state.storage.experience(&device.tenant_id).await?;
     Ok(Json(health_report(&device.tenant_id, &data)).into_response())

@@ -58,14 +58,28 @@ final class SyncServer {
     }
 
     /// `outpost-server tenant create NAME`; returns the tenant id.
-    func createTenant(_ name: String) throws -> String {
-        try field("id", of: runOperator(["tenant", "create", name]))
+    /// Tests that are not about scoped sync use `open` sharing (every user reads every record).
+    func createTenant(_ name: String, sharing: String = "open") throws -> String {
+        try field("id", of: runOperator(["tenant", "create", name, "--sharing", sharing]))
     }
 
     /// `outpost-server device enroll`; returns the device id and its token.
-    func enrollDevice(tenant: String, user: String) throws -> (deviceId: String, token: String) {
-        let json = try runOperator(["device", "enroll", "--tenant", tenant, "--user", user])
+    func enrollDevice(tenant: String, user: String, role: String = "rep") throws -> (deviceId: String, token: String) {
+        let json = try runOperator(["device", "enroll", "--tenant", tenant, "--user", user, "--role", role])
         return (try field("device_id", of: json), try field("token", of: json))
+    }
+
+    /// `outpost-server team create NAME --manager MANAGER`, then `team add NAME USER` per member.
+    func createTeam(tenant: String, name: String, manager: String, members: [String]) throws {
+        _ = try runOperator(["team", "create", name, "--manager", manager, "--tenant", tenant])
+        for m in members {
+            _ = try runOperator(["team", "add", name, m, "--tenant", tenant])
+        }
+    }
+
+    /// `outpost-server record assign RECORD --to USER`.
+    func assign(tenant: String, record: String, to: String) throws {
+        _ = try runOperator(["record", "assign", record, "--to", to, "--tenant", tenant])
     }
 
     /// `outpost-server device revoke DEVICE_ID`.

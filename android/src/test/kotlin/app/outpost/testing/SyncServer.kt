@@ -47,13 +47,29 @@ class SyncServer(val dataDir: File) : AutoCloseable {
         }
     }
 
-    /** `outpost-server tenant create NAME`; returns the tenant id. */
-    fun createTenant(name: String): String = jsonField(operator("tenant", "create", name), "id")
+    /**
+     * `outpost-server tenant create NAME --sharing SHARING`; returns the tenant id. Tests that are
+     * not about scoped sync use `open` (every user reads every record); new tenants are otherwise
+     * `private`.
+     */
+    fun createTenant(name: String, sharing: String = "open"): String =
+        jsonField(operator("tenant", "create", name, "--sharing", sharing), "id")
 
     /** `outpost-server device enroll`; returns the device id and its token. */
-    fun enrollDevice(tenant: String, user: String): Pair<String, String> {
-        val out = operator("device", "enroll", "--tenant", tenant, "--user", user)
+    fun enrollDevice(tenant: String, user: String, role: String = "rep"): Pair<String, String> {
+        val out = operator("device", "enroll", "--tenant", tenant, "--user", user, "--role", role)
         return jsonField(out, "device_id") to jsonField(out, "token")
+    }
+
+    /** `outpost-server team create NAME --manager MANAGER` then `team add NAME USER` for each member. */
+    fun createTeam(tenant: String, name: String, manager: String, members: List<String>) {
+        operator("team", "create", name, "--manager", manager, "--tenant", tenant)
+        for (m in members) operator("team", "add", name, m, "--tenant", tenant)
+    }
+
+    /** `outpost-server record assign RECORD --to USER`: gives a contact to another owner. */
+    fun assign(tenant: String, record: String, to: String) {
+        operator("record", "assign", record, "--to", to, "--tenant", tenant)
     }
 
     /** `outpost-server device revoke DEVICE_ID`. */
