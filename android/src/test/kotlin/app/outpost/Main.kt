@@ -12,6 +12,7 @@ val ALL_SUITES: Array<Class<*>> =
         DedupImportTest::class.java,
         ScanTest::class.java,
         FlowTest::class.java,
+        ScopeTest::class.java,
     )
 
 /** Entry point of the plain-JVM test run (scripts/test-kotlin.sh). */

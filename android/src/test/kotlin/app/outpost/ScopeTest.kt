@@ -1,0 +1,102 @@
+package app.outpost
+
+import app.outpost.ffi.NewContact
+import app.outpost.ffi.NewDeal
+import app.outpost.ffi.OutpostException
+import app.outpost.ffi.OutpostStore
+import app.outpost.ffi.SearchOptions
+import app.outpost.ffi.StoreOptions
+import app.outpost.ffi.SyncReport
+import app.outpost.testing.Case
+import app.outpost.testing.SyncServer
+import java.io.File
+import java.nio.file.Files
+import kotlinx.coroutines.runBlocking
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertFalse
+import kotlin.test.assertNotNull
+import kotlin.test.assertNull
+import kotlin.test.assertTrue
+
+/**
+ * Roles and scoped sync through the bindings, against the real server in a private tenant: what
+ * a rep's and a manager's apps hold, the deal amount a rep never receives, the permission error
+ * an app gets when it tries anyway, and a reassigned customer leaving the rep's phone.
+ */
+class ScopeTest : AutoCloseable {
+    private val dir: File = Files.createTempDirectory("outpost-kotlin-scope").toFile()
+    private val opened = mutableListOf<OutpostStore>()
+    private val server = SyncServer(File(dir, "server"))
+
+    private class Device(val store: OutpostStore, val token: String)
+
+    private fun device(tenant: String, user: String, role: String): Device {
+        val (_, token) = server.enrollDevice(tenant, user, role)
+        val store = OutpostStore.open(File(dir, "$user.db").path, StoreOptions(region = "CN", user = user))
+        opened += store
+        return Device(store, token)
+    }
+
+    private fun sync(d: Device): SyncReport = runBlocking { d.store.sync(server.url, d.token) }
+
+    override fun close() {
+        try {
+            server.close()
+        } finally {
+            opened.forEach { it.close() }
+            dir.deleteRecursively()
+        }
+    }
+
+    @Case
+    fun aRepHoldsOnlyTheirCustomersNeverTheAmountAndLosesAReassignedOne() {
+        val tenant = server.createTenant("华东销售", sharing = "private")
+        server.createTeam(tenant, "east", manager = "boss", members = listOf("alice"))
+        val alice = device(tenant, "alice", "rep")
+        val boss = device(tenant, "boss", "manager")
+        val carol = device(tenant, "carol", "rep")
+
+        val zhang = alice.store.addContact(
+            NewContact(name = "张伟", company = "深圳市华强科技有限公司", phones = listOf("138 0013 8000")),
+        )
+        val wang = carol.store.addContact(NewContact(name = "王芳", phones = listOf("137 0013 7000")))
+        sync(alice)
+        sync(carol)
+
+        // The manager sees the team's customer (not carol's) and prices a deal with it.
+        sync(boss)
+        assertEquals("manager", boss.store.access()?.role)
+        assertEquals("张伟", boss.store.getContact(zhang.id).name)
+        assertFailsWith<OutpostException.NotFound> { boss.store.getContact(wang.id) }
+        val deal = boss.store.addDeal(NewDeal(title = "年度框架协议", contactId = zhang.id, amount = 886_655.25))
+        assertEquals(886_655.25, boss.store.getDeal(deal.id).amount)
+        sync(boss)
+
+        // The rep receives the deal, not its amount, and may not write one.
+        sync(alice)
+        val access = assertNotNull(alice.store.access())
+        assertEquals("rep", access.role)
+        assertFalse("field:amount:read" in access.permissions)
+        assertEquals("年度框架协议", alice.store.getDeal(deal.id).title)
+        assertNull(alice.store.getDeal(deal.id).amount)
+        assertFailsWith<OutpostException.Permission> {
+            alice.store.setDealField(deal.id, "amount", 1.0)
+        }
+        val bytes = File(dir, "alice.db").readBytes() +
+            (File(dir, "alice.db-wal").takeIf { it.exists() }?.readBytes() ?: ByteArray(0))
+        val needle = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .putDouble(886_655.25).array()
+        assertFalse(bytes.toList().windowed(8).any { it.toByteArray().contentEquals(needle) }, "amount bytes on a rep's disk")
+
+        // Reassigned to carol: gone from alice's phone (search included), on carol's.
+        server.assign(tenant, zhang.id, "carol")
+        val report = sync(alice)
+        assertTrue(report.purged >= 2uL, "purged ${report.purged}")
+        assertFailsWith<OutpostException.NotFound> { alice.store.getContact(zhang.id) }
+        assertTrue(alice.store.search("张伟", SearchOptions(includeInvalid = false, limit = 10u)).isEmpty())
+        val gained = sync(carol)
+        assertTrue(gained.fetched >= 2uL, "fetched ${gained.fetched}")
+        assertEquals("张伟", carol.store.getContact(zhang.id).name)
+    }
+}
