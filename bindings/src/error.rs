@@ -68,6 +68,15 @@ pub enum OutpostError {
         /// Whether the local data was wiped.
         wiped: bool,
     },
+    /// The signed-in user's role may not do this (as the server last said); nothing was
+    /// written. Hide the action.
+    #[error("permission denied: role {role} may not {action}")]
+    Permission {
+        /// What was refused, e.g. `write field amount`, `write deal`, `merge contacts`.
+        action: String,
+        /// The user's role.
+        role: String,
+    },
     /// A scanned image could not be read or recognized.
     #[error("scan: {reason}")]
     Scan {
@@ -158,6 +167,7 @@ impl From<oc::Error> for OutpostError {
                 storage(StorageProblem::Io, format!("{op} failed: {}", source.kind()))
             }
             // SQLite's message may quote SQL or values; its error code is enough to act on.
+            oc::Error::Permission { action, role } => OutpostError::Permission { action, role },
             oc::Error::SyncInProgress => OutpostError::Conflict {
                 reason: "a sync of this store is already running".to_string(),
             },

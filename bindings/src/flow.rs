@@ -44,8 +44,12 @@ pub struct Deal {
     pub contact_id: String,
     /// The customer's company.
     pub company: Option<String>,
-    /// Expected value.
+    /// Expected value (`null` when unknown or when the user may not read it).
     pub amount: Option<f64>,
+    /// Discount in percent (`null` when unknown or when the user may not read it).
+    pub discount: Option<f64>,
+    /// The contract's amount (`null` when unknown or when the user may not read it).
+    pub contract_amount: Option<f64>,
     /// The current stage.
     pub stage: String,
     /// The rep who owns it.
@@ -74,9 +78,16 @@ pub struct NewDeal {
     /// Company; defaults to the contact's.
     #[uniffi(default = None)]
     pub company: Option<String>,
-    /// Expected value, at least 0.
+    /// Expected value, at least 0 (a restricted field: needs `field:amount:write`).
     #[uniffi(default = None)]
     pub amount: Option<f64>,
+    /// Discount in percent, 0 to 100 (a restricted field: needs `field:discount:write`).
+    #[uniffi(default = None)]
+    pub discount: Option<f64>,
+    /// The contract's amount, at least 0 (a restricted field: needs
+    /// `field:contract_amount:write`).
+    #[uniffi(default = None)]
+    pub contract_amount: Option<f64>,
     /// Starting stage; defaults to the first (its gate applies).
     #[uniffi(default = None)]
     pub stage: Option<String>,
@@ -266,6 +277,8 @@ impl From<oc::Deal> for Deal {
             contact_id: d.contact_id,
             company: d.company,
             amount: d.amount,
+            discount: d.discount,
+            contract_amount: d.contract_amount,
             stage: d.stage,
             owner: d.owner,
             notes: d.notes,
@@ -425,12 +438,26 @@ impl OutpostStore {
                 contact_id: deal.contact_id,
                 company: deal.company,
                 amount: deal.amount,
+                discount: deal.discount,
+                contract_amount: deal.contract_amount,
                 stage: deal.stage,
                 owner: deal.owner,
                 notes: deal.notes,
             })
         })
         .map(Into::into)
+    }
+
+    /// Sets a restricted field of a deal (`amount`, `discount` or `contract_amount`); `null`
+    /// clears it. Throws `OutpostException.Permission` when the user's role may not write it.
+    pub fn set_deal_field(
+        &self,
+        deal_id: String,
+        field: String,
+        value: Option<f64>,
+    ) -> Result<Deal, OutpostError> {
+        self.write(|s| s.set_deal_field(&deal_id, &field, value))
+            .map(Into::into)
     }
 
     /// One deal.

@@ -3,8 +3,9 @@
 
 use crate::error::{ListenerError, OutpostError};
 use crate::types::{
-    CheckIn, CheckOut, Contact, ContactPatch, FieldConflict, HistoryEntry, ListOptions, NewContact,
-    RecordChange, SearchOptions, StoreOptions, StoreStatus, SyncReport, Visit, VisitFilter,
+    AccessInfo, CheckIn, CheckOut, Contact, ContactPatch, FieldConflict, HistoryEntry, ListOptions,
+    NewContact, RecordChange, SearchOptions, StoreOptions, StoreStatus, SyncReport, Visit,
+    VisitFilter,
 };
 use outpost_core as oc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -242,6 +243,13 @@ impl OutpostStore {
     /// refused, the sync server, the last sync, file size.
     pub fn status(&self) -> Result<StoreStatus, OutpostError> {
         self.read(|s| s.status()).map(Into::into)
+    }
+
+    /// The signed-in user's role and permissions as the server last said; `null` before the
+    /// first sync with a server that sends them (then nothing is refused locally). Writes the
+    /// role may not make throw `OutpostException.Permission`.
+    pub fn access(&self) -> Result<Option<AccessInfo>, OutpostError> {
+        Ok(self.read(|s| s.access())?.map(Into::into))
     }
 
     /// Runs SQLite's full integrity check; an empty list means the file is sound.

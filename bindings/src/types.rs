@@ -395,6 +395,36 @@ pub struct SyncReport {
     pub bytes_received: i64,
     /// Attachment files whose upload finished in this sync (uploads resume where they stopped).
     pub blobs_uploaded: i64,
+    /// Records removed from the device because the user may no longer read them (their scope
+    /// changed: a record reassigned, a team or role changed). Never one with unsent changes.
+    pub purged: i64,
+    /// Records downloaded because they entered the user's scope.
+    pub fetched: i64,
+}
+
+/// The signed-in user's role and permissions, as the server last said (`OutpostStore.access`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AccessInfo {
+    /// The user the server knows this device by.
+    pub user: String,
+    /// Their role (`rep`, `manager`, `director`, `finance`, `admin` or the tenant's own).
+    pub role: String,
+    /// Their permissions, sorted: `KIND:read|write`, `invalidate`, `merge`, `export`, `assign`,
+    /// `field:NAME:read|write`, `scope:own|team|all`.
+    pub permissions: Vec<String>,
+    /// The tenant's scope epoch in that answer.
+    pub epoch: i64,
+}
+
+impl From<oc::AccessInfo> for AccessInfo {
+    fn from(a: oc::AccessInfo) -> Self {
+        AccessInfo {
+            user: a.user,
+            role: a.role,
+            permissions: a.permissions,
+            epoch: count(a.epoch),
+        }
+    }
 }
 
 /// What kind of record changed.
@@ -684,6 +714,8 @@ impl From<oc::SyncReport> for SyncReport {
             bytes_sent: count(r.bytes_sent),
             bytes_received: count(r.bytes_received),
             blobs_uploaded: count(r.blobs_uploaded),
+            purged: count(r.purged),
+            fetched: count(r.fetched),
         }
     }
 }

@@ -17,9 +17,15 @@ pub(crate) enum DealCmd {
         /// What is being sold.
         #[arg(long)]
         title: String,
-        /// Expected value.
+        /// Expected value (a restricted field).
         #[arg(long)]
         amount: Option<f64>,
+        /// Discount in percent, 0 to 100 (a restricted field).
+        #[arg(long)]
+        discount: Option<f64>,
+        /// The contract's amount (a restricted field).
+        #[arg(long)]
+        contract_amount: Option<f64>,
         /// Company (default: the contact's).
         #[arg(long)]
         company: Option<String>,
@@ -71,6 +77,20 @@ pub(crate) enum DealCmd {
     History {
         /// Deal id.
         id: String,
+    },
+    /// Set or clear a restricted field of a deal: amount, discount or contract_amount
+    /// (refused, exit 4, when the user's role may not write it).
+    SetField {
+        /// Deal id.
+        id: String,
+        /// amount, discount or contract_amount.
+        field: String,
+        /// The new value (omit with --clear).
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        value: Option<f64>,
+        /// Clear the field instead.
+        #[arg(long)]
+        clear: bool,
     },
 }
 
@@ -135,6 +155,8 @@ pub(crate) fn deal(store: &mut Store, cmd: DealCmd) -> Result<(), Error> {
             contact,
             title,
             amount,
+            discount,
+            contract_amount,
             company,
             owner,
             stage,
@@ -144,6 +166,8 @@ pub(crate) fn deal(store: &mut Store, cmd: DealCmd) -> Result<(), Error> {
             contact_id: contact,
             company,
             amount,
+            discount,
+            contract_amount,
             stage,
             owner,
             notes,
@@ -163,6 +187,12 @@ pub(crate) fn deal(store: &mut Store, cmd: DealCmd) -> Result<(), Error> {
         DealCmd::Move { id, stage } => crate::print(&store.move_deal(&id, &stage)?),
         DealCmd::Check { id, stage } => crate::print(&store.check_deal_stage(&id, &stage)?),
         DealCmd::History { id } => crate::print(&store.deal_history(&id)?),
+        DealCmd::SetField {
+            id,
+            field,
+            value,
+            clear,
+        } => crate::print(&store.set_deal_field(&id, &field, if clear { None } else { value })?),
     }
 }
 

@@ -1,7 +1,8 @@
 //! `outpost`: the device store from the command line, for demos, scripting and tests.
 //!
 //! Output is JSON on stdout. Errors go to stderr as one line `error: <kind>: <message>`, with
-//! exit code 2 for invalid input, 3 for not found, 1 for anything else.
+//! exit code 2 for invalid input, 3 for not found, 4 when the user's role may not do it, 1 for
+//! anything else.
 
 mod attach;
 mod dedup;
@@ -71,6 +72,13 @@ enum Command {
     /// created offline and how many reached the server, failed syncs by reason.
     Metrics {
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The signed-in user's role and permissions as the server last said (unknown before the
+    /// first sync: then nothing is refused locally).
+    Access {
+        /// Print JSON (an object, or null when unknown) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -521,6 +529,24 @@ fn run(cli: Cli) -> Result<(), Error> {
         },
         Command::Status => print(&store.status()?),
         Command::Metrics { json } => metrics::run(&store, json),
+        Command::Access { json } => {
+            let access = store.access()?;
+            if json {
+                return print(&access);
+            }
+            match access {
+                None => {
+                    println!("access: unknown (no sync answer with a role yet); the server decides")
+                }
+                Some(a) => {
+                    println!("user: {}", a.user);
+                    println!("role: {}", a.role);
+                    println!("permissions: {}", a.permissions.join(" "));
+                    println!("epoch: {}", a.epoch);
+                }
+            }
+            Ok(())
+        }
         Command::Db(DbCmd::Check) => {
             let problems = store.check_integrity()?;
             print(
@@ -599,6 +625,7 @@ fn main() -> ExitCode {
             ExitCode::from(match e.kind() {
                 "validation" => 2,
                 "not_found" => 3,
+                "permission" => 4,
                 _ => 1,
             })
         }

@@ -120,6 +120,15 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
+    /// The signed-in user's role does not allow this (as the server last said); nothing was
+    /// written.
+    #[error("permission denied: role {role} may not {action}")]
+    Permission {
+        /// What was refused, e.g. `write field amount`, `write deal`, `merge contacts`.
+        action: String,
+        /// The user's role.
+        role: String,
+    },
     /// A sync of this store is already running; this one did nothing.
     #[error("a sync of this store is already running")]
     SyncInProgress,
@@ -138,7 +147,7 @@ pub enum Error {
 impl Error {
     /// A stable, short name for the error's kind: `validation`, `not_found`, `foreign_database`,
     /// `corrupt`, `schema_too_new`, `key_required`, `wrong_key`, `not_encrypted`, `locked`, `document`, `io`,
-    /// `auth`, `network`, `server`, `busy`, `storage`, `scan`.
+    /// `auth`, `network`, `server`, `permission`, `busy`, `storage`, `scan`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Validation { .. } => "validation",
@@ -155,6 +164,7 @@ impl Error {
             Error::Auth { .. } => "auth",
             Error::Network { .. } => "network",
             Error::Server { .. } => "server",
+            Error::Permission { .. } => "permission",
             Error::SyncInProgress => "busy",
             Error::Sqlite(_) => "storage",
             Error::Scan(_) => "scan",

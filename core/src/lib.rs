@@ -66,7 +66,9 @@ pub use store::evidence::EvidenceSource;
 pub use store::experience::{ActionStats, ExperienceSummary, FailureCount};
 pub use store::flow::{Alert, ClockReference, TodayItem, TodayReason, VerifiedVisit};
 pub use store::lease::{LeasePolicy, LeaseState};
+pub use store::scope::AccessInfo;
 pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};
+pub use store::ScopeReconcile;
 pub use store::{
     encrypt_file, sha256_hex, BlobInfo, ChangeListener, ChangeOrigin, KindCount, ListOptions,
     RecordChange, RecordKind, SearchOptions, Store, StoreKey, StoreOptions, StoreStatus,

@@ -2,6 +2,11 @@
 //!
 //! The stage is a last-writer-wins register; every move is its own change, so the deal's
 //! history (who moved it where, when) is the document's change history.
+//!
+//! The restricted fields (`amount`, `discount`, `contract_amount`) are not in the deal's
+//! document: each lives in a document of its own ([`super::restricted`]), so a device whose
+//! user may not read them never receives them. Deal documents written by older builds may still
+//! hold `amount`; it is read as a fallback until a restricted document for it exists.
 
 use super::{check_text, get_f64, get_str};
 use crate::error::{Error, Result};
@@ -17,6 +22,8 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "contact_id",
     "company",
     "amount",
+    "discount",
+    "contract_amount",
     "stage",
     "owner",
     "notes",
@@ -35,8 +42,12 @@ pub struct Deal {
     pub contact_id: String,
     /// The customer's company (defaults to the contact's).
     pub company: Option<String>,
-    /// Expected value (in the tenant's currency), if known.
+    /// Expected value (in the tenant's currency), if known and readable on this device.
     pub amount: Option<f64>,
+    /// Discount in percent (0 to 100), if known and readable on this device.
+    pub discount: Option<f64>,
+    /// The signed contract's amount, if known and readable on this device.
+    pub contract_amount: Option<f64>,
     /// The current stage.
     pub stage: String,
     /// The rep who owns the deal.
@@ -64,8 +75,12 @@ pub struct NewDeal {
     pub contact_id: String,
     /// Company; defaults to the contact's.
     pub company: Option<String>,
-    /// Expected value, >= 0.
+    /// Expected value, >= 0 (a restricted field).
     pub amount: Option<f64>,
+    /// Discount in percent, 0 to 100 (a restricted field).
+    pub discount: Option<f64>,
+    /// The contract's amount, >= 0 (a restricted field).
+    pub contract_amount: Option<f64>,
     /// Starting stage; defaults to the pipeline's first. Entering it passes its gate too.
     pub stage: Option<String>,
     /// Owner; defaults to the store's user.
@@ -98,8 +113,10 @@ impl NewDeal {
         if self.contact_id.trim().is_empty() {
             return Err(Error::validation("contact", "", "a deal needs a contact"));
         }
-        if let Some(a) = self.amount {
-            check_amount(a)?;
+        for (field, value) in self.restricted() {
+            if let Some(v) = value {
+                super::restricted::check_value(field, v)?;
+            }
         }
         if let Some(n) = &self.notes {
             check_text("notes", n, super::contact::MAX_NOTES_CHARS)?;
@@ -111,16 +128,27 @@ impl NewDeal {
     }
 }
 
-/// An amount must be a finite number >= 0.
-pub(crate) fn check_amount(a: f64) -> Result<()> {
-    if !a.is_finite() || a < 0.0 {
-        return Err(Error::validation(
-            "amount",
-            a.to_string(),
-            "an amount must be a number of at least 0",
-        ));
+impl NewDeal {
+    /// The restricted fields as given, by name.
+    pub(crate) fn restricted(&self) -> [(&'static str, Option<f64>); 3] {
+        [
+            ("amount", self.amount),
+            ("discount", self.discount),
+            ("contract_amount", self.contract_amount),
+        ]
     }
-    Ok(())
+}
+
+impl Deal {
+    /// Sets a restricted field by name (names other than the three are ignored).
+    pub(crate) fn set_restricted(&mut self, field: &str, value: Option<f64>) {
+        match field {
+            "amount" => self.amount = value,
+            "discount" => self.discount = value,
+            "contract_amount" => self.contract_amount = value,
+            _ => {}
+        }
+    }
 }
 
 /// Checks a deal document received from elsewhere.
@@ -134,6 +162,7 @@ pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> 
     if get_str(doc, "stage").is_none_or(|s| s.trim().is_empty()) {
         return Err("stage: a deal needs a stage".into());
     }
+    // Deals written by older builds hold their amount; new ones keep it in a restricted document.
     if get_f64(doc, "amount").is_some_and(|a| !a.is_finite() || a < 0.0) {
         return Err("amount: must be at least 0".into());
     }
@@ -148,7 +177,11 @@ pub(crate) fn from_doc(id: &str, doc: &AutoCommit, updated_at: String, sync_stat
         title: get_str(doc, "title").unwrap_or_default(),
         contact_id: get_str(doc, "contact_id").unwrap_or_default(),
         company: get_str(doc, "company"),
+        // Only a deal written by an older build holds these; the store overlays the restricted
+        // documents it has.
         amount: get_f64(doc, "amount"),
+        discount: get_f64(doc, "discount"),
+        contract_amount: get_f64(doc, "contract_amount"),
         stage: get_str(doc, "stage").unwrap_or_default(),
         owner: get_str(doc, "owner"),
         notes: get_str(doc, "notes"),
@@ -197,6 +230,24 @@ mod tests {
                     ..Default::default()
                 },
                 "amount",
+            ),
+            (
+                NewDeal {
+                    title: "t".into(),
+                    contact_id: "c".into(),
+                    discount: Some(120.0),
+                    ..Default::default()
+                },
+                "discount",
+            ),
+            (
+                NewDeal {
+                    title: "t".into(),
+                    contact_id: "c".into(),
+                    contract_amount: Some(f64::INFINITY),
+                    ..Default::default()
+                },
+                "contract_amount",
             ),
         ] {
             assert!(

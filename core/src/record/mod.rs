@@ -9,11 +9,20 @@ pub mod attachment;
 pub mod contact;
 pub mod deal;
 pub mod history;
+pub mod restricted;
 pub mod task;
 pub mod visit;
 
 /// The record kinds this build knows.
-pub const KINDS: &[&str] = &["contact", "visit", "attachment", "deal", "task", "config"];
+pub const KINDS: &[&str] = &[
+    "contact",
+    "visit",
+    "attachment",
+    "deal",
+    "task",
+    "config",
+    crate::access::RESTRICTED_KIND,
+];
 
 /// Checks that a document (for example one a server received from a device) is a valid record
 /// of `kind`; the reason names the field.
@@ -25,6 +34,7 @@ pub fn validate_doc(kind: &str, doc: &AutoCommit) -> std::result::Result<(), Str
         "deal" => deal::validate_doc(doc),
         "task" => task::validate_doc(doc),
         "config" => crate::flow::validate_config_doc(doc),
+        crate::access::RESTRICTED_KIND => restricted::validate_doc(doc),
         other => Err(format!("unknown record kind {other:?}")),
     }
 }

@@ -383,6 +383,9 @@ fn write_chunk(
     created: &mut Vec<String>,
 ) -> Result<()> {
     let mut search: Vec<(i64, String)> = Vec::with_capacity(prepared.len());
+    if !prepared.is_empty() {
+        super::scope::require_write(tx, "contact", None)?;
+    }
     for p in prepared {
         let p = p?;
         let rid = insert_record_row(tx, &p.id, "contact", &p.doc, &p.heads, "local", now)?;

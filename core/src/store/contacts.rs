@@ -206,6 +206,8 @@ impl Store {
             ));
         }
         crate::record::check_text("reason", reason, contact::MAX_FIELD_CHARS)?;
+        let r = super::scope::require(&self.conn, "invalidate", "invalidate records");
+        self.ctx(r)?;
         let by = self.actor.user.clone();
         let at = rfc3339_ms(Self::now_ms());
         let r = self.change_contact(id, "invalidate", |doc| {

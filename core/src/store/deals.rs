@@ -5,7 +5,7 @@ use super::evidence::{EvidenceSource, StoreEvidence};
 use super::{load_record, write_record, RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::flow::{self, EvidenceFacts, MissingEvidence};
-use crate::record::deal::{self, check_amount, Deal, DealFilter, NewDeal};
+use crate::record::deal::{self, Deal, DealFilter, NewDeal};
 use crate::record::history::HistoryEntry;
 use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms};
 use automerge::{transaction::Transactable, ROOT};
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 const COLUMNS: &str =
     "r.id, d.title, d.contact_id, d.company, d.amount, d.stage, d.owner, d.notes, d.extra, \
-     d.created_at, d.stage_changed_at, d.updated_at, r.sync_state";
+     d.created_at, d.stage_changed_at, d.updated_at, r.sync_state, d.discount, d.contract_amount";
 
 /// Whether a deal may enter a stage, and if not, what is missing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +39,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Deal> {
         contact_id: r.get(2)?,
         company: r.get(3)?,
         amount: r.get(4)?,
+        discount: r.get(13)?,
+        contract_amount: r.get(14)?,
         stage: r.get(5)?,
         owner: r.get(6)?,
         notes: r.get(7)?,
@@ -50,11 +52,18 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Deal> {
     })
 }
 
-/// Rebuilds a deal's projection row inside `tx`.
-pub(crate) fn project(tx: &Transaction<'_>, rid: i64, d: &Deal) -> Result<()> {
+/// Rebuilds a deal's projection row inside `tx` and returns the deal as shown: the restricted
+/// fields come from the restricted documents this device holds, else (an older build's deal)
+/// from the deal's own document.
+pub(crate) fn project(tx: &Transaction<'_>, rid: i64, d: &Deal) -> Result<Deal> {
+    let mut d = d.clone();
+    for (field, value) in super::restricted::values_of(tx, &d.id)? {
+        d.set_restricted(&field, value);
+    }
     tx.prepare_cached(
         "INSERT OR REPLACE INTO deals(rid, title, contact_id, company, amount, stage, owner, notes, extra, \
-         created_at, stage_changed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         created_at, stage_changed_at, updated_at, discount, contract_amount) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         rid,
@@ -69,8 +78,10 @@ pub(crate) fn project(tx: &Transaction<'_>, rid: i64, d: &Deal) -> Result<()> {
         d.created_at,
         d.stage_changed_at,
         d.updated_at,
+        d.discount,
+        d.contract_amount,
     ])?;
-    Ok(())
+    Ok(d)
 }
 
 /// A deal that a new record names: an unknown id is refused naming `deal`.
@@ -128,11 +139,15 @@ fn change_deal(
     let before = doc.get_heads();
     f(&mut doc)?;
     if commit(&mut doc, actor, action, ms).is_none() {
-        return get(&tx, id);
+        // The deal's document did not change; restricted fields written in `tx` may have.
+        super::restricted::refresh_parent(&tx, id)?;
+        let d = get(&tx, id)?;
+        tx.commit()?;
+        return Ok(d);
     }
     let w = write_record(&tx, Some(rid), id, "deal", &mut doc, Some(&before))?;
     let d = deal::from_doc(id, &doc, w.updated_at, w.sync_state);
-    project(&tx, rid, &d)?;
+    let d = project(&tx, rid, &d)?;
     tx.commit()?;
     Ok(d)
 }
@@ -205,6 +220,7 @@ impl Store {
 
     fn add_deal_inner(&mut self, mut new: NewDeal, now: DateTime<FixedOffset>) -> Result<Deal> {
         new.validate()?;
+        let restricted = new.restricted();
         let config = self.flow_config()?;
         let tx = self
             .conn
@@ -223,6 +239,8 @@ impl Store {
             contact_id: contact.id.clone(),
             company: None,
             amount: None,
+            discount: None,
+            contract_amount: None,
             stage: config.stages[0].name.clone(),
             owner: None,
             notes: None,
@@ -249,9 +267,6 @@ impl Store {
             .filter(|c| !c.is_empty())
             .or(contact.company);
         put_opt_str(&mut doc, "company", company.as_deref())?;
-        if let Some(a) = new.amount {
-            doc.put(ROOT, "amount", a)?;
-        }
         doc.put(ROOT, "stage", stage.as_str())?;
         let owner = new
             .owner
@@ -264,8 +279,14 @@ impl Store {
         doc.put(ROOT, "stage_changed_at", rfc3339_ms(ms))?;
         commit(&mut doc, &self.actor, "create", ms);
         let w = write_record(&tx, None, &id, "deal", &mut doc, Some(&[]))?;
+        // Restricted fields: a document each, in the same transaction, queued after the deal.
+        for (field, value) in restricted {
+            if value.is_some() {
+                super::restricted::put(&tx, &self.actor, &id, field, value, "create", ms)?;
+            }
+        }
         let d = deal::from_doc(&id, &doc, w.updated_at, w.sync_state);
-        project(&tx, w.rid, &d)?;
+        let d = project(&tx, w.rid, &d)?;
         tx.commit()?;
         Ok(d)
     }
@@ -335,7 +356,9 @@ impl Store {
         })
     }
 
-    /// Changes a deal's amount, notes or owner (`None` leaves a field alone, `Some("")` clears).
+    /// Changes a deal's amount, notes or owner (`None` leaves a field alone, `Some("")` clears
+    /// notes or owner). The amount is a restricted field: it is written to its own document as
+    /// [`Store::set_deal_field`] does, in the same transaction as the rest.
     pub fn edit_deal(
         &mut self,
         id: &str,
@@ -344,7 +367,7 @@ impl Store {
         owner: Option<String>,
     ) -> Result<Deal> {
         if let Some(a) = amount {
-            check_amount(a)?;
+            crate::record::restricted::check_value("amount", a)?;
         }
         if let Some(n) = &notes {
             crate::record::check_text("notes", n, crate::record::contact::MAX_NOTES_CHARS)?;
@@ -354,10 +377,11 @@ impl Store {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let ms = Self::now_ms();
+            if let Some(a) = amount {
+                let deal = get(&tx, id)?;
+                super::restricted::put(&tx, &store.actor, &deal.id, "amount", Some(a), "edit", ms)?;
+            }
             change_deal(tx, &store.actor, id, "edit", ms, |doc| {
-                if let Some(a) = amount {
-                    crate::record::put_scalar(doc, "amount", a.into())?;
-                }
                 if let Some(n) = &notes {
                     put_opt_str(doc, "notes", Some(n.trim()))?;
                 }
@@ -373,11 +397,16 @@ impl Store {
         Ok(d)
     }
 
-    /// Who moved or changed a deal, when: one entry per change, oldest first.
+    /// Who moved or changed a deal, when: one entry per change, oldest first. Changes of its
+    /// restricted fields that this device holds are included, named by field (`amount`, ...).
     pub fn deal_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
         let run = || -> Result<Vec<HistoryEntry>> {
             let (_, mut doc, _) = load_record(&self.conn, RecordKind::Deal, id, &self.actor)?;
-            Ok(crate::record::history::history(&mut doc))
+            let mut entries = crate::record::history::history(&mut doc);
+            entries.extend(super::restricted::history_of(&self.conn, id, &self.actor)?);
+            // Stable: a deal's own changes stay in their causal order at equal times.
+            entries.sort_by(|a, b| a.at.cmp(&b.at));
+            Ok(entries)
         };
         self.ctx(run())
     }

@@ -255,6 +255,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        super::scope::require(&tx, "merge", "merge contacts")?;
         let winner = contacts::get(&tx, winner_id)?;
         let loser = contacts::get(&tx, loser_id)?;
         match (winner.status, &winner.merged_into) {
@@ -356,6 +357,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        super::scope::require(&tx, "merge", "unmerge contacts")?;
         let actor = self.actor.clone();
         let (_, doc, _) = load_record(&tx, RecordKind::Contact, id, &actor)?;
         if get_str(&doc, "status").as_deref() != Some("merged") {

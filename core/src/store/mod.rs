@@ -19,7 +19,10 @@ pub mod experience;
 pub(crate) mod flow;
 pub mod lease;
 pub(crate) mod merge;
+pub(crate) mod purge;
+pub(crate) mod restricted;
 pub(crate) mod schema;
+pub mod scope;
 pub(crate) mod search;
 pub mod sync;
 pub(crate) mod tasks;
@@ -37,7 +40,9 @@ use std::sync::Arc;
 
 pub use attachments::{sha256_hex, BlobInfo};
 pub use encryption::{encrypt_file, StoreKey};
+pub use purge::ScopeReconcile;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+pub use scope::AccessInfo;
 
 /// How to open a store.
 #[derive(Debug, Clone)]
@@ -643,10 +648,15 @@ pub(crate) fn write_record(
     doc: &mut AutoCommit,
     heads_before: Option<&[automerge::ChangeHash]>,
 ) -> Result<Written> {
+    let local = heads_before.is_some();
+    if local {
+        // What the user's role may not write is refused before anything is stored.
+        let field = crate::record::get_str(doc, "field");
+        scope::require_write(tx, kind, field.as_deref())?;
+    }
     let bytes = doc.save();
     let heads = crate::record::heads_bytes(doc);
     let updated_at = crate::record::rfc3339_ms(crate::record::last_change_ms(doc));
-    let local = heads_before.is_some();
     let (rid, sync_state) = match rid {
         None => {
             let state = if local { "local" } else { "synced" };

@@ -210,6 +210,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         synced_at_ms  INTEGER
     );
     "#,
+    // 8: scoped sync. Restricted fields (a deal's amount, discount, contract amount) live in
+    // documents of their own (kind `restricted`, see core/src/record/restricted.rs); this table
+    // is their projection, keyed by the record they belong to, so a deal's row can show them
+    // whichever of the two documents arrived first. The deal columns show what the device holds.
+    r#"
+    CREATE TABLE restricted_values (
+        rid   INTEGER PRIMARY KEY REFERENCES records(rid),
+        of    TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value REAL
+    );
+    CREATE UNIQUE INDEX restricted_values_of ON restricted_values(of, field);
+    ALTER TABLE deals ADD COLUMN discount REAL;
+    ALTER TABLE deals ADD COLUMN contract_amount REAL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -101,7 +101,7 @@ pub(crate) fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>
         .optional()?)
 }
 
-fn set_setting(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
+pub(crate) fn set_setting(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
     tx.prepare_cached("INSERT INTO sync_state(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
         .execute([key, value])?;
     Ok(())
@@ -152,7 +152,9 @@ fn reproject(
             tx,
             rid,
             &record::deal::from_doc(id, doc, updated_at, sync_state),
-        ),
+        )
+        .map(|_| ()),
+        crate::access::RESTRICTED_KIND => super::restricted::project(tx, rid, doc),
         "task" => super::tasks::project(
             tx,
             rid,
@@ -429,6 +431,9 @@ impl Store {
             touched.push((kind, id));
         }
         mark_synced(&tx)?;
+        if let Some(scope) = response.scope {
+            super::scope::store(&tx, scope)?;
+        }
         set_setting(&tx, KEY_CURSOR, &response.cursor.to_string())?;
         set_setting(&tx, KEY_LAST_SYNC, &now)?;
         super::lease::renewed(&tx)?;
@@ -453,39 +458,39 @@ impl Store {
                 more: page.next.is_some(),
                 ..Default::default()
             };
-            let mut touched = Vec::new();
-            for snap in page.docs {
-                let known: bool = tx
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1)")?
-                    .query_row([&snap.record], |r| r.get(0))?;
-                if !known {
-                    // A record this device does not have: keep the server's compacted bytes as
-                    // they are (no merge into an empty document, no second save).
-                    if store_snapshot(&tx, &self.actor, &snap)? {
-                        applied.conflicted_records.insert(snap.record.clone());
-                    }
-                    applied.pulled += 1;
-                    touched.push((snap.kind, snap.record));
-                    continue;
-                }
-                let conflicted = merge_into(&tx, &self.actor, &snap.record, &snap.kind, |doc| {
-                    let mut remote = AutoCommit::load(&snap.doc).map_err(|e| Error::Document {
-                        id: snap.record.clone(),
-                        reason: e.to_string(),
-                    })?;
-                    doc.merge(&mut remote).map(|_| ()).map_err(Error::from)
-                })?;
-                if conflicted {
-                    applied.conflicted_records.insert(snap.record.clone());
-                }
-                applied.pulled += 1;
-                touched.push((snap.kind, snap.record));
-            }
+            let touched = apply_snapshots(&tx, &self.actor, page.docs, &mut applied)?;
             if page.next.is_none() {
                 mark_synced(&tx)?;
                 set_setting(&tx, KEY_CURSOR, &first_cursor.to_string())?;
                 set_setting(&tx, KEY_BOOTSTRAPPED, "1")?;
             }
+            tx.commit()?;
+            Ok((applied, touched))
+        })();
+        let (applied, touched) = self.ctx(r)?;
+        for (kind, id) in touched {
+            self.notify_sync(&kind, &id);
+        }
+        Ok(applied)
+    }
+
+    /// Applies documents fetched with `POST /v1/records` (records that entered this user's scope):
+    /// each is merged with the local record of the same id, or stored as it is, and its
+    /// projection, search tokens and match keys rebuilt. One transaction; nothing is queued.
+    pub fn apply_fetched_records(
+        &mut self,
+        docs: Vec<crate::sync::protocol::DocSnapshot>,
+    ) -> Result<Applied> {
+        let cursor = self.cursor()?;
+        let r = (|| -> Result<(Applied, Vec<(String, String)>)> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut applied = Applied {
+                cursor,
+                ..Default::default()
+            };
+            let touched = apply_snapshots(&tx, &self.actor, docs, &mut applied)?;
             tx.commit()?;
             Ok((applied, touched))
         })();
@@ -672,6 +677,45 @@ fn merge_into(
     let written = write_record(tx, rid, id, kind, &mut doc, None)?;
     reproject(tx, written, id, kind, &doc, existed)?;
     Ok(!field_conflicts(&mut doc).is_empty())
+}
+
+/// Merges downloaded documents into `tx` (bootstrap pages and fetched records alike); returns
+/// the (kind, id) of each record touched.
+fn apply_snapshots(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    docs: Vec<crate::sync::protocol::DocSnapshot>,
+    applied: &mut Applied,
+) -> Result<Vec<(String, String)>> {
+    let mut touched = Vec::new();
+    for snap in docs {
+        let known: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1)")?
+            .query_row([&snap.record], |r| r.get(0))?;
+        if !known {
+            // A record this device does not have: keep the server's compacted bytes as
+            // they are (no merge into an empty document, no second save).
+            if store_snapshot(tx, actor, &snap)? {
+                applied.conflicted_records.insert(snap.record.clone());
+            }
+            applied.pulled += 1;
+            touched.push((snap.kind, snap.record));
+            continue;
+        }
+        let conflicted = merge_into(tx, actor, &snap.record, &snap.kind, |doc| {
+            let mut remote = AutoCommit::load(&snap.doc).map_err(|e| Error::Document {
+                id: snap.record.clone(),
+                reason: e.to_string(),
+            })?;
+            doc.merge(&mut remote).map(|_| ()).map_err(Error::from)
+        })?;
+        if conflicted {
+            applied.conflicted_records.insert(snap.record.clone());
+        }
+        applied.pulled += 1;
+        touched.push((snap.kind, snap.record));
+    }
+    Ok(touched)
 }
 
 /// Stores a downloaded document of a record this device does not have, as it came, and builds

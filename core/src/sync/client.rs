@@ -4,7 +4,8 @@
 
 use super::protocol::{
     decode, encode, BootstrapRequest, BootstrapResponse, ErrorBody, ExperienceAck, ExperienceBatch,
-    SyncRequest, SyncResponse, CONTENT_TYPE, DEFAULT_PAGE, PROTOCOL_VERSION,
+    RecordsRequest, RecordsResponse, ScopeRequest, ScopeResponse, SyncRequest, SyncResponse,
+    CONTENT_TYPE, DEFAULT_PAGE, PROTOCOL_VERSION,
 };
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -66,7 +67,20 @@ pub struct SyncReport {
     /// Experience events (see [`crate::store::experience`]) the server took in this sync.
     #[serde(default)]
     pub metrics_sent: u64,
+    /// Records removed because the user may no longer read them (the scope changed).
+    #[serde(default)]
+    pub purged: u64,
+    /// Records downloaded because they entered the user's scope.
+    #[serde(default)]
+    pub fetched: u64,
 }
+
+/// Record ids per `POST /v1/records` request.
+pub const FETCH_BATCH: usize = 1_000;
+
+/// The longest record id accepted from a scope listing (UUIDs and restricted field ids are far
+/// shorter); longer ones are ignored.
+const MAX_ID_CHARS: usize = 200;
 
 /// An HTTP client for one server and device token.
 pub struct SyncClient {
@@ -226,6 +240,26 @@ impl SyncClient {
                 code: "bad_response".into(),
                 message: e.to_string(),
             })?;
+        Ok((response, sent, received))
+    }
+
+    /// `POST /v1/scope`: one page of the ids of the records the user may read.
+    pub async fn scope(&self, request: &ScopeRequest) -> Result<(ScopeResponse, u64, u64)> {
+        let body = encode(request);
+        let sent = body.len() as u64;
+        let bytes = self.post("/v1/scope", body).await?;
+        let received = bytes.len() as u64;
+        let response: ScopeResponse = decode("scope response", &bytes).map_err(bad_response)?;
+        Ok((response, sent, received))
+    }
+
+    /// `POST /v1/records`: the documents of readable records among `request.ids`.
+    pub async fn records(&self, request: &RecordsRequest) -> Result<(RecordsResponse, u64, u64)> {
+        let body = encode(request);
+        let sent = body.len() as u64;
+        let bytes = self.post("/v1/records", body).await?;
+        let received = bytes.len() as u64;
+        let response: RecordsResponse = decode("records response", &bytes).map_err(bad_response)?;
         Ok((response, sent, received))
     }
 
@@ -518,6 +552,7 @@ async fn run(
     }
     // Files first: a record that names a blob must never reach other devices before the blob.
     report.blobs_uploaded = client.upload_pending_blobs(store).await?;
+    let mut epoch = None;
     loop {
         let outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
         let request = &outgoing.request;
@@ -525,6 +560,9 @@ async fn run(
         report.round_trips += 1;
         report.bytes_sent += sent;
         report.bytes_received += received;
+        if let Some(scope) = &response.scope {
+            epoch = Some(scope.epoch);
+        }
         let applied = lock(store).apply_sync_response(&outgoing, response)?;
         report.pushed += applied.acknowledged;
         report.rejected += applied.rejected;
@@ -536,6 +574,82 @@ async fn run(
             break;
         }
     }
+    // The scope changed since the records were last reconciled (or never were): list it,
+    // purge what left it, fetch what entered it. Servers that send no scope skip this.
+    if let Some(epoch) = epoch {
+        if lock(store).scope_epoch()? != Some(epoch) {
+            reconcile(store, client, options, &mut report).await?;
+        }
+    }
     report.status = if report.rejected > 0 { "partial" } else { "ok" }.to_string();
     Ok(report)
+}
+
+/// Lists the user's scope, purges local records that left it (never one with anything in the
+/// outbox), fetches the listed records this device lacks, then remembers the epoch of the
+/// listing's first page. A sync that fails midway reconciles again next time.
+async fn reconcile(
+    store: &Mutex<Store>,
+    client: &SyncClient,
+    options: &SyncOptions,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let mut listed = std::collections::BTreeSet::new();
+    let mut after: Option<String> = None;
+    let mut first_epoch = None;
+    loop {
+        let request = ScopeRequest {
+            v: PROTOCOL_VERSION,
+            after: after.clone(),
+            limit: None,
+        };
+        let (page, sent, received) = client.scope(&request).await?;
+        report.round_trips += 1;
+        report.bytes_sent += sent;
+        report.bytes_received += received;
+        first_epoch.get_or_insert(page.epoch);
+        listed.extend(
+            page.records
+                .into_iter()
+                .filter(|id| !id.trim().is_empty() && id.chars().count() <= MAX_ID_CHARS),
+        );
+        match page.next {
+            // A server that repeats itself would loop forever: stop at a `next` that does not
+            // move forward.
+            Some(n) if after.as_ref().is_none_or(|a| n > *a) => after = Some(n),
+            Some(n) => {
+                return Err(bad_response(format!(
+                    "scope listing did not move forward (next {n:?} after {after:?})"
+                )))
+            }
+            None => break,
+        }
+    }
+    let diff = lock(store).reconcile_scope(&listed)?;
+    report.purged += diff.purged;
+    let batch = FETCH_BATCH.min(options.page.max(1) as usize);
+    for ids in diff.missing.chunks(batch) {
+        let request = RecordsRequest {
+            v: PROTOCOL_VERSION,
+            ids: ids.to_vec(),
+        };
+        let (response, sent, received) = client.records(&request).await?;
+        report.round_trips += 1;
+        report.bytes_sent += sent;
+        report.bytes_received += received;
+        // Only what was asked for: anything else the server sent is not ours to keep.
+        let asked: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        let docs: Vec<_> = response
+            .docs
+            .into_iter()
+            .filter(|d| asked.contains(d.record.as_str()))
+            .collect();
+        let applied = lock(store).apply_fetched_records(docs)?;
+        report.fetched += applied.pulled;
+        report.conflicts += applied.conflicted_records.len() as u64;
+    }
+    if let Some(epoch) = first_epoch {
+        lock(store).set_scope_epoch(epoch)?;
+    }
+    Ok(())
 }
