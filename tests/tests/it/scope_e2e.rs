@@ -165,8 +165,10 @@ fn each_role_holds_only_its_scope_and_scope_changes_purge_devices() -> TestResul
         !contains(&raw_db(&alice)?, FILE_MARK.as_bytes()),
         "the purged file's bytes are still on disk"
     );
+    // The deal's changes come in the pull (it follows its contact); the contact's first
+    // changes and the attachment, older than carol's cursor, are fetched whole.
     let report = carol.ok(&["sync"])?;
-    assert!(report["fetched"].as_u64().unwrap_or(0) >= 3, "{report}");
+    assert!(report["fetched"].as_u64().unwrap_or(0) >= 2, "{report}");
     assert!(has_contact(&carol, &a)?);
     assert_eq!(found(&carol, "张伟")?, 1);
     assert_eq!(carol.ok(&["deal", "get", &deal])?["title"], "年度框架协议");
