@@ -90,15 +90,25 @@ done
 URL="http://$(grep -o 'listening on [0-9.:]*' "$DATA/server.log" | head -1 | cut -d' ' -f3)"
 echo "   outpost-server listening at $URL (data in $OUTPOST_DATA)"
 TENANT=$("$SERVER_BIN" tenant create 华强销售部 | field id)
-TOKEN_A=$("$SERVER_BIN" device enroll --tenant "$TENANT" --user 王小明 | field token)
-TOKEN_B=$("$SERVER_BIN" device enroll --tenant "$TENANT" --user 李经理 | field token)
-echo "   the admin enrolled two devices: 王小明's phone and his manager 李经理's tablet"
+"$SERVER_BIN" team create 华南一组 --manager 李经理 --tenant "$TENANT" >/dev/null
+"$SERVER_BIN" team add 华南一组 王小明 --tenant "$TENANT" >/dev/null
+TOKEN_A=$("$SERVER_BIN" device enroll --tenant "$TENANT" --user 王小明 --role rep | field token)
+TOKEN_B=$("$SERVER_BIN" device enroll --tenant "$TENANT" --user 李经理 --role manager | field token)
+echo "   the admin made team 华南一组 (manager 李经理, rep 王小明) and enrolled 王小明's phone (rep) and 李经理's tablet (manager)"
+echo "   the tenant is private: a rep sees his own customers, a manager his team's; deal amounts only for managers and up"
 
-say "王小明's phone syncs its morning; the manager's tablet bootstraps and receives everything:"
+say "王小明's phone syncs its morning. Everything goes through except the deal amount he typed: reps may not write amounts."
 "$OUTPOST" sync --server "$URL" --token "$TOKEN_A" | fmt sync
+"$OUTPOST" status | fmt rejected
+say "The manager's tablet bootstraps and receives his team's customers:"
 DB_B="$DATA/manager-$(date +%H%M%S).db"
 OUTPOST_DB="$DB_B" OUTPOST_USER="李经理" "$OUTPOST" sync --server "$URL" --token "$TOKEN_B" | fmt sync
 printf '   on the tablet:'; OUTPOST_DB="$DB_B" "$OUTPOST" contact list | fmt names
+say "The manager enters the amount. It is stored apart from the deal and never reaches a rep's phone:"
+OUTPOST_DB="$DB_B" OUTPOST_USER="李经理" "$OUTPOST" deal set-field "$DEAL_ID" amount 360000 | fmt deal_line
+OUTPOST_DB="$DB_B" "$OUTPOST" sync >/dev/null
+"$OUTPOST" sync >/dev/null
+printf '   on the phone: '; "$OUTPOST" access --json | fmt access
 
 say "Both go offline again. The rep adds 张伟's WeChat; the manager fixes his company name:"
 "$OUTPOST" contact edit "$ZHANG_ID" --set wechat=zw_new >/dev/null

@@ -34,7 +34,26 @@ def status(s):
 
 
 def sync(r):
-    print(f"   sync: pushed {r['pushed']}, pulled {r['pulled']}, conflicts {r['conflicts']}, status {r['status']} (cursor {r['cursor']})")
+    extra = ""
+    if r.get("rejected"):
+        extra += f", refused {r['rejected']}"
+    if r.get("purged") or r.get("fetched"):
+        extra += f", scope: purged {r.get('purged', 0)} fetched {r.get('fetched', 0)}"
+    print(f"   sync: pushed {r['pushed']}, pulled {r['pulled']}, conflicts {r['conflicts']}{extra}, status {r['status']} (cursor {r['cursor']})")
+
+
+def rejected(s):
+    for r in s.get("rejected", []):
+        print(f"   refused: {r['kind']} {r['record_id']}: {r['reason']}")
+
+
+def access(a):
+    print(f"role {a['role']}, may read amounts: {'field:amount:read' in a['permissions']}")
+
+
+def deal_line(d):
+    amount = d.get("amount")
+    print(f"   {d['title']} · stage {d['stage']} · amount {'(not visible to this role)' if amount is None else amount}")
 
 
 def contact_line(c):
