@@ -10,6 +10,8 @@ mod flow;
 mod import;
 mod lease;
 mod scope;
+#[cfg(feature = "client")]
+mod scope_client;
 mod search;
 mod visits;
 
