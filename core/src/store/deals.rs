@@ -377,6 +377,11 @@ impl Store {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let ms = Self::now_ms();
+            if let Some(o) = owner.as_deref().map(str::trim) {
+                if get(&tx, id)?.owner.as_deref().unwrap_or_default() != o {
+                    super::scope::require(&tx, "assign", "change a deal's owner")?;
+                }
+            }
             if let Some(a) = amount {
                 let deal = get(&tx, id)?;
                 super::restricted::put(&tx, &store.actor, &deal.id, "amount", Some(a), "edit", ms)?;

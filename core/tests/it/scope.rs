@@ -73,6 +73,17 @@ fn doc_bytes(store: &Store, id: &str) -> Result<Vec<u8>, Box<dyn std::error::Err
     Ok(conn.query_row("SELECT doc FROM records WHERE id = ?1", [id], |r| r.get(0))?)
 }
 
+#[derive(Default)]
+struct Seen(std::sync::Mutex<Vec<outpost_core::RecordChange>>);
+
+impl outpost_core::ChangeListener for Seen {
+    fn on_change(&self, change: &outpost_core::RecordChange) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(change.clone());
+        }
+    }
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -133,6 +144,8 @@ fn restricted_fields_live_in_their_own_documents_and_meet_their_deal_in_any_orde
 
     // The deal first, its restricted documents later.
     let mut after = store_at(&dir, "after.db", "manager3")?;
+    let seen = std::sync::Arc::new(Seen::default());
+    after.set_change_listener(Some(seen.clone()));
     let o = after.prepare_sync(0, None)?;
     after.apply_sync_response(&o, response(rest, None))?;
     assert_eq!(after.get_deal(&d.id)?.amount, None, "not readable yet");
@@ -144,6 +157,14 @@ fn restricted_fields_live_in_their_own_documents_and_meet_their_deal_in_any_orde
         after.list_deals(&Default::default())?[0].amount,
         Some(AMOUNT)
     );
+    // The app hears about the deal when its amount arrives.
+    let heard = seen.0.lock().map(|v| v.clone()).unwrap_or_default();
+    assert_eq!(
+        heard.iter().filter(|c| c.id == d.id).count(),
+        3,
+        "the deal, then each restricted field: {heard:?}"
+    );
+    assert!(heard.iter().all(|c| !c.id.contains('_')));
 
     // Editing the amount writes the restricted document, and the history names the field.
     let edited = a.edit_deal(&d.id, Some(99_000.0), Some("复核".into()), None)?;
@@ -284,6 +305,16 @@ fn a_known_role_is_enforced_locally_and_an_unknown_one_is_left_to_the_server() -
         ..Default::default()
     })?;
     store.merge_contacts(&c.id, &other.id)?;
+    // A rep may not hand a record to someone else (`assign`), but may keep it.
+    assert!(matches!(
+        store.edit_deal(&plain.id, None, None, Some("rep2".into())),
+        Err(Error::Permission { ref action, .. }) if action == "change a deal's owner"
+    ));
+    assert!(matches!(
+        store.edit_contact(&c.id, outpost_core::ContactPatch { owner: Some("rep2".into()), ..Default::default() }),
+        Err(Error::Permission { ref action, .. }) if action == "change a contact's owner"
+    ));
+    store.edit_deal(&plain.id, None, Some("跟进".into()), Some("rep1".into()))?;
 
     // Finance may write amounts but not deals, contacts or merges.
     ack_all(&mut store, Some(scope_of("finance", 8)))?;
