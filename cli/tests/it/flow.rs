@@ -337,3 +337,57 @@ fn a_check_in_fills_the_district_from_the_nearest_known_customer() -> TestResult
     assert_eq!(v["address_filled"], serde_json::Value::Null);
     Ok(())
 }
+
+#[test]
+fn restricted_deal_fields_and_access() -> TestResult {
+    let cli = Cli::new()?;
+    // Never synced: the role is unknown and nothing is refused locally.
+    assert!(cli.ok(&["access", "--json"])?.is_null());
+    let c = cli.ok(&["contact", "add", "--name", "张伟"])?;
+    let d = cli.ok(&[
+        "deal",
+        "add",
+        "--contact",
+        &s(&c["id"]),
+        "--title",
+        "ERP 项目",
+        "--amount",
+        "300000",
+        "--discount",
+        "8.5",
+        "--contract-amount",
+        "288000",
+    ])?;
+    let id = s(&d["id"]);
+    assert_eq!(d["amount"], 300000.0);
+    assert_eq!(d["discount"], 8.5);
+    assert_eq!(d["contract_amount"], 288000.0);
+    // Each restricted field is a record of its own; the deal's document does not hold them.
+    let records = cli.records()?;
+    assert!(records
+        .iter()
+        .any(|(rid, _)| *rid == format!("{id}_contract_amount")));
+    let set = cli.ok(&["deal", "set-field", &id, "discount", "10"])?;
+    assert_eq!(set["discount"], 10.0);
+    let cleared = cli.ok(&["deal", "set-field", &id, "discount", "--clear"])?;
+    assert!(cleared["discount"].is_null());
+    assert_eq!(cli.ok(&["deal", "get", &id])?["amount"], 300000.0);
+    let bad = cli.run(&["deal", "set-field", &id, "title", "1"])?;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("invalid field"), "{}", bad.stderr);
+    let bad = cli.run(&["deal", "set-field", &id, "discount", "120"])?;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("invalid discount"), "{}", bad.stderr);
+    let history = cli.ok(&["deal", "history", &id])?;
+    let discounts = history
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .flat_map(|e| e["changes"].as_array().cloned().unwrap_or_default())
+                .filter(|c| c["field"] == "discount")
+                .count()
+        })
+        .unwrap_or_default();
+    assert_eq!(discounts, 3, "{history}");
+    Ok(())
+}

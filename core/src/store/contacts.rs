@@ -188,6 +188,13 @@ impl Store {
 
     /// Edits a contact: only the fields given change. Unknown fields in the document are kept.
     pub fn edit_contact(&mut self, id: &str, patch: ContactPatch) -> Result<Contact> {
+        if let Some(o) = patch.owner.as_deref().map(str::trim) {
+            let current = self.ctx(get(&self.conn, id))?;
+            if current.owner.as_deref().unwrap_or_default() != o {
+                let r = super::scope::require(&self.conn, "assign", "change a contact's owner");
+                self.ctx(r)?;
+            }
+        }
         let fields = ContactFields::from_patch(patch, self.region, false)?;
         let r = self.change_contact(id, "edit", |doc| fields.apply(doc));
         let c = self.ctx(r)?;

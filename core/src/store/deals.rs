@@ -377,6 +377,11 @@ impl Store {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let ms = Self::now_ms();
+            if let Some(o) = owner.as_deref().map(str::trim) {
+                if get(&tx, id)?.owner.as_deref().unwrap_or_default() != o {
+                    super::scope::require(&tx, "assign", "change a deal's owner")?;
+                }
+            }
             if let Some(a) = amount {
                 let deal = get(&tx, id)?;
                 super::restricted::put(&tx, &store.actor, &deal.id, "amount", Some(a), "edit", ms)?;
@@ -402,11 +407,21 @@ impl Store {
     pub fn deal_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
         let run = || -> Result<Vec<HistoryEntry>> {
             let (_, mut doc, _) = load_record(&self.conn, RecordKind::Deal, id, &self.actor)?;
-            let mut entries = crate::record::history::history(&mut doc);
-            entries.extend(super::restricted::history_of(&self.conn, id, &self.actor)?);
-            // Stable: a deal's own changes stay in their causal order at equal times.
-            entries.sort_by(|a, b| a.at.cmp(&b.at));
-            Ok(entries)
+            let own = crate::record::history::history(&mut doc);
+            let mut restricted = super::restricted::history_of(&self.conn, id, &self.actor)?;
+            restricted.sort_by(|a, b| a.at.cmp(&b.at));
+            // The deal's own changes keep their causal order (device clocks may disagree); the
+            // restricted fields' changes are merged in by time.
+            let mut out = Vec::with_capacity(own.len() + restricted.len());
+            let mut restricted = restricted.into_iter().peekable();
+            for entry in own {
+                while let Some(r) = restricted.next_if(|r| r.at < entry.at) {
+                    out.push(r);
+                }
+                out.push(entry);
+            }
+            out.extend(restricted);
+            Ok(out)
         };
         self.ctx(run())
     }

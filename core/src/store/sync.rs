@@ -513,6 +513,18 @@ impl Store {
     }
 
     fn notify_sync(&self, kind: &str, id: &str) {
+        // A restricted field changed: its deal is what the app shows.
+        let id = if kind == crate::access::RESTRICTED_KIND {
+            match crate::access::RESTRICTED_FIELDS
+                .iter()
+                .find_map(|(f, k)| Some((id.strip_suffix(&format!("_{f}"))?, *k)))
+            {
+                Some((parent, "deal")) => return self.notify_sync("deal", parent),
+                _ => return,
+            }
+        } else {
+            id
+        };
         let kind = match kind {
             "contact" => RecordKind::Contact,
             "visit" => RecordKind::Visit,

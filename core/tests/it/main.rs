@@ -9,6 +9,9 @@ mod flow;
 #[cfg(feature = "import")]
 mod import;
 mod lease;
+mod scope;
+#[cfg(feature = "client")]
+mod scope_client;
 mod search;
 mod visits;
 
