@@ -492,6 +492,41 @@ final class SyncTests: XCTestCase {
         XCTAssertEqual(Set(listener.namesSeen), ["张伟", "李娜"])
     }
 
+    func testARepHoldsOnlyTheirCustomersNeverTheAmountAndLosesAReassignedOne() async throws {
+        let server = try startServer()
+        let tenant = try server.createTenant("华东销售", sharing: "private")
+        try server.createTeam(tenant: tenant, name: "east", manager: "boss", members: ["alice"])
+        func enrolled(_ user: String, _ role: String) throws -> Device {
+            let (deviceId, token) = try server.enrollDevice(tenant: tenant, user: user, role: role)
+            let store = try OutpostStore.open(path: dir.appendingPathComponent("\(user).db").path, options: StoreOptions(region: "CN", user: user))
+            return Device(store: store, deviceId: deviceId, token: token)
+        }
+        let alice = try enrolled("alice", "rep")
+        let boss = try enrolled("boss", "manager")
+        let carol = try enrolled("carol", "rep")
+
+        let zhang = try alice.store.addContact(contact: NewContact(name: "张伟", phones: ["138 0013 8000"]))
+        try await sync(alice, server)
+        try await sync(boss, server)
+        XCTAssertEqual(try boss.store.access()?.role, "manager")
+        let deal = try boss.store.addDeal(deal: NewDeal(title: "年度框架协议", contactId: zhang.id, amount: 886_655.25))
+        try await sync(boss, server)
+
+        try await sync(alice, server)
+        XCTAssertEqual(try alice.store.getDeal(id: deal.id).title, "年度框架协议")
+        XCTAssertNil(try alice.store.getDeal(id: deal.id).amount)
+        XCTAssertThrowsError(try alice.store.setDealField(dealId: deal.id, field: "amount", value: 1)) { error in
+            guard case OutpostError.Permission = error else { return XCTFail("\(error)") }
+        }
+
+        try server.assign(tenant: tenant, record: zhang.id, to: "carol")
+        let report = try await sync(alice, server)
+        XCTAssertGreaterThanOrEqual(report.purged, 2)
+        XCTAssertThrowsError(try alice.store.getContact(id: zhang.id))
+        try await sync(carol, server)
+        XCTAssertEqual(try carol.store.getContact(id: zhang.id).name, "张伟")
+    }
+
     func testARevokedDeviceGetsATypedAuthErrorAndItsStoreIsWiped() async throws {
         let server = try startServer()
         let tenant = try server.createTenant("华强销售")
