@@ -547,6 +547,17 @@ pub fn check_team_name(name: &str) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// A root string field of a document.
+fn get_str(doc: &AutoCommit, key: &str) -> Option<String> {
+    match automerge::ReadDoc::get(doc, automerge::ROOT, key) {
+        Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
+            automerge::ScalarValue::Str(v) => Some(v.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,16 +657,5 @@ mod tests {
         assert!(boss
             .check_write("d1", "deal", None, Some(&inline), &inline)
             .is_ok());
-    }
-}
-
-/// A root string field of a document.
-fn get_str(doc: &AutoCommit, key: &str) -> Option<String> {
-    match automerge::ReadDoc::get(doc, automerge::ROOT, key) {
-        Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
-            automerge::ScalarValue::Str(v) => Some(v.to_string()),
-            _ => None,
-        },
-        _ => None,
     }
 }

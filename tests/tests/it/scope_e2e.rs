@@ -105,7 +105,10 @@ fn each_role_holds_only_its_scope_and_scope_changes_purge_devices() -> TestResul
         "--category",
         "quotation",
     ])?;
-    let attachment = attachment["id"].as_str().ok_or("attachment id")?.to_string();
+    let attachment = attachment["id"]
+        .as_str()
+        .ok_or("attachment id")?
+        .to_string();
     let b = add(&bob, "李娜", "139 0013 9000")?;
     let c = add(&carol, "王芳", "137 0013 7000")?;
     for d in [&alice, &bob, &carol] {
@@ -118,7 +121,14 @@ fn each_role_holds_only_its_scope_and_scope_changes_purge_devices() -> TestResul
     assert!(!has_contact(&boss, &c)?);
     let amount = AMOUNT.to_string();
     let deal = boss.ok(&[
-        "deal", "add", "--contact", &a, "--title", "年度框架协议", "--amount", &amount,
+        "deal",
+        "add",
+        "--contact",
+        &a,
+        "--title",
+        "年度框架协议",
+        "--amount",
+        &amount,
     ])?;
     let deal = deal["id"].as_str().ok_or("deal id")?.to_string();
     boss.ok(&["sync"])?;
@@ -128,12 +138,30 @@ fn each_role_holds_only_its_scope_and_scope_changes_purge_devices() -> TestResul
     let got = alice.ok(&["deal", "get", &deal])?;
     assert_eq!(got["title"], "年度框架协议");
     assert!(got["amount"].is_null(), "a rep sees the amount: {got}");
-    assert!(!has_contact(&alice, &b)?, "a rep holds only their own customers");
+    assert!(
+        !has_contact(&alice, &b)?,
+        "a rep holds only their own customers"
+    );
     let needle = AMOUNT.to_le_bytes();
-    assert!(!contains(&raw_db(&alice)?, &needle), "the amount's bytes are on a rep's disk");
-    assert!(contains(&raw_db(&boss)?, &needle), "positive control: the manager holds it");
+    assert!(
+        !contains(&raw_db(&alice)?, &needle),
+        "the amount's bytes are on a rep's disk"
+    );
+    assert!(
+        contains(&raw_db(&boss)?, &needle),
+        "positive control: the manager holds it"
+    );
     // Her device knows it may not write amounts.
-    let refused = alice.run(&["deal", "add", "--contact", &a, "--title", "加购", "--amount", "10"])?;
+    let refused = alice.run(&[
+        "deal",
+        "add",
+        "--contact",
+        &a,
+        "--title",
+        "加购",
+        "--amount",
+        "10",
+    ])?;
     assert_ne!(refused.code, 0);
     assert!(refused.stderr.contains("amount"), "{}", refused.stderr);
 
@@ -141,12 +169,24 @@ fn each_role_holds_only_its_scope_and_scope_changes_purge_devices() -> TestResul
     // the contact and the deal go through, and the next changes are not held up.
     let (erin, erin_token) = t.device("erin", "rep", false)?;
     let e = add(&erin, "赵强", "136 0013 6000")?;
-    erin.ok(&["deal", "add", "--contact", &e, "--title", "试用", "--amount", "5000"])?;
+    erin.ok(&[
+        "deal",
+        "add",
+        "--contact",
+        &e,
+        "--title",
+        "试用",
+        "--amount",
+        "5000",
+    ])?;
     let report = erin.ok(&["sync", "--server", &t.server.url, "--token", &erin_token])?;
     assert_eq!(report["rejected"], 1, "{report}");
     assert_eq!(report["status"], "partial");
     let status = erin.ok(&["status"])?;
-    assert!(status.to_string().contains("amount"), "the refusal is reported: {status}");
+    assert!(
+        status.to_string().contains("amount"),
+        "the refusal is reported: {status}"
+    );
     add(&erin, "钱多", "135 0013 5000")?;
     let report = erin.ok(&["sync"])?;
     assert_eq!(report["pushed"], 1, "the outbox flows on: {report}");
@@ -192,9 +232,18 @@ fn each_role_holds_only_its_scope_and_scope_changes_purge_devices() -> TestResul
 
     // Operator mistakes are named.
     let refused = |args: &[&str]| -> String {
-        t.admin(args).err().map(|e| e.to_string()).unwrap_or_default()
+        t.admin(args)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     };
-    let bad = refused(&["role", "set", "intern", "--permissions", "contact:read,contact:fly"]);
+    let bad = refused(&[
+        "role",
+        "set",
+        "intern",
+        "--permissions",
+        "contact:read,contact:fly",
+    ]);
     assert!(bad.contains("contact:fly"), "{bad}");
     let bad = refused(&["device", "enroll", "--user", "x", "--role", "intern"]);
     assert!(bad.contains("intern"), "{bad}");
