@@ -63,6 +63,11 @@ CREATE TABLE shares (
     record_id TEXT NOT NULL,
     PRIMARY KEY (tenant_id, user_id, record_id)
 );
+CREATE TABLE disabled_users (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+);
 "#;
 
 /// Builds the config from the rows both backends read.
@@ -254,6 +259,17 @@ pub trait AccessStore: Send + Sync {
         shared: bool,
     ) -> Result<(), StorageError>;
 
+    /// Marks a user disabled (no device of theirs may be enrolled) or enabled again.
+    async fn set_user_disabled(
+        &self,
+        tenant_id: &str,
+        user: &str,
+        disabled: bool,
+    ) -> Result<(), StorageError>;
+
+    /// Whether the user is disabled.
+    async fn user_disabled(&self, tenant_id: &str, user: &str) -> Result<bool, StorageError>;
+
     /// Up to `limit` of the tenant's records after `after` (by id), with kind and visibility.
     async fn scope_rows(
         &self,
@@ -396,9 +412,11 @@ impl Viewer {
             return denied(format!("write {kind} records"));
         }
         let unchanged = |f: fn(&WriteFacts) -> &Option<String>| before.map_or(&None, f) == f(after);
-        if !unchanged(|f| &f.owner) {
+        // Naming an owner at creation is allowed (it decides visibility only when it names the
+        // writer or the writer may assign, see `DocWrite`); changing it later is assigning.
+        if before.is_some() && !unchanged(|f| &f.owner) {
             // Taking an unowned record one may write is not an assignment.
-            let claims_unowned = before.is_none_or(|b| b.owner.is_none())
+            let claims_unowned = before.is_some_and(|b| b.owner.is_none())
                 && after.owner.as_deref() == Some(&self.user);
             if !claims_unowned && !self.permissions.has("assign") {
                 return denied("assign records to another owner".into());

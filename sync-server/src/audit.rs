@@ -48,6 +48,8 @@ pub mod event {
     pub const DEVICE_REVOKE: &str = "device.revoke";
     /// A user was disabled (all their devices revoked).
     pub const USER_DISABLE: &str = "user.disable";
+    /// A disabled user was enabled again.
+    pub const USER_ENABLE: &str = "user.enable";
     /// The audit trail was exported by an operator.
     pub const AUDIT_EXPORT: &str = "audit.export";
     /// An operator set a tenant's flow settings (`detail.changed`: whether they differed).

@@ -44,6 +44,14 @@ pub enum UserCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Enable a disabled user again (new devices may be enrolled; revoked ones stay revoked).
+    Enable {
+        /// The user id.
+        user: String,
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 async fn tenant_id(storage: &dyn Storage, tenant: &str) -> anyhow::Result<String> {
@@ -122,8 +130,23 @@ pub async fn audit_command(command: AuditCommand, storage: &dyn Storage) -> anyh
 /// Runs a `user` command.
 pub async fn user_command(command: UserCommand, storage: &dyn Storage) -> anyhow::Result<()> {
     match command {
+        UserCommand::Enable { user, tenant } => {
+            let tenant_id = tenant_id(storage, &tenant).await?;
+            storage.set_user_disabled(&tenant_id, &user, false).await?;
+            let e = AuditEvent::new(&tenant_id, event::USER_ENABLE, &json!({}))
+                .by(&user, None)
+                .from_remote("operator");
+            storage.audit_append(e).await?;
+            println!(
+                "{}",
+                serde_json::to_string(&json!({ "user": user, "tenant_id": tenant_id, "disabled": false }))?
+            );
+            Ok(())
+        }
         UserCommand::Disable { user, tenant } => {
             let tenant_id = tenant_id(storage, &tenant).await?;
+            // First: no new device may be enrolled for them while theirs are revoked.
+            storage.set_user_disabled(&tenant_id, &user, true).await?;
             let devices = storage.list_devices(&tenant_id).await?;
             let mut revoked = Vec::new();
             for d in devices.iter().filter(|d| d.user_id == user) {

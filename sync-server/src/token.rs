@@ -29,13 +29,19 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Enrolls a device for `user_id` in tenant `tenant_id` and returns its one-time token.
+/// Enrolls a device for `user_id` in tenant `tenant_id` and returns its one-time token; a
+/// disabled user is refused.
 pub async fn enroll_device(
     storage: &dyn Storage,
     tenant_id: &str,
     user_id: &str,
     role: Role,
 ) -> Result<Enrollment, StorageError> {
+    if storage.user_disabled(tenant_id, user_id).await? {
+        return Err(StorageError::Forbidden(format!(
+            "user {user_id} is disabled: `outpost-server user enable {user_id}` before enrolling a device"
+        )));
+    }
     let (token, hash) = new_token()?;
     let device = storage
         .enroll_device(tenant_id, user_id, role, &hash)

@@ -332,7 +332,9 @@ pub fn plan_push(
         .filter_map(|(record, mut w)| {
             let last_entry = w.last?;
             let bytes = w.doc.save();
-            Some(DocWrite::new(record, w.kind, &w.doc, bytes, last_entry))
+            Some(DocWrite::new(
+                record, w.kind, &w.doc, bytes, last_entry, viewer,
+            ))
         })
         .collect();
     Ok(plan)
@@ -569,6 +571,7 @@ impl AutomergeSession {
                 &loaded,
                 doc,
                 last_entry,
+                viewer,
             ));
         }
         Ok(plan)

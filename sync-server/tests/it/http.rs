@@ -779,6 +779,17 @@ impl outpost_server::AccessStore for PanickyStorage {
     ) -> Result<(), StorageError> {
         self.0.set_share(tenant_id, record, user, shared).await
     }
+    async fn set_user_disabled(
+        &self,
+        tenant_id: &str,
+        user: &str,
+        disabled: bool,
+    ) -> Result<(), StorageError> {
+        self.0.set_user_disabled(tenant_id, user, disabled).await
+    }
+    async fn user_disabled(&self, tenant_id: &str, user: &str) -> Result<bool, StorageError> {
+        self.0.user_disabled(tenant_id, user).await
+    }
     async fn scope_rows(
         &self,
         tenant_id: &str,

@@ -310,6 +310,17 @@ async fn scoped_sync(storage: Arc<dyn Storage>) {
         s.set_share(&t, "no-such-record", "alice", true).await,
         Err(outpost_server::StorageError::NotFound(_))
     ));
+    // A disabled user gets no new device until enabled again.
+    s.set_user_disabled(&t, "bob", true).await.unwrap();
+    assert!(s.user_disabled(&t, "bob").await.unwrap());
+    let refused = enroll_device(s, &t, "bob", Role::Rep).await;
+    assert!(
+        matches!(&refused, Err(outpost_server::StorageError::Forbidden(m)) if m.contains("disabled")),
+        "{:?}",
+        refused.err()
+    );
+    s.set_user_disabled(&t, "bob", false).await.unwrap();
+    assert!(enroll_device(s, &t, "bob", Role::Rep).await.is_ok());
     server.stop().await;
 }
 

@@ -240,8 +240,6 @@ fn deals_moves_and_follow_ups_converge() -> TestResult {
         &id(&c)?,
         "--title",
         "年度框架协议",
-        "--amount",
-        "800000",
     ])?;
     let v = a.ok(&[
         "visit",

@@ -200,9 +200,13 @@ fn new_leads_are_routed_once_at_sync_and_every_device_converges() -> TestResult 
     a.ok(&["sync"])?;
     assert_eq!(owner(&a, &south)?, "alice");
     assert_eq!(routes(&a, &south)?.len(), 1);
-    // A rep may still hand a routed contact on by hand; that sticks too.
-    a.ok(&["contact", "edit", &rr[0], "--owner", "zoe"])?;
-    a.ok(&["sync"])?;
+    // A rep may not hand a routed contact on; a manager may, and that sticks too.
+    let refused = a.run(&["contact", "edit", &rr[0], "--owner", "zoe"])?;
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("owner"), "{}", refused.stderr);
+    boss.ok(&["sync"])?;
+    boss.ok(&["contact", "edit", &rr[0], "--owner", "zoe"])?;
+    boss.ok(&["sync"])?;
     b.ok(&["sync"])?;
     assert_eq!(owner(&b, &rr[0])?, "zoe");
     assert_eq!(routes(&b, &rr[0])?.len(), 1);

@@ -303,6 +303,44 @@ impl AccessStore for PostgresStorage {
         finish(tx, tenant_id).await
     }
 
+    async fn set_user_disabled(
+        &self,
+        tenant_id: &str,
+        user: &str,
+        disabled: bool,
+    ) -> Result<(), StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        lock(&tx, tenant_id).await?;
+        if disabled {
+            tx.execute(
+                "INSERT INTO disabled_users (tenant_id, user_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[&tenant_id, &user],
+            )
+            .await?;
+        } else {
+            tx.execute(
+                "DELETE FROM disabled_users WHERE tenant_id = $1 AND user_id = $2",
+                &[&tenant_id, &user],
+            )
+            .await?;
+        }
+        finish(tx, tenant_id).await
+    }
+
+    async fn user_disabled(&self, tenant_id: &str, user: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT 1 FROM disabled_users WHERE tenant_id = $1 AND user_id = $2",
+                &[&tenant_id, &user],
+            )
+            .await?
+            .is_some())
+    }
+
     async fn scope_rows(
         &self,
         tenant_id: &str,

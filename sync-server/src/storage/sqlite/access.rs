@@ -281,6 +281,45 @@ impl AccessStore for SqliteStorage {
         .await
     }
 
+    async fn set_user_disabled(
+        &self,
+        tenant_id: &str,
+        user: &str,
+        disabled: bool,
+    ) -> Result<(), StorageError> {
+        let user = user.to_string();
+        self.access_write(tenant_id, move |tx, t| {
+            if disabled {
+                tx.execute(
+                    "INSERT INTO disabled_users (tenant_id, user_id) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                    params![t, user],
+                )?;
+            } else {
+                tx.execute(
+                    "DELETE FROM disabled_users WHERE tenant_id = ?1 AND user_id = ?2",
+                    params![t, user],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_disabled(&self, tenant_id: &str, user: &str) -> Result<bool, StorageError> {
+        let (tenant_id, user) = (tenant_id.to_string(), user.to_string());
+        self.read(move |c| {
+            Ok(c
+                .prepare_cached(
+                    "SELECT 1 FROM disabled_users WHERE tenant_id = ?1 AND user_id = ?2",
+                )?
+                .query_row(params![tenant_id, user], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+        .await
+    }
+
     async fn scope_rows(
         &self,
         tenant_id: &str,
