@@ -20,11 +20,22 @@ pub(crate) fn values_of(conn: &Connection, of: &str) -> Result<Vec<(String, Opti
 }
 
 /// Rebuilds a restricted document's projection row, then the row of the record it belongs to.
-/// A document that is not a valid restricted field is kept but shows nowhere.
-pub(crate) fn project(tx: &Transaction<'_>, rid: i64, doc: &AutoCommit) -> Result<()> {
-    let Some(v) = restricted::from_doc(doc) else {
-        tx.prepare_cached("DELETE FROM restricted_values WHERE rid = ?1")?
-            .execute([rid])?;
+/// A document that is not a valid restricted field (or not stored under its field's id) is kept
+/// but shows nowhere.
+pub(crate) fn project(tx: &Transaction<'_>, rid: i64, id: &str, doc: &AutoCommit) -> Result<()> {
+    // Only the document stored under the field's own id speaks for it: another one claiming the
+    // same field is kept but ignored.
+    let valid = restricted::from_doc(doc).filter(|v| restricted_id(&v.of, &v.field) == id);
+    let Some(v) = valid else {
+        // No longer a valid restricted field (a newer build's change?): it shows nowhere, and
+        // the record it belonged to stops showing it.
+        let of: Option<String> = tx
+            .prepare_cached("DELETE FROM restricted_values WHERE rid = ?1 RETURNING of")?
+            .query_row([rid], |r| r.get(0))
+            .optional()?;
+        if let Some(of) = of {
+            refresh_parent(tx, &of)?;
+        }
         return Ok(());
     };
     tx.prepare_cached(

@@ -154,7 +154,7 @@ fn reproject(
             &record::deal::from_doc(id, doc, updated_at, sync_state),
         )
         .map(|_| ()),
-        crate::access::RESTRICTED_KIND => super::restricted::project(tx, rid, doc),
+        crate::access::RESTRICTED_KIND => super::restricted::project(tx, rid, id, doc),
         "task" => super::tasks::project(
             tx,
             rid,

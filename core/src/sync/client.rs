@@ -1,6 +1,11 @@
 //! The device's sync client: HTTP (reqwest + rustls) with retries, and the sync loop that runs
 //! bootstrap, then push+pull rounds until nothing is left. The store is locked only between
 //! network calls, never across them.
+//!
+//! When a sync answer carries a scope epoch other than the one the store last reconciled at,
+//! the loop ends with a reconcile: `POST /v1/scope` pages list every record the user may read;
+//! local records not listed are purged (never one with anything in the outbox), listed ones
+//! the device lacks are fetched with `POST /v1/records`, and the first page's epoch is kept.
 
 use super::protocol::{
     decode, encode, BootstrapRequest, BootstrapResponse, ErrorBody, ExperienceAck, ExperienceBatch,

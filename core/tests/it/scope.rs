@@ -240,6 +240,23 @@ fn an_older_deal_document_with_its_amount_inside_still_shows_it() -> TestResult 
     let d = store.set_deal_field("legacy-deal", "amount", Some(6_000.0))?;
     assert_eq!(d.amount, Some(6_000.0));
     assert_eq!(store.get_deal("legacy-deal")?.amount, Some(6_000.0));
+    // A document under another id claiming the same field is kept but changes nothing.
+    let mut impostor = automerge::AutoCommit::new();
+    for (k, v) in [
+        ("kind", "restricted"),
+        ("of", "legacy-deal"),
+        ("field", "amount"),
+    ] {
+        impostor.put(ROOT, k, v)?;
+    }
+    impostor.put(ROOT, "value", 1.0)?;
+    impostor.commit();
+    store.apply_fetched_records(vec![DocSnapshot {
+        record: "impostor".into(),
+        kind: "restricted".into(),
+        doc: impostor.save(),
+    }])?;
+    assert_eq!(store.get_deal("legacy-deal")?.amount, Some(6_000.0));
     Ok(())
 }
 

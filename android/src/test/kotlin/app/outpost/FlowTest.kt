@@ -72,6 +72,23 @@ class FlowTest : AutoCloseable {
     }
 
     @Case
+    fun restrictedDealFieldsBeforeTheRoleIsKnown() {
+        val store = open()
+        assertNull(store.access(), "never synced: the server decides")
+        val c = store.addContact(NewContact(name = "王芳"))
+        val deal = store.addDeal(
+            NewDeal(title = "框架协议", contactId = c.id, amount = 800_000.0, discount = 5.0, contractAmount = 760_000.0),
+        )
+        assertEquals(800_000.0, deal.amount)
+        assertEquals(5.0, deal.discount)
+        assertEquals(760_000.0, deal.contractAmount)
+        assertEquals(7.5, store.setDealField(deal.id, "discount", 7.5).discount)
+        assertNull(store.setDealField(deal.id, "discount", null).discount)
+        val e = assertFailsWith<OutpostException.Validation> { store.setDealField(deal.id, "title", 1.0) }
+        assertEquals("field", e.field)
+    }
+
+    @Case
     fun dealBlockedByAGateNamesTheMissingEvidence() {
         val store = open()
         val c = store.addContact(NewContact(name = "张伟"))
