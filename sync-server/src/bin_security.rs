@@ -139,7 +139,9 @@ pub async fn user_command(command: UserCommand, storage: &dyn Storage) -> anyhow
             storage.audit_append(e).await?;
             println!(
                 "{}",
-                serde_json::to_string(&json!({ "user": user, "tenant_id": tenant_id, "disabled": false }))?
+                serde_json::to_string(
+                    &json!({ "user": user, "tenant_id": tenant_id, "disabled": false })
+                )?
             );
             Ok(())
         }

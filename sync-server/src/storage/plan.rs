@@ -143,18 +143,25 @@ pub struct DocWrite {
 }
 
 impl DocWrite {
-    /// A write of `doc` (already saved as `bytes`), reading its visibility facts.
+    /// A write of `doc` (already saved as `bytes`) by `viewer`, reading its visibility facts.
+    /// A contact's `owner` field decides who sees it only when it names the writer or the
+    /// writer may assign; otherwise the stored owner stays (the creator, for a new record), so
+    /// a device whose local user name differs from its server user never hides its own records.
     fn new(
         record: String,
         kind: String,
         doc: &AutoCommit,
         bytes: Vec<u8>,
         last_entry: usize,
+        viewer: &Viewer,
     ) -> Self {
         let facts = WriteFacts::of(&kind, doc);
+        let owner = facts
+            .owner
+            .filter(|o| *o == viewer.user || viewer.permissions.has("assign"));
         Self {
             parent: WriteFacts::parent(&kind, doc),
-            owner: if kind == "contact" { facts.owner } else { None },
+            owner: if kind == "contact" { owner } else { None },
             field: if kind == outpost_core::access::RESTRICTED_KIND {
                 facts.field
             } else {

@@ -309,13 +309,12 @@ impl AccessStore for SqliteStorage {
     async fn user_disabled(&self, tenant_id: &str, user: &str) -> Result<bool, StorageError> {
         let (tenant_id, user) = (tenant_id.to_string(), user.to_string());
         self.read(move |c| {
-            Ok(c
-                .prepare_cached(
-                    "SELECT 1 FROM disabled_users WHERE tenant_id = ?1 AND user_id = ?2",
-                )?
-                .query_row(params![tenant_id, user], |_| Ok(()))
-                .optional()?
-                .is_some())
+            Ok(c.prepare_cached(
+                "SELECT 1 FROM disabled_users WHERE tenant_id = ?1 AND user_id = ?2",
+            )?
+            .query_row(params![tenant_id, user], |_| Ok(()))
+            .optional()?
+            .is_some())
         })
         .await
     }
