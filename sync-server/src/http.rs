@@ -346,6 +346,20 @@ pub(crate) fn decode_message<T: DeserializeOwned>(
     protocol::decode(what, bytes).map_err(|e| AppError::bad_request(e.to_string()))
 }
 
+/// The prologue of every CBOR route: content type, the device behind the token, the body
+/// decoded as `what`.
+pub(crate) async fn authed_message<T: DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    what: &'static str,
+) -> Result<(Device, T), AppError> {
+    require_content_type(headers, protocol::CONTENT_TYPE)?;
+    let device = authenticate(state, headers).await?;
+    let bytes = read_body(state, headers, body).await?;
+    Ok((device, decode_message(what, &bytes)?))
+}
+
 fn page_limit(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
 }
@@ -454,10 +468,8 @@ async fn bootstrap(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    require_content_type(&headers, protocol::CONTENT_TYPE)?;
-    let device = authenticate(&state, &headers).await?;
-    let bytes = read_body(&state, &headers, body).await?;
-    let request: BootstrapRequest = decode_message("bootstrap request", &bytes)?;
+    let (device, request): (_, BootstrapRequest) =
+        authed_message(&state, &headers, body, "bootstrap request").await?;
     if request.after.is_none() {
         let e = AuditEvent::new(
             &device.tenant_id,
@@ -492,10 +504,8 @@ async fn scope(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    require_content_type(&headers, protocol::CONTENT_TYPE)?;
-    let device = authenticate(&state, &headers).await?;
-    let bytes = read_body(&state, &headers, body).await?;
-    let request: ScopeRequest = decode_message("scope request", &bytes)?;
+    let (device, request): (_, ScopeRequest) =
+        authed_message(&state, &headers, body, "scope request").await?;
     let limit = request
         .limit
         .unwrap_or(MAX_SCOPE_PAGE)
@@ -529,10 +539,8 @@ async fn records(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    require_content_type(&headers, protocol::CONTENT_TYPE)?;
-    let device = authenticate(&state, &headers).await?;
-    let bytes = read_body(&state, &headers, body).await?;
-    let request: RecordsRequest = decode_message("records request", &bytes)?;
+    let (device, request): (_, RecordsRequest) =
+        authed_message(&state, &headers, body, "records request").await?;
     if request.ids.len() > MAX_PAGE as usize {
         return Err(AppError::bad_request(format!(
             "ids: {} ids in one request, at most {MAX_PAGE}",

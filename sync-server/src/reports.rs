@@ -6,7 +6,7 @@
 //! (Not to be confused with [`crate::metrics`], the server's own Prometheus counters.)
 
 use crate::error::AppError;
-use crate::http::{authenticate, read_body, require_content_type, AppState};
+use crate::http::{authenticate, AppState};
 use crate::storage::now_ms;
 use crate::StorageError;
 use axum::body::Body;
@@ -293,10 +293,8 @@ pub(crate) async fn post_metrics(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    require_content_type(&headers, protocol::CONTENT_TYPE)?;
-    let device = authenticate(&state, &headers).await?;
-    let bytes = read_body(&state, &headers, body).await?;
-    let batch: ExperienceBatch = crate::http::decode_message("metrics batch", &bytes)?;
+    let (device, batch): (_, ExperienceBatch) =
+        crate::http::authed_message(&state, &headers, body, "metrics batch").await?;
     check_batch(&batch)?;
     let stored = state
         .storage
