@@ -33,6 +33,8 @@ ALTER TABLE tenants ADD COLUMN scope_epoch BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE documents ADD COLUMN owner TEXT;
 ALTER TABLE documents ADD COLUMN root TEXT;
 ALTER TABLE documents ADD COLUMN field TEXT;
+ALTER TABLE documents ADD COLUMN blob TEXT;
+CREATE INDEX documents_blob ON documents (tenant_id, blob);
 CREATE INDEX log_record ON log (tenant_id, record_id, seq);
 UPDATE documents SET owner = (
     SELECT l.user_id FROM log l
@@ -270,6 +272,13 @@ pub trait AccessStore: Send + Sync {
     /// Whether the user is disabled.
     async fn user_disabled(&self, tenant_id: &str, user: &str) -> Result<bool, StorageError>;
 
+    /// The tenant's records that name blob `sha256` (attachments), with kind and visibility.
+    async fn blob_records(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Vec<(String, String, DocMeta)>, StorageError>;
+
     /// Up to `limit` of the tenant's records after `after` (by id), with kind and visibility.
     async fn scope_rows(
         &self,
@@ -456,6 +465,8 @@ pub struct WriteFacts {
     pub field: Option<String>,
     /// Restricted fields found inside the record itself, with their value as text.
     pub inline_restricted: BTreeMap<String, String>,
+    /// The blob an attachment names.
+    pub blob: Option<String>,
 }
 
 impl WriteFacts {
@@ -476,6 +487,7 @@ impl WriteFacts {
             invalid: get_str(doc, "status").as_deref() == Some("invalid"),
             field: get_str(doc, "field"),
             inline_restricted,
+            blob: get_str(doc, "blob"),
         }
     }
 

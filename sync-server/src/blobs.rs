@@ -67,18 +67,31 @@ pub async fn status(
         .ok_or_else(|| AppError::not_found(format!("blob {sha256} not found")))
 }
 
-/// `GET /v1/blobs/{sha256}`.
+/// `GET /v1/blobs/{sha256}`: only for a device whose user may read an attachment naming it.
 pub async fn download(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let device = authenticate(&state, &headers).await?;
+    let missing = || AppError::not_found(format!("blob {sha256} not found or incomplete"));
+    // A file is readable by whoever may read an attachment that names it; to anyone else it
+    // does not exist.
+    let viewer = crate::access::viewer_of(&*state.storage, &device).await?;
+    let readable = state
+        .storage
+        .blob_records(&device.tenant_id, &sha256)
+        .await?
+        .iter()
+        .any(|(id, kind, meta)| viewer.sees(id, kind, meta));
+    if !readable {
+        return Err(missing());
+    }
     let bytes = state
         .storage
         .blob_read(&device.tenant_id, &sha256)
         .await?
-        .ok_or_else(|| AppError::not_found(format!("blob {sha256} not found or incomplete")))?;
+        .ok_or_else(missing)?;
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM))],
         bytes,

@@ -140,6 +140,8 @@ pub struct DocWrite {
     pub parent: Option<String>,
     /// A restricted document's field.
     pub field: Option<String>,
+    /// The blob an attachment names (its file is readable by whoever may read the attachment).
+    pub blob: Option<String>,
 }
 
 impl DocWrite {
@@ -164,6 +166,11 @@ impl DocWrite {
             owner: if kind == "contact" { owner } else { None },
             field: if kind == outpost_core::access::RESTRICTED_KIND {
                 facts.field
+            } else {
+                None
+            },
+            blob: if kind == "attachment" {
+                facts.blob
             } else {
                 None
             },

@@ -453,6 +453,7 @@ async fn write_plan(
         let owners: Vec<Option<&str>> = plan.docs.iter().map(|d| d.owner.as_deref()).collect();
         let parents: Vec<Option<&str>> = plan.docs.iter().map(|d| d.parent.as_deref()).collect();
         let fields: Vec<Option<&str>> = plan.docs.iter().map(|d| d.field.as_deref()).collect();
+        let blobs: Vec<Option<&str>> = plan.docs.iter().map(|d| d.blob.as_deref()).collect();
         let mut seqs = Vec::with_capacity(plan.docs.len());
         for d in &plan.docs {
             seqs.push(to_i64(WritePlan::seq(head, d.last_entry), "seq")?);
@@ -475,19 +476,20 @@ async fn write_plan(
         });
         let written = tx
             .execute(
-                "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq, owner, root, field)
+                "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq, owner, root, field, blob)
                  SELECT r, $1, k, d, s, COALESCE(o, $6),
                      CASE WHEN p IS NULL THEN r
                           ELSE COALESCE((SELECT x.root FROM documents x WHERE x.record_id = p), p) END,
-                     f
-                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::int8[], $7::text[], $8::text[], $9::text[])
-                      AS t(r, k, d, s, o, p, f)
+                     f, b
+                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::int8[], $7::text[], $8::text[], $9::text[], $11::text[])
+                      AS t(r, k, d, s, o, p, f, b)
                  ON CONFLICT (record_id) DO UPDATE SET kind = EXCLUDED.kind, doc = EXCLUDED.doc,
                      updated_seq = EXCLUDED.updated_seq,
                      owner = CASE WHEN documents.owner IS NOT NULL
                                   AND NOT (EXCLUDED.record_id = ANY($10)) THEN documents.owner
                                   ELSE EXCLUDED.owner END,
-                     root = EXCLUDED.root, field = COALESCE(EXCLUDED.field, documents.field)
+                     root = EXCLUDED.root, field = COALESCE(EXCLUDED.field, documents.field),
+                     blob = COALESCE(EXCLUDED.blob, documents.blob)
                  WHERE documents.tenant_id = EXCLUDED.tenant_id",
                 &[
                     &device.tenant_id,
@@ -505,6 +507,7 @@ async fn write_plan(
                         .filter(|d| d.owner.is_some())
                         .map(|d| d.record.as_str())
                         .collect::<Vec<_>>(),
+                    &blobs,
                 ],
             )
             .await?;

@@ -432,14 +432,15 @@ fn write_plan(
         let mut old_owner =
             tx.prepare_cached("SELECT owner FROM documents WHERE record_id = ?1")?;
         let mut upsert = tx.prepare_cached(
-            "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq, owner, root, field)
+            "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq, owner, root, field, blob)
              VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, ?7),
                  CASE WHEN ?8 IS NULL THEN ?1
                       ELSE COALESCE((SELECT p.root FROM documents p WHERE p.record_id = ?8), ?8) END,
-                 ?9)
+                 ?9, ?10)
              ON CONFLICT (record_id) DO UPDATE SET kind = excluded.kind, doc = excluded.doc,
                  updated_seq = excluded.updated_seq, owner = COALESCE(?6, documents.owner),
-                 root = excluded.root, field = COALESCE(excluded.field, documents.field)
+                 root = excluded.root, field = COALESCE(excluded.field, documents.field),
+                 blob = COALESCE(excluded.blob, documents.blob)
              WHERE documents.tenant_id = excluded.tenant_id",
         )?;
         let mut scope_moved = false;
@@ -458,7 +459,8 @@ fn write_plan(
                 d.owner,
                 device.user_id,
                 d.parent,
-                d.field
+                d.field,
+                d.blob
             ])?;
             if n != 1 {
                 return Err(StorageError::Forbidden(format!(

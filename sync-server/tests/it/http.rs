@@ -790,6 +790,13 @@ impl outpost_server::AccessStore for PanickyStorage {
     async fn user_disabled(&self, tenant_id: &str, user: &str) -> Result<bool, StorageError> {
         self.0.user_disabled(tenant_id, user).await
     }
+    async fn blob_records(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Vec<(String, String, outpost_server::storage::DocMeta)>, StorageError> {
+        self.0.blob_records(tenant_id, sha256).await
+    }
     async fn scope_rows(
         &self,
         tenant_id: &str,

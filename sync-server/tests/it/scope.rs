@@ -302,10 +302,52 @@ async fn scoped_sync(storage: Arc<dyn Storage>) {
     let (_, boss_scope) = scope_of(&server, &boss).await;
     assert!(!boss_scope.contains(&b));
     assert!(boss_scope.contains(&a2), "alice is still in the team");
+    // Carol's contract scan: its file is readable only by those who may read the attachment.
+    let file = b"contract scan: amount 886655.25".to_vec();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&file));
+    s.blob_append(&t, &sha, file.len() as u64, 0, &file)
+        .await
+        .unwrap();
+    let att = new_record();
+    let size = file.len().to_string();
+    let mut doc = AutoCommit::new().with_actor(ActorId::from(carol.actor.as_slice()));
+    for (k, v) in [
+        ("kind", "attachment"),
+        ("contact_id", c.as_str()),
+        ("category", "contract"),
+        ("blob", sha.as_str()),
+        ("mime", "image/png"),
+    ] {
+        doc.put(ROOT, k, v).unwrap();
+    }
+    doc.put(ROOT, "size", size.parse::<i64>().unwrap()).unwrap();
+    doc.commit();
+    let created = doc.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let res = push(&server, &carol, vec![change(&att, "attachment", created)]).await;
+    assert!(res.rejected.is_empty(), "{:?}", res.rejected);
+    let download = |u: &User| {
+        let req = server
+            .client
+            .get(format!("{}/v1/blobs/{sha}", server.url))
+            .header("authorization", format!("Bearer {}", u.token));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(download(&carol).await, 200);
+    assert_eq!(
+        download(&alice).await,
+        404,
+        "a file of a customer out of scope"
+    );
+    assert_eq!(download(&dora).await, 200);
     // Sharing carol's contact with alice brings it (and what hangs off it) into her scope.
     s.set_share(&t, &c, "alice", true).await.unwrap();
     let (_, alice_scope) = scope_of(&server, &alice).await;
-    assert_eq!(alice_scope, set(&[&a2, &c]));
+    assert_eq!(alice_scope, set(&[&a2, &att, &c]));
+    assert_eq!(
+        download(&alice).await,
+        200,
+        "shared with her, its files too"
+    );
     assert!(matches!(
         s.set_share(&t, "no-such-record", "alice", true).await,
         Err(outpost_server::StorageError::NotFound(_))

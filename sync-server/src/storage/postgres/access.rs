@@ -341,6 +341,25 @@ impl AccessStore for PostgresStorage {
             .is_some())
     }
 
+    async fn blob_records(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Vec<(String, String, DocMeta)>, StorageError> {
+        self.client()
+            .await?
+            .query(
+                "SELECT d.record_id, d.kind, r.owner, d.root, d.field FROM documents d
+                 LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)
+                 WHERE d.tenant_id = $1 AND d.blob = $2",
+                &[&tenant_id, &sha256],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, meta_at(r, 2)?)))
+            .collect()
+    }
+
     async fn scope_rows(
         &self,
         tenant_id: &str,

@@ -319,6 +319,26 @@ impl AccessStore for SqliteStorage {
         .await
     }
 
+    async fn blob_records(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Vec<(String, String, DocMeta)>, StorageError> {
+        let (tenant_id, sha256) = (tenant_id.to_string(), sha256.to_string());
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT d.record_id, d.kind, r.owner, d.root, d.field FROM documents d
+                     LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)
+                     WHERE d.tenant_id = ?1 AND d.blob = ?2",
+            )?
+            .query_map(params![tenant_id, sha256], |r| {
+                Ok((r.get(0)?, r.get(1)?, meta_at(r, 2)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     async fn scope_rows(
         &self,
         tenant_id: &str,
