@@ -30,6 +30,8 @@ pub const MIGRATION: &str = r#"
 -- scoped sync: roles, teams, shares, record visibility
 ALTER TABLE tenants ADD COLUMN sharing TEXT NOT NULL DEFAULT 'open';
 ALTER TABLE tenants ADD COLUMN scope_epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN lease_ms BIGINT;
+ALTER TABLE tenants ADD COLUMN grace_ms BIGINT;
 ALTER TABLE documents ADD COLUMN owner TEXT;
 ALTER TABLE documents ADD COLUMN root TEXT;
 ALTER TABLE documents ADD COLUMN field TEXT;
@@ -76,6 +78,7 @@ CREATE TABLE disabled_users (
 pub(crate) fn config_from_rows(
     sharing: &str,
     epoch: u64,
+    lease: (Option<i64>, Option<i64>),
     roles: Vec<(String, String)>,
     teams: Vec<(String, Option<String>)>,
     members: Vec<(String, String)>,
@@ -113,6 +116,10 @@ pub(crate) fn config_from_rows(
         epoch,
         roles,
         teams,
+        lease: match lease {
+            (Some(l), Some(g)) => Some((l, g)),
+            _ => None,
+        },
     })
 }
 
@@ -170,6 +177,8 @@ pub struct AccessConfig {
     pub roles: BTreeMap<String, Vec<String>>,
     /// The teams, by name.
     pub teams: Vec<Team>,
+    /// The tenant's device lease (lock after, then wipe after, in ms), when the operator set it.
+    pub lease: Option<(i64, i64)>,
 }
 
 impl AccessConfig {
@@ -215,6 +224,13 @@ pub trait AccessStore: Send + Sync {
 
     /// Sets the sharing model.
     async fn set_sharing(&self, tenant_id: &str, sharing: Sharing) -> Result<(), StorageError>;
+
+    /// Sets (or with `None` clears) the tenant's device lease: lock after, then wipe after (ms).
+    async fn set_lease(
+        &self,
+        tenant_id: &str,
+        lease: Option<(i64, i64)>,
+    ) -> Result<(), StorageError>;
 
     /// Sets a role's permissions (already checked), or with `None` drops the tenant's setting
     /// (a default role goes back to its defaults, another role is removed).
@@ -312,6 +328,8 @@ pub struct Viewer {
     owners: HashSet<String>,
     /// Records shared with the user.
     shared: HashSet<String>,
+    /// The tenant's device lease, sent to devices.
+    lease: Option<(i64, i64)>,
 }
 
 impl Viewer {
@@ -325,6 +343,7 @@ impl Viewer {
             everything: true,
             owners: HashSet::new(),
             shared: HashSet::new(),
+            lease: None,
         }
     }
 
@@ -350,6 +369,7 @@ impl Viewer {
             epoch: config.epoch,
             owners,
             shared: shared.into_iter().collect(),
+            lease: config.lease,
         }
     }
 
@@ -360,6 +380,8 @@ impl Viewer {
             user: self.user.clone(),
             role: self.role.clone(),
             permissions: self.permissions.names(),
+            lease_ms: self.lease.map(|(l, _)| l),
+            grace_ms: self.lease.map(|(_, g)| g),
         }
     }
 
@@ -596,6 +618,7 @@ mod tests {
         AccessConfig {
             sharing,
             epoch: 3,
+            lease: None,
             roles: BTreeMap::new(),
             teams: vec![Team {
                 name: "south".into(),

@@ -62,6 +62,8 @@ pub mod event {
     pub const ACCESS_SHARE: &str = "access.share";
     /// An operator set the tenant's sharing model.
     pub const ACCESS_SHARING: &str = "access.sharing";
+    /// An operator set (or cleared) the tenant's device lease.
+    pub const TENANT_LEASE: &str = "tenant.lease";
     /// An operator gave a record to another owner.
     pub const RECORD_ASSIGN: &str = "record.assign";
 }

@@ -341,3 +341,34 @@ pub async fn set_sharing(
     .await?;
     print(json!({ "tenant": t, "sharing": sharing }))
 }
+
+/// `outpost-server tenant lease ...`: `None` clears it.
+pub async fn set_lease(
+    storage: &dyn Storage,
+    tenant: &str,
+    days: Option<(u32, u32)>,
+) -> anyhow::Result<()> {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    if let Some((d, g)) = days {
+        for (name, v) in [("--days", d), ("--grace-days", g)] {
+            if !(1..=365).contains(&v) {
+                return Err(anyhow!("tenant lease {name}: {v} is not 1 to 365 days"));
+            }
+        }
+    }
+    let lease = days.map(|(d, g)| (i64::from(d) * DAY_MS, i64::from(g) * DAY_MS));
+    let t = tenant_id(storage, tenant).await?;
+    storage.set_lease(&t, lease).await?;
+    let detail = json!({
+        "lease_days": days.map(|d| d.0),
+        "grace_days": days.map(|d| d.1),
+    });
+    audit(
+        storage,
+        &t,
+        outpost_server::audit::event::TENANT_LEASE,
+        detail.clone(),
+    )
+    .await?;
+    print(json!({ "tenant": t, "lease": detail }))
+}

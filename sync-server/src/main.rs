@@ -140,6 +140,22 @@ enum TenantCommand {
         #[arg(long, default_value = "private")]
         sharing: outpost_server::Sharing,
     },
+    /// Set the tenant's device lease, sent to every device at its next sync: a device that has
+    /// not synced for DAYS locks itself, and GRACE_DAYS later wipes its data, offline.
+    Lease {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        /// Days without a sync before a device locks (1 to 365).
+        #[arg(long, required_unless_present = "clear")]
+        days: Option<u32>,
+        /// Further days before a locked device wipes itself (1 to 365).
+        #[arg(long, required_unless_present = "clear")]
+        grace_days: Option<u32>,
+        /// Stop sending a lease (devices keep the last one they received).
+        #[arg(long, conflicts_with_all = ["days", "grace_days"])]
+        clear: bool,
+    },
     /// Set a tenant's sharing model: private or open.
     Sharing {
         /// Tenant id or name.
@@ -252,6 +268,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant {
             command: TenantCommand::Sharing { tenant, sharing },
         } => bin_access::set_sharing(&*storage, &tenant, sharing).await,
+        Command::Tenant {
+            command:
+                TenantCommand::Lease {
+                    tenant,
+                    days,
+                    grace_days,
+                    clear: _,
+                },
+        } => bin_access::set_lease(&*storage, &tenant, days.zip(grace_days)).await,
         Command::Role { command } => bin_access::role_command(command, &*storage).await,
         Command::Team { command } => bin_access::team_command(command, &*storage).await,
         Command::Share { command } => bin_access::share_command(command, &*storage).await,

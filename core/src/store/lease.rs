@@ -76,6 +76,26 @@ pub(crate) fn renewed(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The tenant's lease from a sync answer, stored inside the transaction that applies it (it
+/// replaces a policy set on the device). Values that are not positive are ignored.
+pub(crate) fn apply_tenant_policy(
+    tx: &rusqlite::Transaction<'_>,
+    lease_ms: i64,
+    grace_ms: i64,
+) -> Result<()> {
+    if lease_ms <= 0 || grace_ms <= 0 {
+        return Ok(());
+    }
+    for (key, value) in [(KEY_LEASE_MS, lease_ms), (KEY_GRACE_MS, grace_ms)] {
+        tx.prepare_cached(
+            "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute(rusqlite::params![key, value.to_string()])?;
+    }
+    Ok(())
+}
+
 fn rfc3339(ms: i64) -> String {
     crate::record::rfc3339_ms(ms)
 }

@@ -432,6 +432,9 @@ impl Store {
         }
         mark_synced(&tx)?;
         if let Some(scope) = response.scope {
+            if let (Some(lease_ms), Some(grace_ms)) = (scope.lease_ms, scope.grace_ms) {
+                super::lease::apply_tenant_policy(&tx, lease_ms, grace_ms)?;
+            }
             super::scope::store(&tx, scope)?;
         }
         set_setting(&tx, KEY_CURSOR, &response.cursor.to_string())?;

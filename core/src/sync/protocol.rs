@@ -107,6 +107,13 @@ pub struct ScopeInfo {
     pub role: String,
     /// Their permissions (see [`crate::access`]).
     pub permissions: Vec<String>,
+    /// The tenant's lease: a device that has not synced for this long locks itself (ms);
+    /// `None` leaves the device's own policy.
+    #[serde(default)]
+    pub lease_ms: Option<i64>,
+    /// Then, locked for this long more, it wipes its data (ms).
+    #[serde(default)]
+    pub grace_ms: Option<i64>,
 }
 
 /// `POST /v1/scope`: one page of the ids of every record the device's user may read.

@@ -44,6 +44,7 @@ fn scope_of(role: &str, epoch: u64) -> ScopeInfo {
         permissions: Permissions::default_for(role)
             .map(|p| p.names())
             .unwrap_or_default(),
+        ..Default::default()
     }
 }
 

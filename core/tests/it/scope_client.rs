@@ -54,6 +54,7 @@ fn answer(script: &Mutex<Script>, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
                 permissions: Permissions::default_for("rep")
                     .map(|p| p.names())
                     .unwrap_or_default(),
+                ..Default::default()
             };
             let resp = SyncResponse {
                 v: 1,

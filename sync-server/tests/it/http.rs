@@ -735,6 +735,13 @@ impl outpost_server::AccessStore for PanickyStorage {
     ) -> Result<(), StorageError> {
         self.0.set_sharing(tenant_id, sharing).await
     }
+    async fn set_lease(
+        &self,
+        tenant_id: &str,
+        lease: Option<(i64, i64)>,
+    ) -> Result<(), StorageError> {
+        self.0.set_lease(tenant_id, lease).await
+    }
     async fn set_role(
         &self,
         tenant_id: &str,

@@ -218,8 +218,14 @@ async fn scoped_sync(storage: Arc<dyn Storage>) {
         contains(&body, &needle),
         "the positive control: a manager gets the amount"
     );
-    let (ids, _, _) = pull_all(&server, &carol).await;
+    let (ids, _, res) = pull_all(&server, &carol).await;
     assert_eq!(ids, set(&[&c]));
+    assert_eq!(res.scope.and_then(|s| s.lease_ms), None, "no lease set yet");
+    // The tenant's lease travels with every answer.
+    const DAY: i64 = 24 * 3600 * 1000;
+    s.set_lease(&t, Some((3 * DAY, DAY))).await.unwrap();
+    let scope = pull_all(&server, &carol).await.2.scope.unwrap();
+    assert_eq!((scope.lease_ms, scope.grace_ms), (Some(3 * DAY), Some(DAY)));
     let (ids, _, _) = pull_all(&server, &dora).await;
     assert_eq!(ids, set(&[&a, &b, &c, &d, &amount_id]));
     let (_, alice_scope) = scope_of(&server, &alice).await;

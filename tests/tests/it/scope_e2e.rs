@@ -247,6 +247,36 @@ fn each_role_holds_only_its_scope_and_scope_changes_purge_devices() -> TestResul
     assert!(bad.contains("contact:fly"), "{bad}");
     let bad = refused(&["device", "enroll", "--user", "x", "--role", "intern"]);
     assert!(bad.contains("intern"), "{bad}");
+    // The tenant's lease reaches devices with their sync: three days without one, alice's
+    // phone locks; a day later it wipes itself (an injected clock, no network needed).
+    t.admin(&["tenant", "lease", "--days", "3", "--grace-days", "1"])?;
+    let mine = add(&alice, "孙丽", "133 0013 3000")?;
+    alice.ok(&["sync"])?;
+    assert!(has_contact(&alice, &mine)?);
+    let at = |days: i64| {
+        (chrono::Utc::now() + chrono::Duration::days(days) + chrono::Duration::hours(1))
+            .to_rfc3339()
+    };
+    assert_eq!(
+        alice.ok(&["lease", "check", "--now", &at(2)])?["state"],
+        "valid"
+    );
+    let locked = alice.run(&["lease", "check", "--now", &at(3)])?;
+    assert!(
+        locked.code != 0 && locked.stderr.contains("locked"),
+        "{}",
+        locked.stderr
+    );
+    let wiped = alice.run(&["lease", "check", "--now", &at(4)])?;
+    assert!(
+        wiped.json["state"] == "wiped" || wiped.stderr.contains("wiped"),
+        "{} {}",
+        wiped.json,
+        wiped.stderr
+    );
+    assert!(!has_contact(&alice, &mine)?, "the lease wiped the phone");
+    let bad = refused(&["tenant", "lease", "--days", "0", "--grace-days", "1"]);
+    assert!(bad.contains("--days"), "{bad}");
     // Every change above is in the audit trail, and the chain holds.
     let verify = t.server.admin(&["audit", "verify", "--tenant", &t.id])?;
     assert_eq!(verify["ok"], true, "{verify}");

@@ -57,12 +57,13 @@ impl AccessStore for PostgresStorage {
             .await?;
         let row = tx
             .query_opt(
-                "SELECT sharing, scope_epoch FROM tenants WHERE id = $1",
+                "SELECT sharing, scope_epoch, lease_ms, grace_ms FROM tenants WHERE id = $1",
                 &[&tenant_id],
             )
             .await?
             .ok_or_else(|| StorageError::NotFound(format!("tenant {tenant_id}")))?;
         let (sharing, epoch): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+        let lease: (Option<i64>, Option<i64>) = (row.try_get(2)?, row.try_get(3)?);
         let pairs = |rows: Vec<tokio_postgres::Row>| {
             rows.iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
@@ -95,6 +96,7 @@ impl AccessStore for PostgresStorage {
         config_from_rows(
             &sharing,
             to_u64(epoch, "tenants.scope_epoch")?,
+            lease,
             roles,
             teams,
             members,
@@ -139,6 +141,22 @@ impl AccessStore for PostgresStorage {
         tx.execute(
             "UPDATE tenants SET sharing = $2 WHERE id = $1",
             &[&tenant_id, &sharing.as_str()],
+        )
+        .await?;
+        finish(tx, tenant_id).await
+    }
+
+    async fn set_lease(
+        &self,
+        tenant_id: &str,
+        lease: Option<(i64, i64)>,
+    ) -> Result<(), StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        lock(&tx, tenant_id).await?;
+        tx.execute(
+            "UPDATE tenants SET lease_ms = $2, grace_ms = $3 WHERE id = $1",
+            &[&tenant_id, &lease.map(|l| l.0), &lease.map(|l| l.1)],
         )
         .await?;
         finish(tx, tenant_id).await

@@ -60,9 +60,13 @@ impl AccessStore for SqliteStorage {
         let tenant_id = tenant_id.to_string();
         self.read(move |c| {
             let tx = c.unchecked_transaction()?;
-            let (sharing, epoch): (String, i64) = tx
-                .prepare_cached("SELECT sharing, scope_epoch FROM tenants WHERE id = ?1")?
-                .query_row([&tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            let (sharing, epoch, lease_ms, grace_ms): (String, i64, Option<i64>, Option<i64>) = tx
+                .prepare_cached(
+                    "SELECT sharing, scope_epoch, lease_ms, grace_ms FROM tenants WHERE id = ?1",
+                )?
+                .query_row([&tenant_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .optional()?
                 .ok_or_else(|| StorageError::NotFound(format!("tenant {tenant_id}")))?;
             let roles = tx
@@ -81,6 +85,7 @@ impl AccessStore for SqliteStorage {
             config_from_rows(
                 &sharing,
                 to_u64(epoch, "tenants.scope_epoch")?,
+                (lease_ms, grace_ms),
                 roles,
                 teams,
                 members,
@@ -123,6 +128,21 @@ impl AccessStore for SqliteStorage {
             tx.execute(
                 "UPDATE tenants SET sharing = ?2 WHERE id = ?1",
                 params![t, sharing.as_str()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_lease(
+        &self,
+        tenant_id: &str,
+        lease: Option<(i64, i64)>,
+    ) -> Result<(), StorageError> {
+        self.access_write(tenant_id, move |tx, t| {
+            tx.execute(
+                "UPDATE tenants SET lease_ms = ?2, grace_ms = ?3 WHERE id = ?1",
+                params![t, lease.map(|l| l.0), lease.map(|l| l.1)],
             )?;
             Ok(())
         })
