@@ -525,6 +525,11 @@ final class SyncTests: XCTestCase {
         XCTAssertThrowsError(try alice.store.getContact(id: zhang.id))
         try await sync(carol, server)
         XCTAssertEqual(try carol.store.getContact(id: zhang.id).name, "张伟")
+
+        try server.setLease(tenant: tenant, days: 3, graceDays: 1)
+        try await sync(carol, server)
+        let day: Int64 = 24 * 3600 * 1000
+        XCTAssertEqual(try carol.store.leasePolicy(), LeasePolicy(leaseMs: 3 * day, graceMs: day))
     }
 
     func testARevokedDeviceGetsATypedAuthErrorAndItsStoreIsWiped() async throws {

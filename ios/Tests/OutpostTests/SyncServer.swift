@@ -77,6 +77,11 @@ final class SyncServer {
         }
     }
 
+    /// `outpost-server tenant lease --days N --grace-days M`: the lease every device receives.
+    func setLease(tenant: String, days: Int, graceDays: Int) throws {
+        _ = try runOperator(["tenant", "lease", "--tenant", tenant, "--days", "\(days)", "--grace-days", "\(graceDays)"])
+    }
+
     /// `outpost-server record assign RECORD --to USER`.
     func assign(tenant: String, record: String, to: String) throws {
         _ = try runOperator(["record", "assign", record, "--to", to, "--tenant", tenant])

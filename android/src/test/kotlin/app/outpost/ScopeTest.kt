@@ -1,5 +1,6 @@
 package app.outpost
 
+import app.outpost.ffi.LeasePolicy
 import app.outpost.ffi.NewContact
 import app.outpost.ffi.NewDeal
 import app.outpost.ffi.OutpostException
@@ -98,5 +99,11 @@ class ScopeTest : AutoCloseable {
         val gained = sync(carol)
         assertTrue(gained.fetched >= 1L, "fetched ${gained.fetched}")
         assertEquals("张伟", carol.store.getContact(zhang.id).name)
+
+        // The tenant's lease replaces the device's own with the next sync.
+        server.setLease(tenant, days = 3, graceDays = 1)
+        sync(carol)
+        val day = 24L * 3600 * 1000
+        assertEquals(LeasePolicy(leaseMs = 3 * day, graceMs = day), carol.store.leasePolicy())
     }
 }

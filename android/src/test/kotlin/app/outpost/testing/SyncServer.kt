@@ -67,6 +67,11 @@ class SyncServer(val dataDir: File) : AutoCloseable {
         for (m in members) operator("team", "add", name, m, "--tenant", tenant)
     }
 
+    /** `outpost-server tenant lease --days N --grace-days M`: the lease every device receives. */
+    fun setLease(tenant: String, days: Int, graceDays: Int) {
+        operator("tenant", "lease", "--tenant", tenant, "--days", "$days", "--grace-days", "$graceDays")
+    }
+
     /** `outpost-server record assign RECORD --to USER`: gives a contact to another owner. */
     fun assign(tenant: String, record: String, to: String) {
         operator("record", "assign", record, "--to", to, "--tenant", tenant)
