@@ -440,8 +440,12 @@ async fn sync(
     {
         state.storage.touch_device(&device.id, now).await?;
     }
-    // Read again after the push: a reassignment it carried moved the epoch.
-    let viewer = viewer_of(&*state.storage, &device).await?;
+    // Read again after a push: a reassignment it carried (or its routing) moved the epoch.
+    let viewer = if request.changes.is_empty() {
+        viewer
+    } else {
+        viewer_of(&*state.storage, &device).await?
+    };
     let page = state
         .storage
         .pull(

@@ -21,6 +21,32 @@ use outpost_core::sync::protocol::{
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// Appended to both backends' migrations (5): events numbered per device (a resent one is
+/// ignored) and each device's latest created/synced totals.
+pub const MIGRATION: &str = r#"
+-- experience metrics
+CREATE TABLE experience_events (
+    tenant_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ms BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+CREATE INDEX experience_events_tenant ON experience_events (tenant_id);
+CREATE TABLE experience_devices (
+    device_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    offline_created BIGINT NOT NULL,
+    offline_synced BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX experience_devices_tenant ON experience_devices (tenant_id);
+"#;
+
 /// Share of records created offline that must reach the server.
 pub const OFFLINE_SYNCED_TARGET: f64 = 0.992;
 /// Most a quick create (a contact with name and phone, duplicate check included) may take.

@@ -104,29 +104,7 @@ CREATE TABLE blob_chunks (
     routing::MIGRATION,
     // 5: experience metrics: events numbered per device (a resent one is ignored) and each
     // device's latest created/synced totals (see crate::reports).
-    r#"
--- experience metrics
-CREATE TABLE experience_events (
-    tenant_id TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    seq BIGINT NOT NULL,
-    at_ms BIGINT NOT NULL,
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL,
-    ms BIGINT NOT NULL,
-    received_at BIGINT NOT NULL,
-    PRIMARY KEY (device_id, seq)
-);
-CREATE INDEX experience_events_tenant ON experience_events (tenant_id);
-CREATE TABLE experience_devices (
-    device_id TEXT PRIMARY KEY,
-    tenant_id TEXT NOT NULL,
-    offline_created BIGINT NOT NULL,
-    offline_synced BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
-);
-CREATE INDEX experience_devices_tenant ON experience_devices (tenant_id);
-"#,
+    crate::reports::MIGRATION,
     // 6: scoped sync (see crate::access).
     crate::access::MIGRATION,
 ];
