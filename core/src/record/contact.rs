@@ -1,14 +1,15 @@
 //! Contacts: the people and companies a rep sells to.
 
+use super::first_change::{FirstChange, Init};
 use super::{
-    check_extra_key, check_text, commit, get_str, get_str_list, new_doc, put_opt_str, put_text,
-    rfc3339_ms, set_str_list, Actor,
+    check_extra_key, check_text, get_str, get_str_list, put_opt_str, put_text, rfc3339_ms,
+    set_str_list, Actor,
 };
 use crate::error::{Error, Result};
 use crate::normalize::{self, Region};
-use automerge::{hydrate, transaction::Transactable, AutoCommit, ReadDoc, TextEncoding};
+use automerge::{AutoCommit, Change};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Root keys of a contact document that this build understands; all others are `extra`.
 pub(crate) const KNOWN_KEYS: &[&str] = &[
@@ -362,8 +363,7 @@ impl ContactFields {
     }
 
     /// A new contact's document holding these fields, committed as one change by `actor`,
-    /// with the contact it holds. The whole root goes in as one batched insertion, which
-    /// Automerge applies far faster than one operation at a time.
+    /// with the contact it holds.
     pub(crate) fn create(
         &self,
         id: &str,
@@ -371,11 +371,21 @@ impl ContactFields {
         action: &str,
         now_ms: i64,
     ) -> Result<(AutoCommit, Contact)> {
+        let (change, c) = self.create_change(id, actor, action, now_ms);
+        Ok((super::load(id, change.raw_bytes(), actor)?, c))
+    }
+
+    /// A new contact's first change (whose bytes load as its document), with the contact it
+    /// holds: what a bulk import stores, without building a document.
+    pub(crate) fn create_change(
+        &self,
+        id: &str,
+        actor: &Actor,
+        action: &str,
+        now_ms: i64,
+    ) -> (Change, Contact) {
         let c = self.new_contact(id, now_ms, "local");
-        let mut doc = new_doc(actor);
-        doc.init_root_from_hydrate(&new_root(&c, doc.text_encoding()))?;
-        commit(&mut doc, actor, action, now_ms);
-        Ok((doc, c))
+        (first_change(&c).build(actor, action, now_ms), c)
     }
 
     /// Writes the fields into the document (only what differs).
@@ -435,10 +445,10 @@ impl From<NewContact> for ContactPatch {
 }
 
 /// The root of a new contact's document, holding exactly what `c` shows.
-fn new_root(c: &Contact, encoding: TextEncoding) -> hydrate::Map {
-    let mut root: HashMap<String, hydrate::Value> = HashMap::new();
+fn first_change(c: &Contact) -> FirstChange<'_> {
+    let mut root = FirstChange::new();
     for (key, value) in &c.extra {
-        root.insert(key.clone(), hydrate::Value::scalar(value.as_str()));
+        root.put(key, Init::Str(value));
     }
     let scalars = [
         ("company", &c.company),
@@ -449,34 +459,24 @@ fn new_root(c: &Contact, encoding: TextEncoding) -> hydrate::Map {
     ];
     for (key, value) in scalars {
         if let Some(v) = value {
-            root.insert(key.to_string(), hydrate::Value::scalar(v.as_str()));
+            root.put(key, Init::Str(v));
         }
     }
-    root.insert("name".into(), hydrate::Value::scalar(c.name.as_str()));
+    root.put("name", Init::Str(&c.name));
     if let Some(notes) = &c.notes {
-        root.insert("notes".into(), hydrate::Value::text(encoding, notes));
+        root.put("notes", Init::Text(notes));
     }
-    let list = |values: &[String]| -> hydrate::Value {
-        values
-            .iter()
-            .map(|v| hydrate::Value::scalar(v.as_str()))
-            .collect::<Vec<_>>()
-            .into()
-    };
     // The lists exist from the start, so that two devices adding the first phone
     // concurrently edit one list instead of racing to create two.
-    root.insert("phones".into(), list(&c.phones));
-    root.insert("emails".into(), list(&c.emails));
+    root.put("phones", Init::List(&c.phones));
+    root.put("emails", Init::List(&c.emails));
     // The id makes every record's first change unique: two identical contacts created in
     // the same millisecond would otherwise have byte-identical changes (and hashes).
-    root.insert("id".into(), hydrate::Value::scalar(c.id.as_str()));
-    root.insert("kind".into(), hydrate::Value::scalar("contact"));
-    root.insert("status".into(), hydrate::Value::scalar(c.status.as_str()));
-    root.insert(
-        "created_at".into(),
-        hydrate::Value::scalar(c.created_at.as_str()),
-    );
-    root.into()
+    root.put("id", Init::Str(&c.id));
+    root.put("kind", Init::Str("contact"));
+    root.put("status", Init::Str(c.status.as_str()));
+    root.put("created_at", Init::Str(&c.created_at));
+    root
 }
 
 /// Checks a contact document received from elsewhere: a name, E.164 phones, valid emails, a known status.
@@ -548,7 +548,7 @@ pub(crate) fn from_doc(
 mod tests {
     use super::*;
     use crate::record::{commit, new_doc, Actor};
-    use automerge::{transaction::Transactable, ROOT};
+    use automerge::{transaction::Transactable, ReadDoc, ROOT};
 
     #[test]
     fn a_created_document_reads_back_as_the_contact_it_was_made_from() -> Result<()> {
@@ -590,6 +590,97 @@ mod tests {
             made.sync_state.clone(),
         );
         assert_eq!(reread, made);
+        Ok(())
+    }
+
+    /// The root the document path built (kept as the oracle of [`first_change`]).
+    fn hydrate_root(c: &Contact, encoding: automerge::TextEncoding) -> automerge::hydrate::Map {
+        use automerge::hydrate;
+        let mut root: std::collections::HashMap<String, hydrate::Value> = Default::default();
+        for (key, value) in &c.extra {
+            root.insert(key.clone(), hydrate::Value::scalar(value.as_str()));
+        }
+        for (key, value) in [
+            ("company", &c.company),
+            ("title", &c.title),
+            ("address", &c.address),
+            ("source", &c.source),
+            ("owner", &c.owner),
+        ] {
+            if let Some(v) = value {
+                root.insert(key.to_string(), hydrate::Value::scalar(v.as_str()));
+            }
+        }
+        root.insert("name".into(), hydrate::Value::scalar(c.name.as_str()));
+        if let Some(notes) = &c.notes {
+            root.insert("notes".into(), hydrate::Value::text(encoding, notes));
+        }
+        let list = |values: &[String]| -> hydrate::Value {
+            values
+                .iter()
+                .map(|v| hydrate::Value::scalar(v.as_str()))
+                .collect::<Vec<_>>()
+                .into()
+        };
+        root.insert("phones".into(), list(&c.phones));
+        root.insert("emails".into(), list(&c.emails));
+        root.insert("id".into(), hydrate::Value::scalar(c.id.as_str()));
+        root.insert("kind".into(), hydrate::Value::scalar("contact"));
+        root.insert("status".into(), hydrate::Value::scalar(c.status.as_str()));
+        root.insert(
+            "created_at".into(),
+            hydrate::Value::scalar(c.created_at.as_str()),
+        );
+        root.into()
+    }
+
+    #[test]
+    fn the_encoded_first_change_is_byte_identical_to_the_document_path() -> Result<()> {
+        let actor = actor();
+        let mut cases = vec![
+            ContactPatch {
+                name: Some("张伟".into()),
+                ..Default::default()
+            },
+            ContactPatch {
+                name: Some("Zoë O'Brien".into()),
+                company: Some("深圳市华强科技有限公司".into()),
+                title: Some("总监".into()),
+                phones: Some(vec!["138 0013 8000".into(), "+86 139-0013-9000".into()]),
+                emails: Some(vec!["a@b.cn".into(), "Zoe@Example.COM".into()]),
+                address: Some("南山区科技园".into()),
+                source: Some("展会".into()),
+                owner: Some("rep1".into()),
+                // Combining marks, an emoji with a modifier and a CJK extension character:
+                // one element per Unicode scalar value.
+                notes: Some("第一次拜访\n带样品 e\u{301} 👍🏽 𠀀".into()),
+                ..Default::default()
+            },
+        ];
+        let mut extra = cases[0].clone();
+        for (k, v) in [
+            ("wechat", "zw"),
+            ("Z", "upper"),
+            ("a_b", "underscore"),
+            ("行业", "制造"),
+        ] {
+            extra.set.insert(k.into(), v.into());
+        }
+        cases.push(extra);
+        for (i, patch) in cases.into_iter().enumerate() {
+            let fields = ContactFields::from_patch(patch, Region::default(), true)?;
+            let id = format!("c-{i}");
+            let now = 1_700_000_000_000 + i as i64;
+            let (encoded, made) = fields.create_change(&id, &actor, "import", now);
+            let mut doc = new_doc(&actor);
+            doc.init_root_from_hydrate(&hydrate_root(&made, doc.text_encoding()))?;
+            commit(&mut doc, &actor, "import", now);
+            let built = doc
+                .get_last_local_change()
+                .ok_or_else(|| Error::validation("doc", "", "a new document has its change"))?;
+            assert_eq!(encoded.raw_bytes(), built.raw_bytes(), "case {i}");
+            assert_eq!(encoded.hash(), built.hash(), "case {i}");
+        }
         Ok(())
     }
 

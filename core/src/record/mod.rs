@@ -8,6 +8,7 @@
 pub mod attachment;
 pub mod contact;
 pub mod deal;
+pub(crate) mod first_change;
 pub mod history;
 pub mod restricted;
 pub mod task;

@@ -14,7 +14,8 @@
 //! run again; there is no journal to resume.
 
 use super::contacts::{self, project};
-use super::dedup::{find, insert_keys};
+use super::dedup::find;
+use super::pool::Pool;
 use super::{insert_record_row, load_record, queue_change, write_record, RecordKind, Store};
 use crate::dedup::{DupReason, SCORE_EMAIL, SCORE_NAME_EXACT, SCORE_PHONE};
 use crate::error::{Error, Result};
@@ -29,7 +30,7 @@ use crate::record::{commit, rfc3339_ms, Actor};
 use rusqlite::{Transaction, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 /// Where an accepted row goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,43 +76,6 @@ const CHUNK: usize = 2_048;
 /// The page cache during an import (KiB, as `PRAGMA cache_size` takes a negative number).
 const IMPORT_CACHE_KIB: i64 = -65_536;
 
-fn worker_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-}
-
-/// Maps `items` on up to `threads` scoped threads, in order.
-fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    if threads <= 1 || items.len() < 64 {
-        return items.into_iter().map(f).collect();
-    }
-    let size = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = into_chunks(items, size)
-            .into_iter()
-            .map(|part| s.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
-}
-
-/// Splits `items` into vectors of at most `size` (the last may be shorter).
-fn into_chunks<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
-    let size = size.max(1);
-    let mut out = Vec::with_capacity(items.len().div_ceil(size));
-    let mut it = items.into_iter().peekable();
-    while it.peek().is_some() {
-        out.push(it.by_ref().take(size).collect());
-    }
-    out
-}
-
 /// The match keys of validated fields.
 fn keys_of(fields: &ContactFields) -> Vec<String> {
     crate::dedup::keys::contact_keys(
@@ -154,13 +118,9 @@ fn prepare_contact(row: NewRow, actor: &Actor, region: Region, now: i64) -> Resu
         (row.fields, row.keys)
     };
     let id = uuid::Uuid::now_v7().to_string();
-    let (mut doc, contact) = fields.create(&id, actor, "import", now)?;
     // The document is its one change: stored as that change's bytes (which load as the
     // document), saved in full at its next edit.
-    let change = doc.get_last_local_change().ok_or_else(|| Error::Document {
-        id: id.clone(),
-        reason: "a new contact's document has no change".into(),
-    })?;
+    let (change, contact) = fields.create_change(&id, actor, "import", now);
     let heads = change.hash().0.to_vec();
     let bytes = change.raw_bytes().to_vec();
     let tokens = contacts::tokens(&contact);
@@ -375,12 +335,21 @@ impl Sorter<'_> {
     }
 }
 
-/// Writes one chunk of prepared contacts inside `tx`; their search tokens go last, together.
+/// What the chunks leave to be written at the end: the match keys of the written contacts,
+/// with their row ids. Written in key order after the last chunk, they go along the index in
+/// one pass instead of one random probe per key.
+type DeferredKeys = Vec<(String, i64)>;
+
+/// Writes one chunk of prepared contacts inside `tx`: documents, projections and outbox, then
+/// their search tokens together (FTS5 flushes its pending terms to a new segment at the first
+/// statement after an FTS write in the same transaction, so tokens interleaved with the other
+/// rows would make one segment per contact). Their match keys go to `keys`.
 fn write_chunk(
     tx: &Transaction<'_>,
     prepared: Vec<Result<Prepared>>,
     now: &str,
     created: &mut Vec<String>,
+    keys: &mut DeferredKeys,
 ) -> Result<()> {
     let mut search: Vec<(i64, String)> = Vec::with_capacity(prepared.len());
     if !prepared.is_empty() {
@@ -390,13 +359,25 @@ fn write_chunk(
         let p = p?;
         let rid = insert_record_row(tx, &p.id, "contact", &p.doc, &p.heads, "local", now)?;
         contacts::project_row(tx, rid, &p.contact)?;
-        insert_keys(tx, rid, &p.keys)?;
         queue_change(tx, rid, &p.heads, now)?;
         search.push((rid, p.tokens));
+        keys.extend(p.keys.into_iter().map(|key| (key, rid)));
         created.push(p.id);
     }
     for (rid, tokens) in &search {
         contacts::index_search(tx, *rid, tokens)?;
+    }
+    Ok(())
+}
+
+/// Writes the held match keys, in key order, so that the primary key (key, rid) grows along
+/// one path instead of taking a random probe per key.
+fn write_keys(tx: &Transaction<'_>, mut keys: DeferredKeys) -> Result<()> {
+    keys.sort_unstable();
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO contact_keys(key, rid) VALUES (?1, ?2)")?;
+    for (key, rid) in &keys {
+        insert.execute(rusqlite::params![key, rid])?;
     }
     Ok(())
 }
@@ -460,7 +441,7 @@ impl Store {
         let owner = self.actor.user.clone();
         let actor = &self.actor.clone();
         let region = self.region;
-        let threads = worker_threads();
+        let threads = super::pool::default_threads();
         let now = Self::now_ms();
         let now_text = rfc3339_ms(now);
         let mut sorter = Sorter {
@@ -496,15 +477,22 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut created = Vec::new();
+        let mut keys = DeferredKeys::new();
         // Three stages run at once: validation (all cores) feeds the duplicate pass (this
         // thread, which reads the store), which feeds the building of documents (all cores),
         // whose chunks this thread writes as they come.
+        let prepare = |row: NewRow| prepare_contact(row, actor, region, now);
+        let (validate, prepare) = (&validate, &prepare);
         let sorted = std::thread::scope(|s| -> Result<()> {
+            // The two coordinating threads hold the pool; its workers stop when both are done.
+            let pool = Arc::new(Pool::start(s, threads));
             let (checked_tx, checked_rx) = mpsc::sync_channel::<Vec<Checked>>(2);
             let rows = &table.rows;
+            let validating = Arc::clone(&pool);
             s.spawn(move || {
+                let pool = validating;
                 for chunk in rows.chunks(CHUNK) {
-                    let checked = par_map(chunk.iter().collect(), threads, validate);
+                    let checked = pool.map(chunk.iter().collect(), validate);
                     if checked_tx.send(checked).is_err() {
                         break;
                     }
@@ -513,10 +501,9 @@ impl Store {
             let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<NewRow>)>(2);
             let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Result<Prepared>>)>();
             s.spawn(move || {
+                let pool = pool;
                 while let Ok((through, rows)) = job_rx.recv() {
-                    let prepared = par_map(rows, threads, |row| {
-                        prepare_contact(row, actor, region, now)
-                    });
+                    let prepared = pool.map(rows, prepare);
                     if done_tx.send((through, prepared)).is_err() {
                         break;
                     }
@@ -539,7 +526,7 @@ impl Store {
                         break;
                     };
                     *in_flight -= 1;
-                    write_chunk(&tx, prepared, &now_text, &mut created)?;
+                    write_chunk(&tx, prepared, &now_text, &mut created, &mut keys)?;
                     progress(ImportProgress { done: upto, total });
                 }
                 Ok(())
@@ -564,6 +551,8 @@ impl Store {
             write_ready(true, &mut in_flight, progress)
         });
         let written = sorted.and_then(|()| {
+            // Indexed before the merges below, which re-index the contacts they change.
+            write_keys(&tx, std::mem::take(&mut keys))?;
             // Rows folded into new contacts already written, and into stored contacts.
             for (target, add) in std::mem::take(&mut sorter.merges) {
                 let id = match target {

@@ -19,6 +19,8 @@ pub mod experience;
 pub(crate) mod flow;
 pub mod lease;
 pub(crate) mod merge;
+#[cfg(feature = "import")]
+pub(crate) mod pool;
 pub(crate) mod purge;
 pub(crate) mod restricted;
 pub(crate) mod schema;
