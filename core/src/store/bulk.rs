@@ -2,12 +2,14 @@
 //! contacts written in ONE transaction (documents, projections, search tokens, match keys and
 //! outbox together), with statements prepared once and reused.
 //!
-//! The CPU-heavy work runs on all cores: validating rows (phone numbers above all) before the
-//! duplicate pass, and building each new contact's Automerge document (in one batched insertion),
-//! its projection, search tokens and match keys in chunks, the next chunk being prepared while
-//! this thread writes the previous one. Search tokens are written last, all together: SQLite
-//! makes FTS5 flush its pending index to disk at every statement that follows an FTS write in
-//! the same transaction.
+//! The CPU-heavy work runs on a pool of worker threads kept for the whole import: validating
+//! rows (phone numbers above all) before the duplicate pass, and encoding each new contact's
+//! first change (without building its document, see `record/first_change.rs`), its projection,
+//! search tokens and match keys, in chunks, the next chunk being prepared while this thread
+//! writes the previous one. A chunk's search tokens are written after its other rows, together:
+//! SQLite makes FTS5 flush its pending index to disk at every statement that follows an FTS
+//! write in the same transaction. Match keys are written once, after the last chunk, in key
+//! order.
 //!
 //! Atomic from the user's view: a crash or an error before the commit leaves nothing of the
 //! import in the store (SQLite rolls the transaction back), so the same import can simply be
@@ -103,7 +105,7 @@ fn lookup_of(key: &str) -> (String, DupReason, f64) {
 }
 
 /// Builds a new contact's document, projection, search tokens and keys (no SQLite).
-fn prepare_contact(row: NewRow, actor: &Actor, region: Region, now: i64) -> Result<Prepared> {
+fn prepare_contact(row: NewRow, actor: &Actor, region: Region, now: i64) -> Prepared {
     // A row that absorbed duplicates is validated again with what it gained (if that fails,
     // e.g. more than 20 phones, the row alone is imported).
     let (fields, keys) = if row.folded {
@@ -124,14 +126,14 @@ fn prepare_contact(row: NewRow, actor: &Actor, region: Region, now: i64) -> Resu
     let heads = change.hash().0.to_vec();
     let bytes = change.raw_bytes().to_vec();
     let tokens = contacts::tokens(&contact);
-    Ok(Prepared {
+    Prepared {
         id,
         doc: bytes,
         heads,
         contact,
         tokens,
         keys,
-    })
+    }
 }
 
 /// Adds to a stored contact what an imported duplicate has and it lacks, inside `tx`.
@@ -346,7 +348,7 @@ type DeferredKeys = Vec<(String, i64)>;
 /// rows would make one segment per contact). Their match keys go to `keys`.
 fn write_chunk(
     tx: &Transaction<'_>,
-    prepared: Vec<Result<Prepared>>,
+    prepared: Vec<Prepared>,
     now: &str,
     created: &mut Vec<String>,
     keys: &mut DeferredKeys,
@@ -356,7 +358,6 @@ fn write_chunk(
         super::scope::require_write(tx, "contact", None)?;
     }
     for p in prepared {
-        let p = p?;
         let rid = insert_record_row(tx, &p.id, "contact", &p.doc, &p.heads, "local", now)?;
         contacts::project_row(tx, rid, &p.contact)?;
         queue_change(tx, rid, &p.heads, now)?;
@@ -499,7 +500,7 @@ impl Store {
                 }
             });
             let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<NewRow>)>(2);
-            let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Result<Prepared>>)>();
+            let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Prepared>)>();
             s.spawn(move || {
                 let pool = pool;
                 while let Ok((through, rows)) = job_rx.recv() {
