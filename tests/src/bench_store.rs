@@ -39,6 +39,9 @@ pub const QUERIES_CJK2: &[&str] = &["华信", "恒通", "鼎盛", "金桥", "宏
 pub const QUERIES_CJK4: &[&str] = &["恒通科技", "华信电子", "鼎盛贸易", "金桥实业", "宏达物流"];
 /// Latin prefixes: pinyin and English names, an e-mail domain.
 pub const QUERIES_LATIN: &[&str] = &["zha", "wang", "dav", "huaxin", "chen"];
+/// Digits as reps type them: a prefix, an area code, a part of a mobile, a part with spaces, the
+/// last four.
+pub const QUERIES_PHONE: &[&str] = &["139", "0755", "1380", "138 00", "8000"];
 
 /// How to run the store benchmark.
 #[derive(Debug, Clone)]
@@ -149,7 +152,9 @@ pub struct StoreReport {
     pub search_cjk4_p50_ms: f64,
     /// Median of the Latin prefix queries, milliseconds.
     pub search_latin_prefix_p50_ms: f64,
-    /// The largest of the four medians above.
+    /// Median of the phone digit queries, milliseconds.
+    pub search_phone_p50_ms: f64,
+    /// The largest of the five medians above.
     pub search_p50_ms: f64,
     /// Per query kind, what each query found and its median.
     pub search_hits: BTreeMap<&'static str, Vec<QueryHits>>,
@@ -324,6 +329,7 @@ const QUERY_KINDS: &[QueryKind] = &[
     ("cjk2", QUERIES_CJK2),
     ("cjk4", QUERIES_CJK4),
     ("latin_prefix", QUERIES_LATIN),
+    ("phone", QUERIES_PHONE),
 ];
 
 /// Per kind of query: the median over all its queries, and what each query found.
@@ -516,6 +522,7 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
         search_cjk2_p50_ms: median("cjk2"),
         search_cjk4_p50_ms: median("cjk4"),
         search_latin_prefix_p50_ms: median("latin_prefix"),
+        search_phone_p50_ms: median("phone"),
         search_p50_ms: search_p50,
         search_hits,
         bytes_per_contact,
@@ -542,7 +549,7 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
              raw inserts alternate so both see the same disk and background load"
                 .into(),
             format!(
-                "search_p50_ms is the largest of the four per-kind medians; each kind is {} queries x {} repeats \
+                "search_p50_ms is the largest of the five per-kind medians; each kind is {} queries x {} repeats \
                  with the default limit (50) at exactly {} contacts (before the measured saves); search_hits.matching \
                  counts all matches (untimed)",
                 QUERIES_CJK1.len(),
@@ -585,6 +592,7 @@ mod tests {
             "search_cjk2_p50_ms",
             "search_cjk4_p50_ms",
             "search_latin_prefix_p50_ms",
+            "search_phone_p50_ms",
             "search_p50_ms",
             "bytes_per_contact",
             "raw_json_bytes_per_contact",

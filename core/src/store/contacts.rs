@@ -84,6 +84,24 @@ fn distinct_tokens(tokens: &str) -> String {
     out
 }
 
+/// Fills the search index again from every contact's projection, inside `tx` (after a
+/// migration that changed the tokens).
+pub(crate) fn reindex_search(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute(
+        "INSERT INTO contact_search(contact_search) VALUES ('delete-all')",
+        [],
+    )?;
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {COLUMNS}, c.rid FROM contacts c JOIN records r ON r.rid = c.rid ORDER BY c.rid"
+    ))?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(17)?, from_row(r)?)))?;
+    for row in rows {
+        let (rid, c) = row?;
+        index_search(tx, rid, &tokens(&c))?;
+    }
+    Ok(())
+}
+
 /// Rebuilds the projection row and search tokens of a contact, inside `tx`.
 pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool) -> Result<()> {
     project_row(tx, rid, c)?;
@@ -316,6 +334,13 @@ impl Store {
             for i in 0..q.must_contain.len() {
                 filters.push_str(&format!(" AND instr({haystack}, ?{}) > 0", i + 5));
             }
+            if q.phone_digits.is_some() {
+                filters.push_str(&format!(
+                    " AND {}(c.phones, ?{})",
+                    search::PHONE_HAS,
+                    q.must_contain.len() + 5
+                ));
+            }
             let sql = format!(
                 "WITH m AS MATERIALIZED ( \
                    SELECT rowid AS rid FROM contact_search WHERE contact_search MATCH ?1 ORDER BY rowid DESC LIMIT ?4), \
@@ -337,6 +362,7 @@ impl Store {
                 SEARCH_WINDOW.into(),
             ];
             values.extend(q.must_contain.iter().map(|s| s.clone().into()));
+            values.extend(q.phone_digits.iter().map(|d| d.clone().into()));
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(values), from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -373,6 +373,7 @@ impl Store {
             encryption::apply_key(&conn, key, path)?;
         }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        search::register_functions(&conn)?;
         if let FileState::UnknownSqlite | FileState::Encrypted = state {
             // The header on disk may predate our first transaction: page 1 with our application
             // id can still be in the write-ahead log (a process killed right after creating the
@@ -414,6 +415,9 @@ impl Store {
             let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
             if current < SCHEMA_VERSION {
                 schema::migrate(&tx, current, SCHEMA_VERSION)?;
+                if current > 0 && current < schema::REINDEX_SEARCH_BELOW {
+                    contacts::reindex_search(&tx)?;
+                }
             }
             tx.commit()?;
         }

@@ -225,7 +225,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE deals ADD COLUMN discount REAL;
     ALTER TABLE deals ADD COLUMN contract_amount REAL;
     "#,
+    // 9: search tokens, second form (docs/adr/0002-search-tokens.md): a phone number as its
+    // four-digit windows instead of every suffix, Latin words with accents folded by us, and the
+    // `ascii` tokenizer, which keeps each of our tokens whole. The store fills the new index
+    // from the contacts in the same transaction (REINDEX_SEARCH_BELOW, store/contacts.rs).
+    r#"
+    DROP TABLE contact_search;
+    CREATE VIRTUAL TABLE contact_search USING fts5(
+        tokens, content = '', contentless_delete = 1, detail = none, tokenize = 'ascii'
+    );
+    "#,
 ];
+
+/// A database migrated from below this version gets its search index rebuilt from its contacts
+/// (migration 9 changed the tokens).
+pub(crate) const REINDEX_SEARCH_BELOW: i64 = 9;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -311,6 +325,46 @@ mod tests {
                 })?;
             assert_eq!(kept, 1, "data written at v{start} survives the upgrade");
         }
+        Ok(())
+    }
+
+    /// A store written before migration 9 (phone suffix tokens, the unicode61 tokenizer) gets
+    /// its search index rebuilt from its contacts on open: every contact is found again by a
+    /// phone fragment, a Chinese name and an accented Latin word.
+    #[test]
+    fn the_search_index_is_rebuilt_from_the_contacts_on_upgrade(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        use crate::SearchOptions;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("v8.db");
+        let mut store = Store::open(&path, StoreOptions::default())?;
+        let saved = store.add_contact(NewContact {
+            name: "张伟".into(),
+            company: Some("Café Müller".into()),
+            phones: vec!["138 0013 8000".into()],
+            ..Default::default()
+        })?;
+        drop(store);
+        {
+            // Back to version 8: its FTS table with an index that knows nothing.
+            let conn = Connection::open(&path)?;
+            conn.execute_batch(
+                "DROP TABLE contact_search;
+                 CREATE VIRTUAL TABLE contact_search USING fts5(
+                     tokens, content = '', contentless_delete = 1, detail = none,
+                     tokenize = 'unicode61 remove_diacritics 2');
+                 PRAGMA user_version = 8;",
+            )?;
+        }
+        let store = Store::open(&path, StoreOptions::default())?;
+        for query in ["0013 80", "张伟", "muller", "cafe"] {
+            let found = store.search(query, &SearchOptions::default())?;
+            let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+            assert_eq!(ids, vec![saved.id.as_str()], "{query}");
+        }
+        assert!(store
+            .search("0013 90", &SearchOptions::default())?
+            .is_empty());
         Ok(())
     }
 }

@@ -2,15 +2,27 @@
 //!
 //! Chinese has no spaces, so a word tokenizer finds nothing inside `深圳市华强科技有限公司`. We
 //! index CJK runs as every single character and every adjacent pair (bigrams), Latin and digit
-//! runs as words, and phone numbers as every suffix of their national number. One FTS5 table
-//! (`detail=none`, contentless) holds those tokens; see `docs/adr/0002-search-tokens.md`.
+//! runs as lower-cased words without accents, and phone numbers as every four-digit window of
+//! their digits plus their last three. One FTS5 table (`detail=none`, contentless, the `ascii`
+//! tokenizer, which keeps each of our tokens whole) holds those tokens; see
+//! `docs/adr/0002-search-tokens.md`.
 //!
 //! A query becomes an AND of tokens: one CJK character matches its unigram, a CJK run of two or
 //! more matches all its bigrams (then the exact substring is checked on the row), a Latin word
-//! matches as a prefix, and a phone-like query matches digit prefixes (so any substring of three
-//! or more digits finds the number).
+//! matches as a prefix, and a phone-like query of three digits matches as a prefix of a window,
+//! of four or more as all its windows (then one of the row's numbers is checked to contain the
+//! digits), so any substring of three or more digits finds the number.
 
 use crate::normalize;
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+
+/// The name of the SQL function `outpost_phone_has(phones_json, digits)`: whether one of the
+/// numbers of a contact's `phones` column contains `digits` in one of its written forms.
+pub(crate) const PHONE_HAS: &str = "outpost_phone_has";
+
+/// Digits per phone search token: few enough that the index holds at most 10,000 phone terms,
+/// each with a long list of contacts, instead of one term per suffix of every number.
+const PHONE_GRAM: usize = 4;
 
 /// Whether `c` is written without spaces between words (Han, kana, Hangul, CJK punctuation excluded).
 pub(crate) fn is_cjk(c: char) -> bool {
@@ -48,13 +60,43 @@ fn segments(text: &str) -> Vec<Segment> {
             if !cjk.is_empty() {
                 flush(&mut out, &mut cjk, &mut String::new());
             }
-            word.extend(c.to_lowercase());
+            fold_into(c, &mut word);
         } else {
             flush(&mut out, &mut cjk, &mut word);
         }
     }
     flush(&mut out, &mut cjk, &mut word);
     out
+}
+
+/// Adds the SQL functions search uses ([`PHONE_HAS`]) to a connection.
+pub(crate) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        PHONE_HAS,
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let phones = ctx.get::<Option<String>>(0)?.unwrap_or_default();
+            let digits = ctx.get::<Option<String>>(1)?.unwrap_or_default();
+            Ok(phone_has(&phones, &digits))
+        },
+    )
+}
+
+/// Appends `c` to a word lower-cased and without accents (`É` → `e`), as the index holds it.
+fn fold_into(c: char, word: &mut String) {
+    for lower in c.to_lowercase() {
+        if lower.is_ascii() {
+            word.push(lower);
+        } else {
+            decompose_canonical(lower, |d| {
+                if !is_combining_mark(d) {
+                    word.push(d);
+                }
+            });
+        }
+    }
 }
 
 /// Appends the index tokens of free text to `out`, space-separated.
@@ -80,18 +122,44 @@ pub(crate) fn text_tokens(text: &str, out: &mut String) {
     }
 }
 
-/// Appends the index tokens of an E.164 phone number: its digits and every suffix (of three or
-/// more digits) of its national forms, so any digit substring is a token prefix.
-pub(crate) fn phone_tokens(e164: &str, out: &mut String) {
-    let digits: String = e164.chars().filter(char::is_ascii_digit).collect();
-    out.push_str(&digits);
-    out.push(' ');
+/// The digit strings a number is found by: its E.164 digits and its national forms (with the
+/// trunk `0` where the country dials one).
+pub(crate) fn phone_forms(e164: &str) -> Vec<String> {
+    let mut forms = vec![e164
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()];
     for national in normalize::national_forms(e164) {
-        for start in 0..national.len().saturating_sub(2) {
-            out.push_str(&national[start..]);
+        if !forms.contains(&national) {
+            forms.push(national);
+        }
+    }
+    forms
+}
+
+/// Appends the index tokens of an E.164 phone number: every window of [`PHONE_GRAM`] digits of
+/// each of its forms, and each form's last three digits. Any substring of three digits is then
+/// a token prefix, and any longer one is covered by its windows.
+pub(crate) fn phone_tokens(e164: &str, out: &mut String) {
+    for form in phone_forms(e164) {
+        let digits = form.as_bytes();
+        for window in digits.windows(PHONE_GRAM) {
+            out.extend(window.iter().map(|&b| char::from(b)));
+            out.push(' ');
+        }
+        if let Some(last) = form.get(form.len().saturating_sub(PHONE_GRAM - 1)..) {
+            out.push_str(last);
             out.push(' ');
         }
     }
+}
+
+/// Whether one of the numbers in `phones` (a contact's JSON list of E.164 numbers) contains
+/// `digits` in one of its forms: the check that turns "has all the windows" into "contains".
+pub(crate) fn phone_has(phones: &str, digits: &str) -> bool {
+    let list: Vec<String> = serde_json::from_str(phones).unwrap_or_default();
+    list.iter()
+        .any(|p| phone_forms(p).iter().any(|form| form.contains(digits)))
 }
 
 /// A parsed search query: the FTS5 expression and the CJK runs each match must contain.
@@ -101,6 +169,8 @@ pub(crate) struct Query {
     pub fts: String,
     /// Substrings (CJK runs of 3+ characters) the matched row must contain verbatim.
     pub must_contain: Vec<String>,
+    /// Digits (five or more) one of the matched row's numbers must contain.
+    pub phone_digits: Option<String>,
     /// The lower-cased query, for ranking.
     pub lowered: String,
 }
@@ -121,9 +191,25 @@ pub(crate) fn parse_query(input: &str) -> Option<Query> {
         .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'));
     let digits: String = lowered.chars().filter(char::is_ascii_digit).collect();
     if phone_like && digits.len() >= 3 {
+        if digits.len() < PHONE_GRAM {
+            return Some(Query {
+                fts: format!("{}*", quote(&digits)),
+                must_contain: Vec::new(),
+                phone_digits: None,
+                lowered: digits,
+            });
+        }
+        let mut windows: Vec<&str> = (0..=digits.len() - PHONE_GRAM)
+            .filter_map(|i| digits.get(i..i + PHONE_GRAM))
+            .collect();
+        windows.sort_unstable();
+        windows.dedup();
+        let fts: Vec<String> = windows.into_iter().map(quote).collect();
         return Some(Query {
-            fts: format!("{}*", quote(&digits)),
+            fts: fts.join(" AND "),
             must_contain: Vec::new(),
+            // One window is its own proof; several can be spread over the number.
+            phone_digits: (digits.len() > PHONE_GRAM).then(|| digits.clone()),
             lowered: digits,
         });
     }
@@ -153,6 +239,7 @@ pub(crate) fn parse_query(input: &str) -> Option<Query> {
     Some(Query {
         fts: terms.join(" AND "),
         must_contain,
+        phone_digits: None,
         lowered,
     })
 }
@@ -180,15 +267,58 @@ mod tests {
     }
 
     #[test]
-    fn phone_tokens_cover_every_digit_substring_as_a_prefix() {
-        let mut s = String::new();
-        phone_tokens("+8613800138000", &mut s);
-        let toks: Vec<&str> = s.split_whitespace().collect();
-        assert!(toks.contains(&"8613800138000"));
-        assert!(toks.contains(&"13800138000"));
-        for sub in ["0013", "8000", "138001"] {
-            assert!(toks.iter().any(|t| t.starts_with(sub)), "{sub}");
+    fn latin_words_lose_case_and_accents() {
+        assert_eq!(tokens("José MÜLLER Ærø"), vec!["jose", "muller", "ærø"]);
+        // Decomposed input (e + combining acute) gives the same word.
+        assert_eq!(tokens("Jose\u{301}"), vec!["jose"]);
+    }
+
+    /// Every substring of three or more digits of every form of a number is found by the query
+    /// it makes: a three-digit prefix of a token, or all its windows as tokens and the
+    /// containment check.
+    #[test]
+    fn every_digit_substring_of_a_number_is_found_by_its_query() {
+        for e164 in ["+8613800138000", "+862088886666", "+14155550123"] {
+            let mut s = String::new();
+            phone_tokens(e164, &mut s);
+            let toks: Vec<&str> = s.split_whitespace().collect();
+            let phones = format!("[\"{e164}\"]");
+            for form in phone_forms(e164) {
+                for start in 0..form.len() {
+                    for end in start + 3..=form.len() {
+                        let sub = &form[start..end];
+                        let q = parse_query(sub).unwrap_or_else(|| unreachable!());
+                        if sub.len() == 3 {
+                            assert!(toks.iter().any(|t| t.starts_with(sub)), "{e164}: {sub}");
+                            continue;
+                        }
+                        for term in q.fts.split(" AND ") {
+                            let term = term.trim_matches('"');
+                            assert!(toks.contains(&term), "{e164}: {sub} needs {term}");
+                        }
+                        if let Some(d) = &q.phone_digits {
+                            assert!(phone_has(&phones, d), "{e164}: {sub}");
+                        }
+                    }
+                }
+            }
         }
+        // The national form with the trunk 0 and the E.164 digits are both forms.
+        assert_eq!(
+            phone_forms("+862088886666"),
+            vec!["862088886666", "02088886666", "2088886666"]
+        );
+    }
+
+    #[test]
+    fn digits_spread_over_a_number_are_not_a_match() {
+        // 13801233800 has the windows of 13800 (1380 and 3800) but not 13800 itself.
+        let q = parse_query("13800").unwrap_or_else(|| unreachable!());
+        assert_eq!(q.fts, "\"1380\" AND \"3800\"");
+        let d = q.phone_digits.unwrap_or_else(|| unreachable!());
+        assert!(!phone_has(r#"["+8613801233800"]"#, &d));
+        assert!(phone_has(r#"["+8613912345678", "+8613800138000"]"#, &d));
+        assert!(!phone_has("not json", &d));
     }
 
     #[test]
@@ -201,7 +331,12 @@ mod tests {
         let q = parse_query("Zhang wei").unwrap_or_else(|| unreachable!());
         assert_eq!(q.fts, "\"zhang\"* AND \"wei\"*");
         let q = parse_query("138 0013").unwrap_or_else(|| unreachable!());
-        assert_eq!(q.fts, "\"1380013\"*");
+        assert_eq!(q.fts, "\"0013\" AND \"1380\" AND \"3800\" AND \"8001\"");
+        assert_eq!(q.phone_digits.as_deref(), Some("1380013"));
+        let q = parse_query("(138)").unwrap_or_else(|| unreachable!());
+        assert_eq!(q.fts, "\"138\"*");
+        let q = parse_query("8000").unwrap_or_else(|| unreachable!());
+        assert_eq!((q.fts.as_str(), q.phone_digits), ("\"8000\"", None));
         assert!(parse_query("  ").is_none());
         assert!(parse_query("@@").is_none());
         let q = parse_query("a\"b").unwrap_or_else(|| unreachable!());

@@ -343,6 +343,12 @@ fn table(r: &StoreReport) -> String {
         None,
     );
     row(
+        "search phone digits p50 (ms)",
+        format!("{:.3}", r.search_phone_p50_ms),
+        String::new(),
+        None,
+    );
+    row(
         "search p50, slowest kind (ms)",
         format!("{:.3}", r.search_p50_ms),
         format!("<= {}", t.search_p50_ms_max),
