@@ -30,7 +30,7 @@ use crate::normalize::Region;
 use crate::record::contact::{self, Contact, ContactFields, ContactPatch};
 use crate::record::{commit, rfc3339_ms, Actor};
 use rusqlite::{Transaction, TransactionBehavior};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 
@@ -202,6 +202,44 @@ struct Sorter<'a> {
     merge_index: HashMap<Merge, usize>,
     /// Every strong key seen, with where its row went and that row's number.
     seen: HashMap<String, (Slot, u64)>,
+    /// The strong keys of the stored contacts, when they were few enough to hold.
+    stored: StoredKeys,
+}
+
+/// What the duplicate pass knows of the stored contacts' strong keys before it asks SQLite.
+enum StoredKeys {
+    /// All of them: a row whose keys are not among them cannot be a stored duplicate.
+    Held(HashSet<String>),
+    /// The store is larger than the file: every row is looked up.
+    Unknown,
+}
+
+impl StoredKeys {
+    /// Holds the stored strong keys when the store has no more contacts than the file has
+    /// rows (reading them all then costs less than a lookup per row), inside the import's
+    /// transaction: the import's own contacts get their keys only after the duplicate pass.
+    fn load(tx: &Transaction<'_>, rows: u64) -> Result<StoredKeys> {
+        let stored: i64 = tx.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))?;
+        if u64::try_from(stored).unwrap_or(u64::MAX) > rows {
+            return Ok(StoredKeys::Unknown);
+        }
+        let mut stmt = tx.prepare(
+            "SELECT key FROM contact_keys WHERE key >= 'e:' AND key < 'e;' \
+             OR key >= 'n:' AND key < 'n;' OR key >= 'p:' AND key < 'p;'",
+        )?;
+        let keys = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<HashSet<String>>>()?;
+        Ok(StoredKeys::Held(keys))
+    }
+
+    /// Whether a stored contact may have one of `keys`.
+    fn may_have(&self, keys: &[&String]) -> bool {
+        match self {
+            StoredKeys::Held(held) => keys.iter().any(|k| held.contains(k.as_str())),
+            StoredKeys::Unknown => !keys.is_empty(),
+        }
+    }
 }
 
 /// What a merge goes into.
@@ -288,12 +326,12 @@ impl Sorter<'_> {
                 }
                 continue;
             }
-            let lookups: Vec<(String, DupReason, f64)> =
-                strong.iter().map(|k| lookup_of(k)).collect();
-            let stored = if lookups.is_empty() {
-                None
-            } else {
+            let stored = if self.stored.may_have(&strong) {
+                let lookups: Vec<(String, DupReason, f64)> =
+                    strong.iter().map(|k| lookup_of(k)).collect();
                 find(conn, &lookups, None)?.into_iter().next()
+            } else {
+                None
             };
             if let Some(dup) = stored {
                 self.duplicates += 1;
@@ -445,19 +483,6 @@ impl Store {
         let threads = super::pool::default_threads();
         let now = Self::now_ms();
         let now_text = rfc3339_ms(now);
-        let mut sorter = Sorter {
-            options,
-            headers: &table.headers,
-            targets: &targets,
-            issues: Vec::new(),
-            skipped: 0,
-            duplicates: 0,
-            merged: 0,
-            accepted: 0,
-            merges: Vec::new(),
-            merge_index: HashMap::new(),
-            seen: HashMap::new(),
-        };
         let validate = |(row, cells): &(u64, Vec<String>)| -> Checked {
             let rp = row_patch(&table.headers, &targets, cells);
             let mut patch = rp.patch.clone();
@@ -477,6 +502,21 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut sorter = Sorter {
+            options,
+            headers: &table.headers,
+            targets: &targets,
+            issues: Vec::new(),
+            skipped: 0,
+            duplicates: 0,
+            merged: 0,
+            accepted: 0,
+            merges: Vec::new(),
+            merge_index: HashMap::new(),
+            // About two strong keys a row (a phone, an email or a name at a company).
+            seen: HashMap::with_capacity(table.rows.len().saturating_mul(2)),
+            stored: StoredKeys::load(&tx, total)?,
+        };
         let mut created = Vec::new();
         let mut keys = DeferredKeys::new();
         // Three stages run at once: validation (all cores) feeds the duplicate pass (this

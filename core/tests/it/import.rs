@@ -88,5 +88,15 @@ fn a_big_import_folds_late_duplicates_into_contacts_already_written() -> TestRes
     // Importing the same file again finds every row in the store.
     let again = store.import_file(&path, &ImportOptions::default(), &mut |_| {})?;
     assert_eq!((again.imported, again.duplicates), (0, 5_000));
+
+    // A file smaller than the store is checked row by row in SQLite (the store's keys are not
+    // read into memory): the same duplicates are found.
+    let small = dir.path().join("small.csv");
+    std::fs::write(
+        &small,
+        "姓名,手机,邮箱\n新客户,13700000001,\n客户7,+86 139-0000-0007,\n某人,,LATE@example.com\n",
+    )?;
+    let sum = store.import_file(&small, &ImportOptions::default(), &mut |_| {})?;
+    assert_eq!((sum.imported, sum.duplicates), (1, 2), "{sum:?}");
     Ok(())
 }
