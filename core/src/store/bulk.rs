@@ -18,7 +18,7 @@
 use super::contacts::{self, project};
 use super::dedup::find;
 use super::pool::Pool;
-use super::{insert_record_row, load_record, queue_change, write_record, RecordKind, Store};
+use super::{insert_record, load_record, write_record, RecordKind, Store};
 use crate::dedup::{DupReason, SCORE_EMAIL, SCORE_NAME_EXACT, SCORE_PHONE};
 use crate::error::{Error, Result};
 use crate::import::read;
@@ -380,32 +380,51 @@ impl Sorter<'_> {
 /// one pass instead of one random probe per key.
 type DeferredKeys = Vec<(String, i64)>;
 
-/// Writes one chunk of prepared contacts inside `tx`: documents, projections and outbox, then
-/// their search tokens together (FTS5 flushes its pending terms to a new segment at the first
-/// statement after an FTS write in the same transaction, so tokens interleaved with the other
-/// rows would make one segment per contact). Their match keys go to `keys`.
+/// Writes one chunk of prepared contacts inside `tx`: documents and projections, then the
+/// chunk's outbox entries and creation notes in one statement each, then their search tokens
+/// together (FTS5 flushes its pending terms to a new segment at the first statement after an
+/// FTS write in the same transaction, so tokens interleaved with the other rows would make one
+/// segment per contact). Their match keys go to `keys`.
 fn write_chunk(
     tx: &Transaction<'_>,
     prepared: Vec<Prepared>,
-    now: &str,
+    now: (&str, i64),
     created: &mut Vec<String>,
     keys: &mut DeferredKeys,
 ) -> Result<()> {
+    let (now_text, now_ms) = now;
     let mut search: Vec<(i64, String)> = Vec::with_capacity(prepared.len());
-    if !prepared.is_empty() {
-        super::scope::require_write(tx, "contact", None)?;
+    if prepared.is_empty() {
+        return Ok(());
     }
+    super::scope::require_write(tx, "contact", None)?;
     for p in prepared {
-        let rid = insert_record_row(tx, &p.id, "contact", &p.doc, &p.heads, "local", now)?;
+        let rid = insert_record(tx, &p.id, "contact", &p.doc, &p.heads, "local", now_text)?;
         contacts::project_row(tx, rid, &p.contact)?;
-        queue_change(tx, rid, &p.heads, now)?;
         search.push((rid, p.tokens));
         keys.extend(p.keys.into_iter().map(|key| (key, rid)));
         created.push(p.id);
     }
+    // This transaction is the only writer and a new row id is one above the largest, so the
+    // chunk's records are exactly the rows from its first row id to its last.
+    if let (Some((first, _)), Some((last, _))) = (search.first(), search.last()) {
+        queue_first_changes(tx, *first, *last, now_text)?;
+        super::experience::created_between(tx, *first, *last, now_ms)?;
+    }
     for (rid, tokens) in &search {
         contacts::index_search(tx, *rid, tokens)?;
     }
+    Ok(())
+}
+
+/// Queues the one change of each new record with row id in `first..=last` for the next push,
+/// in row id order: a document of one change has that change's hash as its heads.
+fn queue_first_changes(tx: &Transaction<'_>, first: i64, last: i64, now: &str) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO outbox(rid, change_hash, created_at) \
+         SELECT rid, heads, ?3 FROM records WHERE rid BETWEEN ?1 AND ?2 ORDER BY rid",
+    )?
+    .execute(rusqlite::params![first, last, now])?;
     Ok(())
 }
 
@@ -567,7 +586,7 @@ impl Store {
                         break;
                     };
                     *in_flight -= 1;
-                    write_chunk(&tx, prepared, &now_text, &mut created, &mut keys)?;
+                    write_chunk(&tx, prepared, (&now_text, now), &mut created, &mut keys)?;
                     progress(ImportProgress { done: upto, total });
                 }
                 Ok(())

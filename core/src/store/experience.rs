@@ -137,6 +137,21 @@ pub(crate) fn created(tx: &Transaction<'_>, rid: i64, now_ms: i64) -> Result<()>
     Ok(())
 }
 
+/// [`created`] for the records with row ids `first..=last`, in one statement.
+pub(crate) fn created_between(
+    tx: &Transaction<'_>,
+    first: i64,
+    last: i64,
+    now_ms: i64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO experience_created(rid, created_at_ms) \
+         SELECT rid, ?3 FROM records WHERE rid BETWEEN ?1 AND ?2",
+    )?
+    .execute(params![first, last, now_ms])?;
+    Ok(())
+}
+
 /// Inside a sync's transaction: records created here with nothing left in the outbox (sent
 /// and acknowledged; refused changes stay in the outbox) have reached the server.
 pub(crate) fn mark_reached(tx: &Transaction<'_>, now_ms: i64) -> Result<()> {

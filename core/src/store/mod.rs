@@ -703,15 +703,29 @@ pub(crate) fn insert_record_row(
     sync_state: &str,
     updated_at: &str,
 ) -> Result<i64> {
-    tx.prepare_cached(
-        "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(rusqlite::params![id, kind, doc, heads, sync_state, updated_at])?;
-    let rid = tx.last_insert_rowid();
+    let rid = insert_record(tx, id, kind, doc, heads, sync_state, updated_at)?;
     if sync_state == "local" {
         experience::created(tx, rid, Store::now_ms())?;
     }
     Ok(rid)
+}
+
+/// [`insert_record_row`] without noting a local record's creation for the experience metrics
+/// (the import notes a chunk's at once).
+pub(crate) fn insert_record(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    kind: &str,
+    doc: &[u8],
+    heads: &[u8],
+    sync_state: &str,
+    updated_at: &str,
+) -> Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(rusqlite::params![id, kind, doc, heads, sync_state, updated_at])?;
+    Ok(tx.last_insert_rowid())
 }
 
 /// Queues one local change of a record for the next push, inside `tx`.

@@ -69,6 +69,34 @@ fn a_big_import_folds_late_duplicates_into_contacts_already_written() -> TestRes
 
     let all = store.list_contacts(&ListOptions::default())?;
     assert_eq!(all.len(), 4_998);
+    // Each new contact's one change is queued for the next push, in creation order, with the
+    // hash of its document's head; folding row 4,800 into row 10 added one change (row 13 was
+    // folded into row 12 before row 12 was written).
+    {
+        let conn = rusqlite::Connection::open(store.path())?;
+        let (queued, contacts, ordered): (i64, i64, i64) = conn.query_row(
+            "SELECT count(*), count(DISTINCT o.rid), \
+                    count(*) FILTER (WHERE o.seq = (SELECT min(seq) FROM outbox WHERE rid = o.rid) \
+                                     AND o.change_hash = r.heads) \
+             FROM outbox o JOIN records r ON r.rid = o.rid",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        assert_eq!((queued, contacts), (4_999, 4_998));
+        assert_eq!(
+            ordered, 4_997,
+            "the contacts changed once have their head queued"
+        );
+        let out_of_order: i64 = conn.query_row(
+            "SELECT count(*) FROM outbox a JOIN outbox b ON b.seq = a.seq + 1 WHERE b.rid < a.rid \
+             AND a.seq IN (SELECT min(seq) FROM outbox GROUP BY rid) \
+             AND b.seq IN (SELECT min(seq) FROM outbox GROUP BY rid)",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(out_of_order, 0, "queued in creation order");
+    }
+    assert_eq!(store.experience()?.offline_created, 4_998);
     // Row 10 was written long before row 4,800 was read: it gained the email afterwards.
     let found = store.find_duplicates(&DupQuery {
         phones: vec!["+86 139-0000-0010".into()],
