@@ -45,9 +45,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
     })
 }
 
-/// Search tokens of a contact: every searchable field.
+/// Search tokens of a contact: every searchable field, each token once.
 pub(crate) fn tokens(c: &Contact) -> String {
-    let mut out = String::with_capacity(256);
+    let mut out = search::Tokens::default();
     for text in [
         Some(&c.name),
         c.company.as_ref(),
@@ -66,22 +66,7 @@ pub(crate) fn tokens(c: &Contact) -> String {
     for phone in &c.phones {
         search::phone_tokens(phone, &mut out);
     }
-    distinct_tokens(&out)
-}
-
-/// Each token once. The index has no positions (`detail=none`), so a repeated token (a city in
-/// both the company and the address, the suffixes a landline's two national forms share) adds
-/// nothing but work for the writer.
-fn distinct_tokens(tokens: &str) -> String {
-    let mut list: Vec<&str> = tokens.split_ascii_whitespace().collect();
-    list.sort_unstable();
-    list.dedup();
-    let mut out = String::with_capacity(tokens.len());
-    for token in list {
-        out.push_str(token);
-        out.push(' ');
-    }
-    out
+    out.into_text()
 }
 
 /// Fills the search index again from every contact's projection, inside `tx` (after a

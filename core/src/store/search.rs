@@ -99,22 +99,64 @@ fn fold_into(c: char, word: &mut String) {
     }
 }
 
-/// Appends the index tokens of free text to `out`, space-separated.
-pub(crate) fn text_tokens(text: &str, out: &mut String) {
+/// A contact's search tokens, each kept once: the index has no positions (`detail=none`), so a
+/// repeated token (a city in both the company and the address, the windows a number's forms
+/// share) would add nothing but work for the one thread that writes it. CJK tokens and digit
+/// windows are held as integers, which sort and deduplicate far faster than strings.
+#[derive(Debug, Default)]
+pub(crate) struct Tokens {
+    /// A character's code point, or a pair's `first << 21 | second` (above every code point).
+    cjk: Vec<u64>,
+    words: Vec<String>,
+    /// `digits × 10,000 + value` of a digit token of up to four digits.
+    digits: Vec<u32>,
+}
+
+impl Tokens {
+    /// The tokens, space-separated, each once.
+    pub(crate) fn into_text(mut self) -> String {
+        self.cjk.sort_unstable();
+        self.cjk.dedup();
+        self.words.sort_unstable();
+        self.words.dedup();
+        self.digits.sort_unstable();
+        self.digits.dedup();
+        let mut out = String::with_capacity(self.cjk.len() * 7 + self.digits.len() * 5 + 64);
+        let push_char = |out: &mut String, code: u64| {
+            if let Some(c) = u32::try_from(code).ok().and_then(char::from_u32) {
+                out.push(c);
+            }
+        };
+        for code in self.cjk {
+            if code >> 21 != 0 {
+                push_char(&mut out, code >> 21);
+            }
+            push_char(&mut out, code & 0x1F_FFFF);
+            out.push(' ');
+        }
+        for word in &self.words {
+            out.push_str(word);
+            out.push(' ');
+        }
+        for code in self.digits {
+            let (len, value) = ((code / 10_000) as usize, code % 10_000);
+            out.push_str(&format!("{value:0len$} "));
+        }
+        out
+    }
+}
+
+/// Adds the index tokens of free text.
+pub(crate) fn text_tokens(text: &str, out: &mut Tokens) {
     for seg in segments(text) {
         match seg {
-            Segment::Word(w) => {
-                out.push_str(&w);
-                out.push(' ');
-            }
+            Segment::Word(w) => out.words.push(w),
             Segment::Cjk(chars) => {
                 for (i, c) in chars.iter().enumerate() {
-                    out.push(*c);
-                    out.push(' ');
+                    let code = u64::from(u32::from(*c));
+                    out.cjk.push(code);
                     if let Some(next) = chars.get(i + 1) {
-                        out.push(*c);
-                        out.push(*next);
-                        out.push(' ');
+                        out.cjk.push(code << 21 | u64::from(u32::from(*next)));
                     }
                 }
             }
@@ -137,19 +179,26 @@ pub(crate) fn phone_forms(e164: &str) -> Vec<String> {
     forms
 }
 
-/// Appends the index tokens of an E.164 phone number: every window of [`PHONE_GRAM`] digits of
+/// Adds the index tokens of an E.164 phone number: every window of [`PHONE_GRAM`] digits of
 /// each of its forms, and each form's last three digits. Any substring of three digits is then
 /// a token prefix, and any longer one is covered by its windows.
-pub(crate) fn phone_tokens(e164: &str, out: &mut String) {
+pub(crate) fn phone_tokens(e164: &str, out: &mut Tokens) {
+    // At most four digits each: the value stays under 10,000.
+    let code = |digits: &[u8]| {
+        let value = digits
+            .iter()
+            .fold(0u32, |v, b| v * 10 + u32::from(b - b'0'));
+        digits.len() as u32 * 10_000 + value
+    };
     for form in phone_forms(e164) {
         let digits = form.as_bytes();
-        for window in digits.windows(PHONE_GRAM) {
-            out.extend(window.iter().map(|&b| char::from(b)));
-            out.push(' ');
+        if !digits.iter().all(u8::is_ascii_digit) {
+            continue;
         }
-        if let Some(last) = form.get(form.len().saturating_sub(PHONE_GRAM - 1)..) {
-            out.push_str(last);
-            out.push(' ');
+        out.digits.extend(digits.windows(PHONE_GRAM).map(code));
+        let last = &digits[digits.len().saturating_sub(PHONE_GRAM - 1)..];
+        if !last.is_empty() {
+            out.digits.push(code(last));
         }
     }
 }
@@ -249,26 +298,46 @@ mod tests {
     use super::*;
 
     fn tokens(text: &str) -> Vec<String> {
-        let mut s = String::new();
-        text_tokens(text, &mut s);
-        s.split_whitespace().map(str::to_string).collect()
+        let mut t = Tokens::default();
+        text_tokens(text, &mut t);
+        let mut list: Vec<String> = t
+            .into_text()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        list.sort();
+        list
+    }
+
+    fn sorted(list: &[&str]) -> Vec<String> {
+        let mut list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        list.sort();
+        list
     }
 
     #[test]
     fn cjk_runs_become_unigrams_and_bigrams_latin_words_stay() {
         assert_eq!(
             tokens("张伟 Zhang-Wei"),
-            vec!["张", "张伟", "伟", "zhang", "wei"]
+            sorted(&["张", "张伟", "伟", "zhang", "wei"])
         );
         assert_eq!(
             tokens("华强Tech公司"),
-            vec!["华", "华强", "强", "tech", "公", "公司", "司"]
+            sorted(&["华", "华强", "强", "tech", "公", "公司", "司"])
+        );
+        // Each once: a city in the company and the address, a word typed twice.
+        assert_eq!(
+            tokens("深圳市 深圳 Tech tech"),
+            sorted(&["深", "深圳", "圳", "圳市", "市", "tech"])
         );
     }
 
     #[test]
     fn latin_words_lose_case_and_accents() {
-        assert_eq!(tokens("José MÜLLER Ærø"), vec!["jose", "muller", "ærø"]);
+        assert_eq!(
+            tokens("José MÜLLER Ærø"),
+            sorted(&["jose", "muller", "ærø"])
+        );
         // Decomposed input (e + combining acute) gives the same word.
         assert_eq!(tokens("Jose\u{301}"), vec!["jose"]);
     }
@@ -279,9 +348,21 @@ mod tests {
     #[test]
     fn every_digit_substring_of_a_number_is_found_by_its_query() {
         for e164 in ["+8613800138000", "+862088886666", "+14155550123"] {
-            let mut s = String::new();
-            phone_tokens(e164, &mut s);
+            let mut t = Tokens::default();
+            phone_tokens(e164, &mut t);
+            let s = t.into_text();
             let toks: Vec<&str> = s.split_whitespace().collect();
+            let zero_led = if e164.starts_with("+86138") {
+                "0013"
+            } else {
+                "0208"
+            };
+            if e164 != "+14155550123" {
+                assert!(
+                    toks.contains(&zero_led),
+                    "windows keep leading zeros: {toks:?}"
+                );
+            }
             let phones = format!("[\"{e164}\"]");
             for form in phone_forms(e164) {
                 for start in 0..form.len() {
