@@ -320,10 +320,10 @@ impl Store {
                 filters.push_str(&format!(" AND instr({haystack}, ?{}) > 0", i + 5));
             }
             if q.phone_digits.is_some() {
+                let n = q.must_contain.len() + 5;
                 filters.push_str(&format!(
-                    " AND {}(c.phones, ?{})",
+                    " AND ({}(c.phones, ?{n}) OR instr(c.emails || char(10) || {haystack}, ?{n}) > 0)",
                     search::PHONE_HAS,
-                    q.must_contain.len() + 5
                 ));
             }
             let sql = format!(

@@ -9,9 +9,10 @@
 //!
 //! A query becomes an AND of tokens: one CJK character matches its unigram, a CJK run of two or
 //! more matches all its bigrams (then the exact substring is checked on the row), a Latin word
-//! matches as a prefix, and a phone-like query of three digits matches as a prefix of a window,
-//! of four or more as all its windows (then one of the row's numbers is checked to contain the
-//! digits), so any substring of three or more digits finds the number.
+//! matches as a prefix, and a phone-like query of three or four digits matches as a token prefix
+//! (a window, or a word such as a QQ number), of five or more as a word prefix or all its
+//! windows (then one of the row's numbers, or its text, is checked to contain the digits), so
+//! any substring of three or more digits finds the number.
 
 use crate::normalize;
 use unicode_normalization::char::{decompose_canonical, is_combining_mark};
@@ -218,7 +219,7 @@ pub(crate) struct Query {
     pub fts: String,
     /// Substrings (CJK runs of 3+ characters) the matched row must contain verbatim.
     pub must_contain: Vec<String>,
-    /// Digits (five or more) one of the matched row's numbers must contain.
+    /// Digits (five or more) one of the matched row's numbers, or its text, must contain.
     pub phone_digits: Option<String>,
     /// The lower-cased query, for ranking.
     pub lowered: String,
@@ -240,9 +241,12 @@ pub(crate) fn parse_query(input: &str) -> Option<Query> {
         .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'));
     let digits: String = lowered.chars().filter(char::is_ascii_digit).collect();
     if phone_like && digits.len() >= 3 {
-        if digits.len() < PHONE_GRAM {
+        // A prefix of a word too, as before phones had windows: a QQ number in an email
+        // (`1380013@qq.com`), a street number. Up to four digits the prefix covers the windows.
+        let prefix = format!("{}*", quote(&digits));
+        if digits.len() <= PHONE_GRAM {
             return Some(Query {
-                fts: format!("{}*", quote(&digits)),
+                fts: prefix,
                 must_contain: Vec::new(),
                 phone_digits: None,
                 lowered: digits,
@@ -253,12 +257,12 @@ pub(crate) fn parse_query(input: &str) -> Option<Query> {
             .collect();
         windows.sort_unstable();
         windows.dedup();
-        let fts: Vec<String> = windows.into_iter().map(quote).collect();
+        let windows: Vec<String> = windows.into_iter().map(quote).collect();
         return Some(Query {
-            fts: fts.join(" AND "),
+            fts: format!("{prefix} OR ({})", windows.join(" AND ")),
             must_contain: Vec::new(),
-            // One window is its own proof; several can be spread over the number.
-            phone_digits: (digits.len() > PHONE_GRAM).then(|| digits.clone()),
+            // Windows can be spread over a number: the row must contain the digits.
+            phone_digits: Some(digits.clone()),
             lowered: digits,
         });
     }
@@ -373,8 +377,12 @@ mod tests {
                             assert!(toks.iter().any(|t| t.starts_with(sub)), "{e164}: {sub}");
                             continue;
                         }
-                        for term in q.fts.split(" AND ") {
-                            let term = term.trim_matches('"');
+                        let windows = q
+                            .fts
+                            .split_once(" OR (")
+                            .map_or(q.fts.as_str(), |(_, w)| w.trim_end_matches(')'));
+                        for term in windows.split(" AND ") {
+                            let term = term.trim_end_matches('*').trim_matches('"');
                             assert!(toks.contains(&term), "{e164}: {sub} needs {term}");
                         }
                         if let Some(d) = &q.phone_digits {
@@ -395,7 +403,7 @@ mod tests {
     fn digits_spread_over_a_number_are_not_a_match() {
         // 13801233800 has the windows of 13800 (1380 and 3800) but not 13800 itself.
         let q = parse_query("13800").unwrap_or_else(|| unreachable!());
-        assert_eq!(q.fts, "\"1380\" AND \"3800\"");
+        assert_eq!(q.fts, "\"13800\"* OR (\"1380\" AND \"3800\")");
         let d = q.phone_digits.unwrap_or_else(|| unreachable!());
         assert!(!phone_has(r#"["+8613801233800"]"#, &d));
         assert!(phone_has(r#"["+8613912345678", "+8613800138000"]"#, &d));
@@ -412,12 +420,15 @@ mod tests {
         let q = parse_query("Zhang wei").unwrap_or_else(|| unreachable!());
         assert_eq!(q.fts, "\"zhang\"* AND \"wei\"*");
         let q = parse_query("138 0013").unwrap_or_else(|| unreachable!());
-        assert_eq!(q.fts, "\"0013\" AND \"1380\" AND \"3800\" AND \"8001\"");
+        assert_eq!(
+            q.fts,
+            "\"1380013\"* OR (\"0013\" AND \"1380\" AND \"3800\" AND \"8001\")"
+        );
         assert_eq!(q.phone_digits.as_deref(), Some("1380013"));
         let q = parse_query("(138)").unwrap_or_else(|| unreachable!());
         assert_eq!(q.fts, "\"138\"*");
         let q = parse_query("8000").unwrap_or_else(|| unreachable!());
-        assert_eq!((q.fts.as_str(), q.phone_digits), ("\"8000\"", None));
+        assert_eq!((q.fts.as_str(), q.phone_digits), ("\"8000\"*", None));
         assert!(parse_query("  ").is_none());
         assert!(parse_query("@@").is_none());
         let q = parse_query("a\"b").unwrap_or_else(|| unreachable!());

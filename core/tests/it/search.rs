@@ -66,6 +66,23 @@ fn latin_prefixes_case_insensitive_emails_and_phones() -> TestResult {
     for q in ["13800138000", "138 0013 8000", "+86 138", "0013", "8000"] {
         assert_eq!(names(&store, q)?, ["张伟"], "{q}");
     }
+    // Digits in text are found as word prefixes (a QQ number is an email), and digits spread
+    // over a number are not a match.
+    store.add_contact(NewContact {
+        name: "QQ".into(),
+        emails: vec!["2718281@qq.com".into()],
+        phones: vec!["13801233800".into()],
+        ..Default::default()
+    })?;
+    for q in ["271828", "2718", "271"] {
+        assert_eq!(names(&store, q)?, ["QQ"], "{q}");
+    }
+    assert_eq!(names(&store, "1380123")?, ["QQ"], "the phone");
+    assert_eq!(
+        names(&store, "13800")?,
+        ["张伟"],
+        "1380 and 3800 are apart in QQ's number"
+    );
     assert!(
         names(&store, "chael")?.is_empty(),
         "Latin matches word prefixes, not infixes"
