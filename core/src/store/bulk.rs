@@ -19,7 +19,7 @@ use super::contacts::{self, project};
 use super::dedup::find;
 use super::pool::Pool;
 use super::{insert_record, load_record, write_record, RecordKind, Store};
-use crate::dedup::{DupReason, SCORE_EMAIL, SCORE_NAME_EXACT, SCORE_PHONE};
+use crate::dedup::{DupReason, Duplicate, SCORE_EMAIL, SCORE_NAME_EXACT, SCORE_PHONE};
 use crate::error::{Error, Result};
 use crate::import::read;
 use crate::import::{
@@ -186,6 +186,34 @@ type Checked = (
     Result<(ContactFields, Vec<String>)>,
 );
 
+/// A chunk's questions to the store: for a row (by its index in the chunk), its strong keys as
+/// duplicate lookups.
+type Lookups = Vec<(usize, Vec<(String, DupReason, f64)>)>;
+/// The store's answers: the best stored duplicate of each row that has one.
+type Answers = Result<Vec<(usize, Duplicate)>>;
+
+/// Answers a chunk's lookups from the store (on the thread that holds the transaction).
+fn answer(conn: &rusqlite::Connection, lookups: Lookups) -> Answers {
+    let mut out = Vec::new();
+    for (i, keys) in lookups {
+        if let Some(best) = find(conn, &keys, None)?.into_iter().next() {
+            out.push((i, best));
+        }
+    }
+    Ok(out)
+}
+
+/// What the pipeline's stages tell the thread that holds the transaction.
+enum Event {
+    /// The duplicate pass needs these answers from the store before it goes on.
+    Ask(Lookups, mpsc::Sender<Answers>),
+    /// Rows through the duplicate pass with nothing new to write (all refused or duplicates,
+    /// or a dry run).
+    Through(u64),
+    /// A chunk of new contacts, ready to write; the rows through the pipeline with it.
+    Prepared(u64, Vec<Prepared>),
+}
+
 /// The duplicate pass, row by row in file order, and what it has decided so far.
 struct Sorter<'a> {
     options: &'a ImportOptions,
@@ -261,7 +289,27 @@ impl Sorter<'_> {
 
     /// Sorts one chunk of validated rows: refused, duplicate (folded into its first when
     /// merging) or new. `first_new` is the index of the chunk's first new contact.
-    fn chunk(&mut self, conn: &rusqlite::Connection, rows: Vec<Checked>) -> Result<Vec<NewRow>> {
+    fn chunk(
+        &mut self,
+        rows: Vec<Checked>,
+        ask: &mut dyn FnMut(Lookups) -> Answers,
+    ) -> Result<Vec<NewRow>> {
+        // The store's answers for the chunk's rows first, in one request: they do not depend
+        // on the rows before (the import's own contacts get their keys after this pass).
+        let mut lookups: Lookups = Vec::new();
+        for (i, (_, _, _, fields)) in rows.iter().enumerate() {
+            if let Ok((_, keys)) = fields {
+                let strong: Vec<&String> = keys.iter().filter(|k| is_strong(k)).collect();
+                if self.stored.may_have(&strong) {
+                    lookups.push((i, strong.iter().map(|k| lookup_of(k)).collect()));
+                }
+            }
+        }
+        let mut answers: HashMap<usize, Duplicate> = if lookups.is_empty() {
+            HashMap::new()
+        } else {
+            ask(lookups)?.into_iter().collect()
+        };
         let first_new = self.accepted;
         let mut news: Vec<NewRow> = Vec::new();
         let what = if self.options.merge_duplicates {
@@ -269,7 +317,7 @@ impl Sorter<'_> {
         } else {
             "duplicate of"
         };
-        for (row, rp, patch, fields) in rows {
+        for (i, (row, rp, patch, fields)) in rows.into_iter().enumerate() {
             let (fields, keys) = match fields {
                 Ok(f) => f,
                 Err(Error::Validation {
@@ -326,13 +374,7 @@ impl Sorter<'_> {
                 }
                 continue;
             }
-            let stored = if self.stored.may_have(&strong) {
-                let lookups: Vec<(String, DupReason, f64)> =
-                    strong.iter().map(|k| lookup_of(k)).collect();
-                find(conn, &lookups, None)?.into_iter().next()
-            } else {
-                None
-            };
+            let stored = answers.remove(&i);
             if let Some(dup) = stored {
                 self.duplicates += 1;
                 let why: Vec<&str> = dup.reasons.iter().map(|r| r.as_str()).collect();
@@ -538,11 +580,16 @@ impl Store {
         };
         let mut created = Vec::new();
         let mut keys = DeferredKeys::new();
-        // Three stages run at once: validation (all cores) feeds the duplicate pass (this
-        // thread, which reads the store), which feeds the building of documents (all cores),
-        // whose chunks this thread writes as they come.
+        // Four stages run at once: validation (all cores) feeds the duplicate pass (its own
+        // thread; what it needs from the store, this thread answers a chunk at a time), which
+        // feeds the building of documents (all cores), whose chunks this thread writes.
         let prepare = |row: NewRow| prepare_contact(row, actor, region, now);
         let (validate, prepare) = (&validate, &prepare);
+        let stopped = || Error::Io {
+            op: "import",
+            path: path.to_path_buf(),
+            source: std::io::Error::other("the import's writing thread stopped"),
+        };
         let sorted = std::thread::scope(|s| -> Result<()> {
             // The two coordinating threads hold the pool; its workers stop when both are done.
             let pool = Arc::new(Pool::start(s, threads));
@@ -558,57 +605,83 @@ impl Store {
                     }
                 }
             });
+            // Bounded: prepared chunks wait for this thread instead of piling up in memory.
+            let (event_tx, event_rx) = mpsc::sync_channel::<Event>(4);
             let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<NewRow>)>(2);
-            let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Prepared>)>();
+            let preparing = event_tx.clone();
             s.spawn(move || {
                 let pool = pool;
                 while let Ok((through, rows)) = job_rx.recv() {
                     let prepared = pool.map(rows, prepare);
-                    if done_tx.send((through, prepared)).is_err() {
+                    if preparing.send(Event::Prepared(through, prepared)).is_err() {
                         break;
                     }
                 }
             });
-            let job_tx = job_tx;
-            let mut in_flight = 0usize;
-            let mut through = 0u64;
-            let mut write_ready = |block: bool,
-                                   in_flight: &mut usize,
-                                   progress: &mut dyn FnMut(ImportProgress)|
-             -> Result<()> {
-                while *in_flight > 0 {
-                    let next = if block {
-                        done_rx.recv().ok()
+            let sorter = &mut sorter;
+            let dry_run = options.dry_run;
+            let sorting = s.spawn(move || -> Result<()> {
+                let events = event_tx;
+                let mut ask = |lookups: Lookups| -> Answers {
+                    let (reply_tx, reply_rx) = mpsc::channel();
+                    events
+                        .send(Event::Ask(lookups, reply_tx))
+                        .map_err(|_| stopped())?;
+                    reply_rx.recv().map_err(|_| stopped())?
+                };
+                let mut through = 0u64;
+                for checked in checked_rx {
+                    through += checked.len() as u64;
+                    let news = sorter.chunk(checked, &mut ask)?;
+                    let sent = if dry_run || news.is_empty() {
+                        events.send(Event::Through(through)).is_ok()
                     } else {
-                        done_rx.try_recv().ok()
+                        job_tx.send((through, news)).is_ok()
                     };
-                    let Some((upto, prepared)) = next else {
-                        break;
-                    };
-                    *in_flight -= 1;
-                    write_chunk(&tx, prepared, (&now_text, now), &mut created, &mut keys)?;
-                    progress(ImportProgress { done: upto, total });
+                    if !sent {
+                        return Err(stopped());
+                    }
                 }
                 Ok(())
-            };
-            for checked in checked_rx {
-                through += checked.len() as u64;
-                let news = sorter.chunk(&tx, checked)?;
-                if options.dry_run || news.is_empty() {
-                    progress(ImportProgress {
-                        done: through,
-                        total,
-                    });
-                } else {
-                    if job_tx.send((through, news)).is_err() {
+            });
+            // This thread holds the transaction: it answers the duplicate pass and writes.
+            let mut reported = 0u64;
+            let mut outcome = Ok(());
+            for event in event_rx.iter() {
+                let step = match event {
+                    Event::Ask(lookups, reply) => {
+                        // A pass that is gone has failed, and says so itself.
+                        let _ = reply.send(answer(&tx, lookups));
+                        Ok(None)
+                    }
+                    Event::Through(upto) => Ok(Some(upto)),
+                    Event::Prepared(upto, prepared) => {
+                        write_chunk(&tx, prepared, (&now_text, now), &mut created, &mut keys)
+                            .map(|()| Some(upto))
+                    }
+                };
+                match step {
+                    // Chunks written and chunks skipped arrive from two stages: report the
+                    // furthest.
+                    Ok(Some(upto)) if upto > reported => {
+                        reported = upto;
+                        progress(ImportProgress { done: upto, total });
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        outcome = Err(e);
                         break;
                     }
-                    in_flight += 1;
                 }
-                write_ready(false, &mut in_flight, progress)?;
             }
-            drop(job_tx);
-            write_ready(true, &mut in_flight, progress)
+            // The other stages stop at their next message to this thread.
+            drop(event_rx);
+            let sorted = match sorting.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            // This thread's error first: the pass then only saw that it stopped.
+            outcome.and(sorted)
         });
         let written = sorted.and_then(|()| {
             // Indexed before the merges below, which re-index the contacts they change.
