@@ -138,6 +138,7 @@ pub(crate) fn created(tx: &Transaction<'_>, rid: i64, now_ms: i64) -> Result<()>
 }
 
 /// [`created`] for the records with row ids `first..=last`, in one statement.
+#[cfg(feature = "import")]
 pub(crate) fn created_between(
     tx: &Transaction<'_>,
     first: i64,
