@@ -187,7 +187,8 @@ impl OutpostStore {
             .into())
     }
 
-    /// Restores a merged contact as a contact of its own and returns it.
+    /// Restores a merged contact as a contact of its own and returns it; the contact it was
+    /// merged into gives back what the merge copied (values changed since stay).
     pub fn unmerge_contact(&self, id: String) -> Result<Contact, OutpostError> {
         Ok(self.write(|s| s.unmerge_contact(&id))?.into())
     }

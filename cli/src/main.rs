@@ -240,7 +240,8 @@ enum ContactCmd {
         /// The duplicate merged into it.
         loser_id: String,
     },
-    /// Restore a merged contact as a contact of its own.
+    /// Restore a merged contact as a contact of its own; the winner gives back what the merge
+    /// copied into it (values changed since stay).
     Unmerge {
         /// The merged contact.
         loser_id: String,

@@ -114,5 +114,9 @@ fn merge_and_unmerge_through_the_cli() -> TestResult {
         cli.ok(&["contact", "list"])?.as_array().map(Vec::len),
         Some(2)
     );
+    // The winner gave back the phone and the title the merge had copied into it.
+    let restored = cli.ok(&["contact", "get", &winner])?;
+    assert_eq!(restored["phones"], serde_json::json!(["+8613800138000"]));
+    assert!(restored["title"].is_null(), "{restored}");
     Ok(())
 }

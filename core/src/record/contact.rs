@@ -35,7 +35,8 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// Root keys starting with this record what a merge found on the merged contact (one key per
-/// merged contact); bookkeeping, not shown in `extra`.
+/// merged contact, and `merged_from:ID:copied` for what the merge copied from it);
+/// bookkeeping, not shown in `extra`.
 pub(crate) const MERGED_FROM_PREFIX: &str = "merged_from:";
 
 /// Keys an app may not set through `extra`.

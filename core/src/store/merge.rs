@@ -23,6 +23,7 @@ use crate::record::{
 };
 use automerge::{AutoCommit, ReadDoc, ROOT};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Longest `merged_into` chain followed; longer chains stop (no device makes them in practice).
@@ -149,10 +150,39 @@ const COPIED: &[(&str, bool)] = &[
     ("notes", true),
 ];
 
+/// What a merge copied into the winner, kept in the winner's document under
+/// `merged_from:LOSER:copied` so that an unmerge (on any device) can take it back.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Copied {
+    /// Fields (and extra fields) the winner lacked, with the value copied.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    fields: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    phones: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    emails: Vec<String>,
+}
+
+impl Copied {
+    fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.phones.is_empty() && self.emails.is_empty()
+    }
+}
+
+/// The winner's key that holds what the merge of `loser` copied into it.
+fn copied_key(loser: &str) -> String {
+    format!("{MERGED_FROM_PREFIX}{loser}:copied")
+}
+
 /// Copies into `winner` what `loser` has and it lacks; returns the loser's values that differ
-/// from the winner's (kept in the winner's document, so its history shows them).
-fn absorb(winner: &mut AutoCommit, loser: &AutoCommit) -> Result<BTreeMap<String, String>> {
+/// from the winner's (kept in the winner's document, so its history shows them), and what it
+/// copied.
+fn absorb(
+    winner: &mut AutoCommit,
+    loser: &AutoCommit,
+) -> Result<(BTreeMap<String, String>, Copied)> {
     let mut differing = BTreeMap::new();
+    let mut copied = Copied::default();
     if let (Some(w), Some(l)) = (get_str(winner, "name"), get_str(loser, "name")) {
         if w != l {
             differing.insert("name".to_string(), l);
@@ -163,8 +193,14 @@ fn absorb(winner: &mut AutoCommit, loser: &AutoCommit) -> Result<BTreeMap<String
             continue;
         };
         match get_str(winner, key).filter(|v| !v.trim().is_empty()) {
-            None if *is_text => put_text(winner, key, Some(&value))?,
-            None => put_opt_str(winner, key, Some(&value))?,
+            None => {
+                if *is_text {
+                    put_text(winner, key, Some(&value))?;
+                } else {
+                    put_opt_str(winner, key, Some(&value))?;
+                }
+                copied.fields.insert(key.to_string(), value);
+            }
             Some(w) if w != value => {
                 differing.insert(key.to_string(), value);
             }
@@ -178,7 +214,12 @@ fn absorb(winner: &mut AutoCommit, loser: &AutoCommit) -> Result<BTreeMap<String
                 continue;
             }
             if list.len() < MAX_LIST_ITEMS {
-                list.push(v);
+                list.push(v.clone());
+                if key == "phones" {
+                    copied.phones.push(v);
+                } else {
+                    copied.emails.push(v);
+                }
             } else {
                 differing
                     .entry(key.to_string())
@@ -202,14 +243,58 @@ fn absorb(winner: &mut AutoCommit, loser: &AutoCommit) -> Result<BTreeMap<String
             continue;
         };
         match get_str(winner, &key) {
-            None => put_opt_str(winner, &key, Some(&value))?,
+            None => {
+                put_opt_str(winner, &key, Some(&value))?;
+                copied.fields.insert(key, value);
+            }
             Some(w) if w != value => {
                 differing.insert(key, value);
             }
             Some(_) => {}
         }
     }
-    Ok(differing)
+    Ok((differing, copied))
+}
+
+/// Takes back from `winner` what the merge of `loser` copied into it, inside `tx`: each field
+/// that still holds the copied value, each copied phone and email still there, and the merge's
+/// notes on `loser`. What the winner's users changed since stays. A winner this device does not
+/// hold, or a merge from before the copy was recorded, has nothing to take back.
+fn take_back(tx: &Transaction<'_>, actor: &crate::Actor, winner: &str, loser: &str) -> Result<()> {
+    let (rid, mut doc, _) = match load_record(tx, RecordKind::Contact, winner, actor) {
+        Ok(found) => found,
+        Err(Error::NotFound { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let before = doc.get_heads();
+    let key = copied_key(loser);
+    let copied: Copied = get_str(&doc, &key)
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    for (field, value) in &copied.fields {
+        if get_str(&doc, field).as_deref() == Some(value.as_str()) {
+            // A text (notes) or a register alike: no value deletes the key.
+            put_opt_str(&mut doc, field, None)?;
+        }
+    }
+    for (list_key, taken) in [("phones", &copied.phones), ("emails", &copied.emails)] {
+        if taken.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = get_str_list(&doc, list_key)
+            .into_iter()
+            .filter(|v| !taken.contains(v))
+            .collect();
+        set_str_list(&mut doc, list_key, &list)?;
+    }
+    put_opt_str(&mut doc, &key, None)?;
+    put_opt_str(&mut doc, &format!("{MERGED_FROM_PREFIX}{loser}"), None)?;
+    if commit(&mut doc, actor, "unmerge", Store::now_ms()).is_none() {
+        return Ok(());
+    }
+    let w = write_record(tx, Some(rid), winner, "contact", &mut doc, Some(&before))?;
+    let c = contact::from_doc(winner, &doc, w.updated_at, w.sync_state);
+    project(tx, rid, &c, true)
 }
 
 /// Makes a contact's document say it is not merged, inside `tx`.
@@ -301,7 +386,11 @@ impl Store {
         let (lrid, mut ldoc, _) = load_record(&tx, RecordKind::Contact, loser_id, &self.actor)?;
         let wbefore = wdoc.get_heads();
         let lbefore = ldoc.get_heads();
-        let differing = absorb(&mut wdoc, &ldoc)?;
+        let (differing, copied) = absorb(&mut wdoc, &ldoc)?;
+        if !copied.is_empty() {
+            let json = serde_json::to_string(&copied).unwrap_or_default();
+            put_opt_str(&mut wdoc, &copied_key(loser_id), Some(&json))?;
+        }
         if !differing.is_empty() {
             let json = serde_json::to_string(&differing).unwrap_or_default();
             crate::record::check_text("merged_from", &json, contact::MAX_NOTES_CHARS)?;
@@ -344,7 +433,9 @@ impl Store {
     }
 
     /// Restores a merged contact as a contact of its own (`status` back to `active`, no
-    /// `merged_into`) and returns it. What the merge copied into the winner stays there.
+    /// `merged_into`) and returns it. The contact it was merged into gives back what the merge
+    /// copied from it (fields, phones and emails that still hold the copied values; what was
+    /// changed since stays).
     pub fn unmerge_contact(&mut self, id: &str) -> Result<Contact> {
         let id = id.trim();
         let r = self.unmerge_inner(id);
@@ -381,6 +472,9 @@ impl Store {
             if ignored.is_some() {
                 clear_merge(&tx, &actor, &survivor)?;
             }
+        }
+        if let Some(winner) = get_str(&doc, "merged_into") {
+            take_back(&tx, &actor, &winner, id)?;
         }
         clear_merge(&tx, &actor, id)?;
         let out = contacts::get(&tx, id)?;

@@ -1,7 +1,7 @@
 use super::{open, zhang, TestResult};
 use outpost_core::{
-    CheckIn, ContactStatus, DupQuery, DupReason, Error, ListOptions, NewContact, SearchOptions,
-    VisitFilter,
+    CheckIn, ContactPatch, ContactStatus, DupQuery, DupReason, Error, ListOptions, NewContact,
+    SearchOptions, VisitFilter,
 };
 
 fn phone_query(p: &str) -> DupQuery {
@@ -233,6 +233,41 @@ fn merge_copies_hides_and_unmerge_restores() -> TestResult {
     assert_eq!(back.merged_into, None);
     assert_eq!(store.list_contacts(&ListOptions::default())?.len(), 2);
     assert_eq!(store.search("总监", &SearchOptions::default())?.len(), 1);
+    // The winner gives back what the merge copied into it, and is its old self.
+    let restored = store.get_contact(&winner.id)?;
+    assert_eq!(restored.phones, ["+8613800138000"]);
+    assert!(restored.emails.is_empty(), "{:?}", restored.emails);
+    assert_eq!(restored.address, None);
+    assert_eq!(restored.extra.get("wechat"), None);
+    assert_eq!(restored.title.as_deref(), Some("采购经理"));
+    assert!(
+        restored.extra.keys().all(|k| !k.starts_with("merged_from")),
+        "{:?}",
+        restored.extra
+    );
+    assert!(store
+        .find_duplicates(&phone_query("13900139000"))?
+        .iter()
+        .all(|d| d.contact_id == loser.id));
+
+    // Merged again, and the winner's copied address edited since: the edit stays, the
+    // untouched copies go back.
+    store.merge_contacts(&winner.id, &loser.id)?;
+    store.edit_contact(
+        &winner.id,
+        ContactPatch {
+            address: Some("深圳市福田区".into()),
+            ..Default::default()
+        },
+    )?;
+    store.unmerge_contact(&loser.id)?;
+    let after = store.get_contact(&winner.id)?;
+    assert_eq!(after.address.as_deref(), Some("深圳市福田区"));
+    assert_eq!(after.phones, ["+8613800138000"]);
+    assert_eq!(after.extra.get("wechat"), None);
+    let loser_now = store.get_contact(&loser.id)?;
+    assert_eq!(loser_now.address.as_deref(), Some("深圳市南山区"));
+    assert_eq!(loser_now.phones, ["+8613900139000", "+8613800138000"]);
     Ok(())
 }
 

@@ -78,6 +78,10 @@ class DedupImportTest : AutoCloseable {
         assertEquals(ContactStatus.ACTIVE, back.status)
         assertNull(back.mergedInto)
         assertEquals(2, store.listContacts(ListOptions()).size)
+        // The winner gave back the phone and the title the merge had copied into it.
+        val restored = store.getContact(winner.id)
+        assertEquals(listOf("+8613800138000"), restored.phones)
+        assertNull(restored.title)
     }
 
     @Case
