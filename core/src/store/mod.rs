@@ -666,7 +666,10 @@ pub(crate) fn write_record(
     let (rid, sync_state) = match rid {
         None => {
             let state = if local { "local" } else { "synced" };
-            let rid = insert_record_row(tx, id, kind, &bytes, &heads, state, &updated_at)?;
+            let rid = insert_record(tx, id, kind, &bytes, &heads, state, &updated_at)?;
+            if local {
+                experience::created(tx, rid, Store::now_ms())?;
+            }
             (rid, state.to_string())
         }
         Some(rid) => {
@@ -694,24 +697,8 @@ pub(crate) fn write_record(
 }
 
 /// Inserts a new record's row (document bytes and heads already computed); returns its row id.
-pub(crate) fn insert_record_row(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    kind: &str,
-    doc: &[u8],
-    heads: &[u8],
-    sync_state: &str,
-    updated_at: &str,
-) -> Result<i64> {
-    let rid = insert_record(tx, id, kind, doc, heads, sync_state, updated_at)?;
-    if sync_state == "local" {
-        experience::created(tx, rid, Store::now_ms())?;
-    }
-    Ok(rid)
-}
-
-/// [`insert_record_row`] without noting a local record's creation for the experience metrics
-/// (the import notes a chunk's at once).
+/// A record created on this device is also noted for the experience metrics
+/// ([`experience::created`]; the import notes a chunk's at once).
 pub(crate) fn insert_record(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
