@@ -295,12 +295,14 @@ impl Sorter<'_> {
         ask: &mut dyn FnMut(Lookups) -> Answers,
     ) -> Result<Vec<NewRow>> {
         // The store's answers for the chunk's rows first, in one request: they do not depend
-        // on the rows before (the import's own contacts get their keys after this pass).
+        // on the rows before (the import's own contacts get their keys after this pass). A row
+        // with a key already seen in an earlier chunk is a duplicate within the file: not asked.
         let mut lookups: Lookups = Vec::new();
         for (i, (_, _, _, fields)) in rows.iter().enumerate() {
             if let Ok((_, keys)) = fields {
                 let strong: Vec<&String> = keys.iter().filter(|k| is_strong(k)).collect();
-                if self.stored.may_have(&strong) {
+                let earlier = strong.iter().any(|k| self.seen.contains_key(k.as_str()));
+                if !earlier && self.stored.may_have(&strong) {
                     lookups.push((i, strong.iter().map(|k| lookup_of(k)).collect()));
                 }
             }
@@ -434,11 +436,11 @@ fn write_chunk(
     created: &mut Vec<String>,
     keys: &mut DeferredKeys,
 ) -> Result<()> {
-    let (now_text, now_ms) = now;
-    let mut search: Vec<(i64, String)> = Vec::with_capacity(prepared.len());
     if prepared.is_empty() {
         return Ok(());
     }
+    let (now_text, now_ms) = now;
+    let mut search: Vec<(i64, String)> = Vec::with_capacity(prepared.len());
     super::scope::require_write(tx, "contact", None)?;
     for p in prepared {
         let rid = insert_record(tx, &p.id, "contact", &p.doc, &p.heads, "local", now_text)?;
