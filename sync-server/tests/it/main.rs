@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod audit;
+mod bounds;
 mod conformance;
 mod cursor;
 mod http;
