@@ -33,8 +33,8 @@ pub mod event {
     pub const RECORD_MERGE: &str = "record.merge";
     /// Changes accepted through the standard Automerge sync route (`detail.record`).
     pub const SYNC_AUTOMERGE: &str = "sync.automerge";
-    /// A revoked device pushed changes: they were not applied, and are kept here (change bytes
-    /// in hex) for a manager to review.
+    /// A revoked device pushed changes: they were not applied; the body's sha256 and size and
+    /// each change's record, kind, hash and size are kept here for a manager to review.
     pub const SYNC_QUARANTINED: &str = "sync.quarantined";
     /// A device downloaded the tenant's documents (`/v1/bootstrap`, first page).
     pub const SYNC_BOOTSTRAP: &str = "sync.bootstrap";
@@ -417,6 +417,7 @@ pub async fn remote_scope(
 /// invalid or merges it into another (root keys `status = "invalid"`, `merged_into`).
 fn change_summary(bytes: &[u8]) -> Option<(String, bool, bool)> {
     use automerge::legacy::{Key, ObjectId};
+    outpost_core::sync::bounds::inspect_change(bytes).ok()?;
     let change = automerge::Change::try_from(bytes).ok()?;
     let hash = hex::encode(change.hash().0);
     let (mut invalidates, mut merges) = (false, false);
@@ -500,11 +501,18 @@ pub async fn record_push(
     }
 }
 
-/// Keeps the changes a revoked device pushed (not applied) in a `sync.quarantined` row of its
-/// tenant's chain, flagged for a manager: record, kind, change hash and the change bytes (hex).
+/// The most changes a `sync.quarantined` row lists one by one (the rest are counted).
+pub const MAX_QUARANTINE_LISTED: usize = 100;
+
+/// Records what a revoked device pushed (not applied) in a `sync.quarantined` row of its
+/// tenant's chain, flagged for a manager: the body's sha256 and size, and for each change (at
+/// most [`MAX_QUARANTINE_LISTED`]) its record, kind, change hash and size. The bytes are not
+/// kept: a revoked device must not be able to fill the disk. A change hash is read within the
+/// bounds of [`outpost_core::sync::bounds`] (`null` for a change that exceeds them).
 pub async fn record_quarantine(
     storage: &dyn crate::Storage,
     headers: &axum::http::HeaderMap,
+    body: &[u8],
     changes: &[outpost_core::sync::protocol::PushChange],
 ) {
     if changes.is_empty() {
@@ -527,24 +535,28 @@ pub async fn record_quarantine(
             return;
         }
     };
-    let kept: Vec<serde_json::Value> = changes
+    let mut budget = outpost_core::sync::bounds::Budget::request();
+    let listed: Vec<serde_json::Value> = changes
         .iter()
+        .take(MAX_QUARANTINE_LISTED)
         .map(|c| {
-            let hash = change_summary(&c.change).map(|(h, _, _)| h);
+            let hash = budget.change(&c.change).ok().map(|i| hex::encode(i.hash));
             serde_json::json!({
-                "record": c.record,
-                "kind": c.kind,
+                "record": c.record.chars().take(200).collect::<String>(),
+                "kind": c.kind.chars().take(40).collect::<String>(),
                 "hash": hash,
-                "change": hex::encode(&c.change),
+                "bytes": c.change.len(),
             })
         })
         .collect();
-    let e = AuditEvent::new(
-        &device.tenant_id,
-        event::SYNC_QUARANTINED,
-        &serde_json::json!({ "review": "manager", "changes": kept }),
-    )
-    .by(&device.user_id, Some(&device.id));
+    let detail = serde_json::json!({
+        "review": "manager",
+        "body": { "sha256": hex::encode(Sha256::digest(body)), "bytes": body.len() },
+        "changes_total": changes.len(),
+        "changes": listed,
+    });
+    let e = AuditEvent::new(&device.tenant_id, event::SYNC_QUARANTINED, &detail)
+        .by(&device.user_id, Some(&device.id));
     record(storage, e).await;
 }
 

@@ -383,10 +383,12 @@ async fn sync(
     require_content_type(&headers, protocol::CONTENT_TYPE)?;
     let device = match authenticate(&state, &headers).await {
         Err(e) if e.code == "device_revoked" => {
-            // The changes a revoked (offboarded) device still pushes are kept for a manager.
+            // What a revoked (offboarded) device still pushes is noted for a manager (hashes
+            // and sizes, not the bytes).
             if let Ok(bytes) = read_body(&state, &headers, body).await {
                 if let Ok(request) = decode_message::<SyncRequest>("sync request", &bytes) {
-                    audit::record_quarantine(&*state.storage, &headers, &request.changes).await;
+                    audit::record_quarantine(&*state.storage, &headers, &bytes, &request.changes)
+                        .await;
                 }
             }
             return Err(e);
@@ -395,6 +397,9 @@ async fn sync(
     };
     let bytes = read_body(&state, &headers, body).await?;
     let request: SyncRequest = decode_message("sync request", &bytes)?;
+    drop(bytes);
+    // Bounded before anything below reads a change (see outpost_core::sync::bounds).
+    crate::storage::plan::check_bounds(&request.changes)?;
     let limit = page_limit(request.limit);
     let now = now_ms();
     let viewer = viewer_of(&*state.storage, &device).await?;

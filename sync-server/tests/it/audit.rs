@@ -319,7 +319,8 @@ async fn http_pushes_invalidations_and_auth_failures_are_audited() {
     assert_eq!(kept[0].device_id.as_deref(), Some(gone.id.as_str()));
     let detail: serde_json::Value = serde_json::from_str(&kept[0].detail).unwrap();
     assert_eq!(detail["changes"][0]["record"], g.record.as_str());
-    assert_eq!(detail["changes"][0]["change"], hex::encode(&offline));
+    assert_eq!(detail["changes"][0]["hash"], hex::encode(hash(&offline)));
+    assert_eq!(detail["changes"][0]["bytes"], offline.len());
     let failed = events(&*s, "", event::AUTH_FAILED).await;
     assert_eq!(failed.len(), 1);
     assert!(failed[0]
@@ -331,6 +332,68 @@ async fn http_pushes_invalidations_and_auth_failures_are_audited() {
     assert_eq!(revoked[0].device_id.as_deref(), Some(gone.id.as_str()));
     assert!(audit::verify(&*s, None).await.unwrap().iter().all(|r| r.ok));
     server.stop().await;
+}
+
+/// A revoked device that keeps pushing large bodies does not fill the disk: the audit trail
+/// keeps each body's hash and size and its changes' hashes and sizes, never their bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantined_bodies_are_kept_as_hash_and_size_on_both_storages() {
+    use sha2::{Digest, Sha256};
+    for (_raw, s) in Raw::open().await {
+        let backend = s.backend();
+        let acme = tenant_with_device(&*s, "acme", "alice").await;
+        let (gone, gone_token) = device(&*s, &acme.tenant.id, "gone").await;
+        s.revoke_device(&gone.id).await.unwrap();
+        let server = TestServer::start(s.clone()).await;
+        let actor = new_actor();
+        let mut changes = Vec::new();
+        for i in 0..6 {
+            let (mut w, first) = ContactWriter::create(&actor, &format!("客户{i}"));
+            let notes: String = "离职前录入的备注".chars().cycle().take(300_000).collect();
+            let big = w.set("notes", &notes);
+            changes.push(w.push(first));
+            changes.push(w.push(big));
+        }
+        let body = protocol::encode(&sync_request(&actor, 0, changes.clone(), None));
+        assert!(body.len() > 5 * 1024 * 1024, "{}", body.len());
+        for _ in 0..5 {
+            let refused = post(
+                &server.client,
+                &format!("{}/v1/sync", server.url),
+                Some(&gone_token),
+                Some(protocol::CONTENT_TYPE),
+                body.clone(),
+            )
+            .await;
+            assert_eq!(refused.error_code(), "device_revoked");
+        }
+        let kept = events(&*s, &acme.tenant.id, event::SYNC_QUARANTINED).await;
+        assert_eq!(kept.len(), 5, "{backend}");
+        let stored: usize = kept.iter().map(|e| e.detail.len()).sum();
+        assert!(
+            stored < 64 * 1024,
+            "{backend}: five {}-byte bodies took {stored} bytes of audit trail",
+            body.len()
+        );
+        let detail: serde_json::Value = serde_json::from_str(&kept[0].detail).unwrap();
+        assert_eq!(detail["review"], "manager");
+        assert_eq!(detail["body"]["bytes"], body.len());
+        assert_eq!(
+            detail["body"]["sha256"],
+            hex::encode(Sha256::digest(&body)),
+            "{backend}"
+        );
+        assert_eq!(detail["changes_total"], changes.len());
+        assert_eq!(detail["changes"][1]["record"], changes[1].record.as_str());
+        assert_eq!(
+            detail["changes"][1]["hash"],
+            hex::encode(hash(&changes[1].change))
+        );
+        assert_eq!(detail["changes"][1]["bytes"], changes[1].change.len());
+        assert!(detail["changes"][1].get("change").is_none());
+        assert!(audit::verify(&*s, None).await.unwrap().iter().all(|r| r.ok));
+        server.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
