@@ -8,6 +8,7 @@ mod audit;
 mod bounds;
 mod conformance;
 mod cursor;
+mod fuzz;
 mod http;
 mod routing;
 mod scope;
