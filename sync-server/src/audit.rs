@@ -10,7 +10,9 @@
 //! text). The last seq and hash of each chain are kept in a head row written in the same
 //! transaction, so [`verify`] finds an altered row, a removed row, and removed rows at the end.
 //!
-//! Both storages refuse `UPDATE` and `DELETE` on the audit table with a trigger. Someone with
+//! Both storages refuse `UPDATE` and `DELETE` on the audit table with a trigger, and any insert
+//! of an existing row (SQLite's `INSERT OR REPLACE`); a head is inserted once, then only moves
+//! forward by one row to a row that exists with its hash, and is never deleted. Someone with
 //! full database access can drop the trigger and rewrite a whole chain consistently from some
 //! row on; to catch that, keep the head hashes that `outpost-server audit verify` prints
 //! somewhere else (a ticket, an e-mail): a rewritten chain no longer ends in them.
@@ -201,6 +203,26 @@ pub trait AuditLog: Send + Sync {
 
     /// The head of every chain, by tenant id.
     async fn audit_heads(&self) -> Result<Vec<AuditHead>, StorageError>;
+
+    /// Every tenant with rows in the log, by id (a chain whose head was deleted included).
+    async fn audit_tenants(&self) -> Result<Vec<String>, StorageError>;
+}
+
+/// The tenants to walk: `tenant_id`, or every tenant with log rows or a head.
+async fn chains(
+    log: &dyn AuditLog,
+    tenant_id: Option<&str>,
+    heads: &[AuditHead],
+) -> Result<Vec<String>, StorageError> {
+    Ok(match tenant_id {
+        Some(t) => vec![t.to_string()],
+        None => {
+            let mut all: std::collections::BTreeSet<String> =
+                log.audit_tenants().await?.into_iter().collect();
+            all.extend(heads.iter().map(|h| h.tenant_id.clone()));
+            all.into_iter().collect()
+        }
+    })
 }
 
 /// Checks one chain row by row; feed it the rows in stored order, then [`ChainVerifier::finish`].
@@ -318,16 +340,14 @@ pub struct ChainReport {
 /// Rows read per page while verifying or exporting.
 const PAGE: u32 = 1_000;
 
-/// Verifies the chains of `tenant_id` (or of every tenant with an audit trail).
+/// Verifies the chains of `tenant_id` (or of every tenant with log rows or a head: a chain whose
+/// head was deleted is walked and reported).
 pub async fn verify(
     log: &dyn AuditLog,
     tenant_id: Option<&str>,
 ) -> Result<Vec<ChainReport>, StorageError> {
     let heads = log.audit_heads().await?;
-    let tenants: Vec<String> = match tenant_id {
-        Some(t) => vec![t.to_string()],
-        None => heads.iter().map(|h| h.tenant_id.clone()).collect(),
-    };
+    let tenants = chains(log, tenant_id, &heads).await?;
     let mut reports = Vec::new();
     for tenant in tenants {
         let mut verifier = ChainVerifier::new(&tenant);
@@ -354,15 +374,11 @@ pub async fn export(
     since_ms: Option<i64>,
     mut each: impl FnMut(&AuditRow) -> Result<bool, StorageError>,
 ) -> Result<u64, StorageError> {
-    let tenants: Vec<String> = match tenant_id {
-        Some(t) => vec![t.to_string()],
-        None => log
-            .audit_heads()
-            .await?
-            .into_iter()
-            .map(|h| h.tenant_id)
-            .collect(),
+    let heads = match tenant_id {
+        Some(_) => Vec::new(),
+        None => log.audit_heads().await?,
     };
+    let tenants = chains(log, tenant_id, &heads).await?;
     let mut written = 0;
     for tenant in tenants {
         let mut after = 0;

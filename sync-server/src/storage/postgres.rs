@@ -107,6 +107,8 @@ CREATE TABLE blob_chunks (
     crate::reports::MIGRATION,
     // 6: scoped sync (see crate::access).
     crate::access::MIGRATION,
+    // 7: the audit heads protected like the log (see crate::audit).
+    audit::MIGRATION_PROTECT_HEADS,
 ];
 
 /// The PostgreSQL storage.

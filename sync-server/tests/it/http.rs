@@ -846,6 +846,9 @@ impl outpost_server::AuditLog for PanickyStorage {
     async fn audit_heads(&self) -> Result<Vec<outpost_server::AuditHead>, StorageError> {
         self.0.audit_heads().await
     }
+    async fn audit_tenants(&self) -> Result<Vec<String>, StorageError> {
+        self.0.audit_tenants().await
+    }
 }
 
 #[async_trait]
