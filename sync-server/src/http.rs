@@ -19,6 +19,7 @@ use crate::access::viewer_of;
 use crate::audit::{self, event, AuditEvent};
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::options::ServerOptions;
 use crate::storage::{now_ms, Device, Storage};
 use crate::token::hash_token;
 use axum::body::{Body, Bytes, HttpBody};
@@ -63,12 +64,14 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     /// The counters behind `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The server's bounds.
+    pub options: Arc<ServerOptions>,
 }
 
 /// The server's router, with its layers (tracing, metrics, panic catching, audit remote
-/// address, failed-authentication limits), over `storage`.
+/// address, failed-authentication limits), over `storage`, with the default options.
 pub fn router(storage: Arc<dyn Storage>) -> Router {
-    router_with_limits(storage, crate::ratelimit::LimitConfig::default())
+    router_with_options(storage, ServerOptions::default())
 }
 
 /// [`router`] with failed-authentication limits of your choosing.
@@ -76,10 +79,22 @@ pub fn router_with_limits(
     storage: Arc<dyn Storage>,
     limits: crate::ratelimit::LimitConfig,
 ) -> Router {
-    let limiter = Arc::new(crate::ratelimit::AuthLimiter::new(limits));
+    router_with_options(
+        storage,
+        ServerOptions {
+            auth_limits: limits,
+            ..ServerOptions::default()
+        },
+    )
+}
+
+/// [`router`] with options of your choosing.
+pub fn router_with_options(storage: Arc<dyn Storage>, options: ServerOptions) -> Router {
+    let limiter = Arc::new(crate::ratelimit::AuthLimiter::new(options.auth_limits));
     let state = AppState {
         storage,
         metrics: Arc::new(Metrics::default()),
+        options: Arc::new(options),
     };
     Router::new()
         .route("/v1/sync", post(sync))
@@ -119,19 +134,25 @@ pub fn router_with_limits(
         .with_state(state)
 }
 
-/// Serves the API on `listener` over `storage` until `shutdown` completes, then finishes the
-/// requests in flight.
+/// Serves the API on `listener` over `storage` with the default options until `shutdown`
+/// completes, then finishes the requests in flight.
 pub async fn launch(
     listener: TcpListener,
     storage: Arc<dyn Storage>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(storage).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    launch_with(listener, storage, ServerOptions::default(), shutdown).await
+}
+
+/// [`launch`] with options of your choosing (timeouts, connection cap, upload expiry, limits).
+pub async fn launch_with(
+    listener: TcpListener,
+    storage: Arc<dyn Storage>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = router_with_options(storage, options.clone());
+    crate::serve::serve(listener, router, options, shutdown).await
 }
 
 /// The metrics label of a request path (a fixed set, so label cardinality stays bounded).

@@ -12,4 +12,5 @@ mod fuzz;
 mod http;
 mod routing;
 mod scope;
+mod serve;
 mod support;
