@@ -151,8 +151,29 @@ pub async fn launch_with(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = router_with_options(storage, options.clone());
-    crate::serve::serve(listener, router, options, shutdown).await
+    let router = router_with_options(storage.clone(), options.clone());
+    let sweeper = tokio::spawn(expire_uploads(storage, options.upload_expiry));
+    let served = crate::serve::serve(listener, router, options, shutdown).await;
+    sweeper.abort();
+    served
+}
+
+/// Discards expired unfinished uploads now and then (every tenth of the expiry, at least a
+/// minute and at most ten). Appends treat an expired upload as gone before it is swept.
+async fn expire_uploads(storage: Arc<dyn Storage>, expiry: Duration) {
+    let every = (expiry / 10).clamp(Duration::from_secs(60), Duration::from_secs(600));
+    let expiry_ms = i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        match storage
+            .blob_expire(now_ms().saturating_sub(expiry_ms))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(uploads = n, "expired unfinished uploads discarded"),
+            Err(e) => tracing::warn!(error = %e, "discarding expired uploads failed"),
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// The metrics label of a request path (a fixed set, so label cardinality stays bounded).

@@ -8,6 +8,7 @@ mod audit;
 mod bounds;
 mod conformance;
 mod cursor;
+mod files;
 mod fuzz;
 mod http;
 mod routing;
