@@ -3,8 +3,9 @@
 //! A change is accepted only if it parses (checksum included), was authored by the pushing
 //! store's actor, does not change the record's kind, has all its dependencies, and leaves a
 //! record that passes the record schema's validation. Every change is checked against
-//! [`crate::sync::bounds`] (size, inflated size, declared operations) before it is parsed. Storage backends call [`apply_change`]
-//! inside their per-tenant transaction; nothing here does I/O.
+//! [`crate::sync::bounds`] (size, inflated size, declared operations) before it is parsed.
+//! Storage backends call [`apply_change`] inside their per-tenant transaction; nothing here
+//! does I/O.
 
 use crate::record;
 use crate::sync::bounds::{inspect_change, ChunkError};
