@@ -556,7 +556,12 @@ pub async fn record_quarantine(
         .iter()
         .take(MAX_QUARANTINE_LISTED)
         .map(|c| {
-            let hash = budget.change(&c.change).ok().map(|i| hex::encode(i.hash));
+            let hash = match budget.change(&c.change) {
+                Ok(info) => Some(info.hash),
+                Err(outpost_core::sync::bounds::ChunkError::TooLarge { hash, .. }) => hash,
+                Err(_) => None,
+            };
+            let hash = hash.map(hex::encode);
             serde_json::json!({
                 "record": c.record.chars().take(200).collect::<String>(),
                 "kind": c.kind.chars().take(40).collect::<String>(),

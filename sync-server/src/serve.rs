@@ -32,8 +32,9 @@ pub async fn serve(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let max = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
-    let permits = Arc::new(Semaphore::new(max));
+    let max =
+        u32::try_from(options.max_connections.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
+    let permits = Arc::new(Semaphore::new(max as usize));
     let (stop, stopped) = watch::channel(false);
     let options = Arc::new(options);
     tokio::pin!(shutdown);
@@ -71,7 +72,7 @@ pub async fn serve(
     drop(listener);
     let _ = stop.send(true);
     // Every connection holds a permit until it ends.
-    let _ = permits.acquire_many(max as u32).await;
+    let _ = permits.acquire_many(max).await;
     Ok(())
 }
 
