@@ -288,7 +288,8 @@ pub trait AccessStore: Send + Sync {
     /// Whether the user is disabled.
     async fn user_disabled(&self, tenant_id: &str, user: &str) -> Result<bool, StorageError>;
 
-    /// The tenant's records that name blob `sha256` (attachments), with kind and visibility.
+    /// The tenant's vouched attachments that name blob `sha256` (see
+    /// [`crate::storage::blobs::vouched`]), with kind and visibility.
     async fn blob_records(
         &self,
         tenant_id: &str,

@@ -10,7 +10,9 @@
 //! text). The last seq and hash of each chain are kept in a head row written in the same
 //! transaction, so [`verify`] finds an altered row, a removed row, and removed rows at the end.
 //!
-//! Both storages refuse `UPDATE` and `DELETE` on the audit table with a trigger. Someone with
+//! Both storages refuse `UPDATE` and `DELETE` on the audit table with a trigger, and any insert
+//! of an existing row (SQLite's `INSERT OR REPLACE`); a head is inserted once, then only moves
+//! forward by one row to a row that exists with its hash, and is never deleted. Someone with
 //! full database access can drop the trigger and rewrite a whole chain consistently from some
 //! row on; to catch that, keep the head hashes that `outpost-server audit verify` prints
 //! somewhere else (a ticket, an e-mail): a rewritten chain no longer ends in them.
@@ -33,8 +35,8 @@ pub mod event {
     pub const RECORD_MERGE: &str = "record.merge";
     /// Changes accepted through the standard Automerge sync route (`detail.record`).
     pub const SYNC_AUTOMERGE: &str = "sync.automerge";
-    /// A revoked device pushed changes: they were not applied, and are kept here (change bytes
-    /// in hex) for a manager to review.
+    /// A revoked device pushed changes: they were not applied; the body's sha256 and size and
+    /// each change's record, kind, hash and size are kept here for a manager to review.
     pub const SYNC_QUARANTINED: &str = "sync.quarantined";
     /// A device downloaded the tenant's documents (`/v1/bootstrap`, first page).
     pub const SYNC_BOOTSTRAP: &str = "sync.bootstrap";
@@ -201,6 +203,26 @@ pub trait AuditLog: Send + Sync {
 
     /// The head of every chain, by tenant id.
     async fn audit_heads(&self) -> Result<Vec<AuditHead>, StorageError>;
+
+    /// Every tenant with rows in the log, by id (a chain whose head was deleted included).
+    async fn audit_tenants(&self) -> Result<Vec<String>, StorageError>;
+}
+
+/// The tenants to walk: `tenant_id`, or every tenant with log rows or a head.
+async fn chains(
+    log: &dyn AuditLog,
+    tenant_id: Option<&str>,
+    heads: &[AuditHead],
+) -> Result<Vec<String>, StorageError> {
+    Ok(match tenant_id {
+        Some(t) => vec![t.to_string()],
+        None => {
+            let mut all: std::collections::BTreeSet<String> =
+                log.audit_tenants().await?.into_iter().collect();
+            all.extend(heads.iter().map(|h| h.tenant_id.clone()));
+            all.into_iter().collect()
+        }
+    })
 }
 
 /// Checks one chain row by row; feed it the rows in stored order, then [`ChainVerifier::finish`].
@@ -318,16 +340,14 @@ pub struct ChainReport {
 /// Rows read per page while verifying or exporting.
 const PAGE: u32 = 1_000;
 
-/// Verifies the chains of `tenant_id` (or of every tenant with an audit trail).
+/// Verifies the chains of `tenant_id` (or of every tenant with log rows or a head: a chain whose
+/// head was deleted is walked and reported).
 pub async fn verify(
     log: &dyn AuditLog,
     tenant_id: Option<&str>,
 ) -> Result<Vec<ChainReport>, StorageError> {
     let heads = log.audit_heads().await?;
-    let tenants: Vec<String> = match tenant_id {
-        Some(t) => vec![t.to_string()],
-        None => heads.iter().map(|h| h.tenant_id.clone()).collect(),
-    };
+    let tenants = chains(log, tenant_id, &heads).await?;
     let mut reports = Vec::new();
     for tenant in tenants {
         let mut verifier = ChainVerifier::new(&tenant);
@@ -354,15 +374,11 @@ pub async fn export(
     since_ms: Option<i64>,
     mut each: impl FnMut(&AuditRow) -> Result<bool, StorageError>,
 ) -> Result<u64, StorageError> {
-    let tenants: Vec<String> = match tenant_id {
-        Some(t) => vec![t.to_string()],
-        None => log
-            .audit_heads()
-            .await?
-            .into_iter()
-            .map(|h| h.tenant_id)
-            .collect(),
+    let heads = match tenant_id {
+        Some(_) => Vec::new(),
+        None => log.audit_heads().await?,
     };
+    let tenants = chains(log, tenant_id, &heads).await?;
     let mut written = 0;
     for tenant in tenants {
         let mut after = 0;
@@ -417,6 +433,7 @@ pub async fn remote_scope(
 /// invalid or merges it into another (root keys `status = "invalid"`, `merged_into`).
 fn change_summary(bytes: &[u8]) -> Option<(String, bool, bool)> {
     use automerge::legacy::{Key, ObjectId};
+    outpost_core::sync::bounds::inspect_change(bytes).ok()?;
     let change = automerge::Change::try_from(bytes).ok()?;
     let hash = hex::encode(change.hash().0);
     let (mut invalidates, mut merges) = (false, false);
@@ -500,11 +517,18 @@ pub async fn record_push(
     }
 }
 
-/// Keeps the changes a revoked device pushed (not applied) in a `sync.quarantined` row of its
-/// tenant's chain, flagged for a manager: record, kind, change hash and the change bytes (hex).
+/// The most changes a `sync.quarantined` row lists one by one (the rest are counted).
+pub const MAX_QUARANTINE_LISTED: usize = 100;
+
+/// Records what a revoked device pushed (not applied) in a `sync.quarantined` row of its
+/// tenant's chain, flagged for a manager: the body's sha256 and size, and for each change (at
+/// most [`MAX_QUARANTINE_LISTED`]) its record, kind, change hash and size. The bytes are not
+/// kept: a revoked device must not be able to fill the disk. A change hash is read within the
+/// bounds of [`outpost_core::sync::bounds`] (`null` for a change that exceeds them).
 pub async fn record_quarantine(
     storage: &dyn crate::Storage,
     headers: &axum::http::HeaderMap,
+    body: &[u8],
     changes: &[outpost_core::sync::protocol::PushChange],
 ) {
     if changes.is_empty() {
@@ -527,24 +551,33 @@ pub async fn record_quarantine(
             return;
         }
     };
-    let kept: Vec<serde_json::Value> = changes
+    let mut budget = outpost_core::sync::bounds::Budget::request();
+    let listed: Vec<serde_json::Value> = changes
         .iter()
+        .take(MAX_QUARANTINE_LISTED)
         .map(|c| {
-            let hash = change_summary(&c.change).map(|(h, _, _)| h);
+            let hash = match budget.change(&c.change) {
+                Ok(info) => Some(info.hash),
+                Err(outpost_core::sync::bounds::ChunkError::TooLarge { hash, .. }) => hash,
+                Err(_) => None,
+            };
+            let hash = hash.map(hex::encode);
             serde_json::json!({
-                "record": c.record,
-                "kind": c.kind,
+                "record": c.record.chars().take(200).collect::<String>(),
+                "kind": c.kind.chars().take(40).collect::<String>(),
                 "hash": hash,
-                "change": hex::encode(&c.change),
+                "bytes": c.change.len(),
             })
         })
         .collect();
-    let e = AuditEvent::new(
-        &device.tenant_id,
-        event::SYNC_QUARANTINED,
-        &serde_json::json!({ "review": "manager", "changes": kept }),
-    )
-    .by(&device.user_id, Some(&device.id));
+    let detail = serde_json::json!({
+        "review": "manager",
+        "body": { "sha256": hex::encode(Sha256::digest(body)), "bytes": body.len() },
+        "changes_total": changes.len(),
+        "changes": listed,
+    });
+    let e = AuditEvent::new(&device.tenant_id, event::SYNC_QUARANTINED, &detail)
+        .by(&device.user_id, Some(&device.id));
     record(storage, e).await;
 }
 

@@ -19,6 +19,7 @@ use crate::access::viewer_of;
 use crate::audit::{self, event, AuditEvent};
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::options::ServerOptions;
 use crate::storage::{now_ms, Device, Storage};
 use crate::token::hash_token;
 use axum::body::{Body, Bytes, HttpBody};
@@ -63,12 +64,14 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     /// The counters behind `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The server's bounds.
+    pub options: Arc<ServerOptions>,
 }
 
 /// The server's router, with its layers (tracing, metrics, panic catching, audit remote
-/// address, failed-authentication limits), over `storage`.
+/// address, failed-authentication limits), over `storage`, with the default options.
 pub fn router(storage: Arc<dyn Storage>) -> Router {
-    router_with_limits(storage, crate::ratelimit::LimitConfig::default())
+    router_with_options(storage, ServerOptions::default())
 }
 
 /// [`router`] with failed-authentication limits of your choosing.
@@ -76,10 +79,22 @@ pub fn router_with_limits(
     storage: Arc<dyn Storage>,
     limits: crate::ratelimit::LimitConfig,
 ) -> Router {
-    let limiter = Arc::new(crate::ratelimit::AuthLimiter::new(limits));
+    router_with_options(
+        storage,
+        ServerOptions {
+            auth_limits: limits,
+            ..ServerOptions::default()
+        },
+    )
+}
+
+/// [`router`] with options of your choosing.
+pub fn router_with_options(storage: Arc<dyn Storage>, options: ServerOptions) -> Router {
+    let limiter = Arc::new(crate::ratelimit::AuthLimiter::new(options.auth_limits));
     let state = AppState {
         storage,
         metrics: Arc::new(Metrics::default()),
+        options: Arc::new(options),
     };
     Router::new()
         .route("/v1/sync", post(sync))
@@ -119,19 +134,46 @@ pub fn router_with_limits(
         .with_state(state)
 }
 
-/// Serves the API on `listener` over `storage` until `shutdown` completes, then finishes the
-/// requests in flight.
+/// Serves the API on `listener` over `storage` with the default options until `shutdown`
+/// completes, then finishes the requests in flight.
 pub async fn launch(
     listener: TcpListener,
     storage: Arc<dyn Storage>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(storage).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    launch_with(listener, storage, ServerOptions::default(), shutdown).await
+}
+
+/// [`launch`] with options of your choosing (timeouts, connection cap, upload expiry, limits).
+pub async fn launch_with(
+    listener: TcpListener,
+    storage: Arc<dyn Storage>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = router_with_options(storage.clone(), options.clone());
+    let sweeper = tokio::spawn(expire_uploads(storage, options.upload_expiry));
+    let served = crate::serve::serve(listener, router, options, shutdown).await;
+    sweeper.abort();
+    served
+}
+
+/// Discards expired unfinished uploads now and then (every tenth of the expiry, at least a
+/// minute and at most ten). Appends treat an expired upload as gone before it is swept.
+async fn expire_uploads(storage: Arc<dyn Storage>, expiry: Duration) {
+    let every = (expiry / 10).clamp(Duration::from_secs(60), Duration::from_secs(600));
+    let expiry_ms = i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        match storage
+            .blob_expire(now_ms().saturating_sub(expiry_ms))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(uploads = n, "expired unfinished uploads discarded"),
+            Err(e) => tracing::warn!(error = %e, "discarding expired uploads failed"),
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// The metrics label of a request path (a fixed set, so label cardinality stays bounded).
@@ -383,10 +425,12 @@ async fn sync(
     require_content_type(&headers, protocol::CONTENT_TYPE)?;
     let device = match authenticate(&state, &headers).await {
         Err(e) if e.code == "device_revoked" => {
-            // The changes a revoked (offboarded) device still pushes are kept for a manager.
+            // What a revoked (offboarded) device still pushes is noted for a manager (hashes
+            // and sizes, not the bytes).
             if let Ok(bytes) = read_body(&state, &headers, body).await {
                 if let Ok(request) = decode_message::<SyncRequest>("sync request", &bytes) {
-                    audit::record_quarantine(&*state.storage, &headers, &request.changes).await;
+                    audit::record_quarantine(&*state.storage, &headers, &bytes, &request.changes)
+                        .await;
                 }
             }
             return Err(e);
@@ -395,6 +439,9 @@ async fn sync(
     };
     let bytes = read_body(&state, &headers, body).await?;
     let request: SyncRequest = decode_message("sync request", &bytes)?;
+    drop(bytes);
+    // Bounded before anything below reads a change (see outpost_core::sync::bounds).
+    crate::storage::plan::check_bounds(&request.changes)?;
     let limit = page_limit(request.limit);
     let now = now_ms();
     let viewer = viewer_of(&*state.storage, &device).await?;

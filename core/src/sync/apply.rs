@@ -2,10 +2,13 @@
 //!
 //! A change is accepted only if it parses (checksum included), was authored by the pushing
 //! store's actor, does not change the record's kind, has all its dependencies, and leaves a
-//! record that passes the record schema's validation. Storage backends call [`apply_change`]
-//! inside their per-tenant transaction; nothing here does I/O.
+//! record that passes the record schema's validation. Every change is checked against
+//! [`crate::sync::bounds`] (size, inflated size, declared operations) before it is parsed.
+//! Storage backends call [`apply_change`] inside their per-tenant transaction; nothing here
+//! does I/O.
 
 use crate::record;
+use crate::sync::bounds::{inspect_change, ChunkError};
 use automerge::{AutoCommit, Change};
 
 /// Why a single change was not applied (goes back to the device in `rejected`).
@@ -29,6 +32,20 @@ pub enum ChangeRejection {
     /// The change is too large.
     #[error("change of {0} bytes exceeds the limit")]
     TooLarge(usize),
+    /// The change exceeds a bound checked before parsing: it inflates too far or declares too
+    /// many operations (see [`crate::sync::bounds`]).
+    #[error("{0}")]
+    Exceeds(String),
+}
+
+impl From<ChunkError> for ChangeRejection {
+    fn from(e: ChunkError) -> Self {
+        match e {
+            ChunkError::Malformed(m) => ChangeRejection::Malformed(m),
+            ChunkError::TooLarge { bytes, .. } => ChangeRejection::TooLarge(bytes),
+            other => ChangeRejection::Exceeds(other.to_string()),
+        }
+    }
 }
 
 /// A change that was applied.
@@ -44,8 +61,10 @@ pub struct Applied {
     pub new: bool,
 }
 
-/// Parses a change and returns its hash, without applying it.
+/// Parses a change and returns its hash, without applying it. The bytes are checked against
+/// [`crate::sync::bounds`] before Automerge sees them.
 pub fn change_hash(change: &[u8]) -> Result<[u8; 32], ChangeRejection> {
+    inspect_change(change)?;
     Change::from_bytes(change.to_vec())
         .map(|c| c.hash().0)
         .map_err(|e| ChangeRejection::Malformed(e.to_string()))
@@ -105,9 +124,7 @@ pub fn apply_change_to(
         rejection,
         doc_modified: false,
     };
-    if change.len() > crate::sync::protocol::MAX_CHANGE_BYTES {
-        return Err(refuse(ChangeRejection::TooLarge(change.len())));
-    }
+    inspect_change(change).map_err(|e| refuse(e.into()))?;
     let parsed = Change::from_bytes(change.to_vec())
         .map_err(|e| refuse(ChangeRejection::Malformed(e.to_string())))?;
     if parsed.actor_id().to_bytes() != actor {

@@ -361,7 +361,10 @@ impl SyncClient {
     }
 
     /// Uploads every blob the server does not have all of, resuming each where the server
-    /// stopped; returns how many were completed. Progress is saved after every chunk.
+    /// stopped; returns how many were completed. Progress is saved after every chunk. The
+    /// server keeps this device's upload apart from any other device's; when its answers keep
+    /// conflicting without progress, the client backs off, then gives up with an error naming
+    /// the file instead of trying forever (the next sync tries again).
     pub async fn upload_pending_blobs(&self, store: &Mutex<Store>) -> Result<u64> {
         let pending = lock(store).pending_blobs()?;
         let mut done = 0;
@@ -369,43 +372,68 @@ impl SyncClient {
             let Some(bytes) = lock(store).blob(&blob.sha256)? else {
                 continue;
             };
-            let size = bytes.len() as u64;
-            // Ask where to resume: our own progress may be behind (the answer to the last
-            // chunk was lost) or ahead (the server discarded a bad upload).
-            let mut offset = match self.blob_status(&blob.sha256).await? {
-                Some(s) if s.complete => size,
-                Some(s) => s.received,
-                None => 0,
-            };
-            while offset < size {
-                let end = (offset as usize + BLOB_CHUNK_BYTES).min(bytes.len());
-                let chunk = bytes[offset as usize..end].to_vec();
-                let status = match self.put_blob_chunk(&blob.sha256, size, offset, chunk).await {
-                    Ok(s) => s,
-                    // Someone else (a retry whose answer was lost) moved the offset: re-read it.
-                    Err(Error::Server { status: 409, .. }) => {
-                        match self.blob_status(&blob.sha256).await? {
-                            Some(s) => s,
-                            None => BlobStatus {
-                                size,
-                                received: 0,
-                                complete: false,
-                            },
-                        }
-                    }
-                    Err(e) => return Err(e),
-                };
-                offset = if status.complete {
-                    size
-                } else {
-                    status.received
-                };
-                lock(store).set_blob_progress(&blob.sha256, offset)?;
-            }
-            lock(store).set_blob_progress(&blob.sha256, size)?;
+            self.upload_blob(store, &blob.sha256, &bytes).await?;
+            lock(store).set_blob_progress(&blob.sha256, bytes.len() as u64)?;
             done += 1;
         }
         Ok(done)
+    }
+
+    /// Uploads one blob (see [`SyncClient::upload_pending_blobs`]).
+    async fn upload_blob(&self, store: &Mutex<Store>, sha256: &str, bytes: &[u8]) -> Result<()> {
+        let size = bytes.len() as u64;
+        // Where to resume: our own progress may be behind (the answer to the last chunk was
+        // lost) or ahead (the server discarded a bad or expired upload). An upload the server
+        // holds with another size is started again from the beginning.
+        let resume_at = |s: Option<BlobStatus>| match s {
+            Some(s) if s.complete => size,
+            Some(s) if s.size == size => s.received,
+            _ => 0,
+        };
+        let mut offset = resume_at(self.blob_status(sha256).await?);
+        let mut conflicts = 0u32;
+        let mut delay = self.options.backoff;
+        while offset < size {
+            let end = (offset as usize + BLOB_CHUNK_BYTES).min(bytes.len());
+            let chunk = bytes[offset as usize..end].to_vec();
+            let next = match self.put_blob_chunk(sha256, size, offset, chunk).await {
+                Ok(s) if s.complete => size,
+                Ok(s) => s.received,
+                // The server is elsewhere (a retry whose answer was lost, an expired upload):
+                // re-read where, backing off if that brings no progress.
+                Err(Error::Server {
+                    status: 409,
+                    message,
+                    ..
+                }) => {
+                    let at = resume_at(self.blob_status(sha256).await?);
+                    if at <= offset {
+                        conflicts += 1;
+                        if conflicts >= self.options.attempts.max(1) {
+                            return Err(Error::Server {
+                                status: 409,
+                                code: "conflict".into(),
+                                message: format!(
+                                    "blob {sha256}: the server kept refusing its chunks \
+                                     ({message}); the upload is tried again at the next sync"
+                                ),
+                            });
+                        }
+                        tokio::time::sleep(delay).await;
+                        delay = delay.saturating_mul(2);
+                    }
+                    at
+                }
+                Err(e) => return Err(e),
+            };
+            if next > offset {
+                conflicts = 0;
+                delay = self.options.backoff;
+            }
+            offset = next;
+            lock(store).set_blob_progress(sha256, offset)?;
+        }
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 //! `client` feature) the device's HTTP sync client.
 
 pub mod apply;
+pub mod bounds;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod protocol;

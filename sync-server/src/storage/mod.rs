@@ -236,6 +236,7 @@ pub trait Storage:
     crate::audit::AuditLog
     + crate::routing::RoutingStore
     + crate::access::AccessStore
+    + blobs::BlobStore
     + Send
     + Sync
     + 'static
@@ -325,31 +326,6 @@ pub trait Storage:
         record_id: &str,
         message: &[u8],
     ) -> Result<AutomergeReply, StorageError>;
-
-    /// How much of the tenant's blob `sha256` is stored, if any.
-    async fn blob_status(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-    ) -> Result<Option<blobs::BlobStatus>, StorageError>;
-
-    /// Appends `chunk` at `offset` to the tenant's blob `sha256` of `size` bytes, in one
-    /// transaction (see [`blobs::plan_append`]); the last chunk checks the whole blob's hash.
-    async fn blob_append(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-        size: u64,
-        offset: u64,
-        chunk: &[u8],
-    ) -> Result<blobs::BlobStatus, StorageError>;
-
-    /// The bytes of the tenant's blob, when it is complete.
-    async fn blob_read(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-    ) -> Result<Option<Vec<u8>>, StorageError>;
 
     /// Stores a device's experience events (one per device and event number: a resent event
     /// is ignored) and replaces its created/synced totals, in one transaction; drops the

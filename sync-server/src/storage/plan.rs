@@ -14,6 +14,7 @@ use automerge::{AutoCommit, Change};
 use outpost_core::sync::apply::{
     apply_change, apply_change_to, change_hash, ChangeRejection, Refused,
 };
+use outpost_core::sync::bounds::{Budget, ChunkError};
 use outpost_core::sync::protocol::{
     DocSnapshot, LogEntry, PushChange, Rejection, MAX_CHANGES_PER_REQUEST,
 };
@@ -41,8 +42,8 @@ pub fn check_record_id(id: &str) -> Result<(), StorageError> {
     }
 }
 
-/// Checks a push before any transaction: counts, ids, actor, and that every change parses.
-/// Returns each change's hash.
+/// Checks a push before any transaction: counts, ids, actor, the bounds ([`check_bounds`]),
+/// and that every change parses. Returns each change's hash.
 pub fn check_push(actor: &[u8], changes: &[PushChange]) -> Result<Vec<[u8; 32]>, StorageError> {
     if changes.len() > MAX_CHANGES_PER_REQUEST {
         return Err(StorageError::BadRequest(format!(
@@ -61,15 +62,43 @@ pub fn check_push(actor: &[u8], changes: &[PushChange]) -> Result<Vec<[u8; 32]>,
             "actor: a push needs the store's actor id".into(),
         ));
     }
+    for (i, c) in changes.iter().enumerate() {
+        check_record_id(&c.record)
+            .map_err(|e| StorageError::BadRequest(format!("changes[{i}]: {e}")))?;
+    }
+    let oversized = check_bounds(changes)?;
+    changes
+        .iter()
+        .zip(oversized)
+        .enumerate()
+        .map(|(i, (c, oversized))| match oversized {
+            Some(hash) => Ok(hash),
+            None => change_hash(&c.change).map_err(|e| {
+                StorageError::BadRequest(format!("changes[{i}] (record {}): {e}", c.record))
+            }),
+        })
+        .collect()
+}
+
+/// Checks every pushed change against the bounds of [`outpost_core::sync::bounds`] (size,
+/// inflated size, declared operations; the request's changes against one budget) before
+/// anything parses it. Call it before any code reads a pushed change. An uncompressed change
+/// that is only too large is not an error: its hash is returned in its place, so that it is
+/// refused alone and the rest of the device's outbox flows on.
+pub fn check_bounds(changes: &[PushChange]) -> Result<Vec<Option<[u8; 32]>>, StorageError> {
+    let mut budget = Budget::request();
     changes
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            check_record_id(&c.record)
-                .map_err(|e| StorageError::BadRequest(format!("changes[{i}]: {e}")))?;
-            change_hash(&c.change).map_err(|e| {
-                StorageError::BadRequest(format!("changes[{i}] (record {}): {e}", c.record))
-            })
+        .map(|(i, c)| match budget.change(&c.change) {
+            Ok(_) => Ok(None),
+            Err(ChunkError::TooLarge {
+                hash: Some(hash), ..
+            }) => Ok(Some(hash)),
+            Err(e) => Err(StorageError::BadRequest(format!(
+                "changes[{i}] (record {}): {e}",
+                c.record
+            ))),
         })
         .collect()
 }
@@ -462,6 +491,12 @@ impl AutomergeSession {
         let msg = sync::Message::decode(message).map_err(|e| {
             StorageError::BadRequest(format!("body: not an Automerge sync message: {e}"))
         })?;
+        // Automerge reads the message's chunks as one sequence: bound it before it does.
+        let chunks: Vec<u8> = msg.changes.iter().flatten().copied().collect();
+        Budget::request()
+            .chunks(&chunks)
+            .map_err(|e| StorageError::BadRequest(format!("body: {e}")))?;
+        drop(chunks);
         let mut their_heads = msg.heads.clone();
         their_heads.sort();
         let mut doc = AutoCommit::load(&stored.doc)

@@ -3,7 +3,6 @@
 //! per tenant by `SELECT log_head ... FOR UPDATE` inside the push transaction, so a seq is
 //! only handed out after every smaller one of the tenant has committed.
 
-use super::blobs::{self, AppendPlan, BlobStatus};
 use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
 use super::{
     check_tenant_name, check_user_id, new_id, now_ms, task_failed, to_i64, to_u64, AutomergeReply,
@@ -24,6 +23,7 @@ use tokio_postgres::{NoTls, Row};
 
 mod access;
 mod audit;
+mod blobs;
 mod routing;
 
 /// The advisory lock key held while migrating ("outpost" in ASCII).
@@ -107,6 +107,10 @@ CREATE TABLE blob_chunks (
     crate::reports::MIGRATION,
     // 6: scoped sync (see crate::access).
     crate::access::MIGRATION,
+    // 7: the audit heads protected like the log (see crate::audit).
+    audit::MIGRATION_PROTECT_HEADS,
+    // 8: uploads per device, file holders, vouched attachments (see crate::storage::blobs).
+    super::blobs::POSTGRES_MIGRATION,
 ];
 
 /// The PostgreSQL storage.
@@ -724,7 +728,9 @@ impl Storage for PostgresStorage {
             let facts = read_facts(&tx, &device.tenant_id, actor, &records, &push).await?;
             plan_off_thread(push.clone(), facts).await?.1?
         };
+        let prior = blobs::prior_vouches(&tx, &plan).await?;
         let log_head = write_plan(&tx, device, head, &plan, now_ms()).await?;
+        blobs::vouch(&tx, device, viewer, &plan, &prior).await?;
         tx.commit().await?;
         Ok(PushOutcome {
             applied: plan.entries.len() as u64,
@@ -846,131 +852,14 @@ impl Storage for PostgresStorage {
             }
         }
         let plan = session.plan(&stored, &device.id, viewer, &owners)?;
+        let prior = blobs::prior_vouches(&tx, &plan).await?;
         write_plan(&tx, device, head, &plan, now_ms()).await?;
+        blobs::vouch(&tx, device, viewer, &plan, &prior).await?;
         tx.commit().await?;
         Ok(AutomergeReply {
             applied: plan.entries.len() as u64,
             reply: session.reply(),
         })
-    }
-
-    async fn blob_status(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-    ) -> Result<Option<BlobStatus>, StorageError> {
-        blobs::check_name(sha256)?;
-        blob_status(&self.client().await?, tenant_id, sha256, false).await
-    }
-
-    async fn blob_append(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-        size: u64,
-        offset: u64,
-        chunk: &[u8],
-    ) -> Result<BlobStatus, StorageError> {
-        blobs::check_name(sha256)?;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let size_i = to_i64(size, "size")?;
-        // The row is created empty first (a no-op when it exists), then locked, so concurrent
-        // chunks of one blob are applied one after the other.
-        tx.execute(
-            "INSERT INTO blobs(tenant_id, sha256, size, received, complete, created_at) \
-             VALUES ($1, $2, $3, 0, FALSE, $4) ON CONFLICT DO NOTHING",
-            &[&tenant_id, &sha256, &size_i, &now_ms()],
-        )
-        .await?;
-        let existing = blob_status(&tx, tenant_id, sha256, true).await?;
-        // A row this transaction just created counts as absent for planning.
-        let existing = existing.filter(|s| s.received > 0 || s.complete);
-        let plan = match blobs::plan_append(sha256, existing, size, offset, chunk.len() as u64) {
-            Ok(p) => p,
-            Err(e) => {
-                tx.rollback().await?;
-                return Err(e);
-            }
-        };
-        let AppendPlan::Store { received, .. } = plan else {
-            tx.rollback().await?;
-            return existing.ok_or_else(|| StorageError::Internal("blob vanished".into()));
-        };
-        tx.execute(
-            "INSERT INTO blob_chunks(tenant_id, sha256, pos, data) VALUES ($1, $2, $3, $4)",
-            &[&tenant_id, &sha256, &to_i64(offset, "offset")?, &chunk],
-        )
-        .await?;
-        let complete = received == size;
-        if complete {
-            let chunks: Vec<Vec<u8>> = tx
-                .query(
-                    "SELECT data FROM blob_chunks WHERE tenant_id = $1 AND sha256 = $2 ORDER BY pos",
-                    &[&tenant_id, &sha256],
-                )
-                .await?
-                .iter()
-                .map(|r| r.try_get(0))
-                .collect::<Result<_, _>>()?;
-            if let Err(e) = blobs::verify(sha256, chunks.iter().map(Vec::as_slice)) {
-                // Discard the bad bytes (committed), so the device can upload again.
-                tx.execute(
-                    "DELETE FROM blob_chunks WHERE tenant_id = $1 AND sha256 = $2",
-                    &[&tenant_id, &sha256],
-                )
-                .await?;
-                tx.execute(
-                    "DELETE FROM blobs WHERE tenant_id = $1 AND sha256 = $2",
-                    &[&tenant_id, &sha256],
-                )
-                .await?;
-                tx.commit().await?;
-                return Err(e);
-            }
-        }
-        tx.execute(
-            "UPDATE blobs SET received = $3, complete = $4 WHERE tenant_id = $1 AND sha256 = $2",
-            &[
-                &tenant_id,
-                &sha256,
-                &to_i64(received, "received")?,
-                &complete,
-            ],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(BlobStatus {
-            size,
-            received,
-            complete,
-        })
-    }
-
-    async fn blob_read(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        blobs::check_name(sha256)?;
-        let client = self.client().await?;
-        if !blob_status(&client, tenant_id, sha256, false)
-            .await?
-            .is_some_and(|s| s.complete)
-        {
-            return Ok(None);
-        }
-        let mut out = Vec::new();
-        for row in client
-            .query(
-                "SELECT data FROM blob_chunks WHERE tenant_id = $1 AND sha256 = $2 ORDER BY pos",
-                &[&tenant_id, &sha256],
-            )
-            .await?
-        {
-            out.extend_from_slice(row.try_get::<_, &[u8]>(0)?);
-        }
-        Ok(Some(out))
     }
 
     async fn put_experience(
@@ -1074,25 +963,4 @@ impl Storage for PostgresStorage {
         }
         Ok(data)
     }
-}
-
-async fn blob_status<C: GenericClient + Sync>(
-    c: &C,
-    tenant: &str,
-    sha: &str,
-    for_update: bool,
-) -> Result<Option<BlobStatus>, StorageError> {
-    let sql = if for_update {
-        "SELECT size, received, complete FROM blobs WHERE tenant_id = $1 AND sha256 = $2 FOR UPDATE"
-    } else {
-        "SELECT size, received, complete FROM blobs WHERE tenant_id = $1 AND sha256 = $2"
-    };
-    let Some(row) = c.query_opt(sql, &[&tenant, &sha]).await? else {
-        return Ok(None);
-    };
-    Ok(Some(BlobStatus {
-        size: to_u64(row.try_get(0)?, "size")?,
-        received: to_u64(row.try_get(1)?, "received")?,
-        complete: row.try_get(2)?,
-    }))
 }

@@ -2,7 +2,6 @@
 //! reader connections; every call runs on tokio's blocking pool. Appends take `BEGIN
 //! IMMEDIATE`, which serializes all writers, also across processes sharing the file.
 
-use super::blobs::{self, AppendPlan, BlobStatus};
 use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
 use super::{
     check_tenant_name, check_user_id, new_id, now_ms, to_i64, to_u64, AutomergeReply,
@@ -20,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 mod access;
 mod audit;
+mod blobs;
 mod routing;
 
 /// The database file's name inside the data directory.
@@ -103,6 +103,10 @@ CREATE TABLE blob_chunks (
     crate::reports::MIGRATION,
     // 6: scoped sync (see crate::access).
     crate::access::MIGRATION,
+    // 7: the audit heads protected like the log (see crate::audit).
+    audit::MIGRATION_PROTECT_HEADS,
+    // 8: uploads per device, file holders, vouched attachments (see crate::storage::blobs).
+    super::blobs::SQLITE_MIGRATION,
 ];
 
 /// The SQLite storage.
@@ -715,7 +719,9 @@ impl Storage for SqliteStorage {
                     &facts,
                 )?
             };
+            let prior = blobs::prior_vouches(&tx, &plan)?;
             let log_head = write_plan(&tx, device, head, &plan, now_ms())?;
+            blobs::vouch(&tx, device, viewer, &plan, &prior)?;
             tx.commit()?;
             Ok(PushOutcome {
                 applied: plan.entries.len() as u64,
@@ -866,107 +872,14 @@ impl Storage for SqliteStorage {
                 }
             }
             let plan = session.plan(&stored, &device.id, &viewer, &owners)?;
+            let prior = blobs::prior_vouches(&tx, &plan)?;
             write_plan(&tx, &device, head, &plan, now_ms())?;
+            blobs::vouch(&tx, &device, &viewer, &plan, &prior)?;
             tx.commit()?;
             Ok(AutomergeReply {
                 applied: plan.entries.len() as u64,
                 reply: session.reply(),
             })
-        })
-        .await
-    }
-
-    async fn blob_status(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-    ) -> Result<Option<BlobStatus>, StorageError> {
-        blobs::check_name(sha256)?;
-        let (tenant, sha) = (tenant_id.to_string(), sha256.to_string());
-        self.read(move |c| blob_status(c, &tenant, &sha)).await
-    }
-
-    async fn blob_append(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-        size: u64,
-        offset: u64,
-        chunk: &[u8],
-    ) -> Result<BlobStatus, StorageError> {
-        let (tenant, sha, chunk) = (tenant_id.to_string(), sha256.to_string(), chunk.to_vec());
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let existing = blob_status(&tx, &tenant, &sha)?;
-            let plan = blobs::plan_append(&sha, existing, size, offset, chunk.len() as u64)?;
-            let AppendPlan::Store { create, received } = plan else {
-                return existing.ok_or_else(|| StorageError::Internal("blob vanished".into()));
-            };
-            if create {
-                tx.execute(
-                    "INSERT INTO blobs(tenant_id, sha256, size, received, complete, created_at) \
-                     VALUES (?1, ?2, ?3, 0, 0, ?4)",
-                    params![tenant, sha, to_i64(size, "size")?, now_ms()],
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO blob_chunks(tenant_id, sha256, pos, data) VALUES (?1, ?2, ?3, ?4)",
-                params![tenant, sha, to_i64(offset, "offset")?, chunk],
-            )?;
-            let complete = received == size;
-            if complete {
-                let chunks: Vec<Vec<u8>> = tx
-                    .prepare("SELECT data FROM blob_chunks WHERE tenant_id = ?1 AND sha256 = ?2 ORDER BY pos")?
-                    .query_map(params![tenant, sha], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                if let Err(e) = blobs::verify(&sha, chunks.iter().map(Vec::as_slice)) {
-                    // Discard the bad bytes (committed), so the device can upload again.
-                    tx.execute(
-                        "DELETE FROM blob_chunks WHERE tenant_id = ?1 AND sha256 = ?2",
-                        params![tenant, sha],
-                    )?;
-                    tx.execute(
-                        "DELETE FROM blobs WHERE tenant_id = ?1 AND sha256 = ?2",
-                        params![tenant, sha],
-                    )?;
-                    tx.commit()?;
-                    return Err(e);
-                }
-            }
-            tx.execute(
-                "UPDATE blobs SET received = ?3, complete = ?4 WHERE tenant_id = ?1 AND sha256 = ?2",
-                params![tenant, sha, to_i64(received, "received")?, complete],
-            )?;
-            tx.commit()?;
-            Ok(BlobStatus {
-                size,
-                received,
-                complete,
-            })
-        })
-        .await
-    }
-
-    async fn blob_read(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        blobs::check_name(sha256)?;
-        let (tenant, sha) = (tenant_id.to_string(), sha256.to_string());
-        self.read(move |c| {
-            if !blob_status(c, &tenant, &sha)?.is_some_and(|s| s.complete) {
-                return Ok(None);
-            }
-            let mut out = Vec::new();
-            let mut stmt = c.prepare(
-                "SELECT data FROM blob_chunks WHERE tenant_id = ?1 AND sha256 = ?2 ORDER BY pos",
-            )?;
-            let mut rows = stmt.query(params![tenant, sha])?;
-            while let Some(r) = rows.next()? {
-                out.extend_from_slice(&r.get::<_, Vec<u8>>(0)?);
-            }
-            Ok(Some(out))
         })
         .await
     }
@@ -1065,29 +978,6 @@ impl Storage for SqliteStorage {
         })
         .await
     }
-}
-
-fn blob_status(
-    c: &Connection,
-    tenant: &str,
-    sha: &str,
-) -> Result<Option<BlobStatus>, StorageError> {
-    let row: Option<(i64, i64, bool)> = c
-        .prepare_cached(
-            "SELECT size, received, complete FROM blobs WHERE tenant_id = ?1 AND sha256 = ?2",
-        )?
-        .query_row(params![tenant, sha], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    row.map(|(size, received, complete)| {
-        Ok(BlobStatus {
-            size: to_u64(size, "size")?,
-            received: to_u64(received, "received")?,
-            complete,
-        })
-    })
-    .transpose()
 }
 
 /// A document row (record_id, kind, doc, owner, root, field) as a snapshot with its visibility.

@@ -43,10 +43,16 @@ impl Raw {
                     dir.path().join(outpost_server::storage::sqlite::DB_FILE),
                 )
                 .unwrap();
-                conn.execute_batch(
-                    "DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS audit_log_no_delete;",
-                )
-                .unwrap();
+                let triggers: Vec<String> = conn
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit_log', 'audit_heads')")
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                for t in triggers {
+                    conn.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
+                }
                 conn.execute_batch(sql).unwrap();
             }
             Raw::Postgres(db) => {
@@ -56,7 +62,8 @@ impl Raw {
                 tokio::spawn(conn);
                 client
                     .batch_execute(&format!(
-                        "ALTER TABLE audit_log DISABLE TRIGGER USER; {sql}"
+                        "ALTER TABLE audit_log DISABLE TRIGGER USER; \
+                         ALTER TABLE audit_heads DISABLE TRIGGER USER; {sql}"
                     ))
                     .await
                     .unwrap();
@@ -66,7 +73,12 @@ impl Raw {
 
     /// Tries to change a row the normal way; the storage must refuse.
     async fn try_update(&self) -> bool {
-        let sql = "UPDATE audit_log SET user_id = 'li' WHERE seq = 1";
+        self.try_sql("UPDATE audit_log SET user_id = 'li' WHERE seq = 1")
+            .await
+    }
+
+    /// Runs `sql` with ordinary access (triggers in place); whether it succeeded.
+    async fn try_sql(&self, sql: &str) -> bool {
         match self {
             Raw::Sqlite(dir) => rusqlite::Connection::open(
                 dir.path().join(outpost_server::storage::sqlite::DB_FILE),
@@ -176,6 +188,64 @@ async fn tampering_is_refused_or_detected_naming_the_row() {
                 .any(|p| p == "row 6: missing (deleted)"),
             "{backend}: the head catches a deleted last row: {:?}",
             report.problems
+        );
+    }
+}
+
+/// The heads are protected like the log: no delete, no rollback, no replacement; on SQLite an
+/// `INSERT OR REPLACE` cannot rewrite a log row past the no-delete trigger; and `verify`
+/// without a tenant walks every tenant that has log rows, with or without a head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_are_protected_and_verify_walks_every_chain_with_rows() {
+    for (raw, s) in Raw::open().await {
+        let backend = s.backend();
+        for n in 0..3 {
+            s.audit_append(ev("t1", event::SYNC_PUSH, n)).await.unwrap();
+            s.audit_append(ev("t2", event::SYNC_PUSH, n)).await.unwrap();
+        }
+        for sql in [
+            "DELETE FROM audit_heads WHERE tenant_id = 't1'",
+            "UPDATE audit_heads SET seq = 1 WHERE tenant_id = 't1'",
+            "UPDATE audit_heads SET hash = 'feed' WHERE tenant_id = 't1'",
+            "UPDATE audit_heads SET tenant_id = 't9' WHERE tenant_id = 't1'",
+            "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ('t7', 5, 'feed')",
+            "UPDATE audit_log SET detail = '{}' WHERE tenant_id = 't1' AND seq = 2",
+            "DELETE FROM audit_log WHERE tenant_id = 't1'",
+        ] {
+            assert!(!raw.try_sql(sql).await, "{backend}: must refuse {sql}");
+        }
+        if matches!(raw, Raw::Sqlite(_)) {
+            for sql in [
+                "INSERT OR REPLACE INTO audit_log (tenant_id, seq, at_ms, event, user_id, device_id, remote, detail, prev_hash, hash)
+                 SELECT tenant_id, seq, at_ms, event, 'li', device_id, remote, detail, prev_hash, hash
+                 FROM audit_log WHERE tenant_id = 't1' AND seq = 2",
+                "REPLACE INTO audit_heads (tenant_id, seq, hash) VALUES ('t1', 1, 'feed')",
+                "INSERT OR REPLACE INTO audit_heads (tenant_id, seq, hash) SELECT 't1', seq, hash FROM audit_log WHERE tenant_id = 't1' AND seq = 1",
+            ] {
+                assert!(!raw.try_sql(sql).await, "sqlite: must refuse {sql}");
+            }
+        }
+        let rows = chain_rows(&*s, "t1").await;
+        assert_eq!(rows[1].event.user_id.as_deref(), Some("wang"), "{backend}");
+        let reports = audit::verify(&*s, None).await.unwrap();
+        assert!(reports.iter().all(|r| r.ok), "{backend}: {reports:?}");
+        // Appends still work with the triggers in place.
+        s.audit_append(ev("t1", event::SYNC_PUSH, 9)).await.unwrap();
+        assert!(audit::verify(&*s, Some("t1")).await.unwrap()[0].ok);
+
+        // Someone with full access deletes a head: verify still walks that chain and says so.
+        raw.tamper("DELETE FROM audit_heads WHERE tenant_id = 't2'")
+            .await;
+        let reports = audit::verify(&*s, None).await.unwrap();
+        let t2 = reports
+            .iter()
+            .find(|r| r.tenant_id == "t2")
+            .unwrap_or_else(|| panic!("{backend}: t2 has rows but was not verified: {reports:?}"));
+        assert!(!t2.ok);
+        assert!(
+            t2.problems.iter().any(|p| p.contains("no head")),
+            "{backend}: {:?}",
+            t2.problems
         );
     }
 }
@@ -319,7 +389,8 @@ async fn http_pushes_invalidations_and_auth_failures_are_audited() {
     assert_eq!(kept[0].device_id.as_deref(), Some(gone.id.as_str()));
     let detail: serde_json::Value = serde_json::from_str(&kept[0].detail).unwrap();
     assert_eq!(detail["changes"][0]["record"], g.record.as_str());
-    assert_eq!(detail["changes"][0]["change"], hex::encode(&offline));
+    assert_eq!(detail["changes"][0]["hash"], hex::encode(hash(&offline)));
+    assert_eq!(detail["changes"][0]["bytes"], offline.len());
     let failed = events(&*s, "", event::AUTH_FAILED).await;
     assert_eq!(failed.len(), 1);
     assert!(failed[0]
@@ -331,6 +402,68 @@ async fn http_pushes_invalidations_and_auth_failures_are_audited() {
     assert_eq!(revoked[0].device_id.as_deref(), Some(gone.id.as_str()));
     assert!(audit::verify(&*s, None).await.unwrap().iter().all(|r| r.ok));
     server.stop().await;
+}
+
+/// A revoked device that keeps pushing large bodies does not fill the disk: the audit trail
+/// keeps each body's hash and size and its changes' hashes and sizes, never their bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantined_bodies_are_kept_as_hash_and_size_on_both_storages() {
+    use sha2::{Digest, Sha256};
+    for (_raw, s) in Raw::open().await {
+        let backend = s.backend();
+        let acme = tenant_with_device(&*s, "acme", "alice").await;
+        let (gone, gone_token) = device(&*s, &acme.tenant.id, "gone").await;
+        s.revoke_device(&gone.id).await.unwrap();
+        let server = TestServer::start(s.clone()).await;
+        let actor = new_actor();
+        let mut changes = Vec::new();
+        for i in 0..6 {
+            let (mut w, first) = ContactWriter::create(&actor, &format!("客户{i}"));
+            let notes: String = "离职前录入的备注".chars().cycle().take(300_000).collect();
+            let big = w.set("notes", &notes);
+            changes.push(w.push(first));
+            changes.push(w.push(big));
+        }
+        let body = protocol::encode(&sync_request(&actor, 0, changes.clone(), None));
+        assert!(body.len() > 5 * 1024 * 1024, "{}", body.len());
+        for _ in 0..5 {
+            let refused = post(
+                &server.client,
+                &format!("{}/v1/sync", server.url),
+                Some(&gone_token),
+                Some(protocol::CONTENT_TYPE),
+                body.clone(),
+            )
+            .await;
+            assert_eq!(refused.error_code(), "device_revoked");
+        }
+        let kept = events(&*s, &acme.tenant.id, event::SYNC_QUARANTINED).await;
+        assert_eq!(kept.len(), 5, "{backend}");
+        let stored: usize = kept.iter().map(|e| e.detail.len()).sum();
+        assert!(
+            stored < 64 * 1024,
+            "{backend}: five {}-byte bodies took {stored} bytes of audit trail",
+            body.len()
+        );
+        let detail: serde_json::Value = serde_json::from_str(&kept[0].detail).unwrap();
+        assert_eq!(detail["review"], "manager");
+        assert_eq!(detail["body"]["bytes"], body.len());
+        assert_eq!(
+            detail["body"]["sha256"],
+            hex::encode(Sha256::digest(&body)),
+            "{backend}"
+        );
+        assert_eq!(detail["changes_total"], changes.len());
+        assert_eq!(detail["changes"][1]["record"], changes[1].record.as_str());
+        assert_eq!(
+            detail["changes"][1]["hash"],
+            hex::encode(hash(&changes[1].change))
+        );
+        assert_eq!(detail["changes"][1]["bytes"], changes[1].change.len());
+        assert!(detail["changes"][1].get("change").is_none());
+        assert!(audit::verify(&*s, None).await.unwrap().iter().all(|r| r.ok));
+        server.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

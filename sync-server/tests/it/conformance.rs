@@ -133,57 +133,140 @@ async fn experience_events_are_stored_once_per_device_and_number(s: Arc<dyn Stor
 }
 
 async fn blobs_upload_resumably_and_are_checked(s: Arc<dyn Storage>) {
+    use outpost_server::storage::blobs::Append;
     use sha2::{Digest, Sha256};
     let acme = s.create_tenant("acme").await.unwrap();
     let other = s.create_tenant("other").await.unwrap();
+    let wang = s
+        .enroll_device(&acme.id, "wang", outpost_server::Role::Rep, "hw")
+        .await
+        .unwrap();
+    let li = s
+        .enroll_device(&acme.id, "li", outpost_server::Role::Rep, "hl")
+        .await
+        .unwrap();
     let bytes: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
     let sha = hex::encode(Sha256::digest(&bytes));
     let size = bytes.len() as u64;
-    assert_eq!(s.blob_status(&acme.id, &sha).await.unwrap(), None);
+    let chunk = |sha: &'static str, size: u64, offset: u64, data: &'static [u8], now: i64| Append {
+        sha256: sha,
+        size,
+        offset,
+        chunk: data,
+        readable: false,
+        now_ms: now,
+        expired_before_ms: 0,
+    };
+    let sha: &'static str = Box::leak(sha.into_boxed_str());
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    assert_eq!(
+        s.blob_status(&acme.id, &wang.id, sha, 0).await.unwrap(),
+        None
+    );
     let st = s
-        .blob_append(&acme.id, &sha, size, 0, &bytes[..30_000])
+        .blob_append(&wang, chunk(sha, size, 0, &bytes[..30_000], 1_000))
         .await
         .unwrap();
     assert_eq!((st.received, st.complete), (30_000, false));
     // Incomplete blobs are not readable; a chunk at the wrong offset says where to resume.
-    assert_eq!(s.blob_read(&acme.id, &sha).await.unwrap(), None);
+    assert_eq!(s.blob_read(&acme.id, sha).await.unwrap(), None);
     assert!(matches!(
-        s.blob_append(&acme.id, &sha, size, 0, &bytes[..10]).await,
+        s.blob_append(&wang, chunk(sha, size, 0, &bytes[..10], 1_001)).await,
         Err(StorageError::Conflict(m)) if m.contains("resume at 30000")
     ));
-    // Resumed (after a lost connection) from the stored status.
-    let resume = s
-        .blob_status(&acme.id, &sha)
+    // Another device's upload of the same name, with a false size, is its own.
+    assert_eq!(s.blob_status(&acme.id, &li.id, sha, 0).await.unwrap(), None);
+    let lie = s
+        .blob_append(&li, chunk(sha, size + 5, 0, &bytes[..10], 1_002))
+        .await
+        .unwrap();
+    assert_eq!((lie.size, lie.received), (size + 5, 10));
+    // Resumed (after a lost connection) from the device's own status.
+    let own = s
+        .blob_status(&acme.id, &wang.id, sha, 0)
         .await
         .unwrap()
-        .unwrap()
-        .received;
+        .unwrap();
+    assert_eq!((own.size, own.received), (size, 30_000));
+    let resume = own.received;
     let st = s
-        .blob_append(&acme.id, &sha, size, resume, &bytes[resume as usize..])
+        .blob_append(
+            &wang,
+            chunk(sha, size, resume, &bytes[resume as usize..], 1_003),
+        )
         .await
         .unwrap();
     assert!(st.complete);
     assert_eq!(
-        s.blob_read(&acme.id, &sha).await.unwrap(),
-        Some(bytes.clone())
+        s.blob_read(&acme.id, sha).await.unwrap(),
+        Some(bytes.to_vec())
     );
-    // Uploading a complete blob again stores nothing and succeeds.
+    assert!(s.blob_held(&acme.id, sha, "wang").await.unwrap());
+    assert!(!s.blob_held(&acme.id, sha, "li").await.unwrap());
+    // Uploading a complete blob the user may read stores nothing and succeeds.
     let again = s
-        .blob_append(&acme.id, &sha, size, 0, &bytes)
+        .blob_append(
+            &wang,
+            Append {
+                readable: true,
+                ..chunk(sha, size, 0, bytes, 1_004)
+            },
+        )
         .await
         .unwrap();
     assert!(again.complete);
     // Blobs belong to a tenant.
-    assert_eq!(s.blob_read(&other.id, &sha).await.unwrap(), None);
+    assert_eq!(s.blob_read(&other.id, sha).await.unwrap(), None);
     // Bytes that do not hash to the name are refused and discarded.
-    let fake = hex::encode(Sha256::digest(b"something else"));
+    let fake: &'static str =
+        Box::leak(hex::encode(Sha256::digest(b"something else")).into_boxed_str());
     assert!(matches!(
-        s.blob_append(&acme.id, &fake, 4, 0, b"evil").await,
+        s.blob_append(&wang, chunk(fake, 4, 0, b"evil", 1_005))
+            .await,
         Err(StorageError::Rejected(_))
     ));
-    assert_eq!(s.blob_status(&acme.id, &fake).await.unwrap(), None);
+    assert_eq!(
+        s.blob_status(&acme.id, &wang.id, fake, 0).await.unwrap(),
+        None
+    );
+    // Unfinished uploads expire: treated as gone once past the expiry, then swept.
+    assert_eq!(
+        s.blob_status(&acme.id, &li.id, sha, 1_003)
+            .await
+            .unwrap()
+            .map(|st| st.complete),
+        Some(true),
+        "li's upload expired: only the tenant's complete blob is left"
+    );
     assert!(matches!(
-        s.blob_status(&acme.id, "../etc/passwd").await,
+        s.blob_append(
+            &li,
+            Append {
+                expired_before_ms: 1_003,
+                ..chunk(sha, size + 5, 10, &bytes[10..20], 1_006)
+            }
+        )
+        .await,
+        Err(StorageError::Conflict(m)) if m.contains("resume at 0")
+    ));
+    assert_eq!(s.blob_expire(1_002).await.unwrap(), 0);
+    assert_eq!(s.blob_expire(1_003).await.unwrap(), 1);
+    assert_eq!(
+        s.blob_status(&acme.id, &li.id, sha, 0)
+            .await
+            .unwrap()
+            .map(|st| st.complete),
+        Some(true)
+    );
+    // Li may still upload the file whole, proving it has it.
+    let st = s
+        .blob_append(&li, chunk(sha, size, 0, bytes, 1_007))
+        .await
+        .unwrap();
+    assert!(st.complete);
+    assert!(s.blob_held(&acme.id, sha, "li").await.unwrap());
+    assert!(matches!(
+        s.blob_status(&acme.id, &li.id, "../etc/passwd", 0).await,
         Err(StorageError::BadRequest(_))
     ));
 }

@@ -657,32 +657,6 @@ impl Storage for PanickyStorage {
     async fn document(&self, record_id: &str) -> Result<Option<StoredDoc>, StorageError> {
         self.0.document(record_id).await
     }
-    async fn blob_status(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-    ) -> Result<Option<outpost_server::BlobStatus>, StorageError> {
-        self.0.blob_status(tenant_id, sha256).await
-    }
-    async fn blob_append(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-        size: u64,
-        offset: u64,
-        chunk: &[u8],
-    ) -> Result<outpost_server::BlobStatus, StorageError> {
-        self.0
-            .blob_append(tenant_id, sha256, size, offset, chunk)
-            .await
-    }
-    async fn blob_read(
-        &self,
-        tenant_id: &str,
-        sha256: &str,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.0.blob_read(tenant_id, sha256).await
-    }
     async fn put_experience(
         &self,
         device: &Device,
@@ -828,6 +802,53 @@ impl outpost_server::AccessStore for PanickyStorage {
 }
 
 #[async_trait]
+impl outpost_server::storage::blobs::BlobStore for PanickyStorage {
+    async fn blob_status(
+        &self,
+        tenant_id: &str,
+        device_id: &str,
+        sha256: &str,
+        expired_before_ms: i64,
+    ) -> Result<Option<outpost_server::BlobStatus>, StorageError> {
+        self.0
+            .blob_status(tenant_id, device_id, sha256, expired_before_ms)
+            .await
+    }
+    async fn blob_append(
+        &self,
+        device: &Device,
+        append: outpost_server::storage::blobs::Append<'_>,
+    ) -> Result<outpost_server::BlobStatus, StorageError> {
+        self.0.blob_append(device, append).await
+    }
+    async fn blob_read(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.blob_read(tenant_id, sha256).await
+    }
+    async fn blob_held(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+        user_id: &str,
+    ) -> Result<bool, StorageError> {
+        self.0.blob_held(tenant_id, sha256, user_id).await
+    }
+    async fn blob_attachments(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<Vec<(String, String, outpost_server::storage::DocMeta)>, StorageError> {
+        self.0.blob_attachments(tenant_id, sha256).await
+    }
+    async fn blob_expire(&self, before_ms: i64) -> Result<u64, StorageError> {
+        self.0.blob_expire(before_ms).await
+    }
+}
+
+#[async_trait]
 impl outpost_server::AuditLog for PanickyStorage {
     async fn audit_append(
         &self,
@@ -845,6 +866,9 @@ impl outpost_server::AuditLog for PanickyStorage {
     }
     async fn audit_heads(&self) -> Result<Vec<outpost_server::AuditHead>, StorageError> {
         self.0.audit_heads().await
+    }
+    async fn audit_tenants(&self) -> Result<Vec<String>, StorageError> {
+        self.0.audit_tenants().await
     }
 }
 

@@ -5,9 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod audit;
+mod bounds;
 mod conformance;
 mod cursor;
+mod files;
+mod fuzz;
 mod http;
 mod routing;
 mod scope;
+mod serve;
 mod support;

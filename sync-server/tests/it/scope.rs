@@ -311,9 +311,19 @@ async fn scoped_sync(storage: Arc<dyn Storage>) {
     // Carol's contract scan: its file is readable only by those who may read the attachment.
     let file = b"contract scan: amount 886655.25".to_vec();
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&file));
-    s.blob_append(&t, &sha, file.len() as u64, 0, &file)
+    // Carol uploads it (a file is readable by its uploader and through vouched attachments).
+    let uploaded = server
+        .client
+        .put(format!("{}/v1/blobs/{sha}", server.url))
+        .bearer_auth(&carol.token)
+        .header("content-type", "application/octet-stream")
+        .header("upload-length", file.len().to_string())
+        .header("upload-offset", "0")
+        .body(file.clone())
+        .send()
         .await
         .unwrap();
+    assert_eq!(uploaded.status().as_u16(), 200);
     let att = new_record();
     let size = file.len().to_string();
     let mut doc = AutoCommit::new().with_actor(ActorId::from(carol.actor.as_slice()));

@@ -256,12 +256,25 @@ pub struct TestServer {
 impl TestServer {
     /// Launches the real router over `storage`.
     pub async fn start(storage: Arc<dyn Storage>) -> Self {
+        Self::start_with(storage, outpost_server::ServerOptions::default()).await
+    }
+
+    /// Launches the real router over `storage` with `options`.
+    pub async fn start_with(
+        storage: Arc<dyn Storage>,
+        options: outpost_server::ServerOptions,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(outpost_server::launch(listener, storage, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(outpost_server::launch_with(
+            listener,
+            storage,
+            options,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             url,
             client: client(),

@@ -86,11 +86,11 @@ fn attachment_blob_uploads_resumes_and_downloads_elsewhere() -> R {
         .map_err(|_| "poisoned")?
         .pending_blobs()?
         .is_empty());
-    let status = server
+    let on_server = server
         .runtime
-        .block_on(server.storage.blob_status(&tenant, &sha))?
+        .block_on(server.storage.blob_read(&tenant, &sha))?
         .ok_or("blob missing on the server")?;
-    assert!(status.complete);
+    assert_eq!(on_server, bytes);
 
     // Another device gets the record by sync and the file on demand.
     let mut b = open(dir.path(), "b.db", "li")?;
@@ -121,6 +121,56 @@ fn attachment_blob_uploads_resumes_and_downloads_elsewhere() -> R {
         .map_err(|_| "poisoned")?
         .pending_blobs()?
         .is_empty());
+    Ok(())
+}
+
+/// Another device of the tenant starts the same file first with a false `Upload-Length`: the
+/// honest device's sync still uploads it and ends (it used to loop forever).
+#[test]
+fn a_false_upload_length_from_another_device_does_not_stall_the_sync() -> R {
+    let server = InProcessServer::start()?;
+    let tenant = server.tenant("acme")?;
+    let token = server.enroll(&tenant, "wang", Role::Rep)?;
+    let mallory = server.enroll(&tenant, "mallory", Role::Rep)?;
+    let dir = tempfile::tempdir()?;
+    let mut a = open(dir.path(), "a.db", "wang")?;
+    a.set_server(&server.url, &token)?;
+    let zhang = a.add_contact(NewContact {
+        name: "张伟".into(),
+        ..Default::default()
+    })?;
+    let bytes = scan_bytes();
+    let sha = sha256_hex(&bytes);
+    a.attach(NewAttachment {
+        contact_id: zhang.id.clone(),
+        category: "contract".into(),
+        mime: "image/png".into(),
+        bytes: bytes.clone(),
+        ..Default::default()
+    })?;
+    let liar = SyncClient::new(&server.url, &mallory, SyncOptions::default())?;
+    let poisoned = server.runtime.block_on(liar.put_blob_chunk(
+        &sha,
+        bytes.len() as u64 + 1_000,
+        0,
+        bytes[..1_048_576].to_vec(),
+    ))?;
+    assert!(!poisoned.complete);
+    let a = Mutex::new(a);
+    let report = server.runtime.block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            sync_store(&a, SyncOptions::default()),
+        )
+        .await
+    })??;
+    assert_eq!(report.blobs_uploaded, 1);
+    assert_eq!(report.rejected, 0);
+    let on_server = server
+        .runtime
+        .block_on(server.storage.blob_read(&tenant, &sha))?
+        .ok_or("blob missing on the server")?;
+    assert_eq!(on_server, bytes);
     Ok(())
 }
 

@@ -369,7 +369,7 @@ impl AccessStore for PostgresStorage {
             .query(
                 "SELECT d.record_id, d.kind, r.owner, d.root, d.field FROM documents d
                  LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)
-                 WHERE d.tenant_id = $1 AND d.blob = $2",
+                 WHERE d.tenant_id = $1 AND d.blob = $2 AND d.blob_vouched",
                 &[&tenant_id, &sha256],
             )
             .await?

@@ -40,6 +40,33 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION outpost_audit_append_only();
 "#;
 
+/// Appended later: the heads protected like the log. A head is inserted once (at seq 0 with the
+/// genesis hash, before its chain's first row) and then only moves forward by one row, to a row
+/// that exists with its hash; it is never deleted or truncated.
+pub(super) const MIGRATION_PROTECT_HEADS: &str = r#"
+CREATE FUNCTION outpost_audit_heads_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'audit_heads only moves forward';
+    END IF;
+    IF TG_OP = 'UPDATE' AND (NEW.tenant_id IS DISTINCT FROM OLD.tenant_id
+                             OR NEW.seq IS DISTINCT FROM OLD.seq + 1) THEN
+        RAISE EXCEPTION 'audit_heads only moves forward';
+    END IF;
+    IF NOT ((TG_OP = 'INSERT' AND NEW.seq = 0 AND NEW.hash = '0000000000000000000000000000000000000000000000000000000000000000')
+            OR EXISTS (SELECT 1 FROM audit_log
+                       WHERE tenant_id = NEW.tenant_id AND seq = NEW.seq AND hash = NEW.hash)) THEN
+        RAISE EXCEPTION 'audit_heads only moves forward';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER audit_heads_guard BEFORE INSERT OR UPDATE OR DELETE ON audit_heads
+    FOR EACH ROW EXECUTE FUNCTION outpost_audit_heads_guard();
+CREATE TRIGGER audit_heads_no_truncate BEFORE TRUNCATE ON audit_heads
+    FOR EACH STATEMENT EXECUTE FUNCTION outpost_audit_append_only();
+"#;
+
 fn row_from(r: &Row) -> Result<AuditRow, StorageError> {
     Ok(AuditRow {
         seq: to_u64(r.try_get(1)?, "audit_log.seq")?,
@@ -115,6 +142,19 @@ impl AuditLog for PostgresStorage {
             .await?
             .iter()
             .map(row_from)
+            .collect()
+    }
+
+    async fn audit_tenants(&self) -> Result<Vec<String>, StorageError> {
+        self.client()
+            .await?
+            .query(
+                "SELECT DISTINCT tenant_id FROM audit_log ORDER BY tenant_id",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
             .collect()
     }
 

@@ -349,7 +349,7 @@ impl AccessStore for SqliteStorage {
             Ok(c.prepare_cached(
                 "SELECT d.record_id, d.kind, r.owner, d.root, d.field FROM documents d
                      LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)
-                     WHERE d.tenant_id = ?1 AND d.blob = ?2",
+                     WHERE d.tenant_id = ?1 AND d.blob = ?2 AND d.blob_vouched",
             )?
             .query_map(params![tenant_id, sha256], |r| {
                 Ok((r.get(0)?, r.get(1)?, meta_at(r, 2)?))

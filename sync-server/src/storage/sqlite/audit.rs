@@ -34,6 +34,30 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 "#;
 
+/// Appended later: the heads protected like the log, and no `INSERT OR REPLACE` past the log's
+/// no-delete trigger (REPLACE deletes the old row without firing delete triggers unless
+/// `recursive_triggers` is on, which a connection of someone else's need not set: a `BEFORE
+/// INSERT` trigger refuses any insert whose key exists, whatever the conflict clause). A head
+/// is inserted once and then only moves forward by one row, to a row that exists with its hash.
+pub(super) const MIGRATION_PROTECT_HEADS: &str = r#"
+CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log
+WHEN EXISTS (SELECT 1 FROM audit_log WHERE tenant_id = NEW.tenant_id AND seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_heads_no_delete BEFORE DELETE ON audit_heads
+BEGIN SELECT RAISE(ABORT, 'audit_heads only moves forward'); END;
+CREATE TRIGGER audit_heads_insert BEFORE INSERT ON audit_heads
+WHEN EXISTS (SELECT 1 FROM audit_heads WHERE tenant_id = NEW.tenant_id)
+    OR NOT ((NEW.seq = 0 AND NEW.hash = '0000000000000000000000000000000000000000000000000000000000000000')
+        OR EXISTS (SELECT 1 FROM audit_log
+                   WHERE tenant_id = NEW.tenant_id AND seq = NEW.seq AND hash = NEW.hash))
+BEGIN SELECT RAISE(ABORT, 'audit_heads only moves forward'); END;
+CREATE TRIGGER audit_heads_update BEFORE UPDATE ON audit_heads
+WHEN NEW.tenant_id IS NOT OLD.tenant_id OR NEW.seq IS NOT OLD.seq + 1
+    OR NOT EXISTS (SELECT 1 FROM audit_log
+                   WHERE tenant_id = NEW.tenant_id AND seq = NEW.seq AND hash = NEW.hash)
+BEGIN SELECT RAISE(ABORT, 'audit_heads only moves forward'); END;
+"#;
+
 fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, AuditEvent, String, String)> {
     Ok((
         r.get(1)?,
@@ -74,11 +98,14 @@ impl AuditLog for SqliteStorage {
                 e.tenant_id, seq, e.at_ms, e.event, e.user_id, e.device_id, e.remote, e.detail,
                 row.prev_hash, row.hash
             ])?;
-            tx.prepare_cached(
-                "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            )?
-            .execute(params![e.tenant_id, seq, row.hash])?;
+            // An upsert would fire the heads' insert trigger for an existing head: update it.
+            let sql = if row.seq == 1 {
+                "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?1, ?2, ?3)"
+            } else {
+                "UPDATE audit_heads SET seq = ?2, hash = ?3 WHERE tenant_id = ?1"
+            };
+            tx.prepare_cached(sql)?
+                .execute(params![e.tenant_id, seq, row.hash])?;
             tx.commit()?;
             Ok(row)
         })
@@ -110,6 +137,16 @@ impl AuditLog for SqliteStorage {
                 });
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn audit_tenants(&self) -> Result<Vec<String>, StorageError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT DISTINCT tenant_id FROM audit_log ORDER BY tenant_id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
