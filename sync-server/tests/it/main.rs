@@ -8,6 +8,7 @@ mod audit;
 mod conformance;
 mod cursor;
 mod http;
+mod policy;
 mod routing;
 mod scope;
 mod support;
