@@ -391,12 +391,30 @@ impl AttachmentFacts {
     /// Reads them from an attachment document (category trimmed and lower-cased, the contract
     /// amount read from `fields.amount`).
     pub fn of_doc(id: &str, doc: &AutoCommit) -> Self {
-        let a = crate::record::attachment::from_doc(id, doc, String::new(), String::new());
+        use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
+        let get = crate::record::get_str;
+        // Only `fields.amount` is read: an attachment's OCR text may be long.
+        let amount = match doc.get(ROOT, "fields") {
+            Ok(Some((Value::Object(ObjType::Map), fields))) => match doc.get(&fields, "amount") {
+                Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
+                    ScalarValue::Str(t) => evidence_amount(t),
+                    ScalarValue::F64(f) => Some(*f).filter(|f| f.is_finite()),
+                    ScalarValue::Int(i) => Some(*i as f64),
+                    ScalarValue::Uint(u) => Some(*u as f64),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
         AttachmentFacts {
             id: id.to_string(),
-            category: a.category.trim().to_lowercase(),
-            amount: a.fields.get("amount").and_then(|t| evidence_amount(t)),
-            deal_id: a.deal_id.filter(|d| !d.trim().is_empty()),
+            category: get(doc, "category")
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase(),
+            amount,
+            deal_id: get(doc, "deal_id").filter(|d| !d.trim().is_empty()),
         }
     }
 
@@ -860,6 +878,22 @@ mod tests {
             .is_some_and(|r| r.contains("cannot enter won without a contract")));
         assert!(gate(&contract(Some("y"))).allowed());
         assert!(gate(&contract(None)).allowed());
+    }
+
+    #[test]
+    fn attachment_facts_are_read_from_the_document() -> Result<()> {
+        use automerge::{transaction::Transactable, ObjType, ROOT};
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "category", " Contract ")?;
+        doc.put(ROOT, "deal_id", "d1")?;
+        let fields = doc.put_object(ROOT, "fields", ObjType::Map)?;
+        doc.put(&fields, "amount", "305,000.00")?;
+        let facts = AttachmentFacts::of_doc("a1", &doc);
+        assert_eq!(facts.category, "contract");
+        assert_eq!(facts.amount, Some(305_000.0));
+        assert_eq!(facts.deal_id.as_deref(), Some("d1"));
+        assert!(facts.counts_for("d1") && !facts.counts_for("d2"));
+        Ok(())
     }
 
     #[test]
