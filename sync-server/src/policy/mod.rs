@@ -310,11 +310,8 @@ fn stage_gate(
         return Ok(());
     };
     let Some(config) = ctx.flow.as_ref() else {
-        // A move of a stored deal usually enters a gated stage: ask for its evidence at once.
+        // The evidence is read only when the target stage asks for some.
         needs.flow = true;
-        if current.is_some() && !ctx.evidence.contains_key(contact) {
-            needs.evidence.insert(contact.to_string());
-        }
         return Ok(());
     };
     let now = gate_clock(w.at_ms, ctx.now_ms, config);

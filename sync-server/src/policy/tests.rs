@@ -382,10 +382,14 @@ fn stage_gates_read_the_servers_evidence_and_the_tenants_settings() {
         )
     };
     match decide(&c, &NothingPending) {
-        Decision::Needs(n) => assert!(n.flow && n.evidence.contains("c1")),
-        other => panic!("expected the settings and evidence asked for, got {other:?}"),
+        Decision::Needs(n) => assert!(n.flow && n.evidence.is_empty()),
+        other => panic!("expected the settings asked for, got {other:?}"),
     }
     c.flow = Some(FlowConfig::default());
+    match decide(&c, &NothingPending) {
+        Decision::Needs(n) => assert!(!n.flow && n.evidence.contains("c1")),
+        other => panic!("expected the evidence asked for, got {other:?}"),
+    }
     c.evidence.insert(
         "c1".into(),
         StoredEvidence {
