@@ -366,7 +366,8 @@ pub fn judge_visit(input: &VerdictInput, config: &FlowConfig, by: &str) -> Visit
 /// The facts about a deal's evidence that the gates read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EvidenceFacts {
-    /// Attachments linked to the deal or its contact.
+    /// Attachments of the deal's contact (and of the contacts merged with it); those linked to
+    /// another deal are left out by the gates.
     pub attachments: Vec<AttachmentFacts>,
     /// The latest visit to the deal's contact.
     pub last_visit: Option<DateTime<FixedOffset>>,

@@ -3,9 +3,9 @@
 //! The gate reads the attachment projection (`attachments`, rebuilt from every attachment
 //! document): its `category` (`quotation`, `contract`, ...), what it is linked to (`deal_id`
 //! and `contact_id`), and the amount read from a contract (`fields.amount`, a number written as
-//! text; thousands separators are accepted). An attachment linked to another deal of the same
-//! contact is read too, and left out by the gate ([`crate::flow::missing_evidence`]): it is no
-//! evidence for this deal.
+//! text; thousands separators are accepted). The attachments of the deal's contact are read
+//! (the server reads the same: those stored under the contact and the contacts merged with it);
+//! one linked to another deal is left out by the gate ([`crate::flow::missing_evidence`]).
 //!
 //! A deal's contact reads as its survivor once merged (docs/adr/0012-merge-survivor.md): the
 //! attachments and visits of the survivor and of every contact merged into it count, whichever
@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 /// Where stage gates read their evidence from.
 pub trait EvidenceSource {
-    /// The attachments linked to the deal or its contact, and the latest visit to the contact.
+    /// The attachments of the deal's contact, and the latest visit to the contact.
     fn facts(&self, deal: &Deal) -> Result<EvidenceFacts>;
 }
 
@@ -64,11 +64,11 @@ impl EvidenceSource for StoreEvidence<'_> {
         let sql = format!(
             "SELECT r.id, a.category, a.fields, a.deal_id FROM attachments a \
              JOIN records r ON r.rid = a.rid \
-             WHERE a.deal_id = ?1 OR {} ORDER BY a.created_at, r.id",
-            merged_set("a.contact_id", 2)
+             WHERE {} ORDER BY a.created_at, r.id",
+            merged_set("a.contact_id", 1)
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([deal.id.as_str(), contact.as_str()], |r| {
+        let rows = stmt.query_map([contact.as_str()], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,

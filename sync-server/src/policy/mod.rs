@@ -317,7 +317,7 @@ fn stage_gate(
     let now = gate_clock(w.at_ms, ctx.now_ms, config);
     let gate = match ctx.evidence.get(contact) {
         Some(stored) => {
-            let facts = evidence_for(w.record, stored, pending);
+            let facts = evidence_for(stored, pending);
             flow::stage_gate(config, w.record, current, target, &facts, now)
         }
         None => {
@@ -337,9 +337,10 @@ fn stage_gate(
     }
 }
 
-/// The evidence of deal `deal`: what the server holds under its contact (and the contacts
-/// merged with it), overlaid with the attachments and visits the request wrote.
-fn evidence_for(deal: &str, stored: &StoredEvidence, pending: &dyn Pending) -> EvidenceFacts {
+/// The evidence of a deal: what the server holds under its contact (and the contacts merged
+/// with it), overlaid with the attachments and visits the request wrote under them. Which
+/// attachments count for the deal is the gate's rule ([`flow::missing_evidence`]).
+fn evidence_for(stored: &StoredEvidence, pending: &dyn Pending) -> EvidenceFacts {
     let mut attachments = stored.attachments.clone();
     let mut visits = stored.visits.clone();
     pending.each(&mut |id, _, facts| {
@@ -348,7 +349,7 @@ fn evidence_for(deal: &str, stored: &StoredEvidence, pending: &dyn Pending) -> E
             .as_deref()
             .is_some_and(|p| stored.contacts.contains(p));
         match &facts.evidence {
-            Some(Evidence::Attachment(a)) if linked || a.deal_id.as_deref() == Some(deal) => {
+            Some(Evidence::Attachment(a)) if linked => {
                 let mut a = a.clone();
                 a.id = id.to_string();
                 attachments.insert(id.to_string(), a);
