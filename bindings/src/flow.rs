@@ -544,7 +544,10 @@ impl OutpostStore {
         self.read(|s| s.flow_config_json())
     }
 
-    /// Replaces the flow settings from JSON (missing keys take their defaults).
+    /// Replaces the flow settings from JSON (missing keys take their defaults). Once the device
+    /// knows its role (after a sync), a user without `flow:configure` is refused
+    /// (`OutpostError.Permission`); the server re-checks every stage gate with the tenant's own
+    /// settings anyway.
     pub fn set_flow_config_json(&self, json: String) -> Result<(), OutpostError> {
         self.write(|s| s.set_flow_config_json(&json))
     }

@@ -13,6 +13,7 @@
 //! | `merge` | merging and unmerging contacts |
 //! | `export` | exports and audit exports |
 //! | `assign` | changing a record's `owner` |
+//! | `flow:configure` | writing the tenant's flow settings (the `config` document: stages, gates, radius) |
 //! | `field:NAME:read`, `field:NAME:write` | a restricted field ([`RESTRICTED_FIELDS`]) |
 //! | `scope:own`, `scope:team`, `scope:all` | which records: own and shared, the team's, all |
 //!
@@ -34,6 +35,9 @@ pub const RESTRICTED_FIELDS: &[(&str, &str)] = &[
     ("discount", "deal"),
     ("contract_amount", "deal"),
 ];
+
+/// The permission to write the tenant's flow settings (the `config` document).
+pub const FLOW_CONFIGURE: &str = "flow:configure";
 
 /// The default role names, least to most allowed.
 pub const DEFAULT_ROLES: &[&str] = &["rep", "manager", "director", "finance", "admin"];
@@ -85,7 +89,8 @@ impl Permissions {
             if !is_permission(n) {
                 return Err(format!(
                     "unknown permission {n:?} (expected KIND:read|write, invalidate, merge, \
-                     export, assign, field:NAME:read|write or scope:own|team|all)"
+                     export, assign, flow:configure, field:NAME:read|write or \
+                     scope:own|team|all)"
                 ));
             }
             set.insert(n.to_string());
@@ -103,7 +108,14 @@ impl Permissions {
             .iter()
             .flat_map(|k| [format!("{k}:read"), format!("{k}:write")])
             .collect();
-        for p in ["invalidate", "merge", "export", "assign", "scope:all"] {
+        for p in [
+            "invalidate",
+            "merge",
+            "export",
+            "assign",
+            FLOW_CONFIGURE,
+            "scope:all",
+        ] {
             set.insert(p.to_string());
         }
         for (f, _) in RESTRICTED_FIELDS {
@@ -134,6 +146,7 @@ impl Permissions {
                         "merge",
                         "export",
                         "assign",
+                        FLOW_CONFIGURE,
                         "scope:team",
                         "field:amount:read",
                         "field:amount:write",
@@ -148,6 +161,7 @@ impl Permissions {
             "director" => {
                 let mut all = Self::everything();
                 all.0.remove("export");
+                all.0.remove(FLOW_CONFIGURE);
                 return Some(all);
             }
             "finance" => {
@@ -212,7 +226,14 @@ impl Permissions {
 pub fn is_permission(name: &str) -> bool {
     if matches!(
         name,
-        "invalidate" | "merge" | "export" | "assign" | "scope:own" | "scope:team" | "scope:all"
+        "invalidate"
+            | "merge"
+            | "export"
+            | "assign"
+            | FLOW_CONFIGURE
+            | "scope:own"
+            | "scope:team"
+            | "scope:all"
     ) {
         return true;
     }
@@ -247,7 +268,15 @@ mod tests {
         assert_eq!(manager.scope(), Scope::Team);
         assert!(manager.can_read_field("amount"));
         assert!(!manager.can_write_field("contract_amount"));
+        // The tenant's flow settings: managers and admins only.
+        assert!(manager.has(FLOW_CONFIGURE));
+        assert!(!rep.has(FLOW_CONFIGURE));
+        let admin = Permissions::default_for("admin").unwrap_or_default();
+        assert!(admin.has(FLOW_CONFIGURE));
+        let director = Permissions::default_for("director").unwrap_or_default();
+        assert!(!director.has(FLOW_CONFIGURE));
         let finance = Permissions::default_for("finance").unwrap_or_default();
+        assert!(!finance.has(FLOW_CONFIGURE));
         assert!(!finance.can_write_kind("deal"));
         assert!(finance.can_write_field("amount"));
         assert_eq!(finance.scope(), Scope::All);
@@ -261,6 +290,8 @@ mod tests {
         assert!(Permissions::parse(&["field:salary:read"]).is_err());
         assert!(Permissions::parse(&["scope:own", "scope:all"]).is_err());
         assert!(Permissions::parse(&["field:contract_amount:write"]).is_ok());
+        assert!(Permissions::parse(&["flow:configure"]).is_ok());
+        assert!(Permissions::parse(&["flow:read"]).is_err());
     }
 
     #[test]

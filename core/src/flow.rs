@@ -366,7 +366,8 @@ pub fn judge_visit(input: &VerdictInput, config: &FlowConfig, by: &str) -> Visit
 /// The facts about a deal's evidence that the gates read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EvidenceFacts {
-    /// Attachments linked to the deal or its contact.
+    /// Attachments of the deal's contact (and of the contacts merged with it); those linked to
+    /// another deal are left out by the gates.
     pub attachments: Vec<AttachmentFacts>,
     /// The latest visit to the deal's contact.
     pub last_visit: Option<DateTime<FixedOffset>>,
@@ -381,6 +382,61 @@ pub struct AttachmentFacts {
     pub category: String,
     /// The amount extracted from it (contracts), if any.
     pub amount: Option<f64>,
+    /// The deal it is linked to; `None` for an attachment of the contact alone. An attachment
+    /// of another deal is no evidence for this one.
+    #[serde(default)]
+    pub deal_id: Option<String>,
+}
+
+impl AttachmentFacts {
+    /// Reads them from an attachment document (category trimmed and lower-cased, the contract
+    /// amount read from `fields.amount`).
+    pub fn of_doc(id: &str, doc: &AutoCommit) -> Self {
+        use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
+        let get = crate::record::get_str;
+        // Only `fields.amount` is read: an attachment's OCR text may be long.
+        let amount = match doc.get(ROOT, "fields") {
+            Ok(Some((Value::Object(ObjType::Map), fields))) => match doc.get(&fields, "amount") {
+                Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
+                    ScalarValue::Str(t) => evidence_amount(t),
+                    ScalarValue::F64(f) => Some(*f).filter(|f| f.is_finite()),
+                    ScalarValue::Int(i) => Some(*i as f64),
+                    ScalarValue::Uint(u) => Some(*u as f64),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        AttachmentFacts {
+            id: id.to_string(),
+            category: get(doc, "category")
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase(),
+            amount,
+            deal_id: get(doc, "deal_id").filter(|d| !d.trim().is_empty()),
+        }
+    }
+
+    /// Whether this attachment is evidence for deal `deal_id`: linked to it, or to no deal.
+    pub fn counts_for(&self, deal_id: &str) -> bool {
+        self.deal_id.as_deref().is_none_or(|d| d == deal_id)
+    }
+}
+
+/// A contract amount written as text (`"288000.00"`, `"288,000"`, `"288，000"`), as a gate
+/// reads it.
+pub fn evidence_amount(text: &str) -> Option<f64> {
+    text.replace([',', '，', ' '], "")
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+}
+
+/// When a visit document says the check-in was made (its `device_time`), for the gates.
+pub fn visit_time_of_doc(doc: &AutoCommit) -> Option<DateTime<FixedOffset>> {
+    crate::record::get_str(doc, "device_time").and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
 }
 
 /// One piece of evidence a stage needs and the deal lacks.
@@ -392,25 +448,27 @@ pub struct MissingEvidence {
     pub description: String,
 }
 
-/// The requirements of `stage` that `facts` do not meet at `now`.
+/// The requirements of `stage` that `facts` do not meet at `now` for deal `deal_id`: an
+/// attachment linked to another deal of the same contact is no evidence for this one.
 pub fn missing_evidence(
     stage: &StageRule,
+    deal_id: &str,
     facts: &EvidenceFacts,
     now: DateTime<FixedOffset>,
 ) -> Vec<MissingEvidence> {
+    let attachments = facts.attachments.iter().filter(|a| a.counts_for(deal_id));
     stage
         .requires
         .iter()
         .filter(|r| match r {
             Requirement::Attachment { category } => {
-                !facts.attachments.iter().any(|a| &a.category == category)
+                !attachments.clone().any(|a| &a.category == category)
             }
             Requirement::RecentVisit { days } => !facts.last_visit.is_some_and(|v| {
                 now.signed_duration_since(v) <= chrono::Duration::days(i64::from(*days))
             }),
-            Requirement::ContractWithAmount { category } => !facts
-                .attachments
-                .iter()
+            Requirement::ContractWithAmount { category } => !attachments
+                .clone()
                 .any(|a| &a.category == category && a.amount.is_some_and(|x| x > 0.0)),
         })
         .map(|r| MissingEvidence {
@@ -418,6 +476,75 @@ pub fn missing_evidence(
             description: r.describe_missing(),
         })
         .collect()
+}
+
+/// Whether a stage move may happen: why it is impossible whatever the evidence, or what
+/// evidence it lacks. Decided by [`stage_gate`], on the device and again on the server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageGate {
+    /// Why the move is impossible regardless of evidence (unknown stage, closed deal).
+    pub blocked: Option<String>,
+    /// Every missing piece of evidence (empty when the gate is met).
+    pub missing: Vec<MissingEvidence>,
+}
+
+impl StageGate {
+    /// Whether the move is allowed.
+    pub fn allowed(&self) -> bool {
+        self.blocked.is_none() && self.missing.is_empty()
+    }
+
+    /// Why entering `stage` is refused, for people (`None` when allowed): the blocking reason,
+    /// or `cannot enter STAGE without ...` listing exactly what is missing.
+    pub fn reason(&self, stage: &str) -> Option<String> {
+        if let Some(blocked) = &self.blocked {
+            return Some(blocked.clone());
+        }
+        (!self.missing.is_empty()).then(|| {
+            format!(
+                "cannot enter {stage} without {}",
+                self.missing
+                    .iter()
+                    .map(|m| m.description.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; and ")
+            )
+        })
+    }
+}
+
+/// The gate of deal `deal_id` entering `target` from `current` (`None` for a new deal) at
+/// `now`, with the tenant's `config` and the deal's evidence: an unknown stage is refused, a
+/// closed deal (in a terminal stage) does not move, and the target's requirements must be met.
+pub fn stage_gate(
+    config: &FlowConfig,
+    deal_id: &str,
+    current: Option<&str>,
+    target: &str,
+    facts: &EvidenceFacts,
+    now: DateTime<FixedOffset>,
+) -> StageGate {
+    let blocked = |reason: String| StageGate {
+        blocked: Some(reason),
+        missing: Vec::new(),
+    };
+    let Some(rule) = config.stage(target) else {
+        return blocked(format!(
+            "unknown stage {target:?}; the stages are {}",
+            config.stage_names().join(", ")
+        ));
+    };
+    if let Some(current) = current {
+        if config.stage(current).is_some_and(|s| s.terminal) && current != target {
+            return blocked(format!(
+                "the deal is closed ({current}); a closed deal does not move"
+            ));
+        }
+    }
+    StageGate {
+        blocked: None,
+        missing: missing_evidence(rule, deal_id, facts, now),
+    }
 }
 
 /// Whether a deal in `stage` whose last activity was at `last_activity` is stale at `now`, and
@@ -681,7 +808,7 @@ mod tests {
             .cloned()
             .unwrap_or_else(|| cfg.stages[0].clone());
         let none = EvidenceFacts::default();
-        let missing = missing_evidence(&proposal, &none, now);
+        let missing = missing_evidence(&proposal, "d", &none, now);
         assert_eq!(missing.len(), 1);
         assert!(missing[0].description.contains("quotation"));
 
@@ -693,12 +820,15 @@ mod tests {
             attachments: vec![],
             last_visit: Some(t("2026-10-20T10:00:00+08:00")),
         };
-        assert_eq!(missing_evidence(&negotiation, &old_visit, now).len(), 1);
+        assert_eq!(
+            missing_evidence(&negotiation, "d", &old_visit, now).len(),
+            1
+        );
         let recent = EvidenceFacts {
             attachments: vec![],
             last_visit: Some(t("2026-11-01T10:00:00+08:00")),
         };
-        assert!(missing_evidence(&negotiation, &recent, now).is_empty());
+        assert!(missing_evidence(&negotiation, "d", &recent, now).is_empty());
 
         let won = cfg
             .stage("won")
@@ -709,19 +839,79 @@ mod tests {
                 id: "a".into(),
                 category: "contract".into(),
                 amount: None,
+                deal_id: None,
             }],
             last_visit: None,
         };
-        assert_eq!(missing_evidence(&won, &no_amount, now).len(), 1);
+        assert_eq!(missing_evidence(&won, "d", &no_amount, now).len(), 1);
         let with_amount = EvidenceFacts {
             attachments: vec![AttachmentFacts {
                 id: "a".into(),
                 category: "contract".into(),
                 amount: Some(120_000.0),
+                deal_id: None,
             }],
             last_visit: None,
         };
-        assert!(missing_evidence(&won, &with_amount, now).is_empty());
+        assert!(missing_evidence(&won, "d", &with_amount, now).is_empty());
+    }
+
+    /// Item 15: a contract attached to deal X does not open the won gate of deal Y of the same
+    /// contact; one attached to Y, or to the contact alone, does.
+    #[test]
+    fn another_deals_contract_is_no_evidence() {
+        let cfg = FlowConfig::default();
+        let now = t("2026-11-23T10:00:00+08:00");
+        let contract = |deal_id: Option<&str>| EvidenceFacts {
+            attachments: vec![AttachmentFacts {
+                id: "a".into(),
+                category: "contract".into(),
+                amount: Some(305_000.0),
+                deal_id: deal_id.map(str::to_string),
+            }],
+            last_visit: None,
+        };
+        let gate = |facts: &EvidenceFacts| stage_gate(&cfg, "y", Some("lead"), "won", facts, now);
+        let refused = gate(&contract(Some("x")));
+        assert!(!refused.allowed());
+        assert!(refused
+            .reason("won")
+            .is_some_and(|r| r.contains("cannot enter won without a contract")));
+        assert!(gate(&contract(Some("y"))).allowed());
+        assert!(gate(&contract(None)).allowed());
+    }
+
+    #[test]
+    fn attachment_facts_are_read_from_the_document() -> Result<()> {
+        use automerge::{transaction::Transactable, ObjType, ROOT};
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "category", " Contract ")?;
+        doc.put(ROOT, "deal_id", "d1")?;
+        let fields = doc.put_object(ROOT, "fields", ObjType::Map)?;
+        doc.put(&fields, "amount", "305,000.00")?;
+        let facts = AttachmentFacts::of_doc("a1", &doc);
+        assert_eq!(facts.category, "contract");
+        assert_eq!(facts.amount, Some(305_000.0));
+        assert_eq!(facts.deal_id.as_deref(), Some("d1"));
+        assert!(facts.counts_for("d1") && !facts.counts_for("d2"));
+        Ok(())
+    }
+
+    #[test]
+    fn gates_block_unknown_stages_and_closed_deals() {
+        let cfg = FlowConfig::default();
+        let now = t("2026-11-23T10:00:00+08:00");
+        let none = EvidenceFacts::default();
+        let unknown = stage_gate(&cfg, "d", Some("lead"), "不存在", &none, now);
+        assert!(unknown
+            .reason("不存在")
+            .is_some_and(|r| r.contains("unknown stage")));
+        let closed = stage_gate(&cfg, "d", Some("lost"), "lead", &none, now);
+        assert!(closed.reason("lead").is_some_and(|r| r.contains("closed")));
+        assert!(stage_gate(&cfg, "d", Some("won"), "won", &none, now)
+            .blocked
+            .is_none());
+        assert!(stage_gate(&cfg, "d", None, "lead", &none, now).allowed());
     }
 
     #[test]

@@ -14,11 +14,11 @@
 //! - Every change to any of this moves the tenant's **scope epoch**; a device that sees a new
 //!   epoch lists its scope and purges what it may no longer read.
 
+pub use crate::policy::WriteFacts;
 use crate::storage::{DocMeta, Role};
 use crate::StorageError;
 use async_trait::async_trait;
-use automerge::AutoCommit;
-use outpost_core::access::{self, Permissions, Scope, RESTRICTED_FIELDS, RESTRICTED_KIND};
+use outpost_core::access::{self, Permissions, Scope, RESTRICTED_KIND};
 use outpost_core::sync::protocol::{DocSnapshot, ScopeInfo};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -331,6 +331,8 @@ pub struct Viewer {
     shared: HashSet<String>,
     /// The tenant's device lease, sent to devices.
     lease: Option<(i64, i64)>,
+    /// The server itself (its own writes and storage-level callers), never a device.
+    server: bool,
 }
 
 impl Viewer {
@@ -345,7 +347,14 @@ impl Viewer {
             owners: HashSet::new(),
             shared: HashSet::new(),
             lease: None,
+            server: true,
         }
+    }
+
+    /// Whether this is the server itself ([`Viewer::unrestricted`]): its own writes (settings,
+    /// verdicts, routing, assignments) are not a device's.
+    pub fn is_server(&self) -> bool {
+        self.server
     }
 
     /// The viewer for `user` with `role` in a tenant with these settings and shares.
@@ -371,6 +380,7 @@ impl Viewer {
             owners,
             shared: shared.into_iter().collect(),
             lease: config.lease,
+            server: false,
         }
     }
 
@@ -386,8 +396,12 @@ impl Viewer {
         }
     }
 
-    /// Whether the user may read record `record` of `kind` with this visibility.
+    /// Whether the user may read record `record` of `kind` with this visibility. The tenant's
+    /// settings (`config`) are everyone's; kinds devices do not write are the server's alone.
     pub fn sees(&self, record: &str, kind: &str, meta: &DocMeta) -> bool {
+        if self.server {
+            return true;
+        }
         if kind == RESTRICTED_KIND {
             let readable = meta
                 .field
@@ -396,11 +410,12 @@ impl Viewer {
             if !readable {
                 return false;
             }
-        } else if access::RECORD_KINDS.contains(&kind) && !self.permissions.can_read_kind(kind) {
+        } else if kind == "config" {
+            return true;
+        } else if !access::RECORD_KINDS.contains(&kind) || !self.permissions.can_read_kind(kind) {
             return false;
         }
-        if self.everything || !access::RECORD_KINDS.contains(&kind) && kind != RESTRICTED_KIND {
-            // Tenant settings (`config`) are everyone's.
+        if self.everything {
             return true;
         }
         let root = meta.root.as_deref().unwrap_or(record);
@@ -409,119 +424,6 @@ impl Viewer {
             .is_some_and(|o| self.owners.contains(o))
             || self.shared.contains(root)
             || self.shared.contains(record)
-    }
-
-    /// Whether a pushed change may go from `before` (the record's document before it, `None`
-    /// for a new record) to `after`. `stored` is the stored record's visibility (`None` when
-    /// the server does not have it yet). The error is the rejection's reason.
-    pub fn check_write(
-        &self,
-        record: &str,
-        kind: &str,
-        stored: Option<&DocMeta>,
-        before: Option<&WriteFacts>,
-        after: &WriteFacts,
-    ) -> Result<(), String> {
-        let denied = |what: String| {
-            Err(format!(
-                "permission denied: role {} may not {what}",
-                self.role
-            ))
-        };
-        if let Some(meta) = stored {
-            if !self.sees(record, kind, meta) {
-                return denied(format!("change record {record}: it is not in their scope"));
-            }
-        }
-        if kind == RESTRICTED_KIND {
-            let field = after.field.as_deref().unwrap_or("");
-            if !self.permissions.can_write_field(field) {
-                return denied(format!("write field {field}"));
-            }
-            return Ok(());
-        }
-        if access::RECORD_KINDS.contains(&kind) && !self.permissions.can_write_kind(kind) {
-            return denied(format!("write {kind} records"));
-        }
-        let unchanged = |f: fn(&WriteFacts) -> &Option<String>| before.map_or(&None, f) == f(after);
-        // Naming an owner at creation is allowed (it decides visibility only when it names the
-        // writer or the writer may assign, see `DocWrite`); changing it later is assigning.
-        if before.is_some() && !unchanged(|f| &f.owner) {
-            // Taking an unowned record one may write is not an assignment.
-            let claims_unowned = before.is_some_and(|b| b.owner.is_none())
-                && after.owner.as_deref() == Some(&self.user);
-            if !claims_unowned && !self.permissions.has("assign") {
-                return denied("assign records to another owner".into());
-            }
-        }
-        if !unchanged(|f| &f.merged_into) && !self.permissions.has("merge") {
-            return denied("merge records".into());
-        }
-        let invalid_before = before.is_some_and(|b| b.invalid);
-        if after.invalid != invalid_before && !self.permissions.has("invalidate") {
-            return denied("invalidate records".into());
-        }
-        for (field, value) in &after.inline_restricted {
-            let old = before.and_then(|b| b.inline_restricted.get(field));
-            if old != Some(value) {
-                return Err(format!(
-                    "{field} is a restricted field: it is written in its own document \
-                     ({}), never in the {kind}",
-                    access::restricted_id(record, field)
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// What [`Viewer::check_write`] compares in a document before and after a change.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WriteFacts {
-    /// `owner`.
-    pub owner: Option<String>,
-    /// `merged_into`.
-    pub merged_into: Option<String>,
-    /// Whether `status` is `invalid`.
-    pub invalid: bool,
-    /// A restricted document's `field`.
-    pub field: Option<String>,
-    /// Restricted fields found inside the record itself, with their value as text.
-    pub inline_restricted: BTreeMap<String, String>,
-    /// The blob an attachment names.
-    pub blob: Option<String>,
-}
-
-impl WriteFacts {
-    /// Reads them from a record document of `kind`.
-    pub fn of(kind: &str, doc: &AutoCommit) -> Self {
-        let mut inline_restricted = BTreeMap::new();
-        for (field, on) in RESTRICTED_FIELDS {
-            if *on == kind {
-                if let Ok(Some((value, _))) = automerge::ReadDoc::get(doc, automerge::ROOT, *field)
-                {
-                    inline_restricted.insert(field.to_string(), value.to_string());
-                }
-            }
-        }
-        Self {
-            owner: get_str(doc, "owner"),
-            merged_into: get_str(doc, "merged_into"),
-            invalid: get_str(doc, "status").as_deref() == Some("invalid"),
-            field: get_str(doc, "field"),
-            inline_restricted,
-            blob: get_str(doc, "blob"),
-        }
-    }
-
-    /// The record whose visibility this one follows, read from its document.
-    pub fn parent(kind: &str, doc: &AutoCommit) -> Option<String> {
-        match kind {
-            "visit" | "deal" | "task" | "attachment" => get_str(doc, "contact_id"),
-            RESTRICTED_KIND => get_str(doc, "of"),
-            _ => None,
-        }
-        .filter(|p| !p.trim().is_empty())
     }
 }
 
@@ -600,17 +502,6 @@ pub fn check_team_name(name: &str) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// A root string field of a document.
-fn get_str(doc: &AutoCommit, key: &str) -> Option<String> {
-    match automerge::ReadDoc::get(doc, automerge::ROOT, key) {
-        Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
-            automerge::ScalarValue::Str(v) => Some(v.to_string()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,40 +567,15 @@ mod tests {
             ..amount
         };
         assert!(boss.sees("d1_contract_amount", RESTRICTED_KIND, &contract));
-        let write = WriteFacts {
-            field: Some("contract_amount".into()),
-            ..WriteFacts::default()
-        };
-        let refused = boss.check_write("d1_contract_amount", RESTRICTED_KIND, None, None, &write);
-        assert!(refused.is_err_and(|e| e.contains("contract_amount")));
     }
 
     #[test]
-    fn writes_check_assign_merge_and_inline_fields() {
-        let c = config(Sharing::Private);
-        let alice = Viewer::new(&c, "alice", &Role::Rep, vec![]);
-        let mine = WriteFacts {
-            owner: Some("alice".into()),
-            ..WriteFacts::default()
-        };
-        assert!(alice
-            .check_write("c1", "contact", None, None, &mine)
-            .is_ok());
-        let to_bob = WriteFacts {
-            owner: Some("bob".into()),
-            ..WriteFacts::default()
-        };
-        let e = alice.check_write("c1", "contact", Some(&owned("alice")), Some(&mine), &to_bob);
-        assert!(e.is_err_and(|e| e.contains("assign")));
-        let e = alice.check_write("c2", "contact", Some(&owned("bob")), Some(&mine), &mine);
-        assert!(e.is_err_and(|e| e.contains("scope")));
-        let mut inline = WriteFacts::default();
-        inline.inline_restricted.insert("amount".into(), "5".into());
-        let boss = Viewer::new(&c, "boss", &Role::Manager, vec![]);
-        let e = boss.check_write("d1", "deal", None, None, &inline);
-        assert!(e.is_err_and(|e| e.contains("d1_amount")));
-        assert!(boss
-            .check_write("d1", "deal", None, Some(&inline), &inline)
-            .is_ok());
+    fn settings_are_everyones_and_other_kinds_the_servers() {
+        let c = config(Sharing::Open);
+        let director = Viewer::new(&c, "dora", &Role::Director, vec![]);
+        assert!(director.sees("config-t", "config", &DocMeta::default()));
+        assert!(!director.sees("x", "secret", &DocMeta::default()));
+        assert!(Viewer::unrestricted().sees("x", "secret", &DocMeta::default()));
+        assert!(Viewer::unrestricted().is_server() && !director.is_server());
     }
 }

@@ -61,16 +61,8 @@ pub async fn put_chunk(
     let offset = number_header(&headers, UPLOAD_OFFSET)?;
     let size = number_header(&headers, UPLOAD_LENGTH)?;
     let viewer = viewer_of(&*state.storage, &device).await?;
-    if !viewer.permissions.can_write_kind("attachment") {
-        return Err(AppError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "permission denied: role {} may not upload files (attachment:write)",
-                viewer.role
-            ),
-        ));
-    }
+    crate::policy::may_upload_file(&viewer)
+        .map_err(|reason| AppError::new(StatusCode::FORBIDDEN, "forbidden", reason))?;
     let chunk = read_body(&state, &headers, body).await?;
     let readable = readable(&*state.storage, &device.tenant_id, &sha256, &viewer).await?;
     let status = state

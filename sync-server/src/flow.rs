@@ -109,14 +109,11 @@ pub async fn tenant_flow(
     storage: &dyn Storage,
     tenant_id: &str,
 ) -> Result<FlowConfig, StorageError> {
-    Ok(
-        match storage.document(&flow::config_record_id(tenant_id)).await? {
-            Some(stored) => AutoCommit::load(&stored.doc)
-                .map(|d| flow::config_of_doc(&d))
-                .unwrap_or_default(),
-            None => FlowConfig::default(),
-        },
-    )
+    let stored = storage
+        .document(&flow::config_record_id(tenant_id))
+        .await?
+        .filter(|d| d.tenant_id == tenant_id);
+    Ok(crate::policy::flow_of(stored.as_ref()))
 }
 
 /// Sets the tenant's flow settings; every device receives them at its next sync.
@@ -138,17 +135,6 @@ pub async fn set_tenant_flow(
         },
     )
     .await
-}
-
-/// Refuses a push that writes the tenant's settings: only the server authors them.
-pub fn check_device_push(device: &Device, changes: &[PushChange]) -> Result<(), StorageError> {
-    match changes.iter().position(|c| c.kind == "config") {
-        Some(i) if device.user_id != SERVER_USER => Err(StorageError::Forbidden(format!(
-            "changes[{i}]: the tenant's settings (record {}) are set on the server only",
-            changes[i].record
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// After a device's push: re-checks every visit it touched against the customer's location as

@@ -447,7 +447,6 @@ async fn sync(
     let viewer = viewer_of(&*state.storage, &device).await?;
     let mut rejected = Vec::new();
     if !request.changes.is_empty() {
-        crate::flow::check_device_push(&device, &request.changes)?;
         // Lead routing: the contacts this push brings for the first time. A failure here
         // leaves them unrouted; it never fails the device's sync.
         let leads = crate::routing::new_leads(&*state.storage, &device, &request.changes)

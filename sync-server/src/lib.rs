@@ -9,7 +9,8 @@
 //! Everything is stored behind one [`Storage`] trait with two implementations:
 //! [`SqliteStorage`] (the embedded default) and [`PostgresStorage`] (several server processes on
 //! one database). Whether a pushed change is accepted is decided by
-//! [`outpost_core::sync::apply::apply_change`] only; the backends do the I/O around it.
+//! [`outpost_core::sync::apply::apply_change`] (the record's own rules) and [`policy`] (who may
+//! write what, on every route); the backends do the I/O around them.
 //!
 //! Tests and embedders start the server on a listener of their own:
 //!
@@ -35,6 +36,7 @@ pub mod flow;
 pub mod http;
 pub mod metrics;
 pub mod options;
+pub mod policy;
 pub mod ratelimit;
 pub mod reports;
 pub mod routing;

@@ -30,13 +30,18 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// Enrolls a device for `user_id` in tenant `tenant_id` and returns its one-time token; a
-/// disabled user is refused.
+/// disabled user is refused, and so is the name the server writes its own changes as.
 pub async fn enroll_device(
     storage: &dyn Storage,
     tenant_id: &str,
     user_id: &str,
     role: Role,
 ) -> Result<Enrollment, StorageError> {
+    if user_id.trim() == outpost_core::flow::SERVER_USER {
+        return Err(StorageError::BadRequest(format!(
+            "user {user_id}: the name is the server's own (its settings, verdicts and routing)"
+        )));
+    }
     if storage.user_disabled(tenant_id, user_id).await? {
         return Err(StorageError::Forbidden(format!(
             "user {user_id} is disabled: `outpost-server user enable {user_id}` before enrolling a device"

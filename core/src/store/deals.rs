@@ -152,7 +152,8 @@ fn change_deal(
     Ok(d)
 }
 
-/// Checks whether `deal` may enter `stage` at `now`, reading evidence through `facts`.
+/// Checks whether `deal` may enter `stage` at `now`, reading evidence through `facts`
+/// ([`flow::stage_gate`], the rule the server applies again).
 pub(crate) fn check_stage(
     config: &flow::FlowConfig,
     deal: &Deal,
@@ -160,51 +161,26 @@ pub(crate) fn check_stage(
     facts: &EvidenceFacts,
     now: DateTime<FixedOffset>,
 ) -> StageCheck {
-    let blocked = |reason: String| StageCheck {
-        deal_id: deal.id.clone(),
-        stage: stage.to_string(),
-        allowed: false,
-        missing: Vec::new(),
-        blocked_reason: Some(reason),
-    };
-    let Some(rule) = config.stage(stage) else {
-        return blocked(format!(
-            "unknown stage {stage:?}; the stages are {}",
-            config.stage_names().join(", ")
-        ));
-    };
-    if config.stage(&deal.stage).is_some_and(|s| s.terminal) && deal.stage != stage {
-        return blocked(format!(
-            "the deal is closed ({}); a closed deal does not move",
-            deal.stage
-        ));
-    }
-    let missing = flow::missing_evidence(rule, facts, now);
+    let gate = flow::stage_gate(config, &deal.id, Some(&deal.stage), stage, facts, now);
     StageCheck {
         deal_id: deal.id.clone(),
         stage: stage.to_string(),
-        allowed: missing.is_empty(),
-        missing,
-        blocked_reason: None,
+        allowed: gate.allowed(),
+        missing: gate.missing,
+        blocked_reason: gate.blocked,
     }
 }
 
 /// The refusal for a check that did not pass: the field is `stage`, the reason lists exactly
 /// what is missing.
 fn refusal(check: &StageCheck) -> Error {
-    let reason = match &check.blocked_reason {
-        Some(r) => r.clone(),
-        None => format!(
-            "cannot enter {} without {}",
-            check.stage,
-            check
-                .missing
-                .iter()
-                .map(|m| m.description.as_str())
-                .collect::<Vec<_>>()
-                .join("; and ")
-        ),
+    let gate = flow::StageGate {
+        blocked: check.blocked_reason.clone(),
+        missing: check.missing.clone(),
     };
+    let reason = gate
+        .reason(&check.stage)
+        .unwrap_or_else(|| format!("cannot enter {}", check.stage));
     Error::validation("stage", check.stage.clone(), reason)
 }
 

@@ -3,7 +3,9 @@
 //! The gate reads the attachment projection (`attachments`, rebuilt from every attachment
 //! document): its `category` (`quotation`, `contract`, ...), what it is linked to (`deal_id`
 //! and `contact_id`), and the amount read from a contract (`fields.amount`, a number written as
-//! text; thousands separators are accepted).
+//! text; thousands separators are accepted). The attachments of the deal's contact are read
+//! (the server reads the same: those stored under the contact and the contacts merged with it);
+//! one linked to another deal is left out by the gate ([`crate::flow::missing_evidence`]).
 //!
 //! A deal's contact reads as its survivor once merged (docs/adr/0012-merge-survivor.md): the
 //! attachments and visits of the survivor and of every contact merged into it count, whichever
@@ -11,7 +13,7 @@
 
 use super::contacts;
 use crate::error::{Error, Result};
-use crate::flow::{AttachmentFacts, EvidenceFacts};
+use crate::flow::{evidence_amount, AttachmentFacts, EvidenceFacts};
 use crate::record::contact::ContactStatus;
 use crate::record::deal::Deal;
 use chrono::{DateTime, FixedOffset};
@@ -20,7 +22,7 @@ use std::collections::BTreeMap;
 
 /// Where stage gates read their evidence from.
 pub trait EvidenceSource {
-    /// The attachments linked to the deal or its contact, and the latest visit to the contact.
+    /// The attachments of the deal's contact, and the latest visit to the contact.
     fn facts(&self, deal: &Deal) -> Result<EvidenceFacts>;
 }
 
@@ -33,14 +35,6 @@ impl<'a> StoreEvidence<'a> {
     pub(crate) fn new(conn: &'a Connection) -> Self {
         StoreEvidence { conn }
     }
-}
-
-/// A number written as text (`"288000.00"`, `"288,000"`, `"288，000"`).
-fn number(text: &str) -> Option<f64> {
-    text.replace([',', '，', ' '], "")
-        .parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite())
 }
 
 /// The contact `id` reads as: the survivor it was merged into, or itself (also when this device
@@ -68,28 +62,31 @@ impl EvidenceSource for StoreEvidence<'_> {
     fn facts(&self, deal: &Deal) -> Result<EvidenceFacts> {
         let contact = reads_as(self.conn, &deal.contact_id)?;
         let sql = format!(
-            "SELECT r.id, a.category, a.fields FROM attachments a JOIN records r ON r.rid = a.rid \
-             WHERE a.deal_id = ?1 OR {} ORDER BY a.created_at, r.id",
-            merged_set("a.contact_id", 2)
+            "SELECT r.id, a.category, a.fields, a.deal_id FROM attachments a \
+             JOIN records r ON r.rid = a.rid \
+             WHERE {} ORDER BY a.created_at, r.id",
+            merged_set("a.contact_id", 1)
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([deal.id.as_str(), contact.as_str()], |r| {
+        let rows = stmt.query_map([contact.as_str()], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
             ))
         })?;
         let mut attachments = Vec::new();
         for row in rows {
-            let (id, category, fields) = row?;
+            let (id, category, fields, deal_id) = row?;
             // The projection wrote this JSON; a row that does not parse has no fields.
             let fields: BTreeMap<String, String> =
                 serde_json::from_str(&fields).unwrap_or_default();
             attachments.push(AttachmentFacts {
                 id,
                 category: category.trim().to_lowercase(),
-                amount: fields.get("amount").and_then(|a| number(a)),
+                amount: fields.get("amount").and_then(|a| evidence_amount(a)),
+                deal_id: deal_id.filter(|d| !d.trim().is_empty()),
             });
         }
         let last_visit = last_visit(self.conn, &contact)?;
@@ -130,11 +127,11 @@ mod tests {
 
     #[test]
     fn amounts_are_read_with_or_without_separators() {
-        assert_eq!(number("288000.00"), Some(288_000.0));
-        assert_eq!(number("288,000.00"), Some(288_000.0));
-        assert_eq!(number("1 200"), Some(1200.0));
-        assert_eq!(number("二十八万"), None);
-        assert_eq!(number("NaN"), None);
-        assert_eq!(number(""), None);
+        assert_eq!(evidence_amount("288000.00"), Some(288_000.0));
+        assert_eq!(evidence_amount("288,000.00"), Some(288_000.0));
+        assert_eq!(evidence_amount("1 200"), Some(1200.0));
+        assert_eq!(evidence_amount("二十八万"), None);
+        assert_eq!(evidence_amount("NaN"), None);
+        assert_eq!(evidence_amount(""), None);
     }
 }

@@ -348,8 +348,17 @@ impl Store {
         self.ctx(config(&self.conn))
     }
 
-    /// Replaces the flow settings, after checking them (the error names the setting).
+    /// Replaces the flow settings, after checking them (the error names the setting). Once the
+    /// server said what the user may do, a user without `flow:configure` is refused
+    /// ([`Error::Permission`]): the tenant's settings are the server's, which re-checks every
+    /// stage gate with them anyway.
     pub fn set_flow_config(&mut self, config: &FlowConfig) -> Result<()> {
+        let r = super::scope::require(
+            &self.conn,
+            crate::access::FLOW_CONFIGURE,
+            "change the tenant's flow settings",
+        );
+        self.ctx(r)?;
         config.validate()?;
         let json = serde_json::to_string(config).map_err(|e| {
             Error::validation("config", "", format!("cannot be written as JSON: {e}"))

@@ -232,11 +232,15 @@ fn absorb(
         }
         set_str_list(winner, key, &list)?;
     }
-    // Extra fields the winner does not have.
+    // Extra fields the winner does not have; never the server's routing markers (they say how
+    // the loser was routed, and only the server writes them).
     let known = contact::KNOWN_KEYS;
     let loser_keys: Vec<String> = loser.keys(ROOT).collect();
     for key in loser_keys {
-        if known.contains(&key.as_str()) || key.starts_with(MERGED_FROM_PREFIX) {
+        if known.contains(&key.as_str())
+            || key.starts_with(MERGED_FROM_PREFIX)
+            || crate::routing::MARKER_KEYS.contains(&key.as_str())
+        {
             continue;
         }
         let Some(value) = get_str(loser, &key) else {

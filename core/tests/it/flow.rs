@@ -330,6 +330,43 @@ fn flow_settings_change_the_radius_and_the_pipeline() -> TestResult {
     Ok(())
 }
 
+/// Item 15: a contract attached to one deal of a contact does not open the `won` gate of
+/// another deal of the same contact; a contract of the contact alone opens every deal's.
+#[test]
+fn a_contract_opens_only_its_own_deals_gate() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    let c = store.add_contact(zhang())?;
+    let deal = |store: &mut outpost_core::Store, title: &str| {
+        store.add_deal(NewDeal {
+            title: title.into(),
+            contact_id: c.id.clone(),
+            ..Default::default()
+        })
+    };
+    let x = deal(&mut store, "一期")?;
+    let y = deal(&mut store, "二期")?;
+    let contract = |deal_id: Option<String>, amount: &str| outpost_core::NewAttachment {
+        contact_id: c.id.clone(),
+        deal_id,
+        category: "contract".into(),
+        mime: "image/jpeg".into(),
+        bytes: amount.as_bytes().to_vec(),
+        fields: BTreeMap::from([("amount".to_string(), amount.to_string())]),
+        ..Default::default()
+    };
+    store.attach(contract(Some(x.id.clone()), "305000"))?;
+    assert_eq!(store.move_deal(&x.id, "won")?.stage, "won");
+    let check = store.check_deal_stage(&y.id, "won")?;
+    assert!(!check.allowed, "deal X's contract opened deal Y's gate");
+    assert!(
+        matches!(store.move_deal(&y.id, "won"), Err(Error::Validation { ref field, .. }) if field == "stage")
+    );
+    store.attach(contract(None, "120000"))?;
+    assert_eq!(store.move_deal(&y.id, "won")?.stage, "won");
+    Ok(())
+}
+
 /// A deal, a task and visits of a merged contact read as the survivor's: gates count the
 /// survivor's evidence, today's list groups by the survivor, lists by contact include them, and
 /// new deals and tasks for the merged contact land on the survivor.

@@ -362,6 +362,38 @@ fn a_known_role_is_enforced_locally_and_an_unknown_one_is_left_to_the_server() -
     Ok(())
 }
 
+/// Item 1 (device part): once the device knows its permissions, a user without
+/// `flow:configure` may not replace the tenant's flow settings (a manager may).
+#[test]
+fn flow_settings_need_flow_configure_once_the_role_is_known() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    let mut gateless = outpost_core::FlowConfig::default();
+    for stage in &mut gateless.stages {
+        stage.requires.clear();
+    }
+    // Never synced: nothing known, the server decides.
+    store.set_flow_config(&gateless)?;
+    store.set_flow_config(&outpost_core::FlowConfig::default())?;
+    ack_all(&mut store, Some(scope_of("rep", 1)))?;
+    match store.set_flow_config(&gateless) {
+        Err(e @ Error::Permission { .. }) => assert_eq!(
+            e.to_string(),
+            "permission denied: role rep may not change the tenant's flow settings"
+        ),
+        other => panic!("expected a permission refusal, got {other:?}"),
+    }
+    assert!(matches!(
+        store.set_flow_config_json("{}"),
+        Err(Error::Permission { .. })
+    ));
+    assert_eq!(store.flow_config()?, outpost_core::FlowConfig::default());
+    ack_all(&mut store, Some(scope_of("manager", 2)))?;
+    store.set_flow_config(&gateless)?;
+    assert_eq!(store.flow_config()?, gateless);
+    Ok(())
+}
+
 #[test]
 fn purging_removes_every_trace_and_reconciling_keeps_unsent_records() -> TestResult {
     let dir = tempfile::tempdir()?;

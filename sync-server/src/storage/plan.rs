@@ -8,6 +8,7 @@
 
 use super::{BootstrapPage, Device, DocMeta, PullPage, StoredDoc};
 use crate::access::{Viewer, WriteFacts};
+use crate::policy::{self, Context, Decision, Needs, Pending, Write};
 use crate::StorageError;
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, Change};
@@ -108,25 +109,75 @@ pub fn check_bounds(changes: &[PushChange]) -> Result<Vec<Option<[u8; 32]>>, Sto
 pub struct PushFacts {
     /// The stored documents of the records the push touches (any tenant).
     pub docs: HashMap<String, StoredDoc>,
-    /// The pushed (record, hash) pairs already in the tenant's log. A change is identified
-    /// per record: two records created by one device with identical content in the same
-    /// millisecond have identical first changes, and both must be stored.
+    /// The pushed (record, hash) pairs already in the tenant's log: a change is identified per
+    /// record (the same bytes under another record id are not a retry; the policy refuses
+    /// them, a document names its own id).
     pub known: HashSet<(String, [u8; 32])>,
     /// The device the request's actor is bound to, if any.
     pub actor_owner: Option<String>,
+    /// What the write policy asked to know besides the pushed records (see
+    /// [`crate::policy::Context`]).
+    pub context: Context,
 }
 
 impl PushFacts {
-    /// The `updated_seq` of every stored document among the facts. Every write to a document
-    /// (and every log row of its record) gives it a new, larger seq, and an actor's owner never
-    /// changes once set; so when these versions and `actor_owner` are unchanged under the
-    /// tenant's lock, a plan made from these facts before taking the lock is still exact.
+    /// Facts for a push by a device of `tenant_id` at the server time `now_ms`.
+    pub fn new(tenant_id: &str, now_ms: i64) -> Self {
+        Self {
+            context: Context::new(tenant_id, now_ms),
+            ..Self::default()
+        }
+    }
+
+    /// The `updated_seq` of every stored document among the facts (the pushed records and the
+    /// records the policy looked up). Every write to a document (and every log row of its
+    /// record) gives it a new, larger seq, and an actor's owner never changes once set; so when
+    /// these versions (of the same [`PushFacts::version_ids`]) and `actor_owner` are unchanged
+    /// under the tenant's lock, a plan made from these facts before taking the lock is still
+    /// exact, unless it read a deal's evidence ([`PushFacts::reusable`]).
     pub fn versions(&self) -> BTreeMap<String, u64> {
-        self.docs
+        let mut versions: BTreeMap<String, u64> = self
+            .docs
             .iter()
             .map(|(id, d)| (id.clone(), d.updated_seq))
-            .collect()
+            .collect();
+        for (id, related) in &self.context.records {
+            if let Some(r) = related {
+                versions.insert(id.clone(), r.updated_seq);
+            }
+        }
+        versions
     }
+
+    /// The records whose versions [`PushFacts::versions`] covers: the pushed ones (`touched`)
+    /// and those the policy looked up, found or not.
+    pub fn version_ids(&self, touched: &[String]) -> Vec<String> {
+        let mut ids: Vec<String> = touched
+            .iter()
+            .cloned()
+            .chain(self.context.records.keys().cloned())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Whether a plan made from these facts may be kept when the versions did not move: not
+    /// when it read a deal's evidence (attachments and visits another push may have added).
+    pub fn reusable(&self) -> bool {
+        self.context.evidence.is_empty()
+    }
+}
+
+/// How many times a backend reads what the policy asked for and plans again before giving up
+/// (each round reads everything the previous one named; two suffice in practice).
+pub const MAX_POLICY_ROUNDS: usize = 6;
+
+/// The error when the policy still asks for facts after [`MAX_POLICY_ROUNDS`].
+pub fn policy_rounds_exceeded(needs: &Needs) -> StorageError {
+    StorageError::Internal(format!(
+        "the write policy still asks for facts after {MAX_POLICY_ROUNDS} rounds: {needs:?}"
+    ))
 }
 
 /// The distinct record ids of a push, sorted.
@@ -222,6 +273,9 @@ pub struct WritePlan {
     pub docs: Vec<DocWrite>,
     /// Changes not applied, for the device.
     pub rejected: Vec<Rejection>,
+    /// What the write policy needs read before this plan may be written: when not empty, the
+    /// backend reads it into the facts' [`Context`] and plans again (this plan is incomplete).
+    pub needs: Needs,
 }
 
 impl WritePlan {
@@ -283,50 +337,65 @@ pub fn plan_push(
                 },
             );
         }
-        let Some(w) = working.get_mut(&c.record) else {
-            continue;
-        };
-        let outcome = match apply_change_to(&mut w.doc, &c.kind, &c.change, actor) {
-            Ok(accepted) if accepted.new => {
-                // The record rules passed; now what this user may do.
-                let after = WriteFacts::of(&c.kind, &w.doc);
-                match viewer.check_write(
-                    &c.record,
-                    &c.kind,
-                    stored.map(|s| &s.meta),
-                    w.facts.as_ref(),
-                    &after,
-                ) {
-                    Ok(()) => Ok(after),
-                    Err(reason) => Err((reason, true)),
-                }
-            }
-            Ok(_) => {
-                seen.insert((c.record.as_str(), *hash));
+        let applied = {
+            let Some(w) = working.get_mut(&c.record) else {
                 continue;
-            }
-            Err(Refused {
-                rejection: ChangeRejection::Malformed(m),
-                ..
-            }) => {
-                return Err(StorageError::BadRequest(format!(
-                    "changes[{i}] (record {}): not a valid Automerge change: {m}",
-                    c.record
-                )))
-            }
-            Err(Refused {
-                rejection: ChangeRejection::ForeignActor,
-                ..
-            }) => {
-                return Err(StorageError::Forbidden(format!(
+            };
+            match apply_change_to(&mut w.doc, &c.kind, &c.change, actor) {
+                // The record rules passed; now the write policy.
+                Ok(accepted) if accepted.new => Ok(WriteFacts::of(&c.kind, &w.doc)),
+                Ok(_) => {
+                    seen.insert((c.record.as_str(), *hash));
+                    continue;
+                }
+                Err(Refused {
+                    rejection: ChangeRejection::Malformed(m),
+                    ..
+                }) => {
+                    return Err(StorageError::BadRequest(format!(
+                        "changes[{i}] (record {}): not a valid Automerge change: {m}",
+                        c.record
+                    )))
+                }
+                Err(Refused {
+                    rejection: ChangeRejection::ForeignActor,
+                    ..
+                }) => {
+                    return Err(StorageError::Forbidden(format!(
                     "changes[{i}] (record {}): authored by another actor than the request's actor",
                     c.record
                 )))
+                }
+                Err(Refused {
+                    rejection,
+                    doc_modified,
+                }) => Err((rejection.to_string(), doc_modified)),
             }
-            Err(Refused {
-                rejection,
-                doc_modified,
-            }) => Err((rejection.to_string(), doc_modified)),
+        };
+        let outcome = match applied {
+            Ok(after) => {
+                let write = Write {
+                    record: &c.record,
+                    kind: &c.kind,
+                    stored: stored.map(|s| &s.meta),
+                    before: working.get(&c.record).and_then(|w| w.facts.as_ref()),
+                    after: &after,
+                    at_ms: change_time(&c.kind, &c.change),
+                };
+                match policy::check_write(viewer, &write, &facts.context, &PendingWork(&working)) {
+                    Decision::Allowed => Ok(after),
+                    Decision::Refused(reason) => Err((reason, true)),
+                    Decision::Needs(needs) => {
+                        // Decided in the next round, with what it asks for read.
+                        plan.needs.merge(needs);
+                        Ok(after)
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        };
+        let Some(w) = working.get_mut(&c.record) else {
+            continue;
         };
         match outcome {
             Ok(after) => {
@@ -381,6 +450,33 @@ pub fn plan_push(
         })
         .collect();
     Ok(plan)
+}
+
+/// When a change says it was made (ms), read for the stage gates (deals only).
+fn change_time(kind: &str, change: &[u8]) -> Option<i64> {
+    (kind == "deal")
+        .then(|| Change::from_bytes(change.to_vec()).ok())
+        .flatten()
+        .map(|c| c.timestamp())
+}
+
+/// The records a push wrote so far, for the policy.
+struct PendingWork<'a>(&'a BTreeMap<String, Working>);
+
+impl Pending for PendingWork<'_> {
+    fn get(&self, id: &str) -> Option<(&str, &WriteFacts)> {
+        let w = self.0.get(id)?;
+        w.last?;
+        Some((w.kind.as_str(), w.facts.as_ref()?))
+    }
+
+    fn each(&self, f: &mut dyn FnMut(&str, &str, &WriteFacts)) {
+        for (id, w) in self.0 {
+            if let (Some(_), Some(facts)) = (w.last, w.facts.as_ref()) {
+                f(id, &w.kind, facts);
+            }
+        }
+    }
 }
 
 /// A record's document while a push is planned.
@@ -540,14 +636,17 @@ impl AutomergeSession {
         actors
     }
 
-    /// Validates every new change with `apply_change` in causal order (all must pass) and
-    /// plans their append. `owners` maps the new actors already bound to their device.
+    /// Validates every new change with `apply_change` in causal order and the write policy
+    /// (all must pass) and plans their append. `owners` maps the new actors already bound to
+    /// their device; `context` is what the policy asked for so far (when the plan's `needs` is
+    /// not empty, read it and plan again).
     pub fn plan(
         &self,
         stored: &StoredDoc,
         device_id: &str,
         viewer: &Viewer,
         owners: &HashMap<Vec<u8>, String>,
+        context: &Context,
     ) -> Result<WritePlan, StorageError> {
         let mut plan = WritePlan::default();
         for actor in self.new_actors() {
@@ -575,17 +674,24 @@ impl AutomergeSession {
                             })
                     };
                     let (before, after) = (read(&doc)?, read(&applied.doc)?);
-                    viewer
-                        .check_write(
-                            &stored.record_id,
-                            &stored.kind,
-                            Some(&stored.meta),
-                            Some(&before),
-                            &after,
-                        )
-                        .map_err(|reason| {
-                            StorageError::Rejected(format!("change {}: {reason}", change.hash()))
-                        })?;
+                    let write = Write {
+                        record: &stored.record_id,
+                        kind: &stored.kind,
+                        stored: Some(&stored.meta),
+                        before: Some(&before),
+                        after: &after,
+                        at_ms: Some(change.timestamp()),
+                    };
+                    match policy::check_write(viewer, &write, context, &policy::NothingPending) {
+                        Decision::Allowed => {}
+                        Decision::Refused(reason) => {
+                            return Err(StorageError::Rejected(format!(
+                                "change {}: {reason}",
+                                change.hash()
+                            )))
+                        }
+                        Decision::Needs(needs) => plan.needs.merge(needs),
+                    }
                     plan.entries.push(NewEntry {
                         record: stored.record_id.clone(),
                         kind: stored.kind.clone(),
@@ -698,8 +804,11 @@ mod tests {
     ) -> Result<(), Box<dyn std::error::Error>> {
         use automerge::{transaction::Transactable, ActorId, ObjType, ReadDoc, ROOT};
         let actor = vec![7u8; 16];
-        let contact = |name: &str| -> Result<(AutoCommit, Vec<u8>), Box<dyn std::error::Error>> {
+        let contact = |record: &str,
+                       name: &str|
+         -> Result<(AutoCommit, Vec<u8>), Box<dyn std::error::Error>> {
             let mut doc = AutoCommit::new().with_actor(ActorId::from(actor.as_slice()));
+            doc.put(ROOT, "id", record)?;
             doc.put(ROOT, "kind", "contact")?;
             doc.put(ROOT, "name", name)?;
             doc.put_object(ROOT, "phones", ObjType::List)?;
@@ -712,7 +821,7 @@ mod tests {
                 .to_vec();
             Ok((doc, change))
         };
-        let (mut a, create_a) = contact("张伟")?;
+        let (mut a, create_a) = contact("a", "张伟")?;
         a.delete(ROOT, "name")?; // a contact without a name: refused by the record rules
         a.commit();
         let nameless = a
@@ -720,7 +829,7 @@ mod tests {
             .ok_or("no change")?
             .raw_bytes()
             .to_vec();
-        let (_, create_b) = contact("李娜")?;
+        let (_, create_b) = contact("b", "李娜")?;
         let push = |record: &str, change: &Vec<u8>| PushChange {
             record: record.into(),
             kind: "contact".into(),
@@ -732,11 +841,7 @@ mod tests {
             push("b", &create_b),
         ];
         let hashes = check_push(&actor, &changes)?;
-        let facts = PushFacts {
-            docs: HashMap::new(),
-            known: HashSet::new(),
-            actor_owner: None,
-        };
+        let facts = PushFacts::new("t", 0);
         let plan = plan_push(
             "t",
             "d",

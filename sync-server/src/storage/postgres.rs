@@ -9,6 +9,7 @@ use super::{
     BootstrapPage, Device, DocMeta, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
 };
 use crate::access::Viewer;
+use crate::policy;
 use crate::reports::{DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
 use crate::StorageError;
 use async_trait::async_trait;
@@ -111,6 +112,8 @@ CREATE TABLE blob_chunks (
     audit::MIGRATION_PROTECT_HEADS,
     // 8: uploads per device, file holders, vouched attachments (see crate::storage::blobs).
     super::blobs::POSTGRES_MIGRATION,
+    // 9: the write policy reads a deal's evidence by its contact (see crate::policy).
+    crate::policy::MIGRATION,
 ];
 
 /// The PostgreSQL storage.
@@ -290,10 +293,8 @@ async fn read_facts(
     push: &PushInput,
 ) -> Result<PushFacts, StorageError> {
     let (_, _, _, hashes, _) = &**push;
-    let mut facts = PushFacts {
-        actor_owner: actor_owner(client, actor).await?,
-        ..PushFacts::default()
-    };
+    let mut facts = PushFacts::new(tenant_id, now_ms());
+    facts.actor_owner = actor_owner(client, actor).await?;
     for row in client
         .query(
             &format!("{DOC_SELECT} WHERE d.record_id = ANY($1)"),
@@ -344,6 +345,90 @@ async fn plan_off_thread(
     .map_err(task_failed)
 }
 
+/// Plans a push, reading what the write policy asks for into the facts until it asks
+/// nothing; returns the facts with the plan (or the push's refusal).
+async fn plan_with_policy(
+    client: &impl GenericClient,
+    push: PushInput,
+    mut facts: PushFacts,
+) -> Result<(PushFacts, Result<WritePlan, StorageError>), StorageError> {
+    let mut needs = policy::Needs::default();
+    for _ in 0..plan::MAX_POLICY_ROUNDS {
+        let (planned, plan) = plan_off_thread(push.clone(), facts).await?;
+        facts = planned;
+        match plan {
+            Ok(p) if !p.needs.is_empty() => {
+                needs = p.needs;
+                read_context(client, &mut facts.context, &needs).await?;
+            }
+            decided => return Ok((facts, decided)),
+        }
+    }
+    Ok((facts, Err(plan::policy_rounds_exceeded(&needs))))
+}
+
+/// Reads into `ctx` what the write policy asked for (see [`crate::policy::Needs`]).
+async fn read_context(
+    client: &impl GenericClient,
+    ctx: &mut policy::Context,
+    needs: &policy::Needs,
+) -> Result<(), StorageError> {
+    for id in &needs.records {
+        let found = get_doc(client, id).await?;
+        ctx.records
+            .insert(id.clone(), found.as_ref().map(policy::Related::from));
+    }
+    if needs.flow && ctx.flow.is_none() {
+        let id = outpost_core::flow::config_record_id(&ctx.tenant_id);
+        let found = get_doc(client, &id)
+            .await?
+            .filter(|d| d.tenant_id == ctx.tenant_id);
+        ctx.flow = Some(policy::flow_of(found.as_ref()));
+        ctx.records
+            .insert(id, found.as_ref().map(policy::Related::from));
+    }
+    for contact in &needs.evidence {
+        if ctx.evidence.contains_key(contact) {
+            continue;
+        }
+        let mut walk = policy::MergeWalk::new(contact);
+        while let Some(next) = walk.next_contact() {
+            let doc = get_doc(client, &next)
+                .await?
+                .filter(|d| d.tenant_id == ctx.tenant_id && d.kind == "contact")
+                .map(|d| load_doc(&d.record_id, &d.doc))
+                .transpose()?;
+            walk.visit(doc.as_ref());
+        }
+        let mut evidence = policy::StoredEvidence {
+            contacts: walk.contacts(),
+            ..Default::default()
+        };
+        let roots: Vec<&str> = evidence.contacts.iter().map(String::as_str).collect();
+        let rows = client
+            .query(
+                "SELECT record_id, kind, doc FROM documents
+                 WHERE tenant_id = $1 AND root = ANY($2) AND kind IN ('attachment', 'visit')",
+                &[&ctx.tenant_id, &roots],
+            )
+            .await?;
+        for row in rows {
+            let id: String = row.try_get(0)?;
+            let kind: String = row.try_get(1)?;
+            let bytes: Vec<u8> = row.try_get(2)?;
+            evidence.add(&id, &kind, &load_doc(&id, &bytes)?);
+        }
+        ctx.evidence.insert(contact.clone(), evidence);
+    }
+    Ok(())
+}
+
+/// A stored document, loaded.
+fn load_doc(record: &str, bytes: &[u8]) -> Result<automerge::AutoCommit, StorageError> {
+    automerge::AutoCommit::load(bytes)
+        .map_err(|e| StorageError::Corrupt(format!("document {record}: {e}")))
+}
+
 /// The `updated_seq` of the stored documents among `records`.
 async fn doc_versions(
     client: &impl GenericClient,
@@ -386,6 +471,11 @@ async fn write_plan(
     plan: &WritePlan,
     now: i64,
 ) -> Result<u64, StorageError> {
+    if !plan.needs.is_empty() {
+        return Err(StorageError::Internal(
+            "a write plan the policy has not decided was about to be written".into(),
+        ));
+    }
     for actor in &plan.bind_actors {
         tx.execute(
             "INSERT INTO device_actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING",
@@ -716,17 +806,18 @@ impl Storage for PostgresStorage {
         let mut client = self.client().await?;
         // Plan before taking the tenant's lock, so the lock is held only for the writes...
         let facts = read_facts(&client, &device.tenant_id, actor, &records, &push).await?;
-        let (facts, early) = plan_off_thread(push.clone(), facts).await?;
+        let (facts, early) = plan_with_policy(&client, push.clone(), facts).await?;
         let tx = client.transaction().await?;
         let head = lock_tenant(&tx, &device.tenant_id).await?;
         // ...and keep that plan only if nothing it read changed meanwhile.
-        let unchanged = doc_versions(&tx, &records).await? == facts.versions()
+        let unchanged = facts.reusable()
+            && doc_versions(&tx, &facts.version_ids(&records)).await? == facts.versions()
             && actor_owner(&tx, actor).await? == facts.actor_owner;
         let plan = if unchanged {
             early?
         } else {
             let facts = read_facts(&tx, &device.tenant_id, actor, &records, &push).await?;
-            plan_off_thread(push.clone(), facts).await?.1?
+            plan_with_policy(&tx, push.clone(), facts).await?.1?
         };
         let prior = blobs::prior_vouches(&tx, &plan).await?;
         let log_head = write_plan(&tx, device, head, &plan, now_ms()).await?;
@@ -851,7 +942,19 @@ impl Storage for PostgresStorage {
                 owners.insert(actor, owner);
             }
         }
-        let plan = session.plan(&stored, &device.id, viewer, &owners)?;
+        let mut context = policy::Context::new(&device.tenant_id, now_ms());
+        let mut rounds = 0;
+        let plan = loop {
+            let plan = session.plan(&stored, &device.id, viewer, &owners, &context)?;
+            if plan.needs.is_empty() {
+                break plan;
+            }
+            rounds += 1;
+            if rounds >= plan::MAX_POLICY_ROUNDS {
+                return Err(plan::policy_rounds_exceeded(&plan.needs));
+            }
+            read_context(&tx, &mut context, &plan.needs).await?;
+        };
         let prior = blobs::prior_vouches(&tx, &plan).await?;
         write_plan(&tx, device, head, &plan, now_ms()).await?;
         blobs::vouch(&tx, device, viewer, &plan, &prior).await?;

@@ -8,6 +8,7 @@ use super::{
     BootstrapPage, Device, DocMeta, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
 };
 use crate::access::Viewer;
+use crate::policy;
 use crate::reports::{DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
 use crate::StorageError;
 use async_trait::async_trait;
@@ -107,6 +108,8 @@ CREATE TABLE blob_chunks (
     audit::MIGRATION_PROTECT_HEADS,
     // 8: uploads per device, file holders, vouched attachments (see crate::storage::blobs).
     super::blobs::SQLITE_MIGRATION,
+    // 9: the write policy reads a deal's evidence by its contact (see crate::policy).
+    crate::policy::MIGRATION,
 ];
 
 /// The SQLite storage.
@@ -322,10 +325,8 @@ fn read_facts(
     changes: &[PushChange],
     hashes: &[[u8; 32]],
 ) -> Result<PushFacts, StorageError> {
-    let mut facts = PushFacts {
-        actor_owner: actor_owner(conn, actor)?,
-        ..PushFacts::default()
-    };
+    let mut facts = PushFacts::new(tenant_id, now_ms());
+    facts.actor_owner = actor_owner(conn, actor)?;
     for record in records {
         if let Some(doc) = get_doc(conn, record)? {
             facts.docs.insert(record.clone(), doc);
@@ -340,6 +341,99 @@ fn read_facts(
         }
     }
     Ok(facts)
+}
+
+/// Reads into `ctx` what the write policy asked for (see [`crate::policy::Needs`]).
+fn read_context(
+    conn: &Connection,
+    ctx: &mut policy::Context,
+    needs: &policy::Needs,
+) -> Result<(), StorageError> {
+    for id in &needs.records {
+        let found = get_doc(conn, id)?;
+        ctx.records
+            .insert(id.clone(), found.as_ref().map(policy::Related::from));
+    }
+    if needs.flow && ctx.flow.is_none() {
+        let id = outpost_core::flow::config_record_id(&ctx.tenant_id);
+        let found = get_doc(conn, &id)?.filter(|d| d.tenant_id == ctx.tenant_id);
+        ctx.flow = Some(policy::flow_of(found.as_ref()));
+        ctx.records
+            .insert(id, found.as_ref().map(policy::Related::from));
+    }
+    for contact in &needs.evidence {
+        if ctx.evidence.contains_key(contact) {
+            continue;
+        }
+        let mut walk = policy::MergeWalk::new(contact);
+        while let Some(next) = walk.next_contact() {
+            let doc = get_doc(conn, &next)?
+                .filter(|d| d.tenant_id == ctx.tenant_id && d.kind == "contact")
+                .map(|d| load_doc(&d.record_id, &d.doc))
+                .transpose()?;
+            walk.visit(doc.as_ref());
+        }
+        let mut evidence = policy::StoredEvidence {
+            contacts: walk.contacts(),
+            ..Default::default()
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT record_id, kind, doc FROM documents
+             WHERE tenant_id = ?1 AND root = ?2 AND kind IN ('attachment', 'visit')",
+        )?;
+        for root in evidence.contacts.clone() {
+            let rows = stmt
+                .query_map(params![ctx.tenant_id, root], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (id, kind, bytes) in rows {
+                evidence.add(&id, &kind, &load_doc(&id, &bytes)?);
+            }
+        }
+        ctx.evidence.insert(contact.clone(), evidence);
+    }
+    Ok(())
+}
+
+/// A stored document, loaded.
+fn load_doc(record: &str, bytes: &[u8]) -> Result<automerge::AutoCommit, StorageError> {
+    automerge::AutoCommit::load(bytes)
+        .map_err(|e| StorageError::Corrupt(format!("document {record}: {e}")))
+}
+
+/// Plans a push, reading what the write policy asks for into `facts` until it asks nothing.
+fn plan_push(
+    conn: &Connection,
+    device: &Device,
+    viewer: &Viewer,
+    actor: &[u8],
+    changes: &[PushChange],
+    hashes: &[[u8; 32]],
+    facts: &mut PushFacts,
+) -> Result<WritePlan, StorageError> {
+    let mut needs = policy::Needs::default();
+    for _ in 0..plan::MAX_POLICY_ROUNDS {
+        let plan = plan::plan_push(
+            &device.tenant_id,
+            &device.id,
+            viewer,
+            actor,
+            changes,
+            hashes,
+            facts,
+        )?;
+        if plan.needs.is_empty() {
+            return Ok(plan);
+        }
+        needs = plan.needs;
+        read_context(conn, &mut facts.context, &needs)?;
+    }
+    Err(plan::policy_rounds_exceeded(&needs))
 }
 
 /// The `updated_seq` of the stored documents among `records`.
@@ -379,6 +473,11 @@ fn write_plan(
     plan: &WritePlan,
     now: i64,
 ) -> Result<u64, StorageError> {
+    if !plan.needs.is_empty() {
+        return Err(StorageError::Internal(
+            "a write plan the policy has not decided was about to be written".into(),
+        ));
+    }
     for actor in &plan.bind_actors {
         tx.prepare_cached(
             "INSERT INTO device_actors (actor, device_id) VALUES (?1, ?2) ON CONFLICT (actor) DO NOTHING",
@@ -684,16 +783,8 @@ impl Storage for SqliteStorage {
             let (push, records) = (push.clone(), records.clone());
             self.read(move |c| {
                 let (device, actor, changes, hashes, viewer) = &*push;
-                let facts = read_facts(c, &device.tenant_id, actor, &records, changes, hashes)?;
-                let plan = plan::plan_push(
-                    &device.tenant_id,
-                    &device.id,
-                    viewer,
-                    actor,
-                    changes,
-                    hashes,
-                    &facts,
-                );
+                let mut facts = read_facts(c, &device.tenant_id, actor, &records, changes, hashes)?;
+                let plan = plan_push(c, device, viewer, actor, changes, hashes, &mut facts);
                 Ok((facts, plan))
             })
             .await?
@@ -703,21 +794,15 @@ impl Storage for SqliteStorage {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let head = lock_tenant(&tx, &device.tenant_id)?;
             // ...and keep that plan only if nothing it read changed meanwhile.
-            let unchanged = doc_versions(&tx, &records)? == facts.versions()
+            let unchanged = facts.reusable()
+                && doc_versions(&tx, &facts.version_ids(&records))? == facts.versions()
                 && actor_owner(&tx, actor)? == facts.actor_owner;
             let plan = if unchanged {
                 early?
             } else {
-                let facts = read_facts(&tx, &device.tenant_id, actor, &records, changes, hashes)?;
-                plan::plan_push(
-                    &device.tenant_id,
-                    &device.id,
-                    viewer,
-                    actor,
-                    changes,
-                    hashes,
-                    &facts,
-                )?
+                let mut facts =
+                    read_facts(&tx, &device.tenant_id, actor, &records, changes, hashes)?;
+                plan_push(&tx, device, viewer, actor, changes, hashes, &mut facts)?
             };
             let prior = blobs::prior_vouches(&tx, &plan)?;
             let log_head = write_plan(&tx, device, head, &plan, now_ms())?;
@@ -871,7 +956,19 @@ impl Storage for SqliteStorage {
                     owners.insert(actor, owner);
                 }
             }
-            let plan = session.plan(&stored, &device.id, &viewer, &owners)?;
+            let mut context = policy::Context::new(&device.tenant_id, now_ms());
+            let mut rounds = 0;
+            let plan = loop {
+                let plan = session.plan(&stored, &device.id, &viewer, &owners, &context)?;
+                if plan.needs.is_empty() {
+                    break plan;
+                }
+                rounds += 1;
+                if rounds >= plan::MAX_POLICY_ROUNDS {
+                    return Err(plan::policy_rounds_exceeded(&plan.needs));
+                }
+                read_context(&tx, &mut context, &plan.needs)?;
+            };
             let prior = blobs::prior_vouches(&tx, &plan)?;
             write_plan(&tx, &device, head, &plan, now_ms())?;
             blobs::vouch(&tx, &device, &viewer, &plan, &prior)?;

@@ -484,23 +484,40 @@ async fn duplicate_push_is_idempotent(s: Arc<dyn Storage>) {
     let doc = s.document(&w.record).await.unwrap().unwrap();
     assert_eq!(doc_name(&doc.doc).as_deref(), Some("C"));
 
-    // Identity is (record, hash): two records created by one device with identical content
-    // have identical first changes, and both are stored.
+    // Identity is (record, hash), and a document names its own record: two records with the
+    // same content have different first changes and both are stored, while the first change of
+    // one pushed under the other's id is refused, not taken for a retry.
     let (twin_a, first) = ContactWriter::create(&actor, "Twin");
-    let (twin_b, same) = ContactWriter::create(&actor, "Twin");
-    assert_eq!(first, same);
+    let (twin_b, second) = ContactWriter::create(&actor, "Twin");
+    assert_ne!(first, second);
     let out = s
         .push(
             &f.device,
             &outpost_server::Viewer::unrestricted(),
             &actor,
-            &[twin_a.push(first), twin_b.push(same)],
+            &[twin_a.push(first.clone()), twin_b.push(second)],
         )
         .await
         .unwrap();
     assert_eq!((out.applied, out.log_head), (2, 5));
     assert!(s.document(&twin_a.record).await.unwrap().is_some());
     assert!(s.document(&twin_b.record).await.unwrap().is_some());
+    let third = new_record();
+    let out = s
+        .push(
+            &f.device,
+            &outpost_server::Viewer::unrestricted(),
+            &actor,
+            &[PushChange {
+                record: third.clone(),
+                kind: "contact".into(),
+                change: first,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!((out.applied, out.rejected.len()), (0, 1));
+    assert!(s.document(&third).await.unwrap().is_none());
 }
 
 async fn another_tenants_record_is_refused(s: Arc<dyn Storage>) {

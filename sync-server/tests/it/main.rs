@@ -11,6 +11,7 @@ mod cursor;
 mod files;
 mod fuzz;
 mod http;
+mod policy;
 mod routing;
 mod scope;
 mod serve;

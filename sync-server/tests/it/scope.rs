@@ -30,9 +30,15 @@ async fn user(storage: &dyn Storage, tenant: &str, name: &str, role: Role) -> Us
     }
 }
 
-/// One change of a fresh document of `kind` with these string (and number) fields.
-fn doc_change(actor: &[u8], fields: &[(&str, &str)], number: Option<(&str, f64)>) -> Vec<u8> {
+/// One change of a fresh document of record `id` with these string (and number) fields.
+fn doc_change(
+    actor: &[u8],
+    id: &str,
+    fields: &[(&str, &str)],
+    number: Option<(&str, f64)>,
+) -> Vec<u8> {
     let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
+    doc.put(ROOT, "id", id).unwrap();
     for (k, v) in fields {
         doc.put(ROOT, *k, *v).unwrap();
     }
@@ -143,30 +149,32 @@ async fn scoped_sync(storage: Arc<dyn Storage>) {
     let server = TestServer::start(storage.clone()).await;
 
     let (a, b, c, d) = (new_record(), new_record(), new_record(), new_record());
-    let contact =
-        |u: &User, name: &str| doc_change(&u.actor, &[("kind", "contact"), ("name", name)], None);
+    let contact = |u: &User, id: &str, name: &str| {
+        doc_change(&u.actor, id, &[("kind", "contact"), ("name", name)], None)
+    };
     push(
         &server,
         &alice,
-        vec![change(&a, "contact", contact(&alice, "张伟"))],
+        vec![change(&a, "contact", contact(&alice, &a, "张伟"))],
     )
     .await;
     push(
         &server,
         &bob,
-        vec![change(&b, "contact", contact(&bob, "李娜"))],
+        vec![change(&b, "contact", contact(&bob, &b, "李娜"))],
     )
     .await;
     push(
         &server,
         &carol,
-        vec![change(&c, "contact", contact(&carol, "王芳"))],
+        vec![change(&c, "contact", contact(&carol, &c, "王芳"))],
     )
     .await;
     // The manager writes a deal on alice's contact, its amount in a document of its own.
     let amount_id = outpost_core::access::restricted_id(&d, "amount");
     let deal = doc_change(
         &boss.actor,
+        &d,
         &[
             ("kind", "deal"),
             ("title", "年度框架协议"),
@@ -177,6 +185,7 @@ async fn scoped_sync(storage: Arc<dyn Storage>) {
     );
     let amount = doc_change(
         &boss.actor,
+        &amount_id,
         &[("kind", "restricted"), ("of", &d), ("field", "amount")],
         Some(("value", AMOUNT)),
     );
@@ -235,6 +244,7 @@ async fn scoped_sync(storage: Arc<dyn Storage>) {
     let discount_id = outpost_core::access::restricted_id(&d, "discount");
     let discount = doc_change(
         &alice.actor,
+        &discount_id,
         &[("kind", "restricted"), ("of", &d), ("field", "discount")],
         Some(("value", 15.0)),
     );
@@ -244,7 +254,7 @@ async fn scoped_sync(storage: Arc<dyn Storage>) {
         &alice,
         vec![
             change(&discount_id, "restricted", discount),
-            change(&a2, "contact", contact(&alice, "赵强")),
+            change(&a2, "contact", contact(&alice, &a2, "赵强")),
         ],
     )
     .await;
@@ -328,6 +338,7 @@ async fn scoped_sync(storage: Arc<dyn Storage>) {
     let size = file.len().to_string();
     let mut doc = AutoCommit::new().with_actor(ActorId::from(carol.actor.as_slice()));
     for (k, v) in [
+        ("id", att.as_str()),
         ("kind", "attachment"),
         ("contact_id", c.as_str()),
         ("category", "contract"),

@@ -32,6 +32,7 @@ impl ContactWriter {
     /// Like [`create`] with a given record id.
     pub fn create_record(actor: &[u8], record: &str, name: &str) -> (Self, Vec<u8>) {
         let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
+        doc.put(ROOT, "id", record).unwrap();
         doc.put(ROOT, "kind", "contact").unwrap();
         doc.put(ROOT, "name", name).unwrap();
         doc.put_object(ROOT, "phones", ObjType::List).unwrap();
