@@ -219,6 +219,7 @@ async fn a_false_upload_length_never_makes_the_honest_uploader_loop(s: Arc<dyn S
 fn attachment(actor: &[u8], record: &str, contact: &str, sha: &str, size: usize) -> PushChange {
     let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
     doc.put(ROOT, "kind", "attachment").unwrap();
+    doc.put(ROOT, "id", record).unwrap();
     doc.put(ROOT, "contact_id", contact).unwrap();
     doc.put(ROOT, "category", "contract").unwrap();
     doc.put(ROOT, "blob", sha).unwrap();
