@@ -22,6 +22,7 @@ pub(crate) mod merge;
 #[cfg(feature = "import")]
 pub(crate) mod pool;
 pub(crate) mod purge;
+pub(crate) mod rejections;
 pub(crate) mod restricted;
 pub(crate) mod schema;
 pub mod scope;
@@ -156,7 +157,9 @@ pub struct StoreStatus {
     pub sync_states: Vec<KindCount>,
     /// Changes waiting to be sent to the server.
     pub outbox_len: u64,
-    /// Changes the server refused, with its reason; they are not sent again.
+    /// Changes the server refused, with its reason, newest last (the last
+    /// [`rejections::MAX_NOTICES`]). Each was undone on this device: its fields are back at the
+    /// server's value, or the record was removed when the server refused the record itself.
     pub rejected: Vec<sync::RejectedChange>,
     /// The sync server this store talks to, once set.
     pub server: Option<String>,
@@ -606,7 +609,7 @@ impl Store {
                 [],
                 |r| r.get(0),
             )?;
-            let rejected = sync::rejected_changes(&self.conn)?;
+            let rejected = rejections::notices(&self.conn)?;
             let setting = |key: &str| sync::get_setting(&self.conn, key);
             let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
             let size_bytes = size(self.path.clone())

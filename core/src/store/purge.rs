@@ -65,7 +65,7 @@ fn rid_tables(conn: &Connection) -> Result<Vec<String>> {
 /// Removes records `ids` (and their restricted field documents) inside `tx`; with
 /// `keep_pending`, a restricted document with outbox entries is kept. Returns how many records
 /// were removed. Unknown ids are skipped.
-fn purge_in(tx: &Transaction<'_>, ids: &[String], keep_pending: bool) -> Result<u64> {
+pub(crate) fn purge_in(tx: &Transaction<'_>, ids: &[String], keep_pending: bool) -> Result<u64> {
     let mut targets: BTreeMap<i64, (String, String)> = BTreeMap::new();
     let lookup = |id: &str| -> Result<Option<(i64, String, bool)>> {
         Ok(tx
