@@ -153,7 +153,7 @@ pub struct StoreStatus {
     pub region: String,
     /// Records by kind and status.
     pub records: Vec<KindCount>,
-    /// Records by sync state (`local`, `synced`, `rejected`).
+    /// Records by sync state (`local`, `synced`).
     pub sync_states: Vec<KindCount>,
     /// Changes waiting to be sent to the server.
     pub outbox_len: u64,

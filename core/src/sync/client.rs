@@ -580,7 +580,9 @@ async fn run(
         report.conflicts += applied.conflicted_records.len() as u64;
         report.cursor = applied.cursor;
         let drained = outgoing.sent.len() < options.batch;
-        if drained && !applied.more {
+        // Undoing a refusal queues the later edits again: one more round sends them. This
+        // ends: each refusal removes a change for good, and none is ever added.
+        if drained && !applied.more && applied.rejected == 0 {
             break;
         }
     }
