@@ -25,7 +25,7 @@ fn now_ms() -> i64 {
 
 /// The lease check every read and write of `OutpostStore` makes first.
 pub(crate) fn enforce_lease(store: &mut oc::Store) -> oc::Result<()> {
-    store.enforce_lease(now_ms()).map(|_| ())
+    store.check_lease().map(|_| ())
 }
 
 /// How long a store may go without syncing before it locks, and then before it wipes.
@@ -97,7 +97,8 @@ impl OutpostStore {
         self.unchecked(|s| s.enforce_lease(now)).map(Into::into)
     }
 
-    /// This store's lease policy.
+    /// The lease policy in force: the tenant's once a sync brought it (a stricter duration set
+    /// on the device applies where it is shorter), before that the device's.
     pub fn lease_policy(&self) -> Result<LeasePolicy, OutpostError> {
         let p = self.unchecked(|s| s.lease_policy())?;
         Ok(LeasePolicy {
@@ -106,9 +107,10 @@ impl OutpostStore {
         })
     }
 
-    /// Sets the lease policy (the tenant's, as the app received it at sign-in). Both durations
-    /// must be positive (`Validation` on `lease_ms` / `grace_ms`). Refused while locked, so that
-    /// a locked store cannot extend its own lease.
+    /// Sets the device's lease policy. Both durations must be positive (`Validation` on
+    /// `lease_ms` / `grace_ms`). Once a sync brought the tenant's lease, neither may be longer
+    /// than the tenant's (`Validation` naming it): the device may only make its lease stricter.
+    /// Refused while locked, so that a locked store cannot extend its own lease.
     pub fn set_lease_policy(&self, policy: LeasePolicy) -> Result<(), OutpostError> {
         self.write(|s| {
             s.set_lease_policy(oc::LeasePolicy {

@@ -143,6 +143,7 @@ impl OutpostStore {
                     .as_deref()
                     .map(oc::StoreKey::from_bytes)
                     .transpose()?,
+                ..Default::default()
             },
         )?;
         let pending = Arc::new(PendingChanges::default());

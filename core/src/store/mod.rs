@@ -57,6 +57,9 @@ pub struct StoreOptions {
     /// The database key (encryption at rest with SQLCipher), or `None` for a plaintext file.
     /// A new file opened with a key is created encrypted; see [`encryption`].
     pub key: Option<StoreKey>,
+    /// The clock the lease is checked at ([`Store::check_lease`]); the system clock by default.
+    /// Tests give a fixed one instead of a command-line or API time.
+    pub clock: lease::Clock,
 }
 
 impl Default for StoreOptions {
@@ -65,6 +68,7 @@ impl Default for StoreOptions {
             region: Region::default(),
             user: "local".to_string(),
             key: None,
+            clock: lease::Clock::default(),
         }
     }
 }
@@ -194,6 +198,7 @@ pub struct Store {
     region: Region,
     actor: Actor,
     listener: Option<Arc<dyn ChangeListener>>,
+    clock: lease::Clock,
     checkpointer: Option<Checkpointer>,
     /// Set while a sync of this store runs (one at a time).
     pub(crate) syncing: bool,
@@ -466,6 +471,7 @@ impl Store {
             region: options.region,
             actor: Actor { user, device },
             listener: None,
+            clock: options.clock,
             checkpointer,
             syncing: false,
             experience: std::sync::Mutex::new(Vec::new()),

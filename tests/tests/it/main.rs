@@ -6,6 +6,7 @@ mod crash;
 mod experience_e2e;
 mod fixtures;
 mod flow_e2e;
+mod lease_e2e;
 mod merge_sync;
 mod rejections_e2e;
 mod routing_e2e;
