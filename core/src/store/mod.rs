@@ -212,6 +212,9 @@ pub struct Store {
 struct Checkpointer {
     stop: Option<std::sync::mpsc::Sender<()>>,
     handle: Option<std::thread::JoinHandle<()>>,
+    /// Set when a purge could not finish scrubbing the files (a reader held an old snapshot):
+    /// the thread retries a truncating checkpoint until one completes (see [`purge`]).
+    scrub: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Checkpoint when the write-ahead log is larger than this.
@@ -230,13 +233,20 @@ impl Checkpointer {
         conn.busy_timeout(std::time::Duration::from_secs(5)).ok()?;
         let wal = PathBuf::from(format!("{}-wal", path.display()));
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let scrub = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let scrub_pending = scrub.clone();
         let handle = std::thread::Builder::new()
             .name("outpost-checkpoint".into())
             .spawn(move || loop {
                 match stopped.recv_timeout(std::time::Duration::from_millis(200)) {
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-                        if size > CHECKPOINT_WAL_BYTES {
+                        if scrub_pending.load(std::sync::atomic::Ordering::Acquire) {
+                            // Waits (busy timeout) for readers, then truncates the log.
+                            if purge::checkpoint_truncate(&conn).unwrap_or(false) {
+                                scrub_pending.store(false, std::sync::atomic::Ordering::Release);
+                            }
+                        } else if size > CHECKPOINT_WAL_BYTES {
                             // PASSIVE never blocks the writer; a failure is retried next round.
                             let _ =
                                 conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
@@ -249,6 +259,7 @@ impl Checkpointer {
         Some(Checkpointer {
             stop: Some(stop),
             handle: Some(handle),
+            scrub,
         })
     }
 }
@@ -459,6 +470,13 @@ impl Store {
         let checkpointer = Checkpointer::start(path, options.key.as_ref());
         if checkpointer.is_some() {
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
+        // A purge whose scrub had not finished when the app last stopped: finish it now, or
+        // leave it to the checkpoint thread while another connection still reads.
+        if purge::scrub_left_over(&mut conn)? {
+            if let Some(c) = &checkpointer {
+                c.scrub.store(true, std::sync::atomic::Ordering::Release);
+            }
         }
         let user = if options.user.trim().is_empty() {
             "local".to_string()

@@ -625,8 +625,11 @@ impl Store {
     }
 
     /// Wipes every record from this store (revoked device): all rows deleted with SQLite's
-    /// `secure_delete` on (freed pages are zeroed), the write-ahead log truncated, and the file
-    /// vacuumed, so no record content remains on disk. The device id is kept.
+    /// `secure_delete` on (freed pages are zeroed), the search index emptied with its segments,
+    /// the file vacuumed and the write-ahead log copied back and truncated, so no record content
+    /// remains on disk, even while another connection holds the file open (a reader of an old
+    /// snapshot delays the last step until it lets go; see [`crate::store::purge`]). The device
+    /// id is kept.
     pub fn wipe(&mut self) -> Result<()> {
         let run = |conn: &mut Connection| -> Result<()> {
             conn.pragma_update(None, "secure_delete", true)?;
@@ -644,10 +647,22 @@ impl Store {
                 .filter(|(_, v)| *v)
                 .map(|(n, _)| format!("{n}_"))
                 .collect();
-            for (name, _) in &tables {
+            for (name, is_virtual) in &tables {
                 if virtual_prefixes
                     .iter()
                     .any(|p| name.starts_with(p.as_str()))
+                {
+                    continue;
+                }
+                // A contentless full-text table keeps deleted rows' words in its segments:
+                // `delete-all` drops them (other virtual tables do not take it).
+                if *is_virtual
+                    && tx
+                        .execute(
+                            &format!("INSERT INTO \"{name}\"(\"{name}\") VALUES ('delete-all')"),
+                            [],
+                        )
+                        .is_ok()
                 {
                     continue;
                 }
@@ -660,10 +675,9 @@ impl Store {
             }
             tx.commit()?;
             conn.execute_batch("VACUUM;")?;
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             Ok(())
         };
-        let r = run(&mut self.conn);
+        let r = run(&mut self.conn).and_then(|()| self.scrub());
         self.ctx(r)
     }
 }

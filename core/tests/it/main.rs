@@ -9,6 +9,7 @@ mod flow;
 #[cfg(feature = "import")]
 mod import;
 mod lease;
+mod purge;
 mod rejections;
 mod scope;
 #[cfg(feature = "client")]
