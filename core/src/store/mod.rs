@@ -230,7 +230,9 @@ impl Checkpointer {
         if let Some(key) = key {
             encryption::apply_key(&conn, key, path).ok()?;
         }
-        conn.busy_timeout(std::time::Duration::from_secs(5)).ok()?;
+        // Short: a truncating checkpoint (a scrub) holds new writers back while it waits for
+        // readers, so it waits little and is retried on the next round instead.
+        conn.busy_timeout(std::time::Duration::from_millis(20)).ok()?;
         let wal = PathBuf::from(format!("{}-wal", path.display()));
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let scrub = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -242,7 +244,7 @@ impl Checkpointer {
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
                         if scrub_pending.load(std::sync::atomic::Ordering::Acquire) {
-                            // Waits (busy timeout) for readers, then truncates the log.
+                            // Completes once no reader holds an old snapshot.
                             if purge::checkpoint_truncate(&conn).unwrap_or(false) {
                                 scrub_pending.store(false, std::sync::atomic::Ordering::Release);
                             }
