@@ -93,8 +93,11 @@ impl OutpostStore {
     /// the grace period is over too. Call it when the app comes to the foreground.
     #[uniffi::method(default(now_ms = None))]
     pub fn check_lease(&self, now_ms: Option<i64>) -> Result<LeaseState, OutpostError> {
-        let now = now_ms.unwrap_or_else(self::now_ms);
-        self.unchecked(|s| s.enforce_lease(now)).map(Into::into)
+        self.unchecked(|s| match now_ms {
+            Some(now) => s.enforce_lease(now),
+            None => s.check_lease(),
+        })
+        .map(Into::into)
     }
 
     /// The lease policy in force: the tenant's once a sync brought it (a stricter duration set

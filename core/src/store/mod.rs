@@ -162,7 +162,7 @@ pub struct StoreStatus {
     /// Changes waiting to be sent to the server.
     pub outbox_len: u64,
     /// Changes the server refused, with its reason, newest last (the last
-    /// [`rejections::MAX_NOTICES`]). Each was undone on this device: its fields are back at the
+    /// 200). Each was undone on this device: its fields are back at the
     /// server's value, or the record was removed when the server refused the record itself.
     pub rejected: Vec<sync::RejectedChange>,
     /// The sync server this store talks to, once set.
@@ -232,7 +232,8 @@ impl Checkpointer {
         }
         // Short: a truncating checkpoint (a scrub) holds new writers back while it waits for
         // readers, so it waits little and is retried on the next round instead.
-        conn.busy_timeout(std::time::Duration::from_millis(20)).ok()?;
+        conn.busy_timeout(std::time::Duration::from_millis(20))
+            .ok()?;
         let wal = PathBuf::from(format!("{}-wal", path.display()));
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let scrub = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -23,7 +23,7 @@ pub(crate) const KEY_LAST_SYNC: &str = "last_sync_at";
 pub(crate) const KEY_SERVER_TIME: &str = "server_time_ms";
 
 /// A local change the server refused, and how the device undid it (see
-/// [`crate::store::rejections`]); shown in `outpost status` and the sync report.
+/// `core/src/store/rejections.rs`); shown in `outpost status` and the sync report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedChange {
     /// The record it belongs to.
@@ -345,7 +345,7 @@ impl Store {
     }
 
     /// Applies a sync response: acknowledged changes leave the outbox, refused ones are undone
-    /// (see [`crate::store::rejections`]), received changes are merged into their records, and
+    /// (see `core/src/store/rejections.rs`), received changes are merged into their records, and
     /// the cursor moves. One transaction: a crash before it commits leaves everything as before the sync.
     pub fn apply_sync_response(
         &mut self,
@@ -628,7 +628,7 @@ impl Store {
     /// `secure_delete` on (freed pages are zeroed), the search index emptied with its segments,
     /// the file vacuumed and the write-ahead log copied back and truncated, so no record content
     /// remains on disk, even while another connection holds the file open (a reader of an old
-    /// snapshot delays the last step until it lets go; see [`crate::store::purge`]). The device
+    /// snapshot delays the last step until it lets go; see `core/src/store/purge.rs`). The device
     /// id is kept.
     pub fn wipe(&mut self) -> Result<()> {
         let run = |conn: &mut Connection| -> Result<()> {
