@@ -461,3 +461,54 @@ fn a_refusal_answered_twice_or_lost_ends_the_same() -> TestResult {
     assert_eq!(phone.get_contact(&c.id)?.sync_state, "synced");
     Ok(())
 }
+
+#[test]
+fn a_refusal_answered_with_another_devices_edits_keeps_both_sides() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut phone = open(&dir)?;
+    let mut tablet = second(&dir)?;
+    let mut server = TestServer::default();
+    let c = phone.add_contact(zhang())?;
+    server.sync(&mut phone, rep_rules)?;
+    server.sync(&mut tablet, rep_rules)?;
+
+    // Offline on both: the tablet adds a phone number and a company; the phone writes an owner
+    // (refused), then adds another number and a title.
+    tablet.edit_contact(
+        &c.id,
+        ContactPatch {
+            phones: Some(vec!["138 0013 8000".into(), "0755 8888 8888".into()]),
+            company: Some("华强电子".into()),
+            ..Default::default()
+        },
+    )?;
+    server.sync(&mut tablet, rep_rules)?;
+    strand(&mut phone, &c.id, 0)?;
+    phone.edit_contact(
+        &c.id,
+        ContactPatch {
+            phones: Some(vec!["138 0013 8000".into(), "139 0013 9000".into()]),
+            title: Some("总监".into()),
+            ..Default::default()
+        },
+    )?;
+    server.sync(&mut phone, rep_rules)?;
+    server.sync(&mut tablet, rep_rules)?;
+
+    for store in [&phone, &tablet] {
+        let now = store.get_contact(&c.id)?;
+        assert_eq!(now.owner.as_deref(), Some("rep1"));
+        assert_eq!(now.title.as_deref(), Some("总监"));
+        assert_eq!(now.company.as_deref(), Some("华强电子"));
+        let mut phones = now.phones.clone();
+        phones.sort();
+        assert_eq!(
+            phones,
+            ["+8613800138000", "+8613900139000", "+8675588888888"],
+            "both additions kept"
+        );
+    }
+    assert_eq!(phone.status()?.outbox_len, 0);
+    assert_eq!(phone.status()?.rejected.len(), 1);
+    Ok(())
+}
