@@ -37,7 +37,7 @@ pub struct Attachment {
     pub created_at: String,
     /// When the record last changed (RFC 3339).
     pub updated_at: String,
-    /// `local`, `synced` or `rejected`.
+    /// `local` (not yet acknowledged by the server) or `synced`.
     pub sync_state: String,
 }
 

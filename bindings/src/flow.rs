@@ -64,7 +64,7 @@ pub struct Deal {
     pub stage_changed_at: String,
     /// When it last changed (RFC 3339).
     pub updated_at: String,
-    /// `local`, `synced` or `rejected`.
+    /// `local` (not yet acknowledged by the server) or `synced`.
     pub sync_state: String,
 }
 
@@ -165,7 +165,7 @@ pub struct Task {
     pub done_at: Option<String>,
     /// When it was created.
     pub created_at: String,
-    /// `local`, `synced` or `rejected`.
+    /// `local` (not yet acknowledged by the server) or `synced`.
     pub sync_state: String,
 }
 

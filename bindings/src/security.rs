@@ -25,7 +25,7 @@ fn now_ms() -> i64 {
 
 /// The lease check every read and write of `OutpostStore` makes first.
 pub(crate) fn enforce_lease(store: &mut oc::Store) -> oc::Result<()> {
-    store.enforce_lease(now_ms()).map(|_| ())
+    store.check_lease().map(|_| ())
 }
 
 /// How long a store may go without syncing before it locks, and then before it wipes.
@@ -93,11 +93,15 @@ impl OutpostStore {
     /// the grace period is over too. Call it when the app comes to the foreground.
     #[uniffi::method(default(now_ms = None))]
     pub fn check_lease(&self, now_ms: Option<i64>) -> Result<LeaseState, OutpostError> {
-        let now = now_ms.unwrap_or_else(self::now_ms);
-        self.unchecked(|s| s.enforce_lease(now)).map(Into::into)
+        self.unchecked(|s| match now_ms {
+            Some(now) => s.enforce_lease(now),
+            None => s.check_lease(),
+        })
+        .map(Into::into)
     }
 
-    /// This store's lease policy.
+    /// The lease policy in force: the tenant's once a sync brought it (a stricter duration set
+    /// on the device applies where it is shorter), before that the device's.
     pub fn lease_policy(&self) -> Result<LeasePolicy, OutpostError> {
         let p = self.unchecked(|s| s.lease_policy())?;
         Ok(LeasePolicy {
@@ -106,9 +110,10 @@ impl OutpostStore {
         })
     }
 
-    /// Sets the lease policy (the tenant's, as the app received it at sign-in). Both durations
-    /// must be positive (`Validation` on `lease_ms` / `grace_ms`). Refused while locked, so that
-    /// a locked store cannot extend its own lease.
+    /// Sets the device's lease policy. Both durations must be positive (`Validation` on
+    /// `lease_ms` / `grace_ms`). Once a sync brought the tenant's lease, neither may be longer
+    /// than the tenant's (`Validation` naming it): the device may only make its lease stricter.
+    /// Refused while locked, so that a locked store cannot extend its own lease.
     pub fn set_lease_policy(&self, policy: LeasePolicy) -> Result<(), OutpostError> {
         self.write(|s| {
             s.set_lease_policy(oc::LeasePolicy {

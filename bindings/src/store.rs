@@ -143,6 +143,7 @@ impl OutpostStore {
                     .as_deref()
                     .map(oc::StoreKey::from_bytes)
                     .transpose()?,
+                ..Default::default()
             },
         )?;
         let pending = Arc::new(PendingChanges::default());
@@ -305,8 +306,9 @@ impl OutpostStore {
     /// local changes stay queued, sync again later); `Auth` when the token is refused, with
     /// `revoked = true` when the device was revoked, in which case every record of this store
     /// has been wiped; `Validation` on `server` or `token` when no server is known or only one
-    /// of the pair is given. A change the server refuses does not fail the sync: it is counted
-    /// in the report and listed in `status().rejected`.
+    /// of the pair is given. A change the server refuses does not fail the sync: it is undone
+    /// on this device (the record never stays stuck), counted in the report and listed in its
+    /// `rejections` and in `status().rejected`.
     #[uniffi::method(default(server = None, token = None))]
     pub async fn sync(
         &self,

@@ -82,7 +82,7 @@ pub struct Contact {
     pub created_at: String,
     /// When the contact last changed (RFC 3339).
     pub updated_at: String,
-    /// `local` (not yet acknowledged by the server), `synced` or `rejected`.
+    /// `local` (not yet acknowledged by the server) or `synced` (a refused change is undone, see `status().rejected`).
     pub sync_state: String,
     /// When `status` is `Merged`: the surviving contact it reads as (the same on every device).
     pub merged_into: Option<String>,
@@ -245,7 +245,7 @@ pub struct Visit {
     pub created_at: String,
     /// When it last changed (RFC 3339).
     pub updated_at: String,
-    /// `local`, `synced` or `rejected`.
+    /// `local` (not yet acknowledged by the server) or `synced`.
     pub sync_state: String,
 }
 
@@ -322,11 +322,12 @@ pub struct StoreStatus {
     pub region: String,
     /// Records by kind and status.
     pub records: Vec<KindCount>,
-    /// Records by sync state (`local`, `synced`, `rejected`).
+    /// Records by sync state (`local`, `synced`).
     pub sync_states: Vec<KindCount>,
     /// Changes waiting to be sent to the server.
     pub outbox_len: i64,
-    /// Changes the server refused, with its reason; they are kept and not sent again.
+    /// Changes the server refused, with its reason, oldest first (the last 200). Each was undone
+    /// on this device: see `RejectedChange`.
     pub rejected: Vec<RejectedChange>,
     /// The sync server this store talks to, once set (the token is not shown).
     pub server: Option<String>,
@@ -336,18 +337,25 @@ pub struct StoreStatus {
     pub last_sync_at: Option<String>,
 }
 
-/// A local change the server refused. It is kept (the record shows `sync_state` `rejected`)
-/// and never sent again; the rest of the outbox keeps flowing.
+/// A local change the server refused, and how the device undid it. The record never stays
+/// stuck: the fields the change wrote are back at the server's value, later edits of the same
+/// record are kept and sent again, and the rest of the outbox keeps flowing. When the server
+/// refused the record itself (its first change), the record was removed from the device.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RejectedChange {
     /// The record it belongs to.
     pub record_id: String,
-    /// `contact` or `visit`.
+    /// `contact`, `visit`, `deal`, `task`, `attachment` or `restricted` (a deal's amount,
+    /// discount or contract amount; the id is `DEALID_FIELD`).
     pub kind: String,
     /// The server's reason.
     pub reason: String,
     /// When it was refused (RFC 3339).
     pub at: String,
+    /// The fields the refused change wrote, now back at the server's value.
+    pub fields: Vec<String>,
+    /// Whether the server refused the record itself: it was removed from this device.
+    pub removed: bool,
 }
 
 /// One competing value of a field edited concurrently on several devices.
@@ -383,8 +391,11 @@ pub struct SyncReport {
     /// Records received in this sync that now have conflicting field values
     /// (see `contactConflicts`).
     pub conflicts: i64,
-    /// Local changes the server refused (listed in `status().rejected`).
+    /// Local changes the server refused; each was undone on this device (listed in
+    /// `rejections` and `status().rejected`).
     pub rejected: i64,
+    /// Why each was refused and what was undone.
+    pub rejections: Vec<RejectedChange>,
     /// `ok`, or `partial` when some changes were refused.
     pub status: String,
     /// HTTP round trips made.
@@ -678,6 +689,8 @@ impl From<oc::RejectedChange> for RejectedChange {
             kind: r.kind,
             reason: r.reason,
             at: r.at,
+            fields: r.fields,
+            removed: r.removed,
         }
     }
 }
@@ -709,6 +722,7 @@ impl From<oc::SyncReport> for SyncReport {
             cursor: count(r.cursor),
             conflicts: count(r.conflicts),
             rejected: count(r.rejected),
+            rejections: r.rejections.into_iter().map(Into::into).collect(),
             status: r.status,
             round_trips: count(r.round_trips),
             bytes_sent: count(r.bytes_sent),

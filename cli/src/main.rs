@@ -378,6 +378,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         region: Region::parse(&cli.region)?,
         user: cli.user,
         key,
+        ..Default::default()
     };
     if let Command::Scan(args) = cli.command {
         let region = options.region;

@@ -69,14 +69,16 @@ pub enum LeaseCmd {
         #[arg(long)]
         now: Option<String>,
     },
-    /// Enforce the lease as every command does: exit with `error: locked` when it expired
+    /// Enforce the lease now, as every command does: exit with `error: locked` when it expired
     /// (after wiping the store when the grace period is over too).
     Check {
-        /// Evaluate at this time (RFC 3339) instead of now.
+        /// Only report what a check at this time (RFC 3339) would do (`would`: `nothing`,
+        /// `lock` or `wipe`); nothing is enforced, wiped or remembered.
         #[arg(long)]
         now: Option<String>,
     },
-    /// Set the lease policy.
+    /// Set the lease policy. Once the server sent the tenant's lease, the device may only make
+    /// it stricter: longer durations are refused.
     Set {
         /// Days without a sync before the store locks.
         #[arg(long)]
@@ -116,14 +118,32 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, Error> {
 pub fn lease(store: &mut outpost_core::Store, cmd: LeaseCmd) -> Result<serde_json::Value, Error> {
     match cmd {
         LeaseCmd::Status { now } => to_json(&store.lease_state(parse_now(now.as_deref())?)?),
-        LeaseCmd::Check { now } => to_json(&store.enforce_lease(parse_now(now.as_deref())?)?),
+        LeaseCmd::Check { now: None } => to_json(&store.check_lease()?),
+        LeaseCmd::Check { now: Some(text) } => {
+            let at = parse_now(Some(&text))?;
+            let state = store.lease_state(at)?;
+            let would = match &state {
+                outpost_core::LeaseState::Locked { wipes_at_ms, .. } if at >= *wipes_at_ms => {
+                    "wipe"
+                }
+                outpost_core::LeaseState::Locked { .. } => "lock",
+                _ => "nothing",
+            };
+            let mut report = to_json(&state)?;
+            if let Some(fields) = report.as_object_mut() {
+                fields.insert("at".into(), text.into());
+                fields.insert("would".into(), would.into());
+                fields.insert("enforced".into(), false.into());
+            }
+            Ok(report)
+        }
         LeaseCmd::Set { days, grace_days } => {
             let policy = outpost_core::LeasePolicy {
                 lease_ms: days_ms("days", days)?,
                 grace_ms: days_ms("grace-days", grace_days)?,
             };
             // A locked store may not extend its own lease.
-            store.enforce_lease(parse_now(None)?)?;
+            store.check_lease()?;
             store.set_lease_policy(policy)?;
             to_json(&store.lease_policy()?)
         }
@@ -132,5 +152,5 @@ pub fn lease(store: &mut outpost_core::Store, cmd: LeaseCmd) -> Result<serde_jso
 
 /// Enforces the lease before any command that reads or writes records.
 pub fn enforce_lease(store: &mut outpost_core::Store) -> Result<(), Error> {
-    store.enforce_lease(parse_now(None)?).map(|_| ())
+    store.check_lease().map(|_| ())
 }

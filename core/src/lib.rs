@@ -65,7 +65,7 @@ pub use store::dedup::AddedContact;
 pub use store::evidence::EvidenceSource;
 pub use store::experience::{ActionStats, ExperienceSummary, FailureCount};
 pub use store::flow::{Alert, ClockReference, TodayItem, TodayReason, VerifiedVisit};
-pub use store::lease::{LeasePolicy, LeaseState};
+pub use store::lease::{Clock, LeasePolicy, LeaseState};
 pub use store::scope::AccessInfo;
 pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};
 pub use store::ScopeReconcile;

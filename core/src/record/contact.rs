@@ -147,7 +147,7 @@ pub struct Contact {
     pub created_at: String,
     /// When the contact last changed (RFC 3339).
     pub updated_at: String,
-    /// `local` (not yet acknowledged by the server), `synced` or `rejected`.
+    /// `local` (not yet acknowledged by the server) or `synced` (a refused change is undone, see `status().rejected`).
     pub sync_state: String,
 }
 

@@ -53,7 +53,7 @@ pub struct Task {
     pub created_at: String,
     /// When it last changed (RFC 3339).
     pub updated_at: String,
-    /// `local`, `synced` or `rejected`.
+    /// `local` (not yet acknowledged by the server) or `synced`.
     pub sync_state: String,
 }
 

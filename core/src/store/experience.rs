@@ -153,12 +153,14 @@ pub(crate) fn created_between(
     Ok(())
 }
 
-/// Inside a sync's transaction: records created here with nothing left in the outbox (sent
-/// and acknowledged; refused changes stay in the outbox) have reached the server.
+/// Inside a sync's transaction: records created here that are still here with nothing left in
+/// the outbox (sent and acknowledged) have reached the server. A record whose creation the
+/// server refused was removed, and never reached it.
 pub(crate) fn mark_reached(tx: &Transaction<'_>, now_ms: i64) -> Result<()> {
     tx.prepare_cached(
         "UPDATE experience_created SET synced_at_ms = ?1 WHERE synced_at_ms IS NULL \
-         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.rid = experience_created.rid)",
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.rid = experience_created.rid) \
+         AND EXISTS (SELECT 1 FROM records r WHERE r.rid = experience_created.rid)",
     )?
     .execute([now_ms])?;
     Ok(())

@@ -6,9 +6,14 @@
 //! (default 7 days) it wipes its local data like a revoked device ([`Store::wipe`]), without
 //! any server contact. A store that never synced (a local-only store) has no lease.
 //!
-//! The clock is passed in (`now_ms`), so the checks are tested with an injected clock. Setting
-//! the device's clock back does not extend a lease: the latest time seen since the last sync is
-//! remembered and used when the clock goes backwards.
+//! The tenant's lease (`outpost-server tenant lease`) arrives with every sync and binds the
+//! device: a policy set on the device ([`Store::set_lease_policy`]) may only be stricter, and
+//! the stricter of the two applies to each duration.
+//!
+//! The clock is the store's ([`crate::StoreOptions::clock`], the system clock unless a test
+//! gives another) or passed in (`now_ms`), so the checks are tested with an injected clock.
+//! Setting the device's clock back does not extend a lease: the latest time seen since the
+//! last sync is remembered and used when the clock goes backwards.
 
 use super::sync::{get_setting, KEY_LAST_SYNC};
 use super::Store;
@@ -16,8 +21,12 @@ use crate::error::{Error, Result};
 use rusqlite::TransactionBehavior;
 use serde::{Deserialize, Serialize};
 
+/// The policy set on the device.
 const KEY_LEASE_MS: &str = "lease_ms";
 const KEY_GRACE_MS: &str = "lease_grace_ms";
+/// The tenant's policy, as the last sync answer carried it.
+const KEY_TENANT_LEASE_MS: &str = "tenant_lease_ms";
+const KEY_TENANT_GRACE_MS: &str = "tenant_grace_ms";
 /// `"<latest now_ms seen> <last_sync_at it belongs to>"`.
 const KEY_CLOCK_MAX: &str = "lease_clock_max";
 /// Set when the lease wiped the store (RFC 3339).
@@ -76,8 +85,9 @@ pub(crate) fn renewed(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The tenant's lease from a sync answer, stored inside the transaction that applies it (it
-/// replaces a policy set on the device). Values that are not positive are ignored.
+/// The tenant's lease from a sync answer, stored inside the transaction that applies it (a
+/// policy set on the device only applies where it is stricter). Values that are not positive
+/// are ignored.
 pub(crate) fn apply_tenant_policy(
     tx: &rusqlite::Transaction<'_>,
     lease_ms: i64,
@@ -86,7 +96,10 @@ pub(crate) fn apply_tenant_policy(
     if lease_ms <= 0 || grace_ms <= 0 {
         return Ok(());
     }
-    for (key, value) in [(KEY_LEASE_MS, lease_ms), (KEY_GRACE_MS, grace_ms)] {
+    for (key, value) in [
+        (KEY_TENANT_LEASE_MS, lease_ms),
+        (KEY_TENANT_GRACE_MS, grace_ms),
+    ] {
         tx.prepare_cached(
             "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -100,9 +113,57 @@ fn rfc3339(ms: i64) -> String {
     crate::record::rfc3339_ms(ms)
 }
 
+/// Milliseconds as days, for messages (`3`, `0.5`).
+fn days(ms: i64) -> String {
+    let d = ms as f64 / DAY_MS as f64;
+    format!("{}", (d * 1000.0).round() / 1000.0)
+}
+
+/// Where a store reads the time for its lease: the system clock, or one a test gives.
+#[derive(Clone)]
+pub struct Clock(std::sync::Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The device's clock.
+    pub fn system() -> Clock {
+        Clock(std::sync::Arc::new(|| {
+            chrono::Utc::now().timestamp_millis()
+        }))
+    }
+
+    /// A clock that always says `ms` (ms since the epoch), for tests.
+    pub fn fixed(ms: i64) -> Clock {
+        Clock(std::sync::Arc::new(move || ms))
+    }
+
+    /// A clock read from `f` (ms since the epoch), for tests that move time.
+    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
+        Clock(std::sync::Arc::new(f))
+    }
+
+    /// The time now, in ms since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now_ms())
+    }
+}
+
 impl Store {
     /// Sets how long this store may go without syncing (`lease_ms`, then `grace_ms` until it
-    /// wipes). Both must be positive.
+    /// wipes). Both must be positive. Once the server sent the tenant's lease, neither may be
+    /// longer than the tenant's ([`Error::Validation`] naming it): the device may only make its
+    /// lease stricter.
     pub fn set_lease_policy(&mut self, policy: LeasePolicy) -> Result<()> {
         if policy.lease_ms <= 0 {
             return Err(Error::validation(
@@ -117,6 +178,23 @@ impl Store {
                 policy.grace_ms.to_string(),
                 "must be positive",
             ));
+        }
+        if let Some(tenant) = self.tenant_lease_policy()? {
+            for (field, mine, theirs) in [
+                ("lease_ms", policy.lease_ms, tenant.lease_ms),
+                ("grace_ms", policy.grace_ms, tenant.grace_ms),
+            ] {
+                if mine > theirs {
+                    return Err(Error::validation(
+                        field,
+                        mine.to_string(),
+                        format!(
+                            "longer than the tenant's ({theirs} ms, {} days): a device may only make its lease stricter",
+                            days(theirs)
+                        ),
+                    ));
+                }
+            }
         }
         let run = |conn: &mut rusqlite::Connection| -> Result<()> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -137,18 +215,44 @@ impl Store {
         self.ctx(r)
     }
 
-    /// This store's lease policy (the defaults unless set).
+    /// The lease policy in force: the tenant's once a sync brought it, with each duration set
+    /// on the device applying where it is shorter; before that, the device's (the defaults
+    /// unless set).
     pub fn lease_policy(&self) -> Result<LeasePolicy> {
+        let own_lease = self.setting_ms(KEY_LEASE_MS)?;
+        let own_grace = self.setting_ms(KEY_GRACE_MS)?;
         let d = LeasePolicy::default();
-        let get = |key, default: i64| -> Result<i64> {
-            Ok(get_setting(&self.conn, key)?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(default))
-        };
-        Ok(LeasePolicy {
-            lease_ms: get(KEY_LEASE_MS, d.lease_ms)?,
-            grace_ms: get(KEY_GRACE_MS, d.grace_ms)?,
+        Ok(match self.tenant_lease_policy()? {
+            Some(t) => LeasePolicy {
+                lease_ms: own_lease.map_or(t.lease_ms, |o| o.min(t.lease_ms)),
+                grace_ms: own_grace.map_or(t.grace_ms, |o| o.min(t.grace_ms)),
+            },
+            None => LeasePolicy {
+                lease_ms: own_lease.unwrap_or(d.lease_ms),
+                grace_ms: own_grace.unwrap_or(d.grace_ms),
+            },
         })
+    }
+
+    /// The tenant's lease policy, as the last sync answer carried it (`None` before one did).
+    pub fn tenant_lease_policy(&self) -> Result<Option<LeasePolicy>> {
+        let lease = self.setting_ms(KEY_TENANT_LEASE_MS)?;
+        let grace = self.setting_ms(KEY_TENANT_GRACE_MS)?;
+        Ok(lease
+            .zip(grace)
+            .map(|(lease_ms, grace_ms)| LeasePolicy { lease_ms, grace_ms }))
+    }
+
+    fn setting_ms(&self, key: &str) -> Result<Option<i64>> {
+        let r = get_setting(&self.conn, key).map(|v| v.and_then(|v| v.parse().ok()));
+        self.ctx(r)
+    }
+
+    /// Enforces the lease at the store's clock ([`crate::StoreOptions::clock`]), as every read
+    /// and write of the apps and the CLI does first; see [`Store::enforce_lease`].
+    pub fn check_lease(&mut self) -> Result<LeaseState> {
+        let now = self.clock.now_ms();
+        self.enforce_lease(now)
     }
 
     /// The lease at `now_ms` (the device clock; a clock set back counts as the latest time

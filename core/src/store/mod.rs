@@ -22,6 +22,7 @@ pub(crate) mod merge;
 #[cfg(feature = "import")]
 pub(crate) mod pool;
 pub(crate) mod purge;
+pub(crate) mod rejections;
 pub(crate) mod restricted;
 pub(crate) mod schema;
 pub mod scope;
@@ -56,6 +57,9 @@ pub struct StoreOptions {
     /// The database key (encryption at rest with SQLCipher), or `None` for a plaintext file.
     /// A new file opened with a key is created encrypted; see [`encryption`].
     pub key: Option<StoreKey>,
+    /// The clock the lease is checked at ([`Store::check_lease`]); the system clock by default.
+    /// Tests give a fixed one instead of a command-line or API time.
+    pub clock: lease::Clock,
 }
 
 impl Default for StoreOptions {
@@ -64,6 +68,7 @@ impl Default for StoreOptions {
             region: Region::default(),
             user: "local".to_string(),
             key: None,
+            clock: lease::Clock::default(),
         }
     }
 }
@@ -152,11 +157,13 @@ pub struct StoreStatus {
     pub region: String,
     /// Records by kind and status.
     pub records: Vec<KindCount>,
-    /// Records by sync state (`local`, `synced`, `rejected`).
+    /// Records by sync state (`local`, `synced`).
     pub sync_states: Vec<KindCount>,
     /// Changes waiting to be sent to the server.
     pub outbox_len: u64,
-    /// Changes the server refused, with its reason; they are not sent again.
+    /// Changes the server refused, with its reason, newest last (the last
+    /// 200). Each was undone on this device: its fields are back at the
+    /// server's value, or the record was removed when the server refused the record itself.
     pub rejected: Vec<sync::RejectedChange>,
     /// The sync server this store talks to, once set.
     pub server: Option<String>,
@@ -191,6 +198,7 @@ pub struct Store {
     region: Region,
     actor: Actor,
     listener: Option<Arc<dyn ChangeListener>>,
+    clock: lease::Clock,
     checkpointer: Option<Checkpointer>,
     /// Set while a sync of this store runs (one at a time).
     pub(crate) syncing: bool,
@@ -204,6 +212,9 @@ pub struct Store {
 struct Checkpointer {
     stop: Option<std::sync::mpsc::Sender<()>>,
     handle: Option<std::thread::JoinHandle<()>>,
+    /// Set when a purge could not finish scrubbing the files (a reader held an old snapshot):
+    /// the thread retries a truncating checkpoint until one completes (see [`purge`]).
+    scrub: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Checkpoint when the write-ahead log is larger than this.
@@ -219,16 +230,26 @@ impl Checkpointer {
         if let Some(key) = key {
             encryption::apply_key(&conn, key, path).ok()?;
         }
-        conn.busy_timeout(std::time::Duration::from_secs(5)).ok()?;
+        // Short: a truncating checkpoint (a scrub) holds new writers back while it waits for
+        // readers, so it waits little and is retried on the next round instead.
+        conn.busy_timeout(std::time::Duration::from_millis(20))
+            .ok()?;
         let wal = PathBuf::from(format!("{}-wal", path.display()));
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let scrub = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let scrub_pending = scrub.clone();
         let handle = std::thread::Builder::new()
             .name("outpost-checkpoint".into())
             .spawn(move || loop {
                 match stopped.recv_timeout(std::time::Duration::from_millis(200)) {
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-                        if size > CHECKPOINT_WAL_BYTES {
+                        if scrub_pending.load(std::sync::atomic::Ordering::Acquire) {
+                            // Completes once no reader holds an old snapshot.
+                            if purge::checkpoint_truncate(&conn).unwrap_or(false) {
+                                scrub_pending.store(false, std::sync::atomic::Ordering::Release);
+                            }
+                        } else if size > CHECKPOINT_WAL_BYTES {
                             // PASSIVE never blocks the writer; a failure is retried next round.
                             let _ =
                                 conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
@@ -241,6 +262,7 @@ impl Checkpointer {
         Some(Checkpointer {
             stop: Some(stop),
             handle: Some(handle),
+            scrub,
         })
     }
 }
@@ -452,6 +474,13 @@ impl Store {
         if checkpointer.is_some() {
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         }
+        // A purge whose scrub had not finished when the app last stopped: finish it now, or
+        // leave it to the checkpoint thread while another connection still reads.
+        if purge::scrub_left_over(&mut conn)? {
+            if let Some(c) = &checkpointer {
+                c.scrub.store(true, std::sync::atomic::Ordering::Release);
+            }
+        }
         let user = if options.user.trim().is_empty() {
             "local".to_string()
         } else {
@@ -463,6 +492,7 @@ impl Store {
             region: options.region,
             actor: Actor { user, device },
             listener: None,
+            clock: options.clock,
             checkpointer,
             syncing: false,
             experience: std::sync::Mutex::new(Vec::new()),
@@ -606,7 +636,7 @@ impl Store {
                 [],
                 |r| r.get(0),
             )?;
-            let rejected = sync::rejected_changes(&self.conn)?;
+            let rejected = rejections::notices(&self.conn)?;
             let setting = |key: &str| sync::get_setting(&self.conn, key);
             let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
             let size_bytes = size(self.path.clone())

@@ -6,6 +6,16 @@
 //! files no remaining attachment uses, in one transaction with SQLite's `secure_delete` on.
 //! Reconciling never purges a record with anything in the outbox (pending or refused): what the
 //! server has not acknowledged exists only on this phone.
+//!
+//! No byte of a purged value stays on disk. `secure_delete` zeroes what the transaction frees,
+//! but in WAL mode the zeroed pages go to the write-ahead log: the old pages stay in the main
+//! file, and the values in older log frames, until a checkpoint copies the log back and the
+//! log is truncated (`wal_checkpoint(TRUNCATE)`); the search index keeps a deleted row's words
+//! in its segments until they are merged (`optimize`). After a purge the store runs that
+//! checkpoint. It cannot complete while another connection reads an old snapshot (one that
+//! still shows the purged rows): the purge waits [`SCRUB_WAIT`] for it, then leaves the scrub
+//! to the checkpoint thread, which retries until it completes, and to the next open if the app
+//! stops first (a `scrub_pending` mark in `sync_state`).
 
 use super::Store;
 use crate::access::{restricted_id, RESTRICTED_FIELDS};
@@ -13,6 +23,68 @@ use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// How long a purge waits for readers of an old snapshot before the checkpoint thread takes
+/// over the scrub.
+pub const SCRUB_WAIT: Duration = Duration::from_secs(1);
+
+/// The busy timeout of the store's connection outside a scrub.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `sync_state` key set while a purge's scrub has not completed.
+const KEY_SCRUB_PENDING: &str = "scrub_pending";
+
+/// Copies the whole write-ahead log into the database file and truncates the log to zero
+/// bytes; `false` when a reader of an old snapshot (or a writer) kept it from completing
+/// within the connection's busy timeout.
+pub(crate) fn checkpoint_truncate(conn: &Connection) -> Result<bool> {
+    match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(busy) => Ok(busy == 0),
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`checkpoint_truncate`], waiting at most [`SCRUB_WAIT`] for readers.
+fn scrub_now(conn: &Connection) -> Result<bool> {
+    conn.busy_timeout(SCRUB_WAIT)?;
+    let done = checkpoint_truncate(conn);
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    done
+}
+
+/// At open: finishes a scrub that had not completed when the store was last closed. Returns
+/// whether it is still pending (another connection reads an old snapshot).
+pub(crate) fn scrub_left_over(conn: &mut Connection) -> Result<bool> {
+    if super::sync::get_setting(conn, KEY_SCRUB_PENDING)?.is_none() {
+        return Ok(false);
+    }
+    if !scrub_now(conn)? {
+        return Ok(true);
+    }
+    conn.execute("DELETE FROM sync_state WHERE key = ?1", [KEY_SCRUB_PENDING])?;
+    Ok(false)
+}
+
+/// Drops the words of deleted rows from the search index (FTS5 keeps them in its segments
+/// until they are merged), inside `tx`.
+fn compact_search(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute(
+        "INSERT INTO contact_search(contact_search) VALUES ('optimize')",
+        [],
+    )?;
+    Ok(())
+}
 
 /// Tables with a `rid` column that a purge leaves alone: the experience metrics count records
 /// this device created and whether they reached the server, which stays true after a purge.
@@ -65,7 +137,7 @@ fn rid_tables(conn: &Connection) -> Result<Vec<String>> {
 /// Removes records `ids` (and their restricted field documents) inside `tx`; with
 /// `keep_pending`, a restricted document with outbox entries is kept. Returns how many records
 /// were removed. Unknown ids are skipped.
-fn purge_in(tx: &Transaction<'_>, ids: &[String], keep_pending: bool) -> Result<u64> {
+pub(crate) fn purge_in(tx: &Transaction<'_>, ids: &[String], keep_pending: bool) -> Result<u64> {
     let mut targets: BTreeMap<i64, (String, String)> = BTreeMap::new();
     let lookup = |id: &str| -> Result<Option<(i64, String, bool)>> {
         Ok(tx
@@ -131,6 +203,9 @@ fn purge_in(tx: &Transaction<'_>, ids: &[String], keep_pending: bool) -> Result<
         )?
         .execute([sha])?;
     }
+    if targets.values().any(|(_, kind)| kind == "contact") {
+        compact_search(tx)?;
+    }
     // A deal that stays loses the values of the restricted documents that went.
     let removed: BTreeSet<&str> = targets.values().map(|(id, _)| id.as_str()).collect();
     for of in parents.iter().filter(|p| !removed.contains(p.as_str())) {
@@ -148,7 +223,29 @@ impl Store {
     /// [`Store::reconcile_scope`] for the purge that never drops them.
     pub fn purge_records(&mut self, ids: &[String]) -> Result<u64> {
         let r = self.with_secure_delete(|tx| purge_in(tx, ids, false));
-        self.ctx(r)
+        let purged = self.ctx(r)?;
+        if purged > 0 {
+            let r = self.scrub();
+            self.ctx(r)?;
+        }
+        Ok(purged)
+    }
+
+    /// Leaves no byte of what was deleted in the files (see the module doc): a truncating
+    /// checkpoint now, or, while a reader holds an old snapshot, as soon as it lets go.
+    pub(crate) fn scrub(&mut self) -> Result<()> {
+        if scrub_now(&self.conn)? {
+            return Ok(());
+        }
+        self.conn.execute(
+            "INSERT INTO sync_state(key, value) VALUES (?1, '1') \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [KEY_SCRUB_PENDING],
+        )?;
+        if let Some(c) = &self.checkpointer {
+            c.scrub.store(true, std::sync::atomic::Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Reconciles the local records with the server's listing of the user's scope (`listed`,
@@ -178,7 +275,12 @@ impl Store {
             let purged = purge_in(tx, &gone, true)?;
             Ok(ScopeReconcile { purged, missing })
         });
-        self.ctx(r)
+        let reconciled = self.ctx(r)?;
+        if reconciled.purged > 0 {
+            let r = self.scrub();
+            self.ctx(r)?;
+        }
+        Ok(reconciled)
     }
 
     /// Runs `f` in one immediate transaction with `secure_delete` on, restoring the setting

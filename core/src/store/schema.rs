@@ -235,6 +235,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         tokens, content = '', contentless_delete = 1, detail = none, tokenize = 'ascii'
     );
     "#,
+    // 10: a refused change is undone on the device (core/src/store/rejections.rs) and leaves the
+    // outbox; what the user is told about it stays here. `fields` is a JSON list of field names.
+    r#"
+    CREATE TABLE rejections (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        record_id TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        fields    TEXT NOT NULL DEFAULT '[]',
+        removed   INTEGER NOT NULL DEFAULT 0,
+        at        TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// A database migrated from below this version gets its search index rebuilt from its contacts
@@ -346,10 +359,12 @@ mod tests {
         })?;
         drop(store);
         {
-            // Back to version 8: its FTS table with an index that knows nothing.
+            // Back to version 8: its FTS table with an index that knows nothing, and none of
+            // the tables of later migrations.
             let conn = Connection::open(&path)?;
             conn.execute_batch(
-                "DROP TABLE contact_search;
+                "DROP TABLE rejections;
+                 DROP TABLE contact_search;
                  CREATE VIRTUAL TABLE contact_search USING fts5(
                      tokens, content = '', contentless_delete = 1, detail = none,
                      tokenize = 'unicode61 remove_diacritics 2');

@@ -22,7 +22,8 @@ pub(crate) const KEY_BOOTSTRAPPED: &str = "bootstrapped";
 pub(crate) const KEY_LAST_SYNC: &str = "last_sync_at";
 pub(crate) const KEY_SERVER_TIME: &str = "server_time_ms";
 
-/// A local change the server refused; kept, never sent again, shown in `outpost status`.
+/// A local change the server refused, and how the device undid it (see
+/// `core/src/store/rejections.rs`); shown in `outpost status` and the sync report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedChange {
     /// The record it belongs to.
@@ -33,6 +34,14 @@ pub struct RejectedChange {
     pub reason: String,
     /// When it was refused (RFC 3339).
     pub at: String,
+    /// The fields the refused change wrote; they hold the server's value again. Later edits of
+    /// other fields were kept and are sent again.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Whether the server refused the record itself (its first change): the record was removed
+    /// from this device.
+    #[serde(default)]
+    pub removed: bool,
 }
 
 /// One competing value of a field edited concurrently on several devices.
@@ -82,8 +91,11 @@ impl Outgoing {
 pub struct Applied {
     /// Pushed changes the server acknowledged.
     pub acknowledged: u64,
-    /// Pushed changes the server refused.
+    /// Refused changes undone on this device (one per change the user made; later changes that
+    /// the server refused only because they came after it are written again, not counted).
     pub rejected: u64,
+    /// Why, and what was undone, for each of them.
+    pub rejections: Vec<RejectedChange>,
     /// Changes (or documents) received and applied.
     pub pulled: u64,
     /// Records received that now have conflicting field values.
@@ -107,24 +119,8 @@ pub(crate) fn set_setting(tx: &Transaction<'_>, key: &str, value: &str) -> Resul
     Ok(())
 }
 
-pub(crate) fn rejected_changes(conn: &Connection) -> Result<Vec<RejectedChange>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT r.id, r.kind, o.rejected_reason, o.rejected_at FROM outbox o JOIN records r ON r.rid = o.rid \
-         WHERE o.rejected_reason IS NOT NULL ORDER BY o.seq",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(RejectedChange {
-            record_id: r.get(0)?,
-            kind: r.get(1)?,
-            reason: r.get(2)?,
-            at: r.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-}
-
 /// Rebuilds a record's projection (by kind) from its document, inside `tx`.
-fn reproject(
+pub(crate) fn reproject(
     tx: &Transaction<'_>,
     written: Written,
     id: &str,
@@ -348,9 +344,9 @@ impl Store {
         self.ctx(run())
     }
 
-    /// Applies a sync response: acknowledged changes leave the outbox, refused ones are marked
-    /// with the server's reason, received changes are merged into their records, and the cursor
-    /// moves. One transaction: a crash before it commits leaves everything as before the sync.
+    /// Applies a sync response: acknowledged changes leave the outbox, refused ones are undone
+    /// (see `core/src/store/rejections.rs`), received changes are merged into their records, and
+    /// the cursor moves. One transaction: a crash before it commits leaves everything as before the sync.
     pub fn apply_sync_response(
         &mut self,
         outgoing: &Outgoing,
@@ -390,9 +386,6 @@ impl Store {
                         "UPDATE outbox SET rejected_reason = ?1, rejected_at = ?2 WHERE seq = ?3 AND change_hash = ?4",
                     )?
                     .execute(params![reason, now, seq, hash])?;
-                    tx.prepare_cached("UPDATE records SET sync_state = 'rejected' WHERE rid = (SELECT rid FROM outbox WHERE seq = ?1)")?
-                        .execute([seq])?;
-                    applied.rejected += 1;
                 }
                 None => {
                     // By sequence number and hash: a replayed old answer can never remove a newer entry.
@@ -429,6 +422,15 @@ impl Store {
                 applied.conflicted_records.insert(id.clone());
             }
             touched.push((kind, id));
+        }
+        // Refused changes are undone now, so that the record is never stuck behind them.
+        let recovery = super::rejections::recover(&tx, &self.actor)?;
+        applied.rejected = recovery.notices.len() as u64;
+        applied.rejections = recovery.notices;
+        for (kind, id) in recovery.touched {
+            if !touched.iter().any(|(k, i)| *k == kind && *i == id) {
+                touched.push((kind, id));
+            }
         }
         mark_synced(&tx)?;
         if let Some(scope) = response.scope {
@@ -623,8 +625,11 @@ impl Store {
     }
 
     /// Wipes every record from this store (revoked device): all rows deleted with SQLite's
-    /// `secure_delete` on (freed pages are zeroed), the write-ahead log truncated, and the file
-    /// vacuumed, so no record content remains on disk. The device id is kept.
+    /// `secure_delete` on (freed pages are zeroed), the search index emptied with its segments,
+    /// the file vacuumed and the write-ahead log copied back and truncated, so no record content
+    /// remains on disk, even while another connection holds the file open (a reader of an old
+    /// snapshot delays the last step until it lets go; see `core/src/store/purge.rs`). The device
+    /// id is kept.
     pub fn wipe(&mut self) -> Result<()> {
         let run = |conn: &mut Connection| -> Result<()> {
             conn.pragma_update(None, "secure_delete", true)?;
@@ -642,10 +647,22 @@ impl Store {
                 .filter(|(_, v)| *v)
                 .map(|(n, _)| format!("{n}_"))
                 .collect();
-            for (name, _) in &tables {
+            for (name, is_virtual) in &tables {
                 if virtual_prefixes
                     .iter()
                     .any(|p| name.starts_with(p.as_str()))
+                {
+                    continue;
+                }
+                // A contentless full-text table keeps deleted rows' words in its segments:
+                // `delete-all` drops them (other virtual tables do not take it).
+                if *is_virtual
+                    && tx
+                        .execute(
+                            &format!("INSERT INTO \"{name}\"(\"{name}\") VALUES ('delete-all')"),
+                            [],
+                        )
+                        .is_ok()
                 {
                     continue;
                 }
@@ -658,10 +675,9 @@ impl Store {
             }
             tx.commit()?;
             conn.execute_batch("VACUUM;")?;
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             Ok(())
         };
-        let r = run(&mut self.conn);
+        let r = run(&mut self.conn).and_then(|()| self.scrub());
         self.ctx(r)
     }
 }

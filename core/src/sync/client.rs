@@ -56,8 +56,12 @@ pub struct SyncReport {
     pub cursor: u64,
     /// Records received in this sync that have conflicting field values.
     pub conflicts: u64,
-    /// Local changes the server refused (see `outpost status`).
+    /// Local changes the server refused; each was undone on this device (see `rejections` and
+    /// `outpost status`).
     pub rejected: u64,
+    /// Why each refused change was refused and what was undone (also in `status().rejected`).
+    #[serde(default)]
+    pub rejections: Vec<crate::RejectedChange>,
     /// `ok`, or `partial` when some changes were refused.
     pub status: String,
     /// Round trips made.
@@ -599,11 +603,14 @@ async fn run(
         let applied = lock(store).apply_sync_response(&outgoing, response)?;
         report.pushed += applied.acknowledged;
         report.rejected += applied.rejected;
+        report.rejections.extend(applied.rejections);
         report.pulled += applied.pulled;
         report.conflicts += applied.conflicted_records.len() as u64;
         report.cursor = applied.cursor;
         let drained = outgoing.sent.len() < options.batch;
-        if drained && !applied.more {
+        // Undoing a refusal queues the later edits again: one more round sends them. This
+        // ends: each refusal removes a change for good, and none is ever added.
+        if drained && !applied.more && applied.rejected == 0 {
             break;
         }
     }

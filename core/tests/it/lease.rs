@@ -154,3 +154,137 @@ fn lease_policies_must_be_positive() -> TestResult {
     assert_eq!(store.lease_policy()?, LeasePolicy::default());
     Ok(())
 }
+
+/// One (empty) sync round whose answer carries the tenant's lease.
+fn synced_with_tenant_lease(store: &mut Store, lease_ms: i64, grace_ms: i64) -> TestResult {
+    let outgoing = store.prepare_sync(100, None)?;
+    store.apply_sync_response(
+        &outgoing,
+        SyncResponse {
+            v: PROTOCOL_VERSION,
+            rejected: vec![],
+            entries: vec![],
+            cursor: 0,
+            more: false,
+            server_time_ms: 0,
+            scope: Some(outpost_core::sync::protocol::ScopeInfo {
+                epoch: 1,
+                user: "rep1".into(),
+                role: "rep".into(),
+                lease_ms: Some(lease_ms),
+                grace_ms: Some(grace_ms),
+                ..Default::default()
+            }),
+        },
+    )?;
+    Ok(())
+}
+
+#[test]
+fn the_tenants_lease_binds_the_device_which_may_only_be_stricter() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    // Before the server said anything, the device sets its own.
+    store.set_lease_policy(LeasePolicy {
+        lease_ms: 365 * DAY,
+        grace_ms: 30 * DAY,
+    })?;
+    synced_with_tenant_lease(&mut store, 3 * DAY, DAY)?;
+    let tenant = LeasePolicy {
+        lease_ms: 3 * DAY,
+        grace_ms: DAY,
+    };
+    assert_eq!(store.tenant_lease_policy()?, Some(tenant));
+    assert_eq!(
+        store.lease_policy()?,
+        tenant,
+        "the tenant's lease is in force"
+    );
+
+    // Longer than the tenant's: refused, naming the field; nothing changes.
+    for (policy, field) in [
+        (
+            LeasePolicy {
+                lease_ms: 365 * DAY,
+                grace_ms: DAY,
+            },
+            "lease_ms",
+        ),
+        (
+            LeasePolicy {
+                lease_ms: DAY,
+                grace_ms: 2 * DAY,
+            },
+            "grace_ms",
+        ),
+    ] {
+        let err = store
+            .set_lease_policy(policy)
+            .err()
+            .ok_or("a longer lease must be refused")?;
+        assert!(
+            matches!(err, outpost_core::Error::Validation { field: ref f, ref reason, .. } if f == field && reason.contains("stricter")),
+            "{err}"
+        );
+        assert_eq!(store.lease_policy()?, tenant);
+    }
+    // Stricter: allowed, and it stays after the next sync brings the tenant's lease again.
+    store.set_lease_policy(LeasePolicy {
+        lease_ms: DAY,
+        grace_ms: DAY / 2,
+    })?;
+    synced_with_tenant_lease(&mut store, 3 * DAY, DAY)?;
+    let strict = LeasePolicy {
+        lease_ms: DAY,
+        grace_ms: DAY / 2,
+    };
+    assert_eq!(store.lease_policy()?, strict);
+    // The tenant shortens its lease below the device's: the tenant's applies there.
+    synced_with_tenant_lease(&mut store, DAY / 2, 5 * DAY)?;
+    assert_eq!(
+        store.lease_policy()?,
+        LeasePolicy {
+            lease_ms: DAY / 2,
+            grace_ms: DAY / 2,
+        }
+    );
+    Ok(())
+}
+
+#[test]
+fn the_store_checks_its_lease_at_the_clock_in_its_options() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("rep.db");
+    let options = |clock| outpost_core::StoreOptions {
+        user: "rep1".into(),
+        clock,
+        ..Default::default()
+    };
+    let t0 = {
+        let mut store = Store::open(&path, options(outpost_core::Clock::system()))?;
+        store.add_contact(zhang())?;
+        let t0 = synced(&mut store)?;
+        store.add_contact(zhang())?;
+        assert!(matches!(store.check_lease()?, LeaseState::Valid { .. }));
+        t0
+    };
+    // Fifteen days later by the store's clock: locked, the data still there.
+    {
+        let mut store = Store::open(&path, options(outpost_core::Clock::fixed(t0 + 15 * DAY)))?;
+        let err = store.check_lease().err().ok_or("must lock")?;
+        assert!(
+            matches!(err, outpost_core::Error::Locked { wiped: false, .. }),
+            "{err}"
+        );
+        assert_eq!(store.status()?.outbox_len, 1);
+    }
+    // Twenty-two days later: wiped.
+    let mut store = Store::open(&path, options(outpost_core::Clock::fixed(t0 + 22 * DAY)))?;
+    let err = store.check_lease().err().ok_or("must wipe")?;
+    assert!(
+        matches!(err, outpost_core::Error::Locked { wiped: true, .. }),
+        "{err}"
+    );
+    assert!(store.list_contacts(&Default::default())?.is_empty());
+    Ok(())
+}

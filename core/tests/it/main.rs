@@ -9,6 +9,8 @@ mod flow;
 #[cfg(feature = "import")]
 mod import;
 mod lease;
+mod purge;
+mod rejections;
 mod scope;
 #[cfg(feature = "client")]
 mod scope_client;

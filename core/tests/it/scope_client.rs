@@ -33,7 +33,7 @@ fn answer(script: &Mutex<Script>, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
             let Ok(req) = decode::<SyncRequest>("sync", body) else {
                 return (400, Vec::new());
             };
-            // Every pushed change is refused: it stays in the outbox, so it must not be purged.
+            // Every pushed change is refused.
             let rejected = req
                 .changes
                 .iter()
@@ -192,7 +192,9 @@ fn a_new_scope_epoch_purges_what_left_and_fetches_what_entered() -> TestResult {
         },
     )?;
     store.finish_bootstrap(1)?;
-    // Written after: the server refuses it, it stays in the outbox, and is never purged.
+    // Written after: the server refuses the record itself, so it is removed with the refusal
+    // reported (a record with changes still in the outbox is never purged by a reconcile: see
+    // `purging_removes_every_trace_and_reconciling_keeps_unsent_records`).
     let unsent = store.add_contact(NewContact {
         name: "王芳".into(),
         ..Default::default()
@@ -230,7 +232,11 @@ fn a_new_scope_epoch_purges_what_left_and_fetches_what_entered() -> TestResult {
         let s = store.lock().unwrap_or_else(|p| p.into_inner());
         assert!(s.get_contact(&leaves.id).is_err(), "left the scope");
         assert!(s.get_contact(&stays.id).is_ok());
-        assert!(s.get_contact(&unsent.id).is_ok(), "unsent: kept");
+        assert!(s.get_contact(&unsent.id).is_err(), "refused: removed");
+        let rejected = s.status()?.rejected;
+        assert_eq!(rejected.len(), 1, "{rejected:?}");
+        assert!(rejected[0].removed && rejected[0].reason == "not yours");
+        assert_eq!(report.rejections, rejected);
         assert_eq!(s.get_contact(&entered.id)?.name, "赵敏");
         assert_eq!(
             s.search("赵敏", &Default::default())?.len(),

@@ -1,5 +1,6 @@
 package app.outpost
 
+import app.outpost.ffi.ContactPatch
 import app.outpost.ffi.LeasePolicy
 import app.outpost.ffi.NewContact
 import app.outpost.ffi.NewDeal
@@ -23,7 +24,8 @@ import kotlin.test.assertTrue
 /**
  * Roles and scoped sync through the bindings, against the real server in a private tenant: what
  * a rep's and a manager's apps hold, the deal amount a rep never receives, the permission error
- * an app gets when it tries anyway, and a reassigned customer leaving the rep's phone.
+ * an app gets when it tries anyway, a reassigned customer leaving the rep's phone, a refused
+ * change undone on the phone while the later edit flows, and the tenant's lease binding it.
  */
 class ScopeTest : AutoCloseable {
     private val dir: File = Files.createTempDirectory("outpost-kotlin-scope").toFile()
@@ -105,5 +107,50 @@ class ScopeTest : AutoCloseable {
         sync(carol)
         val day = 24L * 3600 * 1000
         assertEquals(LeasePolicy(leaseMs = 3 * day, graceMs = day), carol.store.leasePolicy())
+    }
+
+    @Case
+    fun aRefusedOwnerChangeIsUndoneAndTheLaterEditStillSyncs() {
+        val tenant = server.createTenant("华南销售", sharing = "private")
+        server.createTeam(tenant, "south", manager = "boss", members = listOf("alice"))
+        val alice = device(tenant, "alice", "rep")
+        val boss = device(tenant, "boss", "manager")
+        val zhang = alice.store.addContact(NewContact(name = "张伟", phones = listOf("138 0013 8000")))
+        sync(alice)
+        sync(boss)
+
+        // The rep writes an owner (the server refuses reassignments by reps), then edits again.
+        alice.store.resolveContactConflict(zhang.id, "owner", "boss")
+        alice.store.editContact(zhang.id, ContactPatch(title = "总监"))
+        val report = sync(alice)
+        assertEquals(1L, report.rejected, "$report")
+        assertEquals("partial", report.status)
+        val refusal = report.rejections.single()
+        assertEquals(zhang.id, refusal.recordId)
+        assertEquals(listOf("owner"), refusal.fields)
+        assertFalse(refusal.removed)
+        assertTrue("assign" in refusal.reason, refusal.reason)
+        val status = alice.store.status()
+        assertEquals(listOf(refusal), status.rejected)
+        assertEquals(0L, status.outboxLen, "the later edit went in the same sync")
+        val now = alice.store.getContact(zhang.id)
+        assertEquals("alice", now.owner, "the server's owner")
+        assertEquals("总监", now.title)
+        assertEquals("synced", now.syncState)
+        sync(boss)
+        assertEquals("总监", boss.store.getContact(zhang.id).title)
+
+        // The tenant's lease binds the phone: the app may only make it stricter.
+        val day = 24L * 3600 * 1000
+        server.setLease(tenant, days = 3, graceDays = 1)
+        sync(alice)
+        val tooLong = assertFailsWith<OutpostException.Validation> {
+            alice.store.setLeasePolicy(LeasePolicy(leaseMs = 365 * day, graceMs = day))
+        }
+        assertEquals("lease_ms", tooLong.field)
+        assertEquals(LeasePolicy(leaseMs = 3 * day, graceMs = day), alice.store.leasePolicy())
+        alice.store.setLeasePolicy(LeasePolicy(leaseMs = day, graceMs = day))
+        sync(alice)
+        assertEquals(LeasePolicy(leaseMs = day, graceMs = day), alice.store.leasePolicy())
     }
 }
