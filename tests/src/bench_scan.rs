@@ -7,7 +7,7 @@ use crate::bench_scan_image::{self, median};
 use crate::scan_accuracy::{field_accuracy, normalize_value, Accuracy, Compared};
 use crate::scan_photo::{synth_photo, SyntheticPhoto};
 use crate::scan_render::{render_card, render_contract, CardTruth, ContractTruth, Fonts};
-use outpost_core::scan::ocr::{Ocr, OcrOptions, PageLayout};
+use outpost_core::scan::ocr::{OcrOptions, PageLayout};
 use outpost_core::scan::pipeline::Scanner;
 use outpost_core::scan::{quad_iou, DocKind};
 use outpost_core::Region;
@@ -158,8 +158,14 @@ pub fn run(
             photo,
         });
     }
-    let mut scanner = Scanner::new(&OcrOptions::default(), Region::default())?;
-    let mut raw = Ocr::new(&OcrOptions::default())?;
+    let scanner = Scanner::with_options(
+        &OcrOptions {
+            models: None,
+            threads: 1,
+        },
+        Region::default(),
+    )?;
+    let raw = scanner.ocr();
     let mut ious = Vec::new();
     let (mut card_acc, mut contract_acc) = (Accuracy::default(), Accuracy::default());
     let mut times: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
@@ -192,16 +198,18 @@ pub fn run(
             _ => {}
         }
         // Baseline: Tesseract on the raw photo, grey, as the camera took it.
-        let gray = image::load_from_memory(&s.photo.jpeg)?.to_luma8();
+        let rgb = image::load_from_memory(&s.photo.jpeg)?.to_rgb8();
         let started = Instant::now();
-        let page = raw.recognize(
-            &gray,
-            if is_card {
-                PageLayout::Card
-            } else {
-                PageLayout::Page
-            },
-        )?;
+        let page = raw
+            .read(
+                rgb,
+                if is_card {
+                    PageLayout::Card
+                } else {
+                    PageLayout::Page
+                },
+            )?
+            .page;
         let raw_ms = started.elapsed().as_secs_f64() * 1000.0;
         times
             .entry(if is_card { "card_raw" } else { "contract_raw" })

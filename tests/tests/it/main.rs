@@ -7,6 +7,7 @@ mod experience_e2e;
 mod fixtures;
 mod flow_e2e;
 mod merge_sync;
+mod mobile_deps;
 mod routing_e2e;
 mod scan_cli;
 mod scan_image;
