@@ -184,6 +184,11 @@ impl Scanner {
             _ => PageLayout::Card,
         };
         let started = Instant::now();
+        // The outline's long side over its short side, when one was found.
+        let shape = prepared.document_found.then(|| {
+            let (w, h) = prepared.flat_colour.dimensions();
+            w.max(h) as f32 / w.min(h).max(1) as f32
+        });
         let read = self.ocr.read(prepared.flat_colour, layout)?;
         let (ocr_detect, ocr_orient, ocr_recognize) =
             (read.detect_ms, read.orient_ms, read.recognize_ms);
@@ -196,7 +201,7 @@ impl Scanner {
         let doc_kind = match kind {
             DocKind::Card => DocumentKind::Card,
             DocKind::Contract => DocumentKind::Contract,
-            DocKind::Auto => extract::classify(&page.lines),
+            DocKind::Auto => extract::classify_with_shape(&page.lines, shape),
         };
         let fields = extract::extract(doc_kind, &page.lines, region);
         let extract_ms = started.elapsed().as_secs_f64() * 1000.0;
