@@ -126,7 +126,7 @@ fn clean_contracts_are_read_with_at_least_90_percent_field_accuracy(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let fonts = Fonts::system()?;
     let ocr = Ocr::new(&OcrOptions::default())?;
-    let accuracy = read_contracts(&ocr, &fonts, 6, false)?;
+    let accuracy = read_contracts(&ocr, &fonts, 4, false)?;
     eprintln!(
         "contracts: {:.3} {:?}",
         accuracy.overall(),
@@ -145,8 +145,8 @@ fn clean_contracts_are_read_with_at_least_90_percent_field_accuracy(
 fn blurred_noisy_renders_are_still_read() -> Result<(), Box<dyn std::error::Error>> {
     let fonts = Fonts::system()?;
     let ocr = Ocr::new(&OcrOptions::default())?;
-    let cards = read_cards(&ocr, &fonts, 5, true)?;
-    let contracts = read_contracts(&ocr, &fonts, 2, true)?;
+    let cards = read_cards(&ocr, &fonts, 4, true)?;
+    let contracts = read_contracts(&ocr, &fonts, 1, true)?;
     eprintln!(
         "degraded cards: {:.3} {:?}",
         cards.overall(),
@@ -157,9 +157,8 @@ fn blurred_noisy_renders_are_still_read() -> Result<(), Box<dyn std::error::Erro
         contracts.overall(),
         contracts.per_field
     );
-    // Measured with this seed: cards 0.83 (below the 0.90 target: a bold name read as Latin,
-    // a letter-spaced English name, dots lost in e-mails), contracts 1.0. The bound guards
-    // against getting worse.
+    // With Tesseract this seed gave cards 0.83 (a bold name read as Latin, a letter-spaced
+    // English name, dots lost in e-mails). The bound guards against getting worse.
     assert!(
         cards.overall() >= 0.8,
         "degraded card accuracy {:.3}",
