@@ -234,3 +234,27 @@ fn a_blank_image_reads_as_nothing_and_a_tiny_one_is_refused(
     assert!(err.contains("8x8"), "{err}");
     Ok(())
 }
+
+#[test]
+fn sideways_and_upside_down_cards_come_out_upright() -> Result<(), Box<dyn std::error::Error>> {
+    let fonts = Fonts::system()?;
+    let ocr = Ocr::new(&OcrOptions::default())?;
+    let card = render_card(&fonts, SEED, 1);
+    for (turned, expected) in [
+        (image::imageops::rotate90(&card.image), 270u16),
+        (image::imageops::rotate180(&card.image), 180),
+        (image::imageops::rotate270(&card.image), 90),
+    ] {
+        let read = ocr.read(turned, PageLayout::Card)?;
+        assert_eq!(read.rotation, expected, "{}", read.page.text());
+        assert_eq!(read.image.dimensions(), card.image.dimensions());
+        let fields = extract_card(&read.page.lines, Region::default());
+        assert_eq!(
+            fields.name.map(|n| n.value),
+            Some(card.truth.name.clone()),
+            "{}",
+            read.page.text()
+        );
+    }
+    Ok(())
+}
