@@ -270,8 +270,12 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
         let bare_a = line.text.starts_with('A')
             && !line.text.starts_with("Add")
             && !line.text[1..].trim_start().starts_with(':');
+        // `A` glued to a Han address (the colon lost): `A广东省...`.
+        let glued_a =
+            line.text.starts_with('A') && line.text[1..].chars().next().is_some_and(is_han);
         let (value, rule) = match after_label(&line.text, ADDRESS_LABELS) {
             Some(v) if !bare_a => (v.to_string(), 0.95),
+            _ if glued_a => (line.text[1..].to_string(), 0.9),
             _ => (line.text.clone(), 0.8),
         };
         let cues = ADDRESS_CUES
@@ -326,6 +330,21 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
         confidence,
         bbox,
     });
+}
+
+/// A logo mark read together with the company beside it (`T Tianjin Tianze ...`,
+/// `盛盛世生物...`): a lone first letter repeating the next word's initial is dropped.
+fn without_logo_mark(company: &str) -> String {
+    let mut words = company.split(' ');
+    if let (Some(first), Some(second)) = (words.next(), words.next()) {
+        if first.chars().count() == 1
+            && first.chars().all(|c| c.is_ascii_uppercase())
+            && second.starts_with(first)
+        {
+            return company[first.len()..].trim_start().to_string();
+        }
+    }
+    company.to_string()
 }
 
 /// How much a line looks like a company name.
@@ -437,7 +456,7 @@ fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
         let value = han_part(&ls[i].text)
             .filter(|h| h.contains("公司") || h.contains("集团"))
             .unwrap_or_else(|| ls[i].text.clone());
-        card.company = Some(Field::from_line(value, ls[i].ocr, 0.9));
+        card.company = Some(Field::from_line(without_logo_mark(&value), ls[i].ocr, 0.9));
     }
 
     // Name candidates, possibly sharing a line with the title (`张伟 销售经理`).
@@ -640,6 +659,26 @@ mod tests {
             "Room 1203, Hengtong Building, 88 Keji Road, Nanshan District, Shenzhen, China"
         );
         assert_eq!(value(&c.website), "www.hengtong.com");
+    }
+
+    #[test]
+    fn a_logo_letter_and_a_glued_address_label_are_dropped() {
+        let c = card(&[
+            ("T Tianjin Tianze Trading Co., Ltd.", 80, 60, 44),
+            ("Tony Brown", 80, 200, 90),
+            (
+                "A广东省东莞市松山湖东莞大道924号银河大厦1514室",
+                80,
+                700,
+                30,
+            ),
+        ]);
+        assert_eq!(value(&c.company), "Tianjin Tianze Trading Co., Ltd.");
+        assert_eq!(value(&c.name), "Tony Brown");
+        assert_eq!(
+            value(&c.address),
+            "广东省东莞市松山湖东莞大道924号银河大厦1514室"
+        );
     }
 
     #[test]
