@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 cargo build --quiet -p outpost-cli -p outpost-server
+cargo build --quiet -p outpost-tests --example card_photo
 OUTPOST="$PWD/target/debug/outpost"
 SERVER_BIN="$PWD/target/debug/outpost-server"
 DATA="$PWD/demo-data"
@@ -40,6 +41,14 @@ say "Search works on any part of Chinese text, Latin prefixes and phone digits:"
 for q in 张 华强 科技园 mich 8000; do
     printf '   %s →' "$q"; "$OUTPOST" search "$q" | names
 done
+
+say "At the fair he photographs a business card on the table (a synthetic phone photo, 3000x2250 JPEG)."
+CARD_JPG="$DATA/card-photo.jpg"
+TRUTH=$("$PWD/target/debug/examples/card_photo" "$CARD_JPG" 7 3)
+echo "   printed on the card: $TRUTH"
+say "outpost scan finds the card, flattens it, reads it with PP-OCR on the device and creates the contact:"
+"$OUTPOST" scan "$CARD_JPG" --create-contact --out "$DATA/card-flat.png" | fmt scan
+echo "   (flat colour image: $DATA/card-flat.png)"
 
 say "He checks in at 张伟's office (GPS 22.5431, 113.9480, accurate to 15 m)..."
 VISIT=$("$OUTPOST" visit check-in "$ZHANG_ID" --lat 22.5431 --lon 113.9480 --accuracy 15)

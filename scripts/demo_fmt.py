@@ -70,6 +70,29 @@ def count(items):
     print(len(items))
 
 
+def scan(r):
+    found = "found" if r["document_found"] else "NOT found (whole photo read)"
+    print(f"   outline {found}, confidence {r['corner_confidence']:.2f}; turned {r['rotation']}° to read upright; "
+          f"flat {r['width']}x{r['height']}")
+    t = r["timings_ms"]
+    total = sum(t[k] for k in ("decode", "detect", "enhance", "ocr", "extract"))
+    print(f"   {total:.0f} ms: decode {t['decode']:.0f}, outline {t['detect']:.0f}, flatten {t['enhance']:.0f}, "
+          f"read {t['ocr']:.0f} (boxes {t['ocr_detect']:.0f}, lines {t['ocr_recognize']:.0f}), fields {t['extract']:.0f}")
+    f = r["fields"]
+    for name in ("name", "title", "company", "address", "website"):
+        if f.get(name):
+            print(f"   {name:<8} {f[name]['value']}  ({f[name]['confidence']:.2f})")
+    for name in ("phones", "emails"):
+        for v in f.get(name) or []:
+            print(f"   {name[:-1]:<8} {v['value']}  ({v['confidence']:.2f})")
+    for w in r["warnings"]:
+        print(f"   warning: {w}")
+    if "contact" in r:
+        c = r["contact"]
+        print(f"   saved as contact {c['name']} ({c['id'][:8]}…); possible duplicates: "
+              + (", ".join(f"{d['name']} [{', '.join(d['reasons'])}]" for d in r["duplicates"]) or "none"))
+
+
 def field(d, path):
     for part in path.split("."):
         d = d[int(part)] if part.isdigit() else d[part]

@@ -15,11 +15,11 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-# On-device scanning (the `scan` feature): Tesseract and Leptonica to link against, libclang for
-# their bindings, the Chinese and English language data, and the Noto CJK fonts that render the
-# synthetic test corpus.
-for pkg in libtesseract-dev libleptonica-dev libclang-dev tesseract-ocr-eng tesseract-ocr-chi-sim \
-    fonts-noto-cjk "$@"; do
+command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+# On-device scanning needs no system library (PP-OCR runs in pure Rust). The fonts render the
+# synthetic test corpus: Noto CJK (sans, regular and bold), AR PL UKai and UMing (brush-like Kai
+# and Ming faces, as Chinese cards print names).
+for pkg in fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -41,3 +41,7 @@ if [ ! -d "$ROOT/tests/node/node_modules/@automerge/automerge" ]; then
     echo "installing @automerge/automerge for the interop test" >&2
     (cd "$ROOT/tests/node" && npm ci --no-audit --no-fund --silent)
 fi
+
+# The PP-OCR models the scanner reads with (pip download of the rapidocr-onnxruntime wheel,
+# sha256-checked, into ~/.cache/outpost/models; quiet when already there).
+"$ROOT/scripts/fetch-models.sh"

@@ -48,10 +48,12 @@ if [ ! -f "$OUT/tests.jar" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$NEW_SUM" ];
 fi
 
 echo "test-kotlin: running on $(java -version 2>&1 | head -n 1)" >&2
-# Tesseract (OpenMP) reads this at library load: one thread is several times faster on 2 cores.
-export OMP_THREAD_LIMIT="${OMP_THREAD_LIMIT:-1}"
+# The scan tests give the scanner this model directory (scripts/fetch-models.sh fills it).
+"$ROOT/scripts/fetch-models.sh"
+MODELS="${OUTPOST_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/outpost/models}"
 exec java -Xss4m \
     -Djna.library.path="$LIB_DIR" \
     -Doutpost.server.bin="$SERVER_BIN" \
+    -Doutpost.models="$MODELS" \
     -cp "$OUT/tests.jar:$CP:$KOTLIN_LIB/kotlin-stdlib.jar" \
     app.outpost.MainKt

@@ -30,8 +30,8 @@ pub use flow::{
     StageCheck, Task, TodayItem, TodayReason, VerifiedVisit, VisitCheck,
 };
 pub use scan::{
-    CardContact, ScanDuplicate, ScanField, ScanKind, ScanOptions, ScanPoint, ScanReport,
-    ScanTimings, ScannedAttachment,
+    CardContact, OutpostScanner, ScanDuplicate, ScanField, ScanKind, ScanOptions, ScanPoint,
+    ScanReport, ScanTimings, ScannedAttachment,
 };
 pub use security::{encrypt_database, LeasePolicy, LeaseState};
 pub use store::{move_database_aside, ChangeListener, OutpostStore};

@@ -1,6 +1,7 @@
-//! Scanning business cards and contracts on the device: async exports that run the scan (image
-//! work and Tesseract, ~1 s) on a blocking thread, so the app's coroutine or task is never
-//! stalled. One OCR engine is kept for the process (its start-up is slow).
+//! Scanning business cards and contracts on the device: an [`OutpostScanner`] owns the PP-OCR
+//! models (loaded once from the directory the app ships them in), and async exports run each
+//! scan (image work and OCR, well under a second) on a blocking thread, so the app's coroutine
+//! or task is never stalled. There is no process-wide engine: the app keeps its scanner.
 
 use crate::attachments::Attachment;
 use crate::error::OutpostError;
@@ -12,7 +13,7 @@ use outpost_core::scan::ocr::OcrOptions;
 use outpost_core::scan::pipeline::{self, ScanResult, Scanner};
 use outpost_core::scan::DocKind;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// What the photo shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -30,13 +31,41 @@ pub enum ScanKind {
 pub struct ScanOptions {
     /// What the photo shows.
     pub kind: ScanKind,
-    /// Directory with `chi_sim.traineddata` and `eng.traineddata` (the app ships them);
-    /// `null`/`nil` uses `$OUTPOST_TESSDATA` or the system's.
-    #[uniffi(default = None)]
-    pub tessdata: Option<String>,
-    /// Also return the flattened, enhanced image as PNG bytes.
+    /// Also return the flattened, enhanced, upright image as PNG bytes (colour).
     #[uniffi(default = false)]
     pub include_flat_png: bool,
+}
+
+/// The on-device scanner: the three PP-OCR model files, loaded once. Make one (off the UI
+/// thread: loading takes about a second) and keep it for every scan; it is safe to share
+/// between threads.
+#[derive(Debug, uniffi::Object)]
+pub struct OutpostScanner {
+    scanner: Scanner,
+}
+
+#[uniffi::export]
+impl OutpostScanner {
+    /// Loads the models from `models_dir`, the directory holding
+    /// `ch_PP-OCRv4_det_infer.onnx`, `ch_PP-OCRv4_rec_infer.onnx` and
+    /// `ch_ppocr_mobile_v2.0_cls_infer.onnx` (the app ships them as assets and copies them to
+    /// a directory on first start). `Scan` names a missing or wrong file.
+    #[uniffi::constructor]
+    pub fn new(models_dir: String) -> Result<Arc<Self>, OutpostError> {
+        let scanner = Scanner::with_options(
+            &OcrOptions {
+                models: Some(models_dir.into()),
+                threads: 0,
+            },
+            oc::Region::default(),
+        )?;
+        Ok(Arc::new(OutpostScanner { scanner }))
+    }
+
+    /// How long loading the models took, in milliseconds.
+    pub fn load_ms(&self) -> f64 {
+        self.scanner.ocr().load_ms()
+    }
 }
 
 /// One value read from the scan.
@@ -103,6 +132,9 @@ pub struct ScanReport {
     pub corner_confidence: f32,
     /// Whether a document outline was found.
     pub document_found: bool,
+    /// How far the flattened document was turned clockwise so its text reads upright (0, 90,
+    /// 180, 270), decided from the text.
+    pub rotation: u16,
     /// Size of the flattened image.
     pub width: u32,
     /// Height of the flattened image.
@@ -169,6 +201,7 @@ fn report(r: &ScanResult, include_png: bool) -> Result<ScanReport, OutpostError>
             .collect(),
         corner_confidence: r.corner_confidence,
         document_found: r.document_found,
+        rotation: r.rotation,
         width: r.width,
         height: r.height,
         text: r.text.clone(),
@@ -226,42 +259,19 @@ pub struct ScannedAttachment {
     pub attachment: Attachment,
 }
 
-/// The process's OCR engine, made on first use (and again when another data directory is
-/// asked for).
-static ENGINE: Mutex<Option<(Option<String>, Scanner)>> = Mutex::new(None);
-
-/// Runs the scan on a blocking thread with the shared engine.
+/// Runs the scan on a blocking thread with the app's scanner.
 async fn run_scan(
+    scanner: Arc<OutpostScanner>,
     image: Vec<u8>,
     options: &ScanOptions,
     region: oc::Region,
 ) -> Result<ScanResult, OutpostError> {
-    let tessdata = options.tessdata.clone();
     let kind = match options.kind {
         ScanKind::Card => DocKind::Card,
         ScanKind::Contract => DocKind::Contract,
         ScanKind::Auto => DocKind::Auto,
     };
-    let job = move || -> oc::Result<ScanResult> {
-        let mut engine = ENGINE.lock().unwrap_or_else(PoisonError::into_inner);
-        if engine.as_ref().is_none_or(|(dir, _)| *dir != tessdata) {
-            let scanner = Scanner::new(
-                &OcrOptions {
-                    tessdata: tessdata.clone().map(Into::into),
-                    ..Default::default()
-                },
-                region,
-            )?;
-            *engine = Some((tessdata, scanner));
-        }
-        match engine.as_mut() {
-            Some((_, scanner)) => {
-                scanner.set_region(region);
-                scanner.scan(&image, kind)
-            }
-            None => Err(oc::Error::Scan("the OCR engine did not start".into())),
-        }
-    };
+    let job = move || scanner.scanner.scan_in(&image, kind, region);
     tokio::task::spawn_blocking(job)
         .await
         .map_err(|e| OutpostError::Scan {
@@ -276,14 +286,15 @@ impl OutpostStore {
     /// business card or a contract: finds and flattens the document, evens the light,
     /// sharpens, reads the text (Chinese and English) and finds the fields, each with a
     /// confidence and its box. Nothing is saved. Errors: `Scan` naming the problem (not an
-    /// image, HEIC, damaged, too small, too large, language data missing).
+    /// image, HEIC, damaged, too small, too large).
     pub async fn scan(
         self: Arc<Self>,
+        scanner: Arc<OutpostScanner>,
         image: Vec<u8>,
         options: ScanOptions,
     ) -> Result<ScanReport, OutpostError> {
         let region = self.read(|s| Ok(s.region()))?;
-        let result = run_scan(image, &options, region).await?;
+        let result = run_scan(scanner, image, &options, region).await?;
         report(&result, options.include_flat_png)
     }
 
@@ -292,6 +303,7 @@ impl OutpostStore {
     /// can offer "merge with existing". `Validation` on `name` when no name could be read.
     pub async fn scan_card_to_contact(
         self: Arc<Self>,
+        scanner: Arc<OutpostScanner>,
         image: Vec<u8>,
         options: ScanOptions,
     ) -> Result<CardContact, OutpostError> {
@@ -300,7 +312,7 @@ impl OutpostStore {
             kind: ScanKind::Card,
             ..options
         };
-        let result = run_scan(image, &options, region).await?;
+        let result = run_scan(scanner, image, &options, region).await?;
         let created = self.write(|s| pipeline::create_contact_from_card(s, &result))?;
         Ok(CardContact {
             scan: report(&result, options.include_flat_png)?,
@@ -323,12 +335,13 @@ impl OutpostStore {
     /// a blob (uploaded with the next sync) and the fields and text as an attachment record.
     pub async fn scan_and_attach(
         self: Arc<Self>,
+        scanner: Arc<OutpostScanner>,
         image: Vec<u8>,
         contact_id: String,
         options: ScanOptions,
     ) -> Result<ScannedAttachment, OutpostError> {
         let region = self.read(|s| Ok(s.region()))?;
-        let result = run_scan(image, &options, region).await?;
+        let result = run_scan(scanner, image, &options, region).await?;
         let attachment = self.write(|s| pipeline::attach_scan(s, &contact_id, &result))?;
         Ok(ScannedAttachment {
             scan: report(&result, options.include_flat_png)?,

@@ -570,27 +570,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-/// Tesseract parallelises with OpenMP, which reads `OMP_THREAD_LIMIT` once, when the library
-/// loads (before `main`); one thread is several times faster on a phone-sized CPU. A scan
-/// without it set re-runs this program with it (ADR 0011).
-#[cfg(unix)]
-fn rerun_scan_with_one_omp_thread() {
-    use std::os::unix::process::CommandExt;
-    if std::env::var_os("OMP_THREAD_LIMIT").is_some() || !std::env::args_os().any(|a| a == "scan") {
-        return;
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        // `exec` only returns on failure; then the scan runs here, just slower.
-        let _ = std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env("OMP_THREAD_LIMIT", "1")
-            .exec();
-    }
-}
-
 fn main() -> ExitCode {
-    #[cfg(unix)]
-    rerun_scan_with_one_omp_thread();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

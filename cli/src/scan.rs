@@ -25,18 +25,22 @@ pub(crate) struct ScanArgs {
     /// What the photo shows.
     #[arg(long, value_enum, default_value = "auto")]
     kind: KindArg,
-    /// Write the flattened, enhanced image here (PNG).
+    /// Write the flattened, enhanced, upright image here (colour PNG).
     #[arg(long, value_name = "FLAT.png")]
     out: Option<PathBuf>,
+    /// Write `--out` in grey levels instead of colour.
+    #[arg(long, requires = "out")]
+    grey: bool,
     /// Create a contact from a card scan; prints it with `duplicates`.
     #[arg(long, conflicts_with = "attach")]
     create_contact: bool,
     /// Attach the scan (flattened image, fields, text) to this contact.
     #[arg(long, value_name = "CONTACT_ID")]
     attach: Option<String>,
-    /// Tesseract language data directory (default: $OUTPOST_TESSDATA, else Debian's).
-    #[arg(long, env = "OUTPOST_TESSDATA")]
-    tessdata: Option<PathBuf>,
+    /// Directory holding the PP-OCR model files (default: $OUTPOST_MODELS, else
+    /// ~/.cache/outpost/models, which scripts/fetch-models.sh fills).
+    #[arg(long, value_name = "DIR", env = "OUTPOST_MODELS")]
+    models: Option<PathBuf>,
 }
 
 impl ScanArgs {
@@ -53,10 +57,10 @@ pub(crate) fn run(
     open: impl FnOnce() -> Result<outpost_core::Store, Error>,
 ) -> Result<(), Error> {
     let bytes = crate::attach::read_file(&args.image)?;
-    let mut scanner = Scanner::new(
+    let scanner = Scanner::with_options(
         &OcrOptions {
-            tessdata: args.tessdata.clone(),
-            ..Default::default()
+            models: args.models.clone(),
+            threads: 0,
         },
         region,
     )?;
@@ -67,7 +71,12 @@ pub(crate) fn run(
     };
     let result = scanner.scan(&bytes, kind)?;
     if let Some(out) = &args.out {
-        crate::attach::write_file(out, &result.flat_png()?)?;
+        let png = if args.grey {
+            result.flat_grey_png()?
+        } else {
+            result.flat_png()?
+        };
+        crate::attach::write_file(out, &png)?;
     }
     let mut json = serde_json::to_value(&result)
         .map_err(|e| Error::validation("output", "", format!("cannot render JSON: {e}")))?;

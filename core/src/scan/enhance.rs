@@ -89,6 +89,19 @@ fn estimate_background(img: &RgbImage) -> Background {
             }
         }
     }
+    // A dark panel (the black half of a two-tone card, a coloured band) is not paper in
+    // shadow: dividing by its level would blow its noise up into grain. No block's level is
+    // taken below 45% of the paper's (the brighter blocks' median, per channel), which still
+    // lifts shadows of up to half the light.
+    for c in 0..3 {
+        let mut levels: Vec<f32> = (0..gw * gh).map(|i| smooth[i * 3 + c]).collect();
+        levels.sort_by(f32::total_cmp);
+        let paper = levels[levels.len() * 3 / 4];
+        for i in 0..gw * gh {
+            let v = &mut smooth[i * 3 + c];
+            *v = v.max(0.45 * paper);
+        }
+    }
     Background {
         gw,
         gh,
@@ -259,6 +272,29 @@ mod tests {
             let ink = out.get_pixel(x.clamp(60, 340), 150).0;
             assert!(ink.iter().all(|&c| c <= 60), "ink at x={x} is {ink:?}");
         }
+    }
+
+    #[test]
+    fn a_dark_panel_stays_dark_and_smooth() {
+        // White paper with a dark navy panel on the right third, with noise on the panel.
+        let img = RgbImage::from_fn(600, 300, |x, y| {
+            if x >= 400 {
+                let n = ((x * 7 + y * 13) % 9) as u8;
+                image::Rgb([20 + n, 28 + n, 60 + n])
+            } else {
+                image::Rgb([240, 238, 232])
+            }
+        });
+        let mut out = img.clone();
+        flatten(&mut out);
+        let panel: Vec<u8> = (450..590).map(|x| out.get_pixel(x, 150).0[0]).collect();
+        let (lo, hi) = (
+            panel.iter().copied().min().unwrap_or(0),
+            panel.iter().copied().max().unwrap_or(255),
+        );
+        assert!(hi < 110, "the panel was lifted to {hi}");
+        assert!(hi - lo < 40, "the panel's noise grew to {lo}..{hi}");
+        assert!(out.get_pixel(100, 150).0.iter().all(|&c| c >= 240));
     }
 
     #[test]

@@ -49,16 +49,6 @@ pub enum ScanError {
         /// The configured limit in megapixels.
         limit_megapixels: f64,
     },
-    /// Tesseract's language data was not found.
-    #[error("Tesseract language data {language}.traineddata not found in {path}: install tesseract-ocr-{package} or set the tessdata path")]
-    TessdataMissing {
-        /// The directory that was searched.
-        path: String,
-        /// The language code (`chi_sim`, `eng`).
-        language: String,
-        /// The Debian package suffix that ships it (`chi-sim`, `eng`).
-        package: String,
-    },
     /// An option was out of range.
     #[error("invalid scan option {option}: {reason}")]
     InvalidOption {

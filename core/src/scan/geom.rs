@@ -126,7 +126,6 @@ impl Homography {
     }
 
     /// Applies the transform to a point; `None` at the line at infinity.
-    #[cfg(test)]
     pub fn apply(&self, p: [f64; 2]) -> Option<[f64; 2]> {
         let h = &self.0;
         let w = h[6] * p[0] + h[7] * p[1] + h[8];

@@ -16,12 +16,13 @@
 //!    channel (shadows, light gradients and colour casts go), a black-point stretch and an unsharp
 //!    mask.
 //!
-//! 4. **read** ([`ocr`]): Tesseract (`chi_sim+eng`) over the flat grey image, words and lines
-//!    with confidences and boxes.
+//! 4. **read** ([`ocr`]): PP-OCR ([`ppocr`]: text detection, direction, line recognition, run
+//!    by the pure-Rust `rten` runtime) over the flat colour image; the rotation that makes the
+//!    text upright is decided from the text itself, then lines with confidences and boxes.
 //! 5. **extract** ([`extract`]): the fields of a card or a contract, each with a confidence and
 //!    its box in the flattened image.
 //!
-//! [`pipeline::Scanner`] runs all five and keeps the OCR engine between scans;
+//! [`pipeline::Scanner`] runs all five and owns the OCR models between scans;
 //! [`pipeline::create_contact_from_card`] and [`pipeline::attach_scan`] turn a scan into a
 //! contact (with its duplicate candidates) or an attachment.
 //!
@@ -44,6 +45,7 @@ mod warp;
 pub mod extract;
 pub mod ocr;
 pub mod pipeline;
+pub mod ppocr;
 
 pub use error::ScanError;
 pub use geom::{quad_iou, Point};

@@ -10,9 +10,10 @@ use crate::error::{Error, Result};
 use crate::record::attachment::{Attachment, NewAttachment};
 use crate::record::contact::{Contact, NewContact};
 use crate::{Region, Store};
-use image::GrayImage;
+use image::RgbImage;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Instant;
 
 /// How long each stage took, in milliseconds.
@@ -24,8 +25,14 @@ pub struct ScanTimings {
     pub detect: f64,
     /// Flattening, evening the light, sharpening.
     pub enhance: f64,
-    /// Reading the text.
+    /// Reading the text (the three parts below together).
     pub ocr: f64,
+    /// Finding the text boxes in the flattened document.
+    pub ocr_detect: f64,
+    /// Deciding which way is up.
+    pub ocr_orient: f64,
+    /// Reading the lines.
+    pub ocr_recognize: f64,
     /// Finding the fields in the text.
     pub extract: f64,
 }
@@ -47,27 +54,34 @@ pub struct ScanResult {
     pub height: u32,
     /// All text read, line by line.
     pub text: String,
-    /// Mean word confidence of the text, 0..1.
+    /// Mean line confidence of the text, 0..1.
     pub text_confidence: f32,
+    /// How far the flattened document was turned clockwise so that its text reads upright
+    /// (0, 90, 180 or 270), decided from the text itself.
+    pub rotation: u16,
     /// The fields of a card or a contract, each with `value`, `confidence` and `box`.
     pub fields: Fields,
     /// Per-stage times.
     pub timings_ms: ScanTimings,
     /// Things the user should check (no outline found, amounts that disagree, ...).
     pub warnings: Vec<String>,
-    /// The flattened, enhanced image (not serialized; see [`ScanResult::flat_png`]).
+    /// The flattened, enhanced, upright image in colour (not serialized; see
+    /// [`ScanResult::flat_png`]).
     #[serde(skip)]
-    pub flat: GrayImage,
+    pub flat: RgbImage,
 }
 
 impl ScanResult {
-    /// The flattened image as PNG bytes.
+    /// The flattened image as colour PNG bytes (what attachments keep).
     pub fn flat_png(&self) -> Result<Vec<u8>> {
-        let mut out = std::io::Cursor::new(Vec::new());
-        self.flat
-            .write_to(&mut out, image::ImageFormat::Png)
-            .map_err(|e| Error::Scan(format!("encoding the flattened image as PNG: {e}")))?;
-        Ok(out.into_inner())
+        png(&image::DynamicImage::ImageRgb8(self.flat.clone()))
+    }
+
+    /// The flattened image in grey levels, as PNG bytes.
+    pub fn flat_grey_png(&self) -> Result<Vec<u8>> {
+        png(&image::DynamicImage::ImageLuma8(super::enhance::grey(
+            &self.flat,
+        )))
     }
 
     /// The card fields, when this is a card.
@@ -87,7 +101,16 @@ impl ScanResult {
     }
 }
 
-/// Scans photos; keeps one OCR engine (its start-up is slow) for every scan.
+fn png(img: &image::DynamicImage) -> Result<Vec<u8>> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| Error::Scan(format!("encoding the flattened image as PNG: {e}")))?;
+    Ok(out.into_inner())
+}
+
+/// Scans photos; owns the OCR models (loading them takes a while) and reuses them for every
+/// scan. Scans take `&self`: one scanner can serve several threads.
+#[derive(Debug)]
 pub struct Scanner {
     ocr: Ocr,
     region: Region,
@@ -106,13 +129,37 @@ impl From<super::ocr::OcrError> for Error {
 }
 
 impl Scanner {
-    /// Starts the OCR engine (`options.tessdata` or `$OUTPOST_TESSDATA` or Debian's path);
-    /// `region` is for phone numbers written without a country code.
-    pub fn new(options: &OcrOptions, region: Region) -> Result<Scanner> {
+    /// Loads the PP-OCR models from `models` (the directory holding the three `.onnx` files;
+    /// see [`crate::scan::ppocr`]); `region` is for phone numbers written without a country
+    /// code and on a card with no other clue to the country. A missing or wrong model file is
+    /// an error naming it and saying how to get it.
+    pub fn new(models: &Path, region: Region) -> Result<Scanner> {
+        Scanner::with_options(
+            &OcrOptions {
+                models: Some(models.to_path_buf()),
+                threads: 0,
+            },
+            region,
+        )
+    }
+
+    /// [`Scanner::new`] with every OCR option (the model directory may be left to
+    /// `$OUTPOST_MODELS` or the per-user cache; the number of inference threads).
+    pub fn with_options(options: &OcrOptions, region: Region) -> Result<Scanner> {
         Ok(Scanner {
             ocr: Ocr::new(options)?,
             region,
         })
+    }
+
+    /// The OCR engine.
+    pub fn ocr(&self) -> &Ocr {
+        &self.ocr
+    }
+
+    /// The region used for phone numbers with no country code.
+    pub fn region(&self) -> Region {
+        self.region
     }
 
     /// Sets the region for phone numbers written without a country code.
@@ -121,7 +168,12 @@ impl Scanner {
     }
 
     /// Scans one photo (JPEG or PNG, any EXIF orientation) of a card or a contract page.
-    pub fn scan(&mut self, bytes: &[u8], kind: DocKind) -> Result<ScanResult> {
+    pub fn scan(&self, bytes: &[u8], kind: DocKind) -> Result<ScanResult> {
+        self.scan_in(bytes, kind, self.region)
+    }
+
+    /// [`Scanner::scan`] with another region for numbers without a country code.
+    pub fn scan_in(&self, bytes: &[u8], kind: DocKind, region: Region) -> Result<ScanResult> {
         let prepared = prepare(bytes, kind)?;
         let layout_kind = match kind {
             DocKind::Auto => prepared.kind_guess,
@@ -132,15 +184,26 @@ impl Scanner {
             _ => PageLayout::Card,
         };
         let started = Instant::now();
-        let page = self.ocr.recognize(&prepared.flat, layout)?;
+        // The outline's long side over its short side, when one was found.
+        let shape = prepared.document_found.then(|| {
+            let (w, h) = prepared.flat_colour.dimensions();
+            w.max(h) as f32 / w.min(h).max(1) as f32
+        });
+        let read = self.ocr.read(prepared.flat_colour, layout)?;
+        let (ocr_detect, ocr_orient, ocr_recognize) =
+            (read.detect_ms, read.orient_ms, read.recognize_ms);
+        let page = read.page;
         let ocr_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // Corner 0 is the upright document's top-left.
+        let mut corners = prepared.corners;
+        corners.rotate_right(usize::from(read.rotation / 90));
         let started = Instant::now();
         let doc_kind = match kind {
             DocKind::Card => DocumentKind::Card,
             DocKind::Contract => DocumentKind::Contract,
-            DocKind::Auto => extract::classify(&page.lines),
+            DocKind::Auto => extract::classify_with_shape(&page.lines, shape),
         };
-        let fields = extract::extract(doc_kind, &page.lines, self.region);
+        let fields = extract::extract(doc_kind, &page.lines, region);
         let extract_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut warnings = Vec::new();
         if !prepared.document_found {
@@ -160,23 +223,27 @@ impl Scanner {
         let t = prepared.timings;
         Ok(ScanResult {
             kind: doc_kind,
-            corners: prepared.corners,
+            corners,
             corner_confidence: prepared.corner_confidence,
             document_found: prepared.document_found,
-            width: prepared.flat.width(),
-            height: prepared.flat.height(),
+            width: read.image.width(),
+            height: read.image.height(),
             text: page.text(),
             text_confidence: page.mean_confidence(),
+            rotation: read.rotation,
             fields,
             timings_ms: ScanTimings {
                 decode: t.decode_ms,
                 detect: t.detect_ms,
                 enhance: t.enhance_ms,
                 ocr: ocr_ms,
+                ocr_detect,
+                ocr_orient,
+                ocr_recognize,
                 extract: extract_ms,
             },
             warnings,
-            flat: prepared.flat,
+            flat: read.image,
         })
     }
 }

@@ -8,6 +8,7 @@ mod fixtures;
 mod flow_e2e;
 mod lease_e2e;
 mod merge_sync;
+mod mobile_deps;
 mod policy_e2e;
 mod rejections_e2e;
 mod routing_e2e;

@@ -5,7 +5,7 @@
 //! words (company suffixes like `有限公司` or `Co., Ltd.`, title words like `经理` or
 //! `Manager`) and by size and place: the name is a short line, usually the largest text.
 
-use super::{after_label, fix_digits, is_han, normalize_text, Field};
+use super::{after_label, is_han, names, normalize_text, phones, Field};
 use crate::normalize;
 use crate::scan::ocr::OcrLine;
 use crate::Region;
@@ -44,15 +44,6 @@ static WEBSITE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(?:https?://)?(?:www|WWW)\.[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}(?:/[^\s]*)?|https?://[a-z0-9\-.]+\.[a-z]{2,}(?:/[^\s]*)?",
     )
 });
-/// A run that may be a phone number: digits, OCR look-alikes and separators.
-static PHONE_RUN: LazyLock<Regex> =
-    LazyLock::new(|| re(r"[+(]?[0-9OoIlSB|][0-9OoIlSB| \-().]{5,}[0-9OoIlSB|]"));
-/// Phone labels; a segment starting with a fax label is not a phone to call.
-static PHONE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)(手机|电话|座机|移动电话|固话|传真|mobile|mob|cell|phone|tel|fax|\b[MTFP]\s*[:：])")
-});
-
-const FAX_LABELS: &[&str] = &["传真", "FAX", "F:", "F :"];
 const EMAIL_LABELS: &[&str] = &["E-mail", "Email", "Mail", "邮箱", "电邮", "E"];
 const WEB_LABELS: &[&str] = &["Website", "Web", "网址", "网站", "W", "URL"];
 const ADDRESS_LABELS: &[&str] = &["地址", "Address", "Addr", "Add", "A"];
@@ -132,12 +123,28 @@ const TITLE_WORDS: &[&str] = &[
     "SALES",
     "ACCOUNT",
 ];
-/// Common surnames: a short all-Han line starting with one is very likely the name.
-const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤欧司诸";
-/// Words that are never part of a person's name.
-const NOT_NAME: &[&str] = &[
-    "公司", "有限", "集团", "地址", "电话", "手机", "邮箱", "网址", "传真", "省", "市", "区", "路",
-    "号", "科技", "中心", "部",
+/// Words in a Latin line that is a slogan or a heading, never a person's name.
+const LATIN_NOT_NAME: &[&str] = &[
+    "MANAGEMENT",
+    "SOLUTION",
+    "SERVICE",
+    "SYSTEM",
+    "GUIDE",
+    "INTERNATIONAL",
+    "CONSULTING",
+    "WELCOME",
+    "THE ",
+    " AND ",
+    " OF ",
+    " FOR ",
+    "YOUR ",
+    "BUSINESS",
+    "QUALITY",
+    "PARTNER",
+    "INNOVATION",
+    "PRODUCT",
+    "CARD",
+    "SCAN",
 ];
 
 fn contains_any(upper: &str, words: &[&str]) -> bool {
@@ -171,6 +178,8 @@ pub fn extract_card(lines: &[OcrLine], region: Region) -> CardFields {
         })
         .collect();
     let mut card = CardFields::default();
+    let texts: Vec<&str> = ls.iter().map(|l| l.text.as_str()).collect();
+    let region = phones::card_region(&texts, region);
     for line in ls.iter_mut() {
         contact_details(line, region, &mut card);
     }
@@ -228,82 +237,25 @@ fn contact_details(line: &mut Line, region: Region, card: &mut CardFields) {
             line.used = true;
         }
     }
-    if line.used && !contains_phone_label(&line.text) {
+    if line.used && !phones::has_phone_label(&line.text) {
         return;
     }
-    // Phones: cut the line at labels, skip fax segments, then try digit runs.
-    let mut cuts: Vec<usize> = PHONE_LABEL
-        .find_iter(&line.text)
-        .map(|m| m.start())
-        .collect();
-    cuts.insert(0, 0);
-    cuts.push(line.text.len());
-    cuts.dedup();
-    let labelled = cuts.len() > 2;
-    for pair in cuts.windows(2) {
-        let segment = &line.text[pair[0]..pair[1]];
-        let upper = segment.trim().to_uppercase();
-        if FAX_LABELS.iter().any(|f| upper.starts_with(f)) {
-            continue;
+    // Phones: every number of the line, fax and other non-phone numbers left out.
+    for (e164, labelled) in phones::phones_in_line(&line.text, region) {
+        if !card.phones.iter().any(|p| p.value == e164) {
+            let rule = if labelled { 0.95 } else { 0.85 };
+            card.phones.push(Field::from_line(e164, line.ocr, rule));
         }
-        for run in PHONE_RUN.find_iter(segment) {
-            let raw = run.as_str();
-            let digits = raw.chars().filter(char::is_ascii_digit).count();
-            let looks = raw.chars().filter(|c| c.is_alphanumeric()).count();
-            // Mostly real digits: "Sales" or "Bldg" are not phone numbers.
-            if digits < 6 || digits * 10 < looks * 7 {
-                continue;
-            }
-            for candidate in phone_candidates(&fix_digits(raw)) {
-                if let Ok(e164) = normalize::phone("phone", &candidate, region) {
-                    if !card.phones.iter().any(|p| p.value == e164) {
-                        let rule = if labelled { 0.95 } else { 0.85 };
-                        card.phones.push(Field::from_line(e164, line.ocr, rule));
-                    }
-                    line.used = true;
-                }
-            }
-        }
-    }
-    if contains_phone_label(&line.text) && !line.text.chars().any(is_han_not_label) {
         line.used = true;
     }
-}
-
-fn contains_phone_label(text: &str) -> bool {
-    PHONE_LABEL.is_match(text)
+    if phones::has_phone_label(&line.text) && !line.text.chars().any(is_han_not_label) {
+        line.used = true;
+    }
 }
 
 /// A Han character that is not part of a phone label.
 fn is_han_not_label(c: char) -> bool {
     is_han(c) && !"手机电话座移动固传真".contains(c)
-}
-
-/// The numbers a digit run may hold: the whole run, or its parts when it holds two numbers
-/// (`138 0013 8000 / 139 0013 9000`, or separated by wide gaps).
-fn phone_candidates(run: &str) -> Vec<String> {
-    let whole = run
-        .trim()
-        .trim_end_matches(['-', '(', ')', '.'])
-        .to_string();
-    let digits: String = whole.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() <= 13 {
-        return vec![whole];
-    }
-    // Too long for one number: split at slashes or runs of spaces, else into 11-digit mobiles.
-    let parts: Vec<String> = whole
-        .split(['/', '|'])
-        .flat_map(|p| p.split("  "))
-        .map(|p| p.trim().to_string())
-        .filter(|p| p.chars().filter(char::is_ascii_digit).count() >= 7)
-        .collect();
-    if parts.len() > 1 {
-        return parts;
-    }
-    if digits.len() == 22 && digits.starts_with('1') {
-        return vec![digits[..11].to_string(), digits[11..].to_string()];
-    }
-    vec![whole]
 }
 
 /// The address: a labelled line, or the line with most address words; a following line that
@@ -318,8 +270,12 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
         let bare_a = line.text.starts_with('A')
             && !line.text.starts_with("Add")
             && !line.text[1..].trim_start().starts_with(':');
+        // `A` glued to a Han address (the colon lost): `A广东省...`.
+        let glued_a =
+            line.text.starts_with('A') && line.text[1..].chars().next().is_some_and(is_han);
         let (value, rule) = match after_label(&line.text, ADDRESS_LABELS) {
             Some(v) if !bare_a => (v.to_string(), 0.95),
+            _ if glued_a => (line.text[1..].to_string(), 0.9),
             _ => (line.text.clone(), 0.8),
         };
         let cues = ADDRESS_CUES
@@ -374,6 +330,21 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
         confidence,
         bbox,
     });
+}
+
+/// A logo mark read together with the company beside it (`T Tianjin Tianze ...`,
+/// `盛盛世生物...`): a lone first letter repeating the next word's initial is dropped.
+fn without_logo_mark(company: &str) -> String {
+    let mut words = company.split(' ');
+    if let (Some(first), Some(second)) = (words.next(), words.next()) {
+        if first.chars().count() == 1
+            && first.chars().all(|c| c.is_ascii_uppercase())
+            && second.starts_with(first)
+        {
+            return company[first.len()..].trim_start().to_string();
+        }
+    }
+    company.to_string()
 }
 
 /// How much a line looks like a company name.
@@ -435,7 +406,8 @@ const TITLE_STARTS: &[&str] = &[
 /// begins.
 fn split_name_title(word: &str) -> Option<(String, String)> {
     let chars: Vec<char> = word.chars().collect();
-    if chars.len() < 4 || !chars[0..2].iter().all(|&c| is_han(c)) || !SURNAMES.contains(chars[0]) {
+    if chars.len() < 4 || !chars[0..2].iter().all(|&c| is_han(c)) || names::surname(word).is_none()
+    {
         return None;
     }
     (2..=4.min(chars.len() - 2)).find_map(|k| {
@@ -444,7 +416,7 @@ fn split_name_title(word: &str) -> Option<(String, String)> {
         let title_like = TITLE_STARTS.iter().any(|t| rest.starts_with(t))
             && contains_any(&rest.to_uppercase(), TITLE_WORDS)
             && rest.chars().count() <= 7;
-        (title_like && !contains_any(&name, NOT_NAME) && !contains_any(&name, TITLE_WORDS))
+        (title_like && !names::not_a_name(&name) && !contains_any(&name, TITLE_WORDS))
             .then_some((name, rest))
     })
 }
@@ -484,7 +456,7 @@ fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
         let value = han_part(&ls[i].text)
             .filter(|h| h.contains("公司") || h.contains("集团"))
             .unwrap_or_else(|| ls[i].text.clone());
-        card.company = Some(Field::from_line(value, ls[i].ocr, 0.9));
+        card.company = Some(Field::from_line(without_logo_mark(&value), ls[i].ocr, 0.9));
     }
 
     // Name candidates, possibly sharing a line with the title (`张伟 销售经理`).
@@ -506,17 +478,18 @@ fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
             }
             continue;
         }
-        let candidate: Option<(String, f32)> = if let Some(first) = words.first() {
-            let han_len = first.chars().count();
-            if first.chars().all(is_han)
-                && (2..=4).contains(&han_len)
-                && !contains_any(first, NOT_NAME)
-                && !contains_any(first, TITLE_WORDS)
+        let latin_split = names::split_latin_name_title(text, TITLE_WORDS);
+        if let Some((name_part, _)) = &latin_split {
+            if !contains_any(&name_part.to_uppercase(), LATIN_NOT_NAME)
+                && name.as_ref().is_none_or(|n| height > n.2)
             {
-                let surname = first.chars().next().is_some_and(|c| SURNAMES.contains(c))
-                    || first.starts_with("欧阳")
-                    || first.starts_with("司马")
-                    || first.starts_with("诸葛");
+                name = Some((i, name_part.clone(), height));
+            }
+            continue;
+        }
+        let candidate: Option<(String, f32)> = if let Some(first) = words.first() {
+            let han = names::han_name(first).filter(|_| first.chars().all(is_han));
+            if let Some((han_name, surname)) = han.filter(|(n, _)| !contains_any(n, TITLE_WORDS)) {
                 let rest_ok = words.len() == 1
                     || words[1..]
                         .iter()
@@ -526,7 +499,7 @@ fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
                 if rest_ok && !in_company {
                     let weight =
                         if surname { 1.5 } else { 1.0 } * if words.len() == 1 { 1.0 } else { 0.9 };
-                    Some((first.to_string(), height * weight * 1.2))
+                    Some((han_name, height * weight * 1.2))
                 } else {
                     None
                 }
@@ -540,6 +513,7 @@ fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
                 && !contains_any(&ls[i].upper, COMPANY_STRONG)
                 && !contains_any(&ls[i].upper, COMPANY_WEAK)
                 && !contains_any(&ls[i].upper, ADDRESS_CUES)
+                && !contains_any(&ls[i].upper, LATIN_NOT_NAME)
             {
                 Some((words.join(" "), height))
             } else {
@@ -556,13 +530,23 @@ fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
     }
     let name_is_han = name.as_ref().is_some_and(|n| n.1.chars().any(is_han));
     if let Some((i, value, _)) = &name {
-        let rule = if ls[*i].text == *value { 0.9 } else { 0.8 };
+        // A Han name without a known surname may be a brand or a heading: say so.
+        let han = value.chars().any(is_han);
+        let rule = match (han, names::surname(value).is_some()) {
+            (true, false) => 0.5,
+            _ if ls[*i].text == *value => 0.9,
+            _ => 0.8,
+        };
         card.name = Some(Field::from_line(value.clone(), ls[*i].ocr, rule));
     }
 
     // Title: on the name's line after the name, or the first line with a title word.
     if let Some((i, value, _)) = &name {
-        let rest = ls[*i].text.get(value.len()..).unwrap_or("");
+        let rest = ls[*i]
+            .text
+            .find(value.as_str())
+            .and_then(|at| ls[*i].text.get(at + value.len()..))
+            .unwrap_or("");
         let rest = rest.trim().trim_start_matches(['|', '/', '·']).trim();
         if contains_any(&rest.to_uppercase(), TITLE_WORDS) {
             card.title = Some(Field::from_line(rest.to_string(), ls[*i].ocr, 0.85));
@@ -675,6 +659,26 @@ mod tests {
             "Room 1203, Hengtong Building, 88 Keji Road, Nanshan District, Shenzhen, China"
         );
         assert_eq!(value(&c.website), "www.hengtong.com");
+    }
+
+    #[test]
+    fn a_logo_letter_and_a_glued_address_label_are_dropped() {
+        let c = card(&[
+            ("T Tianjin Tianze Trading Co., Ltd.", 80, 60, 44),
+            ("Tony Brown", 80, 200, 90),
+            (
+                "A广东省东莞市松山湖东莞大道924号银河大厦1514室",
+                80,
+                700,
+                30,
+            ),
+        ]);
+        assert_eq!(value(&c.company), "Tianjin Tianze Trading Co., Ltd.");
+        assert_eq!(value(&c.name), "Tony Brown");
+        assert_eq!(
+            value(&c.address),
+            "广东省东莞市松山湖东莞大道924号银河大厦1514室"
+        );
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub mod card;
 pub mod cn_numerals;
 pub mod contract;
 pub mod dates;
+pub mod names;
+pub mod phones;
 
 use super::ocr::{BBox, OcrLine};
 use serde::{Deserialize, Serialize};
@@ -92,16 +94,39 @@ const CONTRACT_CUES: &[&str] = &[
     "PARTY B",
 ];
 
-/// Card or contract, from the text: two or more distinct contract words (合同, 协议, 甲方,
-/// 乙方, Agreement, Party A, ...) make a contract; anything else is a card.
+/// Card or contract, from the text alone; see [`classify_with_shape`].
 pub fn classify(lines: &[OcrLine]) -> DocumentKind {
+    classify_with_shape(lines, None)
+}
+
+/// Card or contract, from the text and the document's shape (`ratio`: long side over short
+/// side of the outline found, `None` when none was). Contract words (合同, 协议, 甲方, 乙方,
+/// Agreement, Party A, ...), an A4 outline (about 1.41) and many lines speak for a page; a card
+/// outline (about 1.67) and few lines for a card. A page with no contract word is still a page.
+pub fn classify_with_shape(lines: &[OcrLine], ratio: Option<f32>) -> DocumentKind {
     let text: String = lines
         .iter()
         .map(|l| normalize_text(&l.text).to_uppercase())
         .collect::<Vec<_>>()
         .join("\n");
     let cues = CONTRACT_CUES.iter().filter(|c| text.contains(*c)).count();
-    if cues >= 2 || (cues == 1 && lines.len() > 15) {
+    let mut page = match cues {
+        0 => 0.0,
+        1 => 1.0,
+        _ => 2.0,
+    };
+    match ratio {
+        Some(r) if (1.28..1.52).contains(&r) => page += 1.0,
+        Some(r) if (1.52..2.1).contains(&r) => page -= 1.0,
+        _ => {}
+    }
+    page += match lines.len() {
+        0..=8 => -0.5,
+        9..=11 => 0.0,
+        12..=19 => 0.5,
+        _ => 1.5,
+    };
+    if page >= 1.0 {
         DocumentKind::Contract
     } else {
         DocumentKind::Card
@@ -224,6 +249,37 @@ mod tests {
         assert_eq!(
             classify(&lines(&["李娜", "协议翻译有限公司"])),
             DocumentKind::Card
+        );
+    }
+
+    #[test]
+    fn the_outline_weighs_in() {
+        // An A4 page without contract words (a letter, a quotation) is a page, not a card.
+        let letter: Vec<String> = (0..10).map(|i| format!("第{i}行 正文内容")).collect();
+        let letter: Vec<&str> = letter.iter().map(String::as_str).collect();
+        assert_eq!(
+            classify_with_shape(&lines(&letter), Some(1.41)),
+            DocumentKind::Contract
+        );
+        assert_eq!(
+            classify_with_shape(&lines(&letter), Some(1.67)),
+            DocumentKind::Card
+        );
+        let card = [
+            "张伟",
+            "销售经理",
+            "华强协议翻译有限公司",
+            "手机：13800138000",
+        ];
+        assert_eq!(
+            classify_with_shape(&lines(&card), Some(1.66)),
+            DocumentKind::Card
+        );
+        let long: Vec<String> = (0..24).map(|i| format!("条款 {i}")).collect();
+        let long: Vec<&str> = long.iter().map(String::as_str).collect();
+        assert_eq!(
+            classify_with_shape(&lines(&long), None),
+            DocumentKind::Contract
         );
     }
 

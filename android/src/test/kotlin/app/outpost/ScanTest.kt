@@ -3,6 +3,7 @@ package app.outpost
 import app.outpost.ffi.ListOptions
 import app.outpost.ffi.NewContact
 import app.outpost.ffi.OutpostException
+import app.outpost.ffi.OutpostScanner
 import app.outpost.ffi.OutpostStore
 import app.outpost.ffi.ScanKind
 import app.outpost.ffi.ScanOptions
@@ -25,11 +26,16 @@ import kotlin.test.assertTrue
 /**
  * Scanning as the app does it: camera bytes in (here a card and a contract drawn with the Noto
  * CJK font and photographed on a dark desk), fields out, a contact created with its duplicate
- * candidates, a contract attached; bad bytes are a typed error.
+ * candidates, a contract attached; bad bytes are a typed error. The PP-OCR models are given by
+ * path, as an app passes the directory it copied its assets to (scripts/test-kotlin.sh passes
+ * the cache scripts/fetch-models.sh fills, as -Doutpost.models).
  */
 class ScanTest : AutoCloseable {
     private val dir: File = Files.createTempDirectory("outpost-kotlin-scan").toFile()
     private val store = OutpostStore.open(File(dir, "rep.db").path, StoreOptions(region = "CN", user = "rep1", key = null))
+    private val modelsDir: String = System.getProperty("outpost.models")
+        ?: error("run through scripts/test-kotlin.sh: -Doutpost.models names the model directory")
+    private val scanner: OutpostScanner by lazy { OutpostScanner(modelsDir) }
 
     override fun close() {
         store.close()
@@ -76,8 +82,10 @@ class ScanTest : AutoCloseable {
 
     @Case
     fun aCardPhotoIsReadIntoFields() = runBlocking {
-        val report = store.scan(card(), ScanOptions(kind = ScanKind.CARD, tessdata = null, includeFlatPng = true))
+        val report = store.scan(scanner, card(), ScanOptions(kind = ScanKind.CARD, includeFlatPng = true))
         assertEquals("card", report.kind)
+        assertEquals("张伟", report.fields["name"]?.value)
+        assertEquals(0.toUShort(), report.rotation)
         assertTrue(report.documentFound, "the card's outline should be found")
         assertEquals(4, report.corners.size)
         assertTrue(report.width >= 1280u, "flattened long side ${report.width}")
@@ -90,7 +98,7 @@ class ScanTest : AutoCloseable {
     @Case
     fun aCardCreatesAContactWithItsDuplicates() = runBlocking {
         val existing = store.addContact(NewContact(name = "张伟", phones = listOf("+86 138-0013-8000")))
-        val created = store.scanCardToContact(card(), ScanOptions(kind = ScanKind.CARD, tessdata = null, includeFlatPng = false))
+        val created = store.scanCardToContact(scanner, card(), ScanOptions(kind = ScanKind.CARD, includeFlatPng = false))
         assertEquals(listOf("+8613800138000"), created.contact.phones)
         assertEquals(existing.id, created.duplicates.first().contactId)
         assertTrue("phone" in created.duplicates.first().reasons)
@@ -112,7 +120,7 @@ class ScanTest : AutoCloseable {
                 "签订日期：2026年11月23日" to 36f,
             ),
         )
-        val attached = store.scanAndAttach(contract, buyer.id, ScanOptions(kind = ScanKind.CONTRACT, tessdata = null, includeFlatPng = false))
+        val attached = store.scanAndAttach(scanner, contract, buyer.id, ScanOptions(kind = ScanKind.CONTRACT, includeFlatPng = false))
         assertEquals("contract", attached.scan.kind)
         assertEquals("305000.00", attached.scan.fields["amount"]?.value)
         assertEquals("2026-11-23", attached.scan.fields["date"]?.value)
@@ -126,8 +134,20 @@ class ScanTest : AutoCloseable {
     @Case
     fun badBytesAreAScanError() = runBlocking {
         val e = assertFailsWith<OutpostException.Scan> {
-            store.scan("not a photo".toByteArray(), ScanOptions(kind = ScanKind.AUTO, tessdata = null, includeFlatPng = false))
+            store.scan(scanner, "not a photo".toByteArray(), ScanOptions(kind = ScanKind.AUTO, includeFlatPng = false))
         }
         assertTrue(e.reason.isNotBlank())
+    }
+
+    @Case
+    fun aMissingModelFileIsAScanErrorNamingIt() {
+        val empty = Files.createTempDirectory("outpost-no-models").toFile()
+        try {
+            val e = assertFailsWith<OutpostException.Scan> { OutpostScanner(empty.path) }
+            assertTrue(e.reason.contains("ch_PP-OCRv4_det_infer.onnx"), e.reason)
+            assertTrue(e.reason.contains("fetch-models.sh"), e.reason)
+        } finally {
+            empty.deleteRecursively()
+        }
     }
 }

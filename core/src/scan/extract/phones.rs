@@ -1,0 +1,305 @@
+//! Phone numbers on a card: every number of a line (`0431-84597070 84840822` is two, the second
+//! sharing the first's area code), fax numbers left out (`传真`, `Fax`, `F:`), postcodes and
+//! certificate or registration numbers left out, and the country of numbers printed without
+//! `+CC` taken from the card itself (an e-mail or web domain, Japanese kana, Vietnamese
+//! letters) before the store's region.
+
+use super::fix_digits;
+use crate::normalize;
+use crate::Region;
+use regex::Regex;
+use std::sync::LazyLock;
+
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|e| unreachable!("built-in pattern {pattern}: {e}"))
+}
+
+/// A run that may hold phone numbers: digits, OCR look-alikes and separators.
+static PHONE_RUN: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[+(（]?[0-9OoIlSB|][0-9OoIlSB| \-–().（）/]{5,}[0-9OoIlSB|]"));
+
+/// Labels that start a segment of a line: phone labels (kept), and labels of numbers that are
+/// not phones to call (fax, postcode, QQ, certificate and registration numbers: skipped).
+static LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)(手机|电话|座机|移动电话|固话|热线|传真|邮编|邮政编码|〒|qq|微信|证书|证号|编号|执业|注册号|许可证|税号|账号|帐号|mobile|mob|cell|phone|tel|fax|zip|postcode|post code|p\.?\s?c\.?\s*[:：]|no\.|\b[MTFHP]\s*[:：.]|\bF\b)",
+    )
+});
+
+/// Segment labels whose numbers are not phones.
+const NOT_PHONE: &[&str] = &[
+    "传真",
+    "FAX",
+    "F",
+    "邮编",
+    "邮政编码",
+    "〒",
+    "QQ",
+    "微信",
+    "证书",
+    "证号",
+    "编号",
+    "执业",
+    "注册号",
+    "许可证",
+    "税号",
+    "账号",
+    "帐号",
+    "ZIP",
+    "POSTCODE",
+    "POST CODE",
+    "P.C",
+    "PC",
+    "NO.",
+];
+
+/// Country-code top-level domains that say where a card is from.
+const DOMAIN_REGIONS: &[(&str, &str)] = &[
+    (".jp", "JP"),
+    (".vn", "VN"),
+    (".kr", "KR"),
+    (".tw", "TW"),
+    (".hk", "HK"),
+    (".mo", "MO"),
+    (".sg", "SG"),
+    (".my", "MY"),
+    (".th", "TH"),
+    (".id", "ID"),
+    (".ph", "PH"),
+    (".in", "IN"),
+    (".de", "DE"),
+    (".fr", "FR"),
+    (".uk", "GB"),
+    (".au", "AU"),
+    (".cn", "CN"),
+];
+
+fn is_kana(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}')
+}
+
+/// Letters only Vietnamese uses (ư, ơ, đ and the stacked tone marks).
+fn is_vietnamese(c: char) -> bool {
+    matches!(
+        c,
+        'ư' | 'Ư' | 'ơ' | 'Ơ' | 'đ' | 'Đ' | '\u{1EA0}'..='\u{1EF9}'
+    )
+}
+
+fn is_hangul(c: char) -> bool {
+    matches!(c, '\u{AC00}'..='\u{D7AF}' | '\u{1100}'..='\u{11FF}')
+}
+
+/// The country of a card's numbers printed without `+CC`: from its e-mail and web domains,
+/// else its script (kana: Japan, Vietnamese letters: Vietnam, Hangul: Korea), else `default`.
+pub fn card_region(texts: &[&str], default: Region) -> Region {
+    let mut votes: Vec<&str> = Vec::new();
+    for t in texts {
+        let lower = t.to_lowercase();
+        for word in lower.split(|c: char| c.is_whitespace() || c == ',' || c == '，') {
+            if !(word.contains('@') || word.starts_with("www.") || word.contains("http")) {
+                continue;
+            }
+            let word = word.trim_end_matches(['/', '.', ';']);
+            if let Some((_, code)) = DOMAIN_REGIONS
+                .iter()
+                .find(|(tld, _)| word.ends_with(tld) || word.contains(&format!("{tld}/")))
+            {
+                votes.push(code);
+            }
+        }
+    }
+    if let Some(code) = votes.first() {
+        if let Ok(r) = Region::parse(code) {
+            return r;
+        }
+    }
+    let all: String = texts.concat();
+    let code = if all.chars().filter(|c| is_kana(*c)).count() >= 2 {
+        Some("JP")
+    } else if all.chars().filter(|c| is_vietnamese(*c)).count() >= 2 {
+        Some("VN")
+    } else if all.chars().filter(|c| is_hangul(*c)).count() >= 2 {
+        Some("KR")
+    } else {
+        None
+    };
+    code.and_then(|c| Region::parse(c).ok()).unwrap_or(default)
+}
+
+/// True when `text` has a phone label.
+pub fn has_phone_label(text: &str) -> bool {
+    LABEL.find_iter(text).any(|m| {
+        let u = m.as_str().trim().to_uppercase();
+        !NOT_PHONE
+            .iter()
+            .any(|n| u.trim_end_matches([':', '：', '.', ' ']) == *n)
+    })
+}
+
+/// The area code of a Chinese or Japanese fixed-line number as printed (`0431-`, `03-`).
+fn area_prefix(printed: &str) -> Option<String> {
+    let t = printed.trim().trim_start_matches(['(', '（']);
+    let (area, _) = t.split_once(['-', ')', '）', ' '])?;
+    (area.starts_with('0')
+        && (2..=5).contains(&area.len())
+        && area.chars().all(|c| c.is_ascii_digit()))
+    .then(|| area.to_string())
+}
+
+/// Splits a run into numbers: from each token, the longest run of tokens that is a valid
+/// number; a lone local number after a fixed line takes that line's area code.
+fn numbers_in_run(run: &str, region: Region) -> Vec<String> {
+    let tokens: Vec<String> = run
+        .split(|c: char| c.is_whitespace() || matches!(c, '/' | '|' | ',' | '、'))
+        .map(|t| {
+            t.trim_matches(['(', ')', '（', '）', '-', '–', '.'])
+                .to_string()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    let mut area: Option<String> = None;
+    let mut i = 0;
+    while i < tokens.len() {
+        let mut taken = None;
+        for j in (i + 1..=tokens.len()).rev() {
+            let joined = tokens[i..j].join(" ");
+            let digits = joined.chars().filter(char::is_ascii_digit).count();
+            if !(6..=15).contains(&digits) {
+                continue;
+            }
+            if let Ok(e164) = normalize::phone("phone", &joined, region) {
+                taken = Some((j, e164, joined));
+                break;
+            }
+            // A local number printed after a fixed line: `0431-84597070 84840822`.
+            if j == i + 1 {
+                if let Some(a) = &area {
+                    if (7..=8).contains(&digits) {
+                        if let Ok(e164) =
+                            normalize::phone("phone", &format!("{a}-{joined}"), region)
+                        {
+                            taken = Some((j, e164, joined));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        match taken {
+            Some((j, e164, printed)) => {
+                if let Some(a) = area_prefix(&printed) {
+                    area = Some(a);
+                }
+                out.push(e164);
+                i = j;
+            }
+            None => i += 1,
+        }
+    }
+    out
+}
+
+/// Every phone number of one line, in E.164, with whether a phone label named it. Segments
+/// after a fax, postcode, QQ or certificate label are skipped.
+pub fn phones_in_line(text: &str, region: Region) -> Vec<(String, bool)> {
+    let mut cuts: Vec<(usize, bool)> = LABEL
+        .find_iter(text)
+        .map(|m| {
+            let u = m.as_str().trim().to_uppercase();
+            let u = u.trim_end_matches([':', '：', '.', ' ']);
+            (m.start(), !NOT_PHONE.contains(&u))
+        })
+        .collect();
+    let labelled_line = !cuts.is_empty();
+    if cuts.first().is_none_or(|c| c.0 != 0) {
+        cuts.insert(0, (0, true));
+    }
+    let mut out = Vec::new();
+    for (k, &(start, phone)) in cuts.iter().enumerate() {
+        if !phone {
+            continue;
+        }
+        let end = cuts.get(k + 1).map_or(text.len(), |c| c.0);
+        let segment = &text[start..end];
+        for run in PHONE_RUN.find_iter(segment) {
+            let raw = run.as_str();
+            let digits = raw.chars().filter(char::is_ascii_digit).count();
+            let looks = raw.chars().filter(|c| c.is_alphanumeric()).count();
+            // Mostly real digits: "Sales" or "Bldg" are not phone numbers.
+            if digits < 6 || digits * 10 < looks * 7 {
+                continue;
+            }
+            for e164 in numbers_in_run(&fix_digits(raw), region) {
+                if !out.iter().any(|(p, _)| *p == e164) {
+                    out.push((e164, labelled_line));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cn() -> Region {
+        Region::default()
+    }
+
+    fn values(text: &str, region: Region) -> Vec<String> {
+        phones_in_line(text, region)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
+    }
+
+    #[test]
+    fn several_numbers_on_one_line() {
+        assert_eq!(
+            values("电话：0431-84597070 84840822", cn()),
+            ["+8643184597070", "+8643184840822"]
+        );
+        assert_eq!(
+            values("手机 138 0013 8000 / 139 1234 5678", cn()),
+            ["+8613800138000", "+8613912345678"]
+        );
+        assert_eq!(
+            values("T: +86 755 2345 6789  M: +86 139 1234 5678", cn()),
+            ["+8675523456789", "+8613912345678"]
+        );
+    }
+
+    #[test]
+    fn fax_postcodes_and_certificates_are_not_phones() {
+        assert_eq!(
+            values("电话：0755-5265 9655 传真：0755-52659656", cn()),
+            ["+8675552659655"]
+        );
+        assert_eq!(
+            values("T: 0755-5265 9655 F: 0755-52659656", cn()),
+            ["+8675552659655"]
+        );
+        assert!(values("Fax 0755-52659656", cn()).is_empty());
+        assert!(values("〒101-0047 東京都千代田区内神田1-2-3", cn()).is_empty());
+        assert!(values("邮编：518057", cn()).is_empty());
+        assert!(values("证书编号：44030119870512", cn()).is_empty());
+    }
+
+    #[test]
+    fn the_card_says_which_country() {
+        let jp = card_region(&["新井 正志", "arai@example.co.jp"], cn());
+        assert_eq!(jp.code(), "JP");
+        assert_eq!(values("03-5205-6455", jp), ["+81352056455"]);
+        let vn = card_region(&["Nguyễn Văn Hùng", "Giám đốc"], cn());
+        assert_eq!(vn.code(), "VN");
+        assert_eq!(
+            card_region(&["张伟", "zhang@huaqiang.com"], cn()).code(),
+            "CN"
+        );
+        // A +84 number keeps its own country whatever the region.
+        assert_eq!(values("Tel: +84 28 3822 1234", cn()), ["+842838221234"]);
+    }
+}
