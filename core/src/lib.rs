@@ -29,6 +29,7 @@
 pub mod access;
 pub mod address;
 pub mod calendar;
+pub mod cn_numerals;
 pub mod dedup;
 pub mod error;
 pub mod flow;
