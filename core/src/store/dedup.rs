@@ -98,7 +98,14 @@ pub(crate) fn query_keys(q: &DupQuery, region: Region) -> Vec<(String, DupReason
     let mut out = Vec::new();
     for p in &q.phones {
         if let Ok(p) = normalize::phone("phones", p, region) {
-            out.push((format!("p:{p}"), DupReason::Phone, dedup::SCORE_PHONE));
+            for (key, same) in keys::phone_queries(&p) {
+                let score = if same {
+                    dedup::SCORE_PHONE
+                } else {
+                    dedup::SCORE_PHONE_MAIN
+                };
+                out.push((key, DupReason::Phone, score));
+            }
         }
     }
     for e in &q.emails {
