@@ -25,6 +25,14 @@ impl Region {
         let code: &str = self.0.as_ref();
         code.to_string()
     }
+
+    /// The region's country calling code, e.g. 86 for `CN` (0 if the metadata lacks it).
+    pub fn country_code(&self) -> u16 {
+        let code: &str = self.0.as_ref();
+        phonenumber::metadata::DATABASE
+            .by_id(code)
+            .map_or(0, |m| m.country_code())
+    }
 }
 
 impl Default for Region {

@@ -303,7 +303,7 @@ impl Store {
             ));
         }
         let started = std::time::Instant::now();
-        let Some(q) = parse_query(query) else {
+        let Some(q) = parse_query(query, self.region) else {
             return Ok(Vec::new());
         };
         let run = || -> Result<Vec<Contact>> {
