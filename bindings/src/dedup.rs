@@ -93,8 +93,10 @@ pub struct ImportOptions {
 pub struct ImportSummary {
     /// Contacts created (in a dry run: that would be created).
     pub imported: i64,
-    /// Rows refused (no name, invalid phone or email): listed in the report.
+    /// Rows refused (no name, invalid email): listed in the report.
     pub skipped: i64,
+    /// Invalid phones left out of rows that were imported without them: listed in the report.
+    pub warnings: i64,
     /// Rows duplicating an earlier row or a stored contact: listed in the report.
     pub duplicates: i64,
     /// Of those, merged into the first (`merge_duplicates`).
@@ -140,6 +142,7 @@ impl From<oc::ImportSummary> for ImportSummary {
         ImportSummary {
             imported: count(s.imported),
             skipped: count(s.skipped),
+            warnings: count(s.warnings),
             duplicates: count(s.duplicates),
             merged: count(s.merged),
             rows: count(s.rows),

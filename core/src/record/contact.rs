@@ -230,17 +230,27 @@ fn clean(field: &str, value: Option<String>, max: usize) -> Result<Option<String
     }
 }
 
+/// Normalizes a list of phones or emails with `norm`. A value it refuses fails the whole list,
+/// unless `left_out` is given: then the value is left out and its error kept there.
 fn clean_list(
     field: &str,
     values: Option<Vec<String>>,
     norm: impl Fn(&str) -> Result<String>,
+    mut left_out: Option<&mut Vec<Error>>,
 ) -> Result<Option<Vec<String>>> {
     let Some(values) = values else {
         return Ok(None);
     };
     let mut out: Vec<String> = Vec::new();
     for v in values.iter().filter(|v| !v.trim().is_empty()) {
-        let n = norm(v)?;
+        let n = match (norm(v), left_out.as_deref_mut()) {
+            (Ok(n), _) => n,
+            (Err(e), Some(kept)) => {
+                kept.push(e);
+                continue;
+            }
+            (Err(e), None) => return Err(e),
+        };
         if !out.contains(&n) {
             out.push(n);
         }
@@ -257,7 +267,29 @@ fn clean_list(
 
 impl ContactFields {
     /// Validates and normalizes a patch. `creating` requires a name.
-    pub(crate) fn from_patch(mut p: ContactPatch, region: Region, creating: bool) -> Result<Self> {
+    pub(crate) fn from_patch(p: ContactPatch, region: Region, creating: bool) -> Result<Self> {
+        Self::build(p, region, creating, None)
+    }
+
+    /// Like [`ContactFields::from_patch`], but a phone that is not valid is left out instead of
+    /// refusing the contact (what an import does with a row): the errors of the phones left
+    /// out come back with the fields.
+    pub(crate) fn from_patch_leaving_out_bad_phones(
+        p: ContactPatch,
+        region: Region,
+        creating: bool,
+    ) -> Result<(Self, Vec<Error>)> {
+        let mut left_out = Vec::new();
+        let fields = Self::build(p, region, creating, Some(&mut left_out))?;
+        Ok((fields, left_out))
+    }
+
+    fn build(
+        mut p: ContactPatch,
+        region: Region,
+        creating: bool,
+        bad_phones: Option<&mut Vec<Error>>,
+    ) -> Result<Self> {
         // Known keys given through `set` land in their field.
         let mut extra = BTreeMap::new();
         for (key, value) in std::mem::take(&mut p.set) {
@@ -316,10 +348,13 @@ impl ContactFields {
             name,
             company: clean("company", p.company, MAX_FIELD_CHARS)?,
             title: clean("title", p.title, MAX_FIELD_CHARS)?,
-            phones: clean_list("phones", p.phones, |v| {
-                normalize::phone("phones", v, region)
-            })?,
-            emails: clean_list("emails", p.emails, |v| normalize::email("emails", v))?,
+            phones: clean_list(
+                "phones",
+                p.phones,
+                |v| normalize::phone("phones", v, region),
+                bad_phones,
+            )?,
+            emails: clean_list("emails", p.emails, |v| normalize::email("emails", v), None)?,
             address: clean("address", p.address, MAX_FIELD_CHARS)?,
             source: clean("source", p.source, MAX_FIELD_CHARS)?,
             owner: clean("owner", p.owner, MAX_FIELD_CHARS)?,
