@@ -59,8 +59,12 @@ pub struct Contact {
     pub company: Option<String>,
     /// Job title.
     pub title: Option<String>,
-    /// Phone numbers in E.164 form, e.g. `+8613800138000`.
+    /// Phone numbers in E.164 form, e.g. `+8613800138000`; an extension after `;ext=`
+    /// (`+8675588888888;ext=123`).
     pub phones: Vec<String>,
+    /// How each phone with an extension was typed (`+8675588888888;ext=123` →
+    /// `0755-8888 8888 转 123`): show that text for it; show the other phones as stored.
+    pub phones_typed: HashMap<String, String>,
     /// Email addresses, lower-cased.
     pub emails: Vec<String>,
     /// Postal address.
@@ -494,6 +498,7 @@ impl From<oc::Contact> for Contact {
             company: c.company,
             title: c.title,
             phones: c.phones,
+            phones_typed: c.phones_typed.into_iter().collect(),
             emails: c.emails,
             address: c.address,
             source: c.source,

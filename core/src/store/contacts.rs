@@ -13,7 +13,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 
 const COLUMNS: &str =
     "r.id, c.name, c.company, c.title, c.phones, c.emails, c.address, c.source, c.owner, \
-     c.status, c.notes, c.extra, c.invalidation, c.created_at, c.updated_at, r.sync_state, c.merged_into";
+     c.status, c.notes, c.extra, c.invalidation, c.created_at, c.updated_at, r.sync_state, c.merged_into, \
+     c.phones_typed";
 
 /// How many of the newest matches a search ranks. A very common one-character query (a surname)
 /// can match thousands of contacts; ranking all of them costs tens of milliseconds at 100,000
@@ -42,6 +43,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
         updated_at: r.get(14)?,
         sync_state: r.get(15)?,
         merged_into: r.get(16)?,
+        phones_typed: r
+            .get::<_, Option<String>>(17)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -79,7 +84,7 @@ pub(crate) fn reindex_search(tx: &Transaction<'_>) -> Result<()> {
     let mut stmt = tx.prepare(&format!(
         "SELECT {COLUMNS}, c.rid FROM contacts c JOIN records r ON r.rid = c.rid ORDER BY c.rid"
     ))?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(17)?, from_row(r)?)))?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(18)?, from_row(r)?)))?;
     for row in rows {
         let (rid, c) = row?;
         index_search(tx, rid, &tokens(&c))?;
@@ -109,8 +114,8 @@ pub(crate) fn project_row(tx: &Transaction<'_>, rid: i64, c: &Contact) -> Result
         .and_then(|i| serde_json::to_string(i).ok());
     tx.prepare_cached(
         "INSERT OR REPLACE INTO contacts(rid, name, company, title, phones, emails, address, source, owner, \
-         status, notes, extra, invalidation, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         status, notes, extra, invalidation, created_at, updated_at, phones_typed) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         rid,
@@ -128,6 +133,7 @@ pub(crate) fn project_row(tx: &Transaction<'_>, rid: i64, c: &Contact) -> Result
         invalidation,
         c.created_at,
         c.updated_at,
+        crate::record::typed::to_json(&c.phones_typed),
     ])?;
     Ok(())
 }

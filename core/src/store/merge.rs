@@ -231,6 +231,11 @@ fn absorb(
             }
         }
         set_str_list(winner, key, &list)?;
+        if key == "phones" && !copied.phones.is_empty() {
+            // How the copied phones were typed comes along (record/typed.rs).
+            let typed = crate::record::typed::read(loser, &copied.phones);
+            crate::record::typed::write(winner, &list, &typed)?;
+        }
     }
     // Extra fields the winner does not have.
     let known = contact::KNOWN_KEYS;

@@ -60,8 +60,32 @@ fn phone_extensions_are_kept_in_one_stored_form_that_the_server_accepts() -> Tes
     ] {
         let c = store.add_contact(person("总机", &[typed], &[]))?;
         assert_eq!(c.phones, ["+8675588888888;ext=123"], "{typed}");
+        // Shown as typed: the stored form says nothing of 转 or x.
+        assert_eq!(
+            c.phones_typed
+                .get("+8675588888888;ext=123")
+                .map(String::as_str),
+            Some(typed)
+        );
+        assert_eq!(store.get_contact(&c.id)?, c);
         server_accepts(&dir, &c.id, "contact")?;
     }
+    // An edit that keeps the number keeps how it was typed; one that types it anew, the new text.
+    let c = store.add_contact(person("前台", &["0755-8888 8888 转 123"], &[]))?;
+    let patch = |phones: &[&str]| outpost_core::ContactPatch {
+        phones: Some(phones.iter().map(|p| p.to_string()).collect()),
+        ..Default::default()
+    };
+    let kept = store.edit_contact(&c.id, patch(&["+8675588888888;ext=123", "138 0013 8000"]))?;
+    assert_eq!(kept.phones_typed, c.phones_typed);
+    let retyped = store.edit_contact(&c.id, patch(&["138 0013 8000", "0755 88888888 ext. 123"]))?;
+    assert_eq!(
+        retyped.phones_typed.values().collect::<Vec<_>>(),
+        ["0755 88888888 ext. 123"]
+    );
+    let dropped = store.edit_contact(&c.id, patch(&["138 0013 8000"]))?;
+    assert!(dropped.phones_typed.is_empty());
+    server_accepts(&dir, &c.id, "contact")?;
     for bad in [
         "0755-8888 8888 转",
         "0755-8888 8888 转 12a",
