@@ -28,6 +28,7 @@
 
 pub mod access;
 pub mod address;
+pub mod amount;
 pub mod calendar;
 pub mod cn_numerals;
 pub mod dedup;

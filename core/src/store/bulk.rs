@@ -337,7 +337,7 @@ impl Sorter<'_> {
                                 row,
                                 column: column_of(&rp, self.headers, self.targets, &field, &value),
                                 value,
-                                reason: format!("phone left out, the row imported: {reason}"),
+                                reason: format!("phone left out (the row was imported): {reason}"),
                             });
                         }
                     }
