@@ -187,10 +187,18 @@ impl OutpostStore {
     }
 
     /// Marks a contact invalid (a soft delete: it is hidden from lists and search but kept,
-    /// with its history). `reason` is required.
+    /// with its history). `reason` is required. A contact already marked invalid is a
+    /// validation error naming the first reason, which is never overwritten.
     pub fn invalidate_contact(&self, id: String, reason: String) -> Result<Contact, OutpostError> {
         self.write(|s| s.invalidate_contact(&id, &reason))
             .map(Into::into)
+    }
+
+    /// Brings back a contact marked invalid: active again, shown in lists and search, its
+    /// invalidation cleared (the history keeps it). A contact not marked invalid is a
+    /// validation error.
+    pub fn restore_contact(&self, id: String) -> Result<Contact, OutpostError> {
+        self.write(|s| s.restore_contact(&id)).map(Into::into)
     }
 
     /// Who changed what on a contact, and when: one entry per change, oldest first.

@@ -214,6 +214,11 @@ enum ContactCmd {
         #[arg(long)]
         reason: String,
     },
+    /// Bring back a contact marked invalid (active again; its history keeps the invalidation).
+    Restore {
+        /// Contact id.
+        id: String,
+    },
     /// Who changed what, when.
     History {
         /// Contact id.
@@ -428,6 +433,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             ContactCmd::Invalidate { id, reason } => {
                 print(&store.invalidate_contact(&id, &reason)?)
             }
+            ContactCmd::Restore { id } => print(&store.restore_contact(&id)?),
             ContactCmd::History { id } => print(&store.contact_history(&id)?),
             ContactCmd::Conflicts { id } => print(&store.contact_conflicts(&id)?),
             ContactCmd::Resolve { id, field, value } => {

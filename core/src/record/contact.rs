@@ -84,7 +84,7 @@ pub enum ContactStatus {
 }
 
 impl ContactStatus {
-    /// `active` or `invalid`.
+    /// `active`, `invalid` or `merged`.
     pub fn as_str(&self) -> &'static str {
         match self {
             ContactStatus::Active => "active",

@@ -227,6 +227,8 @@ impl Store {
     }
 
     /// Marks a contact invalid (soft delete) with a reason; it is hidden from lists and search.
+    /// A contact already marked invalid is refused, naming who marked it, when and why: the
+    /// first reason is never overwritten ([`Store::restore_contact`] first, to mark it again).
     pub fn invalidate_contact(&mut self, id: &str, reason: &str) -> Result<Contact> {
         let reason = reason.trim();
         if reason.is_empty() {
@@ -239,6 +241,22 @@ impl Store {
         crate::record::check_text("reason", reason, contact::MAX_FIELD_CHARS)?;
         let r = super::scope::require(&self.conn, "invalidate", "invalidate records");
         self.ctx(r)?;
+        let current = self.ctx(get(&self.conn, id))?;
+        if current.status == ContactStatus::Invalid {
+            let first = current.invalidation.unwrap_or(contact::Invalidation {
+                reason: String::new(),
+                by: String::new(),
+                at: String::new(),
+            });
+            return Err(Error::validation(
+                "contact",
+                id,
+                format!(
+                    "already marked invalid by {} at {}: {}; restore it first to mark it again",
+                    first.by, first.at, first.reason
+                ),
+            ));
+        }
         let by = self.actor.user.clone();
         let at = rfc3339_ms(Self::now_ms());
         let r = self.change_contact(id, "invalidate", |doc| {
@@ -246,6 +264,35 @@ impl Store {
             put_opt_str(doc, "invalid_reason", Some(reason))?;
             put_opt_str(doc, "invalidated_by", Some(&by))?;
             put_opt_str(doc, "invalidated_at", Some(&at))
+        });
+        let c = self.ctx(r)?;
+        self.notify(RecordKind::Contact, &c.id);
+        Ok(c)
+    }
+
+    /// Brings back a contact marked invalid: it is active again, shown in lists and search, and
+    /// its invalidation (reason, who, when) is cleared; the history keeps both. Needs the right
+    /// to invalidate. A contact that is not marked invalid is refused.
+    pub fn restore_contact(&mut self, id: &str) -> Result<Contact> {
+        let r = super::scope::require(&self.conn, "invalidate", "restore invalidated records");
+        self.ctx(r)?;
+        let current = self.ctx(get(&self.conn, id))?;
+        if current.status != ContactStatus::Invalid {
+            return Err(Error::validation(
+                "contact",
+                id,
+                format!(
+                    "this contact is {}, not marked invalid: nothing to restore",
+                    current.status.as_str()
+                ),
+            ));
+        }
+        let r = self.change_contact(id, "restore", |doc| {
+            put_opt_str(doc, "status", Some("active"))?;
+            for key in ["invalid_reason", "invalidated_by", "invalidated_at"] {
+                put_opt_str(doc, key, None)?;
+            }
+            Ok(())
         });
         let c = self.ctx(r)?;
         self.notify(RecordKind::Contact, &c.id);
@@ -298,8 +345,10 @@ impl Store {
     }
 
     /// Finds contacts by any substring of Chinese text (one character and up), Latin word
-    /// prefixes (case-insensitive), or phone digits, across name, company, title, phones,
-    /// emails, address and notes. Best match first: name matches, then company, then the rest.
+    /// prefixes (case-insensitive, full width folded), or phone digits (typed with `0086`,
+    /// `+86`, a trunk `0` or in full width), across name, company, title, phones, emails,
+    /// address and notes. Best match first: name matches, then company, then the rest. A
+    /// contact merged into another is found by its own name, as the survivor it reads as.
     pub fn search(&self, query: &str, options: &SearchOptions) -> Result<Vec<Contact>> {
         if query.chars().count() > 200 {
             return Err(Error::validation(
@@ -318,10 +367,15 @@ impl Store {
             // Only the newest SEARCH_WINDOW matches (rowid order is creation order, which FTS5
             // scans backwards cheaply) are ranked, and only the rank columns go through the sort;
             // the full rows are read for the page alone. See docs/adr/0002-search-tokens.md.
-            let mut filters = String::new();
-            if !options.include_invalid {
-                filters.push_str(" AND c.status = 'active'");
-            }
+            // A merged contact is found by its own name, and shows as the survivor it reads as
+            // (`s`), once however many of its merged contacts match. (What else it held the
+            // survivor has too, or kept its own value for.)
+            let mut filters = String::from(if options.include_invalid {
+                " AND (c.status <> 'merged' OR (s.rid IS NOT NULL AND instr(lower(c.name), ?2) > 0))"
+            } else {
+                " AND (c.status = 'active' OR (c.status = 'merged' AND s.status = 'active' \
+                   AND instr(lower(c.name), ?2) > 0))"
+            });
             for i in 0..q.must_contain.len() {
                 filters.push_str(&format!(" AND instr({haystack}, ?{}) > 0", i + 5));
             }
@@ -335,13 +389,17 @@ impl Store {
             let sql = format!(
                 "WITH m AS MATERIALIZED ( \
                    SELECT rowid AS rid FROM contact_search WHERE contact_search MATCH ?1 ORDER BY rowid DESC LIMIT ?4), \
-                 ranked AS MATERIALIZED ( \
-                   SELECT c.rid AS rid, c.updated_at AS updated_at, \
+                 hits AS MATERIALIZED ( \
+                   SELECT coalesce(s.rid, c.rid) AS rid, coalesce(s.updated_at, c.updated_at) AS updated_at, \
                      CASE WHEN lower(c.name) = ?2 THEN 0 WHEN instr(lower(c.name), ?2) = 1 THEN 1 \
                           WHEN instr(lower(c.name), ?2) > 0 THEN 2 \
                           WHEN instr(lower(coalesce(c.company, '')), ?2) > 0 THEN 3 ELSE 4 END AS rank \
-                   FROM m CROSS JOIN contacts c ON c.rid = m.rid WHERE 1 {filters} \
-                   ORDER BY rank, updated_at DESC LIMIT ?3) \
+                   FROM m CROSS JOIN contacts c ON c.rid = m.rid \
+                   LEFT JOIN records sr ON c.status = 'merged' AND sr.id = c.merged_into \
+                   LEFT JOIN contacts s ON s.rid = sr.rid WHERE 1 {filters}), \
+                 ranked AS MATERIALIZED ( \
+                   SELECT rid, max(updated_at) AS updated_at, min(rank) AS rank FROM hits \
+                   GROUP BY rid ORDER BY rank, updated_at DESC LIMIT ?3) \
                  SELECT {COLUMNS} FROM ranked CROSS JOIN contacts c ON c.rid = ranked.rid \
                  JOIN records r ON r.rid = c.rid ORDER BY ranked.rank, ranked.updated_at DESC"
             );
