@@ -280,9 +280,12 @@ impl OutpostStore {
         Ok(conflicts.into_iter().map(Into::into).collect())
     }
 
-    /// Resolves a conflict on `field` by writing `value` (lists comma-separated, e.g.
-    /// `"+8613800138000, +8675552659655"`): it supersedes every competing value here now, and
-    /// on every device once this store has synced. The value is validated like an edit.
+    /// Resolves a conflict on `field` by choosing `value`, one of its competing values as
+    /// `contactConflicts` lists them (lists comma-separated, e.g.
+    /// `"+8613800138000, +8675552659655"`, in any order): it supersedes every competing value
+    /// here now, and on every device once this store has synced. A field without a conflict,
+    /// or a value that is not one of the competing values, is a validation error naming the
+    /// field (change a field to a new value with `editContact`).
     pub fn resolve_contact_conflict(
         &self,
         id: String,
@@ -290,6 +293,20 @@ impl OutpostStore {
         value: String,
     ) -> Result<Contact, OutpostError> {
         self.write(|s| s.resolve_contact_conflict(&id, &field, &value))
+            .map(Into::into)
+    }
+
+    /// Resolves a conflict on `field` with a new `value` that none of the competing values had
+    /// (the rep says both were wrong), validated like an edit: it supersedes every competing
+    /// value, as `resolveContactConflict` does. A field without a conflict is a validation
+    /// error naming the field.
+    pub fn resolve_contact_conflict_with_new_value(
+        &self,
+        id: String,
+        field: String,
+        value: String,
+    ) -> Result<Contact, OutpostError> {
+        self.write(|s| s.resolve_contact_conflict_with_new_value(&id, &field, &value))
             .map(Into::into)
     }
 }

@@ -229,14 +229,18 @@ enum ContactCmd {
         /// Contact id.
         id: String,
     },
-    /// Choose the right value of a conflicting field; it supersedes the others everywhere.
+    /// Choose one of the competing values of a conflicting field (as `conflicts` lists them);
+    /// it supersedes the others everywhere. A field without a conflict is changed with `edit`.
     Resolve {
         /// Contact id.
         id: String,
         /// The field (`title`, `company`, an extra key, ... ; `phones`/`emails` take a comma list).
         field: String,
-        /// The value to keep.
+        /// The value to keep: one of the competing values.
         value: String,
+        /// Write VALUE although none of the competing values had it (validated like an edit).
+        #[arg(long)]
+        new_value: bool,
     },
     /// Merge LOSER_ID into WINNER_ID; prints the winner. The loser is kept, marked merged.
     Merge {
@@ -436,9 +440,18 @@ fn run(cli: Cli) -> Result<(), Error> {
             ContactCmd::Restore { id } => print(&store.restore_contact(&id)?),
             ContactCmd::History { id } => print(&store.contact_history(&id)?),
             ContactCmd::Conflicts { id } => print(&store.contact_conflicts(&id)?),
-            ContactCmd::Resolve { id, field, value } => {
-                print(&store.resolve_contact_conflict(&id, &field, &value)?)
-            }
+            ContactCmd::Resolve {
+                id,
+                field,
+                value,
+                new_value: false,
+            } => print(&store.resolve_contact_conflict(&id, &field, &value)?),
+            ContactCmd::Resolve {
+                id,
+                field,
+                value,
+                new_value: true,
+            } => print(&store.resolve_contact_conflict_with_new_value(&id, &field, &value)?),
             ContactCmd::Merge {
                 winner_id,
                 loser_id,
