@@ -169,6 +169,20 @@ impl OutpostStore {
         Ok(found.into_iter().map(Into::into).collect())
     }
 
+    /// Likely duplicates of a finished entry (the rep pressed "check"), like `findDuplicates`,
+    /// except that a phone or email that is not valid is a validation error naming its field,
+    /// so that "no duplicate" never hides a typing mistake.
+    pub fn check_duplicates(&self, query: DupQuery) -> Result<Vec<Duplicate>, OutpostError> {
+        let q = oc::DupQuery {
+            name: query.name,
+            company: query.company,
+            phones: query.phones,
+            emails: query.emails,
+        };
+        let found = self.read(|s| s.check_duplicates(&q))?;
+        Ok(found.into_iter().map(Into::into).collect())
+    }
+
     /// Creates a contact like `addContact` and returns it with its likely duplicates.
     pub fn add_contact_checked(&self, contact: NewContact) -> Result<AddedContact, OutpostError> {
         let added = self.write(|s| s.add_contact_checked(contact.into()))?;

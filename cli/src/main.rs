@@ -49,7 +49,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Contacts: add, get, edit, list, invalidate, history.
+    /// Contacts.
     #[command(subcommand)]
     Contact(ContactCmd),
     /// Find contacts by any part of a name, company, title, phone, email, address or notes.
@@ -63,7 +63,7 @@ enum Command {
         #[arg(long)]
         include_invalid: bool,
     },
-    /// Visits: check-in, check-out, list.
+    /// Visits.
     #[command(subcommand)]
     Visit(VisitCmd),
     /// Counts of records, outbox length, refused changes, database path and size.
@@ -94,7 +94,7 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         attempts: u32,
     },
-    /// The database file itself: check it, or move a damaged one aside.
+    /// The database file itself.
     #[command(subcommand)]
     Db(DbCmd),
     /// Scan a photo of a business card or a contract: corners, a flat enhanced image, text and
@@ -107,7 +107,7 @@ enum Command {
     DupCheck(dedup::DupCheckArgs),
     /// Import contacts from a .csv (UTF-8 or GBK) or .xlsx file, in one transaction.
     Import(import::ImportArgs),
-    /// The device lease: status, check, policy.
+    /// The device lease.
     #[command(subcommand)]
     Lease(security::LeaseCmd),
     /// The rep's must-contact list, best first, each customer with its reasons.
@@ -122,7 +122,7 @@ enum Command {
         #[arg(long)]
         date: Option<String>,
     },
-    /// Deals: add, get, list, move (stage gates apply), check, history.
+    /// Deals, moved through the stages (stage gates apply).
     #[command(subcommand)]
     Deal(flow::DealCmd),
     /// Tasks: follow-ups and planned visits.
@@ -346,8 +346,25 @@ fn uptime_ms() -> Option<i64> {
 pub(crate) fn print<T: Serialize>(value: &T) -> Result<(), Error> {
     let json = serde_json::to_string_pretty(value)
         .map_err(|e| Error::validation("output", "", format!("cannot render JSON: {e}")))?;
-    println!("{json}");
-    Ok(())
+    out(&format!("{json}\n"))
+}
+
+/// Writes `text` to stdout. A reader that went away (`outpost contact list | head -1`) is not
+/// an error: there is no one left to tell, so the output stops quietly.
+pub(crate) fn out(text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io {
+            op: "writing to",
+            path: PathBuf::from("standard output"),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn patch_from(
@@ -554,18 +571,17 @@ fn run(cli: Cli) -> Result<(), Error> {
             if json {
                 return print(&access);
             }
-            match access {
-                None => {
-                    println!("access: unknown (no sync answer with a role yet); the server decides")
-                }
-                Some(a) => {
-                    println!("user: {}", a.user);
-                    println!("role: {}", a.role);
-                    println!("permissions: {}", a.permissions.join(" "));
-                    println!("epoch: {}", a.epoch);
-                }
-            }
-            Ok(())
+            out(&match access {
+                None => "access: unknown (no sync answer with a role yet); the server decides\n"
+                    .to_string(),
+                Some(a) => format!(
+                    "user: {}\nrole: {}\npermissions: {}\nepoch: {}\n",
+                    a.user,
+                    a.role,
+                    a.permissions.join(" "),
+                    a.epoch
+                ),
+            })
         }
         Command::Db(DbCmd::Check) => {
             let problems = store.check_integrity()?;
@@ -606,10 +622,60 @@ fn rerun_scan_with_one_omp_thread() {
     }
 }
 
+/// The command line, each command group's description followed by its subcommands (so that
+/// no help text can forget one).
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let groups: Vec<String> = cmd
+        .get_subcommands()
+        .filter(|c| c.has_subcommands())
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for group in groups {
+        cmd = cmd.mut_subcommand(&group, |c| {
+            let names: Vec<String> = c
+                .get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .filter(|n| n != "help")
+                .collect();
+            let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let about = about.trim_end_matches('.').to_string();
+            c.about(format!("{about}: {}", names.join(", ")))
+        });
+    }
+    cmd
+}
+
+/// Writes one line to stderr; a closed stderr loses it, nothing else.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// An error as the one line the CLI prints: `error: <kind>: <message>`, the kind said once
+/// (`Error::Scan` reads `scan: …` by itself).
+fn error_line(e: &Error) -> String {
+    let kind = e.kind();
+    let text = e.to_string().replace('\n', " ");
+    let mut message = text.as_str();
+    while let Some(rest) = message
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix(": "))
+    {
+        message = rest;
+    }
+    format!("error: {kind}: {message}")
+}
+
 fn main() -> ExitCode {
     #[cfg(unix)]
     rerun_scan_with_one_omp_thread();
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -631,17 +697,17 @@ fn main() -> ExitCode {
                 .filter(|l| !l.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ");
-            eprintln!(
+            say(&format!(
                 "error: validation: {}",
                 message.trim_start_matches("error: ")
-            );
+            ));
             return ExitCode::from(2);
         }
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}: {}", e.kind(), e.to_string().replace('\n', " "));
+            say(&error_line(&e));
             ExitCode::from(match e.kind() {
                 "validation" => 2,
                 "not_found" => 3,

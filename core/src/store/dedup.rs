@@ -191,6 +191,20 @@ impl Store {
         self.ctx(find(&self.conn, &keys, None))
     }
 
+    /// Likely duplicates of a finished entry, like [`Store::find_duplicates`], except that a
+    /// phone or email that is not valid is refused naming it (where `find_duplicates`, called
+    /// while the rep types, lets a half-typed value match nothing): "no duplicate" then never
+    /// hides a typing mistake.
+    pub fn check_duplicates(&self, query: &DupQuery) -> Result<Vec<Duplicate>> {
+        for p in &query.phones {
+            normalize::phone("phones", p, self.region)?;
+        }
+        for e in &query.emails {
+            normalize::email("emails", e)?;
+        }
+        self.find_duplicates(query)
+    }
+
     /// Creates a contact like [`Store::add_contact`] and returns it with the likely duplicates
     /// that existed before it, so the app can offer to merge.
     pub fn add_contact_checked(&mut self, new: NewContact) -> Result<AddedContact> {
