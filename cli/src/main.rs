@@ -125,7 +125,7 @@ enum Command {
     /// Deals, moved through the stages (stage gates apply).
     #[command(subcommand)]
     Deal(flow::DealCmd),
-    /// Tasks: follow-ups and planned visits.
+    /// Tasks (follow-ups and planned visits).
     #[command(subcommand)]
     Task(flow::TaskCmd),
     /// The tenant's flow settings and working-day calendar.
