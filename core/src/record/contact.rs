@@ -285,6 +285,7 @@ impl ContactFields {
     /// Like [`ContactFields::from_patch`], but a phone that is not valid is left out instead of
     /// refusing the contact (what an import does with a row): the errors of the phones left
     /// out come back with the fields.
+    #[cfg(feature = "import")]
     pub(crate) fn from_patch_leaving_out_bad_phones(
         p: ContactPatch,
         region: Region,

@@ -8,6 +8,7 @@ mod audit;
 mod conformance;
 mod cursor;
 mod http;
+mod input;
 mod routing;
 mod scope;
 mod support;
