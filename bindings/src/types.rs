@@ -32,8 +32,9 @@ pub enum ContactStatus {
     Active,
     /// Marked invalid (soft-deleted): hidden from lists and search unless asked for, never erased.
     Invalid,
-    /// Merged into another contact (`mergedInto`): hidden from lists, search and duplicate
-    /// checks, never erased; its visits read as the survivor's.
+    /// Merged into another contact (`mergedInto`): hidden from lists and duplicate checks,
+    /// found by search under its own name as the survivor, never erased; its visits read as
+    /// the survivor's.
     Merged,
 }
 

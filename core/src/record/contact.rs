@@ -78,8 +78,9 @@ pub enum ContactStatus {
     Active,
     /// Soft-deleted: hidden from lists and search unless asked for; never hard-deleted.
     Invalid,
-    /// Merged into another contact (`merged_into`): hidden from lists, search and duplicate
-    /// checks, never deleted; its visits read as the survivor's.
+    /// Merged into another contact (`merged_into`): hidden from lists and duplicate checks,
+    /// found by search under its own name as the survivor, never deleted; its visits read as
+    /// the survivor's.
     Merged,
 }
 
