@@ -329,10 +329,13 @@ pub fn email(field: &str, raw: &str) -> Result<String> {
             format!("an email address is at most {MAX_EMAIL_CHARS} characters"),
         ));
     }
-    let value = fold(raw)
-        .replace(['\u{3002}', '\u{FF61}'], ".")
-        .trim()
-        .to_lowercase();
+    let folded = fold(raw);
+    let folded = if folded.contains(['\u{3002}', '\u{FF61}']) {
+        Cow::Owned(folded.replace(['\u{3002}', '\u{FF61}'], "."))
+    } else {
+        folded
+    };
+    let value = folded.trim().to_lowercase();
     let bad = |reason: &str| Err(Error::validation(field, raw, reason));
     let Some((local, domain)) = value.rsplit_once('@') else {
         return bad("email address has no @");

@@ -241,19 +241,20 @@ fn clean(field: &str, value: Option<String>, max: usize) -> Result<Option<String
     }
 }
 
-/// Normalizes a list of phones or emails with `norm`, each with what was typed for it (the
-/// first typing of a value given twice). A value it refuses fails the whole list, unless
-/// `left_out` is given: then the value is left out and its error kept there.
+/// Normalizes a list of phones or emails with `norm`, each with what was typed for it when
+/// that is kept (a phone with an extension, see `record/typed.rs`; the first typing of a value
+/// given twice). A value it refuses fails the whole list, unless `left_out` is given: then the
+/// value is left out and its error kept there.
 fn clean_list(
     field: &str,
     values: Option<Vec<String>>,
     norm: impl Fn(&str) -> Result<String>,
     mut left_out: Option<&mut Vec<Error>>,
-) -> Result<Option<Vec<(String, String)>>> {
+) -> Result<Option<Vec<(String, Option<String>)>>> {
     let Some(values) = values else {
         return Ok(None);
     };
-    let mut out: Vec<(String, String)> = Vec::new();
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
     for v in values.iter().filter(|v| !v.trim().is_empty()) {
         let n = match (norm(v), left_out.as_deref_mut()) {
             (Ok(n), _) => n,
@@ -264,7 +265,8 @@ fn clean_list(
             (Err(e), None) => return Err(e),
         };
         if !out.iter().any(|(seen, _)| *seen == n) {
-            out.push((n, v.trim().to_string()));
+            let typed = super::typed::keeps(&n).then(|| v.trim().to_string());
+            out.push((n, typed));
         }
     }
     if out.len() > MAX_LIST_ITEMS {
@@ -368,12 +370,13 @@ impl ContactFields {
         let phones_typed = phones
             .iter()
             .flatten()
+            .filter_map(|(stored, typed)| Some((stored, typed.as_ref()?)))
             // The stored form typed again (an app echoing it back) says nothing new.
-            .filter(|(stored, typed)| super::typed::keeps(stored) && stored != typed)
+            .filter(|(stored, typed)| stored != typed)
             .map(|(stored, typed)| (stored.clone(), typed.clone()))
             .collect();
         let emails = clean_list("emails", p.emails, |v| normalize::email("emails", v), None)?;
-        let values = |list: Option<Vec<(String, String)>>| {
+        let values = |list: Option<Vec<(String, Option<String>)>>| {
             list.map(|l| l.into_iter().map(|(stored, _)| stored).collect())
         };
         Ok(ContactFields {
