@@ -241,6 +241,9 @@ fn clean(field: &str, value: Option<String>, max: usize) -> Result<Option<String
     }
 }
 
+/// Normalized values, each with what was typed for it when that is kept.
+type Cleaned = Vec<(String, Option<String>)>;
+
 /// Normalizes a list of phones or emails with `norm`, each with what was typed for it when
 /// that is kept (a phone with an extension, see `record/typed.rs`; the first typing of a value
 /// given twice). A value it refuses fails the whole list, unless `left_out` is given: then the
@@ -250,11 +253,11 @@ fn clean_list(
     values: Option<Vec<String>>,
     norm: impl Fn(&str) -> Result<String>,
     mut left_out: Option<&mut Vec<Error>>,
-) -> Result<Option<Vec<(String, Option<String>)>>> {
+) -> Result<Option<Cleaned>> {
     let Some(values) = values else {
         return Ok(None);
     };
-    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    let mut out: Cleaned = Vec::new();
     for v in values.iter().filter(|v| !v.trim().is_empty()) {
         let n = match (norm(v), left_out.as_deref_mut()) {
             (Ok(n), _) => n,
@@ -376,7 +379,7 @@ impl ContactFields {
             .map(|(stored, typed)| (stored.clone(), typed.clone()))
             .collect();
         let emails = clean_list("emails", p.emails, |v| normalize::email("emails", v), None)?;
-        let values = |list: Option<Vec<(String, Option<String>)>>| {
+        let values = |list: Option<Cleaned>| {
             list.map(|l| l.into_iter().map(|(stored, _)| stored).collect())
         };
         Ok(ContactFields {

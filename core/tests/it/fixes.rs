@@ -54,7 +54,7 @@ fn a_future_dated_check_in_does_not_hide_a_stale_deal() -> TestResult {
             .map(|a| a.record_id)
             .collect())
     };
-    assert_eq!(stale(&store)?, [d.id.clone()]);
+    assert_eq!(stale(&store)?, std::slice::from_ref(&d.id));
     // The phone's clock was set a month ahead: monotonic time since the last server contact
     // gives it away, and the check-in is dated in the future.
     store.set_clock_reference(ClockReference {
@@ -69,7 +69,7 @@ fn a_future_dated_check_in_does_not_hide_a_stale_deal() -> TestResult {
     ahead.elapsed_ms = Some(1_000_000 + 60_000);
     let v = store.check_in_verified(ahead, false)?;
     assert_eq!(v.check.verdict, Verdict::ClockSuspect);
-    assert_eq!(stale(&store)?, [d.id.clone()], "still stale");
+    assert_eq!(stale(&store)?, std::slice::from_ref(&d.id), "still stale");
     let today = store.today(Some(&in_days(4)))?;
     assert!(
         today
