@@ -379,9 +379,8 @@ impl ContactFields {
             .map(|(stored, typed)| (stored.clone(), typed.clone()))
             .collect();
         let emails = clean_list("emails", p.emails, |v| normalize::email("emails", v), None)?;
-        let values = |list: Option<Cleaned>| {
-            list.map(|l| l.into_iter().map(|(stored, _)| stored).collect())
-        };
+        let values =
+            |list: Option<Cleaned>| list.map(|l| l.into_iter().map(|(stored, _)| stored).collect());
         Ok(ContactFields {
             name,
             company,
