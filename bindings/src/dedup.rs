@@ -93,8 +93,10 @@ pub struct ImportOptions {
 pub struct ImportSummary {
     /// Contacts created (in a dry run: that would be created).
     pub imported: i64,
-    /// Rows refused (no name, invalid phone or email): listed in the report.
+    /// Rows refused (no name, invalid email): listed in the report.
     pub skipped: i64,
+    /// Invalid phones left out of rows that were imported without them: listed in the report.
+    pub warnings: i64,
     /// Rows duplicating an earlier row or a stored contact: listed in the report.
     pub duplicates: i64,
     /// Of those, merged into the first (`merge_duplicates`).
@@ -140,6 +142,7 @@ impl From<oc::ImportSummary> for ImportSummary {
         ImportSummary {
             imported: count(s.imported),
             skipped: count(s.skipped),
+            warnings: count(s.warnings),
             duplicates: count(s.duplicates),
             merged: count(s.merged),
             rows: count(s.rows),
@@ -163,6 +166,20 @@ impl OutpostStore {
             emails: query.emails,
         };
         let found = self.read(|s| s.find_duplicates(&q))?;
+        Ok(found.into_iter().map(Into::into).collect())
+    }
+
+    /// Likely duplicates of a finished entry (the rep pressed "check"), like `findDuplicates`,
+    /// except that a phone or email that is not valid is a validation error naming its field,
+    /// so that "no duplicate" never hides a typing mistake.
+    pub fn check_duplicates(&self, query: DupQuery) -> Result<Vec<Duplicate>, OutpostError> {
+        let q = oc::DupQuery {
+            name: query.name,
+            company: query.company,
+            phones: query.phones,
+            emails: query.emails,
+        };
+        let found = self.read(|s| s.check_duplicates(&q))?;
         Ok(found.into_iter().map(Into::into).collect())
     }
 

@@ -384,6 +384,22 @@ pub fn parse_address(text: String) -> ParsedAddress {
     }
 }
 
+/// Reads an amount in yuan as a rep types it (`305000`, `¥305,000.00`, `305000元`, `RMB 30.5万`,
+/// `人民币…`, `叁拾万伍仟元整`, full-width digits), for [`NewDeal`] and `set_deal_field`. A
+/// foreign currency (`$`, `USD`, `美元`) or anything else is a validation error naming `field`
+/// and showing what is accepted.
+#[uniffi::export]
+pub fn parse_amount(field: String, text: String) -> Result<f64, OutpostError> {
+    Ok(oc::amount::parse(&field, &text)?)
+}
+
+/// Reads the value of a deal's restricted field as typed: `discount` as a percentage (`15`,
+/// `15%`), `amount` and `contract_amount` like [`parse_amount`].
+#[uniffi::export]
+pub fn parse_deal_field_value(field: String, text: String) -> Result<f64, OutpostError> {
+    Ok(oc::amount::parse_deal_field(&field, &text)?)
+}
+
 fn vec<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
     v.into_iter().map(Into::into).collect()
 }

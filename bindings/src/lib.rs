@@ -26,8 +26,9 @@ pub use dedup::{
 pub use error::{ListenerError, OutpostError, StorageProblem};
 pub use experience::{ActionStats, DeviceMetrics, SyncFailureCount};
 pub use flow::{
-    parse_address, Alert, Deal, DealFilter, MissingEvidence, NewDeal, NewTask, ParsedAddress,
-    StageCheck, Task, TodayItem, TodayReason, VerifiedVisit, VisitCheck,
+    parse_address, parse_amount, parse_deal_field_value, Alert, Deal, DealFilter, MissingEvidence,
+    NewDeal, NewTask, ParsedAddress, StageCheck, Task, TodayItem, TodayReason, VerifiedVisit,
+    VisitCheck,
 };
 pub use scan::{
     CardContact, OutpostScanner, ScanDuplicate, ScanField, ScanKind, ScanOptions, ScanPoint,

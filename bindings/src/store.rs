@@ -188,10 +188,18 @@ impl OutpostStore {
     }
 
     /// Marks a contact invalid (a soft delete: it is hidden from lists and search but kept,
-    /// with its history). `reason` is required.
+    /// with its history). `reason` is required. A contact already marked invalid is a
+    /// validation error naming the first reason, which is never overwritten.
     pub fn invalidate_contact(&self, id: String, reason: String) -> Result<Contact, OutpostError> {
         self.write(|s| s.invalidate_contact(&id, &reason))
             .map(Into::into)
+    }
+
+    /// Brings back a contact marked invalid: active again, shown in lists and search, its
+    /// invalidation cleared (the history keeps it). A contact not marked invalid is a
+    /// validation error.
+    pub fn restore_contact(&self, id: String) -> Result<Contact, OutpostError> {
+        self.write(|s| s.restore_contact(&id)).map(Into::into)
     }
 
     /// Who changed what on a contact, and when: one entry per change, oldest first.
@@ -273,9 +281,12 @@ impl OutpostStore {
         Ok(conflicts.into_iter().map(Into::into).collect())
     }
 
-    /// Resolves a conflict on `field` by writing `value` (lists comma-separated, e.g.
-    /// `"+8613800138000, +8675552659655"`): it supersedes every competing value here now, and
-    /// on every device once this store has synced. The value is validated like an edit.
+    /// Resolves a conflict on `field` by choosing `value`, one of its competing values as
+    /// `contactConflicts` lists them (lists comma-separated, e.g.
+    /// `"+8613800138000, +8675552659655"`, in any order): it supersedes every competing value
+    /// here now, and on every device once this store has synced. A field without a conflict,
+    /// or a value that is not one of the competing values, is a validation error naming the
+    /// field (change a field to a new value with `editContact`).
     pub fn resolve_contact_conflict(
         &self,
         id: String,
@@ -283,6 +294,20 @@ impl OutpostStore {
         value: String,
     ) -> Result<Contact, OutpostError> {
         self.write(|s| s.resolve_contact_conflict(&id, &field, &value))
+            .map(Into::into)
+    }
+
+    /// Resolves a conflict on `field` with a new `value` that none of the competing values had
+    /// (the rep says both were wrong), validated like an edit: it supersedes every competing
+    /// value, as `resolveContactConflict` does. A field without a conflict is a validation
+    /// error naming the field.
+    pub fn resolve_contact_conflict_with_new_value(
+        &self,
+        id: String,
+        field: String,
+        value: String,
+    ) -> Result<Contact, OutpostError> {
+        self.write(|s| s.resolve_contact_conflict_with_new_value(&id, &field, &value))
             .map(Into::into)
     }
 }

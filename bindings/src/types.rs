@@ -32,8 +32,9 @@ pub enum ContactStatus {
     Active,
     /// Marked invalid (soft-deleted): hidden from lists and search unless asked for, never erased.
     Invalid,
-    /// Merged into another contact (`mergedInto`): hidden from lists, search and duplicate
-    /// checks, never erased; its visits read as the survivor's.
+    /// Merged into another contact (`mergedInto`): hidden from lists and duplicate checks,
+    /// found by search under its own name as the survivor, never erased; its visits read as
+    /// the survivor's.
     Merged,
 }
 
@@ -59,8 +60,12 @@ pub struct Contact {
     pub company: Option<String>,
     /// Job title.
     pub title: Option<String>,
-    /// Phone numbers in E.164 form, e.g. `+8613800138000`.
+    /// Phone numbers in E.164 form, e.g. `+8613800138000`; an extension after `;ext=`
+    /// (`+8675588888888;ext=123`).
     pub phones: Vec<String>,
+    /// How each phone with an extension was typed (`+8675588888888;ext=123` →
+    /// `0755-8888 8888 转 123`): show that text for it; show the other phones as stored.
+    pub phones_typed: HashMap<String, String>,
     /// Email addresses, lower-cased.
     pub emails: Vec<String>,
     /// Postal address.
@@ -505,6 +510,7 @@ impl From<oc::Contact> for Contact {
             company: c.company,
             title: c.title,
             phones: c.phones,
+            phones_typed: c.phones_typed.into_iter().collect(),
             emails: c.emails,
             address: c.address,
             source: c.source,

@@ -20,7 +20,8 @@ pub(crate) struct DupCheckArgs {
     company: Option<String>,
 }
 
-/// Runs `dup-check`: `[{contact_id, name, company, score, reasons}]`.
+/// Runs `dup-check`: `[{contact_id, name, company, score, reasons}]`; a phone or email that is
+/// not valid is an error naming it, never an empty list.
 pub(crate) fn dup_check(store: &Store, args: DupCheckArgs) -> Result<serde_json::Value, Error> {
     if args.phones.is_empty() && args.emails.is_empty() && args.name.is_none() {
         return Err(Error::validation(
@@ -29,7 +30,7 @@ pub(crate) fn dup_check(store: &Store, args: DupCheckArgs) -> Result<serde_json:
             "give at least one of --phone, --email, --name (with --company)",
         ));
     }
-    let dups = store.find_duplicates(&DupQuery {
+    let dups = store.check_duplicates(&DupQuery {
         name: args.name,
         company: args.company,
         phones: args.phones,

@@ -3,7 +3,8 @@
 
 use clap::Subcommand;
 use outpost_core::{
-    CheckIn, ClockReference, DealFilter, Error, FlowConfig, NewDeal, NewTask, Store, TaskFilter,
+    amount, CheckIn, ClockReference, DealFilter, Error, FlowConfig, NewDeal, NewTask, Store,
+    TaskFilter,
 };
 use std::path::PathBuf;
 
@@ -17,15 +18,16 @@ pub(crate) enum DealCmd {
         /// What is being sold.
         #[arg(long)]
         title: String,
-        /// Expected value (a restricted field).
-        #[arg(long)]
-        amount: Option<f64>,
-        /// Discount in percent, 0 to 100 (a restricted field).
-        #[arg(long)]
-        discount: Option<f64>,
-        /// The contract's amount (a restricted field).
-        #[arg(long)]
-        contract_amount: Option<f64>,
+        /// Expected value in yuan, as typed: 305000, ¥305,000.00, RMB 30.5万, 叁拾万伍仟元整
+        /// (a restricted field).
+        #[arg(long, allow_hyphen_values = true)]
+        amount: Option<String>,
+        /// Discount in percent, 0 to 100: 15 or 15% (a restricted field).
+        #[arg(long, allow_hyphen_values = true)]
+        discount: Option<String>,
+        /// The contract's amount, typed like --amount (a restricted field).
+        #[arg(long, allow_hyphen_values = true)]
+        contract_amount: Option<String>,
         /// Company (default: the contact's).
         #[arg(long)]
         company: Option<String>,
@@ -85,9 +87,14 @@ pub(crate) enum DealCmd {
         id: String,
         /// amount, discount or contract_amount.
         field: String,
-        /// The new value (omit with --clear).
-        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
-        value: Option<f64>,
+        /// The new value as typed (an amount like --amount, a discount like 15%; omit with
+        /// --clear).
+        #[arg(
+            required_unless_present = "clear",
+            conflicts_with = "clear",
+            allow_hyphen_values = true
+        )]
+        value: Option<String>,
         /// Clear the field instead.
         #[arg(long)]
         clear: bool,
@@ -161,17 +168,23 @@ pub(crate) fn deal(store: &mut Store, cmd: DealCmd) -> Result<(), Error> {
             owner,
             stage,
             notes,
-        } => crate::print(&store.add_deal(NewDeal {
-            title,
-            contact_id: contact,
-            company,
-            amount,
-            discount,
-            contract_amount,
-            stage,
-            owner,
-            notes,
-        })?),
+        } => {
+            let typed = |field: &str, text: Option<String>| {
+                text.map(|t| amount::parse_deal_field(field, &t))
+                    .transpose()
+            };
+            crate::print(&store.add_deal(NewDeal {
+                title,
+                contact_id: contact,
+                company,
+                amount: typed("amount", amount)?,
+                discount: typed("discount", discount)?,
+                contract_amount: typed("contract_amount", contract_amount)?,
+                stage,
+                owner,
+                notes,
+            })?)
+        }
         DealCmd::Get { id } => crate::print(&store.get_deal(&id)?),
         DealCmd::List {
             contact,
@@ -192,7 +205,13 @@ pub(crate) fn deal(store: &mut Store, cmd: DealCmd) -> Result<(), Error> {
             field,
             value,
             clear,
-        } => crate::print(&store.set_deal_field(&id, &field, if clear { None } else { value })?),
+        } => {
+            let value = match value {
+                Some(text) if !clear => Some(amount::parse_deal_field(&field, &text)?),
+                _ => None,
+            };
+            crate::print(&store.set_deal_field(&id, &field, value)?)
+        }
     }
 }
 

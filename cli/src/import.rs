@@ -26,7 +26,8 @@ pub(crate) struct ImportArgs {
     merge_duplicates: bool,
 }
 
-/// Runs the import; prints `{imported, skipped, duplicates, merged, rows, report, encoding, dry_run}`.
+/// Runs the import; prints `{imported, skipped, warnings, duplicates, merged, rows, report,
+/// encoding, dry_run}`.
 pub(crate) fn run(store: &mut Store, args: ImportArgs) -> Result<serde_json::Value, Error> {
     let map = args
         .map

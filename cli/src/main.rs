@@ -49,7 +49,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Contacts: add, get, edit, list, invalidate, history.
+    /// Contacts.
     #[command(subcommand)]
     Contact(ContactCmd),
     /// Find contacts by any part of a name, company, title, phone, email, address or notes.
@@ -63,7 +63,7 @@ enum Command {
         #[arg(long)]
         include_invalid: bool,
     },
-    /// Visits: check-in, check-out, list.
+    /// Visits.
     #[command(subcommand)]
     Visit(VisitCmd),
     /// Counts of records, outbox length, refused changes, database path and size.
@@ -94,7 +94,7 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         attempts: u32,
     },
-    /// The database file itself: check it, or move a damaged one aside.
+    /// The database file itself.
     #[command(subcommand)]
     Db(DbCmd),
     /// Scan a photo of a business card or a contract: corners, a flat enhanced image, text and
@@ -107,7 +107,7 @@ enum Command {
     DupCheck(dedup::DupCheckArgs),
     /// Import contacts from a .csv (UTF-8 or GBK) or .xlsx file, in one transaction.
     Import(import::ImportArgs),
-    /// The device lease: status, check, policy.
+    /// The device lease.
     #[command(subcommand)]
     Lease(security::LeaseCmd),
     /// The rep's must-contact list, best first, each customer with its reasons.
@@ -122,10 +122,10 @@ enum Command {
         #[arg(long)]
         date: Option<String>,
     },
-    /// Deals: add, get, list, move (stage gates apply), check, history.
+    /// Deals, moved through the stages (stage gates apply).
     #[command(subcommand)]
     Deal(flow::DealCmd),
-    /// Tasks: follow-ups and planned visits.
+    /// Tasks (follow-ups and planned visits).
     #[command(subcommand)]
     Task(flow::TaskCmd),
     /// The tenant's flow settings and working-day calendar.
@@ -214,6 +214,11 @@ enum ContactCmd {
         #[arg(long)]
         reason: String,
     },
+    /// Bring back a contact marked invalid (active again; its history keeps the invalidation).
+    Restore {
+        /// Contact id.
+        id: String,
+    },
     /// Who changed what, when.
     History {
         /// Contact id.
@@ -224,14 +229,18 @@ enum ContactCmd {
         /// Contact id.
         id: String,
     },
-    /// Choose the right value of a conflicting field; it supersedes the others everywhere.
+    /// Choose one of the competing values of a conflicting field (as `conflicts` lists them);
+    /// it supersedes the others everywhere. A field without a conflict is changed with `edit`.
     Resolve {
         /// Contact id.
         id: String,
         /// The field (`title`, `company`, an extra key, ... ; `phones`/`emails` take a comma list).
         field: String,
-        /// The value to keep.
+        /// The value to keep: one of the competing values.
         value: String,
+        /// Write VALUE although none of the competing values had it (validated like an edit).
+        #[arg(long)]
+        new_value: bool,
     },
     /// Merge LOSER_ID into WINNER_ID; prints the winner. The loser is kept, marked merged.
     Merge {
@@ -337,8 +346,25 @@ fn uptime_ms() -> Option<i64> {
 pub(crate) fn print<T: Serialize>(value: &T) -> Result<(), Error> {
     let json = serde_json::to_string_pretty(value)
         .map_err(|e| Error::validation("output", "", format!("cannot render JSON: {e}")))?;
-    println!("{json}");
-    Ok(())
+    out(&format!("{json}\n"))
+}
+
+/// Writes `text` to stdout. A reader that went away (`outpost contact list | head -1`) is not
+/// an error: there is no one left to tell, so the output stops quietly.
+pub(crate) fn out(text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io {
+            op: "writing to",
+            path: PathBuf::from("standard output"),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn patch_from(
@@ -429,11 +455,21 @@ fn run(cli: Cli) -> Result<(), Error> {
             ContactCmd::Invalidate { id, reason } => {
                 print(&store.invalidate_contact(&id, &reason)?)
             }
+            ContactCmd::Restore { id } => print(&store.restore_contact(&id)?),
             ContactCmd::History { id } => print(&store.contact_history(&id)?),
             ContactCmd::Conflicts { id } => print(&store.contact_conflicts(&id)?),
-            ContactCmd::Resolve { id, field, value } => {
-                print(&store.resolve_contact_conflict(&id, &field, &value)?)
-            }
+            ContactCmd::Resolve {
+                id,
+                field,
+                value,
+                new_value: false,
+            } => print(&store.resolve_contact_conflict(&id, &field, &value)?),
+            ContactCmd::Resolve {
+                id,
+                field,
+                value,
+                new_value: true,
+            } => print(&store.resolve_contact_conflict_with_new_value(&id, &field, &value)?),
             ContactCmd::Merge {
                 winner_id,
                 loser_id,
@@ -536,18 +572,17 @@ fn run(cli: Cli) -> Result<(), Error> {
             if json {
                 return print(&access);
             }
-            match access {
-                None => {
-                    println!("access: unknown (no sync answer with a role yet); the server decides")
-                }
-                Some(a) => {
-                    println!("user: {}", a.user);
-                    println!("role: {}", a.role);
-                    println!("permissions: {}", a.permissions.join(" "));
-                    println!("epoch: {}", a.epoch);
-                }
-            }
-            Ok(())
+            out(&match access {
+                None => "access: unknown (no sync answer with a role yet); the server decides\n"
+                    .to_string(),
+                Some(a) => format!(
+                    "user: {}\nrole: {}\npermissions: {}\nepoch: {}\n",
+                    a.user,
+                    a.role,
+                    a.permissions.join(" "),
+                    a.epoch
+                ),
+            })
         }
         Command::Db(DbCmd::Check) => {
             let problems = store.check_integrity()?;
@@ -570,8 +605,58 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
+/// The command line, each command group's description followed by its subcommands (so that
+/// no help text can forget one).
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let groups: Vec<String> = cmd
+        .get_subcommands()
+        .filter(|c| c.has_subcommands())
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for group in groups {
+        cmd = cmd.mut_subcommand(&group, |c| {
+            let names: Vec<String> = c
+                .get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .filter(|n| n != "help")
+                .collect();
+            let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let about = about.trim_end_matches('.').to_string();
+            c.about(format!("{about}: {}", names.join(", ")))
+        });
+    }
+    cmd
+}
+
+/// Writes one line to stderr; a closed stderr loses it, nothing else.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// An error as the one line the CLI prints: `error: <kind>: <message>`, the kind said once
+/// (`Error::Scan` reads `scan: …` by itself).
+fn error_line(e: &Error) -> String {
+    let kind = e.kind();
+    let text = e.to_string().replace('\n', " ");
+    let mut message = text.as_str();
+    while let Some(rest) = message
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix(": "))
+    {
+        message = rest;
+    }
+    format!("error: {kind}: {message}")
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -593,17 +678,17 @@ fn main() -> ExitCode {
                 .filter(|l| !l.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ");
-            eprintln!(
+            say(&format!(
                 "error: validation: {}",
                 message.trim_start_matches("error: ")
-            );
+            ));
             return ExitCode::from(2);
         }
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}: {}", e.kind(), e.to_string().replace('\n', " "));
+            say(&error_line(&e));
             ExitCode::from(match e.kind() {
                 "validation" => 2,
                 "not_found" => 3,

@@ -9,8 +9,7 @@ pub(crate) fn run(store: &Store, json: bool) -> Result<(), Error> {
     if json {
         return crate::print(&summary);
     }
-    print!("{}", render(&summary));
-    Ok(())
+    crate::out(&render(&summary))
 }
 
 /// The summary as a table for people.

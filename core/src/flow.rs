@@ -329,16 +329,20 @@ pub fn judge_visit(input: &VerdictInput, config: &FlowConfig, by: &str) -> Visit
             ));
         }
     }
-    if let Some(a) = input.accuracy_m {
-        if a > config.max_accuracy_m {
-            failed.push((
-                Verdict::LowAccuracy,
-                format!(
-                    "accuracy {a:.0} m is worse than {:.0} m",
-                    config.max_accuracy_m
-                ),
-            ));
-        }
+    match input.accuracy_m {
+        Some(a) if a > config.max_accuracy_m => failed.push((
+            Verdict::LowAccuracy,
+            format!(
+                "accuracy {a:.0} m is worse than {:.0} m",
+                config.max_accuracy_m
+            ),
+        )),
+        Some(_) => {}
+        // A position without its accuracy could be anywhere: it verifies nothing.
+        None => failed.push((
+            Verdict::LowAccuracy,
+            "no accuracy reported: the position cannot be judged".into(),
+        )),
     }
     let distance = input
         .customer

@@ -28,7 +28,9 @@
 
 pub mod access;
 pub mod address;
+pub mod amount;
 pub mod calendar;
+pub mod cn_numerals;
 pub mod dedup;
 pub mod error;
 pub mod flow;

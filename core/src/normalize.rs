@@ -1,7 +1,10 @@
-//! Normalization of what reps type: phone numbers to E.164, emails to lower case.
+//! Normalization of what reps type: phone numbers to E.164 (with an extension kept as
+//! `;ext=123`), emails to lower case, and full-width digits, letters and punctuation (what a
+//! Chinese input method types: `１３８`, `（0755）`, `ｗａｎｇ＠ｑｑ．ｃｏｍ`) folded to ASCII first.
 
 use crate::error::{Error, Result};
 use phonenumber::{country, Mode};
+use std::borrow::Cow;
 
 /// A phone region (ISO 3166 alpha-2, e.g. `CN`) used for numbers typed without a country code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +25,14 @@ impl Region {
         let code: &str = self.0.as_ref();
         code.to_string()
     }
+
+    /// The region's country calling code, e.g. 86 for `CN` (0 if the metadata lacks it).
+    pub fn country_code(&self) -> u16 {
+        let code: &str = self.0.as_ref();
+        phonenumber::metadata::DATABASE
+            .by_id(code)
+            .map_or(0, |m| m.country_code())
+    }
 }
 
 impl Default for Region {
@@ -30,28 +41,150 @@ impl Default for Region {
     }
 }
 
-/// Normalizes a phone number to E.164 (`+8613800138000`), or refuses it naming `field`.
+/// Folds the compatibility forms of ASCII characters to ASCII: full-width digits, letters and
+/// punctuation (`１３８`, `Ｊｏｈｎ`, `（`, `＠`, `．`) and the ideographic space, as NFKC does,
+/// and leaves every other character alone (Chinese text is not touched). Borrowed when there
+/// is nothing to fold.
+pub fn fold(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut buf = String::new();
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        buf.clear();
+        unicode_normalization::char::decompose_compatible(c, |d| buf.push(d));
+        if !buf.is_empty() && buf.is_ascii() && buf != c.to_string() {
+            out.push_str(&buf);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Longest phone number we parse, in characters (with separators and an extension).
+pub const MAX_PHONE_CHARS: usize = 64;
+/// Most digits of a phone extension.
+pub const MAX_EXTENSION_DIGITS: usize = 10;
+
+/// What may introduce an extension, lower-cased (longest first where one starts another).
+const EXTENSION_MARKERS: &[&str] = &[
+    ";ext=",
+    "extension",
+    "ext.",
+    "extn",
+    "ext",
+    "x",
+    "#",
+    "转",
+    "轉",
+    "分机",
+    "分機",
+];
+
+/// Dashes people type between digit groups that are not ASCII (`0755—8888`).
+fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{30FC}' | '\u{FF70}'
+    )
+}
+
+/// Normalizes a phone number to E.164 (`+8613800138000`), with an extension as
+/// `+8675588888888;ext=123`, or refuses it naming `field`.
 ///
 /// Accepts the forms reps type: `138 0013 8000`, `+86 138-0013-8000`, `8613800138000`,
-/// `0755-52659655`, `(0755) 5265 9655`, `+1 650 253 0000`.
+/// `0755-52659655`, `(0755) 5265 9655`, `+1 650 253 0000`, full-width digits and punctuation
+/// (`１３８ ００１３ ８０００`, `（0755）`), and an extension after the number (`转 123`,
+/// `分机 123`, `x123`, `ext. 123`, `;ext=123`).
 pub fn phone(field: &str, raw: &str, region: Region) -> Result<String> {
-    let trimmed = raw.trim();
+    if raw.chars().nth(MAX_PHONE_CHARS).is_some() {
+        return Err(Error::validation(
+            field,
+            raw.chars().take(40).collect::<String>() + "…",
+            format!("a phone number is at most {MAX_PHONE_CHARS} characters"),
+        ));
+    }
+    let folded = fold(raw);
+    let trimmed = folded.trim();
     if trimmed.is_empty() {
         return Err(Error::validation(field, raw, "phone number is empty"));
     }
-    if trimmed.chars().any(|c| {
-        !(c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.' | '/' | '\u{3000}'))
-    }) {
+    let (number, extension) =
+        split_extension(trimmed).map_err(|reason| Error::validation(field, raw, reason))?;
+    let number = number.trim();
+    let number: Cow<'_, str> = if number.contains(is_dash) {
+        Cow::Owned(number.replace(is_dash, "-"))
+    } else {
+        Cow::Borrowed(number)
+    };
+    if number.is_empty() {
         return Err(Error::validation(
             field,
             raw,
-            "phone number may only contain digits, spaces, + - ( ) . /",
+            "an extension needs the number before it, e.g. 0755-8888 8888 转 123",
         ));
     }
-    if let Some(e164) = chinese_number(trimmed, region) {
-        return Ok(e164);
+    let main = match chinese_number(&number, region) {
+        Some(e164) => e164,
+        None => slow_phone(field, raw, &number, region)?,
+    };
+    Ok(match extension {
+        Some(ext) => format!("{main};ext={ext}"),
+        None => main,
+    })
+}
+
+/// Whether `c` may appear in the number itself: digits and the usual separators.
+fn is_number_char(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.' | '/') || is_dash(c)
+}
+
+/// Splits what was typed into the number and its extension's digits (if any), or says why it
+/// is not a phone number.
+fn split_extension(typed: &str) -> std::result::Result<(&str, Option<String>), String> {
+    const ALLOWED: &str =
+        "a phone number may only contain digits, spaces, + - ( ) . / and an extension (转 123, x123, ext. 123)";
+    let Some(at) = typed.find(|c: char| !is_number_char(c)) else {
+        return Ok((typed, None));
+    };
+    let (number, rest) = typed.split_at(at);
+    let lower = rest.to_lowercase();
+    let Some(marker) = EXTENSION_MARKERS.iter().find(|m| lower.starts_with(*m)) else {
+        return Err(ALLOWED.into());
+    };
+    let after = lower[marker.len()..].trim_start_matches([' ', ':', '.', '-']);
+    let after = after.trim_end();
+    if after.is_empty() {
+        return Err(format!("the extension after {marker:?} has no digits"));
     }
-    slow_phone(field, raw, trimmed, region)
+    if !after.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "the extension after {marker:?} may only contain digits"
+        ));
+    }
+    if after.len() > MAX_EXTENSION_DIGITS {
+        return Err(format!(
+            "an extension has at most {MAX_EXTENSION_DIGITS} digits"
+        ));
+    }
+    Ok((number, Some(after.to_string())))
+}
+
+/// The number of a stored phone without its extension (`+8675588888888;ext=123` →
+/// `+8675588888888`).
+pub fn main_number(stored: &str) -> &str {
+    stored.split_once(";ext=").map_or(stored, |(main, _)| main)
+}
+
+/// The extension of a stored phone, if it has one (`+8675588888888;ext=123` → `123`).
+pub fn extension(stored: &str) -> Option<&str> {
+    stored.split_once(";ext=").map(|(_, ext)| ext)
 }
 
 /// A Chinese mobile or fixed-line number, the most common input by far, recognised without the
@@ -182,9 +315,27 @@ fn slow_phone(field: &str, raw: &str, trimmed: &str, region: Region) -> Result<S
     }
 }
 
-/// Trims and lower-cases an email address, or refuses it naming `field`.
+/// Longest email address we parse, in characters.
+pub const MAX_EMAIL_CHARS: usize = 320;
+
+/// Trims and lower-cases an email address, or refuses it naming `field`. Full-width letters and
+/// punctuation are folded first (`ｗａｎｇ＠ｑｑ．ｃｏｍ`), and the ideographic full stop a Chinese
+/// input method types for `.` (`163。com`) is read as one, as IDNA does.
 pub fn email(field: &str, raw: &str) -> Result<String> {
-    let value = raw.trim().to_lowercase();
+    if raw.chars().nth(MAX_EMAIL_CHARS).is_some() {
+        return Err(Error::validation(
+            field,
+            raw.chars().take(40).collect::<String>() + "…",
+            format!("an email address is at most {MAX_EMAIL_CHARS} characters"),
+        ));
+    }
+    let folded = fold(raw);
+    let folded = if folded.contains(['\u{3002}', '\u{FF61}']) {
+        Cow::Owned(folded.replace(['\u{3002}', '\u{FF61}'], "."))
+    } else {
+        folded
+    };
+    let value = folded.trim().to_lowercase();
     let bad = |reason: &str| Err(Error::validation(field, raw, reason));
     let Some((local, domain)) = value.rsplit_once('@') else {
         return bad("email address has no @");
@@ -216,7 +367,9 @@ pub fn email(field: &str, raw: &str) -> Result<String> {
 
 /// The national significant number of an E.164 string, as digits (`+8613800138000` → `13800138000`),
 /// and the national form with trunk prefix where the region uses one (`+8675552659655` → `075552659655`).
+/// An extension is not part of these forms.
 pub(crate) fn national_forms(e164: &str) -> Vec<String> {
+    let e164 = main_number(e164);
     // A Chinese mobile (most numbers): its 11 digits. The parser would drop the leading 1 of
     // some prefixes (+86 131… read as 31…).
     if let Some(nsn) = e164.strip_prefix("+861") {
@@ -399,10 +552,68 @@ mod tests {
     }
 
     #[test]
+    fn full_width_forms_fold_to_ascii_and_chinese_stays() {
+        assert_eq!(
+            fold("１３８　（0755）ｗａｎｇ＠ｑｑ．ｃｏｍ"),
+            "138 (0755)wang@qq.com"
+        );
+        assert_eq!(fold("深圳市华强"), "深圳市华强");
+        assert!(matches!(fold("plain"), Cow::Borrowed(_)));
+        // Compatibility ideographs are not ASCII: left as they are.
+        assert_eq!(fold("\u{F900}"), "\u{F900}");
+    }
+
+    #[test]
+    fn extensions_are_kept_after_the_number() -> Result<()> {
+        for typed in [
+            "0755-8888 8888 转 123",
+            "0755-8888 8888转123",
+            "0755-8888 8888 x123",
+            "0755-8888 8888 X 123",
+            "0755 8888 8888 ext. 123",
+            "0755 8888 8888 Ext: 123",
+            "0755 8888 8888 extension 123",
+            "0755 8888 8888 #123",
+            "0755—8888—8888 分机 123",
+            "+8675588888888;ext=123",
+        ] {
+            assert_eq!(cn(typed)?, "+8675588888888;ext=123", "{typed}");
+        }
+        // The stored form reads back as itself (the server checks this).
+        assert_eq!(cn("+8675588888888;ext=123")?, "+8675588888888;ext=123");
+        assert_eq!(main_number("+8675588888888;ext=123"), "+8675588888888");
+        assert_eq!(extension("+8675588888888;ext=123"), Some("123"));
+        assert_eq!(extension("+8675588888888"), None);
+        assert_eq!(
+            national_forms("+8675588888888;ext=123"),
+            national_forms("+8675588888888")
+        );
+        for bad in [
+            "0755 8888 8888 转",
+            "转 123",
+            "0755 8888 8888 x12a",
+            "0755 8888 8888 y1",
+        ] {
+            assert!(cn(bad).is_err(), "{bad}");
+        }
+        let long = format!("138 0013 8000{}", " ".repeat(MAX_PHONE_CHARS));
+        assert!(cn(&long).is_err());
+        Ok(())
+    }
+
+    #[test]
     fn emails_trimmed_and_lowercased() {
         assert_eq!(
             email("emails", "  Zhang.Wei@HuaQiang.COM ").ok().as_deref(),
             Some("zhang.wei@huaqiang.com")
+        );
+        assert_eq!(
+            email("emails", "ｗａｎｇ＠ｑｑ．ｃｏｍ").ok().as_deref(),
+            Some("wang@qq.com")
+        );
+        assert_eq!(
+            email("emails", "li@163。com").ok().as_deref(),
+            Some("li@163.com")
         );
         for bad in [
             "zhang",

@@ -45,7 +45,15 @@ fn check_in_verdicts_and_mock_location_flag() -> TestResult {
     ])?;
     assert_eq!(v["check"]["verdict"], "mock_location");
     let v = cli.ok(&[
-        "visit", "check-in", &id, "--lat", "22.60", "--lon", "113.9482",
+        "visit",
+        "check-in",
+        &id,
+        "--lat",
+        "22.60",
+        "--lon",
+        "113.9482",
+        "--accuracy",
+        "10",
     ])?;
     assert_eq!(v["check"]["verdict"], "far_from_customer");
     assert!(v["check"]["distance_m"]
@@ -63,6 +71,14 @@ fn check_in_verdicts_and_mock_location_flag() -> TestResult {
         "500",
     ])?;
     assert_eq!(v["check"]["verdict"], "low_accuracy");
+    // No accuracy at all: the position cannot be judged, so it verifies nothing.
+    let v = cli.ok(&[
+        "visit", "check-in", &id, "--lat", "22.5433", "--lon", "113.9482",
+    ])?;
+    assert_eq!(v["check"]["verdict"], "low_accuracy", "{v}");
+    let zero = cli.run(&["visit", "check-in", &id, "--lat", "0", "--lon", "0"])?;
+    assert_eq!(zero.code, 2, "{}", zero.stderr);
+    assert!(zero.stderr.contains("location"), "{}", zero.stderr);
     Ok(())
 }
 

@@ -5,8 +5,8 @@ use super::{s, Cli, TestResult};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// Rows 2..=10 (row 1 is the header): 3 refused, 2 duplicates within the file, 刘洋 duplicates
-/// a stored contact when the test adds one first.
+/// Rows 2..=10 (row 1 is the header): 2 refused, 1 imported without its bad phone, 2
+/// duplicates within the file, 刘洋 duplicates a stored contact when the test adds one first.
 const ROWS: &[&str] = &[
     "姓名,公司,职位,手机,邮箱,微信号,地址",
     "张伟,深圳市华强科技有限公司,采购经理,138 0013 8000,zhang.wei@huaqiang.com,zw88,\"深圳市南山区科技园, 高新南一道\"",
@@ -84,11 +84,12 @@ fn gbk_csv_from_excel_counts_report_and_extra() -> TestResult {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let sum = out.json;
     assert_eq!(sum["rows"], 9, "{sum}");
-    assert_eq!(sum["imported"], 3, "{sum}");
-    assert_eq!(sum["skipped"], 3, "{sum}");
+    assert_eq!(sum["imported"], 4, "{sum}");
+    assert_eq!(sum["skipped"], 2, "{sum}");
+    assert_eq!(sum["warnings"], 1, "{sum}");
     assert_eq!(sum["duplicates"], 3, "{sum}");
     assert_eq!(s(&sum["encoding"]), "gbk");
-    for key in ["imported", "skipped", "duplicates"] {
+    for key in ["imported", "skipped", "warnings", "duplicates"] {
         assert_eq!(dry[key], sum[key], "a dry run counts the same: {key}");
     }
     assert!(out.stderr.contains("importing: 9/9 rows"), "{}", out.stderr);
@@ -108,6 +109,11 @@ fn gbk_csv_from_excel_counts_report_and_extra() -> TestResult {
     };
     assert_eq!(lines.len(), 7, "{lines:?}");
     assert_eq!(by_row("4")[1..3], ["手机".to_string(), "12345".to_string()]);
+    assert!(
+        by_row("4")[3].starts_with("phone left out"),
+        "{:?}",
+        by_row("4")
+    );
     assert_eq!(by_row("5")[1], "姓名");
     assert_eq!(
         by_row("6")[1..3],
@@ -128,7 +134,10 @@ fn gbk_csv_from_excel_counts_report_and_extra() -> TestResult {
         .flatten()
         .map(|c| s(&c["name"]))
         .collect();
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
+    let wang = cli.ok(&["search", "王芳"])?;
+    assert_eq!(wang[0]["phones"], serde_json::json!([]));
+    assert_eq!(wang[0]["emails"], serde_json::json!(["wang@qq.com"]));
     let zhang = cli.ok(&["search", "张伟"])?;
     assert_eq!(zhang.as_array().map(Vec::len), Some(1));
     assert_eq!(
@@ -145,7 +154,7 @@ fn gbk_csv_from_excel_counts_report_and_extra() -> TestResult {
     // Again: everything is now a duplicate of the store.
     let again = cli.ok(&["import", &file_arg])?;
     assert_eq!(again["imported"], 0);
-    assert_eq!(again["duplicates"], 6);
+    assert_eq!(again["duplicates"], 7);
     Ok(())
 }
 
@@ -156,7 +165,7 @@ fn merge_duplicates_folds_rows_into_the_first() -> TestResult {
     let file = gbk_csv(dir.path())?;
     let liu = cli.ok(&["contact", "add", "--name", "刘洋", "--phone", "13500135000"])?;
     let sum = cli.ok(&["import", &file.to_string_lossy(), "--merge-duplicates"])?;
-    assert_eq!(sum["imported"], 3, "{sum}");
+    assert_eq!(sum["imported"], 4, "{sum}");
     assert_eq!(sum["duplicates"], 3);
     assert_eq!(sum["merged"], 3);
     let liu = cli.ok(&["contact", "get", &s(&liu["id"])])?;
@@ -228,8 +237,9 @@ fn xlsx_with_numeric_phones_maps_and_reports() -> TestResult {
         "客户等级=grade",
     ])?;
     assert_eq!(sum["rows"], 4, "{sum}");
-    assert_eq!(sum["imported"], 2, "{sum}");
-    assert_eq!(sum["skipped"], 1);
+    assert_eq!(sum["imported"], 3, "{sum}");
+    assert_eq!(sum["skipped"], 0);
+    assert_eq!(sum["warnings"], 1);
     assert_eq!(sum["duplicates"], 1);
     assert_eq!(s(&sum["encoding"]), "xlsx");
     let report = std::fs::read(s(&sum["report"]))?;

@@ -3,8 +3,10 @@
 mod contacts;
 mod dedup;
 mod files;
+mod fixes;
 mod flow;
 mod import;
+mod input;
 mod search;
 mod security;
 mod visits;

@@ -6,7 +6,8 @@
 //!
 //! | prefix | key | example |
 //! |---|---|---|
-//! | `p:` | E.164 phone | `p:+8613800138000` |
+//! | `p:` | E.164 phone (with its extension, if any) | `p:+8613800138000`, `p:+8675588888888;ext=123` |
+//! | `m:` | the main number of a phone with an extension | `m:+8675588888888` |
 //! | `e:` | lower-cased email | `e:zhang.wei@huaqiang.com` |
 //! | `n:` | name without titles, at a normalized company | `n:张|华强科技` (`张经理` at `深圳市华强科技有限公司`) |
 //! | `s:` | Chinese surname at a company | `s:张|华强科技` |
@@ -394,6 +395,20 @@ pub(crate) fn name_company_queries(
     out
 }
 
+/// The keys a typed phone (normalized) is looked up under, each with whether it is the same
+/// number (`true`) or only the same main number (`false`): a number with an extension meets
+/// the same number and extension, and its main number stored alone; a number without one meets
+/// itself, and the same number stored with an extension. Two extensions of one switchboard are
+/// two people, and do not meet.
+pub(crate) fn phone_queries(phone: &str) -> Vec<(String, bool)> {
+    let main = crate::normalize::main_number(phone);
+    if main == phone {
+        vec![(format!("p:{phone}"), true), (format!("m:{phone}"), false)]
+    } else {
+        vec![(format!("p:{phone}"), true), (format!("p:{main}"), false)]
+    }
+}
+
 /// Every key a contact is indexed under (phones and emails already normalized).
 pub(crate) fn contact_keys(
     name: &str,
@@ -402,7 +417,13 @@ pub(crate) fn contact_keys(
     emails: &[String],
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(phones.len() + emails.len() + 5);
-    out.extend(phones.iter().map(|p| format!("p:{p}")));
+    for p in phones {
+        out.push(format!("p:{p}"));
+        let main = crate::normalize::main_number(p);
+        if main != p {
+            out.push(format!("m:{main}"));
+        }
+    }
     out.extend(emails.iter().map(|e| format!("e:{e}")));
     if let (Some(n), Some(c)) = (name_key(name), company.and_then(company_key)) {
         out.push(format!("n:{}|{c}", n.key));
@@ -479,6 +500,24 @@ mod tests {
         assert_eq!(company_key("  "), None);
         // A market is not a city.
         assert_eq!(company_key("华强市场有限公司").as_deref(), Some("华强市场"));
+    }
+
+    #[test]
+    fn a_phone_with_an_extension_is_indexed_by_its_main_number_too() {
+        let keys = contact_keys("总机", None, &["+8675588888888;ext=123".into()], &[]);
+        assert_eq!(keys, ["m:+8675588888888", "p:+8675588888888;ext=123"]);
+        let plain = contact_keys("总机", None, &["+8675588888888".into()], &[]);
+        assert_eq!(plain, ["p:+8675588888888"]);
+        // A bare main number finds the extension's `m:` key; an extension finds the bare `p:`.
+        assert!(phone_queries("+8675588888888")
+            .iter()
+            .any(|(k, same)| !same && keys.contains(k)));
+        assert!(phone_queries("+8675588888888;ext=9")
+            .iter()
+            .any(|(k, same)| !same && plain.contains(k)));
+        assert!(!phone_queries("+8675588888888;ext=9")
+            .iter()
+            .any(|(k, _)| keys.contains(k)));
     }
 
     #[test]

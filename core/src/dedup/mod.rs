@@ -80,9 +80,10 @@ pub struct Duplicate {
     pub name: String,
     /// Its company.
     pub company: Option<String>,
-    /// How likely it is the same person, 0 to 1: one phone match scores 0.95, an email 0.9,
-    /// the same name at the same company 0.8, a similar name there 0.6; several reasons
-    /// combine (`1 - Π(1 - s)`).
+    /// How likely it is the same person, 0 to 1: one phone match scores 0.95 (0.7 when only
+    /// the main number matches, one side having an extension), an email 0.9, the same name at
+    /// the same company 0.8, a similar name there 0.6; several reasons combine
+    /// (`1 - Π(1 - s)`).
     pub score: f64,
     /// Why, strongest first.
     pub reasons: Vec<DupReason>,
@@ -90,6 +91,9 @@ pub struct Duplicate {
 
 /// Score of one phone match.
 pub(crate) const SCORE_PHONE: f64 = 0.95;
+/// Score of a phone whose main number matches, one side having an extension (a switchboard
+/// is shared by many: less than a name at the company).
+pub(crate) const SCORE_PHONE_MAIN: f64 = 0.7;
 /// Score of one email match.
 pub(crate) const SCORE_EMAIL: f64 = 0.9;
 /// Score of the same normalized name at the same company.

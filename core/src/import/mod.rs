@@ -5,11 +5,13 @@
 //!   (姓名/name, 公司/company, 职位/title, 手机/电话/phone, 邮箱/email, 地址/address,
 //!   来源/source, 备注/notes, 负责人/owner, ...) and by explicit `COLUMN=FIELD` mappings;
 //!   every other column is kept in the contact's `extra` under its header.
-//! - Rows with no name or an invalid phone or email are not imported; every other row is.
+//! - Rows with no name or an invalid email are not imported; every other row is. An invalid
+//!   phone is left out of its row (the report lists it), the row and its other phones are
+//!   imported.
 //! - A row sharing a phone, an email, or the same name at the same company with an earlier row
 //!   or a stored contact is a duplicate: reported and not imported twice, or merged into the
 //!   first when asked.
-//! - Every refused or duplicate row goes into a CSV report (`row,column,value,reason`) written
+//! - Every refused or duplicate row, and every phone left out, goes into a CSV report (`row,column,value,reason`) written
 //!   next to the input, in the input's encoding.
 //! - The import is one transaction ([`crate::Store::import_file`]): after a crash nothing of it
 //!   is in the store, and the import can simply be run again.
@@ -79,8 +81,11 @@ pub struct ImportOptions {
 pub struct ImportSummary {
     /// Contacts created (in a dry run: that would be created).
     pub imported: u64,
-    /// Rows refused (no name, invalid phone or email, ...): listed in the report.
+    /// Rows refused (no name, invalid email, ...): listed in the report.
     pub skipped: u64,
+    /// Invalid phones left out of rows that were imported: listed in the report.
+    #[serde(default)]
+    pub warnings: u64,
     /// Rows that duplicate an earlier row or a stored contact: listed in the report.
     pub duplicates: u64,
     /// Of the duplicates, how many were merged into the first one (`merge_duplicates`).

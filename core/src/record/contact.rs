@@ -32,6 +32,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "merged_into",
     "merged_at",
     "merged_by",
+    super::typed::KEY,
 ];
 
 /// Root keys starting with this record what a merge found on the merged contact (one key per
@@ -58,6 +59,8 @@ pub(crate) const RESERVED_KEYS: &[&str] = &[
     "routed_by",
     "routing_reason",
     "routed_at",
+    // How phones with an extension were typed: kept from what the rep types (record/typed.rs).
+    super::typed::KEY,
 ];
 
 /// Longest name, company, title, address or source we accept, in characters.
@@ -75,13 +78,14 @@ pub enum ContactStatus {
     Active,
     /// Soft-deleted: hidden from lists and search unless asked for; never hard-deleted.
     Invalid,
-    /// Merged into another contact (`merged_into`): hidden from lists, search and duplicate
-    /// checks, never deleted; its visits read as the survivor's.
+    /// Merged into another contact (`merged_into`): hidden from lists and duplicate checks,
+    /// found by search under its own name as the survivor, never deleted; its visits read as
+    /// the survivor's.
     Merged,
 }
 
 impl ContactStatus {
-    /// `active` or `invalid`.
+    /// `active`, `invalid` or `merged`.
     pub fn as_str(&self) -> &'static str {
         match self {
             ContactStatus::Active => "active",
@@ -121,8 +125,13 @@ pub struct Contact {
     pub company: Option<String>,
     /// Job title.
     pub title: Option<String>,
-    /// Phone numbers in E.164 (`+8613800138000`).
+    /// Phone numbers in E.164 (`+8613800138000`), an extension after `;ext=`
+    /// (`+8675588888888;ext=123`).
     pub phones: Vec<String>,
+    /// How each phone with an extension was typed (`+8675588888888;ext=123` →
+    /// `0755-8888 8888 转 123`), to show it as typed; the other phones are shown as stored.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phones_typed: BTreeMap<String, String>,
     /// Email addresses, lower-cased.
     pub emails: Vec<String>,
     /// Postal address.
@@ -210,6 +219,8 @@ pub(crate) struct ContactFields {
     pub company: Option<String>,
     pub title: Option<String>,
     pub phones: Option<Vec<String>>,
+    /// What was typed for the phones of `phones` that have an extension.
+    pub phones_typed: BTreeMap<String, String>,
     pub emails: Option<Vec<String>>,
     pub address: Option<String>,
     pub source: Option<String>,
@@ -230,19 +241,35 @@ fn clean(field: &str, value: Option<String>, max: usize) -> Result<Option<String
     }
 }
 
+/// Normalized values, each with what was typed for it when that is kept.
+type Cleaned = Vec<(String, Option<String>)>;
+
+/// Normalizes a list of phones or emails with `norm`, each with what was typed for it when
+/// that is kept (a phone with an extension, see `record/typed.rs`; the first typing of a value
+/// given twice). A value it refuses fails the whole list, unless `left_out` is given: then the
+/// value is left out and its error kept there.
 fn clean_list(
     field: &str,
     values: Option<Vec<String>>,
     norm: impl Fn(&str) -> Result<String>,
-) -> Result<Option<Vec<String>>> {
+    mut left_out: Option<&mut Vec<Error>>,
+) -> Result<Option<Cleaned>> {
     let Some(values) = values else {
         return Ok(None);
     };
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Cleaned = Vec::new();
     for v in values.iter().filter(|v| !v.trim().is_empty()) {
-        let n = norm(v)?;
-        if !out.contains(&n) {
-            out.push(n);
+        let n = match (norm(v), left_out.as_deref_mut()) {
+            (Ok(n), _) => n,
+            (Err(e), Some(kept)) => {
+                kept.push(e);
+                continue;
+            }
+            (Err(e), None) => return Err(e),
+        };
+        if !out.iter().any(|(seen, _)| *seen == n) {
+            let typed = super::typed::keeps(&n).then(|| v.trim().to_string());
+            out.push((n, typed));
         }
     }
     if out.len() > MAX_LIST_ITEMS {
@@ -257,7 +284,30 @@ fn clean_list(
 
 impl ContactFields {
     /// Validates and normalizes a patch. `creating` requires a name.
-    pub(crate) fn from_patch(mut p: ContactPatch, region: Region, creating: bool) -> Result<Self> {
+    pub(crate) fn from_patch(p: ContactPatch, region: Region, creating: bool) -> Result<Self> {
+        Self::build(p, region, creating, None)
+    }
+
+    /// Like [`ContactFields::from_patch`], but a phone that is not valid is left out instead of
+    /// refusing the contact (what an import does with a row): the errors of the phones left
+    /// out come back with the fields.
+    #[cfg(feature = "import")]
+    pub(crate) fn from_patch_leaving_out_bad_phones(
+        p: ContactPatch,
+        region: Region,
+        creating: bool,
+    ) -> Result<(Self, Vec<Error>)> {
+        let mut left_out = Vec::new();
+        let fields = Self::build(p, region, creating, Some(&mut left_out))?;
+        Ok((fields, left_out))
+    }
+
+    fn build(
+        mut p: ContactPatch,
+        region: Region,
+        creating: bool,
+        bad_phones: Option<&mut Vec<Error>>,
+    ) -> Result<Self> {
         // Known keys given through `set` land in their field.
         let mut extra = BTreeMap::new();
         for (key, value) in std::mem::take(&mut p.set) {
@@ -312,14 +362,32 @@ impl ContactFields {
             None if creating => return Err(Error::validation("name", "", "name is required")),
             _ => {}
         }
+        let company = clean("company", p.company, MAX_FIELD_CHARS)?;
+        let title = clean("title", p.title, MAX_FIELD_CHARS)?;
+        let phones = clean_list(
+            "phones",
+            p.phones,
+            |v| normalize::phone("phones", v, region),
+            bad_phones,
+        )?;
+        let phones_typed = phones
+            .iter()
+            .flatten()
+            .filter_map(|(stored, typed)| Some((stored, typed.as_ref()?)))
+            // The stored form typed again (an app echoing it back) says nothing new.
+            .filter(|(stored, typed)| stored != typed)
+            .map(|(stored, typed)| (stored.clone(), typed.clone()))
+            .collect();
+        let emails = clean_list("emails", p.emails, |v| normalize::email("emails", v), None)?;
+        let values =
+            |list: Option<Cleaned>| list.map(|l| l.into_iter().map(|(stored, _)| stored).collect());
         Ok(ContactFields {
             name,
-            company: clean("company", p.company, MAX_FIELD_CHARS)?,
-            title: clean("title", p.title, MAX_FIELD_CHARS)?,
-            phones: clean_list("phones", p.phones, |v| {
-                normalize::phone("phones", v, region)
-            })?,
-            emails: clean_list("emails", p.emails, |v| normalize::email("emails", v))?,
+            company,
+            title,
+            phones: values(phones),
+            phones_typed,
+            emails: values(emails),
             address: clean("address", p.address, MAX_FIELD_CHARS)?,
             source: clean("source", p.source, MAX_FIELD_CHARS)?,
             owner: clean("owner", p.owner, MAX_FIELD_CHARS)?,
@@ -339,6 +407,7 @@ impl ContactFields {
             company: text(&self.company),
             title: text(&self.title),
             phones: self.phones.clone().unwrap_or_default(),
+            phones_typed: self.phones_typed.clone(),
             emails: self.emails.clone().unwrap_or_default(),
             address: text(&self.address),
             source: text(&self.source),
@@ -386,14 +455,22 @@ impl ContactFields {
         now_ms: i64,
     ) -> (Change, Contact) {
         let c = self.new_contact(id, now_ms, "local");
-        (first_change(&c).build(actor, action, now_ms), c)
+        let typed = super::typed::to_json(&c.phones_typed);
+        (
+            first_change(&c, typed.as_deref()).build(actor, action, now_ms),
+            c,
+        )
     }
 
     /// Writes the fields into the document (only what differs).
     pub(crate) fn apply(&self, doc: &mut AutoCommit) -> Result<()> {
         for key in &self.unset {
             match key.as_str() {
-                "phones" | "emails" => set_str_list(doc, key, &[])?,
+                "phones" => {
+                    set_str_list(doc, key, &[])?;
+                    super::typed::write(doc, &[], &BTreeMap::new())?;
+                }
+                "emails" => set_str_list(doc, key, &[])?,
                 "notes" => put_text(doc, key, None)?,
                 _ => put_opt_str(doc, key, None)?,
             }
@@ -413,6 +490,7 @@ impl ContactFields {
         }
         if let Some(phones) = &self.phones {
             set_str_list(doc, "phones", phones)?;
+            super::typed::write(doc, phones, &self.phones_typed)?;
         }
         if let Some(emails) = &self.emails {
             set_str_list(doc, "emails", emails)?;
@@ -445,9 +523,13 @@ impl From<NewContact> for ContactPatch {
     }
 }
 
-/// The root of a new contact's document, holding exactly what `c` shows.
-fn first_change(c: &Contact) -> FirstChange<'_> {
+/// The root of a new contact's document, holding exactly what `c` shows (`typed`: its
+/// [`super::typed`] forms as JSON).
+fn first_change<'a>(c: &'a Contact, typed: Option<&'a str>) -> FirstChange<'a> {
     let mut root = FirstChange::new();
+    if let Some(typed) = typed {
+        root.put(super::typed::KEY, Init::Str(typed));
+    }
     for (key, value) in &c.extra {
         root.put(key, Init::Str(value));
     }
@@ -501,6 +583,7 @@ pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> 
             }
         }
     }
+    super::typed::validate(doc)?;
     match get_str(doc, "status").as_deref() {
         None | Some("active") | Some("invalid") | Some("merged") => Ok(()),
         Some(other) => Err(format!("status: unknown status {other:?}")),
@@ -519,12 +602,14 @@ pub(crate) fn from_doc(
         by: get_str(doc, "invalidated_by").unwrap_or_default(),
         at: get_str(doc, "invalidated_at").unwrap_or_default(),
     });
+    let phones = get_str_list(doc, "phones");
     Contact {
         id: id.to_string(),
         name: get_str(doc, "name").unwrap_or_default(),
         company: get_str(doc, "company"),
         title: get_str(doc, "title"),
-        phones: get_str_list(doc, "phones"),
+        phones_typed: super::typed::read(doc, &phones),
+        phones,
         emails: get_str_list(doc, "emails"),
         address: get_str(doc, "address"),
         source: get_str(doc, "source"),
@@ -598,6 +683,12 @@ mod tests {
     fn hydrate_root(c: &Contact, encoding: automerge::TextEncoding) -> automerge::hydrate::Map {
         use automerge::hydrate;
         let mut root: std::collections::HashMap<String, hydrate::Value> = Default::default();
+        if let Some(json) = crate::record::typed::to_json(&c.phones_typed) {
+            root.insert(
+                crate::record::typed::KEY.into(),
+                hydrate::Value::scalar(json.as_str()),
+            );
+        }
         for (key, value) in &c.extra {
             root.insert(key.clone(), hydrate::Value::scalar(value.as_str()));
         }
@@ -647,7 +738,11 @@ mod tests {
                 name: Some("Zoë O'Brien".into()),
                 company: Some("深圳市华强科技有限公司".into()),
                 title: Some("总监".into()),
-                phones: Some(vec!["138 0013 8000".into(), "+86 139-0013-9000".into()]),
+                phones: Some(vec![
+                    "138 0013 8000".into(),
+                    "+86 139-0013-9000".into(),
+                    "0755-8888 8888 转 123".into(),
+                ]),
                 emails: Some(vec!["a@b.cn".into(), "Zoe@Example.COM".into()]),
                 address: Some("南山区科技园".into()),
                 source: Some("展会".into()),

@@ -12,6 +12,7 @@ pub(crate) mod first_change;
 pub mod history;
 pub mod restricted;
 pub mod task;
+pub(crate) mod typed;
 pub mod visit;
 
 /// The record kinds this build knows.

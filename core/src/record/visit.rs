@@ -137,6 +137,13 @@ impl CheckIn {
                 "longitude must be between -180 and 180",
             ));
         }
+        if is_null_island(self.lat, self.lon) {
+            return Err(Error::validation(
+                "location",
+                "0, 0",
+                "(0, 0) is not a real position: the platform reported no fix",
+            ));
+        }
         if let Some(a) = self.accuracy_m {
             if !a.is_finite() || a < 0.0 {
                 return Err(Error::validation(
@@ -174,12 +181,22 @@ impl CheckOut {
     }
 }
 
-/// Checks a visit document received from elsewhere: a contact, coordinates in range.
+/// Whether a position is (0, 0) in the Gulf of Guinea: what a platform reports when it has no
+/// fix, never where a customer is.
+pub(crate) fn is_null_island(lat: f64, lon: f64) -> bool {
+    lat == 0.0 && lon == 0.0
+}
+
+/// Checks a visit document received from elsewhere: a contact, coordinates in range and not
+/// (0, 0).
 pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> {
     if get_str(doc, "contact_id").is_none_or(|c| c.trim().is_empty()) {
         return Err("contact_id: a visit needs a contact".into());
     }
     match (get_f64(doc, "lat"), get_f64(doc, "lon")) {
+        (Some(lat), Some(lon)) if is_null_island(lat, lon) => {
+            Err("lat/lon: (0, 0) is not a real position (no fix)".into())
+        }
         (Some(lat), Some(lon))
             if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) =>
         {
@@ -260,9 +277,14 @@ mod tests {
                 "{lat},{lon}"
             );
         }
-        let mut c = check_in(0.0, 0.0);
+        let mut c = check_in(1.0, 1.0);
         c.accuracy_m = Some(-1.0);
         assert!(c.validate(now()).is_err());
+        let e = check_in(0.0, 0.0).validate(now());
+        assert!(matches!(e, Err(Error::Validation { ref field, .. }) if field == "location"));
+        // On the equator or the prime meridian alone is a real place.
+        assert!(check_in(0.0, 9.5).validate(now()).is_ok());
+        assert!(check_in(51.48, 0.0).validate(now()).is_ok());
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub(crate) fn put_blob(tx: &Transaction<'_>, bytes: &[u8], mime: &str) -> Result
 
 impl Store {
     /// Attaches a file to a contact: stores its bytes as a blob and writes an attachment record
-    /// linking them, in one transaction.
+    /// linking them, in one transaction. An unknown contact is [`crate::Error::NotFound`].
     pub fn attach(&mut self, new: NewAttachment) -> Result<Attachment> {
         let r = self.attach_inner(new);
         let a = self.ctx(r)?;
@@ -128,6 +128,9 @@ impl Store {
 
     fn attach_inner(&mut self, new: NewAttachment) -> Result<Attachment> {
         new.validate()?;
+        // The contact is what the file is attached to: one this device does not have is not
+        // found, as any record asked for by its id.
+        super::contacts::get(&self.conn, new.contact_id.trim())?;
         // A file attached to a merged contact lands on the contact it was merged into.
         let contact = super::contacts::target_of_new(&self.conn, &new.contact_id, true)?;
         // A mistyped deal id would link the file to no deal, and open none of its gates.

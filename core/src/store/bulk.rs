@@ -177,13 +177,13 @@ fn enrich_contact(
     project(tx, rid, &c, true)
 }
 
-/// A validated row: its patch (to report or fold), and its fields and keys, or why it was
-/// refused.
+/// A validated row: its patch (to report or fold), and its fields, keys and the errors of the
+/// phones it left out, or why it was refused.
 type Checked = (
     u64,
     RowPatch,
     ContactPatch,
-    Result<(ContactFields, Vec<String>)>,
+    Result<(ContactFields, Vec<String>, Vec<Error>)>,
 );
 
 /// A chunk's questions to the store: for a row (by its index in the chunk), its strong keys as
@@ -221,6 +221,8 @@ struct Sorter<'a> {
     targets: &'a [Target],
     issues: Vec<Issue>,
     skipped: u64,
+    /// Phones left out of rows that went on.
+    warnings: u64,
     duplicates: u64,
     merged: u64,
     /// New contacts accepted so far.
@@ -299,7 +301,7 @@ impl Sorter<'_> {
         // with a key already seen in an earlier chunk is a duplicate within the file: not asked.
         let mut lookups: Lookups = Vec::new();
         for (i, (_, _, _, fields)) in rows.iter().enumerate() {
-            if let Ok((_, keys)) = fields {
+            if let Ok((_, keys, _)) = fields {
                 let strong: Vec<&String> = keys.iter().filter(|k| is_strong(k)).collect();
                 let earlier = strong.iter().any(|k| self.seen.contains_key(k.as_str()));
                 if !earlier && self.stored.may_have(&strong) {
@@ -321,7 +323,26 @@ impl Sorter<'_> {
         };
         for (i, (row, rp, patch, fields)) in rows.into_iter().enumerate() {
             let (fields, keys) = match fields {
-                Ok(f) => f,
+                Ok((fields, keys, left_out)) => {
+                    // The row goes on without them; the report says which and why.
+                    for e in left_out {
+                        if let Error::Validation {
+                            field,
+                            value,
+                            reason,
+                        } = e
+                        {
+                            self.warnings += 1;
+                            self.issues.push(Issue {
+                                row,
+                                column: column_of(&rp, self.headers, self.targets, &field, &value),
+                                value,
+                                reason: format!("phone left out (the row was imported): {reason}"),
+                            });
+                        }
+                    }
+                    (fields, keys)
+                }
                 Err(Error::Validation {
                     field,
                     value,
@@ -568,10 +589,21 @@ impl Store {
             if patch.owner.as_deref().is_none_or(|o| o.trim().is_empty()) {
                 patch.owner = Some(owner.clone());
             }
-            let fields = ContactFields::from_patch(patch.clone(), region, true).map(|f| {
-                let keys = keys_of(&f);
-                (f, keys)
-            });
+            let fields =
+                ContactFields::from_patch_leaving_out_bad_phones(patch.clone(), region, true).map(
+                    |(f, left_out)| {
+                        // Folded into another row later, the row brings only its good phones.
+                        if let Some(phones) = patch.phones.as_mut() {
+                            phones.retain(|p| {
+                                !left_out.iter().any(
+                                    |e| matches!(e, Error::Validation { value, .. } if value == p),
+                                )
+                            });
+                        }
+                        let keys = keys_of(&f);
+                        (f, keys, left_out)
+                    },
+                );
             (*row, rp, patch, fields)
         };
         // A big import touches far more pages than the default cache holds.
@@ -587,6 +619,7 @@ impl Store {
             targets: &targets,
             issues: Vec::new(),
             skipped: 0,
+            warnings: 0,
             duplicates: 0,
             merged: 0,
             accepted: 0,
@@ -742,6 +775,7 @@ impl Store {
             ImportSummary {
                 imported: sorter.accepted as u64,
                 skipped: sorter.skipped,
+                warnings: sorter.warnings,
                 duplicates: sorter.duplicates,
                 merged: sorter.merged,
                 rows: total,

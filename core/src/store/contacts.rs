@@ -13,7 +13,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 
 const COLUMNS: &str =
     "r.id, c.name, c.company, c.title, c.phones, c.emails, c.address, c.source, c.owner, \
-     c.status, c.notes, c.extra, c.invalidation, c.created_at, c.updated_at, r.sync_state, c.merged_into";
+     c.status, c.notes, c.extra, c.invalidation, c.created_at, c.updated_at, r.sync_state, c.merged_into, \
+     c.phones_typed";
 
 /// How many of the newest matches a search ranks. A very common one-character query (a surname)
 /// can match thousands of contacts; ranking all of them costs tens of milliseconds at 100,000
@@ -42,6 +43,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
         updated_at: r.get(14)?,
         sync_state: r.get(15)?,
         merged_into: r.get(16)?,
+        phones_typed: r
+            .get::<_, Option<String>>(17)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -79,7 +84,7 @@ pub(crate) fn reindex_search(tx: &Transaction<'_>) -> Result<()> {
     let mut stmt = tx.prepare(&format!(
         "SELECT {COLUMNS}, c.rid FROM contacts c JOIN records r ON r.rid = c.rid ORDER BY c.rid"
     ))?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(17)?, from_row(r)?)))?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(18)?, from_row(r)?)))?;
     for row in rows {
         let (rid, c) = row?;
         index_search(tx, rid, &tokens(&c))?;
@@ -109,8 +114,8 @@ pub(crate) fn project_row(tx: &Transaction<'_>, rid: i64, c: &Contact) -> Result
         .and_then(|i| serde_json::to_string(i).ok());
     tx.prepare_cached(
         "INSERT OR REPLACE INTO contacts(rid, name, company, title, phones, emails, address, source, owner, \
-         status, notes, extra, invalidation, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         status, notes, extra, invalidation, created_at, updated_at, phones_typed) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         rid,
@@ -128,6 +133,7 @@ pub(crate) fn project_row(tx: &Transaction<'_>, rid: i64, c: &Contact) -> Result
         invalidation,
         c.created_at,
         c.updated_at,
+        crate::record::typed::to_json(&c.phones_typed),
     ])?;
     Ok(())
 }
@@ -221,6 +227,8 @@ impl Store {
     }
 
     /// Marks a contact invalid (soft delete) with a reason; it is hidden from lists and search.
+    /// A contact already marked invalid is refused, naming who marked it, when and why: the
+    /// first reason is never overwritten ([`Store::restore_contact`] first, to mark it again).
     pub fn invalidate_contact(&mut self, id: &str, reason: &str) -> Result<Contact> {
         let reason = reason.trim();
         if reason.is_empty() {
@@ -233,6 +241,22 @@ impl Store {
         crate::record::check_text("reason", reason, contact::MAX_FIELD_CHARS)?;
         let r = super::scope::require(&self.conn, "invalidate", "invalidate records");
         self.ctx(r)?;
+        let current = self.ctx(get(&self.conn, id))?;
+        if current.status == ContactStatus::Invalid {
+            let first = current.invalidation.unwrap_or(contact::Invalidation {
+                reason: String::new(),
+                by: String::new(),
+                at: String::new(),
+            });
+            return Err(Error::validation(
+                "contact",
+                id,
+                format!(
+                    "already marked invalid by {} at {}: {}; restore it first to mark it again",
+                    first.by, first.at, first.reason
+                ),
+            ));
+        }
         let by = self.actor.user.clone();
         let at = rfc3339_ms(Self::now_ms());
         let r = self.change_contact(id, "invalidate", |doc| {
@@ -240,6 +264,35 @@ impl Store {
             put_opt_str(doc, "invalid_reason", Some(reason))?;
             put_opt_str(doc, "invalidated_by", Some(&by))?;
             put_opt_str(doc, "invalidated_at", Some(&at))
+        });
+        let c = self.ctx(r)?;
+        self.notify(RecordKind::Contact, &c.id);
+        Ok(c)
+    }
+
+    /// Brings back a contact marked invalid: it is active again, shown in lists and search, and
+    /// its invalidation (reason, who, when) is cleared; the history keeps both. Needs the right
+    /// to invalidate. A contact that is not marked invalid is refused.
+    pub fn restore_contact(&mut self, id: &str) -> Result<Contact> {
+        let r = super::scope::require(&self.conn, "invalidate", "restore invalidated records");
+        self.ctx(r)?;
+        let current = self.ctx(get(&self.conn, id))?;
+        if current.status != ContactStatus::Invalid {
+            return Err(Error::validation(
+                "contact",
+                id,
+                format!(
+                    "this contact is {}, not marked invalid: nothing to restore",
+                    current.status.as_str()
+                ),
+            ));
+        }
+        let r = self.change_contact(id, "restore", |doc| {
+            put_opt_str(doc, "status", Some("active"))?;
+            for key in ["invalid_reason", "invalidated_by", "invalidated_at"] {
+                put_opt_str(doc, key, None)?;
+            }
+            Ok(())
         });
         let c = self.ctx(r)?;
         self.notify(RecordKind::Contact, &c.id);
@@ -292,8 +345,10 @@ impl Store {
     }
 
     /// Finds contacts by any substring of Chinese text (one character and up), Latin word
-    /// prefixes (case-insensitive), or phone digits, across name, company, title, phones,
-    /// emails, address and notes. Best match first: name matches, then company, then the rest.
+    /// prefixes (case-insensitive, full width folded), or phone digits (typed with `0086`,
+    /// `+86`, a trunk `0` or in full width), across name, company, title, phones, emails,
+    /// address and notes. Best match first: name matches, then company, then the rest. A
+    /// contact merged into another is found by its own name, as the survivor it reads as.
     pub fn search(&self, query: &str, options: &SearchOptions) -> Result<Vec<Contact>> {
         if query.chars().count() > 200 {
             return Err(Error::validation(
@@ -303,7 +358,7 @@ impl Store {
             ));
         }
         let started = std::time::Instant::now();
-        let Some(q) = parse_query(query) else {
+        let Some(q) = parse_query(query, self.region) else {
             return Ok(Vec::new());
         };
         let run = || -> Result<Vec<Contact>> {
@@ -312,10 +367,15 @@ impl Store {
             // Only the newest SEARCH_WINDOW matches (rowid order is creation order, which FTS5
             // scans backwards cheaply) are ranked, and only the rank columns go through the sort;
             // the full rows are read for the page alone. See docs/adr/0002-search-tokens.md.
-            let mut filters = String::new();
-            if !options.include_invalid {
-                filters.push_str(" AND c.status = 'active'");
-            }
+            // A merged contact is found by its own name, and shows as the survivor it reads as
+            // (`s`), once however many of its merged contacts match. (What else it held the
+            // survivor has too, or kept its own value for.)
+            let mut filters = String::from(if options.include_invalid {
+                " AND (c.status <> 'merged' OR (s.rid IS NOT NULL AND instr(lower(c.name), ?2) > 0))"
+            } else {
+                " AND (c.status = 'active' OR (c.status = 'merged' AND s.status = 'active' \
+                   AND instr(lower(c.name), ?2) > 0))"
+            });
             for i in 0..q.must_contain.len() {
                 filters.push_str(&format!(" AND instr({haystack}, ?{}) > 0", i + 5));
             }
@@ -329,13 +389,17 @@ impl Store {
             let sql = format!(
                 "WITH m AS MATERIALIZED ( \
                    SELECT rowid AS rid FROM contact_search WHERE contact_search MATCH ?1 ORDER BY rowid DESC LIMIT ?4), \
-                 ranked AS MATERIALIZED ( \
-                   SELECT c.rid AS rid, c.updated_at AS updated_at, \
+                 hits AS MATERIALIZED ( \
+                   SELECT coalesce(s.rid, c.rid) AS rid, coalesce(s.updated_at, c.updated_at) AS updated_at, \
                      CASE WHEN lower(c.name) = ?2 THEN 0 WHEN instr(lower(c.name), ?2) = 1 THEN 1 \
                           WHEN instr(lower(c.name), ?2) > 0 THEN 2 \
                           WHEN instr(lower(coalesce(c.company, '')), ?2) > 0 THEN 3 ELSE 4 END AS rank \
-                   FROM m CROSS JOIN contacts c ON c.rid = m.rid WHERE 1 {filters} \
-                   ORDER BY rank, updated_at DESC LIMIT ?3) \
+                   FROM m CROSS JOIN contacts c ON c.rid = m.rid \
+                   LEFT JOIN records sr ON c.status = 'merged' AND sr.id = c.merged_into \
+                   LEFT JOIN contacts s ON s.rid = sr.rid WHERE 1 {filters}), \
+                 ranked AS MATERIALIZED ( \
+                   SELECT rid, max(updated_at) AS updated_at, min(rank) AS rank FROM hits \
+                   GROUP BY rid ORDER BY rank, updated_at DESC LIMIT ?3) \
                  SELECT {COLUMNS} FROM ranked CROSS JOIN contacts c ON c.rid = ranked.rid \
                  JOIN records r ON r.rid = c.rid ORDER BY ranked.rank, ranked.updated_at DESC"
             );

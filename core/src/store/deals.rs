@@ -273,9 +273,32 @@ impl Store {
     }
 
     /// Deals, most recently changed first. A contact's deals include those of the contacts
-    /// merged into it.
+    /// merged into it. A stage that is not one of the tenant's (and that no deal is in, as
+    /// one removed from the settings may be) is refused, naming it and listing the stages.
     pub fn list_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>> {
-        self.ctx(list(&self.conn, filter))
+        let run = || -> Result<Vec<Deal>> {
+            if let Some(stage) = &filter.stage {
+                let config = self.flow_config()?;
+                if config.stage(stage).is_none() {
+                    let held: bool = self
+                        .conn
+                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM deals WHERE stage = ?1)")?
+                        .query_row([stage], |r| r.get(0))?;
+                    if !held {
+                        return Err(Error::validation(
+                            "stage",
+                            stage.as_str(),
+                            format!(
+                                "no such stage; the stages are {}",
+                                config.stage_names().join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            list(&self.conn, filter)
+        };
+        self.ctx(run())
     }
 
     /// Whether deal `id` may enter `stage` now, and what evidence is missing.

@@ -98,7 +98,14 @@ pub(crate) fn query_keys(q: &DupQuery, region: Region) -> Vec<(String, DupReason
     let mut out = Vec::new();
     for p in &q.phones {
         if let Ok(p) = normalize::phone("phones", p, region) {
-            out.push((format!("p:{p}"), DupReason::Phone, dedup::SCORE_PHONE));
+            for (key, same) in keys::phone_queries(&p) {
+                let score = if same {
+                    dedup::SCORE_PHONE
+                } else {
+                    dedup::SCORE_PHONE_MAIN
+                };
+                out.push((key, DupReason::Phone, score));
+            }
         }
     }
     for e in &q.emails {
@@ -182,6 +189,20 @@ impl Store {
     pub fn find_duplicates(&self, query: &DupQuery) -> Result<Vec<Duplicate>> {
         let keys = query_keys(query, self.region);
         self.ctx(find(&self.conn, &keys, None))
+    }
+
+    /// Likely duplicates of a finished entry, like [`Store::find_duplicates`], except that a
+    /// phone or email that is not valid is refused naming it (where `find_duplicates`, called
+    /// while the rep types, lets a half-typed value match nothing): "no duplicate" then never
+    /// hides a typing mistake.
+    pub fn check_duplicates(&self, query: &DupQuery) -> Result<Vec<Duplicate>> {
+        for p in &query.phones {
+            normalize::phone("phones", p, self.region)?;
+        }
+        for e in &query.emails {
+            normalize::email("emails", e)?;
+        }
+        self.find_duplicates(query)
     }
 
     /// Creates a contact like [`Store::add_contact`] and returns it with the likely duplicates

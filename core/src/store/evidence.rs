@@ -121,6 +121,34 @@ pub(crate) fn last_visit(
     Ok(latest)
 }
 
+/// The latest check-in at a contact (counting the contacts merged into it) that is activity at
+/// `now`: one whose time can be believed. A check-in judged `clock_suspect` (its device clock
+/// was off) and one dated after `now` say nothing of when the rep was there; counted, a phone
+/// set a month ahead would keep every deal of the customer from going stale.
+pub(crate) fn last_trusted_visit(
+    conn: &Connection,
+    contact_id: &str,
+    now: DateTime<FixedOffset>,
+) -> Result<Option<DateTime<FixedOffset>>> {
+    let contact = reads_as(conn, contact_id)?;
+    let sql = format!(
+        "SELECT v.device_time FROM visits v LEFT JOIN visit_checks k ON k.rid = v.rid \
+         WHERE {} AND (k.verdict IS NULL OR k.verdict <> 'clock_suspect')",
+        merged_set("v.contact_id", 1)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([contact.as_str()], |r| r.get::<_, String>(0))?;
+    let mut latest: Option<DateTime<FixedOffset>> = None;
+    for row in rows {
+        if let Ok(t) = DateTime::parse_from_rfc3339(&row?) {
+            if t <= now && latest.is_none_or(|l| t > l) {
+                latest = Some(t);
+            }
+        }
+    }
+    Ok(latest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

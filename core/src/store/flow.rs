@@ -542,7 +542,7 @@ impl Store {
                 ));
         }
 
-        let last_visits = last_visit_days(&self.conn, offset)?;
+        let last_visits = last_visit_days(&self.conn, offset, now)?;
         for c in contacts_with_tier(&self.conn)? {
             if !mine(&c.owner) {
                 continue;
@@ -672,7 +672,8 @@ fn morning(config: &FlowConfig, day: NaiveDate) -> DateTime<FixedOffset> {
 }
 
 /// Open deals that are stale at `now`, with the reason. Activity is the deal's last change or
-/// the latest visit to its contact (or to a contact merged with it), whichever is later.
+/// the latest believable visit to its contact (or to a contact merged with it), whichever is
+/// later: a check-in judged `clock_suspect` or dated after `now` is no activity.
 fn stale_deals(
     conn: &Connection,
     config: &FlowConfig,
@@ -687,7 +688,7 @@ fn stale_deals(
         let Some(changed) = parse_time(&d.updated_at) else {
             continue;
         };
-        let visited = super::evidence::last_visit(conn, &d.contact_id)?;
+        let visited = super::evidence::last_trusted_visit(conn, &d.contact_id, now)?;
         let activity = visited.map_or(changed, |v| v.max(changed));
         if let Some(reason) = flow::stale_reason(rule, activity, now, config, calendar) {
             out.push((d, reason));
@@ -709,18 +710,25 @@ fn contacts_with_tier(conn: &Connection) -> Result<Vec<Contact>> {
 }
 
 /// The day of each contact's latest visit, in the tenant's time zone; a merged contact's visits
-/// count for its survivor.
-fn last_visit_days(conn: &Connection, offset: FixedOffset) -> Result<BTreeMap<String, NaiveDate>> {
+/// count for its survivor. As for stale deals, a visit judged `clock_suspect` or dated after
+/// `now` does not count.
+fn last_visit_days(
+    conn: &Connection,
+    offset: FixedOffset,
+    now: DateTime<FixedOffset>,
+) -> Result<BTreeMap<String, NaiveDate>> {
     let mut stmt = conn.prepare_cached(
         "SELECT COALESCE(CASE WHEN c.status = 'merged' THEN c.merged_into END, v.contact_id), \
          v.device_time FROM visits v \
-         LEFT JOIN records r ON r.id = v.contact_id LEFT JOIN contacts c ON c.rid = r.rid",
+         LEFT JOIN records r ON r.id = v.contact_id LEFT JOIN contacts c ON c.rid = r.rid \
+         LEFT JOIN visit_checks k ON k.rid = v.rid \
+         WHERE k.verdict IS NULL OR k.verdict <> 'clock_suspect'",
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     let mut out: BTreeMap<String, NaiveDate> = BTreeMap::new();
     for row in rows {
         let (contact, at) = row?;
-        if let Some(t) = parse_time(&at) {
+        if let Some(t) = parse_time(&at).filter(|t| *t <= now) {
             let day = t.with_timezone(&offset).date_naive();
             let e = out.entry(contact).or_insert(day);
             if day > *e {

@@ -231,6 +231,11 @@ fn absorb(
             }
         }
         set_str_list(winner, key, &list)?;
+        if key == "phones" && !copied.phones.is_empty() {
+            // How the copied phones were typed comes along (record/typed.rs).
+            let typed = crate::record::typed::read(loser, &copied.phones);
+            crate::record::typed::write(winner, &list, &typed)?;
+        }
     }
     // Extra fields the winner does not have; never the server's routing markers (they say how
     // the loser was routed, and only the server writes them).
@@ -319,8 +324,8 @@ fn clear_merge(tx: &Transaction<'_>, actor: &crate::Actor, id: &str) -> Result<(
 
 impl Store {
     /// Merges `loser_id` into `winner_id` and returns the winner. Nothing is deleted: the loser
-    /// becomes `merged` with `merged_into`, is hidden from lists, search and duplicate checks,
-    /// and still answers [`Store::get_contact`]; its visits read as the winner's. The winner
+    /// becomes `merged` with `merged_into`, is hidden from lists and duplicate checks (search
+    /// finds it by its own name as the winner), and still answers [`Store::get_contact`]; its visits read as the winner's. The winner
     /// gets the loser's phones and emails and the fields it lacked; where both had a value the
     /// winner's stays, and the loser's is recorded in the winner's document (its history shows
     /// it under `merged_from:LOSER_ID`). Both documents change in one transaction, and travel

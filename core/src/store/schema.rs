@@ -248,11 +248,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         at        TEXT NOT NULL
     );
     "#,
+    // 11: real-world input (issue 17). How each phone with an extension was typed, to show it
+    // as typed (JSON object, NULL when none; record/typed.rs). The search tokens fold
+    // full-width letters and digits (`Ｊｏｈｎ` → `john`): the index is rebuilt on upgrade.
+    r#"
+    ALTER TABLE contacts ADD COLUMN phones_typed TEXT;
+    "#,
 ];
 
 /// A database migrated from below this version gets its search index rebuilt from its contacts
-/// (migration 9 changed the tokens).
-pub(crate) const REINDEX_SEARCH_BELOW: i64 = 9;
+/// (migrations 9 and 11 changed the tokens).
+pub(crate) const REINDEX_SEARCH_BELOW: i64 = 11;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -368,6 +374,7 @@ mod tests {
                  CREATE VIRTUAL TABLE contact_search USING fts5(
                      tokens, content = '', contentless_delete = 1, detail = none,
                      tokenize = 'unicode61 remove_diacritics 2');
+                 ALTER TABLE contacts DROP COLUMN phones_typed;
                  PRAGMA user_version = 8;",
             )?;
         }
@@ -380,6 +387,56 @@ mod tests {
         assert!(store
             .search("0013 90", &SearchOptions::default())?
             .is_empty());
+        Ok(())
+    }
+
+    /// A store of version 9 indexed full-width letters as they were typed; after the upgrade
+    /// `john` finds `Ｊｏｈｎ`, and a phone with an extension keeps how it was typed.
+    #[test]
+    fn version_9_stores_fold_full_width_search_tokens_on_upgrade(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        use crate::SearchOptions;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("v9.db");
+        let mut store = Store::open(&path, StoreOptions::default())?;
+        let saved = store.add_contact(NewContact {
+            name: "Ｊｏｈｎ Ｌｅｅ".into(),
+            ..Default::default()
+        })?;
+        drop(store);
+        {
+            // Back to version 9: the full-width word as its token, no typed phones.
+            let conn = Connection::open(&path)?;
+            conn.execute_batch(
+                "INSERT INTO contact_search(contact_search) VALUES ('delete-all');
+                 INSERT INTO contact_search(rowid, tokens)
+                     SELECT rid, 'ｊｏｈｎ ｌｅｅ' FROM contacts;
+                 ALTER TABLE contacts DROP COLUMN phones_typed;
+                 DROP TABLE rejections;
+                 PRAGMA user_version = 9;",
+            )?;
+        }
+        let mut store = Store::open(&path, StoreOptions::default())?;
+        let found = store.search("john", &SearchOptions::default())?;
+        assert_eq!(
+            found.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            [saved.id.as_str()]
+        );
+        let edited = store.edit_contact(
+            &saved.id,
+            crate::ContactPatch {
+                phones: Some(vec!["0755-8888 8888 转 123".into()]),
+                ..Default::default()
+            },
+        )?;
+        assert_eq!(
+            edited
+                .phones_typed
+                .get("+8675588888888;ext=123")
+                .map(String::as_str),
+            Some("0755-8888 8888 转 123")
+        );
+        assert_eq!(store.get_contact(&saved.id)?, edited);
         Ok(())
     }
 }

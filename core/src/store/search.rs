@@ -14,8 +14,8 @@
 //! windows (then one of the row's numbers, or its text, is checked to contain the digits), so
 //! any substring of three or more digits finds the number.
 
-use crate::normalize;
-use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+use crate::normalize::{self, Region};
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
 /// The name of the SQL function `outpost_phone_has(phones_json, digits)`: whether one of the
 /// numbers of a contact's `phones` column contains `digits` in one of its written forms.
@@ -85,15 +85,16 @@ pub(crate) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Resul
     )
 }
 
-/// Appends `c` to a word lower-cased and without accents (`É` → `e`), as the index holds it.
+/// Appends `c` to a word lower-cased, without accents (`É` → `e`) and in its ordinary width
+/// (`Ｊ` → `j`, `１` → `1`), as the index holds it.
 fn fold_into(c: char, word: &mut String) {
     for lower in c.to_lowercase() {
         if lower.is_ascii() {
             word.push(lower);
         } else {
-            decompose_canonical(lower, |d| {
+            decompose_compatible(lower, |d| {
                 if !is_combining_mark(d) {
-                    word.push(d);
+                    word.extend(d.to_lowercase());
                 }
             });
         }
@@ -166,8 +167,9 @@ pub(crate) fn text_tokens(text: &str, out: &mut Tokens) {
 }
 
 /// The digit strings a number is found by: its E.164 digits and its national forms (with the
-/// trunk `0` where the country dials one).
+/// trunk `0` where the country dials one). An extension is not part of them.
 pub(crate) fn phone_forms(e164: &str) -> Vec<String> {
+    let e164 = normalize::main_number(e164);
     let mut forms = vec![e164
         .chars()
         .filter(char::is_ascii_digit)
@@ -229,9 +231,41 @@ fn quote(token: &str) -> String {
     format!("\"{}\"", token.replace('"', "\"\""))
 }
 
-/// Turns what the rep typed into a query; `None` when there is nothing to search for.
-pub(crate) fn parse_query(input: &str) -> Option<Query> {
-    let lowered = input.trim().to_lowercase();
+/// The digits a phone-like query looks for: a whole number typed in any form the contact form
+/// accepts (`0086 138…`, `+86 138…`, a trunk `0` before a mobile, `013800138000`) as its
+/// national number, which every stored form contains; a part of one typed with the
+/// international prefix `00` and the region's country code (`0086 138`) as the digits after
+/// the `00`; else the digits typed.
+fn phone_query_digits(typed: &str, digits: String, region: Region) -> String {
+    if digits.len() >= 7 {
+        if let Ok(e164) = normalize::phone("query", typed, region) {
+            if let Some(national) = normalize::national_forms(&e164).pop() {
+                return national;
+            }
+        }
+        // `0` + a mobile: the trunk prefix some type before every number.
+        if let Some(mobile) = digits.strip_prefix('0').filter(|m| m.starts_with('1')) {
+            if let Ok(e164) = normalize::phone("query", mobile, region) {
+                if let Some(national) = normalize::national_forms(&e164).pop() {
+                    return national;
+                }
+            }
+        }
+    }
+    let country = region.country_code().to_string();
+    match digits.strip_prefix("00") {
+        Some(rest) if rest.len() >= country.len() + 3 && rest.starts_with(&country) => {
+            rest.to_string()
+        }
+        _ => digits,
+    }
+}
+
+/// Turns what the rep typed into a query; `None` when there is nothing to search for. Full-width
+/// digits, letters and punctuation are folded first; a number is read in `region`.
+pub(crate) fn parse_query(input: &str, region: Region) -> Option<Query> {
+    let folded = normalize::fold(input);
+    let lowered = folded.trim().to_lowercase();
     if lowered.is_empty() {
         return None;
     }
@@ -241,6 +275,7 @@ pub(crate) fn parse_query(input: &str) -> Option<Query> {
         .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'));
     let digits: String = lowered.chars().filter(char::is_ascii_digit).collect();
     if phone_like && digits.len() >= 3 {
+        let digits = phone_query_digits(&lowered, digits, region);
         // A prefix of a word too, as before phones had windows: a QQ number in an email
         // (`1380013@qq.com`), a street number. Up to four digits the prefix covers the windows.
         let prefix = format!("{}*", quote(&digits));
@@ -372,7 +407,8 @@ mod tests {
                 for start in 0..form.len() {
                     for end in start + 3..=form.len() {
                         let sub = &form[start..end];
-                        let q = parse_query(sub).unwrap_or_else(|| unreachable!());
+                        let q =
+                            parse_query(sub, Region::default()).unwrap_or_else(|| unreachable!());
                         if sub.len() == 3 {
                             assert!(toks.iter().any(|t| t.starts_with(sub)), "{e164}: {sub}");
                             continue;
@@ -402,7 +438,7 @@ mod tests {
     #[test]
     fn digits_spread_over_a_number_are_not_a_match() {
         // 13801233800 has the windows of 13800 (1380 and 3800) but not 13800 itself.
-        let q = parse_query("13800").unwrap_or_else(|| unreachable!());
+        let q = parse_query("13800", Region::default()).unwrap_or_else(|| unreachable!());
         assert_eq!(q.fts, "\"13800\"* OR (\"1380\" AND \"3800\")");
         let d = q.phone_digits.unwrap_or_else(|| unreachable!());
         assert!(!phone_has(r#"["+8613801233800"]"#, &d));
@@ -412,26 +448,26 @@ mod tests {
 
     #[test]
     fn queries() {
-        let q = parse_query("张").unwrap_or_else(|| unreachable!());
+        let q = parse_query("张", Region::default()).unwrap_or_else(|| unreachable!());
         assert_eq!(q.fts, "\"张\"");
-        let q = parse_query("华强科技").unwrap_or_else(|| unreachable!());
+        let q = parse_query("华强科技", Region::default()).unwrap_or_else(|| unreachable!());
         assert_eq!(q.fts, "\"华强\" AND \"强科\" AND \"科技\"");
         assert_eq!(q.must_contain, vec!["华强科技"]);
-        let q = parse_query("Zhang wei").unwrap_or_else(|| unreachable!());
+        let q = parse_query("Zhang wei", Region::default()).unwrap_or_else(|| unreachable!());
         assert_eq!(q.fts, "\"zhang\"* AND \"wei\"*");
-        let q = parse_query("138 0013").unwrap_or_else(|| unreachable!());
+        let q = parse_query("138 0013", Region::default()).unwrap_or_else(|| unreachable!());
         assert_eq!(
             q.fts,
             "\"1380013\"* OR (\"0013\" AND \"1380\" AND \"3800\" AND \"8001\")"
         );
         assert_eq!(q.phone_digits.as_deref(), Some("1380013"));
-        let q = parse_query("(138)").unwrap_or_else(|| unreachable!());
+        let q = parse_query("(138)", Region::default()).unwrap_or_else(|| unreachable!());
         assert_eq!(q.fts, "\"138\"*");
-        let q = parse_query("8000").unwrap_or_else(|| unreachable!());
+        let q = parse_query("8000", Region::default()).unwrap_or_else(|| unreachable!());
         assert_eq!((q.fts.as_str(), q.phone_digits), ("\"8000\"*", None));
-        assert!(parse_query("  ").is_none());
-        assert!(parse_query("@@").is_none());
-        let q = parse_query("a\"b").unwrap_or_else(|| unreachable!());
+        assert!(parse_query("  ", Region::default()).is_none());
+        assert!(parse_query("@@", Region::default()).is_none());
+        let q = parse_query("a\"b", Region::default()).unwrap_or_else(|| unreachable!());
         assert_eq!(q.fts, "\"a\"* AND \"b\"*");
     }
 }

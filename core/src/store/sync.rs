@@ -557,14 +557,43 @@ impl Store {
         self.ctx(run())
     }
 
-    /// Resolves a conflict: writes `value` to `field` so that it supersedes every competing
-    /// value, on this device now and on every device after sync.
+    /// Resolves a conflict: `value`, one of the competing values of `field` (as
+    /// [`Store::contact_conflicts`] lists them; a list of phones or emails in any order and in
+    /// any form the contact form accepts), is written so that it supersedes every competing
+    /// value, on this device now and on every device after sync. A field without a conflict, or
+    /// a value that is not one of the competing ones, is refused naming the field (an ordinary
+    /// edit changes a field to a new value; [`Store::resolve_contact_conflict_with_new_value`]
+    /// resolves with a value none of them had).
     pub fn resolve_contact_conflict(
         &mut self,
         id: &str,
         field: &str,
         value: &str,
     ) -> Result<crate::Contact> {
+        self.resolve(id, field, value, false)
+    }
+
+    /// Resolves a conflict on `field` with a new `value` that none of the competing values had
+    /// (both were wrong), validated like an edit; it supersedes every competing value. A field
+    /// without a conflict is refused naming the field.
+    pub fn resolve_contact_conflict_with_new_value(
+        &mut self,
+        id: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<crate::Contact> {
+        self.resolve(id, field, value, true)
+    }
+
+    fn resolve(
+        &mut self,
+        id: &str,
+        field: &str,
+        value: &str,
+        new_value: bool,
+    ) -> Result<crate::Contact> {
+        let conflicts = self.contact_conflicts(id)?;
+        check_choice(&conflicts, field, value, self.region, new_value)?;
         let mut patch = crate::ContactPatch::default();
         let items = || {
             value
@@ -680,6 +709,71 @@ impl Store {
         let r = run(&mut self.conn).and_then(|()| self.scrub());
         self.ctx(r)
     }
+}
+
+/// Checks that `field` has a conflict among `conflicts` and, unless `new_value`, that `value`
+/// is one of its competing values: the same text (trimmed), or for `phones` and `emails` the
+/// same values in any order, each compared in its stored form.
+fn check_choice(
+    conflicts: &[FieldConflict],
+    field: &str,
+    value: &str,
+    region: crate::Region,
+    new_value: bool,
+) -> Result<()> {
+    let Some(conflict) = conflicts.iter().find(|c| c.field == field) else {
+        let open: Vec<&str> = conflicts.iter().map(|c| c.field.as_str()).collect();
+        return Err(Error::validation(
+            field,
+            value,
+            if open.is_empty() {
+                "no conflict on this field (nor on any other of this contact): change it with an edit"
+                    .to_string()
+            } else {
+                format!(
+                    "no conflict on this field (the fields in conflict: {}): change it with an edit",
+                    open.join(", ")
+                )
+            },
+        ));
+    };
+    if new_value {
+        return Ok(());
+    }
+    let list = |text: &str| -> Result<BTreeSet<String>> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| match field {
+                "phones" => crate::normalize::phone(field, v, region),
+                _ => crate::normalize::email(field, v),
+            })
+            .collect()
+    };
+    let chosen = |candidate: &str| -> Result<bool> {
+        Ok(match field {
+            "phones" | "emails" => list(value)? == list(candidate).unwrap_or_default(),
+            _ => value.trim() == candidate.trim(),
+        })
+    };
+    for candidate in &conflict.values {
+        if chosen(&candidate.value)? {
+            return Ok(());
+        }
+    }
+    let values: Vec<String> = conflict
+        .values
+        .iter()
+        .map(|v| format!("{:?}", v.value))
+        .collect();
+    Err(Error::validation(
+        field,
+        value,
+        format!(
+            "not one of the competing values: choose {} (or resolve with a new value explicitly)",
+            values.join(" or ")
+        ),
+    ))
 }
 
 /// Loads (or creates) a record, applies `f`, saves it without queueing anything, and rebuilds its

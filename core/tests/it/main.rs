@@ -5,9 +5,11 @@ mod dedup;
 mod encryption;
 mod experience;
 mod files;
+mod fixes;
 mod flow;
 #[cfg(feature = "import")]
 mod import;
+mod input;
 mod lease;
 mod purge;
 mod rejections;

@@ -12,6 +12,7 @@ mod files;
 mod fuzz;
 mod http;
 mod policy;
+mod input;
 mod routing;
 mod scope;
 mod serve;

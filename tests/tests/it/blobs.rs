@@ -189,14 +189,17 @@ fn attaching_refuses_bad_input_and_keeps_the_store_unchanged() -> R {
         bytes: vec![1, 2, 3],
         ..Default::default()
     };
+    // An unknown contact is not found (the CLI's exit 3), naming it.
+    match s.attach(NewAttachment {
+        contact_id: "nope".into(),
+        ..good.clone()
+    }) {
+        Err(outpost_core::Error::NotFound { kind, id }) => {
+            assert_eq!((kind, id.as_str()), ("contact", "nope"))
+        }
+        other => return Err(format!("expected contact nope not found, got {other:?}").into()),
+    }
     for (bad, field) in [
-        (
-            NewAttachment {
-                contact_id: "nope".into(),
-                ..good.clone()
-            },
-            "contact",
-        ),
         (
             NewAttachment {
                 category: "invoice".into(),

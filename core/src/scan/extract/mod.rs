@@ -24,7 +24,8 @@
 //! ```
 
 pub mod card;
-pub mod cn_numerals;
+// Moved to the crate root (amounts typed anywhere use it too); the old path stays.
+pub use crate::cn_numerals;
 pub mod contract;
 pub mod dates;
 pub mod names;

@@ -1,6 +1,6 @@
 //! PP-OCR (PaddleOCR's mobile models, as the PyPI package `rapidocr-onnxruntime` 1.4.4 ships
 //! them) run by `rten`, a pure-Rust ONNX runtime: the same code builds for Android and iOS with
-//! no system library (ADR 0017).
+//! no system library (ADR 0018).
 //!
 //! Three models, loaded once by [`Models::load`] from a directory the caller names (apps ship
 //! the files as assets; `scripts/fetch-models.sh` puts them in the per-user cache):

@@ -47,6 +47,10 @@ class DedupImportTest : AutoCloseable {
             assertTrue(dups[0].score > 0.9)
         }
         assertTrue(store.findDuplicates(DupQuery(phones = listOf("138 00"))).isEmpty(), "half-typed")
+        // A finished entry with a bad number is an error naming it, not "no duplicate".
+        val bad = assertFailsWith<OutpostException.Validation> { store.checkDuplicates(DupQuery(phones = listOf("138 00"))) }
+        assertEquals("phones", bad.field)
+        assertEquals(1, store.checkDuplicates(DupQuery(phones = listOf("１３８ ００１３ ８０００"))).size)
     }
 
     @Case
@@ -109,8 +113,9 @@ class DedupImportTest : AutoCloseable {
         assertEquals(5L to 5L, progress.last(), progress.toString())
         assertTrue(progress.zipWithNext().all { (a, b) -> a.first <= b.first }, progress.toString())
         assertEquals(5L, summary.rows)
-        assertEquals(2L, summary.imported)
-        assertEquals(2L, summary.skipped)
+        assertEquals(3L, summary.imported)
+        assertEquals(1L, summary.skipped)
+        assertEquals(1L, summary.warnings, "王芳's bad phone is left out, not her row")
         assertEquals(1L, summary.duplicates)
         assertEquals("gbk", summary.encoding)
         val report = File(summary.report)
@@ -143,10 +148,11 @@ class DedupImportTest : AutoCloseable {
             ),
         )
         val summary = store.importFile(xlsx.path, ImportOptions(map = listOf(ColumnMapping(column = "Level", field = "grade"))))
-        assertEquals(1L, summary.imported)
-        assertEquals(1L, summary.skipped)
+        assertEquals(2L, summary.imported)
+        assertEquals(0L, summary.skipped)
+        assertEquals(1L, summary.warnings)
         assertEquals("xlsx", summary.encoding)
-        val zhang = store.listContacts(ListOptions()).single()
+        val zhang = store.listContacts(ListOptions()).single { it.name == "Zhang Wei" }
         assertEquals(listOf("+8613800138000"), zhang.phones)
         assertEquals("A", zhang.extra["grade"])
     }

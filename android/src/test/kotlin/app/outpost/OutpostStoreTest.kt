@@ -17,6 +17,8 @@ import app.outpost.ffi.StorageProblem
 import app.outpost.ffi.StoreOptions
 import app.outpost.ffi.VisitFilter
 import app.outpost.ffi.outpostVersion
+import app.outpost.ffi.parseAmount
+import app.outpost.ffi.parseDealFieldValue
 import app.outpost.testing.Case
 import java.io.File
 import java.nio.file.Files
@@ -167,6 +169,44 @@ class OutpostStoreTest : AutoCloseable {
         assertEquals(ContactStatus.INVALID, store.getContact(zhang.id).status, "still readable by id")
         val reasonless = assertFailsWith<OutpostException.Validation> { store.invalidateContact(li.id, " ") }
         assertEquals("reason", reasonless.field)
+    }
+
+    @Case
+    fun invalidatingTwiceKeepsTheFirstReasonAndRestoreBringsItBack() {
+        val store = open()
+        val zhang = store.addContact(zhangWei())
+        store.invalidateContact(zhang.id, "公司已注销")
+        val again = assertFailsWith<OutpostException.Validation> { store.invalidateContact(zhang.id, "重复") }
+        assertEquals("contact", again.field)
+        assertTrue(again.reason.contains("公司已注销"), again.reason)
+        assertEquals("公司已注销", store.getContact(zhang.id).invalidation?.reason)
+        val back = store.restoreContact(zhang.id)
+        assertEquals(ContactStatus.ACTIVE, back.status)
+        assertEquals(null, back.invalidation)
+        assertEquals(listOf(zhang.id), store.search("华强", SearchOptions()).map { it.id })
+        assertEquals("restore", store.contactHistory(zhang.id).last().action)
+        assertFailsWith<OutpostException.Validation> { store.restoreContact(zhang.id) }
+    }
+
+    @Case
+    fun whatAChineseRepTypesIsReadAndShownAsTyped() {
+        val store = open()
+        val c = store.addContact(
+            NewContact(
+                name = "王芳",
+                phones = listOf("１３８ ００１３ ８０００", "0755-8888 8888 转 123"),
+                emails = listOf("ｗａｎｇ＠ｑｑ．ｃｏｍ"),
+            ),
+        )
+        assertEquals(listOf("+8613800138000", "+8675588888888;ext=123"), c.phones)
+        assertEquals(mapOf("+8675588888888;ext=123" to "0755-8888 8888 转 123"), c.phonesTyped)
+        assertEquals(listOf("wang@qq.com"), c.emails)
+        assertEquals(listOf(c.id), store.search("0086 138 0013 8000", SearchOptions()).map { it.id })
+        assertEquals(305000.0, parseAmount("amount", "人民币叁拾万伍仟元整"))
+        assertEquals(305000.0, parseAmount("amount", "RMB 30.5万"))
+        assertEquals(15.0, parseDealFieldValue("discount", "15%"))
+        val dollars = assertFailsWith<OutpostException.Validation> { parseAmount("amount", "\$300") }
+        assertEquals("amount", dollars.field)
     }
 
     @Case

@@ -204,7 +204,12 @@ class SyncTest : AutoCloseable {
         val (alice, bob, id) = concurrentTitleEdits(server)
         assertEquals(1, bob.store.contactConflicts(id).size)
 
-        val resolved = bob.store.resolveContactConflict(id, "title", "销售总监")
+        // A value none of the devices wrote is not a choice among them: it takes the explicit call.
+        val notAChoice = assertFailsWith<OutpostException.Validation> {
+            bob.store.resolveContactConflict(id, "title", "销售总监")
+        }
+        assertEquals("title", notAChoice.field)
+        val resolved = bob.store.resolveContactConflictWithNewValue(id, "title", "销售总监")
         assertEquals("销售总监", resolved.title)
         assertTrue(bob.store.contactConflicts(id).isEmpty(), "resolved here at once")
         assertEquals(1, alice.store.contactConflicts(id).size, "alice has not synced yet")
