@@ -174,9 +174,18 @@ fn strand(store: &mut Store, id: &str, how: usize) -> Result<(), Error> {
                 },
             )
             .map(|_| ()),
-        1 => store
-            .resolve_contact_conflict(id, "owner", "rep2")
-            .map(|_| ()),
+        1 => {
+            // Resolving a real conflict on the owner (see `owner_conflict`) to the value that
+            // does not win today: a change of the owner, which a rep may not make.
+            let loser = store
+                .contact_conflicts(id)?
+                .into_iter()
+                .find(|c| c.field == "owner")
+                .and_then(|c| c.values.into_iter().nth(1))
+                .map(|v| v.value)
+                .unwrap_or_default();
+            store.resolve_contact_conflict(id, "owner", &loser).map(|_| ())
+        }
         _ => store
             .edit_contact(
                 id,
@@ -189,6 +198,31 @@ fn strand(store: &mut Store, id: &str, how: usize) -> Result<(), Error> {
     }
 }
 
+/// Two managers reassigned the contact offline, each on their device (a server that lets
+/// them): both devices then hold a conflict on its owner.
+fn owner_conflict(
+    server: &mut TestServer,
+    phone: &mut Store,
+    tablet: &mut Store,
+    id: &str,
+) -> TestResult {
+    let owner = |o: &str| ContactPatch {
+        set: BTreeMap::from([("owner".to_string(), o.to_string())]),
+        ..Default::default()
+    };
+    phone.edit_contact(id, owner("rep2"))?;
+    tablet.edit_contact(id, owner("rep3"))?;
+    let managers: Rule = |_, _, _| None;
+    server.sync(phone, managers)?;
+    server.sync(tablet, managers)?;
+    server.sync(phone, managers)?;
+    assert!(
+        phone.contact_conflicts(id)?.iter().any(|c| c.field == "owner"),
+        "a conflict on the owner"
+    );
+    Ok(())
+}
+
 #[test]
 fn a_refused_owner_change_is_undone_and_later_edits_reach_other_devices() -> TestResult {
     for how in 0..3 {
@@ -199,6 +233,11 @@ fn a_refused_owner_change_is_undone_and_later_edits_reach_other_devices() -> Tes
         let c = phone.add_contact(zhang())?;
         assert_eq!(server.sync(&mut phone, rep_rules)?, 0);
         server.sync(&mut tablet, rep_rules)?;
+        if how == 1 {
+            owner_conflict(&mut server, &mut phone, &mut tablet, &c.id)?;
+        }
+        // The owner the server holds, which the refused change must leave in place.
+        let owner = phone.get_contact(&c.id)?.owner;
 
         strand(&mut phone, &c.id, how)?;
         // Edited again before the sync: this edit depends on the refused one.
@@ -219,11 +258,7 @@ fn a_refused_owner_change_is_undone_and_later_edits_reach_other_devices() -> Tes
         assert_eq!(notice.fields, ["owner"], "case {how}");
         assert!(!notice.removed);
         let now = phone.get_contact(&c.id)?;
-        assert_eq!(
-            now.owner.as_deref(),
-            Some("rep1"),
-            "case {how}: the server's owner"
-        );
+        assert_eq!(now.owner, owner, "case {how}: the server's owner");
         assert_eq!(
             now.title.as_deref(),
             Some("总监"),
@@ -251,7 +286,7 @@ fn a_refused_owner_change_is_undone_and_later_edits_reach_other_devices() -> Tes
         server.sync(&mut tablet, rep_rules)?;
         let there = tablet.get_contact(&c.id)?;
         assert_eq!(there.title.as_deref(), Some("总监"), "case {how}");
-        assert_eq!(there.owner.as_deref(), Some("rep1"), "case {how}");
+        assert_eq!(there.owner, owner, "case {how}");
         assert_eq!(there.phones.len(), 2, "case {how}: {:?}", there.phones);
         // Both devices hold the same document.
         assert_eq!(

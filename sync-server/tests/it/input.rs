@@ -43,10 +43,11 @@ fn last(doc: &mut AutoCommit) -> Vec<u8> {
     doc.get_last_local_change().unwrap().raw_bytes().to_vec()
 }
 
-/// A contact named `name` with `phones`, as one change.
-fn contact(actor: &[u8], name: &str, phones: &[&str], typed: Option<&str>) -> Vec<u8> {
+/// A contact `id` named `name` with `phones`, as one change.
+fn contact(actor: &[u8], id: &str, name: &str, phones: &[&str], typed: Option<&str>) -> Vec<u8> {
     let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
     doc.put(ROOT, "kind", "contact").unwrap();
+    doc.put(ROOT, "id", id).unwrap();
     doc.put(ROOT, "name", name).unwrap();
     let list = doc.put_object(ROOT, "phones", ObjType::List).unwrap();
     for (i, p) in phones.iter().enumerate() {
@@ -73,6 +74,7 @@ async fn stored_phone_forms_are_accepted_and_typed_ones_refused(s: Arc<dyn Stora
             &ok,
             contact(
                 &actor,
+                &ok,
                 "前台",
                 &["+8675588888888;ext=123", "+8613800138000"],
                 Some(r#"{"+8675588888888;ext=123":"0755-8888 8888 转 123"}"#),
@@ -81,12 +83,19 @@ async fn stored_phone_forms_are_accepted_and_typed_ones_refused(s: Arc<dyn Stora
         // What a rep typed is not a stored form: a device must normalize it first.
         push(
             &typed_phone,
-            contact(&actor, "总机", &["0755-8888 8888 转 123"], None),
+            contact(
+                &actor,
+                &typed_phone,
+                "总机",
+                &["0755-8888 8888 转 123"],
+                None,
+            ),
         ),
         push(
             &bad_typed,
             contact(
                 &actor,
+                &bad_typed,
                 "总机",
                 &["+8675588888888;ext=123"],
                 Some("not a map"),
@@ -118,8 +127,10 @@ async fn a_visit_at_null_island_is_refused(s: Arc<dyn Storage>) {
     let actor = new_actor();
     let customer = new_record();
     let visit = |lat: f64, lon: f64| {
+        let id = new_record();
         let mut doc = AutoCommit::new().with_actor(ActorId::from(actor.as_slice()));
         doc.put(ROOT, "kind", "visit").unwrap();
+        doc.put(ROOT, "id", id.as_str()).unwrap();
         doc.put(ROOT, "contact_id", customer.as_str()).unwrap();
         doc.put(ROOT, "user", "alice").unwrap();
         doc.put(ROOT, "lat", lat).unwrap();
@@ -128,7 +139,7 @@ async fn a_visit_at_null_island_is_refused(s: Arc<dyn Storage>) {
         doc.put(ROOT, "device_time", "2026-11-23T09:00:00+08:00")
             .unwrap();
         PushChange {
-            record: new_record(),
+            record: id,
             kind: "visit".into(),
             change: last(&mut doc),
         }
@@ -137,7 +148,7 @@ async fn a_visit_at_null_island_is_refused(s: Arc<dyn Storage>) {
         PushChange {
             record: customer.clone(),
             kind: "contact".into(),
-            change: contact(&actor, "张伟", &[], None),
+            change: contact(&actor, &customer, "张伟", &[], None),
         },
         visit(0.0, 0.0),
         visit(22.5431, 113.948),

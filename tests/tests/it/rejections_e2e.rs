@@ -1,7 +1,9 @@
 //! A change the server refuses never strands its record (issue 17, item 12), end to end: the
 //! real server binary in a private tenant and `outpost` CLI devices. A rep writes an owner the
-//! server refuses (three ways: `contact edit --set owner=X`, `contact resolve ID owner X`,
-//! `contact edit --unset owner`) and edits the contact again before syncing. The sync reports
+//! server refuses (`contact edit --set owner=X`, `contact edit --unset owner`; the third way,
+//! `contact resolve ID owner X` without a conflict, is now refused on the device itself, and the
+//! resolve of a real conflict is covered in `core/tests/it/rejections.rs`) and edits the contact
+//! again before syncing. The sync reports
 //! the refusal with its reason, the owner is back at the server's value, the later edit reaches
 //! the server in the same sync, nothing is left in the outbox, and the next ordinary edit
 //! reaches the rep's manager.
@@ -40,15 +42,18 @@ fn a_refused_owner_change_is_undone_and_the_contact_keeps_syncing() -> TestResul
     let alice = device("alice", "rep")?;
     let boss = device("boss", "manager")?;
 
-    let strandings: [&[&str]; 3] = [
+    let strandings: [&[&str]; 2] = [
         &["contact", "edit", "ID", "--set", "owner=boss"],
-        &["contact", "resolve", "ID", "owner", "boss"],
         &["contact", "edit", "ID", "--unset", "owner"],
     ];
     for (case, stranding) in strandings.iter().enumerate() {
         let phone = format!("138 0013 800{case}");
         let id = contact_id(&alice.ok(&["contact", "add", "--name", "张伟", "--phone", &phone])?)?;
         alice.ok(&["sync"])?;
+        // A resolve without a conflict never reaches the server (item 15): nothing to strand.
+        let resolve = alice.run(&["contact", "resolve", &id, "owner", "boss"])?;
+        assert_eq!(resolve.code, 2, "case {case}: {}", resolve.stderr);
+        assert!(resolve.stderr.contains("no conflict"), "{}", resolve.stderr);
 
         let args: Vec<&str> = stranding
             .iter()
