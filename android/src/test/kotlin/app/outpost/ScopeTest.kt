@@ -120,7 +120,7 @@ class ScopeTest : AutoCloseable {
         sync(boss)
 
         // The rep writes an owner (the server refuses reassignments by reps), then edits again.
-        alice.store.resolveContactConflict(zhang.id, "owner", "boss")
+        alice.store.editContact(zhang.id, ContactPatch(owner = "boss"))
         alice.store.editContact(zhang.id, ContactPatch(title = "总监"))
         val report = sync(alice)
         assertEquals(1L, report.rejected, "$report")
