@@ -212,7 +212,20 @@ impl Store {
 
     /// Edits a contact: only the fields given change. Unknown fields in the document are kept.
     pub fn edit_contact(&mut self, id: &str, patch: ContactPatch) -> Result<Contact> {
-        if let Some(o) = patch.owner.as_deref().map(str::trim) {
+        // The owner can be written three ways (the field, `set`, `unset`); each needs `assign`.
+        let owner = patch
+            .owner
+            .as_deref()
+            .or_else(|| patch.set.get("owner").map(String::as_str))
+            .map(str::trim)
+            .or_else(|| {
+                patch
+                    .unset
+                    .iter()
+                    .any(|k| k.trim() == "owner")
+                    .then_some("")
+            });
+        if let Some(o) = owner {
             let current = self.ctx(get(&self.conn, id))?;
             if current.owner.as_deref().unwrap_or_default() != o {
                 let r = super::scope::require(&self.conn, "assign", "change a contact's owner");

@@ -184,7 +184,9 @@ fn strand(store: &mut Store, id: &str, how: usize) -> Result<(), Error> {
                 .and_then(|c| c.values.into_iter().nth(1))
                 .map(|v| v.value)
                 .unwrap_or_default();
-            store.resolve_contact_conflict(id, "owner", &loser).map(|_| ())
+            store
+                .resolve_contact_conflict(id, "owner", &loser)
+                .map(|_| ())
         }
         _ => store
             .edit_contact(
@@ -217,7 +219,10 @@ fn owner_conflict(
     server.sync(tablet, managers)?;
     server.sync(phone, managers)?;
     assert!(
-        phone.contact_conflicts(id)?.iter().any(|c| c.field == "owner"),
+        phone
+            .contact_conflicts(id)?
+            .iter()
+            .any(|c| c.field == "owner"),
         "a conflict on the owner"
     );
     Ok(())

@@ -332,6 +332,18 @@ fn a_known_role_is_enforced_locally_and_an_unknown_one_is_left_to_the_server() -
         store.edit_contact(&c.id, outpost_core::ContactPatch { owner: Some("rep2".into()), ..Default::default() }),
         Err(Error::Permission { ref action, .. }) if action == "change a contact's owner"
     ));
+    // Nor through the generic `set` and `unset` (issue 17: no path around the early check).
+    assert!(matches!(
+        store.edit_contact(&c.id, outpost_core::ContactPatch {
+            set: std::collections::BTreeMap::from([("owner".to_string(), "rep2".to_string())]),
+            ..Default::default()
+        }),
+        Err(Error::Permission { ref action, .. }) if action == "change a contact's owner"
+    ));
+    assert!(matches!(
+        store.edit_contact(&c.id, outpost_core::ContactPatch { unset: vec!["owner".into()], ..Default::default() }),
+        Err(Error::Permission { ref action, .. }) if action == "change a contact's owner"
+    ));
     store.edit_deal(&plain.id, None, Some("跟进".into()), Some("rep1".into()))?;
 
     // Finance may write amounts but not deals, contacts or merges.

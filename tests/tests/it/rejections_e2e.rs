@@ -1,12 +1,12 @@
 //! A change the server refuses never strands its record (issue 17, item 12), end to end: the
-//! real server binary in a private tenant and `outpost` CLI devices. A rep writes an owner the
-//! server refuses (`contact edit --set owner=X`, `contact edit --unset owner`; the third way,
-//! `contact resolve ID owner X` without a conflict, is now refused on the device itself, and the
+//! real server binary in a private tenant and `outpost` CLI devices. A rep's device that last
+//! heard its role could reassign (`assign`) writes an owner while the operator has taken that
+//! permission away (`contact edit --set owner=X`, `contact edit --unset owner`; the third way,
+//! `contact resolve ID owner X` without a conflict, is refused on the device itself, and the
 //! resolve of a real conflict is covered in `core/tests/it/rejections.rs`) and edits the contact
-//! again before syncing. The sync reports
-//! the refusal with its reason, the owner is back at the server's value, the later edit reaches
-//! the server in the same sync, nothing is left in the outbox, and the next ordinary edit
-//! reaches the rep's manager.
+//! again before syncing. The sync reports the refusal with its reason, the owner is back at the
+//! server's value, the later edit reaches the server in the same sync, nothing is left in the
+//! outbox, and the next ordinary edit reaches the rep's manager.
 
 use outpost_tests::procs::{BoxError, Device, Server};
 use serde_json::Value;
@@ -41,6 +41,10 @@ fn a_refused_owner_change_is_undone_and_the_contact_keeps_syncing() -> TestResul
     };
     let alice = device("alice", "rep")?;
     let boss = device("boss", "manager")?;
+    // Reps of this tenant may reassign records until the operator takes it back.
+    let rep_with_assign = "contact:read,contact:write,visit:read,visit:write,deal:read,\
+                           deal:write,task:read,task:write,attachment:read,attachment:write,\
+                           invalidate,merge,scope:own,assign";
 
     let strandings: [&[&str]; 2] = [
         &["contact", "edit", "ID", "--set", "owner=boss"],
@@ -48,8 +52,11 @@ fn a_refused_owner_change_is_undone_and_the_contact_keeps_syncing() -> TestResul
     ];
     for (case, stranding) in strandings.iter().enumerate() {
         let phone = format!("138 0013 800{case}");
+        admin(&["role", "set", "rep", "--permissions", rep_with_assign])?;
         let id = contact_id(&alice.ok(&["contact", "add", "--name", "张伟", "--phone", &phone])?)?;
         alice.ok(&["sync"])?;
+        // The phone now believes it may reassign; the operator takes that back meanwhile.
+        admin(&["role", "reset", "rep"])?;
         // A resolve without a conflict never reaches the server (item 15): nothing to strand.
         let resolve = alice.run(&["contact", "resolve", &id, "owner", "boss"])?;
         assert_eq!(resolve.code, 2, "case {case}: {}", resolve.stderr);

@@ -113,13 +113,22 @@ class ScopeTest : AutoCloseable {
     fun aRefusedOwnerChangeIsUndoneAndTheLaterEditStillSyncs() {
         val tenant = server.createTenant("华南销售", sharing = "private")
         server.createTeam(tenant, "south", manager = "boss", members = listOf("alice"))
+        // Reps of this tenant may reassign records, until the operator takes it back.
+        val kinds = listOf("contact", "visit", "deal", "task", "attachment")
+        server.setRole(
+            tenant,
+            "rep",
+            kinds.flatMap { listOf("$it:read", "$it:write") } + listOf("invalidate", "merge", "scope:own", "assign"),
+        )
         val alice = device(tenant, "alice", "rep")
         val boss = device(tenant, "boss", "manager")
         val zhang = alice.store.addContact(NewContact(name = "张伟", phones = listOf("138 0013 8000")))
         sync(alice)
         sync(boss)
+        server.resetRole(tenant, "rep")
 
-        // The rep writes an owner (the server refuses reassignments by reps), then edits again.
+        // The phone, which last heard it may reassign, writes an owner (the server now refuses
+        // reassignments by reps), then edits again.
         alice.store.editContact(zhang.id, ContactPatch(owner = "boss"))
         alice.store.editContact(zhang.id, ContactPatch(title = "总监"))
         val report = sync(alice)

@@ -72,6 +72,16 @@ class SyncServer(val dataDir: File) : AutoCloseable {
         operator("tenant", "lease", "--tenant", tenant, "--days", "$days", "--grace-days", "$graceDays")
     }
 
+    /** `outpost-server role set ROLE --permissions P1,P2,...`: a role's permissions in a tenant. */
+    fun setRole(tenant: String, role: String, permissions: List<String>) {
+        operator("role", "set", role, "--permissions", permissions.joinToString(","), "--tenant", tenant)
+    }
+
+    /** `outpost-server role reset ROLE`: a default role back to its defaults. */
+    fun resetRole(tenant: String, role: String) {
+        operator("role", "reset", role, "--tenant", tenant)
+    }
+
     /** `outpost-server record assign RECORD --to USER`: gives a contact to another owner. */
     fun assign(tenant: String, record: String, to: String) {
         operator("record", "assign", record, "--to", to, "--tenant", tenant)
