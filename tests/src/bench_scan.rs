@@ -206,6 +206,21 @@ pub struct ScanBenchReport {
     pub peak_over_target: f64,
     /// The fields not read exactly (the first 80).
     pub misses: Vec<Miss>,
+    /// The crops with IoU below 0.9, with the confidence they were given.
+    pub wrong_crops: Vec<WrongCrop>,
+}
+
+/// A crop that missed the document.
+#[derive(Debug, Clone, Serialize)]
+pub struct WrongCrop {
+    /// Photo number and case, e.g. `6 card/bands`.
+    pub photo: String,
+    /// IoU with the true outline.
+    pub iou: f64,
+    /// The `corner_confidence` the scanner gave it.
+    pub corner_confidence: f64,
+    /// Whether the scanner said it found a document.
+    pub document_found: bool,
 }
 
 /// A true value searched for in a raw OCR text.
@@ -608,6 +623,17 @@ pub fn run(
         })
         .take(80)
         .collect();
+    let wrong_crops: Vec<WrongCrop> = measured
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.iou < RIGHT_CROP_IOU)
+        .map(|(n, m)| WrongCrop {
+            photo: format!("{n} {}", m.label),
+            iou: m.iou,
+            corner_confidence: m.corner_confidence,
+            document_found: m.found_document,
+        })
+        .collect();
 
     say(
         config.progress,
@@ -660,6 +686,7 @@ pub fn run(
         models_mb,
         peak_over_target: rss.peak_rss_mb / (3.0 * rss.frame_mb + models_mb).max(1e-9),
         misses,
+        wrong_crops,
     })
 }
 

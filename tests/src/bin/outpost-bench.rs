@@ -126,6 +126,15 @@ fn scan(args: ScanArgs) -> Result<(), BoxError> {
     };
     kind(&mut out, "cards", &report.cards)?;
     kind(&mut out, "contracts", &report.contracts)?;
+    for (name, k) in [("card", &report.cards), ("contract", &report.contracts)] {
+        for (case, g) in &k.per_case {
+            writeln!(
+                out,
+                "  {name}/{case}: {} photos, fields {:.3}, IoU mean {:.3} min {:.3}, upright {:.2}",
+                g.photos, g.field_accuracy, g.corner_iou_mean, g.corner_iou_min, g.upright
+            )?;
+        }
+    }
     writeln!(
         out,
         "all: corner IoU mean {:.4} (target >= 0.98), min {:.4} (target >= 0.90); scan p50 {:.0} ms, scan_vs_rapidocr {} (target <= 0.5), scan_vs_tesseract {} (target <= 1.0){}{}\nmodels load {:.0} ms; enhance p50 {:.0} ms on 12 MP; peak {:.1} MB = {:.2}x the frame, {:.2}x the target (3 frames + {:.1} MB of models)",
