@@ -98,7 +98,7 @@ fn estimate_background(img: &RgbImage) -> Background {
     let paper_luma = 0.3 * paper[0] + 0.59 * paper[1] + 0.11 * paper[2];
     let paper_min = paper.iter().copied().fold(f32::MAX, f32::min);
     let paper_max = paper.iter().copied().fold(0.0, f32::max);
-    if paper_luma < PAPER_MIN_LEVEL || paper_min < 0.4 * paper_max {
+    if paper_luma < PAPER_MIN_LEVEL || paper_min < 0.3 * paper_max {
         // Most of the document is dark or coloured (a black card, a blue card): there is no
         // paper to even out; leave the levels alone.
         for v in smooth.iter_mut() {
