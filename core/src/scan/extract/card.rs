@@ -5,8 +5,7 @@
 //! words (company suffixes like `有限公司` or `Co., Ltd.`, title words like `经理` or
 //! `Manager`) and by size and place: the name is a short line, usually the largest text.
 
-use super::{after_label, is_han, names, normalize_text, phones, Field};
-use crate::normalize;
+use super::{after_label, is_han, names, normalize_text, phones, web, Field};
 use crate::scan::ocr::OcrLine;
 use crate::Region;
 use regex::Regex;
@@ -32,20 +31,46 @@ pub struct CardFields {
     pub website: Option<Field>,
 }
 
+impl CardFields {
+    /// The confidence (0..1) of each field found, by the field's name as serialized (`name`,
+    /// `title`, `company`, `phones`, `emails`, `address`, `website`). A list counts as sure as
+    /// its least sure member.
+    pub fn confidences(&self) -> Vec<(&'static str, f32)> {
+        let one = |name, f: &Option<Field>| f.as_ref().map(|f| (name, f.confidence));
+        let list = |name, fs: &[Field]| {
+            fs.iter()
+                .map(|f| f.confidence)
+                .reduce(f32::min)
+                .map(|c| (name, c))
+        };
+        [
+            one("name", &self.name),
+            one("title", &self.title),
+            one("company", &self.company),
+            list("phones", &self.phones),
+            list("emails", &self.emails),
+            one("address", &self.address),
+            one("website", &self.website),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The confidence of one field by name (see [`CardFields::confidences`]), `None` when it
+    /// was not found.
+    pub fn confidence(&self, field: &str) -> Option<f32> {
+        self.confidences()
+            .into_iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, c)| c)
+    }
+}
+
 fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| unreachable!("built-in pattern {pattern}: {e}"))
 }
 
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-});
-static WEBSITE: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)(?:https?://)?(?:www|WWW)\.[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}(?:/[^\s]*)?|https?://[a-z0-9\-.]+\.[a-z]{2,}(?:/[^\s]*)?",
-    )
-});
-const EMAIL_LABELS: &[&str] = &["E-mail", "Email", "Mail", "邮箱", "电邮", "E"];
-const WEB_LABELS: &[&str] = &["Website", "Web", "网址", "网站", "W", "URL"];
 const ADDRESS_LABELS: &[&str] = &["地址", "Address", "Addr", "Add", "A"];
 const ADDRESS_CUES: &[&str] = &[
     "省", "市", "区", "县", "路", "街", "道", "号", "大厦", "室", "楼", "层", "园", "ROAD", "RD.",
@@ -274,70 +299,6 @@ pub fn extract_card(lines: &[OcrLine], region: Region) -> CardFields {
     card
 }
 
-/// Top-level domains an e-mail or a site repaired from OCR noise must end in: a repair that
-/// ends elsewhere (`sales @ beijing. office`) was ordinary text, not an address.
-const KNOWN_TLDS: &[&str] = &[
-    "com", "cn", "net", "org", "edu", "gov", "info", "biz", "jp", "vn", "hk", "tw", "mo", "kr",
-    "sg", "my", "th", "id", "ph", "in", "de", "fr", "uk", "us", "au", "ca", "it", "es", "nl", "ch",
-    "ru", "io", "co", "cc", "me", "top", "xyz", "asia", "tech", "ai", "shop", "site", "online",
-    "ltd", "group",
-];
-
-/// What OCR reads for `@` (`(at)`, `[at]`, `©`) and for the dot (`。`, `．`, `,` in a domain).
-static AT_MARK: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\s*(?:[(\[{（【]\s*at\s*[)\]}）】]|[©®])\s*"));
-static DOT_MARK: LazyLock<Regex> = LazyLock::new(|| re(r"\s*[。．｡﹒]\s*"));
-
-fn known_tld(domain: &str) -> bool {
-    domain
-        .rsplit('.')
-        .next()
-        .is_some_and(|tld| KNOWN_TLDS.contains(&tld.to_ascii_lowercase().as_str()))
-}
-
-/// The e-mail addresses of a line, repaired from OCR noise: full-width `＠` (folded earlier),
-/// `(at)`, `。` for the dot, spaces inside (`wang @ qq . com`), a comma in the domain. Each
-/// comes with whether it had to be repaired; a repaired address must end in a known domain.
-fn emails_in(text: &str) -> Vec<(String, bool)> {
-    let at = if text.contains('@') {
-        text.to_string()
-    } else {
-        AT_MARK.replace_all(text, "@").into_owned()
-    };
-    if !at.contains('@') {
-        return Vec::new();
-    }
-    let body = after_label(&at, EMAIL_LABELS).unwrap_or(&at);
-    let dotted = DOT_MARK.replace_all(body, ".");
-    let squeezed: String = dotted
-        .replace(" @", "@")
-        .replace("@ ", "@")
-        .replace(" .", ".")
-        .replace(". ", ".");
-    let squeezed = match squeezed.split_once('@') {
-        Some((local, domain)) => format!("{local}@{}", domain.replace([',', '，'], ".")),
-        None => squeezed,
-    };
-    let mut out = Vec::new();
-    for m in EMAIL.find_iter(&squeezed) {
-        let found = m.as_str();
-        // Read as printed when the address stands in the original text as it is.
-        let repaired = !text.contains(found);
-        let domain = found.rsplit('@').next().unwrap_or_default();
-        if repaired && !known_tld(domain) {
-            continue;
-        }
-        if let Ok(email) = normalize::email("email", found) {
-            out.push((email, repaired));
-        }
-    }
-    out
-}
-
-/// A line that is nothing but a domain (`huaqiang.com.cn`): a website printed without `www.`.
-static BARE_DOMAIN: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(?i)[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*\.[a-z]{2,6}/?$"));
-
 /// E-mails, websites and phones of one line. `phone_label` is a label printed alone before
 /// the line (`传真` on the line above, `Tel` in the box to the left).
 fn contact_details(
@@ -346,42 +307,16 @@ fn contact_details(
     region: Region,
     card: &mut CardFields,
 ) {
-    for (email, repaired) in emails_in(&line.text) {
+    for (email, repaired) in web::emails_in(&line.text) {
         if !card.emails.iter().any(|e| e.value == email) {
             let rule = if repaired { 0.8 } else { 0.95 };
             card.emails.push(Field::from_line(email, line.ocr, rule));
         }
         line.used = true;
     }
-    // Website: `www.` or a scheme, or a web label, or a line that is only a known domain.
-    let dotted = DOT_MARK.replace_all(&line.text, ".");
-    let web_body = after_label(&dotted, WEB_LABELS);
-    let squeezed = web_body
-        .unwrap_or(&dotted)
-        .replace(". ", ".")
-        .replace(" .", ".");
-    let web = WEBSITE
-        .find(&squeezed)
-        .map(|m| (m.as_str().to_string(), 0.95))
-        .or_else(|| {
-            web_body
-                .filter(|b| !b.contains('@') && b.contains('.') && !b.contains(' '))
-                .map(|b| (b.to_string(), 0.9))
-        })
-        .or_else(|| {
-            let t = squeezed.trim();
-            (BARE_DOMAIN.is_match(t) && known_tld(t.trim_end_matches('/')) && !line.used)
-                .then(|| (t.to_string(), 0.75))
-        });
-    if let Some((site, rule)) = web {
-        if !site.contains('@') && card.website.is_none() {
-            let value = site
-                .to_lowercase()
-                .trim_start_matches("http://")
-                .trim_start_matches("https://")
-                .trim_end_matches(['/', '.', ','])
-                .to_string();
-            card.website = Some(Field::from_line(value, line.ocr, rule));
+    if card.website.is_none() {
+        if let Some((site, rule)) = web::website_in(&line.text, !line.used) {
+            card.website = Some(Field::from_line(site, line.ocr, rule));
             line.used = true;
         }
     }
@@ -1217,5 +1152,7 @@ mod tests {
             sure.name.as_ref().map_or(0.0, |f| f.confidence),
         );
         assert!(g < 0.5 && s > 0.7, "guess {g}, sure {s}");
+        assert_eq!(sure.confidence("name"), Some(s));
+        assert!(sure.confidences().iter().any(|(f, _)| *f == "company"));
     }
 }

@@ -42,6 +42,34 @@ pub struct AmountMismatch {
     pub warning: String,
 }
 
+impl ContractFields {
+    /// The confidence (0..1) of each field found, by the field's name as serialized
+    /// (`contract_number`, `party_a`, `party_b`, `amount`, `amount_upper`, `date`).
+    pub fn confidences(&self) -> Vec<(&'static str, f32)> {
+        let one = |name, f: &Option<Field>| f.as_ref().map(|f| (name, f.confidence));
+        [
+            one("contract_number", &self.contract_number),
+            one("party_a", &self.party_a),
+            one("party_b", &self.party_b),
+            self.amount.as_ref().map(|f| ("amount", f.confidence)),
+            one("amount_upper", &self.amount_upper),
+            one("date", &self.date),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The confidence of one field by name (see [`ContractFields::confidences`]), `None`
+    /// when it was not found.
+    pub fn confidence(&self, field: &str) -> Option<f32> {
+        self.confidences()
+            .into_iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, c)| c)
+    }
+}
+
 fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| unreachable!("built-in pattern {pattern}: {e}"))
 }
@@ -901,8 +929,9 @@ mod tests {
         // A real disagreement is reported, and the amount's confidence drops.
         let c = contract(&["合同总金额：¥350,000.00（大写：人民币叁拾万元整）"]);
         assert!(c.amount_mismatch.is_some());
-        let conf = c.amount.as_ref().map_or(1.0, |a| a.confidence);
+        let conf = c.confidence("amount").unwrap_or(1.0);
         assert!(conf < 0.5, "{conf}");
+        assert_eq!(c.confidence("party_a"), None);
     }
 
     #[test]
