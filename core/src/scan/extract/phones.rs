@@ -166,9 +166,7 @@ pub fn card_region(texts: &[&str], default: Region) -> Region {
     let vietnamese_address = upper.contains("VIETNAM") || upper.contains("VIỆT NAM");
     let code = if all.chars().filter(|c| is_kana(*c)).count() >= 2 || japanese_address {
         Some("JP")
-    } else if vietnamese_address {
-        Some("VN")
-    } else if all.chars().filter(|c| is_vietnamese(*c)).count() >= 2 {
+    } else if vietnamese_address || all.chars().filter(|c| is_vietnamese(*c)).count() >= 2 {
         Some("VN")
     } else if all.chars().filter(|c| is_hangul(*c)).count() >= 2 {
         Some("KR")
