@@ -463,13 +463,15 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
 }
 
 /// A logo mark read together with the company beside it (`T Tianjin Tianze ...`,
-/// `盛盛世生物...`): a lone first letter repeating the next word's initial is dropped.
+/// `H Beijing Huaqiang ...`): a lone first letter repeating the initial of a word of the
+/// name is dropped.
 fn without_logo_mark(company: &str) -> String {
     let mut words = company.split(' ');
     if let (Some(first), Some(second)) = (words.next(), words.next()) {
+        let initial = |w: &str| w.starts_with(first);
         if first.chars().count() == 1
             && first.chars().all(|c| c.is_ascii_uppercase())
-            && second.starts_with(first)
+            && (second.starts_with(first) || company.split(' ').skip(2).any(initial))
         {
             return company[first.len()..].trim_start().to_string();
         }
@@ -929,6 +931,8 @@ mod tests {
             ),
         ]);
         assert_eq!(value(&c.company), "Tianjin Tianze Trading Co., Ltd.");
+        let c = card(&[("H Beijing Huaqiang Industrial Co., Ltd.", 80, 60, 44)]);
+        assert_eq!(value(&c.company), "Beijing Huaqiang Industrial Co., Ltd.");
         assert_eq!(value(&c.name), "Tony Brown");
         assert_eq!(
             value(&c.address),

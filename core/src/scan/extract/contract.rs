@@ -95,12 +95,15 @@ const NUMBER_LABELS: &[&str] = &[
     "Contract Number",
     "Agreement No.",
     "Agreement No",
+    // OCR often drops the space.
+    "ContractNo",
+    "AgreementNo",
     "编号",
     "No.",
     "NO:",
     "No",
 ];
-const STRONG_NUMBER_LABELS: usize = 9;
+const STRONG_NUMBER_LABELS: usize = 11;
 const AMOUNT_CUES: &[&str] = &[
     "金额",
     "总价",
@@ -912,6 +915,8 @@ mod tests {
         assert_eq!(value(&c.contract_number), "GZ-2026-077");
         let c = contract(&["PURCHASE CONTRACT  No: PC20261123"]);
         assert_eq!(value(&c.contract_number), "PC20261123");
+        let c = contract(&["ContractNo.:CG202449965", "Account No.: 6222 0000 1111"]);
+        assert_eq!(value(&c.contract_number), "CG202449965");
     }
 
     #[test]
