@@ -931,12 +931,15 @@ mod tests {
             ),
         ]);
         assert_eq!(value(&c.company), "Tianjin Tianze Trading Co., Ltd.");
-        let c = card(&[("H Beijing Huaqiang Industrial Co., Ltd.", 80, 60, 44)]);
-        assert_eq!(value(&c.company), "Beijing Huaqiang Industrial Co., Ltd.");
         assert_eq!(value(&c.name), "Tony Brown");
         assert_eq!(
             value(&c.address),
             "广东省东莞市松山湖东莞大道924号银河大厦1514室"
+        );
+        let logo = card(&[("H Beijing Huaqiang Industrial Co., Ltd.", 80, 60, 44)]);
+        assert_eq!(
+            value(&logo.company),
+            "Beijing Huaqiang Industrial Co., Ltd."
         );
     }
 
