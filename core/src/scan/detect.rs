@@ -386,9 +386,9 @@ fn angle_between(a: &Line, b: &Line) -> f64 {
 }
 
 /// How many ranked outlines [`outlines`] returns at most.
-const MAX_OUTLINES: usize = 24;
+const MAX_OUTLINES: usize = 96;
 
-/// Every plausible quadrilateral, best score first, near-duplicates (IoU above 0.97) dropped.
+/// Every plausible quadrilateral, best score first, near-duplicates (IoU above 0.93) dropped.
 fn ranked_quads(cands: &[Candidate], w: f64, h: f64) -> Vec<Outline> {
     let min_dim = w.min(h);
     let mut pairs = Vec::new();
@@ -459,7 +459,7 @@ fn ranked_quads(cands: &[Candidate], w: f64, h: f64) -> Vec<Outline> {
             break;
         }
         let q = o.points();
-        if kept.iter().all(|k| quad_iou(&k.points(), &q) < 0.97) {
+        if kept.iter().all(|k| quad_iou(&k.points(), &q) < 0.93) {
             kept.push(o);
         }
     }
@@ -728,7 +728,7 @@ pub(crate) fn outlines(small: &RgbImage) -> Vec<Outline> {
     }
     let g = gradient(small);
     let (w, h) = (g.w as f64, g.h as f64);
-    let mut cands: Vec<Candidate> = hough_lines(&g, 48)
+    let mut cands: Vec<Candidate> = hough_lines(&g, 64)
         .into_iter()
         .map(|l| {
             let mut c = Candidate::new(l, w, h, false);

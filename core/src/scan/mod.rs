@@ -85,6 +85,9 @@ pub struct PrepareOptions {
     pub min_side: u32,
     /// Long side of the small copy used to find the document. Default 640.
     pub detect_long_side: u32,
+    /// Smallest long side of the copy [`prepare_with_text`] gives its text finder (the
+    /// outline's copy is too coarse for a card's smaller lines). Default 960.
+    pub text_long_side: u32,
     /// Corners chosen by the user (oriented image, clockwise from top-left): skip detection.
     pub corners: Option<[Point; 4]>,
 }
@@ -96,6 +99,7 @@ impl Default for PrepareOptions {
             max_pixels: 64_000_000,
             min_side: 64,
             detect_long_side: 640,
+            text_long_side: 960,
             corners: None,
         }
     }
@@ -179,10 +183,10 @@ pub fn prepare_with(bytes: &[u8], opts: &PrepareOptions) -> Result<Prepared, Sca
     run::<ScanError>(bytes, opts, None)
 }
 
-/// [`prepare_with`], with `find_text` finding the text boxes (in its pixels) of the small upright
-/// copy the document is searched in (`opts.detect_long_side` on its long side). The text
-/// decides among the candidate outlines; see the module docs. [`pipeline::Scanner`] passes
-/// the PP-OCR detector.
+/// [`prepare_with`], with `find_text` finding the text boxes (in its pixels) of an upright copy
+/// of the photo (at least `opts.text_long_side` on its long side, or the photo itself when
+/// smaller). The text decides among the candidate outlines; see the module docs.
+/// [`pipeline::Scanner`] passes the PP-OCR detector.
 pub fn prepare_with_text<E, F>(bytes: &[u8], opts: &PrepareOptions, find_text: F) -> Result<Prepared, E>
 where
     E: From<ScanError>,
@@ -221,7 +225,15 @@ fn locate<E>(
     let (mut text, mut text_ms) = (None, 0.0);
     if let Some(find) = find_text {
         let t = Instant::now();
-        text = Some(find(&small)?);
+        let kt = (ow.max(oh) / opts.text_long_side.max(1)).max(1);
+        let boxes = if kt == k {
+            find(&small)?
+        } else {
+            let copy = decode::small_oriented(frame, kt);
+            let s = kt as f32 / k as f32;
+            find(&copy)?.into_iter().map(|b| b.scaled(s, s)).collect()
+        };
+        text = Some(boxes);
         text_ms = ms(t);
     }
     let (sw, sh) = (f64::from(small.width()), f64::from(small.height()));
@@ -271,12 +283,17 @@ fn run<E: From<ScanError>>(
     opts: &PrepareOptions,
     find_text: Option<FindText<'_, E>>,
 ) -> Result<Prepared, E> {
-    if opts.detect_long_side < 64 {
-        return Err(ScanError::InvalidOption {
-            option: "detect_long_side",
-            reason: format!("{} is below 64 pixels", opts.detect_long_side),
+    for (option, v) in [
+        ("detect_long_side", opts.detect_long_side),
+        ("text_long_side", opts.text_long_side),
+    ] {
+        if v < 64 {
+            return Err(ScanError::InvalidOption {
+                option,
+                reason: format!("{v} is below 64 pixels"),
+            }
+            .into());
         }
-        .into());
     }
     let t = Instant::now();
     let frame = decode::decode(bytes, opts.max_pixels, opts.min_side)?;

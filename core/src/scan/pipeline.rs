@@ -16,8 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-/// Long side (px) at which the text detector looks at the small copy the outline is found in:
-/// upscaled from 640 so that a card's smaller lines are still found.
+/// Long side (px) at which the text detector looks for the text that checks the outline.
 const TEXT_LONG_SIDE: u32 = 960;
 
 /// How long each stage took, in milliseconds.
@@ -179,6 +178,7 @@ impl Scanner {
         let models = self.ocr.models();
         let opts = PrepareOptions {
             kind_hint: kind,
+            text_long_side: TEXT_LONG_SIDE,
             ..PrepareOptions::default()
         };
         prepare_with_text(bytes, &opts, |small| {
