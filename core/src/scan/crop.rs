@@ -130,12 +130,16 @@ fn distance_to_outline(q: &[[f64; 2]; 4], p: [f64; 2]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// The text boxes worth weighing: not specks.
-fn usable(text: &[TextBox]) -> Vec<(TextBox, f64)> {
+/// The text boxes worth weighing: not specks, and not blobs too thick to be a line of text at
+/// this scale (sticky notes and photos on a desk can look like text to the detector).
+fn usable(text: &[TextBox], w: f64, h: f64) -> Vec<(TextBox, f64)> {
+    let max_thick = 0.1 * w.max(h) as f32;
     text.iter()
         .filter_map(|b| {
             let area = f64::from(polygon_area(&b.corners).abs());
-            (area >= 4.0 && b.height().min(b.width()) >= 2.0).then_some((*b, area))
+            let (short, long) = (b.height().min(b.width()), b.height().max(b.width()));
+            let line_like = short <= max_thick && (long >= 1.3 * short || b.score >= 0.7);
+            (area >= 4.0 && short >= 2.0 && line_like).then_some((*b, area))
         })
         .collect()
 }
@@ -241,7 +245,7 @@ fn contains(outer: &Outline, inner: &Outline) -> bool {
 /// a `w x h` image), using `text` (boxes in the same pixels) when given.
 pub(crate) fn choose(outlines: &[Outline], text: Option<&[TextBox]>, w: f64, h: f64) -> Choice {
     let mut feats: Vec<Features> = outlines.iter().map(|o| features(o, w, h)).collect();
-    let text = text.map(usable).filter(|t| !t.is_empty());
+    let text = text.map(|t| usable(t, w, h)).filter(|t| !t.is_empty());
     let Some(text) = text else {
         // No text to check against: the best-scoring outline with one polarity all round, as
         // long as most of its perimeter is supported.
@@ -280,14 +284,15 @@ pub(crate) fn choose(outlines: &[Outline], text: Option<&[TextBox]>, w: f64, h: 
     }
     for j in 0..n {
         let area_j = signed_area(&outlines[j].corners).abs();
-        // Only a clearly smaller, card- or page-shaped outline with one polarity all round
-        // makes the larger one background: with sparse text, the white half of a two-tone
-        // card holds all the text found too.
+        // Only a clearly smaller, card- or page-shaped outline with strong edges and one
+        // polarity all round makes the larger one background: with sparse text, the white half
+        // of a two-tone card, or a box of text rows, holds all the text found too.
         background[j] = (0..n).any(|i| {
             i != j
                 && !inner[i]
                 && solid(i)
                 && outlines[i].consistent
+                && feats[i].min_edge >= 0.7
                 && feats[i].aspect_fit >= 0.5
                 && tf(i).inside > 0.0
                 && tf(i).inside >= tf(j).inside - 0.05
@@ -456,7 +461,7 @@ mod debug_dump {
         let models = ppocr::Models::load(&ppocr::default_dir(), 0).unwrap();
         let side: u32 = std::env::var("SIDE").ok().and_then(|s| s.parse().ok()).unwrap_or(640);
         let det: u32 = std::env::var("DET").ok().and_then(|s| s.parse().ok()).unwrap_or(960);
-        for e in std::fs::read_dir("/tmp/crop-dump").unwrap() {
+        for e in std::fs::read_dir(std::env::var("DUMPDIR").unwrap_or("/tmp/crop-dump".into())).unwrap() {
             let path = e.unwrap().path();
             if path.extension().is_none_or(|x| x != "jpg") {
                 continue;
@@ -497,7 +502,7 @@ mod debug_dump {
             println!("{} k {k} boxes {} ({ms:.0} ms) chosen {:?}", path.display(), boxes.len(), c.index);
             for (i, o) in outs.iter().enumerate().filter(|(i, o)| *i < 4 || Some(*i) == c.index || std::env::var("ALL").is_ok() && super::features(o, w, h).area_share < 0.12) {
                 let f = super::features(o, w, h);
-                let tf = super::text_features(o, &super::usable(&boxes), super::usable(&boxes).iter().map(|x| x.1).sum());
+                let tf = super::text_features(o, &super::usable(&boxes, w, h), super::usable(&boxes, w, h).iter().map(|x| x.1).sum());
                 println!(
                     "  {i:2} score {:7.1} conf {:.2} edge {:.2} min {:.2} cons {} bord {} skew {:.2} asp {:.2} area {:.2} | in {:.2} cut {:.2} near {:.2} tight {:.2} | {:?}",
                     o.score, super::sigmoid(c.logits[i]), f.edge, f.min_edge, f.consistent, f.borders, f.skew, f.aspect_fit, f.area_share,

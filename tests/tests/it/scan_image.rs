@@ -497,6 +497,9 @@ mod hard_outlines {
         let mut ious = Vec::new();
         let (mut cand_right, mut cand_wrong) = (Vec::new(), Vec::new());
         for (i, ph) in photos.iter().enumerate() {
+            if let Some(dir) = std::env::var_os("OUTPOST_SCAN_DUMP") {
+                std::fs::write(std::path::Path::new(&dir).join(format!("corpus-{i}.jpg")), &ph.jpeg)?;
+            }
             let p = scanner.prepare(&ph.jpeg, DocKind::Auto)?;
             let iou = quad_iou(&p.corners, &ph.corners);
             eprintln!(
