@@ -208,10 +208,7 @@ fn features(o: &Outline, w: f64, h: f64) -> Features {
 
 /// The calibrated logit of a candidate being the document's outline.
 pub(crate) fn logit(f: &Features) -> f64 {
-    let mut z = -4.0
-        + 2.5 * f.edge
-        + 1.5 * f.min_edge
-        + if f.consistent { 0.5 } else { 0.0 }
+    let mut z = -4.0 + 2.5 * f.edge + 1.5 * f.min_edge + if f.consistent { 0.5 } else { 0.0 }
         - [0.0, 0.4, 1.2, 3.5, 3.5][f.borders.min(4)]
         - 4.0 * (f.skew - 0.3).max(0.0)
         + 1.8 * f.aspect_fit
@@ -448,74 +445,5 @@ mod tests {
         assert_eq!(c.index, None, "{c:?}");
         let b = c.text_box.unwrap_or_default();
         assert!(b[0][0] < 100.0 && b[0][1] < 100.0 && b[2][0] > 400.0 && b[2][1] > 190.0);
-    }
-}
-
-#[cfg(test)]
-mod debug_dump {
-    #[test]
-    #[ignore]
-    #[allow(clippy::unwrap_used, clippy::expect_used)]
-    fn dump() {
-        use crate::scan::{decode, detect, ppocr};
-        let models = ppocr::Models::load(&ppocr::default_dir(), 0).unwrap();
-        let side: u32 = std::env::var("SIDE").ok().and_then(|s| s.parse().ok()).unwrap_or(640);
-        let det: u32 = std::env::var("DET").ok().and_then(|s| s.parse().ok()).unwrap_or(960);
-        for e in std::fs::read_dir(std::env::var("DUMPDIR").unwrap_or("/tmp/crop-dump".into())).unwrap() {
-            let path = e.unwrap().path();
-            if path.extension().is_none_or(|x| x != "jpg") {
-                continue;
-            }
-            let bytes = std::fs::read(&path).unwrap();
-            let frame = decode::decode(&bytes, 64_000_000, 64).unwrap();
-            let (ow, oh) = frame.oriented_dims();
-            let k = ow.max(oh).div_ceil(side).max(1);
-            let small = decode::small_oriented(&frame, k);
-            let t = std::time::Instant::now();
-            let th: f32 = std::env::var("TH").ok().and_then(|s| s.parse().ok()).unwrap_or(0.3);
-            let bt: f32 = std::env::var("BT").ok().and_then(|s| s.parse().ok()).unwrap_or(0.5);
-            let params = ppocr::boxes::BoxParams { threshold: th, box_threshold: bt, unclip_ratio: 1.6, min_size: 2.0 };
-            let kt = (ow.max(oh) / det).max(1);
-            let copy = decode::small_oriented(&frame, kt);
-            let sc = kt as f32 / k as f32;
-            let boxes: Vec<_> = models.detect_with(&copy, det, &params).unwrap().into_iter().map(|b| b.scaled(sc, sc)).collect();
-            let ms = t.elapsed().as_secs_f64() * 1000.0;
-            let outs = detect::outlines(&small);
-            let (w, h) = (f64::from(small.width()), f64::from(small.height()));
-            let c = super::choose(&outs, Some(&boxes), w, h);
-            let mut img = small.clone();
-            let line = |img: &mut image::RgbImage, a: [f32; 2], b: [f32; 2], col: [u8; 3]| {
-                let n = ((a[0] - b[0]).hypot(a[1] - b[1]) as usize).max(1);
-                for i in 0..=n {
-                    let t = i as f32 / n as f32;
-                    let (x, y) = (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]));
-                    if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
-                        img.put_pixel(x as u32, y as u32, image::Rgb(col));
-                    }
-                }
-            };
-            for b in &boxes {
-                for k in 0..4 {
-                    line(&mut img, b.corners[k], b.corners[(k + 1) % 4], [0, 255, 0]);
-                }
-            }
-            println!("{} k {k} boxes {} ({ms:.0} ms) chosen {:?}", path.display(), boxes.len(), c.index);
-            for (i, o) in outs.iter().enumerate().filter(|(i, o)| *i < 4 || Some(*i) == c.index || std::env::var("ALL").is_ok() && super::features(o, w, h).area_share < 0.12) {
-                let f = super::features(o, w, h);
-                let tf = super::text_features(o, &super::usable(&boxes, w, h), super::usable(&boxes, w, h).iter().map(|x| x.1).sum());
-                println!(
-                    "  {i:2} score {:7.1} conf {:.2} edge {:.2} min {:.2} cons {} bord {} skew {:.2} asp {:.2} area {:.2} | in {:.2} cut {:.2} near {:.2} tight {:.2} | {:?}",
-                    o.score, super::sigmoid(c.logits[i]), f.edge, f.min_edge, f.consistent, f.borders, f.skew, f.aspect_fit, f.area_share,
-                    tf.inside, tf.cut, tf.near, tf.tight, o.corners.map(|p| [p[0] as i32, p[1] as i32])
-                );
-            }
-            if let Some(i) = c.index {
-                let p = outs[i].points();
-                for k in 0..4 {
-                    line(&mut img, p[k], p[(k + 1) % 4], [255, 0, 0]);
-                }
-            }
-            img.save(path.with_extension("dbg.png")).unwrap();
-        }
     }
 }

@@ -8,7 +8,10 @@
 //!    on edge pixels whose gradient is perpendicular to the side and has the same polarity all
 //!    round (paper brighter than the desk, or darker), minus the perimeter that has no edge.
 //!    Long background lines, text rows and shadow edges lose: they leave unsupported stretches.
-//! 3. Each side of the winner is refined in the full-resolution frame: along the side, the
+//!    A quadrilateral whose sides each have clear support of their own polarity (a two-tone
+//!    card: white half brighter than the desk, black half darker) is kept too, at a discount.
+//!    [`outlines`] returns them ranked, near-duplicates dropped; `crop.rs` chooses among them.
+//! 3. Each side of the chosen one is refined in the full-resolution frame: along the side, the
 //!    brightness profile across it is searched for the strongest step of the right polarity
 //!    (sub-pixel), a line is fitted to those points with outliers dropped, and neighbouring
 //!    lines are intersected.
@@ -780,8 +783,8 @@ pub(crate) fn refine(outline: &Outline, k: u32, frame: &Frame) -> Option<([Point
         {
             // A second, narrow pass around the first fit.
             let (a, b) = (project(&l1, p), project(&l1, q));
-            let (l2, r2) = refine_side(frame, a, b, inward, polarity, 3.0, 96, tangent)
-                .unwrap_or((l1, r1));
+            let (l2, r2) =
+                refine_side(frame, a, b, inward, polarity, 3.0, 96, tangent).unwrap_or((l1, r1));
             // Never move further from the coarse side than the coarse scale can be wrong.
             let moved = guess
                 .distance(project(&l2, p))

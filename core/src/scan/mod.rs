@@ -187,7 +187,11 @@ pub fn prepare_with(bytes: &[u8], opts: &PrepareOptions) -> Result<Prepared, Sca
 /// of the photo (at least `opts.text_long_side` on its long side, or the photo itself when
 /// smaller). The text decides among the candidate outlines; see the module docs.
 /// [`pipeline::Scanner`] passes the PP-OCR detector.
-pub fn prepare_with_text<E, F>(bytes: &[u8], opts: &PrepareOptions, find_text: F) -> Result<Prepared, E>
+pub fn prepare_with_text<E, F>(
+    bytes: &[u8],
+    opts: &PrepareOptions,
+    find_text: F,
+) -> Result<Prepared, E>
 where
     E: From<ScanError>,
     F: Fn(&RgbImage) -> Result<Vec<TextBox>, E>,

@@ -247,8 +247,9 @@ mod hard_outlines {
             for x in x0..x1.min(img.width()) {
                 let t = luminance(img.get_pixel(x, y)) / 255.0;
                 let light = [244.0, 242.0, 236.0];
-                let v: [u8; 3] =
-                    std::array::from_fn(|c| (f32::from(colour[c]) * t + light[c] * (1.0 - t)) as u8);
+                let v: [u8; 3] = std::array::from_fn(|c| {
+                    (f32::from(colour[c]) * t + light[c] * (1.0 - t)) as u8
+                });
                 img.put_pixel(x, y, Rgb(v));
             }
         }
@@ -277,7 +278,11 @@ mod hard_outlines {
     }
 
     fn wood(w: u32, h: u32, rng: &mut Rng) -> RgbImage {
-        let tone = [rng.range(150.0, 190.0), rng.range(100.0, 130.0), rng.range(55.0, 80.0)];
+        let tone = [
+            rng.range(150.0, 190.0),
+            rng.range(100.0, 130.0),
+            rng.range(55.0, 80.0),
+        ];
         let freq = rng.range(0.04, 0.07);
         RgbImage::from_fn(w, h, |x, y| {
             let (u, v) = (x as f32, y as f32);
@@ -295,7 +300,11 @@ mod hard_outlines {
         let (w, h) = card.dimensions();
         reverse(&mut card, 0, h * 78 / 100, w, h, [28, 58, 140]);
         let p = photo(&card, 101, None, false);
-        out.push(Scene { name: "colour band", jpeg: p.jpeg, truth: Some(p.corners) });
+        out.push(Scene {
+            name: "colour band",
+            jpeg: p.jpeg,
+            truth: Some(p.corners),
+        });
 
         // A card with a dark divider rule right across it, text on both sides.
         let mut card = render_card(fonts, SEED, 1).image;
@@ -304,14 +313,22 @@ mod hard_outlines {
         fill(&mut card, 0, y, w, y + 14, [35, 38, 44]);
         // On printed paper the card's own edge competes with the print; the rule does not.
         let p = photo(&card, 215, Some(Background::Text), false);
-        out.push(Scene { name: "divider rule", jpeg: p.jpeg, truth: Some(p.corners) });
+        out.push(Scene {
+            name: "divider rule",
+            jpeg: p.jpeg,
+            truth: Some(p.corners),
+        });
 
         // A two-tone card: the right 42 % is black with white text.
         let mut card = render_card(fonts, SEED, 2).image;
         let (w, h) = card.dimensions();
         reverse(&mut card, w * 58 / 100, 0, w, h, [16, 16, 18]);
         let p = photo(&card, 307, None, false);
-        out.push(Scene { name: "two-tone card", jpeg: p.jpeg, truth: Some(p.corners) });
+        out.push(Scene {
+            name: "two-tone card",
+            jpeg: p.jpeg,
+            truth: Some(p.corners),
+        });
 
         // An A4 page with a ruled table in its lower half.
         let mut page = render_contract(fonts, SEED, 0).image;
@@ -332,7 +349,11 @@ mod hard_outlines {
         let xm = tx0 + (tx1 - tx0) / 3;
         fill(&mut page, xm, ty0, xm + 2, ty1, [60, 60, 66]);
         let p = photo(&page, 205, Some(Background::Text), false);
-        out.push(Scene { name: "page with a table", jpeg: p.jpeg, truth: Some(p.corners) });
+        out.push(Scene {
+            name: "page with a table",
+            jpeg: p.jpeg,
+            truth: Some(p.corners),
+        });
 
         // A card lying on a wood panel much larger than it.
         let card = render_card(fonts, SEED, 3).image;
@@ -343,7 +364,12 @@ mod hard_outlines {
         imageops::replace(&mut panel, &card, i64::from(cx), i64::from(cy));
         let p = photo(&panel, 503, Some(Background::Plain), false);
         let to_photo = Projection::from_control_points(
-            [(0.0, 0.0), (pw as f32, 0.0), (pw as f32, ph as f32), (0.0, ph as f32)],
+            [
+                (0.0, 0.0),
+                (pw as f32, 0.0),
+                (pw as f32, ph as f32),
+                (0.0, ph as f32),
+            ],
             p.corners.map(|c| (c[0], c[1])),
         );
         if let Some(t) = to_photo {
@@ -353,7 +379,11 @@ mod hard_outlines {
                 let (x, y) = t * q;
                 [x, y]
             });
-            out.push(Scene { name: "card on a wood panel", jpeg: p.jpeg, truth: Some(truth) });
+            out.push(Scene {
+                name: "card on a wood panel",
+                jpeg: p.jpeg,
+                truth: Some(truth),
+            });
         }
 
         // A photo with a dark frame border all round (a case's shadow, a photo of a print).
@@ -371,7 +401,11 @@ mod hard_outlines {
             fill(&mut img, 0, 0, b, h, frame);
             fill(&mut img, w - b, 0, w, h, frame);
             let jpeg = encode_jpeg(&img, 88, 1);
-            out.push(Scene { name: "dark frame border", jpeg, truth: Some(p.corners) });
+            out.push(Scene {
+                name: "dark frame border",
+                jpeg,
+                truth: Some(p.corners),
+            });
         }
 
         // No document: a notice printed straight onto a light wall.
@@ -389,12 +423,16 @@ mod hard_outlines {
         });
         for (x, y, px) in notice.enumerate_pixels() {
             let q = wall.get_pixel_mut(x + 330, y + 300);
-            for c in 0..3 {
-                let t = (f32::from(px.0[c]) / paper[c]).min(1.0);
-                q.0[c] = (f32::from(q.0[c]) * t) as u8;
+            for ((wall_c, ink_c), paper_c) in q.0.iter_mut().zip(px.0).zip(paper) {
+                let t = (f32::from(ink_c) / paper_c).min(1.0);
+                *wall_c = (f32::from(*wall_c) * t) as u8;
             }
         }
-        out.push(Scene { name: "text on a wall", jpeg: encode_jpeg(&wall, 88, 1), truth: None });
+        out.push(Scene {
+            name: "text on a wall",
+            jpeg: encode_jpeg(&wall, 88, 1),
+            truth: None,
+        });
         out
     }
 
@@ -426,9 +464,17 @@ mod hard_outlines {
                     edges.corner_confidence, p.text_boxes
                 );
                 if p.document_found {
-                    failures.push(format!("{}: an outline was found on a bare wall", scene.name));
+                    failures.push(format!(
+                        "{}: an outline was found on a bare wall",
+                        scene.name
+                    ));
                 }
-                assert!(p.corner_confidence < 0.3, "{}: {}", scene.name, p.corner_confidence);
+                assert!(
+                    p.corner_confidence < 0.3,
+                    "{}: {}",
+                    scene.name,
+                    p.corner_confidence
+                );
                 conf_wrong.push(p.corner_confidence);
                 continue;
             };
@@ -484,7 +530,10 @@ mod hard_outlines {
         let (mut cand_right, mut cand_wrong) = (Vec::new(), Vec::new());
         for (i, ph) in photos.iter().enumerate() {
             if let Some(dir) = std::env::var_os("OUTPOST_SCAN_DUMP") {
-                std::fs::write(std::path::Path::new(&dir).join(format!("corpus-{i}.jpg")), &ph.jpeg)?;
+                std::fs::write(
+                    std::path::Path::new(&dir).join(format!("corpus-{i}.jpg")),
+                    &ph.jpeg,
+                )?;
             }
             let p = scanner.prepare(&ph.jpeg, DocKind::Auto)?;
             let iou = quad_iou(&p.corners, &ph.corners);
@@ -511,4 +560,3 @@ mod hard_outlines {
         Ok(())
     }
 }
-
