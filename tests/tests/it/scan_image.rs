@@ -528,6 +528,7 @@ mod hard_outlines {
         let photos = corpus(24, 1600, 1200, 7);
         let mut ious = Vec::new();
         let (mut cand_right, mut cand_wrong) = (Vec::new(), Vec::new());
+        let (mut chosen_right, mut chosen_wrong) = (Vec::new(), Vec::new());
         for (i, ph) in photos.iter().enumerate() {
             if let Some(dir) = std::env::var_os("OUTPOST_SCAN_DUMP") {
                 std::fs::write(
@@ -542,6 +543,11 @@ mod hard_outlines {
                 p.corner_confidence, p.document_found, p.text_boxes
             );
             ious.push(iou);
+            if right(&p.corners, &ph.corners) {
+                chosen_right.push(p.corner_confidence);
+            } else {
+                chosen_wrong.push(p.corner_confidence);
+            }
             for c in &p.candidates {
                 if right(&c.corners, &ph.corners) {
                     cand_right.push(c.confidence);
@@ -553,7 +559,12 @@ mod hard_outlines {
         let mean = ious.iter().sum::<f32>() / ious.len() as f32;
         let min = ious.iter().copied().fold(1.0, f32::min);
         let auc = roc_auc(&cand_right, &cand_wrong);
-        eprintln!("with text: mean {mean:.4} min {min:.4}; candidate confidence AUC {auc:.3}");
+        eprintln!(
+            "with text: mean {mean:.4} min {min:.4}; candidate confidence AUC {auc:.3}; chosen outlines right {} wrong {} AUC {:.3}",
+            chosen_right.len(),
+            chosen_wrong.len(),
+            roc_auc(&chosen_right, &chosen_wrong)
+        );
         assert!(mean >= 0.97, "mean corner IoU {mean:.4} < 0.97");
         assert!(min >= 0.85, "worst corner IoU {min:.4} < 0.85");
         assert!(auc >= 0.9, "confidence AUC over candidates {auc:.3} < 0.9");
