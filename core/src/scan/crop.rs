@@ -14,7 +14,8 @@
 //! - a candidate around a smaller, well-supported one that **holds the same text** (a wood
 //!   panel under the card, the frame of the photo) is the background and loses to it;
 //! - when nothing convincing is left, `document_found` is false and the corners are the text's
-//!   bounding box, padded (or the whole photo when there is no text), with a low confidence.
+//!   bounding box, padded (or the whole photo when there is no text, or when the text spans
+//!   most of it: a card already cut out), with a low confidence.
 //!
 //! The confidence is a logistic score of the edge support of the four sides, how regular the
 //! angles are, how plausible the aspect ratio is for a card (1.5-1.85) or an A4 page (1.41),
@@ -323,7 +324,15 @@ pub(crate) fn choose(outlines: &[Outline], text: Option<&[TextBox]>, w: f64, h: 
         let pad = heights.get(heights.len() / 2).copied().unwrap_or(0.0) * 1.5;
         let (x0, y0) = ((x0 - pad).max(0.0), (y0 - pad).max(0.0));
         let (x1, y1) = ((x1 + pad).min(w as f32), (y1 + pad).min(h as f32));
-        (x1 > x0 + 4.0 && y1 > y0 + 4.0).then_some([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+        // Text across most of the photo: a card or page already cut out (or photographed
+        // filling the frame); the whole photo is its best crop.
+        let fills = x1 - x0 >= 0.6 * w as f32 && y1 - y0 >= 0.5 * h as f32;
+        (!fills && x1 > x0 + 4.0 && y1 > y0 + 4.0).then_some([
+            [x0, y0],
+            [x1, y0],
+            [x1, y1],
+            [x0, y1],
+        ])
     } else {
         None
     };
@@ -445,5 +454,13 @@ mod tests {
         assert_eq!(c.index, None, "{c:?}");
         let b = c.text_box.unwrap_or_default();
         assert!(b[0][0] < 100.0 && b[0][1] < 100.0 && b[2][0] > 400.0 && b[2][1] > 190.0);
+        // A card already cut out: its text spans the photo, which is the crop.
+        let text = [
+            text_line(60.0, 60.0, 560.0, 100.0),
+            text_line(60.0, 200.0, 400.0, 230.0),
+            text_line(60.0, 380.0, 500.0, 410.0),
+        ];
+        let c = choose(&[cutting], Some(&text), 640.0, 480.0);
+        assert_eq!((c.index, c.text_box), (None, None), "{c:?}");
     }
 }

@@ -408,6 +408,15 @@ mod hard_outlines {
             });
         }
 
+        // A card already cut out (a scan, or a photo cropped by the sender): the whole image.
+        let card = render_card(fonts, SEED, 6).image;
+        let (w, h) = (card.width() as f32, card.height() as f32);
+        out.push(Scene {
+            name: "card already cut out",
+            jpeg: encode_jpeg(&card, 88, 1),
+            truth: Some([[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]]),
+        });
+
         // No document: a notice printed straight onto a light wall.
         let card = render_card(fonts, SEED, 5).image;
         let notice = imageops::resize(&card, 900, 540, imageops::FilterType::Triangle);
