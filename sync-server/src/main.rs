@@ -41,6 +41,8 @@ enum Command {
         /// Address to listen on (port 0 picks a free port).
         #[arg(long, env = "OUTPOST_LISTEN", default_value = "127.0.0.1:8737")]
         listen: String,
+        #[command(flatten)]
+        bounds: ServeBounds,
     },
     /// Manage tenants.
     Tenant {
@@ -98,6 +100,40 @@ enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+}
+
+/// The listener's bounds (`docs/security.md`, "Bounds"); each has an environment variable too.
+#[derive(clap::Args)]
+struct ServeBounds {
+    /// Seconds a client may take to send a request's headers (then the connection is closed).
+    #[arg(long, env = "OUTPOST_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may stay idle between requests.
+    #[arg(long, env = "OUTPOST_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    keep_alive_timeout_secs: u64,
+    /// Seconds without a byte moving while a request is handled before the connection is closed.
+    #[arg(long, env = "OUTPOST_IDLE_TIMEOUT_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    idle_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "OUTPOST_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    max_connections: u64,
+    /// Hours after its last chunk that an unfinished blob upload is discarded.
+    #[arg(long, env = "OUTPOST_UPLOAD_EXPIRY_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=24 * 365))]
+    upload_expiry_hours: u64,
+}
+
+impl ServeBounds {
+    fn options(&self) -> outpost_server::ServerOptions {
+        use std::time::Duration;
+        outpost_server::ServerOptions {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            upload_expiry: Duration::from_secs(self.upload_expiry_hours * 3600),
+            ..outpost_server::ServerOptions::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -255,7 +291,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = storage_config(&cli);
     let storage = open_storage(&config).await.context("opening storage")?;
     match cli.command {
-        Command::Serve { listen } => serve(&listen, storage).await,
+        Command::Serve { listen, bounds } => serve(&listen, storage, bounds.options()).await,
         Command::Tenant {
             command: TenantCommand::Create { name, sharing },
         } => {
@@ -305,14 +341,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(listen: &str, storage: Arc<dyn Storage>) -> anyhow::Result<()> {
+async fn serve(
+    listen: &str,
+    storage: Arc<dyn Storage>,
+    options: outpost_server::ServerOptions,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = storage.backend(), "serving");
     eprintln!("outpost-server listening on {addr}");
-    outpost_server::launch(listener, storage, shutdown_signal()).await?;
+    outpost_server::launch_with(listener, storage, options, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Every bound of the server an operator may tune, in one struct with its defaults (a config
-//! file will fill it later; until then the defaults apply). See `docs/security.md`, "Bounds".
+//! Every bound of the server an operator may tune, in one struct with its defaults; the
+//! `outpost-server serve` flags and environment variables fill it. See `docs/security.md`,
+//! "Bounds".
 
 use crate::ratelimit::LimitConfig;
 use std::time::Duration;

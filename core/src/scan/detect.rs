@@ -8,23 +8,18 @@
 //!    on edge pixels whose gradient is perpendicular to the side and has the same polarity all
 //!    round (paper brighter than the desk, or darker), minus the perimeter that has no edge.
 //!    Long background lines, text rows and shadow edges lose: they leave unsupported stretches.
-//! 3. Each side of the winner is refined in the full-resolution frame: along the side, the
+//!    A quadrilateral whose sides each have clear support of their own polarity (a two-tone
+//!    card: white half brighter than the desk, black half darker) is kept too, at a discount.
+//!    [`outlines`] returns them ranked, near-duplicates dropped; `crop.rs` chooses among them.
+//! 3. Each side of the chosen one is refined in the full-resolution frame: along the side, the
 //!    brightness profile across it is searched for the strongest step of the right polarity
 //!    (sub-pixel), a line is fitted to those points with outliers dropped, and neighbouring
 //!    lines are intersected.
 
 use super::decode::Frame;
-use super::geom::{order_clockwise, polygon_area, Line, Point};
+use super::geom::{order_clockwise, polygon_area, quad_iou, Line, Point};
 use image::RgbImage;
 use std::f64::consts::PI;
-
-/// The result of corner detection, in oriented full-resolution coordinates.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Detection {
-    pub corners: [Point; 4],
-    pub confidence: f32,
-    pub found: bool,
-}
 
 /// Gradient of the small image: the strongest channel's Sobel response per pixel.
 struct Gradient {
@@ -338,15 +333,54 @@ fn hough_lines(g: &Gradient, max_lines: usize) -> Vec<Line> {
         .collect()
 }
 
-/// The best-scoring quadrilateral on the small image.
-struct Coarse {
-    corners: [[f64; 2]; 4],
-    /// Which sides (corner i to i+1) lie on an image border.
-    border: [bool; 4],
+/// A candidate outline on the small image: four sides from the line candidates (or the image
+/// borders), with the evidence for each side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Outline {
+    /// Corners in small-image pixels; side `k` runs from corner `k` to corner `k + 1`.
+    pub corners: [[f64; 2]; 4],
+    /// Which sides lie on an image border.
+    pub border: [bool; 4],
+    /// Fraction of each side's visible length on edge pixels of that side's polarity (1 for a
+    /// border side).
+    pub support: [f64; 4],
+    /// Per side: +1 when the inside is brighter than the outside, -1 when darker.
+    pub polarity: [f64; 4],
     /// Supported fraction of the non-border perimeter.
-    coverage: f64,
-    /// +1 when the document is brighter than its surroundings, -1 when darker.
-    polarity: f64,
+    pub coverage: f64,
+    /// The same polarity all round (paper brighter than the desk everywhere, or darker).
+    pub consistent: bool,
+    /// The ranking score (supported minus unsupported perimeter, in small pixels).
+    pub score: f64,
+}
+
+impl Outline {
+    /// Corners as `f32` points.
+    pub fn points(&self) -> [Point; 4] {
+        self.corners.map(|p| [p[0] as f32, p[1] as f32])
+    }
+
+    /// The largest `|cos|` of an interior angle (0 for a rectangle seen square on).
+    pub fn skew(&self) -> f64 {
+        let c = &self.corners;
+        (0..4)
+            .map(|k| {
+                let (p, q, r) = (c[(k + 3) % 4], c[k], c[(k + 1) % 4]);
+                let (u, v) = ([p[0] - q[0], p[1] - q[1]], [r[0] - q[0], r[1] - q[1]]);
+                let (lu, lv) = (u[0].hypot(u[1]), v[0].hypot(v[1]));
+                ((u[0] * v[0] + u[1] * v[1]) / (lu * lv).max(1e-9)).abs()
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// Long side over short side, from the mean lengths of opposite sides.
+    pub fn aspect(&self) -> f64 {
+        let c = &self.corners;
+        let d = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).hypot(a[1] - b[1]);
+        let w = (d(c[0], c[1]) + d(c[3], c[2])) / 2.0;
+        let h = (d(c[1], c[2]) + d(c[0], c[3])) / 2.0;
+        w.max(h) / w.min(h).max(1e-9)
+    }
 }
 
 fn angle_between(a: &Line, b: &Line) -> f64 {
@@ -354,7 +388,11 @@ fn angle_between(a: &Line, b: &Line) -> f64 {
     d.acos()
 }
 
-fn best_quad(cands: &[Candidate], w: f64, h: f64) -> Option<Coarse> {
+/// How many ranked outlines [`outlines`] returns at most.
+const MAX_OUTLINES: usize = 96;
+
+/// Every plausible quadrilateral, best score first, near-duplicates (IoU above 0.93) dropped.
+fn ranked_quads(cands: &[Candidate], w: f64, h: f64) -> Vec<Outline> {
     let min_dim = w.min(h);
     let mut pairs = Vec::new();
     for i in 0..cands.len() {
@@ -381,7 +419,7 @@ fn best_quad(cands: &[Candidate], w: f64, h: f64) -> Option<Coarse> {
         -margin * h,
         (1.0 + margin) * h,
     );
-    let mut best: Option<(f64, Coarse)> = None;
+    let mut all: Vec<Outline> = Vec::new();
     for (pi, &(a1, b1)) in pairs.iter().enumerate() {
         for &(a2, b2) in &pairs[pi + 1..] {
             if a2 == a1 || a2 == b1 || b2 == a1 || b2 == b1 {
@@ -412,14 +450,23 @@ fn best_quad(cands: &[Candidate], w: f64, h: f64) -> Option<Coarse> {
                 continue;
             }
             // pts[k] joins sides[k] and sides[k+1]; side sides[k+1] runs pts[k] -> pts[k+1].
-            if let Some((score, coarse)) = score_quad(cands, &sides, &pts, w, h) {
-                if best.as_ref().is_none_or(|(s, _)| score > *s) {
-                    best = Some((score, coarse));
-                }
+            if let Some(o) = score_quad(cands, &sides, &pts, w, h) {
+                all.push(o);
             }
         }
     }
-    best.map(|(_, c)| c)
+    all.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Outline> = Vec::new();
+    for o in all {
+        if kept.len() >= MAX_OUTLINES {
+            break;
+        }
+        let q = o.points();
+        if kept.iter().all(|k| quad_iou(&k.points(), &q) < 0.93) {
+            kept.push(o);
+        }
+    }
+    kept
 }
 
 fn score_quad(
@@ -428,7 +475,7 @@ fn score_quad(
     pts: &[[f64; 2]; 4],
     w: f64,
     h: f64,
-) -> Option<(f64, Coarse)> {
+) -> Option<Outline> {
     // Convex, not too small, angles plausible for a tilted rectangle.
     let mut sign = 0.0;
     for k in 0..4 {
@@ -461,18 +508,17 @@ fn score_quad(
         pts.iter().map(|p| p[0]).sum::<f64>() / 4.0,
         pts.iter().map(|p| p[1]).sum::<f64>() / 4.0,
     ];
-    let (mut sup_in, mut sup_out, mut sup_any, mut len_edges, mut len_border) =
-        (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut sup_in, mut sup_out, mut sup_any, mut len_edges) = (0.0, 0.0, 0.0, 0.0);
     let mut border = [false; 4];
     let mut frac_in = [1.0f64; 4];
     let mut frac_out = [1.0f64; 4];
+    let mut lens = [0.0f64; 4];
     for k in 0..4 {
         let c = &cands[sides[(k + 1) % 4]];
         let (p, q) = (pts[k], pts[(k + 1) % 4]);
         let (len, pos, neg) = c.support(p, q);
         if c.border {
             border[k] = true;
-            len_border += len;
             continue;
         }
         let inward_positive = c.line.distance(centroid) > 0.0;
@@ -485,6 +531,7 @@ fn score_quad(
         sup_out += o;
         sup_any += pos + neg;
         len_edges += len;
+        lens[k] = len;
         if len > 8.0 {
             frac_in[k] = i / len;
             frac_out[k] = o / len;
@@ -493,28 +540,40 @@ fn score_quad(
     if len_edges < 1.0 {
         return None;
     }
-    let (sup, polarity, fr) = if sup_in >= sup_out {
+    let (sup, pol, fr) = if sup_in >= sup_out {
         (sup_in, 1.0, frac_in)
     } else {
         (sup_out, -1.0, frac_out)
     };
-    // Every visible side must carry some of the evidence.
-    if fr.iter().any(|&f| f < 0.2) {
+    // Every visible side must carry some of the evidence: with one polarity all round, or
+    // (a two-tone card, a dark band along one side) each side clearly with its own.
+    let consistent = fr.iter().all(|&f| f >= 0.2);
+    let best_each: [f64; 4] = std::array::from_fn(|k| frac_in[k].max(frac_out[k]));
+    if !consistent && best_each.iter().any(|&f| f < 0.35) {
         return None;
     }
-    // Image borders only close a quadrilateral: they earn nothing themselves.
-    let _ = len_border;
-    let score = sup - 0.5 * (len_edges - sup_any);
-    let corners = [pts[0], pts[1], pts[2], pts[3]];
-    Some((
+    let (support, polarity, supported) = if consistent {
+        (fr, [pol; 4], sup)
+    } else {
+        let polarity: [f64; 4] =
+            std::array::from_fn(|k| if frac_in[k] >= frac_out[k] { 1.0 } else { -1.0 });
+        let supported: f64 = (0..4).map(|k| best_each[k] * lens[k]).sum();
+        (best_each, polarity, supported)
+    };
+    let support = std::array::from_fn(|k| if border[k] { 1.0 } else { support[k] });
+    // Image borders only close a quadrilateral: they earn nothing themselves. Mixed polarity
+    // is weaker evidence than one polarity all round.
+    let raw = supported - 0.5 * (len_edges - sup_any);
+    let score = if consistent { raw } else { 0.6 * raw };
+    Some(Outline {
+        corners: *pts,
+        border,
+        support,
+        polarity,
+        coverage: supported / len_edges,
+        consistent,
         score,
-        Coarse {
-            corners,
-            border,
-            coverage: sup / len_edges,
-            polarity,
-        },
-    ))
+    })
 }
 
 /// Luminance of the frame at an oriented full-resolution point (bilinear); `None` outside.
@@ -664,27 +723,15 @@ fn refine_side(
     Some((line, hit_rate))
 }
 
-/// Finds the document in `small` (the upright frame box-averaged by `k`) and refines its
-/// corners in the full-resolution frame.
-pub(crate) fn detect(small: &RgbImage, k: u32, frame: &Frame) -> Detection {
-    let (fw, fh) = frame.oriented_dims();
-    let whole = [
-        [0.0, 0.0],
-        [fw as f32, 0.0],
-        [fw as f32, fh as f32],
-        [0.0, fh as f32],
-    ];
-    let not_found = Detection {
-        corners: whole,
-        confidence: 0.1,
-        found: false,
-    };
+/// The candidate outlines in `small` (the upright frame box-averaged by some factor), best
+/// edge score first. Empty when the image is too small or holds no plausible quadrilateral.
+pub(crate) fn outlines(small: &RgbImage) -> Vec<Outline> {
     if small.width() < 16 || small.height() < 16 {
-        return not_found;
+        return Vec::new();
     }
     let g = gradient(small);
     let (w, h) = (g.w as f64, g.h as f64);
-    let mut cands: Vec<Candidate> = hough_lines(&g, 48)
+    let mut cands: Vec<Candidate> = hough_lines(&g, 64)
         .into_iter()
         .map(|l| {
             let mut c = Candidate::new(l, w, h, false);
@@ -696,15 +743,15 @@ pub(crate) fn detect(small: &RgbImage, k: u32, frame: &Frame) -> Detection {
     for (theta, rho) in [(PI / 2.0, 0.0), (0.0, w), (PI / 2.0, h), (0.0, 0.0)] {
         cands.push(Candidate::new(Line::from_polar(theta, rho), w, h, true));
     }
-    let Some(coarse) = best_quad(&cands, w, h) else {
-        return not_found;
-    };
-    if coarse.coverage < 0.4 {
-        return not_found;
-    }
-    // Refine in full resolution.
+    ranked_quads(&cands, w, h)
+}
+
+/// Refines each side of `outline` (small-image pixels, `k` full pixels per small pixel) in the
+/// full-resolution frame. Returns the corners, clockwise from the top-left, and the mean
+/// fraction of profiles across the non-border sides that found the edge step.
+pub(crate) fn refine(outline: &Outline, k: u32, frame: &Frame) -> Option<([Point; 4], f64)> {
     let kf = f64::from(k);
-    let full: Vec<[f64; 2]> = coarse
+    let full: Vec<[f64; 2]> = outline
         .corners
         .iter()
         .map(|p| [p[0] * kf, p[1] * kf])
@@ -717,10 +764,8 @@ pub(crate) fn detect(small: &RgbImage, k: u32, frame: &Frame) -> Detection {
     let mut hits = Vec::new();
     for s in 0..4 {
         let (p, q) = (full[s], full[(s + 1) % 4]);
-        let Some(guess) = Line::through(p, q) else {
-            return not_found;
-        };
-        if coarse.border[s] {
+        let guess = Line::through(p, q)?;
+        if outline.border[s] {
             lines[s] = Some(guess);
             continue;
         }
@@ -729,23 +774,17 @@ pub(crate) fn detect(small: &RgbImage, k: u32, frame: &Frame) -> Detection {
         } else {
             [-guess.a, -guess.b]
         };
+        let polarity = outline.polarity[s];
         let tangent = (kf / 2.0).max(1.0);
         let mut line = guess;
         let mut rate = 0.0;
-        if let Some((l1, r1)) = refine_side(
-            frame,
-            p,
-            q,
-            inward,
-            coarse.polarity,
-            1.5 * kf + 3.0,
-            48,
-            tangent,
-        ) {
+        if let Some((l1, r1)) =
+            refine_side(frame, p, q, inward, polarity, 1.5 * kf + 3.0, 48, tangent)
+        {
             // A second, narrow pass around the first fit.
             let (a, b) = (project(&l1, p), project(&l1, q));
-            let (l2, r2) = refine_side(frame, a, b, inward, coarse.polarity, 3.0, 96, tangent)
-                .unwrap_or((l1, r1));
+            let (l2, r2) =
+                refine_side(frame, a, b, inward, polarity, 3.0, 96, tangent).unwrap_or((l1, r1));
             // Never move further from the coarse side than the coarse scale can be wrong.
             let moved = guess
                 .distance(project(&l2, p))
@@ -762,26 +801,16 @@ pub(crate) fn detect(small: &RgbImage, k: u32, frame: &Frame) -> Detection {
     let mut corners = [[0.0f32; 2]; 4];
     for s in 0..4 {
         // Corner s+1 joins side s and side s+1.
-        let (Some(a), Some(b)) = (lines[s], lines[(s + 1) % 4]) else {
-            return not_found;
-        };
-        let Some(c) = a.intersect(&b) else {
-            return not_found;
-        };
+        let (a, b) = (lines[s]?, lines[(s + 1) % 4]?);
+        let c = a.intersect(&b)?;
         corners[(s + 1) % 4] = [c[0] as f32, c[1] as f32];
     }
-    let corners = order_clockwise(corners);
     let refine = if hits.is_empty() {
         0.5
     } else {
         hits.iter().sum::<f64>() / hits.len() as f64
     };
-    let confidence = (0.3 + 0.4 * coarse.coverage.min(1.0) + 0.3 * refine).clamp(0.0, 1.0) as f32;
-    Detection {
-        corners,
-        confidence,
-        found: true,
-    }
+    Some((order_clockwise(corners), refine))
 }
 
 fn project(l: &Line, p: [f64; 2]) -> [f64; 2] {

@@ -164,7 +164,7 @@ pub fn polygon_area(poly: &[Point]) -> f32 {
 }
 
 /// Clips `subject` to the convex polygon `clip` (Sutherland–Hodgman). Both clockwise.
-fn clip_convex(subject: &[Point], clip: &[Point]) -> Vec<Point> {
+pub(crate) fn clip_convex(subject: &[Point], clip: &[Point]) -> Vec<Point> {
     let mut out: Vec<Point> = subject.to_vec();
     let n = clip.len();
     for i in 0..n {

@@ -7,9 +7,14 @@
 //!    [`ScanError::UnsupportedFormat`]. Images above [`PrepareOptions::max_pixels`] are refused
 //!    before any pixel is allocated. The full frame is never rotated: the EXIF orientation is
 //!    applied as a coordinate map.
-//! 2. **detect**: line evidence on a small copy, the best-supported quadrilateral, then each side
-//!    re-fitted in the full-resolution frame (see `detect.rs`). When nothing convincing is found
-//!    the whole image is used, `document_found` is false and the confidence low.
+//! 2. **detect**: line evidence on a small copy, the supported quadrilaterals ranked, then the
+//!    chosen one's sides re-fitted in the full-resolution frame (see `detect.rs`). With
+//!    [`prepare_with_text`] (what [`pipeline::Scanner`] uses) the text found on the same small
+//!    copy decides among the candidates: an outline with text just outside it is an inner edge
+//!    (a divider, a colour band, a table) and grows to the outer one; one holding no text, or
+//!    the same text as a smaller supported one inside it, is background (see `crop.rs`). When
+//!    nothing convincing is found, `document_found` is false, the corners are the text's padded
+//!    bounding box (or the whole image) and the confidence low.
 //! 3. **enhance**: perspective warp to the document's aspect ratio (cards 90:54, pages 1:√2),
 //!    long side at least 1280 px (a page's short side at least 960); a smaller source is upscaled
 //!    once, bicubic, and [`Prepared::upscale`] says by how much. Then paper-level division per
@@ -35,6 +40,7 @@
 //! # Ok(()) }
 //! ```
 
+mod crop;
 mod decode;
 mod detect;
 mod enhance;
@@ -47,8 +53,10 @@ pub mod ocr;
 pub mod pipeline;
 pub mod ppocr;
 
+pub use crop::roc_auc;
 pub use error::ScanError;
 pub use geom::{quad_iou, Point};
+pub use ppocr::TextBox;
 pub use warp::{CARD_RATIO, MIN_LONG_SIDE, MIN_PAGE_SHORT_SIDE, PAGE_RATIO};
 
 use image::{GrayImage, RgbImage};
@@ -77,6 +85,9 @@ pub struct PrepareOptions {
     pub min_side: u32,
     /// Long side of the small copy used to find the document. Default 640.
     pub detect_long_side: u32,
+    /// Smallest long side of the copy [`prepare_with_text`] gives its text finder (the
+    /// outline's copy is too coarse for a card's smaller lines). Default 960.
+    pub text_long_side: u32,
     /// Corners chosen by the user (oriented image, clockwise from top-left): skip detection.
     pub corners: Option<[Point; 4]>,
 }
@@ -88,6 +99,7 @@ impl Default for PrepareOptions {
             max_pixels: 64_000_000,
             min_side: 64,
             detect_long_side: 640,
+            text_long_side: 960,
             corners: None,
         }
     }
@@ -98,10 +110,21 @@ impl Default for PrepareOptions {
 pub struct PrepareTimings {
     /// Reading the JPEG/PNG into pixels.
     pub decode_ms: f64,
-    /// Finding and refining the corners (including the small copy).
+    /// Finding and refining the corners (including the small copy and the text search).
     pub detect_ms: f64,
+    /// Of `detect_ms`, finding the text on the small copy ([`prepare_with_text`]; 0 without).
+    pub text_ms: f64,
     /// Warp, flattening and sharpening.
     pub enhance_ms: f64,
+}
+
+/// One candidate outline of the document.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutlineCandidate {
+    /// Coarse corners in the upright input image, clockwise from top-left.
+    pub corners: [Point; 4],
+    /// 0..1, the same calibrated score as [`Prepared::corner_confidence`] before refinement.
+    pub confidence: f32,
 }
 
 /// A photo made ready for OCR.
@@ -114,10 +137,19 @@ pub struct Prepared {
     /// The document's corners in the upright input image, clockwise from top-left. They may lie
     /// slightly outside the image when the document is cut by the frame.
     pub corners: [Point; 4],
-    /// 0..1: how well the corners are supported by edges. Below 0.3 when nothing was found.
+    /// 0..1: how likely the corners are the document's outline (edge support of the four sides,
+    /// regular angles, a card's or a page's aspect ratio, and, with [`prepare_with_text`], the
+    /// text inside and none just outside). Below 0.3 when nothing was found.
     pub corner_confidence: f32,
-    /// False when no document was found and the whole image was used.
+    /// False when no document outline was found: the corners are then the text's padded
+    /// bounding box, or the whole image.
     pub document_found: bool,
+    /// Every candidate outline considered (coarse corners in the oriented image) with its
+    /// confidence, best edge score first; lets a benchmark measure how well the confidence
+    /// separates right outlines from wrong ones.
+    pub candidates: Vec<OutlineCandidate>,
+    /// How many text boxes were found on the small copy (0 without [`prepare_with_text`]).
+    pub text_boxes: usize,
     /// The kind suggested by the flattened aspect ratio (`Auto` when it fits neither).
     pub kind_guess: DocKind,
     /// The flat, evenly lit, sharpened grey image for OCR.
@@ -145,13 +177,127 @@ pub fn prepare(bytes: &[u8], kind_hint: DocKind) -> Result<Prepared, ScanError> 
     )
 }
 
-/// [`prepare`] with explicit limits, or with corners the user chose.
+/// [`prepare`] with explicit limits, or with corners the user chose. The outline is chosen
+/// from the edges alone; [`prepare_with_text`] also checks it against the text.
 pub fn prepare_with(bytes: &[u8], opts: &PrepareOptions) -> Result<Prepared, ScanError> {
-    if opts.detect_long_side < 64 {
-        return Err(ScanError::InvalidOption {
-            option: "detect_long_side",
-            reason: format!("{} is below 64 pixels", opts.detect_long_side),
-        });
+    run::<ScanError>(bytes, opts, None)
+}
+
+/// [`prepare_with`], with `find_text` finding the text boxes (in its pixels) of an upright copy
+/// of the photo (at least `opts.text_long_side` on its long side, or the photo itself when
+/// smaller). The text decides among the candidate outlines; see the module docs.
+/// [`pipeline::Scanner`] passes the PP-OCR detector.
+pub fn prepare_with_text<E, F>(
+    bytes: &[u8],
+    opts: &PrepareOptions,
+    find_text: F,
+) -> Result<Prepared, E>
+where
+    E: From<ScanError>,
+    F: Fn(&RgbImage) -> Result<Vec<TextBox>, E>,
+{
+    run(bytes, opts, Some(&find_text))
+}
+
+type FindText<'a, E> = &'a dyn Fn(&RgbImage) -> Result<Vec<TextBox>, E>;
+
+/// Corners, confidence and candidates of the document in the frame.
+struct Located {
+    corners: [Point; 4],
+    confidence: f32,
+    found: bool,
+    candidates: Vec<OutlineCandidate>,
+    text_boxes: usize,
+    text_ms: f64,
+}
+
+fn locate<E>(
+    frame: &decode::Frame,
+    opts: &PrepareOptions,
+    find_text: Option<FindText<'_, E>>,
+) -> Result<Located, E> {
+    let (ow, oh) = frame.oriented_dims();
+    let whole = [
+        [0.0, 0.0],
+        [ow as f32, 0.0],
+        [ow as f32, oh as f32],
+        [0.0, oh as f32],
+    ];
+    let k = ow.max(oh).div_ceil(opts.detect_long_side).max(1);
+    let small = decode::small_oriented(frame, k);
+    let outlines = detect::outlines(&small);
+    let (mut text, mut text_ms) = (None, 0.0);
+    if let Some(find) = find_text {
+        let t = Instant::now();
+        let kt = (ow.max(oh) / opts.text_long_side.max(1)).max(1);
+        let boxes = if kt == k {
+            find(&small)?
+        } else {
+            let copy = decode::small_oriented(frame, kt);
+            let s = kt as f32 / k as f32;
+            find(&copy)?.into_iter().map(|b| b.scaled(s, s)).collect()
+        };
+        text = Some(boxes);
+        text_ms = ms(t);
+    }
+    let (sw, sh) = (f64::from(small.width()), f64::from(small.height()));
+    let choice = crop::choose(&outlines, text.as_deref(), sw, sh);
+    let kf = k as f32;
+    let candidates = outlines
+        .iter()
+        .zip(&choice.logits)
+        .map(|(o, z)| OutlineCandidate {
+            corners: geom::order_clockwise(o.points().map(|p| [p[0] * kf, p[1] * kf])),
+            confidence: crop::sigmoid(*z) as f32,
+        })
+        .collect();
+    let text_boxes = text.as_ref().map_or(0, Vec::len);
+    let refined = choice.index.and_then(|i| {
+        detect::refine(&outlines[i], k, frame).map(|(c, rate)| {
+            // The refinement's hit rate is the last piece of evidence.
+            let z = choice.logits[i] + 1.5 * (rate - 0.7);
+            (c, crop::sigmoid(z) as f32)
+        })
+    });
+    Ok(match refined {
+        Some((corners, confidence)) => Located {
+            corners,
+            confidence,
+            found: true,
+            candidates,
+            text_boxes,
+            text_ms,
+        },
+        None => Located {
+            corners: choice
+                .text_box
+                .map(|b| b.map(|p| [p[0] * kf, p[1] * kf]))
+                .unwrap_or(whole),
+            confidence: if choice.text_box.is_some() { 0.15 } else { 0.1 },
+            found: false,
+            candidates,
+            text_boxes,
+            text_ms,
+        },
+    })
+}
+
+fn run<E: From<ScanError>>(
+    bytes: &[u8],
+    opts: &PrepareOptions,
+    find_text: Option<FindText<'_, E>>,
+) -> Result<Prepared, E> {
+    for (option, v) in [
+        ("detect_long_side", opts.detect_long_side),
+        ("text_long_side", opts.text_long_side),
+    ] {
+        if v < 64 {
+            return Err(ScanError::InvalidOption {
+                option,
+                reason: format!("{v} is below 64 pixels"),
+            }
+            .into());
+        }
     }
     let t = Instant::now();
     let frame = decode::decode(bytes, opts.max_pixels, opts.min_side)?;
@@ -159,32 +305,31 @@ pub fn prepare_with(bytes: &[u8], opts: &PrepareOptions) -> Result<Prepared, Sca
 
     let t = Instant::now();
     let (ow, oh) = frame.oriented_dims();
-    let detection = match opts.corners {
-        Some(c) => detect::Detection {
+    let located = match opts.corners {
+        Some(c) => Located {
             corners: geom::order_clockwise(c),
             confidence: 1.0,
             found: true,
+            candidates: Vec::new(),
+            text_boxes: 0,
+            text_ms: 0.0,
         },
-        None => {
-            let k = ow.max(oh).div_ceil(opts.detect_long_side).max(1);
-            let small = decode::small_oriented(&frame, k);
-            detect::detect(&small, k, &frame)
-        }
+        None => locate(&frame, opts, find_text)?,
     };
     let detect_ms = ms(t);
 
     let t = Instant::now();
-    let plan = warp::plan(&detection.corners, opts.kind_hint, detection.found);
+    let plan = warp::plan(&located.corners, opts.kind_hint, located.found);
     let mut colour = warp::warp(
         &frame,
-        &detection.corners,
+        &located.corners,
         plan.width,
         plan.height,
         plan.upscale,
     )
     .ok_or_else(|| ScanError::InvalidOption {
         option: "corners",
-        reason: format!("{:?} do not form a quadrilateral", detection.corners),
+        reason: format!("{:?} do not form a quadrilateral", located.corners),
     })?;
     drop(frame);
     enhance::flatten(&mut colour);
@@ -195,9 +340,11 @@ pub fn prepare_with(bytes: &[u8], opts: &PrepareOptions) -> Result<Prepared, Sca
     Ok(Prepared {
         oriented_width: ow,
         oriented_height: oh,
-        corners: detection.corners,
-        corner_confidence: detection.confidence,
-        document_found: detection.found,
+        corners: located.corners,
+        corner_confidence: located.confidence,
+        document_found: located.found,
+        candidates: located.candidates,
+        text_boxes: located.text_boxes,
         kind_guess: plan.kind_guess,
         flat,
         flat_colour: colour,
@@ -205,6 +352,7 @@ pub fn prepare_with(bytes: &[u8], opts: &PrepareOptions) -> Result<Prepared, Sca
         timings: PrepareTimings {
             decode_ms,
             detect_ms,
+            text_ms: located.text_ms,
             enhance_ms,
         },
     })

@@ -5,8 +5,7 @@
 //! words (company suffixes like `有限公司` or `Co., Ltd.`, title words like `经理` or
 //! `Manager`) and by size and place: the name is a short line, usually the largest text.
 
-use super::{after_label, is_han, names, normalize_text, phones, Field};
-use crate::normalize;
+use super::{after_label, is_han, names, normalize_text, phones, web, Field};
 use crate::scan::ocr::OcrLine;
 use crate::Region;
 use regex::Regex;
@@ -32,33 +31,69 @@ pub struct CardFields {
     pub website: Option<Field>,
 }
 
+impl CardFields {
+    /// The confidence (0..1) of each field found, by the field's name as serialized (`name`,
+    /// `title`, `company`, `phones`, `emails`, `address`, `website`). A list counts as sure as
+    /// its least sure member.
+    pub fn confidences(&self) -> Vec<(&'static str, f32)> {
+        let one = |name, f: &Option<Field>| f.as_ref().map(|f| (name, f.confidence));
+        let list = |name, fs: &[Field]| {
+            fs.iter()
+                .map(|f| f.confidence)
+                .reduce(f32::min)
+                .map(|c| (name, c))
+        };
+        [
+            one("name", &self.name),
+            one("title", &self.title),
+            one("company", &self.company),
+            list("phones", &self.phones),
+            list("emails", &self.emails),
+            one("address", &self.address),
+            one("website", &self.website),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The confidence of one field by name (see [`CardFields::confidences`]), `None` when it
+    /// was not found.
+    pub fn confidence(&self, field: &str) -> Option<f32> {
+        self.confidences()
+            .into_iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, c)| c)
+    }
+}
+
 fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| unreachable!("built-in pattern {pattern}: {e}"))
 }
 
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-});
-static WEBSITE: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)(?:https?://)?(?:www|WWW)\.[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}(?:/[^\s]*)?|https?://[a-z0-9\-.]+\.[a-z]{2,}(?:/[^\s]*)?",
-    )
-});
-const EMAIL_LABELS: &[&str] = &["E-mail", "Email", "Mail", "邮箱", "电邮", "E"];
-const WEB_LABELS: &[&str] = &["Website", "Web", "网址", "网站", "W", "URL"];
 const ADDRESS_LABELS: &[&str] = &["地址", "Address", "Addr", "Add", "A"];
 const ADDRESS_CUES: &[&str] = &[
     "省", "市", "区", "县", "路", "街", "道", "号", "大厦", "室", "楼", "层", "园", "ROAD", "RD.",
     "STREET", "DISTRICT", "BUILDING", "ROOM", "FLOOR", "AVENUE", "CHINA", "CITY", "PROVINCE",
 ];
+/// Company suffixes (and prefixes: `株式会社ソニー`) in CJK and Vietnamese, matched anywhere.
 const COMPANY_STRONG: &[&str] = &[
     "有限公司",
     "股份公司",
+    "股份",
     "集团",
     "公司",
+    "株式会社",
+    "有限会社",
+    "合同会社",
+    "CÔNG TY",
     "CO.,LTD",
     "CO., LTD",
     "CO.LTD",
+    "SDN BHD",
+];
+/// Latin company words, matched as whole words (`INC` is not in `PRINCIPAL`).
+const COMPANY_LATIN: &[&str] = &[
     "LTD",
     "LIMITED",
     "INC",
@@ -66,8 +101,13 @@ const COMPANY_STRONG: &[&str] = &[
     "CORPORATION",
     "GROUP",
     "LLC",
+    "LLP",
+    "PLC",
     "GMBH",
     "COMPANY",
+    "PTE",
+    "TNHH",
+    "K.K",
 ];
 const COMPANY_WEAK: &[&str] = &[
     "科技",
@@ -122,6 +162,23 @@ const TITLE_WORDS: &[&str] = &[
     "FOUNDER",
     "SALES",
     "ACCOUNT",
+    // Japanese.
+    "部長",
+    "課長",
+    "係長",
+    "社長",
+    "取締役",
+    "会長",
+    "室長",
+    "店長",
+    "所長",
+    "担当",
+    "マネージャー",
+    // Vietnamese.
+    "GIÁM ĐỐC",
+    "TRƯỞNG PHÒNG",
+    "NHÂN VIÊN",
+    "KẾ TOÁN",
 ];
 /// Words in a Latin line that is a slogan or a heading, never a person's name.
 const LATIN_NOT_NAME: &[&str] = &[
@@ -145,10 +202,56 @@ const LATIN_NOT_NAME: &[&str] = &[
     "PRODUCT",
     "CARD",
     "SCAN",
+    "GUIDER",
+    "LOGISTICS",
+    "TECHNOLOGIES",
+    "ELECTRONICS",
+    "INDUSTRY",
+    "INDUSTRIES",
+    "ENGINEERING",
+    "DESIGN",
+    "STUDIO",
+    "HOTEL",
+    "BANK",
+    "SCHOOL",
+    "UNIVERSITY",
+    "HOSPITAL",
+    "CENTER",
+    "CENTRE",
+    "DEPARTMENT",
+    "DEPT",
+    "OFFICE",
+    "HEADQUARTERS",
+    "BRANCH",
+    "MARKETING",
+    "DIGITAL",
+    "MEDIA",
+    "NETWORK",
+    "SOFTWARE",
+    "GLOBAL",
+    "EXPRESS",
+    "WORLD",
+    "LIFE",
+    "TEAM",
 ];
 
 fn contains_any(upper: &str, words: &[&str]) -> bool {
     words.iter().any(|w| upper.contains(w))
+}
+
+/// Whether upper-case `upper` holds one of `words` as a whole word.
+fn has_word(upper: &str, words: &[&str]) -> bool {
+    upper
+        .split(|c: char| !(c.is_alphanumeric() || c == '.'))
+        .map(|w| w.trim_end_matches('.'))
+        .any(|w| words.contains(&w))
+}
+
+/// Whether `text` names a company by its suffix or prefix (`有限公司`, `株式会社`, `Co., Ltd.`,
+/// `Inc.`, `GmbH`, `Công ty`).
+pub(crate) fn is_company(text: &str) -> bool {
+    let upper = text.to_uppercase();
+    contains_any(&upper, COMPANY_STRONG) || has_word(&upper, COMPANY_LATIN)
 }
 
 /// What one line turned out to hold.
@@ -167,7 +270,8 @@ pub fn extract_card(lines: &[OcrLine], region: Region) -> CardFields {
         .iter()
         .filter(|l| !l.text.trim().is_empty())
         .map(|l| {
-            let text = normalize_text(&l.text);
+            let text =
+                normalize_text(&names::join_letter_spaced(l).unwrap_or_else(|| l.text.clone()));
             let upper = text.to_uppercase();
             Line {
                 ocr: l,
@@ -180,77 +284,103 @@ pub fn extract_card(lines: &[OcrLine], region: Region) -> CardFields {
     let mut card = CardFields::default();
     let texts: Vec<&str> = ls.iter().map(|l| l.text.as_str()).collect();
     let region = phones::card_region(&texts, region);
-    for line in ls.iter_mut() {
-        contact_details(line, region, &mut card);
+    for i in 0..ls.len() {
+        let label = i
+            .checked_sub(1)
+            .and_then(|p| label_before(&ls[p], &ls[i]))
+            .map(str::to_string);
+        if let Some(p) = i.checked_sub(1).filter(|_| label.is_some()) {
+            ls[p].used = true;
+        }
+        contact_details(&mut ls[i], label.as_deref(), region, &mut card);
     }
     address(&mut ls, &mut card);
     company_title_name(&mut ls, &mut card);
     card
 }
 
-/// E-mails, websites and phones of one line.
-fn contact_details(line: &mut Line, region: Region, card: &mut CardFields) {
-    // E-mail: OCR often puts spaces around @ and dots.
-    if line.text.contains('@') {
-        let body = after_label(&line.text, EMAIL_LABELS).unwrap_or(&line.text);
-        let squeezed: String = body
-            .replace(" @", "@")
-            .replace("@ ", "@")
-            .replace(" .", ".")
-            .replace(". ", ".");
-        let squeezed = match squeezed.split_once('@') {
-            Some((local, domain)) => format!("{local}@{}", domain.replace(',', ".")),
-            None => squeezed,
-        };
-        for m in EMAIL.find_iter(&squeezed) {
-            if let Ok(email) = normalize::email("email", m.as_str()) {
-                if !card.emails.iter().any(|e| e.value == email) {
-                    card.emails.push(Field::from_line(email, line.ocr, 0.95));
-                }
-                line.used = true;
-            }
+/// E-mails, websites and phones of one line. `phone_label` is a label printed alone before
+/// the line (`传真` on the line above, `Tel` in the box to the left).
+fn contact_details(
+    line: &mut Line,
+    phone_label: Option<&str>,
+    region: Region,
+    card: &mut CardFields,
+) {
+    for (email, repaired) in web::emails_in(&line.text) {
+        if !card.emails.iter().any(|e| e.value == email) {
+            let rule = if repaired { 0.8 } else { 0.95 };
+            card.emails.push(Field::from_line(email, line.ocr, rule));
         }
+        line.used = true;
     }
-    // Website: `www.` or a scheme, or a web label.
-    let web_body = after_label(&line.text, WEB_LABELS);
-    let squeezed = web_body
-        .unwrap_or(&line.text)
-        .replace(". ", ".")
-        .replace(" .", ".");
-    let web = WEBSITE
-        .find(&squeezed)
-        .map(|m| m.as_str().to_string())
-        .or_else(|| {
-            web_body
-                .filter(|b| !b.contains('@') && b.contains('.') && !b.contains(' '))
-                .map(str::to_string)
-        });
-    if let Some(site) = web {
-        if !site.contains('@') && card.website.is_none() {
-            let value = site
-                .to_lowercase()
-                .trim_start_matches("http://")
-                .trim_start_matches("https://")
-                .trim_end_matches(['/', '.', ','])
-                .to_string();
-            card.website = Some(Field::from_line(value, line.ocr, 0.95));
+    if card.website.is_none() {
+        if let Some((site, rule)) = web::website_in(&line.text, !line.used) {
+            card.website = Some(Field::from_line(site, line.ocr, rule));
             line.used = true;
         }
     }
     if line.used && !phones::has_phone_label(&line.text) {
         return;
     }
-    // Phones: every number of the line, fax and other non-phone numbers left out.
-    for (e164, labelled) in phones::phones_in_line(&line.text, region) {
-        if !card.phones.iter().any(|p| p.value == e164) {
-            let rule = if labelled { 0.95 } else { 0.85 };
-            card.phones.push(Field::from_line(e164, line.ocr, rule));
+    // Phones: every number of the line, fax and other non-phone numbers left out. A label
+    // printed apart from its numbers counts as theirs.
+    let labelled_text;
+    let text = match phone_label {
+        Some(label) => {
+            labelled_text = format!("{label}: {}", line.text);
+            labelled_text.as_str()
+        }
+        None => line.text.as_str(),
+    };
+    let hits = phones::phones_in_line(text, region);
+    for hit in &hits {
+        if !card.phones.iter().any(|p| p.value == hit.e164) {
+            card.phones.push(Field::from_line(
+                hit.e164.clone(),
+                line.ocr,
+                hit.rule_confidence(),
+            ));
         }
         line.used = true;
     }
-    if phones::has_phone_label(&line.text) && !line.text.chars().any(is_han_not_label) {
+    let label_line =
+        line.text.chars().any(|c| c.is_ascii_digit()) || LABEL_ONLY.is_match(line.text.trim());
+    if phones::has_phone_label(&line.text) && label_line && !line.text.chars().any(is_han_not_label)
+    {
         line.used = true;
     }
+    // A line of numbers after a fax or postcode label is spent too.
+    if hits.is_empty() && phone_label.is_some() && line.text.chars().all(|c| !c.is_alphabetic()) {
+        line.used = true;
+    }
+}
+
+/// A line that is only a phone, fax or postcode label (`传真`, `F:`, `Tel`).
+static LABEL_ONLY: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"^(?i)(?:传真|傳真|fax|f|电话|電話|tel|t|手机|携帯|mobile|mob|m|cell|phone|p|h|邮编|邮政编码|〒)\s*[:：.]?$",
+    )
+});
+
+/// The label `prev` is, when it stands alone just before `line`'s numbers: on the same row to
+/// the left, or right above in the same column.
+fn label_before<'a>(prev: &'a Line, line: &Line) -> Option<&'a str> {
+    let label = prev.text.trim();
+    if !LABEL_ONLY.is_match(label)
+        || !line
+            .text
+            .trim_start()
+            .starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '('))
+    {
+        return None;
+    }
+    let (p, l) = (prev.ocr.bbox, line.ocr.bbox);
+    let h = p.h.max(l.h) as f32;
+    let same_row = (p.center_y() - l.center_y()).abs() < h / 2.0 && p.x + p.w <= l.x + 2;
+    let gap = l.y as f32 - (p.y + p.h) as f32;
+    let above = gap > -h / 3.0 && gap < 1.5 * h && (p.x as f32 - l.x as f32).abs() < 3.0 * h;
+    (same_row || above).then_some(label)
 }
 
 /// A Han character that is not part of a phone label.
@@ -283,7 +413,7 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
             .filter(|c| line.upper.contains(*c))
             .count();
         let digit = line.text.chars().any(|c| c.is_ascii_digit());
-        let company = contains_any(&line.upper, COMPANY_STRONG);
+        let company = is_company(&line.upper);
         let score = if rule > 0.9 {
             100 + cues
         } else if cues >= 3 && digit && !company {
@@ -315,7 +445,7 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
             && same_size
             && cues >= 1
             && after_label(&next.text, ADDRESS_LABELS).is_none()
-            && !contains_any(&next.upper, COMPANY_STRONG)
+            && !is_company(&next.upper)
             && !contains_any(&next.upper, TITLE_WORDS)
         {
             let joiner = if value.is_ascii() { " " } else { "" };
@@ -333,13 +463,15 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
 }
 
 /// A logo mark read together with the company beside it (`T Tianjin Tianze ...`,
-/// `盛盛世生物...`): a lone first letter repeating the next word's initial is dropped.
+/// `H Beijing Huaqiang ...`): a lone first letter repeating the initial of a word of the
+/// name is dropped.
 fn without_logo_mark(company: &str) -> String {
     let mut words = company.split(' ');
     if let (Some(first), Some(second)) = (words.next(), words.next()) {
+        let initial = |w: &str| w.starts_with(first);
         if first.chars().count() == 1
             && first.chars().all(|c| c.is_ascii_uppercase())
-            && second.starts_with(first)
+            && (second.starts_with(first) || company.split(' ').skip(2).any(initial))
         {
             return company[first.len()..].trim_start().to_string();
         }
@@ -350,9 +482,12 @@ fn without_logo_mark(company: &str) -> String {
 /// How much a line looks like a company name.
 fn company_score(line: &Line) -> u32 {
     let mut score: u32 = 0;
-    if line.upper.contains("有限公司") {
+    if contains_any(
+        &line.upper,
+        &["有限公司", "株式会社", "有限会社", "CO., LTD", "CO.,LTD"],
+    ) {
         score += 4;
-    } else if contains_any(&line.upper, COMPANY_STRONG) {
+    } else if is_company(&line.upper) {
         score += 3;
     }
     if contains_any(&line.upper, COMPANY_WEAK) {
@@ -435,109 +570,202 @@ fn han_part(text: &str) -> Option<String> {
     }
 }
 
+/// What speaks for a name candidate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum NameKind {
+    /// 2-4 Han characters starting with a known Chinese or Japanese surname.
+    HanSurname,
+    /// Han characters without a known surname: maybe a brand or a heading.
+    HanPlain,
+    /// Two to four capitalized Latin words.
+    Latin,
+}
+
+impl NameKind {
+    /// How much the kind weighs against the others, per pixel of text height.
+    fn weight(self) -> f32 {
+        match self {
+            NameKind::HanSurname => 1.8,
+            NameKind::HanPlain => 1.2,
+            NameKind::Latin => 1.0,
+        }
+    }
+
+    /// How sure the kind alone makes us.
+    fn rule(self) -> f32 {
+        match self {
+            NameKind::HanSurname => 0.9,
+            NameKind::HanPlain => 0.45,
+            NameKind::Latin => 0.85,
+        }
+    }
+}
+
+/// A line that may hold the person's name.
+struct NameCandidate {
+    line: usize,
+    value: String,
+    kind: NameKind,
+    /// The name shares its line with something else (a title, the romanized name).
+    shared: bool,
+    score: f32,
+}
+
+/// The name a line may hold, if any (`company_text` is the company's line: a word of it,
+/// like a brand printed large beside it, is not a name).
+fn name_candidate(ls: &[Line], i: usize, company_text: &str) -> Option<NameCandidate> {
+    let line = &ls[i];
+    let text = line.text.as_str();
+    let height = line.ocr.bbox.h as f32;
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    let make = |value: String, kind: NameKind, shared: bool| {
+        let score = height * kind.weight() * if shared { 0.9 } else { 1.0 };
+        Some(NameCandidate {
+            line: i,
+            value,
+            kind,
+            shared,
+            score,
+        })
+    };
+    let first = words.first()?;
+    if let Some((name_part, _)) = split_name_title(first) {
+        if company_text.contains(name_part.as_str()) {
+            return None;
+        }
+        return make(name_part, NameKind::HanSurname, true);
+    }
+    if let Some((name_part, _)) = names::split_latin_name_title(text, TITLE_WORDS) {
+        if contains_any(&name_part.to_uppercase(), LATIN_NOT_NAME) {
+            return None;
+        }
+        return make(name_part, NameKind::Latin, true);
+    }
+    let han = names::han_name(first).filter(|_| first.chars().all(is_han));
+    if let Some((han_name, surname)) = han.filter(|(n, _)| !contains_any(n, TITLE_WORDS)) {
+        let rest_ok = words.len() == 1
+            || words[1..]
+                .iter()
+                .all(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+            || contains_any(&words[1..].join(" ").to_uppercase(), TITLE_WORDS);
+        if !rest_ok || company_text.contains(first) {
+            return None;
+        }
+        let kind = if surname {
+            NameKind::HanSurname
+        } else {
+            NameKind::HanPlain
+        };
+        return make(han_name, kind, words.len() > 1);
+    }
+    let latin = (2..=4).contains(&words.len())
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(|c| c.is_uppercase())
+                && w.chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, '-' | '\'' | '.'))
+        })
+        && !contains_any(&line.upper, TITLE_WORDS)
+        && !is_company(&line.upper)
+        && !contains_any(&line.upper, COMPANY_WEAK)
+        && !contains_any(&line.upper, ADDRESS_CUES)
+        && !contains_any(&line.upper, LATIN_NOT_NAME);
+    if latin {
+        return make(words.join(" "), NameKind::Latin, false);
+    }
+    None
+}
+
+/// Words of slogans and calls to action: such a line is neither a name nor a company.
+const SLOGAN_WORDS: &[&str] = &[
+    "欢迎",
+    "关注",
+    "扫一扫",
+    "扫码",
+    "二维码",
+    "专业",
+    "诚信",
+    "致力",
+    "创新",
+    "共赢",
+    "专注",
+    "品质",
+    "服务",
+    "WELCOME",
+    "SCAN",
+    "FOLLOW",
+];
+
 fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
     // The name decides the language of the card: pick it among lines that are neither
     // companies nor titles, by size.
     let free: Vec<usize> = (0..ls.len()).filter(|&i| !ls[i].used).collect();
 
     // Company.
-    let mut company: Option<(usize, u32)> = None;
+    let mut company: Option<(usize, u32, u32)> = None;
     for &i in &free {
         let score = company_score(&ls[i]);
         let han = ls[i].text.chars().any(is_han) as u32;
         let key = score * 10 + han * 5 + (ls[i].ocr.bbox.h / 20).min(4);
-        if score >= 2 && company.is_none_or(|(_, k)| key > k) {
-            company = Some((i, key));
+        if score >= 2 && company.is_none_or(|(_, k, _)| key > k) {
+            company = Some((i, key, score));
         }
     }
-    let company_text = company.map(|(i, _)| ls[i].text.clone()).unwrap_or_default();
-    if let Some((i, _)) = company {
+    let company_text = company
+        .map(|(i, _, _)| ls[i].text.clone())
+        .unwrap_or_default();
+    if let Some((i, _, score)) = company {
         ls[i].used = true;
         let value = han_part(&ls[i].text)
-            .filter(|h| h.contains("公司") || h.contains("集团"))
+            .filter(|h| contains_any(h, &["公司", "集团", "会社"]))
             .unwrap_or_else(|| ls[i].text.clone());
-        card.company = Some(Field::from_line(without_logo_mark(&value), ls[i].ocr, 0.9));
+        // A suffix says company; weak words alone (科技, 贸易) leave doubt.
+        let rule = match score {
+            4.. => 0.95,
+            3 => 0.9,
+            _ => 0.7,
+        };
+        card.company = Some(Field::from_line(without_logo_mark(&value), ls[i].ocr, rule));
     }
 
     // Name candidates, possibly sharing a line with the title (`张伟 销售经理`).
-    let mut name: Option<(usize, String, f32)> = None;
-    for &i in &free {
-        if ls[i].used {
-            continue;
-        }
-        let text = ls[i].text.as_str();
-        let height = ls[i].ocr.bbox.h as f32;
-        let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
-        let split = words.first().and_then(|w| split_name_title(w));
-        if let Some((name_part, _)) = &split {
-            let score = height * 1.5 * 0.9 * 1.2;
-            if !company_text.contains(name_part.as_str())
-                && name.as_ref().is_none_or(|n| score > n.2)
-            {
-                name = Some((i, name_part.clone(), score));
-            }
-            continue;
-        }
-        let latin_split = names::split_latin_name_title(text, TITLE_WORDS);
-        if let Some((name_part, _)) = &latin_split {
-            if !contains_any(&name_part.to_uppercase(), LATIN_NOT_NAME)
-                && name.as_ref().is_none_or(|n| height > n.2)
-            {
-                name = Some((i, name_part.clone(), height));
-            }
-            continue;
-        }
-        let candidate: Option<(String, f32)> = if let Some(first) = words.first() {
-            let han = names::han_name(first).filter(|_| first.chars().all(is_han));
-            if let Some((han_name, surname)) = han.filter(|(n, _)| !contains_any(n, TITLE_WORDS)) {
-                let rest_ok = words.len() == 1
-                    || words[1..]
-                        .iter()
-                        .all(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
-                    || contains_any(&words[1..].join(" ").to_uppercase(), TITLE_WORDS);
-                let in_company = company_text.contains(first);
-                if rest_ok && !in_company {
-                    let weight =
-                        if surname { 1.5 } else { 1.0 } * if words.len() == 1 { 1.0 } else { 0.9 };
-                    Some((han_name, height * weight * 1.2))
-                } else {
-                    None
-                }
-            } else if (2..=3).contains(&words.len())
-                && words.iter().all(|w| {
-                    w.chars().next().is_some_and(|c| c.is_uppercase())
-                        && w.chars()
-                            .all(|c| c.is_alphabetic() || matches!(c, '-' | '\'' | '.'))
-                })
-                && !contains_any(&ls[i].upper, TITLE_WORDS)
-                && !contains_any(&ls[i].upper, COMPANY_STRONG)
-                && !contains_any(&ls[i].upper, COMPANY_WEAK)
-                && !contains_any(&ls[i].upper, ADDRESS_CUES)
-                && !contains_any(&ls[i].upper, LATIN_NOT_NAME)
-            {
-                Some((words.join(" "), height))
-            } else {
-                None
-            }
-        } else {
-            None
-        };
-        if let Some((value, score)) = candidate {
-            if name.as_ref().is_none_or(|n| score > n.2) {
-                name = Some((i, value, score));
-            }
-        }
-    }
+    let mut candidates: Vec<NameCandidate> = free
+        .iter()
+        .filter(|&&i| !ls[i].used)
+        .filter_map(|&i| name_candidate(ls, i, &company_text))
+        .collect();
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let name = candidates
+        .first()
+        .map(|c| (c.line, c.value.clone(), c.score));
     let name_is_han = name.as_ref().is_some_and(|n| n.1.chars().any(is_han));
-    if let Some((i, value, _)) = &name {
-        // A Han name without a known surname may be a brand or a heading: say so.
-        let han = value.chars().any(is_han);
-        let rule = match (han, names::surname(value).is_some()) {
-            (true, false) => 0.5,
-            _ if ls[*i].text == *value => 0.9,
-            _ => 0.8,
-        };
-        card.name = Some(Field::from_line(value.clone(), ls[*i].ocr, rule));
+    if let Some(best) = candidates.first() {
+        // The name is the largest or second largest short line left: a candidate smaller
+        // than that is a guess, and so is one a rival on another line nearly matches.
+        let height = ls[best.line].ocr.bbox.h as f32;
+        let taller = free
+            .iter()
+            .filter(|&&i| !ls[i].used && ls[i].text.chars().count() <= 24)
+            .filter(|&&i| ls[i].ocr.bbox.h as f32 > height * 1.1)
+            .count();
+        let rival = candidates
+            .iter()
+            .skip(1)
+            .any(|c| c.line != best.line && c.score >= best.score * 0.85);
+        let mut rule = best.kind.rule();
+        if best.shared {
+            rule -= 0.05;
+        }
+        if taller >= 2 {
+            rule *= 0.6;
+        }
+        if rival {
+            rule *= 0.8;
+        }
+        card.name = Some(Field::from_line(
+            best.value.clone(),
+            ls[best.line].ocr,
+            rule,
+        ));
     }
 
     // Title: on the name's line after the name, or the first line with a title word.
@@ -565,6 +793,35 @@ fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
             };
             card.title = Some(Field::from_line(value, line.ocr, 0.85));
             break;
+        }
+    }
+
+    // No company suffix anywhere: the largest line left that is not a title, a slogan, a
+    // label or a number (a brand, `华为`), as a guess.
+    if card.company.is_none() {
+        let pick = free
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let l = &ls[i];
+                let n = l.text.chars().count();
+                let letters = l.text.chars().filter(|c| c.is_alphabetic()).count();
+                !l.used
+                    && (2..=40).contains(&n)
+                    && letters * 10 >= n * 7
+                    && !l.text.ends_with([':', '：'])
+                    && !contains_any(&l.upper, TITLE_WORDS)
+                    && !contains_any(&l.upper, SLOGAN_WORDS)
+                    && !contains_any(
+                        &l.upper,
+                        &["地址", "电话", "手机", "邮箱", "传真", "网址", "微信"],
+                    )
+            })
+            .max_by_key(|&i| ls[i].ocr.bbox.h);
+        if let Some(i) = pick {
+            ls[i].used = true;
+            let value = without_logo_mark(&ls[i].text);
+            card.company = Some(Field::from_line(value, ls[i].ocr, 0.4));
         }
     }
 }
@@ -679,6 +936,11 @@ mod tests {
             value(&c.address),
             "广东省东莞市松山湖东莞大道924号银河大厦1514室"
         );
+        let logo = card(&[("H Beijing Huaqiang Industrial Co., Ltd.", 80, 60, 44)]);
+        assert_eq!(
+            value(&logo.company),
+            "Beijing Huaqiang Industrial Co., Ltd."
+        );
     }
 
     #[test]
@@ -694,5 +956,210 @@ mod tests {
         assert_eq!(value(&c.company), "华强电子集团有限公司");
         assert_eq!(c.phones.len(), 1);
         assert_eq!(c.phones[0].value, "+8613912345678");
+    }
+
+    fn phones_of(c: &CardFields) -> Vec<&str> {
+        c.phones.iter().map(|p| p.value.as_str()).collect()
+    }
+
+    fn emails_of(c: &CardFields) -> Vec<&str> {
+        c.emails.iter().map(|p| p.value.as_str()).collect()
+    }
+
+    #[test]
+    fn emails_and_sites_repaired_from_ocr_noise() {
+        let c = card(&[
+            ("张伟", 80, 200, 90),
+            ("邮箱：wang＠qq。com", 80, 600, 30),
+            ("E-mail: li.na (at) huaqiang . com . cn", 80, 640, 30),
+            ("网址：www。huaqiang。com", 80, 680, 30),
+        ]);
+        assert_eq!(emails_of(&c), ["wang@qq.com", "li.na@huaqiang.com.cn"]);
+        assert_eq!(value(&c.website), "www.huaqiang.com");
+        // A site printed as a bare domain.
+        let c = card(&[("张伟", 80, 200, 90), ("huaqiang.com.cn", 80, 700, 30)]);
+        assert_eq!(value(&c.website), "huaqiang.com.cn");
+        // Ordinary text is not an e-mail or a site.
+        let c = card(&[
+            ("张伟", 80, 200, 90),
+            ("Sales @ Beijing. Office", 80, 600, 30),
+            ("©2026 Huaqiang. All rights reserved", 80, 640, 30),
+            ("Tianjin Tianze Trading Co.,Ltd", 80, 680, 30),
+        ]);
+        assert!(c.emails.is_empty(), "{:?}", c.emails);
+        assert_eq!(c.website, None);
+    }
+
+    #[test]
+    fn company_suffixes_and_prefixes() {
+        for (company, expected) in [
+            ("ソニー株式会社", "ソニー株式会社"),
+            ("株式会社ソニー", "株式会社ソニー"),
+            ("Acme Robotics Inc.", "Acme Robotics Inc."),
+            ("Müller Maschinenbau GmbH", "Müller Maschinenbau GmbH"),
+            ("Brightway Holdings LLC", "Brightway Holdings LLC"),
+            ("华强股份", "华强股份"),
+        ] {
+            let c = card(&[
+                (company, 80, 60, 40),
+                ("David Wong", 80, 200, 80),
+                ("Principal Engineer", 80, 300, 36),
+            ]);
+            assert_eq!(value(&c.company), expected, "{company}");
+            assert_eq!(value(&c.title), "Principal Engineer", "{company}");
+            let conf = c.company.as_ref().map_or(0.0, |f| f.confidence);
+            assert!(conf > 0.75, "{company}: {conf}");
+        }
+        // No suffix at all: the largest line that is not the name or a title, as a guess.
+        let c = card(&[
+            ("HUAWEI", 80, 60, 110),
+            ("张伟", 80, 220, 80),
+            ("销售经理", 80, 320, 36),
+            ("手机：13800138000", 80, 600, 30),
+        ]);
+        assert_eq!(value(&c.company), "HUAWEI");
+        assert_eq!(value(&c.name), "张伟");
+        assert!(c.company.as_ref().is_some_and(|f| f.confidence < 0.5));
+    }
+
+    #[test]
+    fn japanese_card() {
+        let c = card(&[
+            ("株式会社日立製作所", 80, 60, 44),
+            ("営業本部 課長", 80, 180, 34),
+            ("新井 正志", 80, 240, 90),
+            ("M A S A S H I  A R A I", 80, 340, 30),
+            ("〒101-0047 東京都千代田区内神田1-2-3", 80, 560, 28),
+            ("TEL 03-5205-6455  FAX 03-5205-6456", 80, 600, 28),
+            ("arai@hitachi.co.jp", 80, 640, 28),
+        ]);
+        assert_eq!(value(&c.name), "新井正志");
+        assert_eq!(value(&c.company), "株式会社日立製作所");
+        assert_eq!(value(&c.title), "営業本部課長");
+        assert_eq!(phones_of(&c), ["+81352056455"]);
+        assert!(c.name.as_ref().is_some_and(|f| f.confidence > 0.7));
+    }
+
+    #[test]
+    fn vietnamese_card() {
+        let c = card(&[
+            ("CÔNG TY TNHH THƯƠNG MẠI AN PHÁT", 80, 60, 40),
+            ("Nguyễn Văn Hùng", 80, 200, 80),
+            ("Giám đốc", 80, 300, 36),
+            ("ĐT: 028 3822 1234", 80, 560, 30),
+            ("DĐ: 0903 123 456", 80, 600, 30),
+        ]);
+        assert_eq!(value(&c.name), "Nguyễn Văn Hùng");
+        assert_eq!(value(&c.company), "CÔNG TY TNHH THƯƠNG MẠI AN PHÁT");
+        assert_eq!(value(&c.title), "Giám đốc");
+        assert_eq!(phones_of(&c), ["+842838221234", "+84903123456"]);
+    }
+
+    #[test]
+    fn a_letter_spaced_name_from_its_boxes() {
+        // Letters read one box each, words apart by a wider gap.
+        let mut words = Vec::new();
+        let mut x = 100;
+        for (k, ch) in "MASASHIARAI".chars().enumerate() {
+            if k == 7 {
+                x += 50;
+            }
+            words.push(OcrWord {
+                text: ch.to_string(),
+                confidence: 0.9,
+                bbox: BBox {
+                    x,
+                    y: 200,
+                    w: 30,
+                    h: 60,
+                },
+            });
+            x += 45;
+        }
+        let lines = [
+            OcrLine::from_words(words),
+            OcrLine::from_words(vec![OcrWord {
+                text: "Sony Corporation".into(),
+                confidence: 0.9,
+                bbox: BBox {
+                    x: 100,
+                    y: 60,
+                    w: 500,
+                    h: 40,
+                },
+            }]),
+        ];
+        let c = extract_card(&lines, Region::default());
+        assert_eq!(value(&c.name), "MASASHI ARAI");
+    }
+
+    #[test]
+    fn fax_labels_apart_from_their_numbers() {
+        let c = card(&[
+            ("深圳市华强科技有限公司", 80, 60, 44),
+            ("张伟", 80, 200, 90),
+            ("电话", 80, 560, 30),
+            ("0755-52659655", 80, 600, 30),
+            ("传真", 80, 660, 30),
+            ("0755-52659656", 80, 700, 30),
+            ("F", 600, 760, 30),
+            ("0755-52659657", 900, 760, 30),
+        ]);
+        assert_eq!(phones_of(&c), ["+8675552659655"]);
+        assert!(c.phones[0].confidence > 0.8);
+        let c = card(&[
+            ("吉林省长春市恒达商贸有限公司", 80, 60, 44),
+            ("章 晖 平", 80, 200, 90),
+            ("电话：0431-84597070 84840822", 80, 600, 30),
+            ("邮编 130000", 80, 640, 30),
+        ]);
+        assert_eq!(phones_of(&c), ["+8643184597070", "+8643184840822"]);
+        assert_eq!(value(&c.name), "章晖平");
+    }
+
+    #[test]
+    fn labels_titles_and_slogans_are_never_the_name() {
+        let c = card(&[
+            ("业务主办", 80, 60, 60),
+            ("IT Management Guider", 80, 150, 60),
+            ("扫一扫", 900, 150, 60),
+            ("总经理", 80, 250, 50),
+            ("王建国", 80, 330, 56),
+            ("职位职称", 80, 420, 40),
+        ]);
+        assert_eq!(value(&c.name), "王建国");
+        assert_eq!(value(&c.title), "总经理");
+        // A brand line in large capitals is not the person.
+        let c = card(&[
+            ("Global Logistics", 80, 60, 90),
+            ("David Wong", 80, 250, 60),
+            ("Sales Director", 80, 330, 34),
+            ("M: +86 139 1234 5678", 80, 600, 30),
+        ]);
+        assert_eq!(value(&c.name), "David Wong");
+        assert_eq!(value(&c.title), "Sales Director");
+    }
+
+    #[test]
+    fn a_guessed_name_scores_low() {
+        // The real name is printed; the only name-like words are a small place line.
+        let guess = card(&[
+            ("GREENFIELD", 80, 60, 120),
+            ("PROPERTY", 80, 200, 90),
+            ("Harbour View", 80, 600, 26),
+        ]);
+        let sure = card(&[
+            ("Greenfield Property Ltd.", 80, 60, 40),
+            ("Emily Tan", 80, 200, 90),
+            ("Harbour View", 80, 600, 26),
+        ]);
+        assert_eq!(value(&sure.name), "Emily Tan");
+        let (g, s) = (
+            guess.name.as_ref().map_or(0.0, |f| f.confidence),
+            sure.name.as_ref().map_or(0.0, |f| f.confidence),
+        );
+        assert!(g < 0.5 && s > 0.7, "guess {g}, sure {s}");
+        assert_eq!(sure.confidence("name"), Some(s));
+        assert!(sure.confidences().iter().any(|(f, _)| *f == "company"));
     }
 }

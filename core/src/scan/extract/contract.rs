@@ -42,6 +42,34 @@ pub struct AmountMismatch {
     pub warning: String,
 }
 
+impl ContractFields {
+    /// The confidence (0..1) of each field found, by the field's name as serialized
+    /// (`contract_number`, `party_a`, `party_b`, `amount`, `amount_upper`, `date`).
+    pub fn confidences(&self) -> Vec<(&'static str, f32)> {
+        let one = |name, f: &Option<Field>| f.as_ref().map(|f| (name, f.confidence));
+        [
+            one("contract_number", &self.contract_number),
+            one("party_a", &self.party_a),
+            one("party_b", &self.party_b),
+            self.amount.as_ref().map(|f| ("amount", f.confidence)),
+            one("amount_upper", &self.amount_upper),
+            one("date", &self.date),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The confidence of one field by name (see [`ContractFields::confidences`]), `None`
+    /// when it was not found.
+    pub fn confidence(&self, field: &str) -> Option<f32> {
+        self.confidences()
+            .into_iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, c)| c)
+    }
+}
+
 fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| unreachable!("built-in pattern {pattern}: {e}"))
 }
@@ -55,16 +83,27 @@ static DIGIT_AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
 static NUMBER_VALUE: LazyLock<Regex> =
     LazyLock::new(|| re(r"^[A-Za-z0-9][A-Za-z0-9\-_/.()]*[A-Za-z0-9)]|^[A-Za-z0-9]"));
 
+/// Labels of the contract number; the first [`STRONG_NUMBER_LABELS`] name it as the
+/// contract's, the rest (`编号`, `No.`) may name any number.
 const NUMBER_LABELS: &[&str] = &[
     "合同编号",
     "合同号",
     "协议编号",
-    "编号",
+    "合同编码",
     "Contract No.",
     "Contract No",
+    "Contract Number",
     "Agreement No.",
+    "Agreement No",
+    // OCR often drops the space.
+    "ContractNo",
+    "AgreementNo",
+    "编号",
     "No.",
+    "NO:",
+    "No",
 ];
+const STRONG_NUMBER_LABELS: usize = 11;
 const AMOUNT_CUES: &[&str] = &[
     "金额",
     "总价",
@@ -82,7 +121,44 @@ const AMOUNT_CUES: &[&str] = &[
 /// Brackets as OCR reads them around a role (`甲方（买方）`, `甲方《买方)`).
 const OPEN_BRACKETS: [char; 6] = ['(', '（', '《', '〈', '【', '['];
 const CLOSE_BRACKETS: [char; 6] = [')', '）', '》', '〉', '】', ']'];
-const SIGN_DATE_CUES: &[&str] = &["签订", "签署", "签约", "签字", "日期", "DATE", "DATED"];
+/// Words that say a date is the signing date.
+const SIGN_DATE_CUES: &[&str] = &[
+    "签订", "签署", "签约", "签字", "签章", "盖章", "SIGNED", "SIGNING", "DATED",
+];
+/// Words that say a line holds a date, of no event in particular.
+const DATE_CUES: &[&str] = &["日期", "DATE", "时间"];
+/// Words that name another event than the signing: its date is not the contract's.
+const OTHER_DATE_CUES: &[&str] = &[
+    "交货",
+    "交付",
+    "发货",
+    "到货",
+    "验收",
+    "付款",
+    "支付",
+    "有效",
+    "期限",
+    "截止",
+    "到期",
+    "届满",
+    "履行",
+    "开始",
+    "结束",
+    "生效",
+    "起",
+    "至",
+    "前",
+    "DELIVERY",
+    "PAYMENT",
+    "PAY ",
+    "EXPIR",
+    "VALID",
+    "EFFECTIVE",
+    "UNTIL",
+    "BEFORE",
+    "FROM",
+    "TERM",
+];
 
 /// Extracts the fields of a contract from its OCR lines.
 pub fn extract_contract(lines: &[OcrLine]) -> ContractFields {
@@ -93,11 +169,10 @@ pub fn extract_contract(lines: &[OcrLine]) -> ContractFields {
         .collect();
     let mut out = ContractFields {
         contract_number: contract_number(&texts),
-        party_a: party(&texts, &["甲方", "Party A", "PartyA"]),
-        party_b: party(&texts, &["乙方", "Party B", "PartyB"]),
         date: date(&texts),
         ..Default::default()
     };
+    (out.party_a, out.party_b) = parties(&texts);
     let digits = digit_amount(&texts);
     let upper = upper_amount(&texts, digits.as_ref());
     if let (Some(d), Some(u)) = (&digits, &upper) {
@@ -142,25 +217,79 @@ pub fn extract_contract(lines: &[OcrLine]) -> ContractFields {
     out
 }
 
+/// The contract number: after a label that names it (`合同编号`, `Contract No.`) anywhere in
+/// the document, else after a bare `编号` / `No.` on a line that is not about another number
+/// (an ID card, a business licence, a bank account).
 fn contract_number(texts: &[(String, &OcrLine)]) -> Option<Field> {
+    let (strong, weak) = NUMBER_LABELS.split_at(STRONG_NUMBER_LABELS);
+    number_after(texts, strong, 0.95).or_else(|| {
+        let texts: Vec<(String, &OcrLine)> = texts
+            .iter()
+            .filter(|(t, _)| {
+                let upper = t.to_uppercase();
+                !OTHER_NUMBER_CUES.iter().any(|c| upper.contains(c))
+            })
+            .cloned()
+            .collect();
+        number_after(&texts, weak, 0.8)
+    })
+}
+
+/// Lines that carry a number which is not the contract's.
+const OTHER_NUMBER_CUES: &[&str] = &[
+    "身份证",
+    "证件",
+    "执照",
+    "信用代码",
+    "注册号",
+    "税号",
+    "纳税",
+    "账号",
+    "帐号",
+    "账户",
+    "开户",
+    "电话",
+    "手机",
+    "传真",
+    "邮编",
+    "ID",
+    "TAX",
+    "ACCOUNT",
+    "TEL",
+    "FAX",
+    "PHONE",
+    "LICENSE",
+    "LICENCE",
+    "PASSPORT",
+];
+
+fn number_after(texts: &[(String, &OcrLine)], labels: &[&str], rule: f32) -> Option<Field> {
     for (text, line) in texts {
         // The label can be anywhere on the line (the title line may carry it at the right).
-        for label in NUMBER_LABELS {
-            let upper = text.to_uppercase();
-            let Some(at) = upper.find(&label.to_uppercase()) else {
-                continue;
-            };
-            if !text.is_char_boundary(at) {
-                continue;
-            }
-            let Some(rest) = after_label(&text[at..], &[label]) else {
-                continue;
-            };
-            let rest: String = rest.chars().filter(|c| *c != ' ').collect();
-            if let Some(m) = NUMBER_VALUE.find(&rest) {
-                let value = fix_number(m.as_str());
-                if value.chars().any(|c| c.is_ascii_digit()) {
-                    return Some(Field::from_line(value, line, 0.95));
+        let upper = text.to_uppercase();
+        for label in labels {
+            for (at, _) in upper.match_indices(&label.to_uppercase()) {
+                if !text.is_char_boundary(at) {
+                    continue;
+                }
+                // A Latin label starts a word (`No.`, not the end of `CASINO`).
+                let word_start = !label.is_ascii()
+                    || !text[..at]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| c.is_ascii_alphanumeric());
+                if !word_start {
+                    continue;
+                }
+                let Some(rest) = after_label(&text[at..], &[label]) else {
+                    continue;
+                };
+                let rest: String = rest.chars().filter(|c| *c != ' ').collect();
+                if let Some(m) = NUMBER_VALUE.find(&rest) {
+                    let value = fix_number(m.as_str());
+                    if value.chars().any(|c| c.is_ascii_digit()) {
+                        return Some(Field::from_line(value, line, rule));
+                    }
                 }
             }
         }
@@ -189,71 +318,212 @@ fn fix_number(raw: &str) -> String {
         .to_string()
 }
 
-/// `甲方：X`, `甲方（买方）：X`, `Party A: X`; an empty value (the signature block
-/// `甲方（盖章）：`) is skipped. `（以下简称甲方）` after the name is dropped.
+/// The two parties' role labels, first party first: `甲方`/`乙方`, then the pairs contracts use
+/// instead (`委托方`/`受托方`, `买方`/`卖方`, `发包人`/`承包人`, ...).
+const PARTY_PAIRS: &[(&[&str], &[&str])] = &[
+    (
+        &["甲方", "Party A", "PartyA"],
+        &["乙方", "Party B", "PartyB"],
+    ),
+    (&["委托方"], &["受托方"]),
+    (&["委托人"], &["受托人"]),
+    (
+        &["买方", "购买方", "购货方", "Buyer"],
+        &["卖方", "销售方", "Seller"],
+    ),
+    (&["出卖人"], &["买受人"]),
+    (&["发包人", "发包方"], &["承包人", "承包方"]),
+    (
+        &["出租方", "出租人", "Lessor"],
+        &["承租方", "承租人", "Lessee"],
+    ),
+    (&["供方", "供货方", "Supplier"], &["需方"]),
+];
+
+/// An enumeration before a label: `1、`, `(一)`, `2.`.
+static ENUMERATION: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^\s*[(（]?\s*(?:[0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*[)）、.．]\s*")
+});
+
+/// What a role label is followed by on its line, or `None` when the line does not start with
+/// one of `labels` used as a label: the label must be followed by a colon, possibly after a
+/// role in brackets (`甲方（买方）：`). `甲方代表：`, `甲方地址：` and the signature block
+/// (`甲方（盖章）：`) are not the party.
+fn after_role<'a>(text: &'a str, labels: &[&str]) -> Option<&'a str> {
+    let text = match ENUMERATION.find(text) {
+        Some(m) => &text[m.end()..],
+        None => text,
+    };
+    let upper = text.to_uppercase();
+    let label = labels
+        .iter()
+        .filter(|l| upper.starts_with(&l.to_uppercase()) && text.is_char_boundary(l.len()))
+        .max_by_key(|l| l.len())?;
+    let rest = text[label.len()..].trim_start();
+    let signature = |s: &str| s.contains("盖章") || s.contains("签字") || s.contains("签章");
+    let rest = match rest.strip_prefix(OPEN_BRACKETS) {
+        Some(r) => {
+            let end = r.find(CLOSE_BRACKETS)?;
+            if signature(&r[..end]) {
+                return None;
+            }
+            &r[end + r[end..].chars().next().map_or(1, char::len_utf8)..]
+        }
+        None => rest,
+    };
+    let rest = rest.trim_start();
+    match rest.strip_prefix([':', '：']) {
+        Some(r) => Some(r),
+        // `Party A Foo Ltd.` (Latin labels need no colon), unless a word follows (`Buyers`).
+        None if label.is_ascii() => (!rest.starts_with(|c: char| c.is_ascii_lowercase())
+            && !text[label.len()..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+        .then_some(rest),
+        // OCR lost the opening bracket of the role (`甲方 买方) : X`): a short role that ends
+        // with a closing bracket, then the colon.
+        None => {
+            let (at, _) = rest.char_indices().take(10).find(|(_, c)| *c == ':')?;
+            let role = rest[..at].trim_end();
+            (role.ends_with(CLOSE_BRACKETS) && !signature(role)).then(|| &rest[at + 1..])
+        }
+    }
+}
+
+/// Cuts a party's value: the `（以下简称甲方）` after the name, and the other party when both
+/// share a line (`甲方：A公司 乙方：B公司`).
+fn party_value(rest: &str) -> String {
+    let mut value = rest.trim().to_string();
+    for cut in [
+        "(以下简称",
+        "（以下简称",
+        "(下称",
+        "（下称",
+        "(hereinafter",
+        "( hereinafter",
+        "(\"Party",
+    ] {
+        if let Some(at) = value.find(cut) {
+            value.truncate(at);
+        }
+    }
+    let starts: Vec<usize> = value.char_indices().skip(1).map(|(i, _)| i).collect();
+    for at in starts {
+        let labels = PARTY_PAIRS
+            .iter()
+            .flat_map(|(a, b)| a.iter().chain(b.iter()));
+        if labels
+            .clone()
+            .any(|l| after_role(&value[at..], &[l]).is_some())
+        {
+            value.truncate(at);
+            break;
+        }
+    }
+    value
+        .trim()
+        .trim_end_matches([',', ';', '，', '。', '；'])
+        .trim()
+        .to_string()
+}
+
+/// True when `text` reads like an organisation or a person rather than a clause.
+fn plausible_party(value: &str) -> bool {
+    let n = value.chars().count();
+    (2..=60).contains(&n)
+        && !value.contains("盖章")
+        && !value.contains("签字")
+        && !value.contains("签章")
+}
+
+/// The party named after one of `labels`. A label alone on its line (`甲方：`) takes the next
+/// line when that line names an organisation, with a lower confidence.
 fn party(texts: &[(String, &OcrLine)], labels: &[&str]) -> Option<Field> {
-    for (text, line) in texts {
-        let upper = text.to_uppercase();
-        let Some(label) = labels.iter().find(|l| upper.starts_with(&l.to_uppercase())) else {
+    for (k, (text, line)) in texts.iter().enumerate() {
+        // At the start of the line, or after the other party on the same line.
+        let Some(rest) = text
+            .char_indices()
+            .find_map(|(at, _)| after_role(&text[at..], labels))
+        else {
             continue;
         };
-        // A role in brackets: 甲方（买方）
-        let rest_trimmed = text[label.len()..].trim_start();
-        let mut rest = rest_trimmed;
-        if let Some(r) = rest_trimmed.strip_prefix(OPEN_BRACKETS) {
-            match r.find(CLOSE_BRACKETS) {
-                Some(end) => {
-                    let role = &r[..end];
-                    if role.contains("盖章") || role.contains("签字") || role.contains("签章")
-                    {
-                        continue;
-                    }
-                    rest = &r[end + r[end..].chars().next().map_or(1, char::len_utf8)..];
-                }
-                None => continue,
-            }
-        }
-        let rest = rest.trim_start();
-        let rest = match rest.strip_prefix([':', '：']) {
-            Some(r) => r,
-            None if label.is_ascii() => rest,
-            // OCR lost the opening bracket (`甲方 买方) : X`): a short role, then the colon.
-            None => match rest.char_indices().take(10).find(|(_, c)| *c == ':') {
-                Some((at, _)) if !rest[..at].contains("盖章") && !rest[..at].contains("签字") => {
-                    &rest[at + 1..]
-                }
-                _ => continue,
-            },
-        };
-        let mut value = rest.trim().to_string();
-        for cut in [
-            "(以下简称",
-            "（以下简称",
-            "(下称",
-            "（下称",
-            "(hereinafter",
-            "( hereinafter",
-            "(\"Party",
-        ] {
-            if let Some(at) = value.find(cut) {
-                value.truncate(at);
-            }
-        }
-        let value = value
-            .trim()
-            .trim_end_matches([',', ';', '，', '。'])
-            .trim()
-            .to_string();
-        if value.chars().count() >= 2 && !value.contains("盖章") && !value.contains("签字") {
+        let value = party_value(rest);
+        if plausible_party(&value) {
             return Some(Field::from_line(value, line, 0.95));
+        }
+        if value.is_empty() {
+            if let Some((next, next_line)) = texts.get(k + 1) {
+                let value = party_value(next);
+                let label_again = PARTY_PAIRS
+                    .iter()
+                    .flat_map(|(a, b)| a.iter().chain(b.iter()))
+                    .any(|l| after_role(next, &[l]).is_some());
+                if !label_again && plausible_party(&value) && super::card::is_company(&value) {
+                    return Some(Field::from_line(value, next_line, 0.8));
+                }
+            }
         }
     }
     None
 }
 
-/// The amount in digits: on a line with an amount word or a currency mark; the first such
-/// line wins (contracts state the total first).
+/// Party A and party B: from the first pair of role labels the contract uses, the pair with
+/// both parties found winning over one with only one.
+fn parties(texts: &[(String, &OcrLine)]) -> (Option<Field>, Option<Field>) {
+    let mut best: (Option<Field>, Option<Field>) = (None, None);
+    let mut best_found = 0;
+    for (a_labels, b_labels) in PARTY_PAIRS {
+        let a = party(texts, a_labels);
+        let b = party(texts, b_labels);
+        let found = usize::from(a.is_some()) + usize::from(b.is_some());
+        if found > best_found {
+            best = (a, b);
+            best_found = found;
+            if found == 2 {
+                break;
+            }
+        }
+    }
+    best
+}
+
+/// Words that name the contract's total rather than a unit price or a payment instalment.
+const TOTAL_CUES: &[&str] = &[
+    "合计",
+    "总计",
+    "总价",
+    "总金额",
+    "总额",
+    "合同金额",
+    "合同价款",
+    "合同总价",
+    "价款",
+    "大写",
+    "TOTAL",
+    "CONTRACT PRICE",
+    "CONTRACT AMOUNT",
+];
+
+/// The amount in digits. Every line with an amount word or a currency mark gives a candidate;
+/// the one the upper-case numerals confirm wins, else the first that says it is the total, else
+/// the first (contracts state the total first).
 fn digit_amount(texts: &[(String, &OcrLine)]) -> Option<Field<f64>> {
+    let candidates = digit_amounts(texts);
+    let confirmed: Vec<u64> = texts
+        .iter()
+        .flat_map(|(t, _)| upper_candidates(t))
+        .filter_map(|c| parse_amount_fen(&c.chars().map(fix_upper_char).collect::<String>()))
+        .collect();
+    let fen = |f: &Field<f64>| (f.value * 100.0).round() as u64;
+    let pick = candidates
+        .iter()
+        .position(|(f, _)| confirmed.contains(&fen(f)))
+        .or_else(|| candidates.iter().position(|(_, total)| *total))
+        .or((!candidates.is_empty()).then_some(0))?;
+    candidates.into_iter().nth(pick).map(|(f, _)| f)
+}
+
+/// Every line's amount in digits, with whether the line says it is the total.
+fn digit_amounts(texts: &[(String, &OcrLine)]) -> Vec<(Field<f64>, bool)> {
+    let mut out = Vec::new();
     for (text, line) in texts {
         let upper = text.to_uppercase();
         if !AMOUNT_CUES.iter().any(|c| upper.contains(c)) {
@@ -299,10 +569,11 @@ fn digit_amount(texts: &[(String, &OcrLine)]) -> Option<Field<f64>> {
             }
         }
         if let Some((value, rule)) = best {
-            return Some(Field::from_line(value, line, rule));
+            let total = TOTAL_CUES.iter().any(|c| upper.contains(c));
+            out.push((Field::from_line(value, line, rule), total));
         }
     }
-    None
+    out
 }
 
 /// Corrects OCR look-alikes of upper-case numerals inside a run of numerals.
@@ -439,9 +710,11 @@ fn upper_amount(texts: &[(String, &OcrLine)], digits: Option<&Field<f64>>) -> Op
     best.map(|(r, _)| r)
 }
 
-/// The signing date: a date on a line that says so (`签订日期`, `Date`), else the last date
-/// of the document (the signature block is at the end).
+/// The signing date: a date on a line that says it was signed (`签订`, `签署`, `Signed`), else
+/// one on a line that says `日期` / `Date` without naming another event (delivery, payment,
+/// validity), else the last date of the document (the signature block is at the end).
 fn date(texts: &[(String, &OcrLine)]) -> Option<Field> {
+    let mut dated: Option<Field> = None;
     let mut last: Option<Field> = None;
     for (text, line) in texts {
         let found = find_dates(text);
@@ -450,11 +723,16 @@ fn date(texts: &[(String, &OcrLine)]) -> Option<Field> {
         if SIGN_DATE_CUES.iter().any(|c| upper.contains(c)) {
             return Some(Field::from_line(first.iso.clone(), line, 0.95));
         }
+        let other_event = OTHER_DATE_CUES.iter().any(|c| upper.contains(c));
+        if dated.is_none() && !other_event && DATE_CUES.iter().any(|c| upper.contains(c)) {
+            dated = Some(Field::from_line(first.iso.clone(), line, 0.85));
+        }
         if let Some(d) = found.last() {
-            last = Some(Field::from_line(d.iso.clone(), line, 0.7));
+            let rule = if other_event { 0.4 } else { 0.7 };
+            last = Some(Field::from_line(d.iso.clone(), line, rule));
         }
     }
-    last
+    dated.or(last)
 }
 
 #[cfg(test)]
@@ -564,5 +842,117 @@ mod tests {
         assert_eq!(value(&c.party_b), "Guangzhou Boyuan Trading Co., Ltd.");
         assert_eq!(c.amount.as_ref().map(|a| a.value), Some(1_280_000.5));
         assert_eq!(value(&c.date), "2026-11-23");
+    }
+
+    #[test]
+    fn the_usual_pairs_of_parties() {
+        for (a, b) in [
+            ("委托方", "受托方"),
+            ("委托人", "受托人"),
+            ("买方", "卖方"),
+            ("出卖人", "买受人"),
+            ("发包人", "承包人"),
+            ("出租方", "承租方"),
+            ("供方", "需方"),
+        ] {
+            let c = contract(&[
+                "技术服务合同",
+                &format!("{a}：深圳市华强科技有限公司"),
+                "地址：深圳市南山区科技园路88号",
+                &format!("{b}（以下简称{b}）：广州恒通贸易有限公司"),
+                "合同金额：¥120,000.00",
+            ]);
+            assert_eq!(value(&c.party_a), "深圳市华强科技有限公司", "{a}");
+            assert_eq!(value(&c.party_b), "广州恒通贸易有限公司", "{b}");
+        }
+        // The role in brackets after the pair's label, and an enumeration before it.
+        let c = contract(&[
+            "1、委托方（甲方）：北京博远咨询有限公司",
+            "2、受托方（乙方）：上海恒信律师事务所",
+        ]);
+        assert_eq!(value(&c.party_a), "北京博远咨询有限公司");
+        assert_eq!(value(&c.party_b), "上海恒信律师事务所");
+    }
+
+    #[test]
+    fn parties_on_one_line_or_under_their_label_and_not_their_representatives() {
+        let c = contract(&["甲方：深圳市华强科技有限公司 乙方：广州恒通贸易有限公司"]);
+        assert_eq!(value(&c.party_a), "深圳市华强科技有限公司");
+        assert_eq!(value(&c.party_b), "广州恒通贸易有限公司");
+        // A table: the label in one row, the name in the next.
+        let c = contract(&[
+            "甲方：",
+            "深圳市华强科技有限公司",
+            "乙方：",
+            "广州恒通贸易有限公司",
+        ]);
+        assert_eq!(value(&c.party_a), "深圳市华强科技有限公司");
+        assert_eq!(value(&c.party_b), "广州恒通贸易有限公司");
+        // The representative and the address of a party are not the party.
+        let c = contract(&[
+            "甲方代表：张伟",
+            "甲方地址：深圳市南山区科技园路88号",
+            "甲方：深圳市华强科技有限公司",
+        ]);
+        assert_eq!(value(&c.party_a), "深圳市华强科技有限公司");
+    }
+
+    #[test]
+    fn the_number_is_the_contracts_not_an_id_or_licence() {
+        let c = contract(&[
+            "购销合同",
+            "甲方：张伟",
+            "身份证编号：440301198705123456",
+            "乙方：广州恒通贸易有限公司",
+            "营业执照编号：91440101MA5CXXXX1K",
+        ]);
+        assert_eq!(c.contract_number, None);
+        let c = contract(&[
+            "营业执照编号：91440101MA5CXXXX1K",
+            "编号：GZ-2026-077",
+            "Casino 5",
+        ]);
+        assert_eq!(value(&c.contract_number), "GZ-2026-077");
+        let c = contract(&["PURCHASE CONTRACT  No: PC20261123"]);
+        assert_eq!(value(&c.contract_number), "PC20261123");
+        let c = contract(&["ContractNo.:CG202449965", "Account No.: 6222 0000 1111"]);
+        assert_eq!(value(&c.contract_number), "CG202449965");
+    }
+
+    #[test]
+    fn the_total_is_the_amount_the_words_confirm() {
+        // A unit price comes first; the total and its words follow.
+        let c = contract(&[
+            "一、产品名称：服务器  单价：¥12,500.00  数量：24台",
+            "合同总金额：¥300,000.00（大写：人民币叁拾万元整）",
+        ]);
+        assert_eq!(c.amount.as_ref().map(|a| a.value), Some(300_000.0));
+        assert!(c.amount_mismatch.is_none());
+        // No words: the line that says it is the total wins over an instalment.
+        let c = contract(&["预付款：¥90,000.00", "合同总价：¥300,000.00"]);
+        assert_eq!(c.amount.as_ref().map(|a| a.value), Some(300_000.0));
+        // A real disagreement is reported, and the amount's confidence drops.
+        let c = contract(&["合同总金额：¥350,000.00（大写：人民币叁拾万元整）"]);
+        assert!(c.amount_mismatch.is_some());
+        let conf = c.confidence("amount").unwrap_or(1.0);
+        assert!(conf < 0.5, "{conf}");
+        assert_eq!(c.confidence("party_a"), None);
+    }
+
+    #[test]
+    fn the_signing_date_is_not_the_delivery_date() {
+        let c = contract(&[
+            "购销合同",
+            "交货日期：2026年12月30日",
+            "付款日期：2027年1月15日",
+            "甲方（盖章）：          乙方（盖章）：",
+            "2026年11月23日",
+        ]);
+        assert_eq!(value(&c.date), "2026-11-23");
+        let c = contract(&[
+            "有效期：2026年1月1日至2026年12月31日",
+            "日期：2025年12月20日",
+        ]);
+        assert_eq!(value(&c.date), "2025-12-20");
     }
 }

@@ -30,6 +30,7 @@ pub mod contract;
 pub mod dates;
 pub mod names;
 pub mod phones;
+pub mod web;
 
 use super::ocr::{BBox, OcrLine};
 use serde::{Deserialize, Serialize};
@@ -94,6 +95,16 @@ const CONTRACT_CUES: &[&str] = &[
     "PARTY A",
     "PARTY B",
 ];
+
+impl Fields {
+    /// The confidence (0..1) of each field found, by the field's name as serialized.
+    pub fn confidences(&self) -> Vec<(&'static str, f32)> {
+        match self {
+            Fields::Card(c) => c.confidences(),
+            Fields::Contract(c) => c.confidences(),
+        }
+    }
+}
 
 /// Card or contract, from the text alone; see [`classify_with_shape`].
 pub fn classify(lines: &[OcrLine]) -> DocumentKind {

@@ -2,6 +2,8 @@
 //! Japanese), the labels, slogans and headings that are never names, and a Latin name that
 //! shares its line with the title (`Emily Tan General Manager`).
 
+use crate::scan::ocr::{OcrLine, OcrWord};
+
 /// Chinese surnames, the ~300 most common single-character ones.
 const CN_SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤欧司诸章晖常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕楚鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁芮都普阙浦戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶斯元束檀衣信展阴昝智幸奉植衡富尧闭由";
 /// Two-character Chinese surnames.
@@ -300,6 +302,61 @@ pub fn split_latin_name_title(text: &str, title_words: &[&str]) -> Option<(Strin
         }
     }
     None
+}
+
+/// A line of letters set apart one by one (`M A S A S H I   A R A I`, `章  晖  平`) as words:
+/// the letters joined, the words split at the gaps clearly wider than the letters' (from the
+/// word boxes, or two spaces in one box's text). `None` when the line is not letter-spaced.
+pub fn join_letter_spaced(line: &OcrLine) -> Option<String> {
+    let single = |t: &str| {
+        let mut cs = t.chars();
+        cs.next().is_some_and(char::is_alphabetic) && cs.next().is_none()
+    };
+    let spaced = |tokens: &[&str]| {
+        tokens.len() >= 4 && tokens.iter().filter(|t| single(t)).count() * 10 >= tokens.len() * 6
+    };
+    // One box whose text keeps the spacing: single spaces between letters, more between words.
+    if line.words.len() == 1 {
+        let text = line.words[0].text.trim();
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        if !spaced(&tokens) || !text.contains("  ") {
+            return None;
+        }
+        let words: Vec<String> = text
+            .split("  ")
+            .map(|w| w.split_whitespace().collect::<String>())
+            .filter(|w| !w.is_empty())
+            .collect();
+        return Some(words.join(" "));
+    }
+    let words: Vec<&OcrWord> = line
+        .words
+        .iter()
+        .filter(|w| !w.text.trim().is_empty())
+        .collect();
+    let tokens: Vec<&str> = words.iter().map(|w| w.text.trim()).collect();
+    if !spaced(&tokens) {
+        return None;
+    }
+    let gaps: Vec<f32> = words
+        .windows(2)
+        .map(|p| p[1].bbox.x as f32 - (p[0].bbox.x + p[0].bbox.w) as f32)
+        .collect();
+    let mut sorted = gaps.clone();
+    sorted.sort_by(f32::total_cmp);
+    let median = sorted[sorted.len() / 2].max(0.0);
+    let mut heights: Vec<u32> = words.iter().map(|w| w.bbox.h).collect();
+    heights.sort_unstable();
+    let height = heights[heights.len() / 2] as f32;
+    let wide = (median * 1.8).max(median + 0.25 * height);
+    let mut out = String::from(tokens[0]);
+    for (gap, token) in gaps.iter().zip(&tokens[1..]) {
+        if *gap > wide {
+            out.push(' ');
+        }
+        out.push_str(token);
+    }
+    Some(out)
 }
 
 #[cfg(test)]

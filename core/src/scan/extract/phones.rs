@@ -22,13 +22,21 @@ static PHONE_RUN: LazyLock<Regex> =
 /// not phones to call (fax, postcode, QQ, certificate and registration numbers: skipped).
 static LABEL: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)(手机|电话|座机|移动电话|固话|热线|传真|邮编|邮政编码|〒|qq|微信|证书|证号|编号|执业|注册号|许可证|税号|账号|帐号|mobile|mob|cell|phone|tel|fax|zip|postcode|post code|p\.?\s?c\.?\s*[:：]|no\.|\b[MTFHP]\s*[:：.]|\bF\b)",
+        r"(?i)(手机|电话|電話|携帯|座机|移动电话|固话|热线|传真|傳真|邮编|邮政编码|郵便番号|〒|qq|微信|身份证|证件|证书|证号|编号|执业|执照|信用代码|注册号|许可证|税号|账号|帐号|điện thoại|đt|dđ|mobile|mob|cell|phone|tel|fax|zip|postcode|post code|p\.?\s?c\.?\s*[:：]|licen[cs]e|no\.|\b[MTFHP]\s*[:：.]|\b[FMT]\b)",
     )
 });
 
 /// Segment labels whose numbers are not phones.
 const NOT_PHONE: &[&str] = &[
     "传真",
+    "傳真",
+    "郵便番号",
+    "身份证",
+    "证件",
+    "执照",
+    "信用代码",
+    "LICENSE",
+    "LICENCE",
     "FAX",
     "F",
     "邮编",
@@ -74,6 +82,31 @@ const DOMAIN_REGIONS: &[(&str, &str)] = &[
     (".cn", "CN"),
 ];
 
+/// `+CC` before a phone number.
+static CALLING_CODE: LazyLock<Regex> = LazyLock::new(|| re(r"\+\s?\(?(\d{1,3})\)?[\s\-]?\d"));
+
+/// Calling codes and their regions, longest first where one is a prefix of another.
+const CALLING_CODES: &[(&str, &str)] = &[
+    ("852", "HK"),
+    ("853", "MO"),
+    ("886", "TW"),
+    ("86", "CN"),
+    ("81", "JP"),
+    ("84", "VN"),
+    ("82", "KR"),
+    ("65", "SG"),
+    ("60", "MY"),
+    ("66", "TH"),
+    ("62", "ID"),
+    ("63", "PH"),
+    ("91", "IN"),
+    ("49", "DE"),
+    ("33", "FR"),
+    ("44", "GB"),
+    ("61", "AU"),
+    ("1", "US"),
+];
+
 fn is_kana(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}')
 }
@@ -109,15 +142,31 @@ pub fn card_region(texts: &[&str], default: Region) -> Region {
             }
         }
     }
+    // A number printed with its country code says where the others are from.
+    for t in texts {
+        for caps in CALLING_CODE.captures_iter(t) {
+            let Some(cc) = caps.get(1) else { continue };
+            if let Some((_, code)) = CALLING_CODES
+                .iter()
+                .find(|(c, _)| cc.as_str().starts_with(c))
+            {
+                votes.insert(0, code);
+            }
+        }
+    }
     if let Some(code) = votes.first() {
         if let Ok(r) = Region::parse(code) {
             return r;
         }
     }
     let all: String = texts.concat();
-    let code = if all.chars().filter(|c| is_kana(*c)).count() >= 2 {
+    let upper = all.to_uppercase();
+    let japanese_address =
+        all.contains(['〒', '県']) || all.contains("丁目") || upper.contains("JAPAN");
+    let vietnamese_address = upper.contains("VIETNAM") || upper.contains("VIỆT NAM");
+    let code = if all.chars().filter(|c| is_kana(*c)).count() >= 2 || japanese_address {
         Some("JP")
-    } else if all.chars().filter(|c| is_vietnamese(*c)).count() >= 2 {
+    } else if vietnamese_address || all.chars().filter(|c| is_vietnamese(*c)).count() >= 2 {
         Some("VN")
     } else if all.chars().filter(|c| is_hangul(*c)).count() >= 2 {
         Some("KR")
@@ -149,7 +198,7 @@ fn area_prefix(printed: &str) -> Option<String> {
 
 /// Splits a run into numbers: from each token, the longest run of tokens that is a valid
 /// number; a lone local number after a fixed line takes that line's area code.
-fn numbers_in_run(run: &str, region: Region) -> Vec<String> {
+fn numbers_in_run(run: &str, region: Region) -> Vec<(String, String, bool)> {
     let tokens: Vec<String> = run
         .split(|c: char| c.is_whitespace() || matches!(c, '/' | '|' | ',' | '、'))
         .map(|t| {
@@ -170,7 +219,7 @@ fn numbers_in_run(run: &str, region: Region) -> Vec<String> {
                 continue;
             }
             if let Ok(e164) = normalize::phone("phone", &joined, region) {
-                taken = Some((j, e164, joined));
+                taken = Some((j, e164, joined, false));
                 break;
             }
             // A local number printed after a fixed line: `0431-84597070 84840822`.
@@ -180,7 +229,7 @@ fn numbers_in_run(run: &str, region: Region) -> Vec<String> {
                         if let Ok(e164) =
                             normalize::phone("phone", &format!("{a}-{joined}"), region)
                         {
-                            taken = Some((j, e164, joined));
+                            taken = Some((j, e164, joined, true));
                             break;
                         }
                     }
@@ -188,11 +237,11 @@ fn numbers_in_run(run: &str, region: Region) -> Vec<String> {
             }
         }
         match taken {
-            Some((j, e164, printed)) => {
+            Some((j, e164, printed, inherited)) => {
                 if let Some(a) = area_prefix(&printed) {
                     area = Some(a);
                 }
-                out.push(e164);
+                out.push((e164, printed, inherited));
                 i = j;
             }
             None => i += 1,
@@ -201,23 +250,51 @@ fn numbers_in_run(run: &str, region: Region) -> Vec<String> {
     out
 }
 
+/// One phone number read from a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneHit {
+    /// E.164.
+    pub e164: String,
+    /// A phone label (`手机`, `Tel`, `M:`) names it.
+    pub labelled: bool,
+    /// Its digits are doubtful: letters had to be read as digits (`l39`), the area code was
+    /// taken from the number before it, or it is neither a mobile nor printed with an area
+    /// code or `+CC`.
+    pub odd: bool,
+}
+
+impl PhoneHit {
+    /// How sure the rules are that this is a phone number of the card's person (0..1): a
+    /// labelled number is nearly certain; an unlabelled one with odd digits is a guess.
+    pub fn rule_confidence(&self) -> f32 {
+        match (self.labelled, self.odd) {
+            (true, false) => 0.95,
+            (true, true) => 0.8,
+            (false, false) => 0.85,
+            (false, true) => 0.45,
+        }
+    }
+}
+
+/// A mobile as printed in China: 11 digits from 13 to 19.
+static CN_MOBILE: LazyLock<Regex> = LazyLock::new(|| re(r"^1[3-9]\d{9}$"));
+
 /// Every phone number of one line, in E.164, with whether a phone label named it. Segments
 /// after a fax, postcode, QQ or certificate label are skipped.
-pub fn phones_in_line(text: &str, region: Region) -> Vec<(String, bool)> {
-    let mut cuts: Vec<(usize, bool)> = LABEL
+pub fn phones_in_line(text: &str, region: Region) -> Vec<PhoneHit> {
+    let mut cuts: Vec<(usize, bool, bool)> = LABEL
         .find_iter(text)
         .map(|m| {
             let u = m.as_str().trim().to_uppercase();
             let u = u.trim_end_matches([':', '：', '.', ' ']);
-            (m.start(), !NOT_PHONE.contains(&u))
+            (m.start(), !NOT_PHONE.contains(&u), true)
         })
         .collect();
-    let labelled_line = !cuts.is_empty();
     if cuts.first().is_none_or(|c| c.0 != 0) {
-        cuts.insert(0, (0, true));
+        cuts.insert(0, (0, true, false));
     }
-    let mut out = Vec::new();
-    for (k, &(start, phone)) in cuts.iter().enumerate() {
+    let mut out: Vec<PhoneHit> = Vec::new();
+    for (k, &(start, phone, labelled)) in cuts.iter().enumerate() {
         if !phone {
             continue;
         }
@@ -231,10 +308,20 @@ pub fn phones_in_line(text: &str, region: Region) -> Vec<(String, bool)> {
             if digits < 6 || digits * 10 < looks * 7 {
                 continue;
             }
-            for e164 in numbers_in_run(&fix_digits(raw), region) {
-                if !out.iter().any(|(p, _)| *p == e164) {
-                    out.push((e164, labelled_line));
+            let fixed = fix_digits(raw);
+            let repaired = fixed != raw;
+            for (e164, printed, inherited) in numbers_in_run(&fixed, region) {
+                if out.iter().any(|p| p.e164 == e164) {
+                    continue;
                 }
+                let bare: String = printed.chars().filter(char::is_ascii_digit).collect();
+                let formatted = printed.trim_start().starts_with(['+', '(', '（', '0'])
+                    || CN_MOBILE.is_match(&bare);
+                out.push(PhoneHit {
+                    e164,
+                    labelled,
+                    odd: repaired || inherited || !formatted,
+                });
             }
         }
     }
@@ -252,7 +339,7 @@ mod tests {
     fn values(text: &str, region: Region) -> Vec<String> {
         phones_in_line(text, region)
             .into_iter()
-            .map(|(p, _)| p)
+            .map(|p| p.e164)
             .collect()
     }
 
@@ -301,5 +388,40 @@ mod tests {
         );
         // A +84 number keeps its own country whatever the region.
         assert_eq!(values("Tel: +84 28 3822 1234", cn()), ["+842838221234"]);
+    }
+
+    #[test]
+    fn a_number_with_its_country_code_says_where_the_others_are_from() {
+        let jp = card_region(&["TEL +81 3-5205-6455", "携帯 090-1234-5678"], cn());
+        assert_eq!(jp.code(), "JP");
+        assert_eq!(values("携帯 090-1234-5678", jp), ["+819012345678"]);
+        let vn = card_region(&["Tel: +84 28 3822 1234", "Mobile: 0903 123 456"], cn());
+        assert_eq!(vn.code(), "VN");
+        // A Japanese address in kanji only: the postcode mark and 県.
+        let jp = card_region(&["〒460-0008 愛知県名古屋市中区栄3-4-5"], cn());
+        assert_eq!(jp.code(), "JP");
+    }
+
+    #[test]
+    fn labels_without_a_colon_and_how_sure_each_number_is() {
+        let hits = phones_in_line("T 0755-2345 6789  F 0755-2345 6790", cn());
+        assert_eq!(hits.len(), 1);
+        assert!(hits[0].labelled);
+        let hits = phones_in_line("M 139 1234 5678", cn());
+        assert!(hits[0].labelled && !hits[0].odd);
+        // Unlabelled: a mobile is plain; letters read as digits, or a number printed without
+        // area code or mobile prefix, is odd.
+        let hits = phones_in_line("139 1234 5678", cn());
+        assert!(!hits[0].labelled && !hits[0].odd);
+        assert!(hits[0].rule_confidence() > 0.8);
+        let hits = phones_in_line("l39-l234-5678", cn());
+        assert!(hits[0].odd);
+        assert!(hits[0].rule_confidence() < 0.5);
+        let hits = phones_in_line("电话：0431-84597070 84840822", cn());
+        assert_eq!(hits.len(), 2);
+        assert!(!hits[0].odd && hits[1].odd, "{hits:?}");
+        // Traditional and Japanese labels.
+        assert!(values("傳真：02-2345-6789", cn()).is_empty());
+        assert!(values("身份证 4403 0119 8705", cn()).is_empty());
     }
 }

@@ -82,6 +82,12 @@ fn is_label(text: &str) -> bool {
     (1..=6).contains(&n) && !t.chars().any(|c| c.is_ascii_digit())
 }
 
+/// One letter or Han character alone in its box.
+fn is_single(text: &str) -> bool {
+    let mut cs = text.trim().chars();
+    cs.next().is_some_and(char::is_alphabetic) && cs.next().is_none()
+}
+
 fn starts_with_number(text: &str) -> bool {
     text.trim_start()
         .chars()
@@ -172,6 +178,12 @@ pub fn assemble(boxes: &[TextBox], readings: &[Recognized]) -> Vec<OcrLine> {
             // Same-size text close by (a logo mark beside the company is larger: not joined).
             (gap <= 1.2 * big && big <= 1.3 * small.max(1.0))
                 || (is_label(&row.last_text) && starts_with_number(&r.text) && gap <= 6.0 * big)
+                // A letter-spaced name read one character per box (`章  晖  平`): same-size
+                // single characters further apart.
+                || (is_single(&r.text)
+                    && row.glyphs.iter().all(|g| g.space_before)
+                    && gap <= 3.5 * big
+                    && big <= 1.2 * small.max(1.0))
         };
         match rows
             .iter_mut()
@@ -296,5 +308,34 @@ mod tests {
             &[reading("章", &[]), reading("晖", &[]), reading("平", &[])],
         );
         assert_eq!(lines[0].text, "章晖平");
+    }
+
+    #[test]
+    fn characters_set_far_apart_one_per_box_are_one_line() {
+        // 60 px characters 100 px apart, each its own box: one name, not three lines.
+        let boxes = [
+            rect(100.0, 100.0, 160.0, 160.0),
+            rect(260.0, 102.0, 320.0, 162.0),
+            rect(420.0, 100.0, 480.0, 160.0),
+            rect(100.0, 300.0, 400.0, 330.0),
+        ];
+        let readings = [
+            reading("章", &[]),
+            reading("晖", &[]),
+            reading("平", &[]),
+            reading("销售总监", &[]),
+        ];
+        let lines = assemble(&boxes, &readings);
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["章晖平", "销售总监"]);
+        // Two words of ordinary text far apart stay apart.
+        let lines = assemble(
+            &[
+                rect(100.0, 100.0, 300.0, 140.0),
+                rect(560.0, 100.0, 760.0, 140.0),
+            ],
+            &[reading("Sales", &[]), reading("Office", &[])],
+        );
+        assert_eq!(lines.len(), 2);
     }
 }

@@ -158,6 +158,19 @@ fn load_checked(dir: &Path, name: &str) -> Result<Model, ModelError> {
     })
 }
 
+/// The detector's output: the probability of text at each pixel of the map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextMap {
+    /// Row-major probabilities, `width * height`.
+    pub prob: Vec<f32>,
+    /// Map width.
+    pub width: usize,
+    /// Map height.
+    pub height: usize,
+    /// Image pixels per map pixel, `(x, y)`.
+    pub scale: (f32, f32),
+}
+
 /// The three PP-OCR models, loaded and checked, with the recognizer's character list.
 pub struct Models {
     det: Model,
@@ -237,9 +250,31 @@ impl Models {
     /// Text boxes in `img`, found at a scale whose long side is about `long_side` pixels
     /// (a multiple of 32). Boxes are in `img`'s pixels.
     pub fn detect(&self, img: &RgbImage, long_side: u32) -> Result<Vec<TextBox>, ModelError> {
+        self.detect_with(img, long_side, &boxes::BoxParams::default())
+    }
+
+    /// [`Models::detect`] with other thresholds (lower ones find small, faint text as blocks:
+    /// enough to tell where text is, as the outline check needs, not to read it).
+    pub fn detect_with(
+        &self,
+        img: &RgbImage,
+        long_side: u32,
+        params: &boxes::BoxParams,
+    ) -> Result<Vec<TextBox>, ModelError> {
+        let Some(map) = self.text_map(img, long_side)? else {
+            return Ok(Vec::new());
+        };
+        let found = boxes::boxes_from_map(&map.prob, map.width, map.height, params);
+        let (sx, sy) = map.scale;
+        Ok(found.into_iter().map(|b| b.scaled(sx, sy)).collect())
+    }
+
+    /// The detector's per-pixel text probability for `img` seen at about `long_side` pixels on
+    /// its long side (a multiple of 32); `None` for an image under 8 pixels.
+    pub fn text_map(&self, img: &RgbImage, long_side: u32) -> Result<Option<TextMap>, ModelError> {
         let (w, h) = img.dimensions();
         if w < 8 || h < 8 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let scale = long_side as f32 / w.max(h) as f32;
         let round32 = |v: f32| ((v / 32.0).round() as u32).max(1) * 32;
@@ -251,10 +286,12 @@ impl Models {
             .map_err(|e| run_error("detection", e))?;
         let map: NdTensor<f32, 4> = out.try_into().map_err(|e| run_error("detection", e))?;
         let [_, _, mh, mw] = map.shape();
-        let data = map.into_data();
-        let found = boxes::boxes_from_map(&data, mw, mh, &boxes::BoxParams::default());
-        let (sx, sy) = (w as f32 / mw as f32, h as f32 / mh as f32);
-        Ok(found.into_iter().map(|b| b.scaled(sx, sy)).collect())
+        Ok(Some(TextMap {
+            prob: map.into_data(),
+            width: mw,
+            height: mh,
+            scale: (w as f32 / mw as f32, h as f32 / mh as f32),
+        }))
     }
 
     /// For each line crop (upright height 48, any width), the probability that it is upside
