@@ -63,7 +63,8 @@ pub struct GroupReport {
     pub corner_iou_mean: f64,
     /// Worst corner IoU.
     pub corner_iou_min: f64,
-    /// Share of photos whose result came out upright (corner 0 at the document's top-left).
+    /// Share of photos whose result came out upright (corner 0 at the document's top-left; a
+    /// crop with IoU ≤ 0.5 counts as not upright).
     pub upright: f64,
 }
 
