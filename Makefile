@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: demo test deps fmt-check clippy test-rust test-kotlin bench
+.PHONY: demo test deps fmt-check clippy test-rust test-kotlin bench bench-scan
 
 ## Install what is missing (Debian packages), then run the scripted demo.
 demo: deps
@@ -31,3 +31,10 @@ test-kotlin:
 ## The store benchmark (release build), as JSON.
 bench:
 	$(CARGO) run --release -p outpost-tests --bin outpost-bench -- store --json
+
+## The scan benchmark (release build), as JSON: installs its RapidOCR and Tesseract baselines
+## first (scripts/bench-scan-baselines.sh), then scans the synthetic hard cases beside them.
+bench-scan:
+	scripts/fetch-models.sh
+	scripts/bench-scan-baselines.sh
+	$(CARGO) run --release -p outpost-tests --bin outpost-bench -- scan --json

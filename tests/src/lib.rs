@@ -12,9 +12,13 @@
 //!   Run it with `cargo run --release -p outpost-tests --bin outpost-bench -- sync --json`.
 //! - [`bench_dedup`]: duplicate checks at 100,000 contacts, and CSV import speed next to a raw
 //!   insert of the same rows. `cargo run --release -p outpost-tests --bin outpost-bench -- dedup --json`.
+//! - [`bench_scan`]: the scan benchmark on the hard cases of [`scan_cases`], beside PP-OCR on
+//!   the raw photo, RapidOCR and raw Tesseract ([`bench_scan_baselines`]) in the same run.
+//!   `make bench-scan`.
 
 pub mod bench_dedup;
 pub mod bench_scan;
+pub mod bench_scan_baselines;
 pub mod bench_scan_image;
 pub mod bench_store;
 pub mod bench_sync;
@@ -23,5 +27,9 @@ pub mod fixtures;
 pub mod inproc;
 pub mod procs;
 pub mod scan_accuracy;
+mod scan_card_content;
+mod scan_card_layout;
+pub mod scan_cases;
 pub mod scan_photo;
 pub mod scan_render;
+pub mod scan_stats;

@@ -18,6 +18,19 @@ pub struct FieldMatch {
     pub got: Option<String>,
     /// Whether they are equal after normalization.
     pub matched: bool,
+    /// Each extracted value's confidence and whether that value is right (for a list, whether
+    /// it is one of the true values), so the benchmark can ask whether confidence tells right
+    /// from wrong. Empty when nothing was extracted.
+    pub confidences: Vec<ScoredValue>,
+}
+
+/// One extracted value's confidence and whether the value is right.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScoredValue {
+    /// The field's confidence, 0..1.
+    pub confidence: f32,
+    /// Whether the value equals the truth (after normalization).
+    pub right: bool,
 }
 
 /// Folds a value for comparison: full-width to ASCII, no whitespace, lower case, no trailing
@@ -48,6 +61,13 @@ fn compare(field: &'static str, expected: Option<&str>, got: Option<&Field>) -> 
         expected: expected.unwrap_or_default().to_string(),
         got: got.map(|g| g.value.clone()),
         matched,
+        confidences: got
+            .map(|g| ScoredValue {
+                confidence: g.confidence,
+                right: matched,
+            })
+            .into_iter()
+            .collect(),
     })
 }
 
@@ -69,6 +89,13 @@ fn compare_list(field: &'static str, expected: &[String], got: &[Field]) -> Opti
                 .join(", ")
         }),
         matched: e == g,
+        confidences: got
+            .iter()
+            .map(|f| ScoredValue {
+                confidence: f.confidence,
+                right: e.contains(&normalize_value(&f.value)),
+            })
+            .collect(),
     })
 }
 

@@ -6,6 +6,8 @@
 //! low-contrast background, a light gradient and a soft shadow, a colour cast, blur, noise,
 //! JPEG compression and, in some photos, an EXIF orientation (the pixels are stored rotated so
 //! that the *oriented* image matches the ground truth). Everything comes from a seeded RNG.
+//! [`synth_photo_with`] fixes the background, or puts a larger panel under the document
+//! ([`Background::Panel`]).
 //!
 //! [`synth_document`] draws a simple stand-in document (white paper, dark text-like rows, a
 //! logo block); the real card and contract renderer can be passed to [`synth_photo`] instead.
@@ -61,6 +63,17 @@ pub enum Background {
     Fabric,
     /// Light grey, nearly as bright as the paper: the low-contrast case.
     LowContrast,
+    /// A plain desk with a larger rectangle under the document (a wood panel, a desk mat, a
+    /// notebook): an outline a crop must not take for the document's. Only by
+    /// [`PhotoOptions::background`]; [`synth_photo`]'s mix never draws it.
+    Panel,
+}
+
+/// What [`synth_photo_with`] must put in the photo; the rest is drawn from the seed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PhotoOptions {
+    /// The surface, instead of a random one.
+    pub background: Option<Background>,
 }
 
 /// How a synthetic photo was made.
@@ -191,7 +204,7 @@ fn background(kind: Background, w: u32, h: u32, rng: &mut Rng) -> RgbImage {
         rng.range(0.0, 1.0),
     ];
     match kind {
-        Background::Plain => {
+        Background::Plain | Background::Panel => {
             let c = [
                 30.0 + 90.0 * base[0],
                 30.0 + 80.0 * base[1],
@@ -370,10 +383,47 @@ pub fn encode_jpeg(img: &RgbImage, quality: u8, orientation: u8) -> Vec<u8> {
     out
 }
 
+/// Draws a wood-grain panel around the box `lo..hi` (the document's bounding box), 4-14 % of
+/// the frame larger on each side, with a thin light rim like a laminated edge.
+fn panel_under(photo: &mut RgbImage, lo: [f32; 2], hi: [f32; 2], seed: u64) {
+    let mut rng = Rng::new(seed ^ 0x9A4E_1000);
+    let (w, h) = (photo.width() as f32, photo.height() as f32);
+    let x0 = (lo[0] - w * rng.range(0.04, 0.14)).max(w * 0.01);
+    let x1 = (hi[0] + w * rng.range(0.04, 0.14)).min(w * 0.99);
+    let y0 = (lo[1] - h * rng.range(0.04, 0.14)).max(h * 0.01);
+    let y1 = (hi[1] + h * rng.range(0.04, 0.14)).min(h * 0.99);
+    let wood = background(Background::Wood, photo.width(), photo.height(), &mut rng);
+    let rim = 6.0;
+    for y in y0 as u32..y1 as u32 {
+        for x in x0 as u32..x1 as u32 {
+            let (fx, fy) = (x as f32, y as f32);
+            let edge = (fx - x0).min(x1 - fx).min(fy - y0).min(y1 - fy);
+            let px = if edge < rim {
+                Rgb([205, 190, 160])
+            } else {
+                *wood.get_pixel(x, y)
+            };
+            photo.put_pixel(x, y, px);
+        }
+    }
+}
+
 /// Puts `doc` into a `width x height` photo according to `seed`. See the module docs.
 pub fn synth_photo(doc: &RgbImage, seed: u64, width: u32, height: u32) -> SyntheticPhoto {
+    synth_photo_with(doc, seed, width, height, &PhotoOptions::default())
+}
+
+/// [`synth_photo`] with some choices fixed by `options`; with the default options it is
+/// [`synth_photo`].
+pub fn synth_photo_with(
+    doc: &RgbImage,
+    seed: u64,
+    width: u32,
+    height: u32,
+    options: &PhotoOptions,
+) -> SyntheticPhoto {
     let mut rng = Rng::new(seed);
-    let bg_kind = [
+    let drawn = [
         Background::Plain,
         Background::Wood,
         Background::Clutter,
@@ -381,6 +431,7 @@ pub fn synth_photo(doc: &RgbImage, seed: u64, width: u32, height: u32) -> Synthe
         Background::Fabric,
         Background::LowContrast,
     ][rng.below(6) as usize];
+    let bg_kind = options.background.unwrap_or(drawn);
     let (w, h) = (width as f32, height as f32);
     let rotation_deg = if rng.chance(0.2) {
         rng.range(-40.0, 40.0)
@@ -426,6 +477,17 @@ pub fn synth_photo(doc: &RgbImage, seed: u64, width: u32, height: u32) -> Synthe
     let corners = quad.map(|p| [(p[0] - minx) * s + ox, (p[1] - miny) * s + oy]);
 
     let mut photo = background(bg_kind, width, height, &mut rng);
+    if bg_kind == Background::Panel {
+        let lo = [
+            corners.iter().map(|p| p[0]).fold(f32::MAX, f32::min),
+            corners.iter().map(|p| p[1]).fold(f32::MAX, f32::min),
+        ];
+        let hi = [
+            corners.iter().map(|p| p[0]).fold(f32::MIN, f32::max),
+            corners.iter().map(|p| p[1]).fold(f32::MIN, f32::max),
+        ];
+        panel_under(&mut photo, lo, hi, seed);
+    }
     // Photo -> document projection.
     let to_doc = Projection::from_control_points(
         corners.map(|p| (p[0], p[1])),

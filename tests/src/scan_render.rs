@@ -6,7 +6,8 @@
 //! are not fields). Contract pages (A4, 1240x1754 px) have a title, a number, the two parties,
 //! clauses, the amount in digits and in upper-case Chinese numerals, a delivery date and the
 //! signing date; some are in English. Text is drawn with Noto Sans CJK from Debian's
-//! `fonts-noto-cjk`.
+//! `fonts-noto-cjk`; the harder cases of [`crate::scan_cases`] also use Noto Serif CJK Bold and
+//! the brush-like AR PL UKai and UMing faces (`fonts-arphic-ukai`, `fonts-arphic-uming`).
 //!
 //! The same seed and index always give the same image and the same truth.
 //!
@@ -30,8 +31,14 @@ use std::path::{Path, PathBuf};
 
 /// Where Debian's `fonts-noto-cjk` installs its fonts.
 pub const NOTO_CJK_DIR: &str = "/usr/share/fonts/opentype/noto";
+/// Where Debian's `fonts-arphic-ukai` and `fonts-arphic-uming` install theirs.
+pub const ARPHIC_DIR: &str = "/usr/share/fonts/truetype/arphic";
 /// Index of Noto Sans CJK SC (Simplified Chinese) in the `.ttc` collections.
 const SC_INDEX: u32 = 2;
+/// Index of Noto Serif CJK SC in `NotoSerifCJK-Bold.ttc`.
+const SERIF_SC_INDEX: u32 = 2;
+/// Index of the `CN` (simplified) face in `ukai.ttc` and `uming.ttc`.
+const ARPHIC_CN_INDEX: u32 = 0;
 
 /// Card size in pixels (90x54 mm at ~395 dpi).
 pub const CARD_SIZE: (u32, u32) = (1400, 840);
@@ -42,10 +49,12 @@ pub const PAGE_SIZE: (u32, u32) = (1240, 1754);
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// A font file is missing or unreadable.
-    #[error("font {path} cannot be read ({source}): install the Debian package fonts-noto-cjk")]
+    #[error("font {path} cannot be read ({source}): install the Debian package {package}")]
     FontMissing {
         /// The file looked for.
         path: PathBuf,
+        /// The Debian package that installs it.
+        package: &'static str,
         /// What the file system said.
         source: std::io::Error,
     },
@@ -57,40 +66,95 @@ pub enum RenderError {
     },
 }
 
-/// The regular and bold Noto Sans CJK SC faces.
+/// The faces documents are drawn with: Noto Sans CJK SC regular and bold, Noto Serif CJK SC
+/// bold, and the brush-like AR PL UKai and the Ming-style AR PL UMing (simplified faces).
 pub struct Fonts {
     regular: FontVec,
     bold: FontVec,
+    serif_bold: FontVec,
+    kai: FontVec,
+    ming: FontVec,
 }
 
 impl std::fmt::Debug for Fonts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Fonts(Noto Sans CJK SC)")
+        f.write_str("Fonts(Noto Sans/Serif CJK SC, AR PL UKai/UMing CN)")
     }
 }
 
-fn load_font(path: &Path) -> Result<FontVec, RenderError> {
+fn load_font(path: &Path, index: u32, package: &'static str) -> Result<FontVec, RenderError> {
     let data = std::fs::read(path).map_err(|source| RenderError::FontMissing {
         path: path.to_path_buf(),
+        package,
         source,
     })?;
-    FontVec::try_from_vec_and_index(data, SC_INDEX).map_err(|_| RenderError::FontInvalid {
+    FontVec::try_from_vec_and_index(data, index).map_err(|_| RenderError::FontInvalid {
         path: path.to_path_buf(),
     })
 }
 
 impl Fonts {
-    /// Loads `NotoSansCJK-Regular.ttc` and `NotoSansCJK-Bold.ttc` from `dir`.
-    pub fn load(dir: &Path) -> Result<Fonts, RenderError> {
+    /// Loads `NotoSansCJK-Regular.ttc`, `NotoSansCJK-Bold.ttc` and `NotoSerifCJK-Bold.ttc` from
+    /// `dir`, and `ukai.ttc` and `uming.ttc` from `arphic_dir`.
+    pub fn load(dir: &Path, arphic_dir: &Path) -> Result<Fonts, RenderError> {
+        const NOTO: &str = "fonts-noto-cjk";
         Ok(Fonts {
-            regular: load_font(&dir.join("NotoSansCJK-Regular.ttc"))?,
-            bold: load_font(&dir.join("NotoSansCJK-Bold.ttc"))?,
+            regular: load_font(&dir.join("NotoSansCJK-Regular.ttc"), SC_INDEX, NOTO)?,
+            bold: load_font(&dir.join("NotoSansCJK-Bold.ttc"), SC_INDEX, NOTO)?,
+            serif_bold: load_font(&dir.join("NotoSerifCJK-Bold.ttc"), SERIF_SC_INDEX, NOTO)?,
+            kai: load_font(
+                &arphic_dir.join("ukai.ttc"),
+                ARPHIC_CN_INDEX,
+                "fonts-arphic-ukai",
+            )?,
+            ming: load_font(
+                &arphic_dir.join("uming.ttc"),
+                ARPHIC_CN_INDEX,
+                "fonts-arphic-uming",
+            )?,
         })
     }
 
-    /// Loads the fonts from [`NOTO_CJK_DIR`].
+    /// Loads the fonts from [`NOTO_CJK_DIR`] and [`ARPHIC_DIR`].
     pub fn system() -> Result<Fonts, RenderError> {
-        Fonts::load(Path::new(NOTO_CJK_DIR))
+        Fonts::load(Path::new(NOTO_CJK_DIR), Path::new(ARPHIC_DIR))
+    }
+
+    fn face(&self, face: Face) -> &FontVec {
+        match face {
+            Face::Regular => &self.regular,
+            Face::Bold | Face::Black => &self.bold,
+            Face::SerifBold => &self.serif_bold,
+            Face::Kai => &self.kai,
+            Face::Ming => &self.ming,
+        }
+    }
+}
+
+/// A typeface and weight to draw with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Face {
+    /// Noto Sans CJK SC Regular.
+    Regular,
+    /// Noto Sans CJK SC Bold.
+    Bold,
+    /// The bold face drawn again around itself: a black (heavy) weight, as display names are.
+    Black,
+    /// Noto Serif CJK SC Bold.
+    SerifBold,
+    /// AR PL UKai: brush-like Kai script.
+    Kai,
+    /// AR PL UMing: Ming (Song) style.
+    Ming,
+}
+
+impl Face {
+    /// Extra width the black weight adds, in px, at `size`.
+    fn spread(self, size: f32) -> i32 {
+        match self {
+            Face::Black => (size / 32.0).round().max(1.0) as i32,
+            _ => 0,
+        }
     }
 }
 
@@ -143,46 +207,114 @@ pub struct Rendered<T> {
     pub truth: T,
 }
 
-const INK: [Rgb<u8>; 4] = [
+pub(crate) const INK: [Rgb<u8>; 4] = [
     Rgb([20, 20, 20]),
     Rgb([30, 40, 80]),
     Rgb([45, 45, 45]),
     Rgb([10, 30, 60]),
 ];
-const ACCENT: [Rgb<u8>; 5] = [
+pub(crate) const ACCENT: [Rgb<u8>; 5] = [
     Rgb([200, 30, 40]),
     Rgb([20, 90, 170]),
     Rgb([0, 120, 90]),
     Rgb([230, 120, 0]),
     Rgb([90, 40, 140]),
 ];
-const PAPER: [Rgb<u8>; 3] = [
+pub(crate) const PAPER: [Rgb<u8>; 3] = [
     Rgb([255, 255, 255]),
     Rgb([250, 248, 240]),
     Rgb([246, 246, 246]),
 ];
 
 /// A page being drawn: the image and the fonts.
-struct Canvas<'a> {
-    image: RgbImage,
-    fonts: &'a Fonts,
+pub(crate) struct Canvas<'a> {
+    pub(crate) image: RgbImage,
+    pub(crate) fonts: &'a Fonts,
 }
 
 impl Canvas<'_> {
     fn width_of(&self, text: &str, size: f32, bold: bool) -> u32 {
-        let font = if bold {
-            &self.fonts.bold
-        } else {
-            &self.fonts.regular
-        };
-        text_size(PxScale::from(size), font, text).0
+        self.face_width(text, size, if bold { Face::Bold } else { Face::Regular }, 0)
     }
 
-    /// Draws `text` with its left edge at `x` and its top at `y`; shrinks the size until it
-    /// fits in `max_w`. Returns the size used.
+    /// Width of `text` in `face` at `size`, with `tracking` px added between characters.
+    pub(crate) fn face_width(&self, text: &str, size: f32, face: Face, tracking: i32) -> u32 {
+        let font = self.fonts.face(face);
+        let scale = PxScale::from(size);
+        let spread = face.spread(size) as u32;
+        if tracking == 0 {
+            return text_size(scale, font, text).0 + spread;
+        }
+        let n = text.chars().count() as i32;
+        let glyphs: u32 = text
+            .chars()
+            .map(|ch| text_size(scale, font, ch.encode_utf8(&mut [0; 4])).0)
+            .sum();
+        (glyphs as i32 + tracking * (n - 1).max(0)).max(0) as u32 + spread
+    }
+
+    /// Draws `text` in `face` with its left edge at `x` and its top at `y`, `tracking` px
+    /// between characters (letter-spaced names); shrinks the size until it fits in `max_w`.
+    /// Returns the size used.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn draw(
+        &mut self,
+        text: &str,
+        x: i32,
+        y: i32,
+        size: f32,
+        face: Face,
+        ink: Rgb<u8>,
+        max_w: u32,
+        tracking: i32,
+    ) -> f32 {
+        let mut size = size;
+        while size > 12.0 && self.face_width(text, size, face, tracking) > max_w {
+            size -= 1.0;
+        }
+        let font = self.fonts.face(face);
+        let scale = PxScale::from(size);
+        let spread = face.spread(size);
+        let mut pen = x;
+        let pieces: Vec<String> = if tracking == 0 {
+            vec![text.to_string()]
+        } else {
+            text.chars().map(String::from).collect()
+        };
+        for piece in pieces {
+            // The black weight: the bold glyphs drawn again, shifted right and down.
+            for dy in 0..=spread {
+                for dx in 0..=spread {
+                    draw_text_mut(&mut self.image, ink, pen + dx, y + dy, scale, font, &piece);
+                }
+            }
+            pen += text_size(scale, font, &piece).0 as i32 + tracking;
+        }
+        size
+    }
+
+    /// Draws `text` centred on `centre` (see [`Canvas::draw`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn draw_centre(
+        &mut self,
+        text: &str,
+        centre: i32,
+        y: i32,
+        size: f32,
+        face: Face,
+        ink: Rgb<u8>,
+        max_w: u32,
+        tracking: i32,
+    ) -> f32 {
+        let w = self.face_width(text, size, face, tracking).min(max_w) as i32;
+        self.draw(text, centre - w / 2, y, size, face, ink, max_w, tracking)
+    }
+
+    /// Draws `text` in the regular or bold sans with its left edge at `x` and its top at `y`;
+    /// shrinks the size until it fits in `max_w`. Returns the size used.
     // Position, size, face, colour and width limit: a struct for them would only rename them.
     #[allow(clippy::too_many_arguments)]
-    fn text(
+    pub(crate) fn text(
         &mut self,
         text: &str,
         x: i32,
@@ -192,17 +324,8 @@ impl Canvas<'_> {
         ink: Rgb<u8>,
         max_w: u32,
     ) -> f32 {
-        let mut size = size;
-        while size > 12.0 && self.width_of(text, size, bold) > max_w {
-            size -= 1.0;
-        }
-        let font = if bold {
-            &self.fonts.bold
-        } else {
-            &self.fonts.regular
-        };
-        draw_text_mut(&mut self.image, ink, x, y, PxScale::from(size), font, text);
-        size
+        let face = if bold { Face::Bold } else { Face::Regular };
+        self.draw(text, x, y, size, face, ink, max_w, 0)
     }
 
     fn text_right(&mut self, text: &str, right: i32, y: i32, size: f32, bold: bool, ink: Rgb<u8>) {
@@ -223,13 +346,15 @@ impl Canvas<'_> {
         self.text(text, centre - w / 2, y, size, bold, ink, u32::MAX);
     }
 
-    fn rect(&mut self, x: i32, y: i32, w: u32, h: u32, colour: Rgb<u8>) {
-        draw_filled_rect_mut(&mut self.image, Rect::at(x, y).of_size(w, h), colour);
+    pub(crate) fn rect(&mut self, x: i32, y: i32, w: u32, h: u32, colour: Rgb<u8>) {
+        if w > 0 && h > 0 {
+            draw_filled_rect_mut(&mut self.image, Rect::at(x, y).of_size(w, h), colour);
+        }
     }
 }
 
 /// City names in pinyin, for English cards.
-fn city_pinyin(city: &City) -> &'static str {
+pub(crate) fn city_pinyin(city: &City) -> &'static str {
     match city.name {
         "深圳" => "Shenzhen",
         "广州" => "Guangzhou",
@@ -253,14 +378,14 @@ fn city_pinyin(city: &City) -> &'static str {
     }
 }
 
-fn capitalize(s: &str) -> String {
+pub(crate) fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
 }
 
-const EN_INDUSTRIES: &[&str] = &[
+pub(crate) const EN_INDUSTRIES: &[&str] = &[
     "Technology",
     "Electronics",
     "Trading",
@@ -272,7 +397,7 @@ const EN_INDUSTRIES: &[&str] = &[
     "Smart Manufacturing",
     "Biotech",
 ];
-const EN_TITLES: &[&str] = &[
+pub(crate) const EN_TITLES: &[&str] = &[
     "Sales Manager",
     "Purchasing Manager",
     "General Manager",
@@ -284,7 +409,7 @@ const EN_TITLES: &[&str] = &[
     "CEO",
     "Regional Sales Manager",
 ];
-const EN_DISTRICTS: &[&str] = &[
+pub(crate) const EN_DISTRICTS: &[&str] = &[
     "Nanshan",
     "Futian",
     "Tianhe",
@@ -294,7 +419,7 @@ const EN_DISTRICTS: &[&str] = &[
     "Jiangning",
     "Wuhou",
 ];
-const EN_ROADS: &[&str] = &[
+pub(crate) const EN_ROADS: &[&str] = &[
     "Keji",
     "Shennan",
     "Zhongshan",
@@ -306,7 +431,7 @@ const EN_ROADS: &[&str] = &[
 ];
 
 /// A mobile number as cards print it, and its E.164 form.
-fn printed_mobile(rng: &mut Rng, english: bool) -> (String, String) {
+pub(crate) fn printed_mobile(rng: &mut Rng, english: bool) -> (String, String) {
     let prefix = rng.pick(fixtures::MOBILE_PREFIXES);
     let (a, b) = (rng.digits(4), rng.digits(4));
     let e164 = format!("+86{prefix}{a}{b}");
@@ -327,7 +452,7 @@ fn printed_mobile(rng: &mut Rng, english: bool) -> (String, String) {
 }
 
 /// A landline as cards print it, and its E.164 form.
-fn printed_landline(rng: &mut Rng, city: &City, english: bool) -> (String, String) {
+pub(crate) fn printed_landline(rng: &mut Rng, city: &City, english: bool) -> (String, String) {
     let printed = fixtures::landline(rng, city);
     let e164 = normalize::phone("phone", &printed, Region::default()).unwrap_or_default();
     let local = e164.trim_start_matches("+86").to_string();
@@ -745,7 +870,7 @@ pub fn upper_amount(fen: u64) -> String {
     out
 }
 
-fn grouped(fen: u64) -> String {
+pub(crate) fn grouped(fen: u64) -> String {
     let yuan = (fen / 100).to_string();
     let mut out = String::new();
     for (k, ch) in yuan.chars().enumerate() {
@@ -776,7 +901,7 @@ const EN_GOODS: &[&str] = &[
 ];
 
 /// Wraps `text` into lines no wider than `max_w` at `size`.
-fn wrap(c: &Canvas, text: &str, size: f32, max_w: u32) -> Vec<String> {
+pub(crate) fn wrap(c: &Canvas, text: &str, size: f32, max_w: u32) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     let english = text.is_ascii();
@@ -800,10 +925,95 @@ fn wrap(c: &Canvas, text: &str, size: f32, max_w: u32) -> Vec<String> {
     lines
 }
 
+/// What a contract page holds beyond [`render_contract`]'s mix.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContractOptions {
+    /// Always Chinese (the English share of the mix is drawn and then ignored, so the rest of
+    /// the page is the same as without this option).
+    pub chinese: bool,
+    /// The labels of the two parties, e.g. `("委托方：", "受托方：")`, instead of the mix's.
+    pub parties: Option<(&'static str, &'static str)>,
+    /// A bordered table of the goods (rows summing to the amount, a 合计 row) under clause
+    /// one, and a rule under the title: inner edges a crop must not take for the page.
+    pub table: bool,
+}
+
 /// Renders contract page `i` of `seed`.
 pub fn render_contract(fonts: &Fonts, seed: u64, i: usize) -> Rendered<ContractTruth> {
+    render_contract_with(fonts, seed, i, &ContractOptions::default())
+}
+
+/// Draws the goods table at `y` (bordered grid, the rows' amounts summing to `fen`); returns
+/// the y below it.
+fn goods_table(c: &mut Canvas, rng: &mut Rng, y: i32, body: f32, fen: u64, goods: &str) -> i32 {
+    let (w, _) = PAGE_SIZE;
+    let (left, right) = (100, w as i32 - 100);
+    let row_h = (body * 1.9) as i32;
+    let cols = [0.0f32, 0.09, 0.42, 0.62, 0.75, 1.0];
+    let xs: Vec<i32> = cols
+        .iter()
+        .map(|f| left + ((right - left) as f32 * f) as i32)
+        .collect();
+    let first = fen * rng.range(30, 70) as u64 / 100 / 100 * 100;
+    let rows = [
+        (
+            "1",
+            goods.to_string(),
+            format!("XH-{}", rng.range(100, 999)),
+            rng.range(2, 200),
+            first,
+        ),
+        (
+            "2",
+            format!("{goods}配件"),
+            format!("PJ-{}", rng.range(10, 99)),
+            rng.range(1, 50),
+            fen - first,
+        ),
+    ];
+    let header = ["序号", "产品名称", "规格型号", "数量", "金额（元）"];
+    let ink = Rgb([30, 30, 30]);
+    let n_rows = rows.len() as i32 + 2;
+    let small = body - 3.0;
+    let cell = |c: &mut Canvas, k: usize, row: i32, text: &str| {
+        let cw = (xs[k + 1] - xs[k] - 16).max(10) as u32;
+        c.text(text, xs[k] + 8, y + row * row_h + 8, small, false, ink, cw);
+    };
+    for (k, h) in header.iter().enumerate() {
+        cell(c, k, 0, h);
+    }
+    for (r, (no, name, model, qty, amount)) in rows.iter().enumerate() {
+        let r = r as i32 + 1;
+        cell(c, 0, r, no);
+        cell(c, 1, r, name);
+        cell(c, 2, r, model);
+        cell(c, 3, r, &qty.to_string());
+        cell(c, 4, r, &grouped(*amount));
+    }
+    cell(c, 0, n_rows - 1, "合计");
+    cell(c, 4, n_rows - 1, &grouped(fen));
+    // The grid: a heavy outer border, thin inner lines.
+    for r in 0..=n_rows {
+        let t = if r == 0 || r == n_rows { 4 } else { 2 };
+        c.rect(left, y + r * row_h, (right - left) as u32 + 4, t, ink);
+    }
+    for (k, &x) in xs.iter().enumerate() {
+        let t = if k == 0 || k == xs.len() - 1 { 4 } else { 2 };
+        c.rect(x, y, t, (n_rows * row_h) as u32, ink);
+    }
+    y + n_rows * row_h + 20
+}
+
+/// Renders contract page `i` of `seed` with `options`; the default options give
+/// [`render_contract`]'s page.
+pub fn render_contract_with(
+    fonts: &Fonts,
+    seed: u64,
+    i: usize,
+    options: &ContractOptions,
+) -> Rendered<ContractTruth> {
     let mut rng = Rng::for_index(seed ^ 0xC0_47AC, i);
-    let english = rng.chance(25);
+    let english = rng.chance(25) && !options.chinese;
     let city_a = *rng.pick(CITIES);
     let city_b = *rng.pick(CITIES);
     let (mut party_a, _) = fixtures::company(&mut rng, &city_a);
@@ -872,6 +1082,9 @@ pub fn render_contract(fonts: &Fonts, seed: u64, i: usize) -> Rendered<ContractT
         ])
     };
     c.text_centre(title, centre, y, 58.0, true, ink);
+    if options.table {
+        c.rect(margin - 20, y + 84, max_w + 40, 3, ink);
+    }
     y += 110;
     let number_line = if english {
         format!("Contract No.: {contract_number}")
@@ -887,7 +1100,9 @@ pub fn render_contract(fonts: &Fonts, seed: u64, i: usize) -> Rendered<ContractT
         c.text(&number_line, margin, y, body, false, ink, max_w);
     }
     y += gap + 20;
-    let (label_a, label_b) = if english {
+    let (label_a, label_b) = if let Some((a, b)) = options.parties {
+        (a.to_string(), b.to_string())
+    } else if english {
         ("Party A: ".to_string(), "Party B: ".to_string())
     } else {
         match rng.below(3) {
@@ -924,6 +1139,7 @@ pub fn render_contract(fonts: &Fonts, seed: u64, i: usize) -> Rendered<ContractT
         month % 12 + 1,
         rng.range(1, 28),
     );
+    let mut table_goods = None;
     let paragraphs: Vec<String> = if english {
         let goods = rng.pick(EN_GOODS);
         vec![
@@ -936,6 +1152,7 @@ pub fn render_contract(fonts: &Fonts, seed: u64, i: usize) -> Rendered<ContractT
         ]
     } else {
         let goods = rng.pick(GOODS);
+        table_goods = Some(*goods);
         vec![
             format!("经甲乙双方友好协商，根据《中华人民共和国民法典》及相关法律法规，就甲方向乙方采购{goods}事宜达成如下协议，以资共同遵守。"),
             format!("一、产品名称及数量：{goods}，数量{}台，规格型号见附件一。", rng.range(5, 500)),
@@ -983,6 +1200,11 @@ pub fn render_contract(fonts: &Fonts, seed: u64, i: usize) -> Rendered<ContractT
             y += gap;
         }
         y += 8;
+        if options.table && p.starts_with("一、") {
+            if let Some(goods) = table_goods {
+                y = goods_table(&mut c, &mut rng, y, body, fen, goods);
+            }
+        }
     }
 
     // Signature block.

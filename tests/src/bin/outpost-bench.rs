@@ -36,18 +36,19 @@ enum Command {
     Sync(SyncArgs),
     /// Duplicate checks at 100,000 contacts, and CSV import speed beside a raw insert.
     Dedup(DedupArgs),
-    /// Scans of synthetic card and contract photos: corner IoU, field accuracy, enhance and OCR
-    /// time, peak memory, next to the same PP-OCR models on the raw photo.
+    /// Scans of synthetic card and contract photos of every hard case: corner IoU and
+    /// confidence AUC, field accuracy and confidence, time and peak memory, next to PP-OCR on
+    /// the raw photo, RapidOCR and raw Tesseract on the same photos.
     Scan(ScanArgs),
 }
 
 #[derive(Args)]
 struct ScanArgs {
-    /// Card photos.
-    #[arg(long, default_value_t = 20)]
+    /// Card photos (the 14 card cases cycle).
+    #[arg(long, default_value_t = 28)]
     cards: usize,
-    /// Contract photos.
-    #[arg(long, default_value_t = 8)]
+    /// Contract photos (the 3 contract cases cycle).
+    #[arg(long, default_value_t = 9)]
     contracts: usize,
     /// 12 MP photos for the enhance timing.
     #[arg(long, default_value_t = 5)]
@@ -55,20 +56,36 @@ struct ScanArgs {
     /// Seed of the corpus.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Skip the RapidOCR and Tesseract baselines (they are reported as not run).
+    #[arg(long)]
+    no_baselines: bool,
+    /// The virtualenv with rapidocr-onnxruntime (default: $OUTPOST_BENCH_VENV, else
+    /// ~/.cache/outpost/bench-venv, as scripts/bench-scan-baselines.sh creates it).
+    #[arg(long)]
+    venv: Option<PathBuf>,
     /// Print one JSON object instead of lines.
     #[arg(long)]
     json: bool,
 }
 
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("n/a".to_string(), |v| format!("{v:.digits$}"))
+}
+
 fn scan(args: ScanArgs) -> Result<(), BoxError> {
+    use outpost_tests::bench_scan::{self, KindAccuracy, ScanBenchConfig};
     let exe = std::env::current_exe()?;
-    let report = outpost_tests::bench_scan::run(
-        &outpost_tests::bench_scan::ScanBenchConfig {
+    let report = bench_scan::run(
+        &ScanBenchConfig {
             cards: args.cards,
             contracts: args.contracts,
             enhance_photos: args.enhance_photos,
             seed: args.seed,
             progress: true,
+            baselines: !args.no_baselines,
+            venv: args
+                .venv
+                .unwrap_or_else(outpost_tests::bench_scan_baselines::default_venv),
         },
         &exe,
         &default_dir(),
@@ -78,24 +95,69 @@ fn scan(args: ScanArgs) -> Result<(), BoxError> {
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{json}")?;
-    } else {
+        return Ok(());
+    }
+    let kind = |out: &mut std::io::StdoutLock, name: &str, k: &KindAccuracy| {
         writeln!(
             out,
-            "corner IoU mean {:.4} (target >= 0.98), min {:.4}\nfield accuracy cards {:.3}, contracts {:.3} (target >= 0.95); PP-OCR on the raw photo found {:.3} / {:.3} of the values\ncard scan p50 {:.0} ms vs PP-OCR on the raw photo {:.0} ms; models load {:.0} ms; enhance p50 {:.0} ms on 12 MP; peak {:.1} MB = {:.2}x the frame",
-            report.corner_iou_mean,
-            report.corner_iou_min,
-            report.cards.field_accuracy,
-            report.contracts.field_accuracy,
-            report.cards.raw_ppocr_found,
-            report.contracts.raw_ppocr_found,
-            report.cards.scan_ms_p50,
-            report.cards.raw_ppocr_ms_p50,
-            report.model_load_ms,
-            report.enhance_ms_p50,
-            report.peak_rss_mb,
-            report.peak_over_frame,
-        )?;
+            "{name}: {} photos; field accuracy {:.3} (target >= 0.95) {:?}\n  corner IoU mean {:.4} min {:.4}, right crops {}/{}, corner_confidence AUC {}; upright {:.3}\n  field confidence right {} vs wrong {}, AUC {}\n  scan p50 {:.0} ms; raw PP-OCR {:.0} ms (found {:.3}); RapidOCR {} ms (found {}) scan_vs_rapidocr {}; Tesseract {} ms (found {}) scan_vs_tesseract {}",
+            k.photos,
+            k.field_accuracy,
+            k.per_field,
+            k.corner_iou_mean,
+            k.corner_iou_min,
+            k.right_crops,
+            k.photos,
+            opt(k.corner_confidence_auc, 3),
+            k.upright,
+            opt(k.field_confidence_right_mean, 3),
+            opt(k.field_confidence_wrong_mean, 3),
+            opt(k.field_confidence_auc, 3),
+            k.scan_ms_p50,
+            k.raw_ppocr_ms_p50,
+            k.raw_ppocr_found,
+            opt(k.rapidocr_ms_p50, 0),
+            opt(k.rapidocr_found, 3),
+            opt(k.scan_vs_rapidocr, 3),
+            opt(k.tesseract_ms_p50, 0),
+            opt(k.tesseract_found, 3),
+            opt(k.scan_vs_tesseract, 3),
+        )
+    };
+    kind(&mut out, "cards", &report.cards)?;
+    kind(&mut out, "contracts", &report.contracts)?;
+    for (name, k) in [("card", &report.cards), ("contract", &report.contracts)] {
+        for (case, g) in &k.per_case {
+            writeln!(
+                out,
+                "  {name}/{case}: {} photos, fields {:.3}, IoU mean {:.3} min {:.3}, upright {:.2}",
+                g.photos, g.field_accuracy, g.corner_iou_mean, g.corner_iou_min, g.upright
+            )?;
+        }
     }
+    writeln!(
+        out,
+        "all: corner IoU mean {:.4} (target >= 0.98), min {:.4} (target >= 0.90); scan p50 {:.0} ms, scan_vs_rapidocr {} (target <= 0.5), scan_vs_tesseract {} (target <= 1.0){}{}\nmodels load {:.0} ms; enhance p50 {:.0} ms on 12 MP; peak {:.1} MB = {:.2}x the frame, {:.2}x the target (3 frames + {:.1} MB of models)",
+        report.corner_iou_mean,
+        report.corner_iou_min,
+        report.scan_ms_p50,
+        opt(report.scan_vs_rapidocr, 3),
+        opt(report.scan_vs_tesseract, 3),
+        report
+            .rapidocr_error
+            .as_ref()
+            .map_or(String::new(), |e| format!("\nRapidOCR not measured: {e}")),
+        report
+            .tesseract_error
+            .as_ref()
+            .map_or(String::new(), |e| format!("\nTesseract not measured: {e}")),
+        report.model_load_ms,
+        report.enhance_ms_p50,
+        report.peak_rss_mb,
+        report.peak_over_frame,
+        report.peak_over_target,
+        report.models_mb,
+    )?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod mobile_deps;
 mod policy_e2e;
 mod rejections_e2e;
 mod routing_e2e;
+mod scan_cases;
 mod scan_cli;
 mod scan_image;
 mod scan_ocr;
