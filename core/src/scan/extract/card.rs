@@ -465,7 +465,31 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
 /// A logo mark read together with the company beside it (`T Tianjin Tianze ...`,
 /// `H Beijing Huaqiang ...`): a lone first letter repeating the initial of a word of the
 /// name is dropped.
-fn without_logo_mark(company: &str) -> String {
+///
+/// A Han logo character is dropped the same way when the name repeats it: right after the
+/// city the name starts with (`海` + `重庆市海纳科技集团`, the brand's first character in the
+/// square beside it), or at once when the mark was read as a word of its own
+/// (`三` + `三光工業株式会社`; a brand that doubles its first character, `当当网络`, is read as
+/// one word and kept).
+fn without_logo_mark(company: &str, line: &OcrLine) -> String {
+    let mut cs = company.chars();
+    if let (Some(mark), Some(second)) = (cs.next(), cs.clone().next()) {
+        if is_han(mark) && is_han(second) {
+            let rest = cs.as_str();
+            let own_word = line.words.len() >= 2
+                && line.words[0].text.trim().chars().count() == 1
+                && line.words[0].text.trim().starts_with(mark);
+            let after_city = rest
+                .char_indices()
+                .take(5)
+                .find(|&(_, c)| matches!(c, '市' | '省'))
+                .is_some_and(|(i, c)| i >= 2 * 3 && rest[i + c.len_utf8()..].starts_with(mark));
+            let doubled = own_word && rest.starts_with(mark);
+            if (after_city || doubled) && is_company(rest) {
+                return rest.to_string();
+            }
+        }
+    }
     let mut words = company.split(' ');
     if let (Some(first), Some(second)) = (words.next(), words.next()) {
         let initial = |w: &str| w.starts_with(first);
@@ -724,7 +748,11 @@ fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
             3 => 0.9,
             _ => 0.7,
         };
-        card.company = Some(Field::from_line(without_logo_mark(&value), ls[i].ocr, rule));
+        card.company = Some(Field::from_line(
+            without_logo_mark(&value, ls[i].ocr),
+            ls[i].ocr,
+            rule,
+        ));
     }
 
     // Name candidates, possibly sharing a line with the title (`张伟 销售经理`).
@@ -820,7 +848,7 @@ fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
             .max_by_key(|&i| ls[i].ocr.bbox.h);
         if let Some(i) = pick {
             ls[i].used = true;
-            let value = without_logo_mark(&ls[i].text);
+            let value = without_logo_mark(&ls[i].text, ls[i].ocr);
             card.company = Some(Field::from_line(value, ls[i].ocr, 0.4));
         }
     }
@@ -916,6 +944,24 @@ mod tests {
             "Room 1203, Hengtong Building, 88 Keji Road, Nanshan District, Shenzhen, China"
         );
         assert_eq!(value(&c.website), "www.hengtong.com");
+    }
+
+    #[test]
+    fn a_han_logo_character_read_with_the_company_is_dropped() {
+        let company = |row: &str| value(&card(&[(row, 80, 60, 44)]).company).to_string();
+        // The brand's character in the logo square, read into the line before the city.
+        assert_eq!(company("海重庆市海纳科技集团"), "重庆市海纳科技集团");
+        assert_eq!(
+            company("华上海市华强生物科技集团有限公司"),
+            "上海市华强生物科技集团有限公司"
+        );
+        // Read as a word of its own before a name that starts with it.
+        assert_eq!(company("三 三光工業株式会社"), "三光工業株式会社");
+        // Names that really start so are kept: a doubled brand read as one word, a
+        // character repeated later, a city with no mark before it.
+        assert_eq!(company("当当网络科技有限公司"), "当当网络科技有限公司");
+        assert_eq!(company("中国中铁股份有限公司"), "中国中铁股份有限公司");
+        assert_eq!(company("重庆市海纳科技集团"), "重庆市海纳科技集团");
     }
 
     #[test]
