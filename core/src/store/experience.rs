@@ -265,6 +265,7 @@ impl Store {
     /// What this device measured: per action count, p50, p95 and max; crashes recovered;
     /// records created here and how many reached the server; failed syncs by reason.
     pub fn experience(&self) -> Result<ExperienceSummary> {
+        self.guard()?;
         self.flush_experience()?;
         let run = || -> Result<ExperienceSummary> {
             let mut actions: Vec<ActionStats> = Vec::new();
