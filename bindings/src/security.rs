@@ -23,11 +23,6 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The lease check every read and write of `OutpostStore` makes first.
-pub(crate) fn enforce_lease(store: &mut oc::Store) -> oc::Result<()> {
-    store.check_lease().map(|_| ())
-}
-
 /// How long a store may go without syncing before it locks, and then before it wipes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct LeasePolicy {
@@ -85,7 +80,7 @@ impl OutpostStore {
     #[uniffi::method(default(now_ms = None))]
     pub fn lease_state(&self, now_ms: Option<i64>) -> Result<LeaseState, OutpostError> {
         let now = now_ms.unwrap_or_else(self::now_ms);
-        self.unchecked(|s| s.lease_state(now)).map(Into::into)
+        self.read(|s| s.lease_state(now)).map(Into::into)
     }
 
     /// Enforces the lease as of `now_ms` (`null`/`nil` for the device clock), as every read
@@ -93,7 +88,7 @@ impl OutpostStore {
     /// the grace period is over too. Call it when the app comes to the foreground.
     #[uniffi::method(default(now_ms = None))]
     pub fn check_lease(&self, now_ms: Option<i64>) -> Result<LeaseState, OutpostError> {
-        self.unchecked(|s| match now_ms {
+        self.read(|s| match now_ms {
             Some(now) => s.enforce_lease(now),
             None => s.check_lease(),
         })
@@ -103,7 +98,7 @@ impl OutpostStore {
     /// The lease policy in force: the tenant's once a sync brought it (a stricter duration set
     /// on the device applies where it is shorter), before that the device's.
     pub fn lease_policy(&self) -> Result<LeasePolicy, OutpostError> {
-        let p = self.unchecked(|s| s.lease_policy())?;
+        let p = self.read(|s| s.lease_policy())?;
         Ok(LeasePolicy {
             lease_ms: p.lease_ms,
             grace_ms: p.grace_ms,

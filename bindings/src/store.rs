@@ -72,22 +72,12 @@ impl std::fmt::Debug for OutpostStore {
 }
 
 impl OutpostStore {
-    /// Runs `f` on the locked store, once the device lease allows it (see `security.rs`).
+    /// Runs `f` on the locked store (the core enforces the device lease itself).
     pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&oc::Store) -> oc::Result<T>,
     ) -> Result<T, OutpostError> {
-        let mut store = lock(&self.store);
-        crate::security::enforce_lease(&mut store)?;
-        Ok(f(&store)?)
-    }
-
-    /// Runs `f` on the locked store without the lease check (lease status, signing in).
-    pub(crate) fn unchecked<T>(
-        &self,
-        f: impl FnOnce(&mut oc::Store) -> oc::Result<T>,
-    ) -> Result<T, OutpostError> {
-        Ok(f(&mut lock(&self.store))?)
+        Ok(f(&lock(&self.store))?)
     }
 
     /// Runs `f` on the locked store, then, unlocked, tells the listener what `f` changed.
@@ -97,7 +87,7 @@ impl OutpostStore {
     ) -> Result<T, OutpostError> {
         let (result, changes) = {
             let mut store = lock(&self.store);
-            let result = crate::security::enforce_lease(&mut store).and_then(|()| f(&mut store));
+            let result = f(&mut store);
             // Taken under the store lock: exactly the changes of this call.
             (result, self.pending.take(oc::ChangeOrigin::Local))
         };
@@ -340,17 +330,7 @@ impl OutpostStore {
         server: Option<String>,
         token: Option<String>,
     ) -> Result<SyncReport, OutpostError> {
-        match (server, token) {
-            // Allowed while locked: a sync is what renews the lease.
-            (Some(server), Some(token)) => self.unchecked(|s| s.set_server(&server, &token))?,
-            (None, None) => {}
-            (server, _) => {
-                return Err(OutpostError::Validation {
-                    field: if server.is_some() { "token" } else { "server" }.to_string(),
-                    reason: "give the server URL and the device token together, or neither to use the remembered ones".to_string(),
-                })
-            }
-        }
+        self.write(|s| s.sign_in(server.as_deref(), token.as_deref()))?;
         let report = oc::sync_store(&self.store, oc::SyncOptions::default()).await;
         // The core reported each record it merged to `pending`, under the store lock; the
         // lock is free now, so the listener may read the store.

@@ -388,117 +388,58 @@ fn patch_from(
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
-    if let Command::Address { text } = &cli.command {
-        let parsed = outpost_core::parse_address(text);
-        return print(&serde_json::json!({ "full": parsed.full(), "parsed": parsed }));
-    }
-    if let Command::Db(DbCmd::MoveAside) = cli.command {
-        let moved = Store::move_aside(&cli.db)?;
-        return print(&serde_json::json!({ "moved_from": cli.db, "moved_to": moved }));
-    }
-    let key = security::store_key(cli.key_file.as_deref())?;
-    if let Command::Db(DbCmd::Encrypt) = cli.command {
-        return print(&security::encrypt(&cli.db, key)?);
-    }
-    let options = StoreOptions {
-        region: Region::parse(&cli.region)?,
-        user: cli.user,
-        key,
-        ..Default::default()
+    let Cli {
+        db,
+        region,
+        user,
+        key_file,
+        command,
+    } = cli;
+    let options = || -> Result<StoreOptions, Error> {
+        let key = security::store_key(key_file.as_deref())?;
+        Ok(StoreOptions {
+            region: Region::parse(&region)?,
+            user: user.clone(),
+            key,
+            ..Default::default()
+        })
     };
-    if let Command::Scan(args) = cli.command {
-        let region = options.region;
-        return scan::run(args, region, || {
-            let mut store = Store::open(&cli.db, options)?;
-            security::enforce_lease(&mut store)?;
-            Ok(store)
-        });
-    }
-    let mut store = Store::open(&cli.db, options)?;
-    match &cli.command {
-        // Sync renews the lease; the lease commands and `db` work on a locked store.
-        Command::Sync { .. } | Command::Lease(_) | Command::Db(_) => {}
-        _ => security::enforce_lease(&mut store)?,
-    }
-    match cli.command {
-        Command::Contact(cmd) => match cmd {
-            ContactCmd::Add { name, fields } => {
-                let p = patch_from(Some(name), fields, Vec::new())?;
-                let new = NewContact {
-                    name: p.name.unwrap_or_default(),
-                    company: p.company,
-                    title: p.title,
-                    phones: p.phones.unwrap_or_default(),
-                    emails: p.emails.unwrap_or_default(),
-                    address: p.address,
-                    source: p.source,
-                    owner: p.owner,
-                    notes: p.notes,
-                    extra: p.set,
-                };
-                print(&dedup::add(&mut store, new)?)
-            }
-            ContactCmd::Get { id } => print(&store.get_contact(&id)?),
-            ContactCmd::Edit {
-                id,
-                name,
-                fields,
-                unset,
-            } => print(&store.edit_contact(&id, patch_from(name, fields, unset)?)?),
-            ContactCmd::List {
-                include_invalid,
-                limit,
-            } => print(&store.list_contacts(&ListOptions {
-                include_invalid,
-                limit,
-            })?),
-            ContactCmd::Invalidate { id, reason } => {
-                print(&store.invalidate_contact(&id, &reason)?)
-            }
-            ContactCmd::Restore { id } => print(&store.restore_contact(&id)?),
-            ContactCmd::History { id } => print(&store.contact_history(&id)?),
-            ContactCmd::Conflicts { id } => print(&store.contact_conflicts(&id)?),
-            ContactCmd::Resolve {
-                id,
-                field,
-                value,
-                new_value: false,
-            } => print(&store.resolve_contact_conflict(&id, &field, &value)?),
-            ContactCmd::Resolve {
-                id,
-                field,
-                value,
-                new_value: true,
-            } => print(&store.resolve_contact_conflict_with_new_value(&id, &field, &value)?),
-            ContactCmd::Merge {
-                winner_id,
-                loser_id,
-            } => print(&store.merge_contacts(&winner_id, &loser_id)?),
-            ContactCmd::Unmerge { loser_id } => print(&store.unmerge_contact(&loser_id)?),
-        },
+    // The core enforces the device lease on every read and write of records; what works on a
+    // locked store (sync, the lease commands, `db check`) is the core's to say.
+    let open = || Store::open(&db, options()?);
+    match command {
+        Command::Address { text } => {
+            let parsed = outpost_core::parse_address(&text);
+            print(&serde_json::json!({ "full": parsed.full(), "parsed": parsed }))
+        }
+        Command::Db(DbCmd::MoveAside) => {
+            let moved = Store::move_aside(&db)?;
+            print(&serde_json::json!({ "moved_from": db, "moved_to": moved }))
+        }
+        Command::Db(DbCmd::Encrypt) => print(&security::encrypt(
+            &db,
+            security::store_key(key_file.as_deref())?,
+        )?),
+        Command::Db(DbCmd::Check) => {
+            let store = open()?;
+            let problems = store.check_integrity()?;
+            print(
+                &serde_json::json!({ "path": store.path(), "ok": problems.is_empty(), "problems": problems }),
+            )
+        }
+        Command::Scan(args) => {
+            let options = options()?;
+            let region = options.region;
+            scan::run(args, region, || Store::open(&db, options))
+        }
+        Command::Contact(cmd) => contact(&mut open()?, cmd),
         Command::Sync {
             server,
             token,
             attempts,
         } => {
-            match (server, token) {
-                (Some(server), Some(token)) => store.set_server(&server, &token)?,
-                (None, None) if store.server()?.is_none() => {
-                    return Err(Error::validation(
-                        "server",
-                        "",
-                        "no sync server set: pass --server URL --token TOKEN once",
-                    ))
-                }
-                (None, None) => {}
-                _ => {
-                    return Err(Error::validation(
-                        "server",
-                        "",
-                        "pass --server and --token together",
-                    ))
-                }
-            }
+            let mut store = open()?;
+            store.sign_in(server.as_deref(), token.as_deref())?;
             let runtime = attach::runtime()?;
             let store = std::sync::Mutex::new(store);
             let options = outpost_core::SyncOptions {
@@ -514,61 +455,18 @@ fn run(cli: Cli) -> Result<(), Error> {
             query,
             limit,
             include_invalid,
-        } => print(&store.search(
+        } => print(&open()?.search(
             &query,
             &SearchOptions {
                 include_invalid,
                 limit: Some(limit),
             },
         )?),
-        Command::Visit(cmd) => match cmd {
-            VisitCmd::CheckIn {
-                contact_id,
-                lat,
-                lon,
-                accuracy,
-                device_time,
-                elapsed_ms,
-                mock_location,
-            } => flow::check_in(
-                &mut store,
-                CheckIn {
-                    contact_id,
-                    lat,
-                    lon,
-                    accuracy_m: accuracy,
-                    device_time,
-                    elapsed_ms: elapsed_ms.or_else(uptime_ms),
-                },
-                mock_location,
-            ),
-            VisitCmd::CheckOut {
-                visit_id,
-                notes,
-                next_follow_up,
-            } => print(&store.check_out(
-                &visit_id,
-                CheckOut {
-                    notes,
-                    next_follow_up,
-                },
-            )?),
-            VisitCmd::List {
-                contact,
-                day,
-                limit,
-            } => print(&store.list_visits(&VisitFilter {
-                contact_id: contact,
-                day,
-                limit,
-            })?),
-            VisitCmd::Get { id } => flow::visit_get(&store, &id),
-            VisitCmd::History { id } => print(&store.visit_history(&id)?),
-        },
-        Command::Status => print(&store.status()?),
-        Command::Metrics { json } => metrics::run(&store, json),
+        Command::Visit(cmd) => visit(&mut open()?, cmd),
+        Command::Status => print(&open()?.status()?),
+        Command::Metrics { json } => metrics::run(&open()?, json),
         Command::Access { json } => {
-            let access = store.access()?;
+            let access = open()?.access()?;
             if json {
                 return print(&access);
             }
@@ -584,24 +482,120 @@ fn run(cli: Cli) -> Result<(), Error> {
                 ),
             })
         }
-        Command::Db(DbCmd::Check) => {
-            let problems = store.check_integrity()?;
-            print(
-                &serde_json::json!({ "path": store.path(), "ok": problems.is_empty(), "problems": problems }),
-            )
+        Command::Attachment(cmd) => attach::run(open()?, cmd),
+        Command::DupCheck(args) => print(&dedup::dup_check(&open()?, args)?),
+        Command::Import(args) => print(&import::run(&mut open()?, args)?),
+        Command::Lease(cmd) => print(&security::lease(&mut open()?, cmd)?),
+        Command::Today { date } => print(&open()?.today(date.as_deref())?),
+        Command::Alerts { date } => print(&open()?.alerts(date.as_deref())?),
+        Command::Deal(cmd) => flow::deal(&mut open()?, cmd),
+        Command::Task(cmd) => flow::task(&mut open()?, cmd),
+        Command::Flow(cmd) => flow::flow(&mut open()?, cmd),
+    }
+}
+
+/// `outpost contact ...`.
+fn contact(store: &mut Store, cmd: ContactCmd) -> Result<(), Error> {
+    match cmd {
+        ContactCmd::Add { name, fields } => {
+            let p = patch_from(Some(name), fields, Vec::new())?;
+            let new = NewContact {
+                name: p.name.unwrap_or_default(),
+                company: p.company,
+                title: p.title,
+                phones: p.phones.unwrap_or_default(),
+                emails: p.emails.unwrap_or_default(),
+                address: p.address,
+                source: p.source,
+                owner: p.owner,
+                notes: p.notes,
+                extra: p.set,
+            };
+            print(&dedup::add(store, new)?)
         }
-        Command::Attachment(cmd) => attach::run(store, cmd),
-        Command::Scan(_) => Ok(()),
-        Command::DupCheck(args) => print(&dedup::dup_check(&store, args)?),
-        Command::Import(args) => print(&import::run(&mut store, args)?),
-        Command::Db(DbCmd::MoveAside | DbCmd::Encrypt) => Ok(()),
-        Command::Lease(cmd) => print(&security::lease(&mut store, cmd)?),
-        Command::Today { date } => print(&store.today(date.as_deref())?),
-        Command::Alerts { date } => print(&store.alerts(date.as_deref())?),
-        Command::Deal(cmd) => flow::deal(&mut store, cmd),
-        Command::Task(cmd) => flow::task(&mut store, cmd),
-        Command::Flow(cmd) => flow::flow(&mut store, cmd),
-        Command::Address { .. } => Ok(()),
+        ContactCmd::Get { id } => print(&store.get_contact(&id)?),
+        ContactCmd::Edit {
+            id,
+            name,
+            fields,
+            unset,
+        } => print(&store.edit_contact(&id, patch_from(name, fields, unset)?)?),
+        ContactCmd::List {
+            include_invalid,
+            limit,
+        } => print(&store.list_contacts(&ListOptions {
+            include_invalid,
+            limit,
+        })?),
+        ContactCmd::Invalidate { id, reason } => print(&store.invalidate_contact(&id, &reason)?),
+        ContactCmd::Restore { id } => print(&store.restore_contact(&id)?),
+        ContactCmd::History { id } => print(&store.contact_history(&id)?),
+        ContactCmd::Conflicts { id } => print(&store.contact_conflicts(&id)?),
+        ContactCmd::Resolve {
+            id,
+            field,
+            value,
+            new_value: false,
+        } => print(&store.resolve_contact_conflict(&id, &field, &value)?),
+        ContactCmd::Resolve {
+            id,
+            field,
+            value,
+            new_value: true,
+        } => print(&store.resolve_contact_conflict_with_new_value(&id, &field, &value)?),
+        ContactCmd::Merge {
+            winner_id,
+            loser_id,
+        } => print(&store.merge_contacts(&winner_id, &loser_id)?),
+        ContactCmd::Unmerge { loser_id } => print(&store.unmerge_contact(&loser_id)?),
+    }
+}
+
+/// `outpost visit ...`.
+fn visit(store: &mut Store, cmd: VisitCmd) -> Result<(), Error> {
+    match cmd {
+        VisitCmd::CheckIn {
+            contact_id,
+            lat,
+            lon,
+            accuracy,
+            device_time,
+            elapsed_ms,
+            mock_location,
+        } => flow::check_in(
+            store,
+            CheckIn {
+                contact_id,
+                lat,
+                lon,
+                accuracy_m: accuracy,
+                device_time,
+                elapsed_ms: elapsed_ms.or_else(uptime_ms),
+            },
+            mock_location,
+        ),
+        VisitCmd::CheckOut {
+            visit_id,
+            notes,
+            next_follow_up,
+        } => print(&store.check_out(
+            &visit_id,
+            CheckOut {
+                notes,
+                next_follow_up,
+            },
+        )?),
+        VisitCmd::List {
+            contact,
+            day,
+            limit,
+        } => print(&store.list_visits(&VisitFilter {
+            contact_id: contact,
+            day,
+            limit,
+        })?),
+        VisitCmd::Get { id } => flow::visit_get(store, &id),
+        VisitCmd::History { id } => print(&store.visit_history(&id)?),
     }
 }
 

@@ -142,15 +142,9 @@ pub fn lease(store: &mut outpost_core::Store, cmd: LeaseCmd) -> Result<serde_jso
                 lease_ms: days_ms("days", days)?,
                 grace_ms: days_ms("grace-days", grace_days)?,
             };
-            // A locked store may not extend its own lease.
-            store.check_lease()?;
+            // Refused by the core on a locked store: it may not extend its own lease.
             store.set_lease_policy(policy)?;
             to_json(&store.lease_policy()?)
         }
     }
-}
-
-/// Enforces the lease before any command that reads or writes records.
-pub fn enforce_lease(store: &mut outpost_core::Store) -> Result<(), Error> {
-    store.check_lease().map(|_| ())
 }

@@ -133,6 +133,7 @@ pub enum Error {
     #[error("a sync of this store is already running")]
     SyncInProgress,
     /// SQLite failed.
+    #[cfg(feature = "store")]
     #[error("storage: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// Automerge refused an operation on a document we built.
@@ -166,6 +167,7 @@ impl Error {
             Error::Server { .. } => "server",
             Error::Permission { .. } => "permission",
             Error::SyncInProgress => "busy",
+            #[cfg(feature = "store")]
             Error::Sqlite(_) => "storage",
             Error::Scan(_) => "scan",
         }

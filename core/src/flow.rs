@@ -615,12 +615,7 @@ pub const SERVER_USER: &str = "outpost-server";
 
 /// Commits pending operations as the server, with `action`; the change bytes, if anything changed.
 pub fn commit_as_server(doc: &mut AutoCommit, action: &str, now_ms: i64) -> Option<Vec<u8>> {
-    let message = serde_json::json!({ "u": SERVER_USER, "a": action }).to_string();
-    doc.commit_with(
-        automerge::transaction::CommitOptions::default()
-            .with_message(message)
-            .with_time(now_ms),
-    )?;
+    crate::record::commit_as(doc, SERVER_USER, action, now_ms)?;
     doc.get_last_local_change().map(|c| c.raw_bytes().to_vec())
 }
 

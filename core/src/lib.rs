@@ -26,6 +26,10 @@
 //! # Ok(()) }
 //! ```
 
+// Without the store (the server's build) the record and duplicate-key helpers that only the
+// store calls are unused; they stay in the model, beside the records they read and build.
+#![cfg_attr(not(feature = "store"), allow(dead_code))]
+
 pub mod access;
 pub mod address;
 pub mod amount;
@@ -41,6 +45,7 @@ pub mod record;
 pub mod routing;
 #[cfg(feature = "scan")]
 pub mod scan;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod sync;
 
@@ -62,18 +67,21 @@ pub use record::history::{FieldChange, HistoryEntry};
 pub use record::task::{NewTask, Task, TaskFilter};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
 pub use record::Actor;
-pub use store::deals::StageCheck;
-pub use store::dedup::AddedContact;
-pub use store::evidence::EvidenceSource;
-pub use store::experience::{ActionStats, ExperienceSummary, FailureCount};
-pub use store::flow::{Alert, ClockReference, TodayItem, TodayReason, VerifiedVisit};
-pub use store::lease::{Clock, LeasePolicy, LeaseState};
-pub use store::scope::AccessInfo;
-pub use store::sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange};
-pub use store::ScopeReconcile;
+/// The device store and what it returns (feature `store`, on by default).
+#[cfg(feature = "store")]
 pub use store::{
-    encrypt_file, sha256_hex, BlobInfo, ChangeListener, ChangeOrigin, KindCount, ListOptions,
-    RecordChange, RecordKind, SearchOptions, Store, StoreKey, StoreOptions, StoreStatus,
+    deals::StageCheck,
+    dedup::AddedContact,
+    encrypt_file,
+    evidence::EvidenceSource,
+    experience::{ActionStats, ExperienceSummary, FailureCount},
+    flow::{Alert, ClockReference, TodayItem, TodayReason, VerifiedVisit},
+    lease::{Clock, LeasePolicy, LeaseState},
+    scope::AccessInfo,
+    sha256_hex,
+    sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange},
+    BlobInfo, ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, RecordKind,
+    ScopeReconcile, SearchOptions, Store, StoreKey, StoreOptions, StoreStatus,
 };
 #[cfg(feature = "client")]
 pub use sync::client::{fetch_blob, sync_store, SyncClient, SyncOptions, SyncReport};

@@ -14,9 +14,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use outpost_core::store::experience::{percentile, KIND_ACTION, KIND_CRASH, KIND_SYNC_FAILURE};
 use outpost_core::sync::protocol::{
-    self, ExperienceAck, ExperienceBatch, MAX_EXPERIENCE_EVENTS, PROTOCOL_VERSION,
+    self, percentile, ExperienceAck, ExperienceBatch, KIND_ACTION, KIND_CRASH, KIND_SYNC_FAILURE,
+    MAX_EXPERIENCE_EVENTS, PROTOCOL_VERSION,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;

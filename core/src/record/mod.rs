@@ -99,8 +99,19 @@ pub(crate) fn commit(
     now_ms: i64,
 ) -> Option<automerge::ChangeHash> {
     // The device is the change's actor already; the message stays short on the wire.
+    commit_as(doc, &actor.user, action, now_ms)
+}
+
+/// Commits pending operations as `user` (the server writes as [`crate::flow::SERVER_USER`]),
+/// with the message every change carries ([`ChangeMessage`]); `None` if nothing changed.
+pub(crate) fn commit_as(
+    doc: &mut AutoCommit,
+    user: &str,
+    action: &str,
+    now_ms: i64,
+) -> Option<automerge::ChangeHash> {
     let message = ChangeMessage {
-        user: actor.user.clone(),
+        user: user.to_string(),
         action: action.to_string(),
     };
     let message = serde_json::to_string(&message).unwrap_or_default();

@@ -120,6 +120,7 @@ impl Store {
     /// Attaches a file to a contact: stores its bytes as a blob and writes an attachment record
     /// linking them, in one transaction. An unknown contact is [`crate::Error::NotFound`].
     pub fn attach(&mut self, new: NewAttachment) -> Result<Attachment> {
+        self.guard()?;
         let r = self.attach_inner(new);
         let a = self.ctx(r)?;
         self.notify(RecordKind::Attachment, &a.id);
@@ -190,11 +191,13 @@ impl Store {
 
     /// One attachment by id.
     pub fn get_attachment(&self, id: &str) -> Result<Attachment> {
+        self.guard()?;
         self.ctx(get(&self.conn, id))
     }
 
     /// The attachments of a contact, and of the contacts merged into it, newest first.
     pub fn list_attachments(&self, contact_id: &str) -> Result<Vec<Attachment>> {
+        self.guard()?;
         let run = || -> Result<Vec<Attachment>> {
             let mut stmt = self.conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM attachments a JOIN records r ON r.rid = a.rid \
@@ -211,6 +214,13 @@ impl Store {
     /// The bytes of a blob, when this device has them (a blob of an attachment that arrived by
     /// sync is fetched from the server on demand).
     pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        self.guard()?;
+        self.blob_to_upload(sha256)
+    }
+
+    /// [`Store::blob`] for the sync's upload, which also runs on a locked store (a sync is what
+    /// renews the lease).
+    pub(crate) fn blob_to_upload(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
         let run = || -> Result<Option<Vec<u8>>> {
             Ok(self
                 .conn
@@ -223,6 +233,7 @@ impl Store {
 
     /// The media type of a blob, from the blob or an attachment that names it.
     pub fn blob_mime(&self, sha256: &str) -> Result<Option<String>> {
+        self.guard()?;
         let run = || -> Result<Option<String>> {
             Ok(self
                 .conn
@@ -239,6 +250,7 @@ impl Store {
     /// Stores a blob fetched from the server after checking that its bytes hash to `sha256`;
     /// it counts as uploaded.
     pub fn store_fetched_blob(&mut self, sha256: &str, bytes: &[u8], mime: &str) -> Result<()> {
+        self.guard()?;
         let actual = sha256_hex(bytes);
         if actual != sha256 {
             return Err(Error::Document {

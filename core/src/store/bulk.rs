@@ -533,6 +533,7 @@ impl Store {
         options: &ImportOptions,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportSummary> {
+        self.guard()?;
         let path = path.as_ref();
         let started = std::time::Instant::now();
         let r = self.import_inner(path, options, progress);

@@ -183,6 +183,7 @@ impl Store {
     /// Creates a contact. Phones are normalized to E.164 and emails lower-cased; an invalid value
     /// is refused naming the field, and nothing is written.
     pub fn add_contact(&mut self, new: NewContact) -> Result<Contact> {
+        self.guard()?;
         let started = std::time::Instant::now();
         let r = self.add_contact_inner(new);
         let c = self.ctx(r)?;
@@ -212,6 +213,7 @@ impl Store {
 
     /// Edits a contact: only the fields given change. Unknown fields in the document are kept.
     pub fn edit_contact(&mut self, id: &str, patch: ContactPatch) -> Result<Contact> {
+        self.guard()?;
         // The owner can be written three ways (the field, `set`, `unset`); each needs `assign`.
         let owner = patch
             .owner
@@ -243,6 +245,7 @@ impl Store {
     /// A contact already marked invalid is refused, naming who marked it, when and why: the
     /// first reason is never overwritten ([`Store::restore_contact`] first, to mark it again).
     pub fn invalidate_contact(&mut self, id: &str, reason: &str) -> Result<Contact> {
+        self.guard()?;
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(Error::validation(
@@ -287,6 +290,7 @@ impl Store {
     /// its invalidation (reason, who, when) is cleared; the history keeps both. Needs the right
     /// to invalidate. A contact that is not marked invalid is refused.
     pub fn restore_contact(&mut self, id: &str) -> Result<Contact> {
+        self.guard()?;
         let r = super::scope::require(&self.conn, "invalidate", "restore invalidated records");
         self.ctx(r)?;
         let current = self.ctx(get(&self.conn, id))?;
@@ -338,11 +342,13 @@ impl Store {
 
     /// One contact by id (invalid ones too).
     pub fn get_contact(&self, id: &str) -> Result<Contact> {
+        self.guard()?;
         self.ctx(get(&self.conn, id))
     }
 
     /// Contacts, most recently updated first; invalid ones only when asked for.
     pub fn list_contacts(&self, options: &ListOptions) -> Result<Vec<Contact>> {
+        self.guard()?;
         let run = || -> Result<Vec<Contact>> {
             let limit = options.limit.map_or(-1, i64::from);
             let sql = if options.include_invalid {
@@ -363,6 +369,7 @@ impl Store {
     /// address and notes. Best match first: name matches, then company, then the rest. A
     /// contact merged into another is found by its own name, as the survivor it reads as.
     pub fn search(&self, query: &str, options: &SearchOptions) -> Result<Vec<Contact>> {
+        self.guard()?;
         if query.chars().count() > 200 {
             return Err(Error::validation(
                 "query",
@@ -436,6 +443,7 @@ impl Store {
 
     /// Who changed what, when: one entry per change, oldest first.
     pub fn contact_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        self.guard()?;
         let run = || -> Result<Vec<HistoryEntry>> {
             let (_, mut doc, _) = load_record(&self.conn, RecordKind::Contact, id, &self.actor)?;
             Ok(crate::record::history::history(&mut doc))

@@ -188,6 +188,7 @@ impl Store {
     /// Creates a deal with a contact, in the pipeline's first stage (or `stage`, if its gate
     /// passes).
     pub fn add_deal(&mut self, new: NewDeal) -> Result<Deal> {
+        self.guard()?;
         let r = self.add_deal_inner(new, Self::local_now());
         let d = self.ctx(r)?;
         self.notify(RecordKind::Deal, &d.id);
@@ -269,6 +270,7 @@ impl Store {
 
     /// One deal by id.
     pub fn get_deal(&self, id: &str) -> Result<Deal> {
+        self.guard()?;
         self.ctx(get(&self.conn, id))
     }
 
@@ -276,6 +278,7 @@ impl Store {
     /// merged into it. A stage that is not one of the tenant's (and that no deal is in, as
     /// one removed from the settings may be) is refused, naming it and listing the stages.
     pub fn list_deals(&self, filter: &DealFilter) -> Result<Vec<Deal>> {
+        self.guard()?;
         let run = || -> Result<Vec<Deal>> {
             if let Some(stage) = &filter.stage {
                 let config = self.flow_config()?;
@@ -303,6 +306,7 @@ impl Store {
 
     /// Whether deal `id` may enter `stage` now, and what evidence is missing.
     pub fn check_deal_stage(&self, id: &str, stage: &str) -> Result<StageCheck> {
+        self.guard()?;
         let run = || -> Result<StageCheck> {
             let config = self.flow_config()?;
             let deal = get(&self.conn, id)?;
@@ -321,6 +325,7 @@ impl Store {
     /// Moves a deal to `stage`. Refused (field `stage`) with every missing piece of evidence
     /// when the stage's gate is not met, for an unknown stage, or for a closed deal.
     pub fn move_deal(&mut self, id: &str, stage: &str) -> Result<Deal> {
+        self.guard()?;
         let r = self.move_deal_at(id, stage, Self::local_now());
         let d = self.ctx(r)?;
         self.notify(RecordKind::Deal, &d.id);
@@ -365,6 +370,7 @@ impl Store {
         notes: Option<String>,
         owner: Option<String>,
     ) -> Result<Deal> {
+        self.guard()?;
         if let Some(a) = amount {
             crate::record::restricted::check_value("amount", a)?;
         }
@@ -404,6 +410,7 @@ impl Store {
     /// Who moved or changed a deal, when: one entry per change, oldest first. Changes of its
     /// restricted fields that this device holds are included, named by field (`amount`, ...).
     pub fn deal_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        self.guard()?;
         let run = || -> Result<Vec<HistoryEntry>> {
             let (_, mut doc, _) = load_record(&self.conn, RecordKind::Deal, id, &self.actor)?;
             let own = crate::record::history::history(&mut doc);

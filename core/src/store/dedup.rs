@@ -187,6 +187,7 @@ impl Store {
     /// Invalid and merged contacts are never offered. A few indexed reads, whatever the size
     /// of the store: fit to call on every keystroke.
     pub fn find_duplicates(&self, query: &DupQuery) -> Result<Vec<Duplicate>> {
+        self.guard()?;
         let keys = query_keys(query, self.region);
         self.ctx(find(&self.conn, &keys, None))
     }
@@ -196,6 +197,7 @@ impl Store {
     /// while the rep types, lets a half-typed value match nothing): "no duplicate" then never
     /// hides a typing mistake.
     pub fn check_duplicates(&self, query: &DupQuery) -> Result<Vec<Duplicate>> {
+        self.guard()?;
         for p in &query.phones {
             normalize::phone("phones", p, self.region)?;
         }
@@ -208,6 +210,7 @@ impl Store {
     /// Creates a contact like [`Store::add_contact`] and returns it with the likely duplicates
     /// that existed before it, so the app can offer to merge.
     pub fn add_contact_checked(&mut self, new: NewContact) -> Result<AddedContact> {
+        self.guard()?;
         let started = std::time::Instant::now();
         let query = DupQuery {
             name: Some(new.name.clone()),

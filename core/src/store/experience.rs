@@ -19,7 +19,8 @@ use super::sync::get_setting;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::sync::protocol::{
-    ExperienceAck, ExperienceBatch, ExperienceEvent, MAX_EXPERIENCE_EVENTS, PROTOCOL_VERSION,
+    percentile, ExperienceAck, ExperienceBatch, ExperienceEvent, KIND_ACTION, KIND_CRASH,
+    KIND_SYNC_FAILURE, MAX_EXPERIENCE_EVENTS, PROTOCOL_VERSION,
 };
 use rusqlite::{params, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -31,13 +32,6 @@ pub const FLUSH_AT: usize = 64;
 pub const KEEP_DAYS: i64 = 30;
 /// Most events kept on the device, sent or not (the oldest go first).
 pub const MAX_EVENTS: i64 = 20_000;
-
-/// Event kind: a user action and its duration.
-pub const KIND_ACTION: &str = "action";
-/// Event kind: an unclean shutdown the store recovered from at open.
-pub const KIND_CRASH: &str = "crash_recovered";
-/// Event kind: a sync that failed; the name is the reason.
-pub const KIND_SYNC_FAILURE: &str = "sync_failure";
 
 const KEY_OPEN_MARKER: &str = "experience_open";
 const KEY_SENT_SEQ: &str = "experience_sent_seq";
@@ -92,16 +86,6 @@ pub struct ExperienceSummary {
     pub sync_failures: Vec<FailureCount>,
     /// Events not yet sent to the server.
     pub unsent_events: u64,
-}
-
-/// The nearest-rank percentile `pct` (0 to 100) of ascending `sorted` values; 0 when empty.
-pub fn percentile(sorted: &[u64], pct: u32) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let n = sorted.len();
-    let rank = (n * pct.min(100) as usize).div_ceil(100).max(1);
-    sorted[rank.min(n) - 1]
 }
 
 /// The reason a failed sync is counted under: the error's kind, with the status for server
@@ -281,6 +265,7 @@ impl Store {
     /// What this device measured: per action count, p50, p95 and max; crashes recovered;
     /// records created here and how many reached the server; failed syncs by reason.
     pub fn experience(&self) -> Result<ExperienceSummary> {
+        self.guard()?;
         self.flush_experience()?;
         let run = || -> Result<ExperienceSummary> {
             let mut actions: Vec<ActionStats> = Vec::new();
@@ -432,17 +417,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        assert_eq!(percentile(&[], 50), 0);
-        assert_eq!(percentile(&[7], 95), 7);
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 50), 50);
-        assert_eq!(percentile(&v, 95), 95);
-        assert_eq!(percentile(&v, 100), 100);
-        assert_eq!(percentile(&[1, 2, 3], 50), 2);
-    }
 
     #[test]
     fn server_failures_carry_their_status() {

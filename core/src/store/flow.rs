@@ -345,6 +345,7 @@ fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
 impl Store {
     /// The tenant's flow settings (the defaults until the server sends the tenant's).
     pub fn flow_config(&self) -> Result<FlowConfig> {
+        self.guard()?;
         self.ctx(config(&self.conn))
     }
 
@@ -353,6 +354,7 @@ impl Store {
     /// ([`Error::Permission`]): the tenant's settings are the server's, which re-checks every
     /// stage gate with them anyway.
     pub fn set_flow_config(&mut self, config: &FlowConfig) -> Result<()> {
+        self.guard()?;
         let r = super::scope::require(
             &self.conn,
             crate::access::FLOW_CONFIGURE,
@@ -375,6 +377,7 @@ impl Store {
 
     /// The flow settings as JSON (for apps and tools that edit them as a document).
     pub fn flow_config_json(&self) -> Result<String> {
+        self.guard()?;
         let config = self.flow_config()?;
         serde_json::to_string(&config)
             .map_err(|e| Error::validation("config", "", format!("cannot be written as JSON: {e}")))
@@ -383,6 +386,7 @@ impl Store {
     /// Replaces the flow settings from JSON; missing keys take their defaults. A malformed
     /// document or setting is refused naming it.
     pub fn set_flow_config_json(&mut self, json: &str) -> Result<()> {
+        self.guard()?;
         let config: FlowConfig = serde_json::from_str(json).map_err(|e| {
             Error::validation("config", "", format!("not valid flow settings: {e}"))
         })?;
@@ -392,6 +396,7 @@ impl Store {
     /// Remembers the wall clock (the server's, where known) and the monotonic clock read at the
     /// same moment, typically right after a sync. Later check-ins compare against it.
     pub fn set_clock_reference(&mut self, reference: ClockReference) -> Result<()> {
+        self.guard()?;
         if reference.elapsed_ms < 0 {
             return Err(Error::validation(
                 "elapsed_ms",
@@ -412,6 +417,7 @@ impl Store {
 
     /// The server's clock (ms since the epoch) in the last sync answer, if this store synced.
     pub fn last_server_time_ms(&self) -> Result<Option<i64>> {
+        self.guard()?;
         Ok(
             super::sync::get_setting(&self.conn, super::sync::KEY_SERVER_TIME)?
                 .and_then(|v| v.parse().ok()),
@@ -425,6 +431,7 @@ impl Store {
         check_in: CheckIn,
         mock_location: bool,
     ) -> Result<VerifiedVisit> {
+        self.guard()?;
         let started = std::time::Instant::now();
         let r = self.check_in_inner(check_in, mock_location);
         let v = self.ctx(r)?;
@@ -438,6 +445,7 @@ impl Store {
 
     /// The verdict of a visit (`None` for a visit made before verdicts existed).
     pub fn visit_check(&self, visit_id: &str) -> Result<Option<VisitCheck>> {
+        self.guard()?;
         let run = || -> Result<Option<VisitCheck>> {
             let (_, doc, _) =
                 super::load_record(&self.conn, RecordKind::Visit, visit_id, &self.actor)?;
@@ -451,6 +459,7 @@ impl Store {
     /// visits, deals going stale, customers not visited for longer than their tier allows.
     /// A given date is judged as of 09:00 that morning.
     pub fn today(&self, date: Option<&str>) -> Result<Vec<TodayItem>> {
+        self.guard()?;
         let config = self.flow_config()?;
         let now = match date {
             Some(d) => {
@@ -596,6 +605,7 @@ impl Store {
     /// The manager's alerts at `date` (default now): stale deals of every rep, and check-ins of
     /// the last 7 days whose verdict is not `verified`.
     pub fn alerts(&self, date: Option<&str>) -> Result<Vec<Alert>> {
+        self.guard()?;
         let config = self.flow_config()?;
         let now = match date {
             Some(d) => morning(&config, parse_day("date", d)?),

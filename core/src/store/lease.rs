@@ -10,6 +10,12 @@
 //! device: a policy set on the device ([`Store::set_lease_policy`]) may only be stricter, and
 //! the stricter of the two applies to each duration.
 //!
+//! The store enforces its lease itself, at the start of every read and write of records
+//! ([`Store::guard`]), so that no front end (the apps' bindings, the CLI, one written later)
+//! can forget it. What works on a locked store: the lease's own calls (state, policy, check),
+//! signing in ([`Store::sign_in`]), the sync protocol's calls (a sync is what renews the lease;
+//! `sync_store` drives them), the integrity check, and [`Store::wipe`].
+//!
 //! The clock is the store's ([`crate::StoreOptions::clock`], the system clock unless a test
 //! gives another) or passed in (`now_ms`), so the checks are tested with an injected clock.
 //! Setting the device's clock back does not extend a lease: the latest time seen since the
@@ -164,7 +170,11 @@ impl Store {
     /// wipes). Both must be positive. Once the server sent the tenant's lease, neither may be
     /// longer than the tenant's ([`Error::Validation`] naming it): the device may only make its
     /// lease stricter.
+    ///
+    /// Refused while the store is locked ([`Error::Locked`]): a locked store cannot extend its
+    /// own lease.
     pub fn set_lease_policy(&mut self, policy: LeasePolicy) -> Result<()> {
+        self.guard()?;
         if policy.lease_ms <= 0 {
             return Err(Error::validation(
                 "lease_ms",
@@ -249,10 +259,17 @@ impl Store {
     }
 
     /// Enforces the lease at the store's clock ([`crate::StoreOptions::clock`]), as every read
-    /// and write of the apps and the CLI does first; see [`Store::enforce_lease`].
-    pub fn check_lease(&mut self) -> Result<LeaseState> {
+    /// and write of records does first; see [`Store::enforce_lease`].
+    pub fn check_lease(&self) -> Result<LeaseState> {
         let now = self.clock.now_ms();
         self.enforce_lease(now)
+    }
+
+    /// The lease check at the start of every read and write of records: `Ok` while the lease
+    /// is valid (or there is none), [`Error::Locked`] otherwise, after wiping the store when
+    /// the grace period is over too.
+    pub(crate) fn guard(&self) -> Result<()> {
+        self.check_lease().map(|_| ())
     }
 
     /// The lease at `now_ms` (the device clock; a clock set back counts as the latest time
@@ -301,7 +318,7 @@ impl Store {
     /// Enforces the lease at `now_ms`: `Ok` while it is valid (or there is none); otherwise
     /// [`Error::Locked`], after wiping the store if the grace period is over too. Remembers
     /// the latest time seen, so that setting the clock back does not unlock the store.
-    pub fn enforce_lease(&mut self, now_ms: i64) -> Result<LeaseState> {
+    pub fn enforce_lease(&self, now_ms: i64) -> Result<LeaseState> {
         let (state, now, last_sync) = self.lease_at(now_ms)?;
         if let Some(last_sync) = &last_sync {
             self.remember_clock(now, last_sync)?;
@@ -319,7 +336,7 @@ impl Store {
                 wipes_at_ms,
             } => {
                 if now >= wipes_at_ms {
-                    self.wipe()?;
+                    self.wipe_data()?;
                     let at = rfc3339(now);
                     let r = self.conn.execute(
                         "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
@@ -349,7 +366,7 @@ impl Store {
 
     /// Stores the latest time seen since `last_sync` when it moved forward by a minute or more
     /// (one small write at most a minute apart).
-    fn remember_clock(&mut self, now: i64, last_sync: &str) -> Result<()> {
+    fn remember_clock(&self, now: i64, last_sync: &str) -> Result<()> {
         let stored = get_setting(&self.conn, KEY_CLOCK_MAX)?.and_then(|v| {
             let (ms, for_sync) = v.split_once(' ')?;
             (for_sync == last_sync).then(|| ms.parse::<i64>().ok())?

@@ -331,6 +331,7 @@ impl Store {
     /// it under `merged_from:LOSER_ID`). Both documents change in one transaction, and travel
     /// through sync like any edit.
     pub fn merge_contacts(&mut self, winner_id: &str, loser_id: &str) -> Result<Contact> {
+        self.guard()?;
         let r = self.merge_inner(winner_id.trim(), loser_id.trim());
         let c = self.ctx(r)?;
         self.notify(RecordKind::Contact, loser_id.trim());
@@ -446,6 +447,7 @@ impl Store {
     /// copied from it (fields, phones and emails that still hold the copied values; what was
     /// changed since stays).
     pub fn unmerge_contact(&mut self, id: &str) -> Result<Contact> {
+        self.guard()?;
         let id = id.trim();
         let r = self.unmerge_inner(id);
         let c = self.ctx(r)?;
@@ -493,6 +495,7 @@ impl Store {
 
     /// The contact that `id` reads as: itself, or the survivor it was merged into.
     pub fn survivor_of(&self, id: &str) -> Result<String> {
+        self.guard()?;
         let c = self.get_contact(id)?;
         Ok(c.merged_into.unwrap_or(c.id))
     }

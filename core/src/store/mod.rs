@@ -200,7 +200,8 @@ pub struct Store {
     listener: Option<Arc<dyn ChangeListener>>,
     clock: lease::Clock,
     checkpointer: Option<Checkpointer>,
-    /// Set while a sync of this store runs (one at a time).
+    /// Set while a sync of this store runs (one at a time; see `sync_store`).
+    #[cfg(feature = "client")]
     pub(crate) syncing: bool,
     /// Experience events not yet written (see [`experience`]).
     experience: std::sync::Mutex<Vec<experience::Pending>>,
@@ -494,6 +495,7 @@ impl Store {
             listener: None,
             clock: options.clock,
             checkpointer,
+            #[cfg(feature = "client")]
             syncing: false,
             experience: std::sync::Mutex::new(Vec::new()),
         })
@@ -603,6 +605,7 @@ impl Store {
 
     /// An overview: counts, outbox length, file and size.
     pub fn status(&self) -> Result<StoreStatus> {
+        self.guard()?;
         let run = || -> Result<StoreStatus> {
             let counts = |sql: &str| -> Result<Vec<KindCount>> {
                 let mut stmt = self.conn.prepare(sql)?;

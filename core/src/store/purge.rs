@@ -233,7 +233,7 @@ impl Store {
 
     /// Leaves no byte of what was deleted in the files (see the module doc): a truncating
     /// checkpoint now, or, while a reader holds an old snapshot, as soon as it lets go.
-    pub(crate) fn scrub(&mut self) -> Result<()> {
+    pub(crate) fn scrub(&self) -> Result<()> {
         if scrub_now(&self.conn)? {
             return Ok(());
         }

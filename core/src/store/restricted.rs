@@ -166,6 +166,7 @@ impl Store {
         field: &str,
         value: Option<f64>,
     ) -> Result<crate::Deal> {
+        self.guard()?;
         let field = field.trim();
         restricted::check_field("deal", field)?;
         if let Some(v) = value {

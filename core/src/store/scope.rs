@@ -111,6 +111,7 @@ impl Store {
     /// The signed-in user's role and permissions as the server last said, `None` before the
     /// first sync with a server that sends them. While `None`, nothing is refused locally.
     pub fn access(&self) -> Result<Option<AccessInfo>> {
+        self.guard()?;
         self.ctx(stored(&self.conn))
     }
 

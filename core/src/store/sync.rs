@@ -232,8 +232,37 @@ pub(crate) fn field_conflicts(doc: &mut AutoCommit) -> Vec<FieldConflict> {
 }
 
 impl Store {
-    /// Remembers the sync server and this device's token.
+    /// Remembers the sync server and this device's token. Refused on a locked store, like
+    /// every write ([`Store::sign_in`] is how a locked store signs in to sync).
     pub fn set_server(&mut self, url: &str, token: &str) -> Result<()> {
+        self.guard()?;
+        self.remember_server(url, token)
+    }
+
+    /// Signs in before a sync: the server URL and this device's token together (remembered,
+    /// as [`Store::set_server`] does; another server than before starts over with a full
+    /// download), or neither to use the remembered pair. Works on a locked or wiped store:
+    /// signing in and syncing is what renews the lease. Errors: [`Error::Validation`] on the
+    /// missing one when only one of the pair is given, and on `server` when neither is given
+    /// and none is remembered.
+    pub fn sign_in(&mut self, server: Option<&str>, token: Option<&str>) -> Result<()> {
+        match (server, token) {
+            (Some(server), Some(token)) => self.remember_server(server, token),
+            (None, None) if self.server()?.is_none() => Err(Error::validation(
+                "server",
+                "",
+                "no sync server set: give the server URL and this device's token once (they are remembered)",
+            )),
+            (None, None) => Ok(()),
+            (server, _) => Err(Error::validation(
+                if server.is_some() { "token" } else { "server" },
+                "",
+                "give the server URL and the device token together, or neither to use the remembered ones",
+            )),
+        }
+    }
+
+    fn remember_server(&mut self, url: &str, token: &str) -> Result<()> {
         let url = url.trim().trim_end_matches('/');
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(Error::validation(
@@ -265,11 +294,6 @@ impl Store {
         let url = get_setting(&self.conn, KEY_SERVER)?;
         let token = get_setting(&self.conn, KEY_TOKEN)?;
         Ok(url.zip(token))
-    }
-
-    /// Whether a sync of this store is running now.
-    pub fn is_syncing(&self) -> bool {
-        self.syncing
     }
 
     /// The server log position this store has applied.
@@ -549,6 +573,7 @@ impl Store {
 
     /// Fields of a contact that were edited concurrently on several devices and not yet resolved.
     pub fn contact_conflicts(&self, id: &str) -> Result<Vec<FieldConflict>> {
+        self.guard()?;
         let run = || -> Result<Vec<FieldConflict>> {
             let (_, mut doc, _) =
                 super::load_record(&self.conn, RecordKind::Contact, id, &self.actor)?;
@@ -570,6 +595,7 @@ impl Store {
         field: &str,
         value: &str,
     ) -> Result<crate::Contact> {
+        self.guard()?;
         self.resolve(id, field, value, false)
     }
 
@@ -582,6 +608,7 @@ impl Store {
         field: &str,
         value: &str,
     ) -> Result<crate::Contact> {
+        self.guard()?;
         self.resolve(id, field, value, true)
     }
 
@@ -660,9 +687,16 @@ impl Store {
     /// snapshot delays the last step until it lets go; see `core/src/store/purge.rs`). The device
     /// id is kept.
     pub fn wipe(&mut self) -> Result<()> {
-        let run = |conn: &mut Connection| -> Result<()> {
+        self.wipe_data()
+    }
+
+    /// [`Store::wipe`] behind a shared borrow, for the lease check that every read makes
+    /// ([`Store::guard`]): the store is not shared between threads, so its one connection runs
+    /// the wipe's transaction as it would behind `&mut`.
+    pub(crate) fn wipe_data(&self) -> Result<()> {
+        let run = |conn: &Connection| -> Result<()> {
             conn.pragma_update(None, "secure_delete", true)?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
             // Tables are emptied in any order; foreign keys are checked once, at commit.
             tx.pragma_update(None, "defer_foreign_keys", true)?;
             // Every table, so that one added by a later migration cannot be forgotten here; the
@@ -706,7 +740,7 @@ impl Store {
             conn.execute_batch("VACUUM;")?;
             Ok(())
         };
-        let r = run(&mut self.conn).and_then(|()| self.scrub());
+        let r = run(&self.conn).and_then(|()| self.scrub());
         self.ctx(r)
     }
 }

@@ -164,6 +164,7 @@ pub(crate) fn follow_up_from_check_out(
 impl Store {
     /// Creates a task (a follow-up or a planned visit) for a contact.
     pub fn add_task(&mut self, mut new: NewTask) -> Result<Task> {
+        self.guard()?;
         new.validate()?;
         let mut run = |store: &mut Store| -> Result<Task> {
             let tx = store
@@ -186,6 +187,7 @@ impl Store {
 
     /// Marks a task done.
     pub fn complete_task(&mut self, id: &str) -> Result<Task> {
+        self.guard()?;
         let run = |store: &mut Store| -> Result<Task> {
             let tx = store
                 .conn
@@ -210,14 +212,10 @@ impl Store {
         Ok(t)
     }
 
-    /// One task by id.
-    pub fn get_task(&self, id: &str) -> Result<Task> {
-        self.ctx(get(&self.conn, id))
-    }
-
     /// Tasks, earliest due first; open ones only unless asked. A contact's tasks include those
     /// of the contacts merged into it.
     pub fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
+        self.guard()?;
         let mut filter = filter.clone();
         if let Some(d) = &filter.due_by {
             filter.due_by = Some(parse_day("due_by", d)?.to_string());

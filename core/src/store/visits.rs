@@ -76,6 +76,7 @@ impl Store {
     /// Checks in at a contact with the device's position and clocks.
     /// The visit is judged like [`Store::check_in_verified`] without a mock-location flag.
     pub fn check_in(&mut self, check_in: CheckIn) -> Result<Visit> {
+        self.guard()?;
         self.check_in_verified(check_in, false).map(|v| v.visit)
     }
 
@@ -136,6 +137,7 @@ impl Store {
 
     /// Checks out of a visit with notes and the next follow-up date. A visit is checked out once.
     pub fn check_out(&mut self, visit_id: &str, check_out: CheckOut) -> Result<Visit> {
+        self.guard()?;
         check_out.validate()?;
         let r = self.check_out_inner(visit_id, check_out);
         let v = self.ctx(r)?;
@@ -185,12 +187,14 @@ impl Store {
 
     /// One visit by id.
     pub fn get_visit(&self, id: &str) -> Result<Visit> {
+        self.guard()?;
         self.ctx(get(&self.conn, id))
     }
 
     /// Visits of a contact and/or of a local day, newest first. A contact's visits include those
     /// of the contacts merged into it.
     pub fn list_visits(&self, filter: &VisitFilter) -> Result<Vec<Visit>> {
+        self.guard()?;
         let day = filter
             .day
             .as_deref()
@@ -215,6 +219,7 @@ impl Store {
 
     /// Who changed what on a visit, oldest first.
     pub fn visit_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        self.guard()?;
         let run = || -> Result<Vec<HistoryEntry>> {
             let (_, mut doc, _) = load_record(&self.conn, RecordKind::Visit, id, &self.actor)?;
             Ok(crate::record::history::history(&mut doc))

@@ -373,7 +373,7 @@ impl SyncClient {
         let pending = lock(store).pending_blobs()?;
         let mut done = 0;
         for blob in pending {
-            let Some(bytes) = lock(store).blob(&blob.sha256)? else {
+            let Some(bytes) = lock(store).blob_to_upload(&blob.sha256)? else {
                 continue;
             };
             self.upload_blob(store, &blob.sha256, &bytes).await?;
@@ -442,7 +442,8 @@ impl SyncClient {
 }
 
 /// The bytes of a blob: from the store when this device has them, else downloaded from the
-/// store's server, checked against their hash and kept.
+/// store's server, checked against their hash and kept. Refused ([`Error::Locked`]) while the
+/// store's lease is locked, like every read of records.
 pub async fn fetch_blob(
     store: &Mutex<Store>,
     sha256: &str,

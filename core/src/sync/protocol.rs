@@ -201,6 +201,25 @@ pub struct BootstrapResponse {
 /// Most experience events per `POST /v1/metrics` request.
 pub const MAX_EXPERIENCE_EVENTS: usize = 1_000;
 
+/// Experience event kind ([`ExperienceEvent::kind`]): a user action and its duration.
+pub const KIND_ACTION: &str = "action";
+/// Experience event kind: an unclean shutdown the store recovered from at open.
+pub const KIND_CRASH: &str = "crash_recovered";
+/// Experience event kind: a sync that failed; the name is the reason.
+pub const KIND_SYNC_FAILURE: &str = "sync_failure";
+
+/// The nearest-rank percentile `pct` (0 to 100) of ascending `sorted` values; 0 when empty.
+/// The device's summary and the server's report both rank action durations with it, so that
+/// their p50 and p95 agree.
+pub fn percentile(sorted: &[u64], pct: u32) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let n = sorted.len();
+    let rank = (n * pct.min(100) as usize).div_ceil(100).max(1);
+    sorted[rank.min(n) - 1]
+}
+
 /// One experience event recorded on a device: how long a user action took, an unclean shutdown
 /// recovered from, or a failed sync.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,7 +229,7 @@ pub struct ExperienceEvent {
     pub seq: u64,
     /// When it happened (ms since the epoch, device clock).
     pub at_ms: i64,
-    /// `action`, `crash_recovered` or `sync_failure`.
+    /// [`KIND_ACTION`], [`KIND_CRASH`] or [`KIND_SYNC_FAILURE`].
     pub kind: String,
     /// The action (`contact.add`, `contact.quick_create`, `visit.check_in`, `search`, `import`,
     /// `sync`), the failure's reason (`network`, `auth`, `server`, ...), or empty.
@@ -286,6 +305,17 @@ pub fn decode<T: for<'de> Deserialize<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        assert_eq!(percentile(&[], 50), 0);
+        assert_eq!(percentile(&[7], 95), 7);
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50), 50);
+        assert_eq!(percentile(&v, 95), 95);
+        assert_eq!(percentile(&v, 100), 100);
+        assert_eq!(percentile(&[1, 2, 3], 50), 2);
+    }
 
     #[test]
     fn round_trip_and_garbage() {

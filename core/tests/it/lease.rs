@@ -3,7 +3,7 @@
 
 use super::{open, zhang, TestResult};
 use outpost_core::sync::protocol::{SyncResponse, PROTOCOL_VERSION};
-use outpost_core::{LeasePolicy, LeaseState, Store};
+use outpost_core::{Clock, Error, LeasePolicy, LeaseState, Store, StoreOptions};
 
 const DAY: i64 = 24 * 3600 * 1000;
 
@@ -64,6 +64,17 @@ fn an_unsynced_store_locks_then_wipes_offline() -> TestResult {
         store.lease_state(t0 + 15 * DAY)?,
         LeaseState::Locked { since_ms, wipes_at_ms } if since_ms == t0 + 14 * DAY && wipes_at_ms == t0 + 21 * DAY
     ));
+    // The latest time seen is remembered: reads at the store's own clock are refused too.
+    let err = store
+        .get_contact(&id)
+        .err()
+        .ok_or("locked: reads refused")?;
+    assert!(
+        matches!(err, outpost_core::Error::Locked { wiped: false, .. }),
+        "{err}"
+    );
+    // A sync renews the lease, and the data was still there.
+    let t0 = synced(&mut store)?;
     assert_eq!(
         store.get_contact(&id)?.name,
         "张伟",
@@ -78,22 +89,30 @@ fn an_unsynced_store_locks_then_wipes_offline() -> TestResult {
         matches!(err, outpost_core::Error::Locked { wiped: true, .. }),
         "{err}"
     );
-    assert!(
-        store.list_contacts(&Default::default())?.is_empty(),
-        "wiped"
-    );
-    assert_eq!(store.status()?.outbox_len, 0);
     assert!(matches!(
         store.lease_state(t0 + 23 * DAY)?,
         LeaseState::Wiped { .. }
     ));
     // Still refused afterwards, until the device signs in and syncs again.
     assert!(store.enforce_lease(t0 + 23 * DAY).is_err());
+    let err = store
+        .list_contacts(&Default::default())
+        .err()
+        .ok_or("wiped: reads refused")?;
+    assert!(
+        matches!(err, outpost_core::Error::Locked { wiped: true, .. }),
+        "{err}"
+    );
     let t1 = synced(&mut store)?;
     assert!(matches!(
         store.enforce_lease(t1 + DAY)?,
         LeaseState::Valid { .. }
     ));
+    assert!(
+        store.list_contacts(&Default::default())?.is_empty(),
+        "wiped"
+    );
+    assert_eq!(store.status()?.outbox_len, 0);
     Ok(())
 }
 
@@ -270,21 +289,109 @@ fn the_store_checks_its_lease_at_the_clock_in_its_options() -> TestResult {
     };
     // Fifteen days later by the store's clock: locked, the data still there.
     {
-        let mut store = Store::open(&path, options(outpost_core::Clock::fixed(t0 + 15 * DAY)))?;
+        let store = Store::open(&path, options(outpost_core::Clock::fixed(t0 + 15 * DAY)))?;
         let err = store.check_lease().err().ok_or("must lock")?;
         assert!(
             matches!(err, outpost_core::Error::Locked { wiped: false, .. }),
             "{err}"
         );
-        assert_eq!(store.status()?.outbox_len, 1);
+        // The unsent change is kept for the sync that renews the lease.
+        assert_eq!(store.prepare_sync(100, None)?.len(), 1);
     }
     // Twenty-two days later: wiped.
-    let mut store = Store::open(&path, options(outpost_core::Clock::fixed(t0 + 22 * DAY)))?;
+    let store = Store::open(&path, options(outpost_core::Clock::fixed(t0 + 22 * DAY)))?;
     let err = store.check_lease().err().ok_or("must wipe")?;
     assert!(
         matches!(err, outpost_core::Error::Locked { wiped: true, .. }),
         "{err}"
     );
+    assert!(store.prepare_sync(100, None)?.is_empty(), "wiped");
+    Ok(())
+}
+
+/// What a front end that forgets the lease gets: nothing. The store is opened and used through
+/// the core API alone, at the clock in its options, with no lease call in between.
+#[test]
+fn a_store_past_its_lease_refuses_reads_and_writes_by_itself() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("rep.db");
+    let options = |clock| StoreOptions {
+        user: "rep1".into(),
+        clock,
+        ..Default::default()
+    };
+    let (t0, id) = {
+        let mut store = Store::open(&path, options(Clock::system()))?;
+        let id = store.add_contact(zhang())?.id;
+        (synced(&mut store)?, id)
+    };
+
+    // Fifteen days without a sync: every read and write is refused.
+    {
+        let mut store = Store::open(&path, options(Clock::fixed(t0 + 15 * DAY)))?;
+        let refused = [
+            store.get_contact(&id).err(),
+            store.list_contacts(&Default::default()).err(),
+            store.search("张伟", &Default::default()).err(),
+            store.status().err(),
+            store.add_contact(zhang()).err(),
+            store
+                .check_in(outpost_core::CheckIn {
+                    contact_id: id.clone(),
+                    lat: 22.54,
+                    lon: 114.06,
+                    accuracy_m: Some(10.0),
+                    device_time: None,
+                    elapsed_ms: None,
+                })
+                .err(),
+            // A locked store may not extend its own lease either.
+            store
+                .set_lease_policy(LeasePolicy {
+                    lease_ms: 30 * DAY,
+                    grace_ms: 30 * DAY,
+                })
+                .err(),
+        ];
+        for (i, err) in refused.into_iter().enumerate() {
+            let err = err.ok_or(format!("call {i} must be refused"))?;
+            assert!(
+                matches!(err, Error::Locked { wiped: false, .. }),
+                "call {i}: {err}"
+            );
+        }
+        // What works locked: the lease's own calls, and the sync that renews it (nothing was
+        // written by the refused calls).
+        assert!(matches!(
+            store.lease_state(t0 + 15 * DAY)?,
+            LeaseState::Locked { .. }
+        ));
+        assert_eq!(store.lease_policy()?, LeasePolicy::default());
+        assert!(store.prepare_sync(100, None)?.is_empty());
+    }
+
+    // Twenty-two days: the first read wipes the store, offline.
+    {
+        let store = Store::open(&path, options(Clock::fixed(t0 + 22 * DAY)))?;
+        let err = store
+            .get_contact(&id)
+            .err()
+            .ok_or("past the grace period: refused")?;
+        assert!(matches!(err, Error::Locked { wiped: true, .. }), "{err}");
+        assert!(matches!(
+            store.lease_state(t0 + 22 * DAY)?,
+            LeaseState::Wiped { .. }
+        ));
+    }
+
+    // Signing in and syncing again starts afresh: the contact is gone from the device.
+    let mut store = Store::open(&path, options(Clock::system()))?;
+    assert!(store.status().is_err(), "wiped: refused until a sync");
+    synced(&mut store)?;
     assert!(store.list_contacts(&Default::default())?.is_empty());
+    assert!(matches!(
+        store.get_contact(&id),
+        Err(Error::NotFound { .. })
+    ));
     Ok(())
 }

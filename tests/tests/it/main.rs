@@ -17,5 +17,6 @@ mod scan_cli;
 mod scan_image;
 mod scan_ocr;
 mod scope_e2e;
+mod server_deps;
 mod sync_e2e;
 mod sync_props;
