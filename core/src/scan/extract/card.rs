@@ -403,9 +403,12 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
         // `A` glued to a Han address (the colon lost): `A广东省...`.
         let glued_a =
             line.text.starts_with('A') && line.text[1..].chars().next().is_some_and(is_han);
+        // A Japanese address starts with its postcode mark (`〒160-0022 東京都...`).
+        let postcode_mark = line.text.trim_start().starts_with('〒');
         let (value, rule) = match after_label(&line.text, ADDRESS_LABELS) {
             Some(v) if !bare_a => (v.to_string(), 0.95),
             _ if glued_a => (line.text[1..].to_string(), 0.9),
+            _ if postcode_mark => (line.text.trim().to_string(), 0.92),
             _ => (line.text.clone(), 0.8),
         };
         let cues = ADDRESS_CUES
@@ -1084,6 +1087,11 @@ mod tests {
         assert_eq!(value(&c.title), "営業本部課長");
         assert_eq!(phones_of(&c), ["+81352056455"]);
         assert!(c.name.as_ref().is_some_and(|f| f.confidence > 0.7));
+        // The postcode mark starts the address, which keeps it.
+        assert_eq!(
+            value(&c.address).replace(' ', ""),
+            "〒101-0047東京都千代田区内神田1-2-3"
+        );
     }
 
     #[test]
