@@ -17,6 +17,7 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let backend = crate::support::Backend::sqlite();
+                    assert_eq!(backend.storage.backend(), "sqlite");
                     super::$name(backend.storage.clone()).await;
                 }
             )*
@@ -26,6 +27,7 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let backend = crate::support::Backend::postgres().await;
+                    assert_eq!(backend.storage.backend(), "postgres");
                     super::$name(backend.storage.clone()).await;
                 }
             )*
@@ -47,6 +49,13 @@ conformance!(
     concurrent_pushes_to_one_record_lose_nothing,
     blobs_upload_resumably_and_are_checked,
     experience_events_are_stored_once_per_device_and_number,
+    access_settings_round_trip_and_move_the_scope_epoch,
+    teams_keep_each_user_in_one_team,
+    shares_and_disabled_users_are_idempotent,
+    scope_rows_and_docs_page_one_tenants_records,
+    attachments_name_a_blob_only_when_vouched,
+    audit_chains_append_page_and_report_their_heads,
+    routing_rules_turns_and_claims_are_per_tenant,
 );
 
 async fn experience_events_are_stored_once_per_device_and_number(s: Arc<dyn Storage>) {
@@ -1204,4 +1213,600 @@ async fn concurrent_pushes_to_one_record_lose_nothing(s: Arc<dyn Storage>) {
         assert!(doc.get_change_by_hash(&h).is_some(), "a change was lost");
     }
     assert_eq!(doc.get_changes(&[]).len(), 1 + 2 * ROUNDS);
+}
+
+/// The scope epoch of a tenant.
+async fn epoch(s: &dyn Storage, tenant_id: &str) -> u64 {
+    s.access_config(tenant_id).await.unwrap().epoch
+}
+
+/// The viewer of `device` as the server works it out for a request.
+async fn viewer(s: &dyn Storage, device: &Device) -> outpost_server::Viewer {
+    let config = s.access_config(&device.tenant_id).await.unwrap();
+    let shared = s
+        .shares_of(&device.tenant_id, &device.user_id)
+        .await
+        .unwrap();
+    outpost_server::Viewer::new(&config, &device.user_id, &device.role, shared)
+}
+
+/// Pushes `changes` as `device` with its own viewer; every change must be accepted.
+async fn push_as(s: &dyn Storage, device: &Device, actor: &[u8], changes: &[PushChange]) {
+    let viewer = viewer(s, device).await;
+    let out = s.push(device, &viewer, actor, changes).await.unwrap();
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+}
+
+async fn access_settings_round_trip_and_move_the_scope_epoch(s: Arc<dyn Storage>) {
+    use outpost_server::Sharing;
+    let acme = s.create_tenant("acme").await.unwrap();
+    let other = s.create_tenant("other").await.unwrap();
+    let fresh = s.access_config(&acme.id).await.unwrap();
+    assert_eq!(fresh.sharing, Sharing::Private, "a new tenant is private");
+    assert!(fresh.roles.is_empty() && fresh.teams.is_empty() && fresh.lease.is_none());
+    assert!(matches!(
+        s.access_config("no-such-tenant").await,
+        Err(StorageError::NotFound(_))
+    ));
+
+    // Every write moves the epoch, so devices reconcile their scope.
+    let mut last = fresh.epoch;
+    let mut moved = |now: u64, what: &str| {
+        assert!(now > last, "{what}: epoch {now} after {last}");
+        last = now;
+    };
+    s.set_sharing(&acme.id, Sharing::Open).await.unwrap();
+    let c = s.access_config(&acme.id).await.unwrap();
+    assert_eq!(c.sharing, Sharing::Open);
+    moved(c.epoch, "sharing");
+    s.set_sharing(&acme.id, Sharing::Private).await.unwrap();
+    let c = s.access_config(&acme.id).await.unwrap();
+    assert_eq!(c.sharing, Sharing::Private);
+    moved(c.epoch, "sharing back");
+
+    s.set_lease(&acme.id, Some((86_400_000, 7 * 86_400_000)))
+        .await
+        .unwrap();
+    let c = s.access_config(&acme.id).await.unwrap();
+    assert_eq!(c.lease, Some((86_400_000, 7 * 86_400_000)));
+    moved(c.epoch, "lease");
+    s.set_lease(&acme.id, None).await.unwrap();
+    let c = s.access_config(&acme.id).await.unwrap();
+    assert_eq!(c.lease, None, "a cleared lease reads back as none");
+    moved(c.epoch, "lease cleared");
+
+    let names = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    let auditor = names(&["contact:read", "scope:all"]);
+    s.set_role(&acme.id, "auditor", Some(&auditor))
+        .await
+        .unwrap();
+    let rep = names(&["contact:read", "contact:write", "scope:own"]);
+    s.set_role(&acme.id, "rep", Some(&rep)).await.unwrap();
+    let c = s.access_config(&acme.id).await.unwrap();
+    assert_eq!(c.roles.get("auditor"), Some(&auditor));
+    assert_eq!(c.roles.get("rep"), Some(&rep));
+    assert!(c.has_role("auditor"));
+    moved(c.epoch, "roles");
+    // Setting a role again replaces its permissions.
+    let narrower = names(&["contact:read", "scope:own"]);
+    s.set_role(&acme.id, "auditor", Some(&narrower))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.access_config(&acme.id)
+            .await
+            .unwrap()
+            .roles
+            .get("auditor"),
+        Some(&narrower)
+    );
+    // `None` removes a tenant's own role and puts a default one back to its defaults.
+    s.set_role(&acme.id, "auditor", None).await.unwrap();
+    s.set_role(&acme.id, "rep", None).await.unwrap();
+    let c = s.access_config(&acme.id).await.unwrap();
+    assert!(c.roles.is_empty(), "{:?}", c.roles);
+    assert!(!c.has_role("auditor"));
+    moved(c.epoch, "roles dropped");
+    // Dropping a role that is not set is no error.
+    s.set_role(&acme.id, "auditor", None).await.unwrap();
+
+    // Another tenant's settings are its own.
+    let o = s.access_config(&other.id).await.unwrap();
+    assert_eq!(
+        (o.sharing, o.lease, o.roles.len()),
+        (Sharing::Private, None, 0)
+    );
+    assert_eq!(
+        o.epoch, fresh.epoch,
+        "another tenant's writes move no epoch here"
+    );
+
+    // Writes to an unknown tenant are refused.
+    assert!(matches!(
+        s.set_sharing("no-such-tenant", Sharing::Open).await,
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.set_lease("no-such-tenant", Some((1, 2))).await,
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.set_role("no-such-tenant", "auditor", Some(&auditor))
+            .await,
+        Err(StorageError::NotFound(_))
+    ));
+}
+
+async fn teams_keep_each_user_in_one_team(s: Arc<dyn Storage>) {
+    use outpost_server::Team;
+    let acme = s.create_tenant("acme").await.unwrap();
+    let other = s.create_tenant("other").await.unwrap();
+    let team = |name: &str, manager: Option<&str>, members: &[&str]| Team {
+        name: name.into(),
+        manager: manager.map(str::to_string),
+        members: members.iter().map(|m| m.to_string()).collect(),
+    };
+    let teams =
+        |s: Arc<dyn Storage>, id: String| async move { s.access_config(&id).await.unwrap().teams };
+
+    let before = epoch(&*s, &acme.id).await;
+    s.create_team(&acme.id, "east", Some("boss")).await.unwrap();
+    s.create_team(&acme.id, "west", None).await.unwrap();
+    assert!(epoch(&*s, &acme.id).await > before);
+    assert!(matches!(
+        s.create_team(&acme.id, "east", None).await,
+        Err(StorageError::Conflict(_))
+    ));
+    // The same name in another tenant is another team.
+    s.create_team(&other.id, "east", None).await.unwrap();
+
+    s.set_team_member(&acme.id, "bob", Some("east"))
+        .await
+        .unwrap();
+    s.set_team_member(&acme.id, "alice", Some("east"))
+        .await
+        .unwrap();
+    assert_eq!(
+        teams(s.clone(), acme.id.clone()).await,
+        [
+            team("east", Some("boss"), &["alice", "bob"]),
+            team("west", None, &[])
+        ],
+        "by name, members sorted"
+    );
+    // Joining another team leaves the first; joining it again changes nothing.
+    s.set_team_member(&acme.id, "alice", Some("west"))
+        .await
+        .unwrap();
+    s.set_team_member(&acme.id, "alice", Some("west"))
+        .await
+        .unwrap();
+    assert_eq!(
+        teams(s.clone(), acme.id.clone()).await,
+        [
+            team("east", Some("boss"), &["bob"]),
+            team("west", None, &["alice"])
+        ]
+    );
+    // An unknown team is refused and the user stays where they were.
+    assert!(matches!(
+        s.set_team_member(&acme.id, "alice", Some("north")).await,
+        Err(StorageError::NotFound(_))
+    ));
+    assert_eq!(
+        teams(s.clone(), acme.id.clone()).await[1],
+        team("west", None, &["alice"])
+    );
+    s.set_team_member(&acme.id, "bob", None).await.unwrap();
+
+    s.set_team_manager(&acme.id, "east", None).await.unwrap();
+    s.set_team_manager(&acme.id, "west", Some("carol"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.set_team_manager(&acme.id, "north", Some("x")).await,
+        Err(StorageError::NotFound(_))
+    ));
+    assert_eq!(
+        teams(s.clone(), acme.id.clone()).await,
+        [
+            team("east", None, &[]),
+            team("west", Some("carol"), &["alice"])
+        ]
+    );
+
+    // Deleting a team leaves its members in no team.
+    s.delete_team(&acme.id, "west").await.unwrap();
+    assert!(matches!(
+        s.delete_team(&acme.id, "west").await,
+        Err(StorageError::NotFound(_))
+    ));
+    s.create_team(&acme.id, "west", None).await.unwrap();
+    assert_eq!(
+        teams(s.clone(), acme.id.clone()).await,
+        [team("east", None, &[]), team("west", None, &[])]
+    );
+    assert_eq!(
+        teams(s.clone(), other.id.clone()).await,
+        [team("east", None, &[])]
+    );
+    assert!(matches!(
+        s.create_team("no-such-tenant", "east", None).await,
+        Err(StorageError::NotFound(_))
+    ));
+}
+
+async fn shares_and_disabled_users_are_idempotent(s: Arc<dyn Storage>) {
+    let acme = s.create_tenant("acme").await.unwrap();
+    let other = s.create_tenant("other").await.unwrap();
+    let (alice, _) = device(&*s, &acme.id, "alice").await;
+    let (bob, _) = device(&*s, &acme.id, "bob").await;
+    let actor = new_actor();
+    let (w, c1) = ContactWriter::create(&actor, "张伟");
+    push_as(&*s, &alice, &actor, &[w.push(c1)]).await;
+    let record = w.record.clone();
+
+    // A private tenant: bob does not see alice's contact until it is shared with him.
+    let sees = |s: Arc<dyn Storage>, d: Device| async move {
+        let v = viewer(&*s, &d).await;
+        s.bootstrap(&d.tenant_id, &v, None, 100)
+            .await
+            .unwrap()
+            .docs
+            .into_iter()
+            .map(|d| d.record)
+            .collect::<Vec<_>>()
+    };
+    assert!(sees(s.clone(), bob.clone()).await.is_empty());
+    let before = epoch(&*s, &acme.id).await;
+    s.set_share(&acme.id, &record, "bob", true).await.unwrap();
+    s.set_share(&acme.id, &record, "bob", true).await.unwrap();
+    s.set_share(&acme.id, &record, "carol", true).await.unwrap();
+    assert!(epoch(&*s, &acme.id).await > before);
+    assert_eq!(
+        s.shares_of(&acme.id, "bob").await.unwrap(),
+        [record.as_str()]
+    );
+    assert_eq!(
+        s.shared_with(&acme.id, &record).await.unwrap(),
+        ["bob", "carol"]
+    );
+    assert_eq!(sees(s.clone(), bob.clone()).await, [record.as_str()]);
+    // Shares belong to the tenant; only its stored records may be shared.
+    assert!(s.shares_of(&other.id, "bob").await.unwrap().is_empty());
+    assert!(s.shared_with(&other.id, &record).await.unwrap().is_empty());
+    assert!(matches!(
+        s.set_share(&other.id, &record, "bob", true).await,
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.set_share(&acme.id, &new_record(), "bob", true).await,
+        Err(StorageError::NotFound(_))
+    ));
+    s.set_share(&acme.id, &record, "bob", false).await.unwrap();
+    s.set_share(&acme.id, &record, "bob", false).await.unwrap();
+    assert!(s.shares_of(&acme.id, "bob").await.unwrap().is_empty());
+    assert_eq!(s.shared_with(&acme.id, &record).await.unwrap(), ["carol"]);
+    assert!(sees(s.clone(), bob.clone()).await.is_empty());
+
+    assert!(!s.user_disabled(&acme.id, "bob").await.unwrap());
+    let before = epoch(&*s, &acme.id).await;
+    s.set_user_disabled(&acme.id, "bob", true).await.unwrap();
+    s.set_user_disabled(&acme.id, "bob", true).await.unwrap();
+    assert!(epoch(&*s, &acme.id).await > before);
+    assert!(s.user_disabled(&acme.id, "bob").await.unwrap());
+    assert!(!s.user_disabled(&acme.id, "alice").await.unwrap());
+    assert!(
+        !s.user_disabled(&other.id, "bob").await.unwrap(),
+        "another tenant's bob is another user"
+    );
+    s.set_user_disabled(&acme.id, "bob", false).await.unwrap();
+    s.set_user_disabled(&acme.id, "bob", false).await.unwrap();
+    assert!(!s.user_disabled(&acme.id, "bob").await.unwrap());
+    assert!(matches!(
+        s.set_user_disabled("no-such-tenant", "bob", true).await,
+        Err(StorageError::NotFound(_))
+    ));
+}
+
+async fn scope_rows_and_docs_page_one_tenants_records(s: Arc<dyn Storage>) {
+    let acme = s.create_tenant("acme").await.unwrap();
+    let other = s.create_tenant("other").await.unwrap();
+    let (alice, _) = device(&*s, &acme.id, "alice").await;
+    let (mallory, _) = device(&*s, &other.id, "mallory").await;
+    let actor = new_actor();
+    let mut writers = Vec::new();
+    let mut changes = Vec::new();
+    for i in 0..5 {
+        let (w, c) = ContactWriter::create(&actor, &format!("C{i}"));
+        changes.push(w.push(c));
+        writers.push(w);
+    }
+    push_as(&*s, &alice, &actor, &changes).await;
+    let foreign_actor = new_actor();
+    let (foreign, c) = ContactWriter::create(&foreign_actor, "Elsewhere");
+    push_as(&*s, &mallory, &foreign_actor, &[foreign.push(c)]).await;
+
+    let mut ids: Vec<String> = writers.iter().map(|w| w.record.clone()).collect();
+    ids.sort();
+    let mut after: Option<String> = None;
+    let mut rows = Vec::new();
+    loop {
+        let page = s.scope_rows(&acme.id, after.as_deref(), 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.0.clone());
+        rows.extend(page);
+    }
+    let got: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(got, ids, "every record of the tenant once, by id");
+    for (id, kind, meta) in &rows {
+        assert_eq!(kind, "contact");
+        assert_eq!(meta.owner.as_deref(), Some("alice"), "the creator owns it");
+        assert_eq!(meta.root.as_deref().unwrap_or(id), id);
+        assert_eq!(meta.field, None);
+    }
+    assert!(s
+        .scope_rows(&acme.id, Some(&ids[4]), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let wanted = vec![
+        ids[3].clone(),
+        ids[1].clone(),
+        foreign.record.clone(),
+        new_record(),
+    ];
+    let docs = s.scope_docs(&acme.id, &wanted).await.unwrap();
+    let got: Vec<&str> = docs.iter().map(|(d, _)| d.record.as_str()).collect();
+    assert_eq!(
+        got,
+        [ids[1].as_str(), ids[3].as_str()],
+        "only this tenant's stored records, by id"
+    );
+    for (doc, meta) in &docs {
+        let w = writers.iter().find(|w| w.record == doc.record).unwrap();
+        assert_eq!(doc.kind, "contact");
+        assert_eq!(doc_name(&doc.doc), doc_name(&w.doc.clone().save()));
+        assert_eq!(meta.owner.as_deref(), Some("alice"));
+    }
+    assert!(s.scope_docs(&acme.id, &[]).await.unwrap().is_empty());
+}
+
+/// An attachment document for `contact`, naming blob `sha`, written by `actor`.
+fn attachment(actor: &[u8], contact: &str, sha: &str, size: usize) -> (String, PushChange) {
+    let record = new_record();
+    let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
+    doc.put(ROOT, "kind", "attachment").unwrap();
+    doc.put(ROOT, "id", record.as_str()).unwrap();
+    doc.put(ROOT, "contact_id", contact).unwrap();
+    doc.put(ROOT, "category", "contract").unwrap();
+    doc.put(ROOT, "blob", sha).unwrap();
+    doc.put(ROOT, "mime", "image/png").unwrap();
+    doc.put(ROOT, "size", size as i64).unwrap();
+    doc.commit();
+    let change = PushChange {
+        record: record.clone(),
+        kind: "attachment".into(),
+        change: doc.get_last_local_change().unwrap().raw_bytes().to_vec(),
+    };
+    (record, change)
+}
+
+async fn attachments_name_a_blob_only_when_vouched(s: Arc<dyn Storage>) {
+    use outpost_server::storage::blobs::Append;
+    use sha2::{Digest, Sha256};
+    let acme = s.create_tenant("acme").await.unwrap();
+    let other = s.create_tenant("other").await.unwrap();
+    let (wang, _) = device(&*s, &acme.id, "wang").await;
+    let (li, _) = device(&*s, &acme.id, "li").await;
+    let (mallory, _) = device(&*s, &other.id, "mallory").await;
+    let bytes = b"%PDF-1.7 contract".to_vec();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let whole = Append {
+        sha256: &sha,
+        size: bytes.len() as u64,
+        offset: 0,
+        chunk: &bytes,
+        readable: false,
+        now_ms: 1_000,
+        expired_before_ms: 0,
+    };
+    assert!(s.blob_append(&wang, whole).await.unwrap().complete);
+    assert!(s.blob_attachments(&acme.id, &sha).await.unwrap().is_empty());
+
+    // Wang uploaded the file whole: his attachment naming it is vouched.
+    let actor = new_actor();
+    let (contact, c1) = ContactWriter::create(&actor, "张伟");
+    let (wang_att, a1) = attachment(&actor, &contact.record, &sha, bytes.len());
+    push_as(&*s, &wang, &actor, &[contact.push(c1), a1]).await;
+    let listed = s.blob_attachments(&acme.id, &sha).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let (id, kind, meta) = &listed[0];
+    assert_eq!(
+        (id.as_str(), kind.as_str()),
+        (wang_att.as_str(), "attachment")
+    );
+    assert_eq!(meta.root.as_deref(), Some(contact.record.as_str()));
+    assert_eq!(meta.owner.as_deref(), Some("wang"), "its contact's owner");
+    assert_eq!(s.blob_records(&acme.id, &sha).await.unwrap(), listed);
+
+    // Li learned the hash but neither holds the file nor sees wang's attachment: his own
+    // attachment naming it is stored but not vouched.
+    let li_actor = new_actor();
+    let (li_contact, c2) = ContactWriter::create(&li_actor, "李娜");
+    let (li_att, a2) = attachment(&li_actor, &li_contact.record, &sha, bytes.len());
+    push_as(&*s, &li, &li_actor, &[li_contact.push(c2), a2]).await;
+    assert!(s.document(&li_att).await.unwrap().is_some());
+    assert_eq!(s.blob_attachments(&acme.id, &sha).await.unwrap(), listed);
+    assert_eq!(s.blob_records(&acme.id, &sha).await.unwrap(), listed);
+
+    // Attachments belong to their tenant.
+    let m_actor = new_actor();
+    let (m_contact, c3) = ContactWriter::create(&m_actor, "Elsewhere");
+    let (_, a3) = attachment(&m_actor, &m_contact.record, &sha, bytes.len());
+    push_as(&*s, &mallory, &m_actor, &[m_contact.push(c3), a3]).await;
+    assert!(s
+        .blob_attachments(&other.id, &sha)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.blob_records(&other.id, &sha).await.unwrap().is_empty());
+    assert_eq!(s.blob_attachments(&acme.id, &sha).await.unwrap(), listed);
+    let unknown = hex::encode(Sha256::digest(b"nobody attached this"));
+    assert!(s
+        .blob_attachments(&acme.id, &unknown)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn audit_chains_append_page_and_report_their_heads(s: Arc<dyn Storage>) {
+    use outpost_server::audit::{self, event};
+    use outpost_server::{AuditEvent, AuditHead};
+    assert!(s.audit_heads().await.unwrap().is_empty());
+    assert!(s.audit_tenants().await.unwrap().is_empty());
+    assert!(s.audit_page("t-a", 0, 10).await.unwrap().is_empty());
+
+    let ev = |tenant: &str, name: &str, n: u64| AuditEvent {
+        tenant_id: tenant.into(),
+        at_ms: 1_700_000_000_000 + n as i64,
+        event: name.into(),
+        user_id: Some("王伟".into()),
+        device_id: Some(format!("device-{n}")),
+        remote: Some("10.1.2.3:4567".into()),
+        detail: serde_json::json!({ "n": n, "客户": "张伟" }).to_string(),
+    };
+    let mut a_rows = Vec::new();
+    for n in 0..3 {
+        a_rows.push(
+            s.audit_append(ev("t-a", event::SYNC_PUSH, n))
+                .await
+                .unwrap(),
+        );
+    }
+    // A server-wide event with nothing known about who sent it.
+    let anonymous = AuditEvent {
+        user_id: None,
+        device_id: None,
+        remote: None,
+        ..ev("", event::AUTH_FAILED, 9)
+    };
+    let server_row = s.audit_append(anonymous.clone()).await.unwrap();
+    let b_row = s
+        .audit_append(ev("t-b", event::DEVICE_ENROLL, 0))
+        .await
+        .unwrap();
+
+    // Each chain numbers from 1 and links every row to the one before.
+    assert_eq!(a_rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(a_rows[0].prev_hash, audit::GENESIS_HASH);
+    for (i, row) in a_rows.iter().enumerate() {
+        assert_eq!(row.event, ev("t-a", event::SYNC_PUSH, i as u64));
+        assert_eq!(
+            row.hash,
+            audit::chain_hash(&row.prev_hash, row.seq, &row.event)
+        );
+        if i > 0 {
+            assert_eq!(row.prev_hash, a_rows[i - 1].hash);
+        }
+    }
+    assert_eq!((server_row.seq, b_row.seq), (1, 1));
+    assert_eq!(server_row.event, anonymous, "missing fields stay missing");
+
+    // Rows read back exactly as appended, paged by seq.
+    assert_eq!(s.audit_page("t-a", 0, 100).await.unwrap(), a_rows);
+    assert_eq!(
+        s.audit_page("t-a", 1, 1).await.unwrap(),
+        [a_rows[1].clone()]
+    );
+    assert!(s.audit_page("t-a", 3, 100).await.unwrap().is_empty());
+    assert_eq!(
+        s.audit_page("", 0, 100).await.unwrap(),
+        std::slice::from_ref(&server_row)
+    );
+
+    let head = |r: &outpost_server::AuditRow| AuditHead {
+        tenant_id: r.event.tenant_id.clone(),
+        seq: r.seq,
+        hash: r.hash.clone(),
+    };
+    assert_eq!(
+        s.audit_heads().await.unwrap(),
+        [head(&server_row), head(&a_rows[2]), head(&b_row)],
+        "one head per chain, by tenant id"
+    );
+    assert_eq!(s.audit_tenants().await.unwrap(), ["", "t-a", "t-b"]);
+    let reports = audit::verify(&*s, None).await.unwrap();
+    assert_eq!(reports.len(), 3);
+    assert!(reports.iter().all(|r| r.ok), "{reports:?}");
+}
+
+async fn routing_rules_turns_and_claims_are_per_tenant(s: Arc<dyn Storage>) {
+    use outpost_server::routing::RoutingClaim;
+    let acme = s.create_tenant("acme").await.unwrap();
+    let other = s.create_tenant("other").await.unwrap();
+    assert_eq!(s.routing_rules_json(&acme.id).await.unwrap(), None);
+    assert!(s.routing_turns(&acme.id).await.unwrap().is_empty());
+    assert!(s.routing_claims(&acme.id, 10).await.unwrap().is_empty());
+
+    let first = r#"{"rules":[{"region":["广东省"],"reps":["alice"]},{"reps":["b","c"]}]}"#;
+    s.set_routing_rules_json(&acme.id, first, 1).await.unwrap();
+    assert_eq!(
+        s.routing_rules_json(&acme.id).await.unwrap().as_deref(),
+        Some(first)
+    );
+    assert_eq!(s.routing_rules_json(&other.id).await.unwrap(), None);
+
+    // Turns count per rule, from 0.
+    assert_eq!(s.routing_next_turn(&acme.id, 1).await.unwrap(), 0);
+    assert_eq!(s.routing_next_turn(&acme.id, 1).await.unwrap(), 1);
+    assert_eq!(s.routing_next_turn(&acme.id, 0).await.unwrap(), 0);
+    assert_eq!(s.routing_next_turn(&acme.id, 1).await.unwrap(), 2);
+    assert_eq!(s.routing_next_turn(&other.id, 1).await.unwrap(), 0);
+    assert_eq!(s.routing_turns(&acme.id).await.unwrap(), [(0, 1), (1, 3)]);
+    assert_eq!(s.routing_turns(&other.id).await.unwrap(), [(1, 1)]);
+
+    // New rules replace the old ones and restart this tenant's turns only.
+    let second = r#"{"rules":[{"reps":["d"]}]}"#;
+    s.set_routing_rules_json(&acme.id, second, 2).await.unwrap();
+    assert_eq!(
+        s.routing_rules_json(&acme.id).await.unwrap().as_deref(),
+        Some(second)
+    );
+    assert!(s.routing_turns(&acme.id).await.unwrap().is_empty());
+    assert_eq!(s.routing_next_turn(&acme.id, 1).await.unwrap(), 0);
+    assert_eq!(s.routing_turns(&other.id).await.unwrap(), [(1, 1)]);
+
+    // A contact is claimed once; claims list newest first.
+    let claim = |tenant: &str, record: &str, rep: &str, at_ms: i64| RoutingClaim {
+        tenant_id: tenant.into(),
+        record_id: record.into(),
+        rep: rep.into(),
+        reason: format!("rule 1: {rep}"),
+        at_ms,
+    };
+    let c1 = claim(&acme.id, "c1", "alice", 10);
+    let c2 = claim(&acme.id, "c2", "b", 20);
+    let c3 = claim(&acme.id, "c3", "c", 30);
+    for c in [&c1, &c2, &c3] {
+        assert!(s.routing_claim(c).await.unwrap());
+    }
+    assert!(
+        !s.routing_claim(&claim(&acme.id, "c1", "d", 40))
+            .await
+            .unwrap(),
+        "claimed twice"
+    );
+    assert_eq!(
+        s.routing_claims(&acme.id, 10).await.unwrap(),
+        [c3.clone(), c2.clone(), c1.clone()],
+        "the first claim stands"
+    );
+    assert_eq!(s.routing_claims(&acme.id, 2).await.unwrap(), [c3, c2]);
+    // The same record id in another tenant is another contact.
+    let elsewhere = claim(&other.id, "c1", "x", 50);
+    assert!(s.routing_claim(&elsewhere).await.unwrap());
+    assert_eq!(s.routing_claims(&other.id, 10).await.unwrap(), [elsewhere]);
 }

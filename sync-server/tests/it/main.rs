@@ -1,6 +1,7 @@
 //! Integration tests of outpost-server: the storage conformance suite (SQLite and
-//! PostgreSQL), the HTTP API against hostile input, and the cursor test with two server
-//! processes on one PostgreSQL database.
+//! PostgreSQL), the schema migrations (an upgraded database equals a fresh one), the HTTP API
+//! against hostile input, and the cursor test with two server processes on one PostgreSQL
+//! database.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -12,6 +13,7 @@ mod files;
 mod fuzz;
 mod http;
 mod input;
+mod migrations;
 mod policy;
 mod routing;
 mod scope;
