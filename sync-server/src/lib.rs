@@ -40,10 +40,12 @@ pub mod policy;
 pub mod ratelimit;
 pub mod reports;
 pub mod routing;
+pub mod rows;
 pub mod serve;
 pub mod storage;
 pub mod token;
 
+pub use access::{enroll_device, Enrollment};
 pub use access::{AccessConfig, AccessStore, Sharing, Team, Viewer};
 pub use audit::{AuditEvent, AuditHead, AuditLog, AuditRow, ChainReport};
 pub use error::{AppError, StorageError};
@@ -57,4 +59,4 @@ pub use storage::{
     open_storage, AutomergeReply, BootstrapPage, Device, PullPage, PushOutcome, Role, Storage,
     StorageConfig, StoredDoc, Tenant,
 };
-pub use token::{enroll_device, hash_token, new_token, Enrollment};
+pub use token::{hash_token, new_token};
