@@ -217,21 +217,6 @@ pub async fn export(
     Ok(written)
 }
 
-/// Middleware: makes the request's peer address the remote address of its audit events.
-pub async fn remote_scope(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let remote = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|axum::extract::ConnectInfo(addr)| addr.to_string());
-    match remote {
-        Some(remote) => with_remote(remote, next.run(req)).await,
-        None => next.run(req).await,
-    }
-}
-
 /// What a pushed change means for the audit trail: its hash, and whether it marks a record
 /// invalid or merges it into another (root keys `status = "invalid"`, `merged_into`).
 fn change_summary(bytes: &[u8]) -> Option<(String, bool, bool)> {
@@ -329,31 +314,14 @@ pub const MAX_QUARANTINE_LISTED: usize = 100;
 /// kept: a revoked device must not be able to fill the disk. A change hash is read within the
 /// bounds of [`outpost_core::sync::bounds`] (`null` for a change that exceeds them).
 pub async fn record_quarantine(
-    storage: &dyn crate::Storage,
-    headers: &axum::http::HeaderMap,
+    log: &dyn AuditLog,
+    device: &Device,
     body: &[u8],
     changes: &[outpost_core::sync::protocol::PushChange],
 ) {
     if changes.is_empty() {
         return;
     }
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .map(|(_, t)| t.trim().to_string());
-    let Some(token) = token else { return };
-    let device = match storage
-        .device_by_token_hash(&crate::token::hash_token(&token))
-        .await
-    {
-        Ok(Some(d)) => d,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(cause = %e, "looking up a revoked device to keep its changes failed");
-            return;
-        }
-    };
     let mut budget = outpost_core::sync::bounds::Budget::request();
     let listed: Vec<serde_json::Value> = changes
         .iter()
@@ -381,7 +349,7 @@ pub async fn record_quarantine(
     });
     let e = AuditEvent::new(&device.tenant_id, event::SYNC_QUARANTINED, &detail)
         .by(&device.user_id, Some(&device.id));
-    record(storage, e).await;
+    record(log, e).await;
 }
 
 /// Appends `event`; a failure is logged (with the event) but does not fail the caller, whose

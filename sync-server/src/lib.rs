@@ -30,7 +30,6 @@
 
 pub mod access;
 pub mod audit;
-pub mod blobs;
 pub mod error;
 pub mod flow;
 pub mod http;
@@ -41,14 +40,15 @@ pub mod ratelimit;
 pub mod reports;
 pub mod routing;
 pub mod rows;
-pub mod serve;
 pub mod storage;
+pub mod sync;
 pub mod token;
 
 pub use access::{enroll_device, Enrollment};
 pub use access::{AccessConfig, AccessStore, Sharing, Team, Viewer};
 pub use audit::{AuditEvent, AuditHead, AuditLog, AuditRow, ChainReport};
 pub use error::{AppError, StorageError};
+pub use http::{blobs, serve};
 pub use http::{launch, launch_with, router, router_with_limits, router_with_options, AppState};
 pub use metrics::Metrics;
 pub use options::ServerOptions;

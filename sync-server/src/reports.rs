@@ -5,21 +5,16 @@
 //! sent twice counts once. The report is computed here, from the rows either backend returns.
 //! (Not to be confused with [`crate::metrics`], the server's own Prometheus counters.)
 
-use crate::error::{AppError, StorageError};
-use crate::http::{authenticate, AppState};
+use crate::access::viewer_of;
+use crate::error::StorageError;
+use crate::rows::Device;
 pub use crate::storage::reports::{
     check_batch, DeviceTotals, ExperienceData, ExperienceStored, StoredEvent, KEEP_MS, MIGRATION,
 };
 use crate::storage::values::now_ms;
 use crate::storage::Storage;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use outpost_core::sync::protocol::{
-    self, percentile, ExperienceAck, ExperienceBatch, KIND_ACTION, KIND_CRASH, KIND_SYNC_FAILURE,
-    PROTOCOL_VERSION,
+    percentile, ExperienceBatch, KIND_ACTION, KIND_CRASH, KIND_SYNC_FAILURE,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -206,49 +201,31 @@ pub async fn tenant_health(
     Ok(health_report(&t.id, &data))
 }
 
-/// `POST /v1/metrics`: a device's experience events, stored once each.
-pub(crate) async fn post_metrics(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
-    let (device, batch): (_, ExperienceBatch) =
-        crate::http::authed_message(&state, &headers, body, "metrics batch").await?;
-    check_batch(&batch)?;
-    let stored = state
-        .storage
-        .put_experience(&device, &batch, now_ms())
-        .await?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(protocol::CONTENT_TYPE),
-        )],
-        protocol::encode(&ExperienceAck {
-            v: PROTOCOL_VERSION,
-            acked_seq: stored.acked_seq,
-            stored: stored.stored,
-        }),
-    )
-        .into_response())
+/// Stores a device's batch of experience events (checked first); a resent event counts once.
+pub async fn receive(
+    storage: &dyn Storage,
+    device: &Device,
+    batch: &ExperienceBatch,
+) -> Result<ExperienceStored, StorageError> {
+    check_batch(batch)?;
+    storage.put_experience(device, batch, now_ms()).await
 }
 
-/// `GET /v1/reports/health`: the report of the caller's tenant, for roles that see more than
-/// their own records (managers, directors, finance, admins by default).
-pub(crate) async fn get_health(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let device = authenticate(&state, &headers).await?;
-    let viewer = crate::access::viewer_of(&*state.storage, &device).await?;
+/// The health report of the device's tenant, for roles that see more than their own records
+/// (managers, directors, finance, admins by default).
+pub async fn device_health(
+    storage: &dyn Storage,
+    device: &Device,
+) -> Result<HealthReport, StorageError> {
+    let viewer = viewer_of(storage, device).await?;
     if viewer.permissions.scope() == outpost_core::access::Scope::Own {
-        return Err(AppError::forbidden(format!(
+        return Err(StorageError::Forbidden(format!(
             "the health report is for roles that see a team or more; role {} sees its own records",
             viewer.role
         )));
     }
-    let data = state.storage.experience(&device.tenant_id).await?;
-    Ok(Json(health_report(&device.tenant_id, &data)).into_response())
+    let data = storage.experience(&device.tenant_id).await?;
+    Ok(health_report(&device.tenant_id, &data))
 }
 
 #[cfg(test)]
