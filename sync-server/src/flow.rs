@@ -8,8 +8,8 @@
 //! and its pushes are in the audit trail like any device's.
 
 use crate::audit::{self, event, AuditEvent};
+use crate::error::StorageError;
 use crate::storage::{Device, Role, Storage};
-use crate::StorageError;
 use automerge::AutoCommit;
 use outpost_core::flow::{self, FlowConfig, SERVER_USER};
 use outpost_core::sync::protocol::PushChange;
@@ -82,7 +82,7 @@ pub(crate) async fn author(
     let outcome = storage
         .push(
             device,
-            &crate::access::Viewer::unrestricted(),
+            &crate::policy::Viewer::unrestricted(),
             &actor,
             &changes,
         )

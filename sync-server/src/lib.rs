@@ -30,7 +30,6 @@
 
 pub mod access;
 pub mod audit;
-pub mod blobs;
 pub mod error;
 pub mod flow;
 pub mod http;
@@ -40,13 +39,16 @@ pub mod policy;
 pub mod ratelimit;
 pub mod reports;
 pub mod routing;
-pub mod serve;
+pub mod rows;
 pub mod storage;
+pub mod sync;
 pub mod token;
 
+pub use access::{enroll_device, Enrollment};
 pub use access::{AccessConfig, AccessStore, Sharing, Team, Viewer};
 pub use audit::{AuditEvent, AuditHead, AuditLog, AuditRow, ChainReport};
 pub use error::{AppError, StorageError};
+pub use http::{blobs, serve};
 pub use http::{launch, launch_with, router, router_with_limits, router_with_options, AppState};
 pub use metrics::Metrics;
 pub use options::ServerOptions;
@@ -57,4 +59,4 @@ pub use storage::{
     open_storage, AutomergeReply, BootstrapPage, Device, PullPage, PushOutcome, Role, Storage,
     StorageConfig, StoredDoc, Tenant,
 };
-pub use token::{enroll_device, hash_token, new_token, Enrollment};
+pub use token::{hash_token, new_token};

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-mod bin_access;
-mod bin_routing;
-mod bin_security;
+mod operator;
+
+use operator::{print_json, resolve_tenant, rfc3339};
 
 #[derive(Parser)]
 #[command(
@@ -57,12 +57,12 @@ enum Command {
     /// The audit trail: verify its hash chains, export it.
     Audit {
         #[command(subcommand)]
-        command: bin_security::AuditCommand,
+        command: operator::security::AuditCommand,
     },
     /// Manage users (offboarding).
     User {
         #[command(subcommand)]
-        command: bin_security::UserCommand,
+        command: operator::security::UserCommand,
     },
     /// A tenant's field-workflow settings (stages and gates, visit radius, stale limits, tiers,
     /// calendar overrides); devices receive them at their next sync.
@@ -73,27 +73,27 @@ enum Command {
     /// A tenant's lead routing rules: who gets each new contact, decided at sync.
     Routing {
         #[command(subcommand)]
-        command: bin_routing::RoutingCommand,
+        command: operator::routing::RoutingCommand,
     },
     /// A tenant's roles and their permissions.
     Role {
         #[command(subcommand)]
-        command: bin_access::RoleCommand,
+        command: operator::access::RoleCommand,
     },
     /// A tenant's teams: a manager sees their members' records.
     Team {
         #[command(subcommand)]
-        command: bin_access::TeamCommand,
+        command: operator::access::TeamCommand,
     },
     /// Share records with users outside their owner's scope.
     Share {
         #[command(subcommand)]
-        command: bin_access::ShareCommand,
+        command: operator::access::ShareCommand,
     },
     /// Operator changes to records (reassignment).
     Record {
         #[command(subcommand)]
-        command: bin_access::RecordCommand,
+        command: operator::access::RecordCommand,
     },
     /// Reports built from what devices send.
     Report {
@@ -303,7 +303,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tenant {
             command: TenantCommand::Sharing { tenant, sharing },
-        } => bin_access::set_sharing(&*storage, &tenant, sharing).await,
+        } => operator::access::set_sharing(&*storage, &tenant, sharing).await,
         Command::Tenant {
             command:
                 TenantCommand::Lease {
@@ -312,14 +312,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     grace_days,
                     clear: _,
                 },
-        } => bin_access::set_lease(&*storage, &tenant, days.zip(grace_days)).await,
-        Command::Role { command } => bin_access::role_command(command, &*storage).await,
-        Command::Team { command } => bin_access::team_command(command, &*storage).await,
-        Command::Share { command } => bin_access::share_command(command, &*storage).await,
-        Command::Record { command } => bin_access::record_command(command, &*storage).await,
+        } => operator::access::set_lease(&*storage, &tenant, days.zip(grace_days)).await,
+        Command::Role { command } => operator::access::role_command(command, &*storage).await,
+        Command::Team { command } => operator::access::team_command(command, &*storage).await,
+        Command::Share { command } => operator::access::share_command(command, &*storage).await,
+        Command::Record { command } => operator::access::record_command(command, &*storage).await,
         Command::Device { command } => device_command(command, &*storage).await,
         Command::Audit { command } => {
-            if bin_security::audit_command(command, &*storage).await? {
+            if operator::security::audit_command(command, &*storage).await? {
                 Ok(())
             } else {
                 Err(anyhow!(
@@ -327,9 +327,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ))
             }
         }
-        Command::User { command } => bin_security::user_command(command, &*storage).await,
+        Command::User { command } => operator::security::user_command(command, &*storage).await,
         Command::Flow { command } => flow_command(command, &*storage).await,
-        Command::Routing { command } => bin_routing::routing_command(command, &*storage).await,
+        Command::Routing { command } => {
+            operator::routing::routing_command(command, &*storage).await
+        }
         Command::Report {
             command: ReportCommand::Health { tenant },
         } => {
@@ -385,14 +387,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-async fn resolve_tenant(storage: &dyn Storage, tenant: &str) -> anyhow::Result<String> {
-    Ok(storage
-        .tenant(tenant)
-        .await?
-        .ok_or_else(|| anyhow!("tenant {tenant:?} not found (give its id or name)"))?
-        .id)
-}
-
 fn device_json(d: &Device) -> serde_json::Value {
     json!({
         "device_id": d.id,
@@ -403,11 +397,6 @@ fn device_json(d: &Device) -> serde_json::Value {
         "revoked_at": rfc3339(d.revoked_at_ms),
         "last_seen_at": rfc3339(d.last_seen_at_ms),
     })
-}
-
-fn rfc3339(ms: Option<i64>) -> Option<String> {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 async fn device_command(command: DeviceCommand, storage: &dyn Storage) -> anyhow::Result<()> {
@@ -425,7 +414,7 @@ async fn device_command(command: DeviceCommand, storage: &dyn Storage) -> anyhow
             }
             let enrolled = enroll_device(storage, &tenant_id, &user, role).await?;
             let enrolled_event = outpost_server::audit::event::DEVICE_ENROLL;
-            bin_security::record_device(
+            operator::security::record_device(
                 storage,
                 enrolled_event,
                 &tenant_id,
@@ -438,7 +427,7 @@ async fn device_command(command: DeviceCommand, storage: &dyn Storage) -> anyhow
         DeviceCommand::Revoke { device_id } => {
             let device = storage.revoke_device(&device_id).await?;
             let revoked_event = outpost_server::audit::event::DEVICE_REVOKE;
-            bin_security::record_device(
+            operator::security::record_device(
                 storage,
                 revoked_event,
                 &device.tenant_id,
@@ -482,9 +471,4 @@ async fn flow_command(command: FlowCommand, storage: &dyn Storage) -> anyhow::Re
             print_json(&json!({ "tenant": tenant, "changed": changed, "flow": config }))
         }
     }
-}
-
-fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string(value)?);
-    Ok(())
 }

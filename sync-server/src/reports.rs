@@ -5,47 +5,19 @@
 //! sent twice counts once. The report is computed here, from the rows either backend returns.
 //! (Not to be confused with [`crate::metrics`], the server's own Prometheus counters.)
 
-use crate::error::AppError;
-use crate::http::{authenticate, AppState};
-use crate::storage::now_ms;
-use crate::StorageError;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use crate::access::viewer_of;
+use crate::error::StorageError;
+use crate::rows::Device;
+pub use crate::storage::reports::{
+    check_batch, DeviceTotals, ExperienceData, ExperienceStored, StoredEvent, KEEP_MS, MIGRATION,
+};
+use crate::storage::values::now_ms;
+use crate::storage::Storage;
 use outpost_core::sync::protocol::{
-    self, percentile, ExperienceAck, ExperienceBatch, KIND_ACTION, KIND_CRASH, KIND_SYNC_FAILURE,
-    MAX_EXPERIENCE_EVENTS, PROTOCOL_VERSION,
+    percentile, ExperienceBatch, KIND_ACTION, KIND_CRASH, KIND_SYNC_FAILURE,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// Appended to both backends' migrations (5): events numbered per device (a resent one is
-/// ignored) and each device's latest created/synced totals.
-pub const MIGRATION: &str = r#"
--- experience metrics
-CREATE TABLE experience_events (
-    tenant_id TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    seq BIGINT NOT NULL,
-    at_ms BIGINT NOT NULL,
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL,
-    ms BIGINT NOT NULL,
-    received_at BIGINT NOT NULL,
-    PRIMARY KEY (device_id, seq)
-);
-CREATE INDEX experience_events_tenant ON experience_events (tenant_id);
-CREATE TABLE experience_devices (
-    device_id TEXT PRIMARY KEY,
-    tenant_id TEXT NOT NULL,
-    offline_created BIGINT NOT NULL,
-    offline_synced BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
-);
-CREATE INDEX experience_devices_tenant ON experience_devices (tenant_id);
-"#;
 
 /// Share of records created offline that must reach the server.
 pub const OFFLINE_SYNCED_TARGET: f64 = 0.992;
@@ -53,90 +25,6 @@ pub const OFFLINE_SYNCED_TARGET: f64 = 0.992;
 pub const QUICK_CREATE_TARGET_MS: u64 = 3_000;
 /// The action name of a quick create.
 pub const QUICK_CREATE: &str = "contact.quick_create";
-/// How long the server keeps an event (by when it arrived): the report covers about this much.
-pub const KEEP_MS: i64 = 90 * 24 * 3600 * 1000;
-/// Longest action or failure name accepted.
-const MAX_NAME: usize = 100;
-
-/// One stored experience event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEvent {
-    /// The device that sent it.
-    pub device_id: String,
-    /// `action`, `crash_recovered` or `sync_failure`.
-    pub kind: String,
-    /// The action or failure reason.
-    pub name: String,
-    /// Duration in ms (actions).
-    pub ms: u64,
-}
-
-/// A device's latest created/synced totals.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceTotals {
-    /// The device.
-    pub device_id: String,
-    /// Records it created.
-    pub offline_created: u64,
-    /// How many of them reached the server.
-    pub offline_synced: u64,
-}
-
-/// Everything a tenant's devices sent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExperienceData {
-    /// Every stored event.
-    pub events: Vec<StoredEvent>,
-    /// Every device's totals.
-    pub devices: Vec<DeviceTotals>,
-}
-
-/// What storing a batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ExperienceStored {
-    /// Events new to the server.
-    pub stored: u64,
-    /// The highest event number held for the device.
-    pub acked_seq: u64,
-}
-
-/// Refuses a batch the storage should not keep.
-pub fn check_batch(batch: &ExperienceBatch) -> Result<(), StorageError> {
-    if batch.events.len() > MAX_EXPERIENCE_EVENTS {
-        return Err(StorageError::BadRequest(format!(
-            "events: {} in one batch, at most {MAX_EXPERIENCE_EVENTS}",
-            batch.events.len()
-        )));
-    }
-    if batch.offline_synced > batch.offline_created {
-        return Err(StorageError::BadRequest(format!(
-            "offline_synced ({}) is more than offline_created ({})",
-            batch.offline_synced, batch.offline_created
-        )));
-    }
-    for e in &batch.events {
-        if e.seq == 0 || i64::try_from(e.seq).is_err() || i64::try_from(e.ms).is_err() {
-            return Err(StorageError::BadRequest(format!(
-                "event {}: seq must be 1 to 2^63-1 and ms at most 2^63-1",
-                e.seq
-            )));
-        }
-        if ![KIND_ACTION, KIND_CRASH, KIND_SYNC_FAILURE].contains(&e.kind.as_str()) {
-            return Err(StorageError::BadRequest(format!(
-                "event {}: unknown kind {:?} (expected action, crash_recovered or sync_failure)",
-                e.seq, e.kind
-            )));
-        }
-        if e.name.len() > MAX_NAME || (e.kind != KIND_CRASH && e.name.trim().is_empty()) {
-            return Err(StorageError::BadRequest(format!(
-                "event {}: name must be 1 to {MAX_NAME} bytes",
-                e.seq
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Percentiles of one action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionTimes {
@@ -303,7 +191,7 @@ pub fn health_report(tenant: &str, data: &ExperienceData) -> HealthReport {
 
 /// The health report of a tenant (by id or name), read from storage.
 pub async fn tenant_health(
-    storage: &dyn crate::Storage,
+    storage: &dyn Storage,
     tenant: &str,
 ) -> Result<HealthReport, StorageError> {
     let Some(t) = storage.tenant(tenant).await? else {
@@ -313,49 +201,31 @@ pub async fn tenant_health(
     Ok(health_report(&t.id, &data))
 }
 
-/// `POST /v1/metrics`: a device's experience events, stored once each.
-pub(crate) async fn post_metrics(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
-    let (device, batch): (_, ExperienceBatch) =
-        crate::http::authed_message(&state, &headers, body, "metrics batch").await?;
-    check_batch(&batch)?;
-    let stored = state
-        .storage
-        .put_experience(&device, &batch, now_ms())
-        .await?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(protocol::CONTENT_TYPE),
-        )],
-        protocol::encode(&ExperienceAck {
-            v: PROTOCOL_VERSION,
-            acked_seq: stored.acked_seq,
-            stored: stored.stored,
-        }),
-    )
-        .into_response())
+/// Stores a device's batch of experience events (checked first); a resent event counts once.
+pub async fn receive(
+    storage: &dyn Storage,
+    device: &Device,
+    batch: &ExperienceBatch,
+) -> Result<ExperienceStored, StorageError> {
+    check_batch(batch)?;
+    storage.put_experience(device, batch, now_ms()).await
 }
 
-/// `GET /v1/reports/health`: the report of the caller's tenant, for roles that see more than
-/// their own records (managers, directors, finance, admins by default).
-pub(crate) async fn get_health(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let device = authenticate(&state, &headers).await?;
-    let viewer = crate::access::viewer_of(&*state.storage, &device).await?;
+/// The health report of the device's tenant, for roles that see more than their own records
+/// (managers, directors, finance, admins by default).
+pub async fn device_health(
+    storage: &dyn Storage,
+    device: &Device,
+) -> Result<HealthReport, StorageError> {
+    let viewer = viewer_of(storage, device).await?;
     if viewer.permissions.scope() == outpost_core::access::Scope::Own {
-        return Err(AppError::forbidden(format!(
+        return Err(StorageError::Forbidden(format!(
             "the health report is for roles that see a team or more; role {} sees its own records",
             viewer.role
         )));
     }
-    let data = state.storage.experience(&device.tenant_id).await?;
-    Ok(Json(health_report(&device.tenant_id, &data)).into_response())
+    let data = storage.experience(&device.tenant_id).await?;
+    Ok(health_report(&device.tenant_id, &data))
 }
 
 #[cfg(test)]

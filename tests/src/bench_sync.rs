@@ -388,7 +388,7 @@ impl Server {
 
     /// Enrolls a device and opens its store at `path`, connected to `url`.
     fn device(&self, tenant: &str, user: &str, path: &Path, url: &str) -> Result<Dev, BenchError> {
-        let enrolled = self.runtime.block_on(outpost_server::token::enroll_device(
+        let enrolled = self.runtime.block_on(outpost_server::enroll_device(
             &*self.storage,
             tenant,
             user,

@@ -69,7 +69,7 @@ impl InProcessServer {
     pub fn enroll(&self, tenant: &str, user: &str, role: Role) -> Result<String, BoxError> {
         Ok(self
             .runtime
-            .block_on(outpost_server::token::enroll_device(
+            .block_on(outpost_server::enroll_device(
                 &*self.storage,
                 tenant,
                 user,

@@ -2,7 +2,7 @@
 //! ([`WriteFacts`]), and what the storage backend looked up for it ([`Context`], asked for as
 //! [`Needs`]).
 
-use crate::storage::{DocMeta, StoredDoc};
+use crate::rows::{DocMeta, StoredDoc};
 use automerge::{AutoCommit, ObjType, ReadDoc, Value, ROOT};
 use chrono::{DateTime, FixedOffset};
 use outpost_core::access::{RESTRICTED_FIELDS, RESTRICTED_KIND};

@@ -27,24 +27,20 @@
 //!    evidence the server holds (and the request brings) and the tenant's settings.
 
 mod facts;
+mod viewer;
 
 pub use facts::{
     flow_of, Context, Evidence, MergeWalk, Needs, NothingPending, Pending, Related, StoredEvidence,
     WriteFacts, MAX_MERGED_CONTACTS,
 };
 
-use crate::access::Viewer;
-use crate::storage::DocMeta;
+pub use viewer::Viewer;
+
+use crate::rows::DocMeta;
 use chrono::{DateTime, FixedOffset, TimeZone};
 use outpost_core::access::{self, RESTRICTED_FIELDS, RESTRICTED_KIND};
 use outpost_core::flow::{self, EvidenceFacts, FlowConfig};
 use std::collections::BTreeMap;
-
-/// Appended to both backends' migrations: a deal's evidence (the attachments and visits of
-/// its contact) is read by the documents' root.
-pub const MIGRATION: &str = r#"
-CREATE INDEX documents_root ON documents (tenant_id, root, kind);
-"#;
 
 /// How far back a change's own time is believed for a stage gate (a device offline this long
 /// is judged at the time it made the move); older or future times are replaced by the server's.

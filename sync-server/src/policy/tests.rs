@@ -1,8 +1,7 @@
 //! The write policy without a server: each rule, and what it asks the backend to read.
 
 use super::*;
-use crate::access::{AccessConfig, Sharing, Team};
-use crate::storage::Role;
+use crate::rows::{AccessConfig, Role, Sharing, Team};
 use outpost_core::flow::{AttachmentFacts, FlowConfig};
 use std::collections::BTreeMap;
 

@@ -7,15 +7,15 @@
 //! disturb it. When a device's last byte arrives the server hashes its whole upload: bytes
 //! that do not hash to the name are discarded and refused; bytes that do become the tenant's
 //! blob (kept once), and the device's user is recorded as holding the file. An incomplete
-//! upload is discarded [`crate::ServerOptions::upload_expiry`] after its last chunk.
+//! upload is discarded [`crate::options::ServerOptions::upload_expiry`] after its last chunk.
 //!
 //! Who may read a file: a user who uploaded it whole, or who may read an attachment that names
 //! it and was *vouched*: written by a user who could read the file at that moment (see
 //! [`vouched`]). To anyone else it does not exist (404, also for its status).
 
-use crate::access::Viewer;
-use crate::storage::{Device, DocMeta};
-use crate::StorageError;
+use crate::error::StorageError;
+use crate::policy::Viewer;
+use crate::rows::{Device, DocMeta};
 use async_trait::async_trait;
 use outpost_core::record::attachment::{is_sha256_hex, MAX_BLOB_BYTES};
 use serde::{Deserialize, Serialize};

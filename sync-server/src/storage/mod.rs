@@ -9,160 +9,34 @@
 //! The decisions (what a push does, what a page holds) are made once in [`plan`]; the backends
 //! only read the facts it needs and write what it returns, in one transaction.
 
+pub mod access;
+pub mod audit;
 pub mod blobs;
+pub mod open;
 pub mod plan;
 pub mod postgres;
+pub mod reports;
+pub mod routing;
 pub mod sqlite;
+pub mod values;
 
-use crate::access::Viewer;
-use crate::StorageError;
+pub use crate::rows::{Device, DocMeta, Role, StoredDoc, Tenant};
+pub use open::{open_storage, StorageConfig};
+pub(crate) use values::{
+    check_tenant_name, check_user_id, new_id, now_ms, task_failed, to_i64, to_u64,
+};
+
+use crate::error::StorageError;
+use crate::policy::Viewer;
 use async_trait::async_trait;
 use outpost_core::sync::protocol::{DocSnapshot, ExperienceBatch, LogEntry, PushChange, Rejection};
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
-use std::sync::Arc;
+use reports::{ExperienceData, ExperienceStored};
 
-/// A device user's role in their tenant: one of the defaults (see
-/// [`outpost_core::access::DEFAULT_ROLES`]) or a role the tenant defined (`outpost-server role
-/// set`). What a role may do is the tenant's setting, or the default permissions.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// A field rep: their own records and those shared with them.
-    Rep,
-    /// A sales manager: also their teams' records.
-    Manager,
-    /// A sales director: every record.
-    Director,
-    /// Finance: reads every record, writes amounts.
-    Finance,
-    /// An administrator.
-    Admin,
-    /// A role the tenant defined.
-    Custom(String),
-}
-
-impl Role {
-    /// The stored name (`rep`, `manager`, `director`, `finance`, `admin`, or the custom name).
-    pub fn as_str(&self) -> &str {
-        match self {
-            Role::Rep => "rep",
-            Role::Manager => "manager",
-            Role::Director => "director",
-            Role::Finance => "finance",
-            Role::Admin => "admin",
-            Role::Custom(name) => name,
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for Role {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Role {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        name.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "rep" => Role::Rep,
-            "manager" => Role::Manager,
-            "director" => Role::Director,
-            "finance" => Role::Finance,
-            "admin" => Role::Admin,
-            other => {
-                let ok = !other.is_empty()
-                    && other.len() <= 40
-                    && other.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                    });
-                if !ok {
-                    return Err(format!(
-                        "role {other:?}: must be rep, manager, director, finance, admin, or a \
-                         tenant's own role of 1 to 40 characters a-z, 0-9, '_' or '-'"
-                    ));
-                }
-                Role::Custom(other.to_string())
-            }
-        })
-    }
-}
-
-/// A tenant: one company, with its own change log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Tenant {
-    /// The tenant id (UUIDv7 string).
-    pub id: String,
-    /// The unique tenant name.
-    pub name: String,
-    /// The last sequence number of the tenant's change log (0 when empty).
-    pub log_head: u64,
-    /// When it was created (ms since the epoch).
-    pub created_at_ms: i64,
-}
-
-/// An enrolled device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Device {
-    /// The device id (UUIDv7 string).
-    pub id: String,
-    /// Its tenant.
-    pub tenant_id: String,
-    /// The user signed in on it.
-    pub user_id: String,
-    /// The user's role.
-    pub role: Role,
-    /// When it was enrolled (ms since the epoch).
-    pub created_at_ms: i64,
-    /// When it was revoked, if it was.
-    pub revoked_at_ms: Option<i64>,
-    /// When it last synced (updated at most about once a minute when it only pulls).
-    pub last_seen_at_ms: Option<i64>,
-}
-
-/// A stored record document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredDoc {
-    /// The record id.
-    pub record_id: String,
-    /// The tenant it belongs to.
-    pub tenant_id: String,
-    /// The record kind.
-    pub kind: String,
-    /// `AutoCommit::save` bytes.
-    pub doc: Vec<u8>,
-    /// The log seq of the last change applied to it.
-    pub updated_seq: u64,
-    /// Who may see it (see [`DocMeta`]).
-    pub meta: DocMeta,
-}
-
-/// What decides who may see a stored record: the record its visibility follows (`root`: a
-/// contact for its visits, deals, tasks and attachments, the deal for its restricted fields'
-/// documents, else itself), that root's owner, and for a restricted document its field.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DocMeta {
-    /// The owner of the root record (its `owner` field, else the user who created it).
-    pub owner: Option<String>,
-    /// The root record's id.
-    pub root: Option<String>,
-    /// The restricted field a `restricted` document holds.
-    pub field: Option<String>,
-}
+/// Appended to both backends' migrations: a deal's evidence (the attachments and visits of
+/// its contact) is read by the documents' root (see [`crate::policy`]).
+pub const EVIDENCE_MIGRATION: &str = r#"
+CREATE INDEX documents_root ON documents (tenant_id, root, kind);
+"#;
 
 /// What a push did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -206,36 +80,13 @@ pub struct AutomergeReply {
     pub applied: u64,
 }
 
-/// Where the server keeps its data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageConfig {
-    /// Embedded SQLite in this directory (`outpost-server.db`).
-    Sqlite(PathBuf),
-    /// PostgreSQL at this URL (`postgres://user@host:port/db`).
-    Postgres(String),
-}
-
-/// Opens (and migrates) the configured storage.
-pub async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>, StorageError> {
-    Ok(match config {
-        StorageConfig::Sqlite(dir) => {
-            let dir = dir.clone();
-            let storage = tokio::task::spawn_blocking(move || sqlite::SqliteStorage::open(&dir))
-                .await
-                .map_err(|e| StorageError::Internal(format!("opening SQLite: {e}")))??;
-            Arc::new(storage)
-        }
-        StorageConfig::Postgres(url) => Arc::new(postgres::PostgresStorage::connect(url).await?),
-    })
-}
-
 /// Everything the server stores. Implemented by [`sqlite::SqliteStorage`] and
 /// [`postgres::PostgresStorage`]; every method is one transaction (or one consistent read).
 #[async_trait]
 pub trait Storage:
-    crate::audit::AuditLog
-    + crate::routing::RoutingStore
-    + crate::access::AccessStore
+    audit::AuditLog
+    + routing::RoutingStore
+    + access::AccessStore
     + blobs::BlobStore
     + Send
     + Sync
@@ -253,7 +104,7 @@ pub trait Storage:
     /// Finds a tenant by id, or else by name.
     async fn tenant(&self, id_or_name: &str) -> Result<Option<Tenant>, StorageError>;
 
-    /// Enrolls a device whose token hashes to `token_hash` (see [`crate::token`]).
+    /// Enrolls a device whose token hashes to `token_hash` (see `token::hash_token`).
     async fn enroll_device(
         &self,
         tenant_id: &str,
@@ -282,7 +133,7 @@ pub trait Storage:
     /// documents; per-change rejections are returned; a whole-request error
     /// ([`StorageError::BadRequest`], [`StorageError::Forbidden`]) stores nothing.
     /// Also updates the device's `last_seen_at`. A change `viewer` may not make is rejected
-    /// ([`crate::access::Viewer::check_write`]); the others flow on.
+    /// ([`crate::policy::check_write`]); the others flow on.
     async fn push(
         &self,
         device: &Device,
@@ -329,67 +180,15 @@ pub trait Storage:
 
     /// Stores a device's experience events (one per device and event number: a resent event
     /// is ignored) and replaces its created/synced totals, in one transaction; drops the
-    /// device's events that arrived more than [`crate::reports::KEEP_MS`] before `now_ms`.
-    /// The batch is checked first ([`crate::reports::check_batch`]).
+    /// device's events that arrived more than [`reports::KEEP_MS`] before `now_ms`.
+    /// The batch is checked first ([`reports::check_batch`]).
     async fn put_experience(
         &self,
         device: &Device,
         batch: &ExperienceBatch,
         now_ms: i64,
-    ) -> Result<crate::reports::ExperienceStored, StorageError>;
+    ) -> Result<ExperienceStored, StorageError>;
 
-    /// Everything a tenant's devices sent, for [`crate::reports::health_report`].
-    async fn experience(
-        &self,
-        tenant_id: &str,
-    ) -> Result<crate::reports::ExperienceData, StorageError>;
-}
-
-/// A blocking task that did not finish: a panic is raised again in the request (which then
-/// fails like any panic, answered 500), a cancellation is an internal error.
-pub(crate) fn task_failed(e: tokio::task::JoinError) -> StorageError {
-    match e.try_into_panic() {
-        Ok(panic) => std::panic::resume_unwind(panic),
-        Err(e) => StorageError::Internal(format!("storage task failed: {e}")),
-    }
-}
-
-/// Milliseconds since the epoch.
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// A new UUIDv7 string id.
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-/// A stored non-negative integer as u64 (negative values are corrupt).
-pub(crate) fn to_u64(v: i64, what: &str) -> Result<u64, StorageError> {
-    u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("{what} is negative: {v}")))
-}
-
-/// A u64 as a stored i64.
-pub(crate) fn to_i64(v: u64, what: &str) -> Result<i64, StorageError> {
-    i64::try_from(v).map_err(|_| StorageError::BadRequest(format!("{what} is too large: {v}")))
-}
-
-/// Checks a tenant name given by an operator.
-pub(crate) fn check_tenant_name(name: &str) -> Result<(), StorageError> {
-    if name.trim().is_empty() || name.len() > 200 {
-        return Err(StorageError::BadRequest(
-            "tenant name: must be 1 to 200 characters, not only spaces".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a user id given by an operator.
-pub(crate) fn check_user_id(user: &str) -> Result<(), StorageError> {
-    if user.trim().is_empty() || user.len() > 200 {
-        return Err(StorageError::BadRequest(
-            "user: must be 1 to 200 characters, not only spaces".into(),
-        ));
-    }
-    Ok(())
+    /// Everything a tenant's devices sent, for the health report.
+    async fn experience(&self, tenant_id: &str) -> Result<ExperienceData, StorageError>;
 }

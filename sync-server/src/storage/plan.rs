@@ -6,10 +6,11 @@
 //! is accepted is decided by [`outpost_core::sync::apply::apply_change_to`] (and its byte-level
 //! wrapper `apply_change`) alone.
 
-use super::{BootstrapPage, Device, DocMeta, PullPage, StoredDoc};
-use crate::access::{Viewer, WriteFacts};
+use super::{BootstrapPage, PullPage};
+use crate::error::StorageError;
 use crate::policy::{self, Context, Decision, Needs, Pending, Write};
-use crate::StorageError;
+use crate::policy::{Viewer, WriteFacts};
+use crate::rows::{Device, DocMeta, StoredDoc};
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, Change};
 use outpost_core::sync::apply::{

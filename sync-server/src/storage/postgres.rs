@@ -4,14 +4,14 @@
 //! only handed out after every smaller one of the tenant has committed.
 
 use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
+use super::reports::{self, DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
 use super::{
     check_tenant_name, check_user_id, new_id, now_ms, task_failed, to_i64, to_u64, AutomergeReply,
     BootstrapPage, Device, DocMeta, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
 };
-use crate::access::Viewer;
+use crate::error::StorageError;
 use crate::policy;
-use crate::reports::{DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
-use crate::StorageError;
+use crate::policy::Viewer;
 use async_trait::async_trait;
 use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Transaction,
@@ -99,21 +99,21 @@ CREATE TABLE blob_chunks (
     PRIMARY KEY (tenant_id, sha256, pos)
 );
 "#,
-    // 3: the hash-chained audit trail (see crate::audit).
+    // 3: the hash-chained audit trail (see crate::storage::audit).
     audit::MIGRATION,
-    // 4: lead routing (see crate::routing).
+    // 4: lead routing (see crate::storage::routing).
     routing::MIGRATION,
     // 5: experience metrics: events numbered per device (a resent one is ignored) and each
-    // device's latest created/synced totals (see crate::reports).
-    crate::reports::MIGRATION,
-    // 6: scoped sync (see crate::access).
-    crate::access::MIGRATION,
-    // 7: the audit heads protected like the log (see crate::audit).
+    // device's latest created/synced totals (see crate::storage::reports).
+    reports::MIGRATION,
+    // 6: scoped sync (see crate::storage::access).
+    super::access::MIGRATION,
+    // 7: the audit heads protected like the log (see crate::storage::audit).
     audit::MIGRATION_PROTECT_HEADS,
     // 8: uploads per device, file holders, vouched attachments (see crate::storage::blobs).
     super::blobs::POSTGRES_MIGRATION,
     // 9: the write policy reads a deal's evidence by its contact (see crate::policy).
-    crate::policy::MIGRATION,
+    super::EVIDENCE_MIGRATION,
 ];
 
 /// The PostgreSQL storage.
@@ -971,7 +971,7 @@ impl Storage for PostgresStorage {
         batch: &ExperienceBatch,
         now_ms: i64,
     ) -> Result<ExperienceStored, StorageError> {
-        crate::reports::check_batch(batch)?;
+        reports::check_batch(batch)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let insert = tx
@@ -1016,7 +1016,7 @@ impl Storage for PostgresStorage {
         .await?;
         tx.execute(
             "DELETE FROM experience_events WHERE device_id = $1 AND received_at < $2",
-            &[&device.id, &(now_ms - crate::reports::KEEP_MS)],
+            &[&device.id, &(now_ms - reports::KEEP_MS)],
         )
         .await?;
         let acked: i64 = tx

@@ -3,14 +3,14 @@
 //! IMMEDIATE`, which serializes all writers, also across processes sharing the file.
 
 use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
+use super::reports::{self, DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
 use super::{
     check_tenant_name, check_user_id, new_id, now_ms, to_i64, to_u64, AutomergeReply,
     BootstrapPage, Device, DocMeta, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
 };
-use crate::access::Viewer;
+use crate::error::StorageError;
 use crate::policy;
-use crate::reports::{DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
-use crate::StorageError;
+use crate::policy::Viewer;
 use async_trait::async_trait;
 use outpost_core::sync::protocol::{DocSnapshot, ExperienceBatch, PushChange};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -95,21 +95,21 @@ CREATE TABLE blob_chunks (
     PRIMARY KEY (tenant_id, sha256, pos)
 ) WITHOUT ROWID;
 "#,
-    // 3: the hash-chained audit trail (see crate::audit).
+    // 3: the hash-chained audit trail (see crate::storage::audit).
     audit::MIGRATION,
-    // 4: lead routing (see crate::routing).
+    // 4: lead routing (see crate::storage::routing).
     routing::MIGRATION,
     // 5: experience metrics: events numbered per device (a resent one is ignored) and each
-    // device's latest created/synced totals (see crate::reports).
-    crate::reports::MIGRATION,
-    // 6: scoped sync (see crate::access).
-    crate::access::MIGRATION,
-    // 7: the audit heads protected like the log (see crate::audit).
+    // device's latest created/synced totals (see crate::storage::reports).
+    reports::MIGRATION,
+    // 6: scoped sync (see crate::storage::access).
+    super::access::MIGRATION,
+    // 7: the audit heads protected like the log (see crate::storage::audit).
     audit::MIGRATION_PROTECT_HEADS,
     // 8: uploads per device, file holders, vouched attachments (see crate::storage::blobs).
     super::blobs::SQLITE_MIGRATION,
     // 9: the write policy reads a deal's evidence by its contact (see crate::policy).
-    crate::policy::MIGRATION,
+    super::EVIDENCE_MIGRATION,
 ];
 
 /// The SQLite storage.
@@ -987,7 +987,7 @@ impl Storage for SqliteStorage {
         batch: &ExperienceBatch,
         now_ms: i64,
     ) -> Result<ExperienceStored, StorageError> {
-        crate::reports::check_batch(batch)?;
+        reports::check_batch(batch)?;
         let (device, batch) = (device.clone(), batch.clone());
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -1028,7 +1028,7 @@ impl Storage for SqliteStorage {
             tx.prepare_cached(
                 "DELETE FROM experience_events WHERE device_id = ?1 AND received_at < ?2",
             )?
-            .execute(params![device.id, now_ms - crate::reports::KEEP_MS])?;
+            .execute(params![device.id, now_ms - reports::KEEP_MS])?;
             let acked: i64 = tx.query_row(
                 "SELECT COALESCE(MAX(seq), 0) FROM experience_events WHERE device_id = ?1",
                 [&device.id],

@@ -58,7 +58,7 @@ fn devices(h: &Harness, dir: &std::path::Path, n: usize) -> R<Vec<Dev>> {
     let mut devs = Vec::new();
     for i in 0..n {
         let user = format!("rep{i}");
-        let enrolled = h.runtime.block_on(outpost_server::token::enroll_device(
+        let enrolled = h.runtime.block_on(outpost_server::enroll_device(
             &*h.storage,
             &tenant.id,
             &user,

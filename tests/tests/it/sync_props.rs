@@ -101,7 +101,7 @@ fn run_case(h: &Harness, case: usize, ops: &[Op]) -> R<()> {
     let mut devs = Vec::new();
     for i in 0..3 {
         let user = format!("rep{i}");
-        let enrolled = h.runtime.block_on(outpost_server::token::enroll_device(
+        let enrolled = h.runtime.block_on(outpost_server::enroll_device(
             &*h.storage,
             &tenant.id,
             &user,
@@ -279,7 +279,7 @@ fn only_one_sync_of_a_store_runs_at_a_time() -> R<()> {
     let tenant = h
         .runtime
         .block_on(h.storage.create_tenant("single-flight"))?;
-    let enrolled = h.runtime.block_on(outpost_server::token::enroll_device(
+    let enrolled = h.runtime.block_on(outpost_server::enroll_device(
         &*h.storage,
         &tenant.id,
         "rep",
@@ -366,7 +366,7 @@ fn a_connection_dropped_mid_answer_loses_and_duplicates_nothing() -> R<()> {
         h.storage
             .set_sharing(&tenant.id, outpost_server::Sharing::Open),
     )?;
-    let rep = h.runtime.block_on(outpost_server::token::enroll_device(
+    let rep = h.runtime.block_on(outpost_server::enroll_device(
         &*h.storage,
         &tenant.id,
         "rep",
@@ -415,7 +415,7 @@ fn a_connection_dropped_mid_answer_loses_and_duplicates_nothing() -> R<()> {
         .log_head;
     assert_eq!(head, 1, "the change is in the log exactly once");
     // Another device sees exactly that one record.
-    let other = h.runtime.block_on(outpost_server::token::enroll_device(
+    let other = h.runtime.block_on(outpost_server::enroll_device(
         &*h.storage,
         &tenant.id,
         "mgr",

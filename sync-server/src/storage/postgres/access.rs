@@ -2,9 +2,11 @@
 //! locks the tenant's row and moves its scope epoch in its transaction.
 
 use super::{meta_at, snapshot_row, PostgresStorage};
-use crate::access::{config_from_rows, AccessConfig, AccessStore, Sharing};
-use crate::storage::{to_u64, DocMeta};
-use crate::StorageError;
+use crate::error::StorageError;
+use crate::rows::DocMeta;
+use crate::rows::{AccessConfig, Sharing};
+use crate::storage::access::{config_from_rows, AccessStore};
+use crate::storage::values::to_u64;
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use outpost_core::sync::protocol::DocSnapshot;

@@ -3,9 +3,9 @@
 //! a time.
 
 use super::PostgresStorage;
-use crate::audit::{next_row, AuditEvent, AuditHead, AuditLog, AuditRow, GENESIS_HASH};
-use crate::storage::{to_i64, to_u64};
-use crate::StorageError;
+use crate::error::StorageError;
+use crate::storage::audit::{next_row, AuditEvent, AuditHead, AuditLog, AuditRow, GENESIS_HASH};
+use crate::storage::values::{to_i64, to_u64};
 use async_trait::async_trait;
 use tokio_postgres::Row;
 

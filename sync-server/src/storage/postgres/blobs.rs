@@ -3,11 +3,12 @@
 //! complete blob is kept once per tenant; holders; the vouched flag of attachments a push wrote.
 
 use super::{meta_at, PostgresStorage};
-use crate::access::Viewer;
+use crate::error::StorageError;
+use crate::policy::Viewer;
+use crate::rows::{Device, DocMeta};
 use crate::storage::blobs::{self, Append, AppendPlan, BlobStatus, BlobStore, Upload};
 use crate::storage::plan::WritePlan;
-use crate::storage::{to_i64, to_u64, Device, DocMeta};
-use crate::StorageError;
+use crate::storage::values::{to_i64, to_u64};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use std::collections::HashMap;

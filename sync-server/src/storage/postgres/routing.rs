@@ -3,9 +3,9 @@
 //! UPDATE ... RETURNING`, so concurrent servers never hand out the same turn twice.
 
 use super::PostgresStorage;
-use crate::routing::{RoutingClaim, RoutingStore};
-use crate::storage::to_u64;
-use crate::StorageError;
+use crate::error::StorageError;
+use crate::storage::routing::{RoutingClaim, RoutingStore};
+use crate::storage::values::to_u64;
 use async_trait::async_trait;
 
 /// Appended to the backend's migrations.

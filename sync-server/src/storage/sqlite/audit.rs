@@ -2,9 +2,9 @@
 //! IMMEDIATE` (every writer is serialized, so each chain grows one row at a time).
 
 use super::SqliteStorage;
-use crate::audit::{next_row, AuditEvent, AuditHead, AuditLog, AuditRow};
-use crate::storage::{to_i64, to_u64};
-use crate::StorageError;
+use crate::error::StorageError;
+use crate::storage::audit::{next_row, AuditEvent, AuditHead, AuditLog, AuditRow};
+use crate::storage::values::{to_i64, to_u64};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 

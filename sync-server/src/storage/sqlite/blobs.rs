@@ -3,11 +3,12 @@
 //! vouched flag of attachments written by a push.
 
 use super::{meta_at, SqliteStorage};
-use crate::access::Viewer;
+use crate::error::StorageError;
+use crate::policy::Viewer;
+use crate::rows::{Device, DocMeta};
 use crate::storage::blobs::{self, Append, AppendPlan, BlobStatus, BlobStore, Upload};
 use crate::storage::plan::WritePlan;
-use crate::storage::{to_i64, to_u64, Device, DocMeta};
-use crate::StorageError;
+use crate::storage::values::{to_i64, to_u64};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::HashMap;

@@ -3,9 +3,9 @@
 //! writer here, so a turn is handed out once even across processes sharing the file.
 
 use super::SqliteStorage;
-use crate::routing::{RoutingClaim, RoutingStore};
-use crate::storage::{to_i64, to_u64};
-use crate::StorageError;
+use crate::error::StorageError;
+use crate::storage::routing::{RoutingClaim, RoutingStore};
+use crate::storage::values::{to_i64, to_u64};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 

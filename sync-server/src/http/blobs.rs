@@ -14,15 +14,16 @@
 //! uploaded it whole or who may read a vouched attachment naming it; to anyone else it does not
 //! exist, status included (404). Uploading needs `attachment:write`.
 
+use super::extract::{octets, read_body, Authenticated, OctetContent};
+use super::AppState;
 use crate::access::viewer_of;
 use crate::error::AppError;
-use crate::http::{authenticate, read_body, require_content_type, AppState, OCTET_STREAM};
 use crate::storage::blobs::{check_name, readable, Append, BlobStatus};
-use crate::storage::now_ms;
+use crate::storage::values::now_ms;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 
 /// Header: where this chunk starts in the blob.
@@ -52,11 +53,11 @@ fn not_found(sha256: &str) -> AppError {
 pub async fn put_chunk(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
+    _: OctetContent,
+    Authenticated(device): Authenticated,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BlobStatus>, AppError> {
-    require_content_type(&headers, OCTET_STREAM)?;
-    let device = authenticate(&state, &headers).await?;
     check_name(&sha256)?;
     let offset = number_header(&headers, UPLOAD_OFFSET)?;
     let size = number_header(&headers, UPLOAD_LENGTH)?;
@@ -88,9 +89,8 @@ pub async fn put_chunk(
 pub async fn status(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
-    headers: HeaderMap,
+    Authenticated(device): Authenticated,
 ) -> Result<Json<BlobStatus>, AppError> {
-    let device = authenticate(&state, &headers).await?;
     check_name(&sha256)?;
     let found = state
         .storage
@@ -119,9 +119,8 @@ pub async fn status(
 pub async fn download(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
-    headers: HeaderMap,
+    Authenticated(device): Authenticated,
 ) -> Result<Response, AppError> {
-    let device = authenticate(&state, &headers).await?;
     check_name(&sha256)?;
     let viewer = viewer_of(&*state.storage, &device).await?;
     if !readable(&*state.storage, &device.tenant_id, &sha256, &viewer).await? {
@@ -132,9 +131,5 @@ pub async fn download(
         .blob_read(&device.tenant_id, &sha256)
         .await?
         .ok_or_else(|| not_found(&sha256))?;
-    Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM))],
-        bytes,
-    )
-        .into_response())
+    Ok(octets(bytes))
 }

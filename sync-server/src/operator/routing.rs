@@ -32,7 +32,7 @@ pub enum RoutingCommand {
 pub async fn routing_command(command: RoutingCommand, storage: &dyn Storage) -> anyhow::Result<()> {
     match command {
         RoutingCommand::Set { tenant, file } => {
-            let tenant = crate::resolve_tenant(storage, &tenant).await?;
+            let tenant = super::resolve_tenant(storage, &tenant).await?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let rules = RoutingRules::parse(&text).with_context(|| file.display().to_string())?;
@@ -44,10 +44,10 @@ pub async fn routing_command(command: RoutingCommand, storage: &dyn Storage) -> 
             )
             .from_remote("operator");
             storage.audit_append(e).await?;
-            crate::print_json(&json!({ "tenant": tenant, "routing": rules }))
+            super::print_json(&json!({ "tenant": tenant, "routing": rules }))
         }
         RoutingCommand::Show { tenant } => {
-            let tenant = crate::resolve_tenant(storage, &tenant).await?;
+            let tenant = super::resolve_tenant(storage, &tenant).await?;
             let rules = routing::tenant_rules(storage, &tenant).await?;
             let turns: Vec<_> = storage
                 .routing_turns(&tenant)
@@ -64,11 +64,11 @@ pub async fn routing_command(command: RoutingCommand, storage: &dyn Storage) -> 
                         "record": c.record_id,
                         "rep": c.rep,
                         "reason": c.reason,
-                        "at": crate::rfc3339(Some(c.at_ms)),
+                        "at": super::rfc3339(Some(c.at_ms)),
                     })
                 })
                 .collect();
-            crate::print_json(&json!({
+            super::print_json(&json!({
                 "tenant": tenant,
                 "routing": rules,
                 "round_robin_turns": turns,

@@ -2,10 +2,10 @@
 //! tenant's `sharing` (see outpost_server::access). Every change is in the audit trail and
 //! reaches devices at their next sync.
 
+use super::{audit, print_json, resolve_tenant};
 use anyhow::{anyhow, Context as _};
 use clap::Subcommand;
 use outpost_server::access::{check_role, check_team_name, Sharing};
-use outpost_server::audit::AuditEvent;
 use outpost_server::Storage;
 use serde_json::json;
 
@@ -148,46 +148,23 @@ pub enum RecordCommand {
     },
 }
 
-async fn tenant_id(storage: &dyn Storage, tenant: &str) -> anyhow::Result<String> {
-    Ok(storage
-        .tenant(tenant)
-        .await?
-        .ok_or_else(|| anyhow!("tenant {tenant:?} not found (give its id or name)"))?
-        .id)
-}
-
-async fn audit(
-    storage: &dyn Storage,
-    tenant: &str,
-    event: &str,
-    detail: serde_json::Value,
-) -> anyhow::Result<()> {
-    storage
-        .audit_append(AuditEvent::new(tenant, event, &detail).from_remote("operator"))
-        .await?;
-    Ok(())
-}
-
-fn print(value: serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string(&value)?);
-    Ok(())
-}
-
 /// `outpost-server role ...`.
 pub async fn role_command(command: RoleCommand, storage: &dyn Storage) -> anyhow::Result<()> {
     use outpost_server::audit::event::ACCESS_ROLE;
     match command {
         RoleCommand::List { tenant } => {
-            let t = tenant_id(storage, &tenant).await?;
+            let t = resolve_tenant(storage, &tenant).await?;
             let config = storage.access_config(&t).await?;
-            print(json!({ "tenant": t, "sharing": config.sharing, "roles": config.all_roles() }))
+            print_json(
+                &json!({ "tenant": t, "sharing": config.sharing, "roles": config.all_roles() }),
+            )
         }
         RoleCommand::Set {
             tenant,
             role,
             permissions,
         } => {
-            let t = tenant_id(storage, &tenant).await?;
+            let t = resolve_tenant(storage, &tenant).await?;
             let names = check_role(&role, &permissions)?;
             storage.set_role(&t, &role, Some(&names)).await?;
             audit(
@@ -197,10 +174,10 @@ pub async fn role_command(command: RoleCommand, storage: &dyn Storage) -> anyhow
                 json!({ "role": role, "permissions": names }),
             )
             .await?;
-            print(json!({ "tenant": t, "role": role, "permissions": names }))
+            print_json(&json!({ "tenant": t, "role": role, "permissions": names }))
         }
         RoleCommand::Reset { tenant, role } => {
-            let t = tenant_id(storage, &tenant).await?;
+            let t = resolve_tenant(storage, &tenant).await?;
             storage.set_role(&t, &role, None).await?;
             audit(
                 storage,
@@ -210,7 +187,7 @@ pub async fn role_command(command: RoleCommand, storage: &dyn Storage) -> anyhow
             )
             .await?;
             let config = storage.access_config(&t).await?;
-            print(json!({
+            print_json(&json!({
                 "tenant": t,
                 "role": role,
                 "permissions": config.has_role(&role).then(|| config.permissions(&role).names()),
@@ -224,9 +201,9 @@ pub async fn team_command(command: TeamCommand, storage: &dyn Storage) -> anyhow
     use outpost_server::audit::event::ACCESS_TEAM;
     let (t, detail) = match command {
         TeamCommand::List { tenant } => {
-            let t = tenant_id(storage, &tenant).await?;
+            let t = resolve_tenant(storage, &tenant).await?;
             let config = storage.access_config(&t).await?;
-            return print(json!({ "tenant": t, "teams": config.teams }));
+            return print_json(&json!({ "tenant": t, "teams": config.teams }));
         }
         TeamCommand::Create {
             tenant,
@@ -234,7 +211,7 @@ pub async fn team_command(command: TeamCommand, storage: &dyn Storage) -> anyhow
             manager,
         } => {
             check_team_name(&name)?;
-            let t = tenant_id(storage, &tenant).await?;
+            let t = resolve_tenant(storage, &tenant).await?;
             storage.create_team(&t, &name, manager.as_deref()).await?;
             (
                 t,
@@ -242,7 +219,7 @@ pub async fn team_command(command: TeamCommand, storage: &dyn Storage) -> anyhow
             )
         }
         TeamCommand::Delete { tenant, name } => {
-            let t = tenant_id(storage, &tenant).await?;
+            let t = resolve_tenant(storage, &tenant).await?;
             storage.delete_team(&t, &name).await?;
             (t, json!({ "action": "delete", "team": name }))
         }
@@ -251,7 +228,7 @@ pub async fn team_command(command: TeamCommand, storage: &dyn Storage) -> anyhow
             name,
             manager,
         } => {
-            let t = tenant_id(storage, &tenant).await?;
+            let t = resolve_tenant(storage, &tenant).await?;
             storage
                 .set_team_manager(&t, &name, manager.as_deref())
                 .await?;
@@ -261,19 +238,19 @@ pub async fn team_command(command: TeamCommand, storage: &dyn Storage) -> anyhow
             )
         }
         TeamCommand::Add { tenant, name, user } => {
-            let t = tenant_id(storage, &tenant).await?;
+            let t = resolve_tenant(storage, &tenant).await?;
             storage.set_team_member(&t, &user, Some(&name)).await?;
             (t, json!({ "action": "add", "team": name, "user": user }))
         }
         TeamCommand::Remove { tenant, user } => {
-            let t = tenant_id(storage, &tenant).await?;
+            let t = resolve_tenant(storage, &tenant).await?;
             storage.set_team_member(&t, &user, None).await?;
             (t, json!({ "action": "remove", "user": user }))
         }
     };
     audit(storage, &t, ACCESS_TEAM, detail).await?;
     let config = storage.access_config(&t).await?;
-    print(json!({ "tenant": t, "teams": config.teams, "epoch": config.epoch }))
+    print_json(&json!({ "tenant": t, "teams": config.teams, "epoch": config.epoch }))
 }
 
 /// `outpost-server share ...`.
@@ -281,9 +258,9 @@ pub async fn share_command(command: ShareCommand, storage: &dyn Storage) -> anyh
     use outpost_server::audit::event::ACCESS_SHARE;
     let (t, record, shared, user) = match command {
         ShareCommand::List { tenant, record } => {
-            let t = tenant_id(storage, &tenant).await?;
+            let t = resolve_tenant(storage, &tenant).await?;
             let users = storage.shared_with(&t, &record).await?;
-            return print(json!({ "record": record, "shared_with": users }));
+            return print_json(&json!({ "record": record, "shared_with": users }));
         }
         ShareCommand::Add {
             tenant,
@@ -296,7 +273,7 @@ pub async fn share_command(command: ShareCommand, storage: &dyn Storage) -> anyh
             user,
         } => (tenant, record, false, user),
     };
-    let t = tenant_id(storage, &t).await?;
+    let t = resolve_tenant(storage, &t).await?;
     outpost_server::storage::plan::check_record_id(&record)?;
     storage.set_share(&t, &record, &user, shared).await?;
     audit(
@@ -307,13 +284,13 @@ pub async fn share_command(command: ShareCommand, storage: &dyn Storage) -> anyh
     )
     .await?;
     let users = storage.shared_with(&t, &record).await?;
-    print(json!({ "record": record, "shared_with": users }))
+    print_json(&json!({ "record": record, "shared_with": users }))
 }
 
 /// `outpost-server record assign ...`.
 pub async fn record_command(command: RecordCommand, storage: &dyn Storage) -> anyhow::Result<()> {
     let RecordCommand::Assign { tenant, record, to } = command;
-    let t = tenant_id(storage, &tenant).await?;
+    let t = resolve_tenant(storage, &tenant).await?;
     let to = to.trim().to_string();
     if to.is_empty() {
         return Err(anyhow!("record assign --to: give the new owner's user id"));
@@ -321,7 +298,7 @@ pub async fn record_command(command: RecordCommand, storage: &dyn Storage) -> an
     let changed = outpost_server::access::assign(storage, &t, &record, &to)
         .await
         .with_context(|| format!("record assign {record}"))?;
-    print(json!({ "record": record, "owner": to, "changed": changed }))
+    print_json(&json!({ "record": record, "owner": to, "changed": changed }))
 }
 
 /// `outpost-server tenant sharing ...`.
@@ -330,7 +307,7 @@ pub async fn set_sharing(
     tenant: &str,
     sharing: Sharing,
 ) -> anyhow::Result<()> {
-    let t = tenant_id(storage, tenant).await?;
+    let t = resolve_tenant(storage, tenant).await?;
     storage.set_sharing(&t, sharing).await?;
     audit(
         storage,
@@ -339,7 +316,7 @@ pub async fn set_sharing(
         json!({ "sharing": sharing }),
     )
     .await?;
-    print(json!({ "tenant": t, "sharing": sharing }))
+    print_json(&json!({ "tenant": t, "sharing": sharing }))
 }
 
 /// `outpost-server tenant lease ...`: `None` clears it.
@@ -357,7 +334,7 @@ pub async fn set_lease(
         }
     }
     let lease = days.map(|(d, g)| (i64::from(d) * DAY_MS, i64::from(g) * DAY_MS));
-    let t = tenant_id(storage, tenant).await?;
+    let t = resolve_tenant(storage, tenant).await?;
     storage.set_lease(&t, lease).await?;
     let detail = json!({
         "lease_days": days.map(|d| d.0),
@@ -370,5 +347,5 @@ pub async fn set_lease(
         detail.clone(),
     )
     .await?;
-    print(json!({ "tenant": t, "lease": detail }))
+    print_json(&json!({ "tenant": t, "lease": detail }))
 }

@@ -1,7 +1,8 @@
 //! Operator commands of `outpost-server` for security: `audit verify`, `audit export` and
 //! `user disable`. (A module of the binary; the work is done by the library.)
 
-use anyhow::{anyhow, Context as _};
+use super::print_json;
+use anyhow::Context as _;
 use clap::Subcommand;
 use outpost_server::audit::{self, event, AuditEvent};
 use outpost_server::Storage;
@@ -58,11 +59,7 @@ async fn tenant_id(storage: &dyn Storage, tenant: &str) -> anyhow::Result<String
     if tenant == "-" {
         return Ok(String::new());
     }
-    Ok(storage
-        .tenant(tenant)
-        .await?
-        .ok_or_else(|| anyhow!("tenant {tenant:?} not found (give its id or name)"))?
-        .id)
+    super::resolve_tenant(storage, tenant).await
 }
 
 /// Runs an `audit` command. Returns whether every verified chain is intact.
@@ -75,10 +72,7 @@ pub async fn audit_command(command: AuditCommand, storage: &dyn Storage) -> anyh
             };
             let reports = audit::verify(storage, tenant.as_deref()).await?;
             let ok = reports.iter().all(|r| r.ok);
-            println!(
-                "{}",
-                serde_json::to_string(&json!({ "ok": ok, "chains": reports }))?
-            );
+            print_json(&json!({ "ok": ok, "chains": reports }))?;
             Ok(ok)
         }
         AuditCommand::Export {
@@ -137,13 +131,7 @@ pub async fn user_command(command: UserCommand, storage: &dyn Storage) -> anyhow
                 .by(&user, None)
                 .from_remote("operator");
             storage.audit_append(e).await?;
-            println!(
-                "{}",
-                serde_json::to_string(
-                    &json!({ "user": user, "tenant_id": tenant_id, "disabled": false })
-                )?
-            );
-            Ok(())
+            print_json(&json!({ "user": user, "tenant_id": tenant_id, "disabled": false }))
         }
         UserCommand::Disable { user, tenant } => {
             let tenant_id = tenant_id(storage, &tenant).await?;
@@ -166,13 +154,7 @@ pub async fn user_command(command: UserCommand, storage: &dyn Storage) -> anyhow
             .by(&user, None)
             .from_remote("operator");
             storage.audit_append(e).await?;
-            println!(
-                "{}",
-                serde_json::to_string(
-                    &json!({ "user": user, "tenant_id": tenant_id, "revoked_devices": revoked })
-                )?
-            );
-            Ok(())
+            print_json(&json!({ "user": user, "tenant_id": tenant_id, "revoked_devices": revoked }))
         }
     }
 }
