@@ -3,20 +3,24 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: demo test deps fmt-check clippy test-rust test-kotlin bench bench-scan
+.PHONY: demo test deps fmt-check layers clippy test-rust test-kotlin bench bench-scan
 
 ## Install what is missing (Debian packages), then run the scripted demo.
 demo: deps
 	@scripts/demo.sh
 
-## Everything CI checks: formatting, clippy with -D warnings, all tests.
-test: deps fmt-check clippy test-rust test-kotlin
+## Everything CI checks: formatting, the layers, clippy with -D warnings, all tests.
+test: deps fmt-check layers clippy test-rust test-kotlin
 
 deps:
 	@scripts/install-deps.sh
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+
+## No module imports its own layer or one above it (docs/architecture.md).
+layers:
+	scripts/server-layers.sh
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
