@@ -181,18 +181,11 @@ impl Store {
                     doc.splice_text(&text, 0, 0, fields.notes.as_deref().unwrap_or_default())?;
                 }
                 _ => {
-                    let v = [
-                        &fields.name,
-                        &fields.company,
-                        &fields.title,
-                        &fields.address,
-                        &fields.source,
-                        &fields.owner,
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .next()
-                    .cloned()
+                    let v = if field == "name" {
+                        fields.name.clone()
+                    } else {
+                        fields.text_field(field).cloned()
+                    }
                     .or_else(|| fields.extra.get(field).cloned())
                     .unwrap_or_default();
                     doc.put(ROOT, field, ScalarValue::Str(v.into()))?;
