@@ -15,14 +15,6 @@ pub fn encrypt_database(path: String, key: Vec<u8>) -> Result<(), OutpostError> 
     Ok(oc::encrypt_file(path, &key)?)
 }
 
-/// Milliseconds since the epoch on the device clock.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// How long a store may go without syncing before it locks, and then before it wipes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct LeasePolicy {
@@ -79,8 +71,8 @@ impl OutpostStore {
     /// while the store is locked, and changes nothing.
     #[uniffi::method(default(now_ms = None))]
     pub fn lease_state(&self, now_ms: Option<i64>) -> Result<LeaseState, OutpostError> {
-        let now = now_ms.unwrap_or_else(self::now_ms);
-        self.read(|s| s.lease_state(now)).map(Into::into)
+        self.read(|s| s.lease_state(now_ms.unwrap_or_else(|| s.clock().now_ms())))
+            .map(Into::into)
     }
 
     /// Enforces the lease as of `now_ms` (`null`/`nil` for the device clock), as every read

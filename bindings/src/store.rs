@@ -7,8 +7,9 @@ use crate::types::{
     NewContact, RecordChange, SearchOptions, StoreOptions, StoreStatus, SyncReport, Visit,
     VisitFilter,
 };
+use oc::store::lock;
 use outpost_core as oc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 /// Told when a record changes, so that the UI can refresh. Implement it in Kotlin or Swift
 /// and pass it to `OutpostStore.setChangeListener`.
@@ -46,12 +47,6 @@ impl PendingChanges {
         *all = kept;
         taken
     }
-}
-
-/// Locks a mutex even if a panicking thread poisoned it. The core commits every action as one
-/// SQLite transaction, so a call cut short by a panic leaves nothing half-written behind.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A device store: one SQLite file for one signed-in user. Safe to share between threads;
@@ -105,9 +100,14 @@ impl OutpostStore {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         if let Some(listener) = listener {
-            for change in changes {
+            // The core tells only kinds the app shows (never the tenant's settings, a restricted
+            // field as its deal); a change of any other kind has nothing to show.
+            for change in changes
+                .into_iter()
+                .filter_map(|c| RecordChange::try_from(c).ok())
+            {
                 // The change is saved; a failing listener must not turn that into an error.
-                let _ = listener.on_change(change.into());
+                let _ = listener.on_change(change);
             }
         }
     }

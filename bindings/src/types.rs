@@ -740,15 +740,19 @@ impl From<oc::SyncReport> for SyncReport {
     }
 }
 
-impl From<oc::RecordKind> for RecordKind {
-    fn from(k: oc::RecordKind) -> Self {
-        match k {
+impl TryFrom<oc::RecordKind> for RecordKind {
+    /// A kind the app is never told about (`config`, `restricted`).
+    type Error = oc::RecordKind;
+
+    fn try_from(k: oc::RecordKind) -> Result<Self, Self::Error> {
+        Ok(match k {
             oc::RecordKind::Contact => RecordKind::Contact,
             oc::RecordKind::Visit => RecordKind::Visit,
             oc::RecordKind::Attachment => RecordKind::Attachment,
             oc::RecordKind::Deal => RecordKind::Deal,
             oc::RecordKind::Task => RecordKind::Task,
-        }
+            other @ (oc::RecordKind::Config | oc::RecordKind::Restricted) => return Err(other),
+        })
     }
 }
 
@@ -761,12 +765,14 @@ impl From<oc::ChangeOrigin> for ChangeOrigin {
     }
 }
 
-impl From<oc::RecordChange> for RecordChange {
-    fn from(c: oc::RecordChange) -> Self {
-        RecordChange {
-            kind: c.kind.into(),
+impl TryFrom<oc::RecordChange> for RecordChange {
+    type Error = oc::RecordKind;
+
+    fn try_from(c: oc::RecordChange) -> Result<Self, Self::Error> {
+        Ok(RecordChange {
+            kind: c.kind.try_into()?,
             id: c.id,
             origin: c.origin.into(),
-        }
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! `outpost dup-check`, `outpost contact merge|unmerge`, and `contact add` with its duplicates.
 
+use crate::to_json;
 use clap::Args;
 use outpost_core::{DupQuery, Error, NewContact, Store};
 
@@ -47,9 +48,4 @@ pub(crate) fn add(store: &mut Store, new: NewContact) -> Result<serde_json::Valu
         map.insert("duplicates".into(), to_json(&added.duplicates)?);
     }
     Ok(json)
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(value)
-        .map_err(|e| Error::validation("output", "", format!("cannot render JSON: {e}")))
 }

@@ -343,6 +343,12 @@ fn uptime_ms() -> Option<i64> {
     Some((secs * 1000.0) as i64)
 }
 
+/// `value` as a JSON value, for commands that answer with one.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(value)
+        .map_err(|e| Error::validation("output", "", format!("cannot render JSON: {e}")))
+}
+
 pub(crate) fn print<T: Serialize>(value: &T) -> Result<(), Error> {
     let json = serde_json::to_string_pretty(value)
         .map_err(|e| Error::validation("output", "", format!("cannot render JSON: {e}")))?;

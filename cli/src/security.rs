@@ -5,6 +5,7 @@
 //! from `--key-file PATH` (32 raw bytes, or 64 hexadecimal digits) or from the environment
 //! variable `OUTPOST_DB_KEY` (64 hexadecimal digits).
 
+use crate::to_json;
 use outpost_core::{Error, StoreKey};
 use std::path::{Path, PathBuf};
 
@@ -107,11 +108,6 @@ fn days_ms(field: &str, days: f64) -> Result<i64, Error> {
         ));
     }
     Ok((days * 86_400_000.0).round() as i64)
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(value)
-        .map_err(|e| Error::validation("output", "", format!("cannot render as JSON: {e}")))
 }
 
 /// Runs a lease command.

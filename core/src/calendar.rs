@@ -15,6 +15,12 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Parses a `YYYY-MM-DD` date, naming `field` when it is not one.
+pub(crate) fn parse_day(field: &str, value: &str) -> crate::Result<NaiveDate> {
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+        .map_err(|_| crate::Error::validation(field, value, "expected a date like 2026-11-23"))
+}
+
 /// Whether a date is worked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -146,7 +152,7 @@ impl WorkCalendar {
     pub fn with_overrides(overrides: &[CalendarOverride]) -> crate::Result<WorkCalendar> {
         let mut calendar = WorkCalendar::china();
         for o in overrides {
-            let date = crate::record::visit::parse_day("calendar override date", &o.date)?;
+            let date = parse_day("calendar override date", &o.date)?;
             calendar.overrides.insert(date, o.working);
         }
         Ok(calendar)

@@ -66,10 +66,11 @@ pub use record::deal::{Deal, DealFilter, NewDeal};
 pub use record::history::{FieldChange, HistoryEntry};
 pub use record::task::{NewTask, Task, TaskFilter};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
-pub use record::Actor;
+pub use record::{Actor, RecordKind};
 /// The device store and what it returns (feature `store`, on by default).
 #[cfg(feature = "store")]
 pub use store::{
+    conflicts::{ConflictValue, FieldConflict},
     deals::StageCheck,
     dedup::AddedContact,
     encrypt_file,
@@ -77,11 +78,12 @@ pub use store::{
     experience::{ActionStats, ExperienceSummary, FailureCount},
     flow::{Alert, ClockReference, TodayItem, TodayReason, VerifiedVisit},
     lease::{Clock, LeasePolicy, LeaseState},
+    rejections::RejectedChange,
     scope::AccessInfo,
     sha256_hex,
-    sync::{Applied, ConflictValue, FieldConflict, Outgoing, RejectedChange},
-    BlobInfo, ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, RecordKind,
-    ScopeReconcile, SearchOptions, Store, StoreKey, StoreOptions, StoreStatus,
+    sync::{Applied, Outgoing},
+    BlobInfo, ChangeListener, ChangeOrigin, KindCount, ListOptions, RecordChange, ScopeReconcile,
+    SearchOptions, Store, StoreKey, StoreOptions, StoreStatus,
 };
 #[cfg(feature = "client")]
 pub use sync::client::{fetch_blob, sync_store, SyncClient, SyncOptions, SyncReport};

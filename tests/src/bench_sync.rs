@@ -847,7 +847,7 @@ fn bench_bootstrap(
                 after: after.take(),
                 limit: Some(SyncOptions::default().page),
             };
-            let (page, _, _) = client.bootstrap(&request).await?;
+            let page = client.bootstrap(&request).await?.response;
             match page.next {
                 Some(next) => after = Some(next),
                 None => return Ok::<_, BenchError>(()),
@@ -997,7 +997,7 @@ fn bench_server(
                 for request in &p.requests {
                     let mut request = request.clone();
                     request.cursor = cursor;
-                    let (response, _, _) = client.sync(&request).await?;
+                    let response = client.sync(&request).await?.response;
                     cursor = response.cursor;
                     changes += request.changes.len() as u64;
                     rejected += response.rejected.len() as u64;

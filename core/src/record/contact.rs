@@ -63,6 +63,11 @@ pub(crate) const RESERVED_KEYS: &[&str] = &[
     super::typed::KEY,
 ];
 
+/// A contact's optional one-line text fields besides the name, in form order. Every list of
+/// them (a new document, an edit, a known key given through `set`, resolving a conflict) is
+/// read from this one, with [`Contact::text_field`] and its siblings for the values.
+pub const TEXT_FIELDS: [&str; 5] = ["company", "title", "address", "source", "owner"];
+
 /// Longest name, company, title, address or source we accept, in characters.
 pub const MAX_FIELD_CHARS: usize = 500;
 /// Longest notes we accept, in characters.
@@ -160,6 +165,20 @@ pub struct Contact {
     pub sync_state: String,
 }
 
+impl Contact {
+    /// The value of one of [`TEXT_FIELDS`]; `None` when it is empty or `key` is not one.
+    pub fn text_field(&self, key: &str) -> Option<&str> {
+        match key {
+            "company" => self.company.as_deref(),
+            "title" => self.title.as_deref(),
+            "address" => self.address.as_deref(),
+            "source" => self.source.as_deref(),
+            "owner" => self.owner.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// The fields of a new contact, as typed. Phones and emails are normalized on save.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewContact {
@@ -228,6 +247,34 @@ pub(crate) struct ContactFields {
     pub notes: Option<String>,
     pub extra: BTreeMap<String, String>,
     pub unset: Vec<String>,
+}
+
+impl ContactPatch {
+    /// The slot of one of [`TEXT_FIELDS`]; `None` when `key` is not one.
+    fn text_field_mut(&mut self, key: &str) -> Option<&mut Option<String>> {
+        match key {
+            "company" => Some(&mut self.company),
+            "title" => Some(&mut self.title),
+            "address" => Some(&mut self.address),
+            "source" => Some(&mut self.source),
+            "owner" => Some(&mut self.owner),
+            _ => None,
+        }
+    }
+}
+
+impl ContactFields {
+    /// The value of one of [`TEXT_FIELDS`]; `None` when it is not set or `key` is not one.
+    pub(crate) fn text_field(&self, key: &str) -> Option<&String> {
+        match key {
+            "company" => self.company.as_ref(),
+            "title" => self.title.as_ref(),
+            "address" => self.address.as_ref(),
+            "source" => self.source.as_ref(),
+            "owner" => self.owner.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 fn clean(field: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
@@ -312,13 +359,12 @@ impl ContactFields {
         let mut extra = BTreeMap::new();
         for (key, value) in std::mem::take(&mut p.set) {
             let key = key.trim().to_string();
+            if let Some(slot) = p.text_field_mut(&key) {
+                *slot = Some(value);
+                continue;
+            }
             let slot = match key.as_str() {
                 "name" => &mut p.name,
-                "company" => &mut p.company,
-                "title" => &mut p.title,
-                "address" => &mut p.address,
-                "source" => &mut p.source,
-                "owner" => &mut p.owner,
                 "notes" => &mut p.notes,
                 "phones" | "phone" => {
                     p.phones.get_or_insert_with(Vec::new).push(value);
@@ -475,16 +521,11 @@ impl ContactFields {
                 _ => put_opt_str(doc, key, None)?,
             }
         }
-        let scalars = [
-            ("name", &self.name),
-            ("company", &self.company),
-            ("title", &self.title),
-            ("address", &self.address),
-            ("source", &self.source),
-            ("owner", &self.owner),
-        ];
-        for (key, value) in scalars {
-            if let Some(v) = value {
+        if let Some(name) = &self.name {
+            put_opt_str(doc, "name", Some(name))?;
+        }
+        for key in TEXT_FIELDS {
+            if let Some(v) = self.text_field(key) {
                 put_opt_str(doc, key, Some(v))?;
             }
         }
@@ -533,15 +574,8 @@ fn first_change<'a>(c: &'a Contact, typed: Option<&'a str>) -> FirstChange<'a> {
     for (key, value) in &c.extra {
         root.put(key, Init::Str(value));
     }
-    let scalars = [
-        ("company", &c.company),
-        ("title", &c.title),
-        ("address", &c.address),
-        ("source", &c.source),
-        ("owner", &c.owner),
-    ];
-    for (key, value) in scalars {
-        if let Some(v) = value {
+    for key in TEXT_FIELDS {
+        if let Some(v) = c.text_field(key) {
             root.put(key, Init::Str(v));
         }
     }
@@ -692,15 +726,9 @@ mod tests {
         for (key, value) in &c.extra {
             root.insert(key.clone(), hydrate::Value::scalar(value.as_str()));
         }
-        for (key, value) in [
-            ("company", &c.company),
-            ("title", &c.title),
-            ("address", &c.address),
-            ("source", &c.source),
-            ("owner", &c.owner),
-        ] {
-            if let Some(v) = value {
-                root.insert(key.to_string(), hydrate::Value::scalar(v.as_str()));
+        for key in TEXT_FIELDS {
+            if let Some(v) = c.text_field(key) {
+                root.insert(key.to_string(), hydrate::Value::scalar(v));
             }
         }
         root.insert("name".into(), hydrate::Value::scalar(c.name.as_str()));

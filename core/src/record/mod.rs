@@ -6,6 +6,7 @@
 //! Root keys that this build does not know are left untouched and surfaced as `extra`.
 
 pub mod attachment;
+pub mod config;
 pub mod contact;
 pub mod deal;
 pub(crate) mod first_change;
@@ -15,7 +16,66 @@ pub mod task;
 pub(crate) mod typed;
 pub mod visit;
 
-/// The record kinds this build knows.
+/// The kind of a record, as the `records` table, the outbox and the sync protocol spell it
+/// ([`RecordKind::as_str`], [`RecordKind::parse`]): one enum for the whole core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// A contact.
+    Contact,
+    /// A visit.
+    Visit,
+    /// An attachment (a scan or file linked to a contact).
+    Attachment,
+    /// A deal.
+    Deal,
+    /// A task (follow-up or planned visit).
+    Task,
+    /// The tenant's flow settings (authored by the server; see [`config`]).
+    Config,
+    /// A restricted field of another record, in a document of its own (see [`restricted`]).
+    Restricted,
+}
+
+impl RecordKind {
+    /// Every kind this build knows.
+    pub const ALL: [RecordKind; 7] = [
+        RecordKind::Contact,
+        RecordKind::Visit,
+        RecordKind::Attachment,
+        RecordKind::Deal,
+        RecordKind::Task,
+        RecordKind::Config,
+        RecordKind::Restricted,
+    ];
+
+    /// `contact`, `visit`, `attachment`, `deal`, `task`, `config` or `restricted`: the spelling
+    /// of SQL rows and the wire.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RecordKind::Contact => "contact",
+            RecordKind::Visit => "visit",
+            RecordKind::Attachment => "attachment",
+            RecordKind::Deal => "deal",
+            RecordKind::Task => "task",
+            RecordKind::Config => "config",
+            RecordKind::Restricted => crate::access::RESTRICTED_KIND,
+        }
+    }
+
+    /// The kind spelled `s`; `None` for a kind this build does not know (a newer app's).
+    pub fn parse(s: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The record kinds this build knows, as spelled on the wire.
 pub const KINDS: &[&str] = &[
     "contact",
     "visit",
@@ -29,15 +89,15 @@ pub const KINDS: &[&str] = &[
 /// Checks that a document (for example one a server received from a device) is a valid record
 /// of `kind`; the reason names the field.
 pub fn validate_doc(kind: &str, doc: &AutoCommit) -> std::result::Result<(), String> {
-    match kind {
-        "contact" => contact::validate_doc(doc),
-        "visit" => visit::validate_doc(doc),
-        "attachment" => attachment::validate_doc(doc),
-        "deal" => deal::validate_doc(doc),
-        "task" => task::validate_doc(doc),
-        "config" => crate::flow::validate_config_doc(doc),
-        crate::access::RESTRICTED_KIND => restricted::validate_doc(doc),
-        other => Err(format!("unknown record kind {other:?}")),
+    match RecordKind::parse(kind) {
+        Some(RecordKind::Contact) => contact::validate_doc(doc),
+        Some(RecordKind::Visit) => visit::validate_doc(doc),
+        Some(RecordKind::Attachment) => attachment::validate_doc(doc),
+        Some(RecordKind::Deal) => deal::validate_doc(doc),
+        Some(RecordKind::Task) => task::validate_doc(doc),
+        Some(RecordKind::Config) => config::validate_doc(doc),
+        Some(RecordKind::Restricted) => restricted::validate_doc(doc),
+        None => Err(format!("unknown record kind {kind:?}")),
     }
 }
 
@@ -46,6 +106,7 @@ use automerge::{
     transaction::{CommitOptions, Transactable},
     ActorId, AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
 };
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Who makes a change: the signed-in user and the device's id (also its Automerge actor).
@@ -102,7 +163,7 @@ pub(crate) fn commit(
     commit_as(doc, &actor.user, action, now_ms)
 }
 
-/// Commits pending operations as `user` (the server writes as [`crate::flow::SERVER_USER`]),
+/// Commits pending operations as `user` (the server writes as [`config::SERVER_USER`]),
 /// with the message every change carries ([`ChangeMessage`]); `None` if nothing changed.
 pub(crate) fn commit_as(
     doc: &mut AutoCommit,

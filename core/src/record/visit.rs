@@ -3,7 +3,7 @@
 use super::{check_text, get_f64, get_i64, get_str};
 use crate::error::{Error, Result};
 use automerge::AutoCommit;
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -103,11 +103,7 @@ pub struct VisitFilter {
     pub limit: Option<u32>,
 }
 
-/// Parses a `YYYY-MM-DD` date, naming `field` when it is not one.
-pub(crate) fn parse_day(field: &str, value: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .map_err(|_| Error::validation(field, value, "expected a date like 2026-11-23"))
-}
+pub(crate) use crate::calendar::parse_day;
 
 /// Parses an RFC 3339 time, naming `field` when it is not one.
 pub(crate) fn parse_time(field: &str, value: &str) -> Result<DateTime<FixedOffset>> {

@@ -6,7 +6,8 @@
 //! upload state: `pending` until the sync client has sent all of it, then `uploaded`; the number
 //! of bytes the server has acknowledged is kept so that an interrupted upload resumes there.
 
-use super::{write_record, RecordKind, Store};
+use super::records::write_record;
+use super::{RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::record::attachment::{self, Attachment, NewAttachment};
 use crate::record::{commit, new_doc, rfc3339_ms};
@@ -182,7 +183,7 @@ impl Store {
         doc.put(ROOT, "user", self.actor.user.as_str())?;
         doc.put(ROOT, "created_at", rfc3339_ms(now))?;
         commit(&mut doc, &self.actor, "attach", now);
-        let w = write_record(&tx, None, &id, "attachment", &mut doc, Some(&[]))?;
+        let w = write_record(&tx, None, &id, RecordKind::Attachment, &mut doc, Some(&[]))?;
         let a = attachment::from_doc(&id, &doc, w.updated_at, w.sync_state);
         project(&tx, w.rid, &a)?;
         tx.commit()?;

@@ -18,7 +18,8 @@
 use super::contacts::{self, project};
 use super::dedup::find;
 use super::pool::Pool;
-use super::{insert_record, load_record, write_record, RecordKind, Store};
+use super::records::{insert_record, load_record, write_record};
+use super::{RecordKind, Store};
 use crate::dedup::{DupReason, Duplicate, SCORE_EMAIL, SCORE_NAME_EXACT, SCORE_PHONE};
 use crate::error::{Error, Result};
 use crate::import::read;
@@ -172,7 +173,14 @@ fn enrich_contact(
     if commit(&mut doc, actor, "import_merge", now).is_none() {
         return Ok(());
     }
-    let w = write_record(tx, Some(rid), id, "contact", &mut doc, Some(&before))?;
+    let w = write_record(
+        tx,
+        Some(rid),
+        id,
+        RecordKind::Contact,
+        &mut doc,
+        Some(&before),
+    )?;
     let c = contact::from_doc(id, &doc, w.updated_at, w.sync_state);
     project(tx, rid, &c, true)
 }
@@ -462,9 +470,17 @@ fn write_chunk(
     }
     let (now_text, now_ms) = now;
     let mut search: Vec<(i64, String)> = Vec::with_capacity(prepared.len());
-    super::scope::require_write(tx, "contact", None)?;
+    super::scope::require_write(tx, RecordKind::Contact, None)?;
     for p in prepared {
-        let rid = insert_record(tx, &p.id, "contact", &p.doc, &p.heads, "local", now_text)?;
+        let rid = insert_record(
+            tx,
+            &p.id,
+            RecordKind::Contact,
+            &p.doc,
+            &p.heads,
+            "local",
+            now_text,
+        )?;
         contacts::project_row(tx, rid, &p.contact)?;
         search.push((rid, p.tokens));
         keys.extend(p.keys.into_iter().map(|key| (key, rid)));

@@ -1,8 +1,11 @@
 //! Contact reads and writes. Each write is one transaction: document, projection, search tokens
 //! and outbox together.
 
+use super::dedup::{find, query_keys, AddedContact};
+use super::records::{load_record, write_record};
 use super::search::{self, parse_query};
-use super::{load_record, write_record, ListOptions, RecordKind, SearchOptions, Store};
+use super::{ListOptions, RecordKind, SearchOptions, Store};
+use crate::dedup::DupQuery;
 use crate::error::{Error, Result};
 use crate::record::contact::{
     self, Contact, ContactFields, ContactPatch, ContactStatus, NewContact,
@@ -100,7 +103,7 @@ pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool
             .execute([rid])?;
     }
     index_search(tx, rid, &tokens(c))?;
-    super::merge::project_merge_state(tx, rid, c, existed)?;
+    super::survivors::project_merge_state(tx, rid, c, existed)?;
     super::dedup::index_keys(tx, rid, c, existed)?;
     Ok(())
 }
@@ -180,6 +183,27 @@ pub(crate) fn get(conn: &Connection, id: &str) -> Result<Contact> {
 }
 
 impl Store {
+    /// Creates a contact like [`Store::add_contact`] and returns it with the likely duplicates
+    /// that existed before it, so the app can offer to merge.
+    pub fn add_contact_checked(&mut self, new: NewContact) -> Result<AddedContact> {
+        self.guard()?;
+        let started = std::time::Instant::now();
+        let query = DupQuery {
+            name: Some(new.name.clone()),
+            company: new.company.clone(),
+            phones: new.phones.clone(),
+            emails: new.emails.clone(),
+        };
+        let contact = self.add_contact(new)?;
+        let keys = query_keys(&query, self.region);
+        let duplicates = self.ctx(find(&self.conn, &keys, Some(&contact.id)))?;
+        self.note_action("contact.quick_create", started);
+        Ok(AddedContact {
+            contact,
+            duplicates,
+        })
+    }
+
     /// Creates a contact. Phones are normalized to E.164 and emails lower-cased; an invalid value
     /// is refused naming the field, and nothing is written.
     pub fn add_contact(&mut self, new: NewContact) -> Result<Contact> {
@@ -204,7 +228,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let w = write_record(&tx, None, &id, "contact", &mut doc, Some(&[]))?;
+        let w = write_record(&tx, None, &id, RecordKind::Contact, &mut doc, Some(&[]))?;
         let c = contact::from_doc(&id, &doc, w.updated_at, w.sync_state);
         project(&tx, w.rid, &c, false)?;
         tx.commit()?;
@@ -333,7 +357,14 @@ impl Store {
         if commit(&mut doc, &self.actor, action, Self::now_ms()).is_none() {
             return get(&tx, id);
         }
-        let w = write_record(&tx, Some(rid), id, "contact", &mut doc, Some(&before))?;
+        let w = write_record(
+            &tx,
+            Some(rid),
+            id,
+            RecordKind::Contact,
+            &mut doc,
+            Some(&before),
+        )?;
         let c = contact::from_doc(id, &doc, w.updated_at, w.sync_state);
         project(&tx, rid, &c, true)?;
         tx.commit()?;

@@ -2,13 +2,15 @@
 //! the target stage's gate is not met.
 
 use super::evidence::{EvidenceSource, StoreEvidence};
-use super::{load_record, write_record, RecordKind, Store};
+use super::records::{load_record, write_record};
+use super::{RecordKind, Store};
+use crate::access::restricted_id;
 use crate::error::{Error, Result};
 use crate::flow::{self, EvidenceFacts, MissingEvidence};
 use crate::record::deal::{self, Deal, DealFilter, NewDeal};
 use crate::record::history::HistoryEntry;
 use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms};
-use automerge::{transaction::Transactable, ROOT};
+use automerge::{transaction::Transactable, AutoCommit, ROOT};
 use chrono::{DateTime, FixedOffset};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -140,12 +142,19 @@ fn change_deal(
     f(&mut doc)?;
     if commit(&mut doc, actor, action, ms).is_none() {
         // The deal's document did not change; restricted fields written in `tx` may have.
-        super::restricted::refresh_parent(&tx, id)?;
+        refresh_parent(&tx, id)?;
         let d = get(&tx, id)?;
         tx.commit()?;
         return Ok(d);
     }
-    let w = write_record(&tx, Some(rid), id, "deal", &mut doc, Some(&before))?;
+    let w = write_record(
+        &tx,
+        Some(rid),
+        id,
+        RecordKind::Deal,
+        &mut doc,
+        Some(&before),
+    )?;
     let d = deal::from_doc(id, &doc, w.updated_at, w.sync_state);
     let d = project(&tx, rid, &d)?;
     tx.commit()?;
@@ -184,6 +193,62 @@ fn refusal(check: &StageCheck) -> Error {
     Error::validation("stage", check.stage.clone(), reason)
 }
 
+/// Rebuilds a restricted document's projection row, then the row of the deal it belongs to (a
+/// restricted document may arrive before or after its deal; whichever comes second rebuilds the
+/// deal's row, so the row always shows what the device holds).
+/// A document that is not a valid restricted field (or not stored under its field's id) is kept
+/// but shows nowhere.
+pub(crate) fn project_restricted(
+    tx: &Transaction<'_>,
+    rid: i64,
+    id: &str,
+    doc: &AutoCommit,
+) -> Result<()> {
+    // Only the document stored under the field's own id speaks for it: another one claiming the
+    // same field is kept but ignored.
+    let valid =
+        crate::record::restricted::from_doc(doc).filter(|v| restricted_id(&v.of, &v.field) == id);
+    let Some(v) = valid else {
+        // No longer a valid restricted field (a newer build's change?): it shows nowhere, and
+        // the record it belonged to stops showing it.
+        let of: Option<String> = tx
+            .prepare_cached("DELETE FROM restricted_values WHERE rid = ?1 RETURNING of")?
+            .query_row([rid], |r| r.get(0))
+            .optional()?;
+        if let Some(of) = of {
+            refresh_parent(tx, &of)?;
+        }
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT INTO restricted_values(rid, of, field, value) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT(rid) DO UPDATE SET of = excluded.of, field = excluded.field, value = excluded.value",
+    )?
+    .execute(params![rid, v.of, v.field, v.value])?;
+    refresh_parent(tx, &v.of)
+}
+
+/// Rebuilds the row of record `of` (a deal) from its document and the restricted values held
+/// now; nothing when the device does not have it.
+pub(crate) fn refresh_parent(tx: &Transaction<'_>, of: &str) -> Result<()> {
+    let row: Option<(i64, Vec<u8>, String, String)> = tx
+        .prepare_cached(
+            "SELECT rid, doc, updated_at, sync_state FROM records WHERE id = ?1 AND kind = 'deal'",
+        )?
+        .query_row([of], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((rid, bytes, updated_at, sync_state)) = row else {
+        return Ok(());
+    };
+    let doc = AutoCommit::load(&bytes).map_err(|e| Error::Document {
+        id: of.to_string(),
+        reason: e.to_string(),
+    })?;
+    let d = deal::from_doc(of, &doc, updated_at, sync_state);
+    project(tx, rid, &d)?;
+    Ok(())
+}
+
 impl Store {
     /// Creates a deal with a contact, in the pipeline's first stage (or `stage`, if its gate
     /// passes).
@@ -198,7 +263,7 @@ impl Store {
     fn add_deal_inner(&mut self, mut new: NewDeal, now: DateTime<FixedOffset>) -> Result<Deal> {
         new.validate()?;
         let restricted = new.restricted();
-        let config = self.flow_config()?;
+        let config = self.ctx(super::settings::flow_config(&self.conn))?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -255,7 +320,7 @@ impl Store {
         doc.put(ROOT, "created_at", rfc3339_ms(ms))?;
         doc.put(ROOT, "stage_changed_at", rfc3339_ms(ms))?;
         commit(&mut doc, &self.actor, "create", ms);
-        let w = write_record(&tx, None, &id, "deal", &mut doc, Some(&[]))?;
+        let w = write_record(&tx, None, &id, RecordKind::Deal, &mut doc, Some(&[]))?;
         // Restricted fields: a document each, in the same transaction, queued after the deal.
         for (field, value) in restricted {
             if value.is_some() {
@@ -281,7 +346,7 @@ impl Store {
         self.guard()?;
         let run = || -> Result<Vec<Deal>> {
             if let Some(stage) = &filter.stage {
-                let config = self.flow_config()?;
+                let config = self.ctx(super::settings::flow_config(&self.conn))?;
                 if config.stage(stage).is_none() {
                     let held: bool = self
                         .conn
@@ -308,7 +373,7 @@ impl Store {
     pub fn check_deal_stage(&self, id: &str, stage: &str) -> Result<StageCheck> {
         self.guard()?;
         let run = || -> Result<StageCheck> {
-            let config = self.flow_config()?;
+            let config = self.ctx(super::settings::flow_config(&self.conn))?;
             let deal = get(&self.conn, id)?;
             let facts = StoreEvidence::new(&self.conn).facts(&deal)?;
             Ok(check_stage(
@@ -339,7 +404,7 @@ impl Store {
         now: DateTime<FixedOffset>,
     ) -> Result<Deal> {
         let stage = stage.trim();
-        let config = self.flow_config()?;
+        let config = self.ctx(super::settings::flow_config(&self.conn))?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -435,6 +500,49 @@ impl Store {
     /// Now, in the machine's local offset.
     pub(crate) fn local_now() -> DateTime<FixedOffset> {
         chrono::Local::now().fixed_offset()
+    }
+}
+
+impl Store {
+    /// Sets a restricted field of a deal (`amount`, `discount` or `contract_amount`); `None`
+    /// clears it. The value lives in a document of its own, so it reaches only devices whose
+    /// user may read the field. Refused with [`Error::Permission`] when the user's role may not
+    /// write it (once the server has said), and naming `field` or the value when invalid.
+    pub fn set_deal_field(
+        &mut self,
+        deal_id: &str,
+        field: &str,
+        value: Option<f64>,
+    ) -> Result<crate::Deal> {
+        self.guard()?;
+        let field = field.trim();
+        crate::record::restricted::check_field("deal", field)?;
+        if let Some(v) = value {
+            crate::record::restricted::check_value(field, v)?;
+        }
+        let run = |store: &mut Store| -> Result<crate::Deal> {
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let deal = get(&tx, deal_id.trim())?;
+            super::restricted::put(
+                &tx,
+                &store.actor,
+                &deal.id,
+                field,
+                value,
+                "edit",
+                Self::now_ms(),
+            )?;
+            refresh_parent(&tx, &deal.id)?;
+            let d = get(&tx, &deal.id)?;
+            tx.commit()?;
+            Ok(d)
+        };
+        let r = run(self);
+        let d = self.ctx(r)?;
+        self.notify(super::RecordKind::Deal, &d.id);
+        Ok(d)
     }
 }
 

@@ -6,8 +6,8 @@ use crate::dedup::keys::{self, NameMatch};
 use crate::dedup::{self, DupQuery, DupReason, Duplicate};
 use crate::error::Result;
 use crate::normalize::{self, Region};
-use crate::record::contact::{Contact, NewContact};
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use crate::record::contact::Contact;
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -52,14 +52,7 @@ pub(crate) fn insert_keys(tx: &Transaction<'_>, rid: i64, keys: &[String]) -> Re
 
 /// Indexes the match keys of contacts stored before the index existed (once, on open).
 pub(crate) fn backfill_keys(conn: &mut Connection) -> Result<()> {
-    let done: Option<String> = conn
-        .query_row(
-            "SELECT value FROM sync_state WHERE key = ?1",
-            [KEY_INDEXED],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if done.is_some() {
+    if super::settings::get(conn, KEY_INDEXED)?.is_some() {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -85,10 +78,7 @@ pub(crate) fn backfill_keys(conn: &mut Connection) -> Result<()> {
             }
         }
     }
-    tx.execute(
-        "INSERT INTO sync_state(key, value) VALUES (?1, '1')",
-        [KEY_INDEXED],
-    )?;
+    super::settings::set(&tx, KEY_INDEXED, "1")?;
     tx.commit()?;
     Ok(())
 }
@@ -205,26 +195,5 @@ impl Store {
             normalize::email("emails", e)?;
         }
         self.find_duplicates(query)
-    }
-
-    /// Creates a contact like [`Store::add_contact`] and returns it with the likely duplicates
-    /// that existed before it, so the app can offer to merge.
-    pub fn add_contact_checked(&mut self, new: NewContact) -> Result<AddedContact> {
-        self.guard()?;
-        let started = std::time::Instant::now();
-        let query = DupQuery {
-            name: Some(new.name.clone()),
-            company: new.company.clone(),
-            phones: new.phones.clone(),
-            emails: new.emails.clone(),
-        };
-        let contact = self.add_contact(new)?;
-        let keys = query_keys(&query, self.region);
-        let duplicates = self.ctx(find(&self.conn, &keys, Some(&contact.id)))?;
-        self.note_action("contact.quick_create", started);
-        Ok(AddedContact {
-            contact,
-            duplicates,
-        })
     }
 }

@@ -15,7 +15,7 @@
 //! The marker assumes one store open on a file at a time (as the apps do): a second store
 //! opened on the same file while the first is open counts one unclean shutdown.
 
-use super::sync::get_setting;
+use super::settings;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::sync::protocol::{
@@ -100,15 +100,11 @@ pub fn failure_reason(e: &Error) -> String {
 /// At open, inside the open transaction: whether the last session ended without closing
 /// (then an event is recorded), and sets the marker for this session.
 pub(crate) fn opened(tx: &Transaction<'_>, now_ms: i64) -> Result<bool> {
-    let unclean = get_setting(tx, KEY_OPEN_MARKER)?.is_some();
+    let unclean = settings::get(tx, KEY_OPEN_MARKER)?.is_some();
     if unclean {
         insert_event(tx, now_ms, KIND_CRASH, "", 0)?;
     }
-    tx.prepare_cached(
-        "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    )?
-    .execute(params![KEY_OPEN_MARKER, now_ms.to_string()])?;
+    settings::set(tx, KEY_OPEN_MARKER, &now_ms.to_string())?;
     Ok(unclean)
 }
 
@@ -164,7 +160,7 @@ fn insert_event(tx: &Transaction<'_>, at_ms: i64, kind: &str, name: &str, ms: u6
 }
 
 fn prune(tx: &Transaction<'_>, now_ms: i64) -> Result<()> {
-    let sent: i64 = get_setting(tx, KEY_SENT_SEQ)?
+    let sent: i64 = settings::get(tx, KEY_SENT_SEQ)?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let cutoff = now_ms - KEEP_DAYS * 24 * 3600 * 1000;
@@ -256,9 +252,7 @@ impl Store {
     /// Clears the open marker (a clean close); called when the store is dropped.
     pub(crate) fn close_experience(&self) -> Result<()> {
         self.flush_experience()?;
-        self.conn
-            .prepare_cached("DELETE FROM sync_state WHERE key = ?1")?
-            .execute([KEY_OPEN_MARKER])?;
+        settings::remove(&self.conn, KEY_OPEN_MARKER)?;
         Ok(())
     }
 
@@ -349,7 +343,7 @@ impl Store {
     }
 
     fn sent_seq(&self) -> Result<i64> {
-        Ok(get_setting(&self.conn, KEY_SENT_SEQ)?
+        Ok(settings::get(&self.conn, KEY_SENT_SEQ)?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0))
     }
@@ -395,15 +389,11 @@ impl Store {
             let tx = store
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let sent: i64 = get_setting(&tx, KEY_SENT_SEQ)?
+            let sent: i64 = settings::get(&tx, KEY_SENT_SEQ)?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             if acked > sent {
-                tx.prepare_cached(
-                    "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                )?
-                .execute(params![KEY_SENT_SEQ, acked.to_string()])?;
+                settings::set(&tx, KEY_SENT_SEQ, &acked.to_string())?;
             }
             prune(&tx, Self::now_ms())?;
             tx.commit()?;

@@ -1,7 +1,9 @@
 //! Field workflows in the store: the tenant's flow settings, verified check-ins (verdict, first
 //! check-in locating the customer), the rep's "today" list and the manager's alerts.
 
-use super::{contacts, deals, tasks, write_record, RecordKind, Store};
+use super::records::write_record;
+use super::settings::{flow_config as config, Table, KEY_FLOW_CONFIG};
+use super::{contacts, deals, tasks, RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::flow::{self, FlowConfig, Verdict, VerdictInput, VisitCheck};
 use crate::record::contact::{self, Contact, ContactStatus};
@@ -11,11 +13,10 @@ use crate::record::visit::{parse_day, CheckIn, Visit};
 use crate::record::{commit, Actor};
 use automerge::{transaction::Transactable, AutoCommit, ROOT};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone};
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-const KEY_CONFIG: &str = "config";
 const KEY_CLOCK: &str = "clock_ref";
 
 /// A check-in with its verdict.
@@ -82,32 +83,6 @@ pub struct Alert {
     pub detail: String,
 }
 
-fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT value FROM flow_settings WHERE key = ?1")?
-        .query_row([key], |r| r.get(0))
-        .optional()?)
-}
-
-fn set_setting(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO flow_settings(key, value) VALUES (?1, ?2) \
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    )?
-    .execute([key, value])?;
-    Ok(())
-}
-
-pub(crate) fn config(conn: &Connection) -> Result<FlowConfig> {
-    match get_setting(conn, KEY_CONFIG)? {
-        None => Ok(FlowConfig::default()),
-        Some(json) => serde_json::from_str(&json).map_err(|e| Error::Document {
-            id: "flow config".into(),
-            reason: e.to_string(),
-        }),
-    }
-}
-
 /// A number held in a contact's extra field (`"22.54"`).
 fn extra_f64(c: &Contact, key: &str) -> Option<f64> {
     c.extra
@@ -132,8 +107,9 @@ pub(crate) fn judge_check_in(
     device_time: DateTime<FixedOffset>,
     mock_location: bool,
 ) -> Result<VisitCheck> {
-    let reference: Option<ClockReference> =
-        get_setting(conn, KEY_CLOCK)?.and_then(|j| serde_json::from_str(&j).ok());
+    let reference: Option<ClockReference> = Table::Flow
+        .get(conn, KEY_CLOCK)?
+        .and_then(|j| serde_json::from_str(&j).ok());
     let clock_skew_ms = match (reference, c.elapsed_ms) {
         // A smaller monotonic reading means the phone rebooted since: nothing to compare.
         (Some(r), Some(e)) if e >= r.elapsed_ms => {
@@ -273,7 +249,8 @@ pub(crate) fn fill_contact(
     if !locate && address.is_none() {
         return Ok(Filled::default());
     }
-    let (rid, mut doc, _) = super::load_record(tx, RecordKind::Contact, &contact.id, actor)?;
+    let (rid, mut doc, _) =
+        super::records::load_record(tx, RecordKind::Contact, &contact.id, actor)?;
     let before = doc.get_heads();
     if locate {
         doc.put(ROOT, "lat", visit.lat.to_string())?;
@@ -289,7 +266,7 @@ pub(crate) fn fill_contact(
         tx,
         Some(rid),
         &contact.id,
-        "contact",
+        RecordKind::Contact,
         &mut doc,
         Some(&before),
     )?;
@@ -307,7 +284,7 @@ pub(crate) fn project_config(tx: &Transaction<'_>, doc: &AutoCommit) -> Result<(
     let config = flow::config_of_doc(doc);
     if config.validate().is_ok() {
         let json = serde_json::to_string(&config).unwrap_or_default();
-        set_setting(tx, KEY_CONFIG, &json)?;
+        Table::Flow.set(tx, KEY_FLOW_CONFIG, &json)?;
     }
     Ok(())
 }
@@ -367,7 +344,7 @@ impl Store {
         })?;
         let run = |conn: &mut Connection| -> Result<()> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            set_setting(&tx, KEY_CONFIG, &json)?;
+            Table::Flow.set(&tx, KEY_FLOW_CONFIG, &json)?;
             tx.commit()?;
             Ok(())
         };
@@ -407,7 +384,7 @@ impl Store {
         let json = serde_json::to_string(&reference).unwrap_or_default();
         let run = |conn: &mut Connection| -> Result<()> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            set_setting(&tx, KEY_CLOCK, &json)?;
+            Table::Flow.set(&tx, KEY_CLOCK, &json)?;
             tx.commit()?;
             Ok(())
         };
@@ -419,28 +396,9 @@ impl Store {
     pub fn last_server_time_ms(&self) -> Result<Option<i64>> {
         self.guard()?;
         Ok(
-            super::sync::get_setting(&self.conn, super::sync::KEY_SERVER_TIME)?
+            super::settings::get(&self.conn, super::settings::KEY_SERVER_TIME)?
                 .and_then(|v| v.parse().ok()),
         )
-    }
-
-    /// Checks in at a contact and judges the check-in (`mock_location` is the platform's flag).
-    /// A customer without a location gets this check-in's position, in the same transaction.
-    pub fn check_in_verified(
-        &mut self,
-        check_in: CheckIn,
-        mock_location: bool,
-    ) -> Result<VerifiedVisit> {
-        self.guard()?;
-        let started = std::time::Instant::now();
-        let r = self.check_in_inner(check_in, mock_location);
-        let v = self.ctx(r)?;
-        self.note_action("visit.check_in", started);
-        self.notify(RecordKind::Visit, &v.visit.id);
-        if v.contact_located || v.address_filled.is_some() {
-            self.notify(RecordKind::Contact, &v.visit.contact_id);
-        }
-        Ok(v)
     }
 
     /// The verdict of a visit (`None` for a visit made before verdicts existed).
@@ -448,7 +406,7 @@ impl Store {
         self.guard()?;
         let run = || -> Result<Option<VisitCheck>> {
             let (_, doc, _) =
-                super::load_record(&self.conn, RecordKind::Visit, visit_id, &self.actor)?;
+                super::records::load_record(&self.conn, RecordKind::Visit, visit_id, &self.actor)?;
             Ok(read_check(&doc))
         };
         self.ctx(run())

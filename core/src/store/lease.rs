@@ -21,7 +21,7 @@
 //! Setting the device's clock back does not extend a lease: the latest time seen since the
 //! last sync is remembered and used when the clock goes backwards.
 
-use super::sync::{get_setting, KEY_LAST_SYNC};
+use super::settings::{self, KEY_LAST_SYNC};
 use super::Store;
 use crate::error::{Error, Result};
 use rusqlite::TransactionBehavior;
@@ -86,8 +86,8 @@ pub enum LeaseState {
 /// A sync completed inside `tx`: the lease starts again from its time, whatever clock values
 /// were seen before.
 pub(crate) fn renewed(tx: &rusqlite::Transaction<'_>) -> Result<()> {
-    tx.prepare_cached("DELETE FROM sync_state WHERE key IN (?1, ?2)")?
-        .execute([KEY_CLOCK_MAX, KEY_LEASE_WIPED])?;
+    settings::remove(tx, KEY_CLOCK_MAX)?;
+    settings::remove(tx, KEY_LEASE_WIPED)?;
     Ok(())
 }
 
@@ -106,11 +106,7 @@ pub(crate) fn apply_tenant_policy(
         (KEY_TENANT_LEASE_MS, lease_ms),
         (KEY_TENANT_GRACE_MS, grace_ms),
     ] {
-        tx.prepare_cached(
-            "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        )?
-        .execute(rusqlite::params![key, value.to_string()])?;
+        settings::set(tx, key, &value.to_string())?;
     }
     Ok(())
 }
@@ -125,6 +121,12 @@ fn days(ms: i64) -> String {
     format!("{}", (d * 1000.0).round() / 1000.0)
 }
 
+/// Milliseconds since the epoch on the device clock: the one reading of the system clock in the
+/// store (the lease's default [`Clock`] and every write's time).
+pub(crate) fn system_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// Where a store reads the time for its lease: the system clock, or one a test gives.
 #[derive(Clone)]
 pub struct Clock(std::sync::Arc<dyn Fn() -> i64 + Send + Sync>);
@@ -132,9 +134,7 @@ pub struct Clock(std::sync::Arc<dyn Fn() -> i64 + Send + Sync>);
 impl Clock {
     /// The device's clock.
     pub fn system() -> Clock {
-        Clock(std::sync::Arc::new(|| {
-            chrono::Utc::now().timestamp_millis()
-        }))
+        Clock(std::sync::Arc::new(system_ms))
     }
 
     /// A clock that always says `ms` (ms since the epoch), for tests.
@@ -212,11 +212,7 @@ impl Store {
                 (KEY_LEASE_MS, policy.lease_ms),
                 (KEY_GRACE_MS, policy.grace_ms),
             ] {
-                tx.execute(
-                    "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    rusqlite::params![key, value.to_string()],
-                )?;
+                settings::set(&tx, key, &value.to_string())?;
             }
             tx.commit()?;
             Ok(())
@@ -254,8 +250,13 @@ impl Store {
     }
 
     fn setting_ms(&self, key: &str) -> Result<Option<i64>> {
-        let r = get_setting(&self.conn, key).map(|v| v.and_then(|v| v.parse().ok()));
+        let r = settings::get(&self.conn, key).map(|v| v.and_then(|v| v.parse().ok()));
         self.ctx(r)
+    }
+
+    /// The clock this store checks its lease at ([`crate::StoreOptions::clock`]).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Enforces the lease at the store's clock ([`crate::StoreOptions::clock`]), as every read
@@ -280,10 +281,10 @@ impl Store {
 
     /// The state, and the effective time and last sync it was computed from.
     fn lease_at(&self, now_ms: i64) -> Result<(LeaseState, i64, Option<String>)> {
-        let Some(last_sync) = get_setting(&self.conn, KEY_LAST_SYNC)? else {
+        let Some(last_sync) = settings::get(&self.conn, KEY_LAST_SYNC)? else {
             // The wipe removed the last sync time; a new sync (after signing in again) sets it
             // and the lease starts afresh.
-            return Ok(match get_setting(&self.conn, KEY_LEASE_WIPED)? {
+            return Ok(match settings::get(&self.conn, KEY_LEASE_WIPED)? {
                 Some(at) => (LeaseState::Wiped { at }, now_ms, None),
                 None => (LeaseState::Unleased, now_ms, None),
             });
@@ -294,7 +295,7 @@ impl Store {
                 id: "sync_state.last_sync_at".into(),
                 reason: format!("not an RFC 3339 time: {e}"),
             })?;
-        let seen_max = get_setting(&self.conn, KEY_CLOCK_MAX)?.and_then(|v| {
+        let seen_max = settings::get(&self.conn, KEY_CLOCK_MAX)?.and_then(|v| {
             let (ms, for_sync) = v.split_once(' ')?;
             (for_sync == last_sync).then(|| ms.parse::<i64>().ok())?
         });
@@ -338,12 +339,8 @@ impl Store {
                 if now >= wipes_at_ms {
                     self.wipe_data()?;
                     let at = rfc3339(now);
-                    let r = self.conn.execute(
-                        "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
-                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        rusqlite::params![KEY_LEASE_WIPED, at],
-                    );
-                    self.ctx(r.map_err(Error::from))?;
+                    let r = settings::set(&self.conn, KEY_LEASE_WIPED, &at);
+                    self.ctx(r)?;
                     return Err(Error::Locked {
                         reason: format!(
                             "not synced since {}: the lease and its grace period expired, local data was wiped",
@@ -367,18 +364,14 @@ impl Store {
     /// Stores the latest time seen since `last_sync` when it moved forward by a minute or more
     /// (one small write at most a minute apart).
     fn remember_clock(&self, now: i64, last_sync: &str) -> Result<()> {
-        let stored = get_setting(&self.conn, KEY_CLOCK_MAX)?.and_then(|v| {
+        let stored = settings::get(&self.conn, KEY_CLOCK_MAX)?.and_then(|v| {
             let (ms, for_sync) = v.split_once(' ')?;
             (for_sync == last_sync).then(|| ms.parse::<i64>().ok())?
         });
         if stored.is_some_and(|m| now < m + 60_000) {
             return Ok(());
         }
-        let r = self.conn.execute(
-            "INSERT INTO sync_state(key, value) VALUES (?1, ?2) \
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            rusqlite::params![KEY_CLOCK_MAX, format!("{now} {last_sync}")],
-        );
-        self.ctx(r.map(|_| ()).map_err(Error::from))
+        let r = settings::set(&self.conn, KEY_CLOCK_MAX, &format!("{now} {last_sync}"));
+        self.ctx(r)
     }
 }

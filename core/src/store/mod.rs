@@ -10,6 +10,7 @@
 pub(crate) mod attachments;
 #[cfg(feature = "import")]
 pub(crate) mod bulk;
+pub(crate) mod conflicts;
 pub(crate) mod contacts;
 pub(crate) mod deals;
 pub mod dedup;
@@ -21,26 +22,31 @@ pub mod lease;
 pub(crate) mod merge;
 #[cfg(feature = "import")]
 pub(crate) mod pool;
+pub(crate) mod projections;
 pub(crate) mod purge;
+pub(crate) mod records;
 pub(crate) mod rejections;
 pub(crate) mod restricted;
 pub(crate) mod schema;
 pub mod scope;
 pub(crate) mod search;
+pub(crate) mod settings;
+pub(crate) mod survivors;
 pub mod sync;
 pub(crate) mod tasks;
 pub(crate) mod visits;
+pub(crate) mod wipe;
 
 use crate::error::{Error, Result};
 use crate::normalize::Region;
 use crate::record::Actor;
-use automerge::AutoCommit;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use crate::record::RecordKind;
 pub use attachments::{sha256_hex, BlobInfo};
 pub use encryption::{encrypt_file, StoreKey};
 pub use purge::ScopeReconcile;
@@ -73,35 +79,6 @@ impl Default for StoreOptions {
     }
 }
 
-/// What kind of record changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordKind {
-    /// A contact.
-    Contact,
-    /// A visit.
-    Visit,
-    /// An attachment (a scan or file linked to a contact).
-    Attachment,
-    /// A deal.
-    Deal,
-    /// A task (follow-up or planned visit).
-    Task,
-}
-
-impl RecordKind {
-    /// `contact`, `visit`, `attachment`, `deal` or `task`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RecordKind::Contact => "contact",
-            RecordKind::Visit => "visit",
-            RecordKind::Attachment => "attachment",
-            RecordKind::Deal => "deal",
-            RecordKind::Task => "task",
-        }
-    }
-}
-
 /// Where a change came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,7 +89,8 @@ pub enum ChangeOrigin {
     Sync,
 }
 
-/// A record that changed, for the UI to refresh.
+/// A record that changed, for the UI to refresh. Its kind is one the app shows: never
+/// `config`, and a restricted field's change is told as its deal's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordChange {
     /// The record's kind.
@@ -164,7 +142,7 @@ pub struct StoreStatus {
     /// Changes the server refused, with its reason, newest last (the last
     /// 200). Each was undone on this device: its fields are back at the
     /// server's value, or the record was removed when the server refused the record itself.
-    pub rejected: Vec<sync::RejectedChange>,
+    pub rejected: Vec<rejections::RejectedChange>,
     /// The sync server this store talks to, once set.
     pub server: Option<String>,
     /// The last server log position applied.
@@ -247,7 +225,7 @@ impl Checkpointer {
                         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
                         if scrub_pending.load(std::sync::atomic::Ordering::Acquire) {
                             // Completes once no reader holds an old snapshot.
-                            if purge::checkpoint_truncate(&conn).unwrap_or(false) {
+                            if wipe::checkpoint_truncate(&conn).unwrap_or(false) {
                                 scrub_pending.store(false, std::sync::atomic::Ordering::Release);
                             }
                         } else if size > CHECKPOINT_WAL_BYTES {
@@ -291,6 +269,13 @@ impl std::fmt::Debug for Store {
             .field("actor", &self.actor)
             .finish()
     }
+}
+
+/// Locks a shared store (or anything else behind a mutex) even if a panicking thread poisoned
+/// it: every action commits as one SQLite transaction, so a call cut short by a panic leaves
+/// nothing half-written behind.
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What the first bytes of a database file say about it.
@@ -447,21 +432,12 @@ impl Store {
         dedup::backfill_keys(&mut conn)?;
         let device = {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let existing: Option<String> = tx
-                .query_row(
-                    "SELECT value FROM sync_state WHERE key = 'device_id'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let existing = settings::get(&tx, settings::KEY_DEVICE_ID)?;
             let device = match existing {
                 Some(d) => d,
                 None => {
                     let d = uuid::Uuid::now_v7().to_string();
-                    tx.execute(
-                        "INSERT INTO sync_state(key, value) VALUES ('device_id', ?1)",
-                        [&d],
-                    )?;
+                    settings::set(&tx, settings::KEY_DEVICE_ID, &d)?;
                     d
                 }
             };
@@ -477,7 +453,7 @@ impl Store {
         }
         // A purge whose scrub had not finished when the app last stopped: finish it now, or
         // leave it to the checkpoint thread while another connection still reads.
-        if purge::scrub_left_over(&mut conn)? {
+        if wipe::scrub_left_over(&mut conn)? {
             if let Some(c) = &checkpointer {
                 c.scrub.store(true, std::sync::atomic::Ordering::Release);
             }
@@ -600,7 +576,7 @@ impl Store {
     }
 
     fn now_ms() -> i64 {
-        chrono::Utc::now().timestamp_millis()
+        lease::system_ms()
     }
 
     /// An overview: counts, outbox length, file and size.
@@ -640,7 +616,7 @@ impl Store {
                 |r| r.get(0),
             )?;
             let rejected = rejections::notices(&self.conn)?;
-            let setting = |key: &str| sync::get_setting(&self.conn, key);
+            let setting = |key: &str| settings::get(&self.conn, key);
             let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
             let size_bytes = size(self.path.clone())
                 + size(PathBuf::from(format!("{}-wal", self.path.display())));
@@ -655,129 +631,13 @@ impl Store {
                 sync_states,
                 outbox_len: outbox_len.max(0) as u64,
                 rejected,
-                server: setting(sync::KEY_SERVER)?,
-                cursor: setting(sync::KEY_CURSOR)?
+                server: setting(settings::KEY_SERVER)?,
+                cursor: setting(settings::KEY_CURSOR)?
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(0),
-                last_sync_at: setting(sync::KEY_LAST_SYNC)?,
+                last_sync_at: setting(settings::KEY_LAST_SYNC)?,
             })
         };
         self.ctx(run())
     }
-}
-
-/// What [`write_record`] wrote: everything a projection needs besides the document.
-pub(crate) struct Written {
-    /// The record's row id.
-    pub rid: i64,
-    /// The latest change time in the document (RFC 3339).
-    pub updated_at: String,
-    /// The record's sync state after the write.
-    pub sync_state: String,
-}
-
-/// Saves a record's document inside `tx`. Local writes (`heads_before` given) queue their new
-/// changes in the outbox and make a synced record `local` again; changes that came from the
-/// server (`None`) queue nothing, and a record new to this device starts `synced`.
-pub(crate) fn write_record(
-    tx: &rusqlite::Transaction<'_>,
-    rid: Option<i64>,
-    id: &str,
-    kind: &str,
-    doc: &mut AutoCommit,
-    heads_before: Option<&[automerge::ChangeHash]>,
-) -> Result<Written> {
-    let local = heads_before.is_some();
-    if local {
-        // What the user's role may not write is refused before anything is stored.
-        let field = crate::record::get_str(doc, "field");
-        scope::require_write(tx, kind, field.as_deref())?;
-    }
-    let bytes = doc.save();
-    let heads = crate::record::heads_bytes(doc);
-    let updated_at = crate::record::rfc3339_ms(crate::record::last_change_ms(doc));
-    let (rid, sync_state) = match rid {
-        None => {
-            let state = if local { "local" } else { "synced" };
-            let rid = insert_record(tx, id, kind, &bytes, &heads, state, &updated_at)?;
-            if local {
-                experience::created(tx, rid, Store::now_ms())?;
-            }
-            (rid, state.to_string())
-        }
-        Some(rid) => {
-            let state: String = tx
-                .prepare_cached(
-                    "UPDATE records SET doc = ?1, heads = ?2, updated_at = ?3, \
-                     sync_state = CASE WHEN ?5 AND sync_state = 'synced' THEN 'local' ELSE sync_state END \
-                     WHERE rid = ?4 RETURNING sync_state",
-                )?
-                .query_row(rusqlite::params![bytes, heads, updated_at, rid, local], |r| r.get(0))?;
-            (rid, state)
-        }
-    };
-    if let Some(heads_before) = heads_before {
-        let now = crate::record::rfc3339_ms(Store::now_ms());
-        for change in doc.get_changes_meta(heads_before) {
-            queue_change(tx, rid, &change.hash.0, &now)?;
-        }
-    }
-    Ok(Written {
-        rid,
-        updated_at,
-        sync_state,
-    })
-}
-
-/// Inserts a new record's row (document bytes and heads already computed); returns its row id.
-/// A record created on this device is also noted for the experience metrics
-/// ([`experience::created`]; the import notes a chunk's at once).
-pub(crate) fn insert_record(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    kind: &str,
-    doc: &[u8],
-    heads: &[u8],
-    sync_state: &str,
-    updated_at: &str,
-) -> Result<i64> {
-    tx.prepare_cached(
-        "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(rusqlite::params![id, kind, doc, heads, sync_state, updated_at])?;
-    Ok(tx.last_insert_rowid())
-}
-
-/// Queues one local change of a record for the next push, inside `tx`.
-pub(crate) fn queue_change(
-    tx: &rusqlite::Transaction<'_>,
-    rid: i64,
-    change_hash: &[u8],
-    created_at: &str,
-) -> Result<()> {
-    tx.prepare_cached("INSERT INTO outbox(rid, change_hash, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(rusqlite::params![rid, change_hash, created_at])?;
-    Ok(())
-}
-
-/// Loads a record's row id and document (with this device as actor), inside `tx`.
-pub(crate) fn load_record(
-    conn: &Connection,
-    kind: RecordKind,
-    id: &str,
-    actor: &Actor,
-) -> Result<(i64, AutoCommit, String)> {
-    let row: Option<(i64, Vec<u8>, String)> = conn
-        .prepare_cached("SELECT rid, doc, sync_state FROM records WHERE id = ?1 AND kind = ?2")?
-        .query_row(rusqlite::params![id, kind.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    let Some((rid, bytes, sync_state)) = row else {
-        return Err(Error::NotFound {
-            kind: kind.as_str(),
-            id: id.to_string(),
-        });
-    };
-    Ok((rid, crate::record::load(id, &bytes, actor)?, sync_state))
 }

@@ -13,68 +13,16 @@
 //! log is truncated (`wal_checkpoint(TRUNCATE)`); the search index keeps a deleted row's words
 //! in its segments until they are merged (`optimize`). After a purge the store runs that
 //! checkpoint. It cannot complete while another connection reads an old snapshot (one that
-//! still shows the purged rows): the purge waits [`SCRUB_WAIT`] for it, then leaves the scrub
+//! still shows the purged rows): the purge waits [`super::wipe::SCRUB_WAIT`] for it, then leaves the scrub
 //! to the checkpoint thread, which retries until it completes, and to the next open if the app
 //! stops first (a `scrub_pending` mark in `sync_state`).
 
-use super::Store;
+use super::{RecordKind, Store};
 use crate::access::{restricted_id, RESTRICTED_FIELDS};
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
-
-/// How long a purge waits for readers of an old snapshot before the checkpoint thread takes
-/// over the scrub.
-pub const SCRUB_WAIT: Duration = Duration::from_secs(1);
-
-/// The busy timeout of the store's connection outside a scrub.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// `sync_state` key set while a purge's scrub has not completed.
-const KEY_SCRUB_PENDING: &str = "scrub_pending";
-
-/// Copies the whole write-ahead log into the database file and truncates the log to zero
-/// bytes; `false` when a reader of an old snapshot (or a writer) kept it from completing
-/// within the connection's busy timeout.
-pub(crate) fn checkpoint_truncate(conn: &Connection) -> Result<bool> {
-    match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-        r.get::<_, i64>(0)
-    }) {
-        Ok(busy) => Ok(busy == 0),
-        Err(e)
-            if matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            ) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// [`checkpoint_truncate`], waiting at most [`SCRUB_WAIT`] for readers.
-fn scrub_now(conn: &Connection) -> Result<bool> {
-    conn.busy_timeout(SCRUB_WAIT)?;
-    let done = checkpoint_truncate(conn);
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    done
-}
-
-/// At open: finishes a scrub that had not completed when the store was last closed. Returns
-/// whether it is still pending (another connection reads an old snapshot).
-pub(crate) fn scrub_left_over(conn: &mut Connection) -> Result<bool> {
-    if super::sync::get_setting(conn, KEY_SCRUB_PENDING)?.is_none() {
-        return Ok(false);
-    }
-    if !scrub_now(conn)? {
-        return Ok(true);
-    }
-    conn.execute("DELETE FROM sync_state WHERE key = ?1", [KEY_SCRUB_PENDING])?;
-    Ok(false)
-}
 
 /// Drops the words of deleted rows from the search index (FTS5 keeps them in its segments
 /// until they are merged), inside `tx`.
@@ -169,7 +117,8 @@ pub(crate) fn purge_in(tx: &Transaction<'_>, ids: &[String], keep_pending: bool)
     let mut blobs: BTreeSet<String> = BTreeSet::new();
     let mut parents: BTreeSet<String> = BTreeSet::new();
     for (rid, (_, kind)) in &targets {
-        if kind == "attachment" {
+        let kind = RecordKind::parse(kind);
+        if kind == Some(RecordKind::Attachment) {
             if let Some(b) = tx
                 .prepare_cached("SELECT blob FROM attachments WHERE rid = ?1")?
                 .query_row([rid], |r| r.get::<_, String>(0))
@@ -178,7 +127,7 @@ pub(crate) fn purge_in(tx: &Transaction<'_>, ids: &[String], keep_pending: bool)
                 blobs.insert(b);
             }
         }
-        if kind == crate::access::RESTRICTED_KIND {
+        if kind == Some(RecordKind::Restricted) {
             if let Some(of) = tx
                 .prepare_cached("SELECT of FROM restricted_values WHERE rid = ?1")?
                 .query_row([rid], |r| r.get::<_, String>(0))
@@ -203,13 +152,16 @@ pub(crate) fn purge_in(tx: &Transaction<'_>, ids: &[String], keep_pending: bool)
         )?
         .execute([sha])?;
     }
-    if targets.values().any(|(_, kind)| kind == "contact") {
+    if targets
+        .values()
+        .any(|(_, kind)| kind == RecordKind::Contact.as_str())
+    {
         compact_search(tx)?;
     }
     // A deal that stays loses the values of the restricted documents that went.
     let removed: BTreeSet<&str> = targets.values().map(|(id, _)| id.as_str()).collect();
     for of in parents.iter().filter(|p| !removed.contains(p.as_str())) {
-        super::restricted::refresh_parent(tx, of)?;
+        super::deals::refresh_parent(tx, of)?;
     }
     Ok(targets.len() as u64)
 }
@@ -229,23 +181,6 @@ impl Store {
             self.ctx(r)?;
         }
         Ok(purged)
-    }
-
-    /// Leaves no byte of what was deleted in the files (see the module doc): a truncating
-    /// checkpoint now, or, while a reader holds an old snapshot, as soon as it lets go.
-    pub(crate) fn scrub(&self) -> Result<()> {
-        if scrub_now(&self.conn)? {
-            return Ok(());
-        }
-        self.conn.execute(
-            "INSERT INTO sync_state(key, value) VALUES (?1, '1') \
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [KEY_SCRUB_PENDING],
-        )?;
-        if let Some(c) = &self.checkpointer {
-            c.scrub.store(true, std::sync::atomic::Ordering::Release);
-        }
-        Ok(())
     }
 
     /// Reconciles the local records with the server's listing of the user's scope (`listed`,
@@ -269,7 +204,9 @@ impl Store {
                 .collect();
             let gone: Vec<String> = local
                 .iter()
-                .filter(|(id, kind, pending)| !pending && kind != "config" && !listed.contains(id))
+                .filter(|(id, kind, pending)| {
+                    !pending && kind != RecordKind::Config.as_str() && !listed.contains(id)
+                })
                 .map(|(id, _, _)| id.clone())
                 .collect();
             let purged = purge_in(tx, &gone, true)?;

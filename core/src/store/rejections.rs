@@ -25,8 +25,8 @@
 //! `outpost status`. Everything runs in the answer's transaction, so a sync killed midway
 //! leaves the refused changes pending: sent again, refused again, undone then.
 
-use super::sync::{reproject, RejectedChange};
-use super::{queue_change, Written};
+use super::projections::reproject;
+use super::records::{queue_change, Written};
 use crate::error::{Error, Result};
 use crate::record::{self, Actor};
 use automerge::{
@@ -34,7 +34,30 @@ use automerge::{
     AutoCommit, Change, ChangeHash, ObjId, ObjType, PatchAction, Prop, ReadDoc, Value, ROOT,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// A local change the server refused, and how the device undid it (see the module
+/// doc); shown in `outpost status` and the sync report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedChange {
+    /// The record it belongs to.
+    pub record_id: String,
+    /// The record kind.
+    pub kind: String,
+    /// The server's reason.
+    pub reason: String,
+    /// When it was refused (RFC 3339).
+    pub at: String,
+    /// The fields the refused change wrote; they hold the server's value again. Later edits of
+    /// other fields were kept and are sent again.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Whether the server refused the record itself (its first change): the record was removed
+    /// from this device.
+    #[serde(default)]
+    pub removed: bool,
+}
 
 /// Refusal notices kept on the device (the oldest go first).
 pub const MAX_NOTICES: i64 = 200;

@@ -6,10 +6,11 @@
 //! `outpost status`). Once known, a write the role may not make is refused here with
 //! [`Error::Permission`], before anything is written, so the app can hide it.
 
-use super::sync::{get_setting, set_setting};
+use super::settings;
 use super::Store;
 use crate::access::RECORD_KINDS;
 use crate::error::{Error, Result};
+use crate::record::RecordKind;
 use crate::sync::protocol::ScopeInfo;
 use rusqlite::{Connection, Transaction};
 use serde::{Deserialize, Serialize};
@@ -68,7 +69,7 @@ impl From<ScopeInfo> for AccessInfo {
 /// The stored access, `None` before the first sync answer that carried one.
 pub(crate) fn stored(conn: &Connection) -> Result<Option<AccessInfo>> {
     // A value this build cannot read counts as unknown: the server still decides.
-    Ok(get_setting(conn, KEY_SCOPE)?.and_then(|json| serde_json::from_str(&json).ok()))
+    Ok(settings::get(conn, KEY_SCOPE)?.and_then(|json| serde_json::from_str(&json).ok()))
 }
 
 /// Stores the scope of a sync answer, inside the transaction that applies it.
@@ -76,7 +77,7 @@ pub(crate) fn store(tx: &Transaction<'_>, scope: ScopeInfo) -> Result<()> {
     let info = AccessInfo::from(scope);
     let json = serde_json::to_string(&info)
         .map_err(|e| Error::validation("scope", info.role.clone(), format!("cannot store: {e}")))?;
-    set_setting(tx, KEY_SCOPE, &json)
+    settings::set(tx, KEY_SCOPE, &json)
 }
 
 /// Refuses `permission` when the access is known and does not hold it.
@@ -89,17 +90,22 @@ pub(crate) fn require(conn: &Connection, permission: &str, action: &str) -> Resu
 
 /// Refuses a local write of a record of `kind` (for a restricted document, of its `field`)
 /// the user may not make.
-pub(crate) fn require_write(conn: &Connection, kind: &str, field: Option<&str>) -> Result<()> {
+pub(crate) fn require_write(
+    conn: &Connection,
+    kind: RecordKind,
+    field: Option<&str>,
+) -> Result<()> {
     let Some(access) = stored(conn)? else {
         return Ok(());
     };
-    if kind == crate::access::RESTRICTED_KIND {
+    if kind == RecordKind::Restricted {
         let field = field.unwrap_or_default();
         return access.require(
             &format!("field:{field}:write"),
             &format!("write field {field}"),
         );
     }
+    let kind = kind.as_str();
     if RECORD_KINDS.contains(&kind) {
         return access.require(&format!("{kind}:write"), &format!("write {kind}"));
     }
@@ -117,7 +123,7 @@ impl Store {
 
     /// The scope epoch this store last reconciled its records at (`None`: never).
     pub fn scope_epoch(&self) -> Result<Option<u64>> {
-        let r = get_setting(&self.conn, KEY_SCOPE_EPOCH).map(|v| v.and_then(|e| e.parse().ok()));
+        let r = settings::get(&self.conn, KEY_SCOPE_EPOCH).map(|v| v.and_then(|e| e.parse().ok()));
         self.ctx(r)
     }
 
@@ -127,7 +133,7 @@ impl Store {
             let tx = store
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            set_setting(&tx, KEY_SCOPE_EPOCH, &epoch.to_string())?;
+            settings::set(&tx, KEY_SCOPE_EPOCH, &epoch.to_string())?;
             tx.commit()?;
             Ok(())
         };

@@ -1,69 +1,23 @@
 //! The device side of sync, as store operations: what to push, and applying what the server
 //! answered. Each step is one transaction; the network part lives in `crate::sync::client`.
 
-use super::{contacts, visits, write_record, RecordKind, Store, Written};
+use super::conflicts::field_conflicts;
+pub use super::conflicts::{ConflictValue, FieldConflict};
+use super::projections::reproject;
+use super::records::{write_received, Written};
+pub use super::rejections::RejectedChange;
+use super::settings::{
+    self, KEY_BOOTSTRAPPED, KEY_CURSOR, KEY_LAST_SYNC, KEY_SERVER, KEY_SERVER_TIME, KEY_TOKEN,
+};
+use super::{RecordKind, Store};
 use crate::error::{Error, Result};
-use crate::record::{self, contact, visit, Actor};
+use crate::record::{self, Actor};
 use crate::sync::protocol::{
     BootstrapResponse, PushChange, SyncRequest, SyncResponse, PROTOCOL_VERSION,
 };
-use automerge::{
-    transaction::Transactable, AutoCommit, Change, ChangeHash, ObjType, ReadDoc, ScalarValue,
-    Value, ROOT,
-};
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
-use serde::{Deserialize, Serialize};
+use automerge::{AutoCommit, Change, ChangeHash};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::{BTreeMap, BTreeSet};
-
-pub(crate) const KEY_SERVER: &str = "server_url";
-pub(crate) const KEY_TOKEN: &str = "server_token";
-pub(crate) const KEY_CURSOR: &str = "cursor";
-pub(crate) const KEY_BOOTSTRAPPED: &str = "bootstrapped";
-pub(crate) const KEY_LAST_SYNC: &str = "last_sync_at";
-pub(crate) const KEY_SERVER_TIME: &str = "server_time_ms";
-
-/// A local change the server refused, and how the device undid it (see
-/// `core/src/store/rejections.rs`); shown in `outpost status` and the sync report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectedChange {
-    /// The record it belongs to.
-    pub record_id: String,
-    /// The record kind.
-    pub kind: String,
-    /// The server's reason.
-    pub reason: String,
-    /// When it was refused (RFC 3339).
-    pub at: String,
-    /// The fields the refused change wrote; they hold the server's value again. Later edits of
-    /// other fields were kept and are sent again.
-    #[serde(default)]
-    pub fields: Vec<String>,
-    /// Whether the server refused the record itself (its first change): the record was removed
-    /// from this device.
-    #[serde(default)]
-    pub removed: bool,
-}
-
-/// One competing value of a field edited concurrently on several devices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConflictValue {
-    /// The value (lists comma-separated).
-    pub value: String,
-    /// The user who wrote it.
-    pub actor: String,
-    /// When (RFC 3339, the writing device's clock).
-    pub at: String,
-}
-
-/// A field with competing values. Every device shows the same winner (`values[0]`) until a
-/// user resolves it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldConflict {
-    /// The field.
-    pub field: String,
-    /// The competing values, the current winner first.
-    pub values: Vec<ConflictValue>,
-}
 
 /// Local changes read from the outbox for one push.
 #[derive(Debug, Clone)]
@@ -104,131 +58,6 @@ pub struct Applied {
     pub cursor: u64,
     /// Whether the server has more for us.
     pub more: bool,
-}
-
-pub(crate) fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT value FROM sync_state WHERE key = ?1")?
-        .query_row([key], |r| r.get(0))
-        .optional()?)
-}
-
-pub(crate) fn set_setting(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
-    tx.prepare_cached("INSERT INTO sync_state(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
-        .execute([key, value])?;
-    Ok(())
-}
-
-/// Rebuilds a record's projection (by kind) from its document, inside `tx`.
-pub(crate) fn reproject(
-    tx: &Transaction<'_>,
-    written: Written,
-    id: &str,
-    kind: &str,
-    doc: &AutoCommit,
-    existed: bool,
-) -> Result<()> {
-    let Written {
-        rid,
-        updated_at,
-        sync_state,
-    } = written;
-    match kind {
-        "contact" => contacts::project(
-            tx,
-            rid,
-            &contact::from_doc(id, doc, updated_at, sync_state),
-            existed,
-        ),
-        "visit" => {
-            visits::project(tx, rid, &visit::from_doc(id, doc, updated_at, sync_state))?;
-            super::flow::project_check(tx, rid, doc)
-        }
-        "deal" => super::deals::project(
-            tx,
-            rid,
-            &record::deal::from_doc(id, doc, updated_at, sync_state),
-        )
-        .map(|_| ()),
-        crate::access::RESTRICTED_KIND => super::restricted::project(tx, rid, id, doc),
-        "task" => super::tasks::project(
-            tx,
-            rid,
-            &record::task::from_doc(id, doc, updated_at, sync_state),
-        ),
-        "attachment" => super::attachments::project(
-            tx,
-            rid,
-            &crate::record::attachment::from_doc(id, doc, updated_at, sync_state),
-        ),
-        "config" => super::flow::project_config(tx, doc),
-        // A kind from a newer app version: the document is kept, there is nothing to show yet.
-        _ => Ok(()),
-    }
-}
-
-fn render(value: &Value<'_>, doc: &AutoCommit, obj: &automerge::ObjId) -> String {
-    match value {
-        Value::Object(ObjType::List) => doc
-            .values(obj)
-            .filter_map(|(v, _)| match v {
-                Value::Scalar(s) => s.as_str().map(str::to_string),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => record::render_value(doc, other.clone(), obj),
-    }
-}
-
-/// The fields of a document with concurrent, unresolved values.
-pub(crate) fn field_conflicts(doc: &mut AutoCommit) -> Vec<FieldConflict> {
-    let keys: Vec<String> = doc.keys(ROOT).collect();
-    let mut out = Vec::new();
-    for key in keys {
-        let Ok(all) = doc.get_all(ROOT, key.as_str()) else {
-            continue;
-        };
-        let all: Vec<(Value<'static>, automerge::ObjId)> =
-            all.into_iter().map(|(v, o)| (v.into_owned(), o)).collect();
-        if all.len() < 2 {
-            continue;
-        }
-        // The winner is what `get` returns; list it first.
-        let winner = doc.get(ROOT, key.as_str()).ok().flatten().map(|(_, id)| id);
-        let mut values: Vec<(bool, ConflictValue)> = Vec::new();
-        for (value, obj) in all {
-            let rendered = render(&value, doc, &obj);
-            let (actor, at) = doc
-                .hash_for_opid(&obj)
-                .and_then(|h| {
-                    doc.get_change_meta_by_hash(&h)
-                        .map(|m| (m.message.map(|s| s.to_string()), m.timestamp))
-                })
-                .map(|(msg, ts)| {
-                    let user = msg
-                        .and_then(|m| serde_json::from_str::<record::ChangeMessage>(&m).ok())
-                        .map(|m| m.user)
-                        .unwrap_or_default();
-                    (user, record::rfc3339_ms(ts))
-                })
-                .unwrap_or_default();
-            values.push((
-                Some(&obj) == winner.as_ref(),
-                ConflictValue {
-                    value: rendered,
-                    actor,
-                    at,
-                },
-            ));
-        }
-        values.sort_by_key(|(is_winner, _)| !*is_winner);
-        out.push(FieldConflict {
-            field: key,
-            values: values.into_iter().map(|(_, v)| v).collect(),
-        });
-    }
-    out
 }
 
 impl Store {
@@ -277,35 +106,35 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let previous = get_setting(&tx, KEY_SERVER)?;
+        let previous = settings::get(&tx, KEY_SERVER)?;
         if previous.as_deref().is_some_and(|p| p != url) {
             // Another server: its log positions mean nothing here. Start over from a bootstrap.
-            set_setting(&tx, KEY_CURSOR, "0")?;
-            set_setting(&tx, KEY_BOOTSTRAPPED, "0")?;
+            settings::set(&tx, KEY_CURSOR, "0")?;
+            settings::set(&tx, KEY_BOOTSTRAPPED, "0")?;
         }
-        set_setting(&tx, KEY_SERVER, url)?;
-        set_setting(&tx, KEY_TOKEN, token.trim())?;
+        settings::set(&tx, KEY_SERVER, url)?;
+        settings::set(&tx, KEY_TOKEN, token.trim())?;
         tx.commit()?;
         Ok(())
     }
 
     /// The remembered server URL and token, if any.
     pub fn server(&self) -> Result<Option<(String, String)>> {
-        let url = get_setting(&self.conn, KEY_SERVER)?;
-        let token = get_setting(&self.conn, KEY_TOKEN)?;
+        let url = settings::get(&self.conn, KEY_SERVER)?;
+        let token = settings::get(&self.conn, KEY_TOKEN)?;
         Ok(url.zip(token))
     }
 
     /// The server log position this store has applied.
     pub fn cursor(&self) -> Result<u64> {
-        Ok(get_setting(&self.conn, KEY_CURSOR)?
+        Ok(settings::get(&self.conn, KEY_CURSOR)?
             .and_then(|c| c.parse().ok())
             .unwrap_or(0))
     }
 
     /// Whether this store still needs its first full download.
     pub fn needs_bootstrap(&self) -> Result<bool> {
-        Ok(get_setting(&self.conn, KEY_BOOTSTRAPPED)?.as_deref() != Some("1"))
+        Ok(settings::get(&self.conn, KEY_BOOTSTRAPPED)?.as_deref() != Some("1"))
     }
 
     /// The Automerge actor id of this store (the device id's 16 bytes).
@@ -463,10 +292,10 @@ impl Store {
             }
             super::scope::store(&tx, scope)?;
         }
-        set_setting(&tx, KEY_CURSOR, &response.cursor.to_string())?;
-        set_setting(&tx, KEY_LAST_SYNC, &now)?;
+        settings::set(&tx, KEY_CURSOR, &response.cursor.to_string())?;
+        settings::set(&tx, KEY_LAST_SYNC, &now)?;
         super::lease::renewed(&tx)?;
-        set_setting(&tx, KEY_SERVER_TIME, &response.server_time_ms.to_string())?;
+        settings::set(&tx, KEY_SERVER_TIME, &response.server_time_ms.to_string())?;
         tx.commit()?;
         Ok((applied, touched))
     }
@@ -490,8 +319,8 @@ impl Store {
             let touched = apply_snapshots(&tx, &self.actor, page.docs, &mut applied)?;
             if page.next.is_none() {
                 mark_synced(&tx)?;
-                set_setting(&tx, KEY_CURSOR, &first_cursor.to_string())?;
-                set_setting(&tx, KEY_BOOTSTRAPPED, "1")?;
+                settings::set(&tx, KEY_CURSOR, &first_cursor.to_string())?;
+                settings::set(&tx, KEY_BOOTSTRAPPED, "1")?;
             }
             tx.commit()?;
             Ok((applied, touched))
@@ -535,32 +364,27 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        set_setting(&tx, KEY_CURSOR, &cursor.to_string())?;
-        set_setting(&tx, KEY_BOOTSTRAPPED, "1")?;
+        settings::set(&tx, KEY_CURSOR, &cursor.to_string())?;
+        settings::set(&tx, KEY_BOOTSTRAPPED, "1")?;
         tx.commit()?;
         Ok(())
     }
 
     fn notify_sync(&self, kind: &str, id: &str) {
-        // A restricted field changed: its deal is what the app shows.
-        let id = if kind == crate::access::RESTRICTED_KIND {
-            match crate::access::RESTRICTED_FIELDS
-                .iter()
-                .find_map(|(f, k)| Some((id.strip_suffix(&format!("_{f}"))?, *k)))
-            {
-                Some((parent, "deal")) => return self.notify_sync("deal", parent),
-                _ => return,
+        let (kind, id) = match RecordKind::parse(kind) {
+            // A restricted field changed: its deal is what the app shows.
+            Some(RecordKind::Restricted) => {
+                match crate::access::RESTRICTED_FIELDS
+                    .iter()
+                    .find_map(|(f, k)| Some((id.strip_suffix(&format!("_{f}"))?, *k)))
+                {
+                    Some((parent, "deal")) => (RecordKind::Deal, parent),
+                    _ => return,
+                }
             }
-        } else {
-            id
-        };
-        let kind = match kind {
-            "contact" => RecordKind::Contact,
-            "visit" => RecordKind::Visit,
-            "attachment" => RecordKind::Attachment,
-            "deal" => RecordKind::Deal,
-            "task" => RecordKind::Task,
-            _ => return,
+            // The tenant's settings, and kinds of a newer app version, are not shown.
+            Some(RecordKind::Config) | None => return,
+            Some(kind) => (kind, id),
         };
         if let Some(l) = &self.listener {
             l.on_change(&super::RecordChange {
@@ -570,244 +394,6 @@ impl Store {
             });
         }
     }
-
-    /// Fields of a contact that were edited concurrently on several devices and not yet resolved.
-    pub fn contact_conflicts(&self, id: &str) -> Result<Vec<FieldConflict>> {
-        self.guard()?;
-        let run = || -> Result<Vec<FieldConflict>> {
-            let (_, mut doc, _) =
-                super::load_record(&self.conn, RecordKind::Contact, id, &self.actor)?;
-            Ok(field_conflicts(&mut doc))
-        };
-        self.ctx(run())
-    }
-
-    /// Resolves a conflict: `value`, one of the competing values of `field` (as
-    /// [`Store::contact_conflicts`] lists them; a list of phones or emails in any order and in
-    /// any form the contact form accepts), is written so that it supersedes every competing
-    /// value, on this device now and on every device after sync. A field without a conflict, or
-    /// a value that is not one of the competing ones, is refused naming the field (an ordinary
-    /// edit changes a field to a new value; [`Store::resolve_contact_conflict_with_new_value`]
-    /// resolves with a value none of them had).
-    pub fn resolve_contact_conflict(
-        &mut self,
-        id: &str,
-        field: &str,
-        value: &str,
-    ) -> Result<crate::Contact> {
-        self.guard()?;
-        self.resolve(id, field, value, false)
-    }
-
-    /// Resolves a conflict on `field` with a new `value` that none of the competing values had
-    /// (both were wrong), validated like an edit; it supersedes every competing value. A field
-    /// without a conflict is refused naming the field.
-    pub fn resolve_contact_conflict_with_new_value(
-        &mut self,
-        id: &str,
-        field: &str,
-        value: &str,
-    ) -> Result<crate::Contact> {
-        self.guard()?;
-        self.resolve(id, field, value, true)
-    }
-
-    fn resolve(
-        &mut self,
-        id: &str,
-        field: &str,
-        value: &str,
-        new_value: bool,
-    ) -> Result<crate::Contact> {
-        let conflicts = self.contact_conflicts(id)?;
-        check_choice(&conflicts, field, value, self.region, new_value)?;
-        let mut patch = crate::ContactPatch::default();
-        let items = || {
-            value
-                .split(',')
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .collect::<Vec<_>>()
-        };
-        match field {
-            "phones" => patch.phones = Some(items()),
-            "emails" => patch.emails = Some(items()),
-            _ => {
-                patch.set.insert(field.to_string(), value.to_string());
-            }
-        }
-        let fields = contact::ContactFields::from_patch(patch, self.region, false)?;
-        let r = self.change_contact(id, "resolve", |doc| {
-            // A fresh write, even of the value that currently wins, supersedes all of them.
-            match field {
-                "phones" | "emails" => {
-                    let values = if field == "phones" {
-                        fields.phones.clone()
-                    } else {
-                        fields.emails.clone()
-                    };
-                    let list = doc.put_object(ROOT, field, ObjType::List)?;
-                    for (i, v) in values.unwrap_or_default().iter().enumerate() {
-                        doc.insert(&list, i, v.as_str())?;
-                    }
-                }
-                "notes" => {
-                    let text = doc.put_object(ROOT, field, ObjType::Text)?;
-                    doc.splice_text(&text, 0, 0, fields.notes.as_deref().unwrap_or_default())?;
-                }
-                _ => {
-                    let v = [
-                        &fields.name,
-                        &fields.company,
-                        &fields.title,
-                        &fields.address,
-                        &fields.source,
-                        &fields.owner,
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .next()
-                    .cloned()
-                    .or_else(|| fields.extra.get(field).cloned())
-                    .unwrap_or_default();
-                    doc.put(ROOT, field, ScalarValue::Str(v.into()))?;
-                }
-            }
-            Ok(())
-        });
-        let c = self.ctx(r)?;
-        self.notify(RecordKind::Contact, &c.id);
-        Ok(c)
-    }
-
-    /// Wipes every record from this store (revoked device): all rows deleted with SQLite's
-    /// `secure_delete` on (freed pages are zeroed), the search index emptied with its segments,
-    /// the file vacuumed and the write-ahead log copied back and truncated, so no record content
-    /// remains on disk, even while another connection holds the file open (a reader of an old
-    /// snapshot delays the last step until it lets go; see `core/src/store/purge.rs`). The device
-    /// id is kept.
-    pub fn wipe(&mut self) -> Result<()> {
-        self.wipe_data()
-    }
-
-    /// [`Store::wipe`] behind a shared borrow, for the lease check that every read makes
-    /// ([`Store::guard`]): the store is not shared between threads, so its one connection runs
-    /// the wipe's transaction as it would behind `&mut`.
-    pub(crate) fn wipe_data(&self) -> Result<()> {
-        let run = |conn: &Connection| -> Result<()> {
-            conn.pragma_update(None, "secure_delete", true)?;
-            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-            // Tables are emptied in any order; foreign keys are checked once, at commit.
-            tx.pragma_update(None, "defer_foreign_keys", true)?;
-            // Every table, so that one added by a later migration cannot be forgotten here; the
-            // shadow tables of a virtual (full-text) table are emptied through it.
-            let tables: Vec<(String, bool)> = tx
-                .prepare("SELECT name, sql LIKE 'CREATE VIRTUAL%' FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            let virtual_prefixes: Vec<String> = tables
-                .iter()
-                .filter(|(_, v)| *v)
-                .map(|(n, _)| format!("{n}_"))
-                .collect();
-            for (name, is_virtual) in &tables {
-                if virtual_prefixes
-                    .iter()
-                    .any(|p| name.starts_with(p.as_str()))
-                {
-                    continue;
-                }
-                // A contentless full-text table keeps deleted rows' words in its segments:
-                // `delete-all` drops them (other virtual tables do not take it).
-                if *is_virtual
-                    && tx
-                        .execute(
-                            &format!("INSERT INTO \"{name}\"(\"{name}\") VALUES ('delete-all')"),
-                            [],
-                        )
-                        .is_ok()
-                {
-                    continue;
-                }
-                let filter = if name == "sync_state" {
-                    " WHERE key <> 'device_id'"
-                } else {
-                    ""
-                };
-                tx.execute(&format!("DELETE FROM \"{name}\"{filter}"), [])?;
-            }
-            tx.commit()?;
-            conn.execute_batch("VACUUM;")?;
-            Ok(())
-        };
-        let r = run(&self.conn).and_then(|()| self.scrub());
-        self.ctx(r)
-    }
-}
-
-/// Checks that `field` has a conflict among `conflicts` and, unless `new_value`, that `value`
-/// is one of its competing values: the same text (trimmed), or for `phones` and `emails` the
-/// same values in any order, each compared in its stored form.
-fn check_choice(
-    conflicts: &[FieldConflict],
-    field: &str,
-    value: &str,
-    region: crate::Region,
-    new_value: bool,
-) -> Result<()> {
-    let Some(conflict) = conflicts.iter().find(|c| c.field == field) else {
-        let open: Vec<&str> = conflicts.iter().map(|c| c.field.as_str()).collect();
-        return Err(Error::validation(
-            field,
-            value,
-            if open.is_empty() {
-                "no conflict on this field (nor on any other of this contact): change it with an edit"
-                    .to_string()
-            } else {
-                format!(
-                    "no conflict on this field (the fields in conflict: {}): change it with an edit",
-                    open.join(", ")
-                )
-            },
-        ));
-    };
-    if new_value {
-        return Ok(());
-    }
-    let list = |text: &str| -> Result<BTreeSet<String>> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(|v| match field {
-                "phones" => crate::normalize::phone(field, v, region),
-                _ => crate::normalize::email(field, v),
-            })
-            .collect()
-    };
-    let chosen = |candidate: &str| -> Result<bool> {
-        Ok(match field {
-            "phones" | "emails" => list(value)? == list(candidate).unwrap_or_default(),
-            _ => value.trim() == candidate.trim(),
-        })
-    };
-    for candidate in &conflict.values {
-        if chosen(&candidate.value)? {
-            return Ok(());
-        }
-    }
-    let values: Vec<String> = conflict
-        .values
-        .iter()
-        .map(|v| format!("{:?}", v.value))
-        .collect();
-    Err(Error::validation(
-        field,
-        value,
-        format!(
-            "not one of the competing values: choose {} (or resolve with a new value explicitly)",
-            values.join(" or ")
-        ),
-    ))
 }
 
 /// Loads (or creates) a record, applies `f`, saves it without queueing anything, and rebuilds its
@@ -833,7 +419,7 @@ fn merge_into(
         return Ok(false);
     }
     let existed = rid.is_some();
-    let written = write_record(tx, rid, id, kind, &mut doc, None)?;
+    let written = write_received(tx, rid, id, kind, &mut doc)?;
     reproject(tx, written, id, kind, &doc, existed)?;
     Ok(!field_conflicts(&mut doc).is_empty())
 }

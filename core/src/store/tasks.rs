@@ -1,6 +1,7 @@
 //! Task reads and writes: follow-ups (one per check-out with a follow-up date) and planned visits.
 
-use super::{load_record, write_record, RecordKind, Store};
+use super::records::{load_record, write_record};
+use super::{RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::record::task::{self, NewTask, Task, TaskFilter};
 use crate::record::visit::{parse_day, Visit};
@@ -122,7 +123,7 @@ fn insert(
     doc.put(ROOT, "owner", owner.trim())?;
     doc.put(ROOT, "created_at", rfc3339_ms(now))?;
     commit(&mut doc, actor, "create", now);
-    let w = write_record(tx, None, &id, "task", &mut doc, Some(&[]))?;
+    let w = write_record(tx, None, &id, RecordKind::Task, &mut doc, Some(&[]))?;
     let t = task::from_doc(&id, &doc, w.updated_at, w.sync_state);
     project(tx, w.rid, &t)?;
     Ok(t)
@@ -200,7 +201,14 @@ impl Store {
             let now = Self::now_ms();
             doc.put(ROOT, "done_at", rfc3339_ms(now))?;
             commit(&mut doc, &store.actor, "complete", now);
-            let w = write_record(&tx, Some(rid), id, "task", &mut doc, Some(&before))?;
+            let w = write_record(
+                &tx,
+                Some(rid),
+                id,
+                RecordKind::Task,
+                &mut doc,
+                Some(&before),
+            )?;
             let t = task::from_doc(id, &doc, w.updated_at, w.sync_state);
             project(&tx, rid, &t)?;
             tx.commit()?;

@@ -1,6 +1,7 @@
 //! Visit reads and writes: check-in and check-out, each one transaction.
 
-use super::{load_record, write_record, RecordKind, Store};
+use super::records::{load_record, write_record};
+use super::{RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::record::history::HistoryEntry;
 use crate::record::visit::{self, parse_day, CheckIn, CheckOut, Visit, VisitFilter};
@@ -80,6 +81,25 @@ impl Store {
         self.check_in_verified(check_in, false).map(|v| v.visit)
     }
 
+    /// Checks in at a contact and judges the check-in (`mock_location` is the platform's flag).
+    /// A customer without a location gets this check-in's position, in the same transaction.
+    pub fn check_in_verified(
+        &mut self,
+        check_in: CheckIn,
+        mock_location: bool,
+    ) -> Result<super::flow::VerifiedVisit> {
+        self.guard()?;
+        let started = std::time::Instant::now();
+        let r = self.check_in_inner(check_in, mock_location);
+        let v = self.ctx(r)?;
+        self.note_action("visit.check_in", started);
+        self.notify(RecordKind::Visit, &v.visit.id);
+        if v.contact_located || v.address_filled.is_some() {
+            self.notify(RecordKind::Contact, &v.visit.contact_id);
+        }
+        Ok(v)
+    }
+
     pub(crate) fn check_in_inner(
         &mut self,
         c: CheckIn,
@@ -87,7 +107,7 @@ impl Store {
     ) -> Result<super::flow::VerifiedVisit> {
         let local_now = chrono::Local::now().fixed_offset();
         let device_time = c.validate(local_now)?;
-        let config = super::flow::config(&self.conn)?;
+        let config = super::settings::flow_config(&self.conn)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -121,7 +141,7 @@ impl Store {
         super::flow::put_check(&mut doc, &check)?;
         doc.put(ROOT, "created_at", rfc3339_ms(now))?;
         commit(&mut doc, &self.actor, "check_in", now);
-        let w = write_record(&tx, None, &id, "visit", &mut doc, Some(&[]))?;
+        let w = write_record(&tx, None, &id, RecordKind::Visit, &mut doc, Some(&[]))?;
         let v = visit::from_doc(&id, &doc, w.updated_at, w.sync_state);
         project(&tx, w.rid, &v)?;
         super::flow::project_check(&tx, w.rid, &doc)?;
@@ -176,7 +196,14 @@ impl Store {
             follow_up.map(|d| d.to_string()).as_deref(),
         )?;
         commit(&mut doc, &self.actor, "check_out", now);
-        let w = write_record(&tx, Some(rid), visit_id, "visit", &mut doc, Some(&before))?;
+        let w = write_record(
+            &tx,
+            Some(rid),
+            visit_id,
+            RecordKind::Visit,
+            &mut doc,
+            Some(&before),
+        )?;
         let v = visit::from_doc(visit_id, &doc, w.updated_at, w.sync_state);
         project(&tx, rid, &v)?;
         // The next follow-up date becomes a task, in the same transaction.

@@ -13,7 +13,7 @@ use super::protocol::{
     CONTENT_TYPE, DEFAULT_PAGE, PROTOCOL_VERSION,
 };
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{lock, Store};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -90,6 +90,17 @@ pub const FETCH_BATCH: usize = 1_000;
 /// The longest record id accepted from a scope listing (UUIDs and restricted field ids are far
 /// shorter); longer ones are ignored.
 const MAX_ID_CHARS: usize = 200;
+
+/// A server's answer to one request, with the body sizes both ways (for the sync report).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer<T> {
+    /// The decoded answer.
+    pub response: T,
+    /// Request body bytes sent.
+    pub sent: u64,
+    /// Response body bytes received.
+    pub received: u64,
+}
 
 /// An HTTP client for one server and device token.
 pub struct SyncClient {
@@ -238,7 +249,7 @@ impl SyncClient {
     }
 
     /// One push+pull round trip.
-    pub async fn sync(&self, request: &SyncRequest) -> Result<(SyncResponse, u64, u64)> {
+    pub async fn sync(&self, request: &SyncRequest) -> Result<Answer<SyncResponse>> {
         let body = encode(request);
         let sent = body.len() as u64;
         let bytes = self.post("/v1/sync", body).await?;
@@ -249,34 +260,43 @@ impl SyncClient {
                 code: "bad_response".into(),
                 message: e.to_string(),
             })?;
-        Ok((response, sent, received))
+        Ok(Answer {
+            response,
+            sent,
+            received,
+        })
     }
 
     /// `POST /v1/scope`: one page of the ids of the records the user may read.
-    pub async fn scope(&self, request: &ScopeRequest) -> Result<(ScopeResponse, u64, u64)> {
+    pub async fn scope(&self, request: &ScopeRequest) -> Result<Answer<ScopeResponse>> {
         let body = encode(request);
         let sent = body.len() as u64;
         let bytes = self.post("/v1/scope", body).await?;
         let received = bytes.len() as u64;
         let response: ScopeResponse = decode("scope response", &bytes).map_err(bad_response)?;
-        Ok((response, sent, received))
+        Ok(Answer {
+            response,
+            sent,
+            received,
+        })
     }
 
     /// `POST /v1/records`: the documents of readable records among `request.ids`.
-    pub async fn records(&self, request: &RecordsRequest) -> Result<(RecordsResponse, u64, u64)> {
+    pub async fn records(&self, request: &RecordsRequest) -> Result<Answer<RecordsResponse>> {
         let body = encode(request);
         let sent = body.len() as u64;
         let bytes = self.post("/v1/records", body).await?;
         let received = bytes.len() as u64;
         let response: RecordsResponse = decode("records response", &bytes).map_err(bad_response)?;
-        Ok((response, sent, received))
+        Ok(Answer {
+            response,
+            sent,
+            received,
+        })
     }
 
     /// One page of compacted documents.
-    pub async fn bootstrap(
-        &self,
-        request: &BootstrapRequest,
-    ) -> Result<(BootstrapResponse, u64, u64)> {
+    pub async fn bootstrap(&self, request: &BootstrapRequest) -> Result<Answer<BootstrapResponse>> {
         let body = encode(request);
         let sent = body.len() as u64;
         let bytes = self.post("/v1/bootstrap", body).await?;
@@ -287,7 +307,11 @@ impl SyncClient {
                 code: "bad_response".into(),
                 message: e.to_string(),
             })?;
-        Ok((response, sent, received))
+        Ok(Answer {
+            response,
+            sent,
+            received,
+        })
     }
 }
 
@@ -485,14 +509,6 @@ pub async fn fetch_blob(
     Ok(bytes)
 }
 
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    // A panic while holding the lock cannot leave the store half-written (every write is one
-    // transaction), so a poisoned lock is safe to use.
-    store
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Syncs the store with its remembered server: bootstrap if this store never synced, then
 /// push+pull rounds until the outbox is drained and the server has nothing more. A revoked
 /// device wipes its local data and returns [`Error::Auth`] with `revoked: true`.
@@ -573,7 +589,11 @@ async fn run(
                 after: after.clone(),
                 limit: Some(options.page),
             };
-            let (page, sent, received) = client.bootstrap(&request).await?;
+            let Answer {
+                response: page,
+                sent,
+                received,
+            } = client.bootstrap(&request).await?;
             report.round_trips += 1;
             report.bytes_sent += sent;
             report.bytes_received += received;
@@ -594,7 +614,11 @@ async fn run(
     loop {
         let outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
         let request = &outgoing.request;
-        let (response, sent, received) = client.sync(request).await?;
+        let Answer {
+            response,
+            sent,
+            received,
+        } = client.sync(request).await?;
         report.round_trips += 1;
         report.bytes_sent += sent;
         report.bytes_received += received;
@@ -644,7 +668,11 @@ async fn reconcile(
             after: after.clone(),
             limit: None,
         };
-        let (page, sent, received) = client.scope(&request).await?;
+        let Answer {
+            response: page,
+            sent,
+            received,
+        } = client.scope(&request).await?;
         report.round_trips += 1;
         report.bytes_sent += sent;
         report.bytes_received += received;
@@ -674,7 +702,11 @@ async fn reconcile(
             v: PROTOCOL_VERSION,
             ids: ids.to_vec(),
         };
-        let (response, sent, received) = client.records(&request).await?;
+        let Answer {
+            response,
+            sent,
+            received,
+        } = client.records(&request).await?;
         report.round_trips += 1;
         report.bytes_sent += sent;
         report.bytes_received += received;

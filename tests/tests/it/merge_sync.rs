@@ -24,7 +24,7 @@ impl Dev {
         }
         for _ in 0..1000 {
             let out = self.store.prepare_sync(50, Some(5))?;
-            let response = h.runtime.block_on(self.client.sync(&out.request))?.0;
+            let response = h.runtime.block_on(self.client.sync(&out.request))?.response;
             let applied = self.store.apply_sync_response(&out, response)?;
             if out.is_empty() && !applied.more {
                 return Ok(());

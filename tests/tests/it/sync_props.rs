@@ -62,7 +62,7 @@ impl Dev {
     }
 
     fn send(&self, h: &Harness, out: &Outgoing) -> R<SyncResponse> {
-        Ok(h.runtime.block_on(self.client.sync(&out.request))?.0)
+        Ok(h.runtime.block_on(self.client.sync(&out.request))?.response)
     }
 
     fn round(&mut self, h: &Harness) -> R<bool> {
