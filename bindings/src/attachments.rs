@@ -57,7 +57,7 @@ impl From<oc::Attachment> for Attachment {
             user: a.user,
             created_at: a.created_at,
             updated_at: a.updated_at,
-            sync_state: a.sync_state,
+            sync_state: a.sync_state.as_str().to_string(),
         }
     }
 }

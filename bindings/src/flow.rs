@@ -286,7 +286,7 @@ impl From<oc::Deal> for Deal {
             created_at: d.created_at,
             stage_changed_at: d.stage_changed_at,
             updated_at: d.updated_at,
-            sync_state: d.sync_state,
+            sync_state: d.sync_state.as_str().to_string(),
         }
     }
 }
@@ -329,7 +329,7 @@ impl From<oc::Task> for Task {
             status: t.status,
             done_at: t.done_at,
             created_at: t.created_at,
-            sync_state: t.sync_state,
+            sync_state: t.sync_state.as_str().to_string(),
         }
     }
 }

@@ -521,7 +521,7 @@ impl From<oc::Contact> for Contact {
             invalidation: c.invalidation.map(Into::into),
             created_at: c.created_at,
             updated_at: c.updated_at,
-            sync_state: c.sync_state,
+            sync_state: c.sync_state.as_str().to_string(),
             merged_into: c.merged_into,
         }
     }
@@ -621,7 +621,7 @@ impl From<oc::Visit> for Visit {
             extra: v.extra.into_iter().collect(),
             created_at: v.created_at,
             updated_at: v.updated_at,
-            sync_state: v.sync_state,
+            sync_state: v.sync_state.as_str().to_string(),
         }
     }
 }
@@ -729,7 +729,7 @@ impl From<oc::SyncReport> for SyncReport {
             conflicts: count(r.conflicts),
             rejected: count(r.rejected),
             rejections: r.rejections.into_iter().map(Into::into).collect(),
-            status: r.status,
+            status: r.status.as_str().to_string(),
             round_trips: count(r.round_trips),
             bytes_sent: count(r.bytes_sent),
             bytes_received: count(r.bytes_received),

@@ -66,7 +66,7 @@ pub use record::deal::{Deal, DealFilter, NewDeal};
 pub use record::history::{FieldChange, HistoryEntry};
 pub use record::task::{NewTask, Task, TaskFilter};
 pub use record::visit::{CheckIn, CheckOut, Visit, VisitFilter};
-pub use record::{Actor, RecordKind};
+pub use record::{Actor, RecordKind, SyncState, UnknownSyncState};
 /// The device store and what it returns (feature `store`, on by default).
 #[cfg(feature = "store")]
 pub use store::{
@@ -86,4 +86,4 @@ pub use store::{
     SearchOptions, Store, StoreKey, StoreOptions, StoreStatus,
 };
 #[cfg(feature = "client")]
-pub use sync::client::{fetch_blob, sync_store, SyncClient, SyncOptions, SyncReport};
+pub use sync::client::{fetch_blob, sync_store, SyncClient, SyncOptions, SyncReport, SyncStatus};

@@ -2,7 +2,7 @@
 //! contact and optionally a deal. The file itself is a content-addressed blob (sha256) kept
 //! apart from the record; the record holds its hash, its type and the fields read from it.
 
-use super::{check_text, get_i64, get_str};
+use super::{check_text, get_i64, get_str, SyncState};
 use crate::error::{Error, Result};
 use automerge::{AutoCommit, ObjType, ReadDoc, Value, ROOT};
 use serde::{Deserialize, Serialize};
@@ -63,8 +63,8 @@ pub struct Attachment {
     pub created_at: String,
     /// When the record last changed (RFC 3339).
     pub updated_at: String,
-    /// `local` (not yet acknowledged by the server) or `synced`.
-    pub sync_state: String,
+    /// [`SyncState::Local`] (not yet acknowledged by the server) or [`SyncState::Synced`].
+    pub sync_state: SyncState,
 }
 
 impl Attachment {
@@ -192,7 +192,7 @@ pub(crate) fn from_doc(
     id: &str,
     doc: &AutoCommit,
     updated_at: String,
-    sync_state: String,
+    sync_state: SyncState,
 ) -> Attachment {
     Attachment {
         id: id.to_string(),

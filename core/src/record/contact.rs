@@ -3,7 +3,7 @@
 use super::first_change::{FirstChange, Init};
 use super::{
     check_extra_key, check_text, get_str, get_str_list, put_opt_str, put_text, rfc3339_ms,
-    set_str_list, Actor,
+    set_str_list, Actor, SyncState,
 };
 use crate::error::{Error, Result};
 use crate::normalize::{self, Region};
@@ -161,8 +161,9 @@ pub struct Contact {
     pub created_at: String,
     /// When the contact last changed (RFC 3339).
     pub updated_at: String,
-    /// `local` (not yet acknowledged by the server) or `synced` (a refused change is undone, see `status().rejected`).
-    pub sync_state: String,
+    /// [`SyncState::Local`] (not yet acknowledged by the server) or [`SyncState::Synced`] (a
+    /// refused change is undone, see `status().rejected`).
+    pub sync_state: SyncState,
 }
 
 impl Contact {
@@ -444,7 +445,7 @@ impl ContactFields {
     }
 
     /// The contact these fields make when created: every non-empty field, active.
-    pub(crate) fn new_contact(&self, id: &str, now_ms: i64, sync_state: &str) -> Contact {
+    pub(crate) fn new_contact(&self, id: &str, now_ms: i64, sync_state: SyncState) -> Contact {
         let text = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
         let now = rfc3339_ms(now_ms);
         Contact {
@@ -474,7 +475,7 @@ impl ContactFields {
             merged_into: None,
             created_at: now.clone(),
             updated_at: now,
-            sync_state: sync_state.to_string(),
+            sync_state,
         }
     }
 
@@ -500,7 +501,7 @@ impl ContactFields {
         action: &str,
         now_ms: i64,
     ) -> (Change, Contact) {
-        let c = self.new_contact(id, now_ms, "local");
+        let c = self.new_contact(id, now_ms, SyncState::Local);
         let typed = super::typed::to_json(&c.phones_typed);
         (
             first_change(&c, typed.as_deref()).build(actor, action, now_ms),
@@ -629,7 +630,7 @@ pub(crate) fn from_doc(
     id: &str,
     doc: &AutoCommit,
     updated_at: String,
-    sync_state: String,
+    sync_state: SyncState,
 ) -> Contact {
     let invalidation = get_str(doc, "invalid_reason").map(|reason| Invalidation {
         reason,
@@ -690,12 +691,7 @@ mod tests {
         assert_eq!(made.phones, ["+8613800138000", "+8613900139000"]);
         assert_eq!(made.title, None, "empty fields are left out");
         assert!(!made.extra.contains_key("blank"));
-        let read = from_doc(
-            "c-1",
-            &doc,
-            made.updated_at.clone(),
-            made.sync_state.clone(),
-        );
+        let read = from_doc("c-1", &doc, made.updated_at.clone(), made.sync_state);
         assert_eq!(read, made);
         // Stored as its one change's bytes, it loads as the same document.
         let change = doc
@@ -703,12 +699,7 @@ mod tests {
             .ok_or_else(|| Error::validation("doc", "", "a new document has its change"))?;
         let mut loaded = crate::record::load("c-1", change.raw_bytes(), &actor)?;
         assert_eq!(loaded.get_heads(), doc.get_heads());
-        let reread = from_doc(
-            "c-1",
-            &loaded,
-            made.updated_at.clone(),
-            made.sync_state.clone(),
-        );
+        let reread = from_doc("c-1", &loaded, made.updated_at.clone(), made.sync_state);
         assert_eq!(reread, made);
         Ok(())
     }
@@ -880,7 +871,7 @@ mod tests {
         );
         edit.unwrap_or_default().apply(&mut doc).ok();
         commit(&mut doc, &a, "test", 1);
-        let c = from_doc("x", &doc, String::new(), "local".into());
+        let c = from_doc("x", &doc, String::new(), SyncState::Local);
         assert_eq!(c.title.as_deref(), Some("经理"));
         assert_eq!(c.extra.get("score").map(String::as_str), Some("42"));
         assert_eq!(

@@ -8,7 +8,7 @@
 //! user may not read them never receives them. Deal documents written by older builds may still
 //! hold `amount`; it is read as a fallback until a restricted document for it exists.
 
-use super::{check_text, get_f64, get_str};
+use super::{check_text, get_f64, get_str, SyncState};
 use crate::error::{Error, Result};
 use automerge::AutoCommit;
 use serde::{Deserialize, Serialize};
@@ -62,8 +62,8 @@ pub struct Deal {
     pub stage_changed_at: String,
     /// When it last changed (RFC 3339).
     pub updated_at: String,
-    /// `local` (not yet acknowledged by the server) or `synced`.
-    pub sync_state: String,
+    /// [`SyncState::Local`] (not yet acknowledged by the server) or [`SyncState::Synced`].
+    pub sync_state: SyncState,
 }
 
 /// A new deal, as typed.
@@ -170,7 +170,12 @@ pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> 
 }
 
 /// Reads a deal out of its document.
-pub(crate) fn from_doc(id: &str, doc: &AutoCommit, updated_at: String, sync_state: String) -> Deal {
+pub(crate) fn from_doc(
+    id: &str,
+    doc: &AutoCommit,
+    updated_at: String,
+    sync_state: SyncState,
+) -> Deal {
     let created_at = get_str(doc, "created_at").unwrap_or_default();
     Deal {
         id: id.to_string(),

@@ -75,6 +75,68 @@ impl std::fmt::Display for RecordKind {
     }
 }
 
+/// Where a record stands with the server, as the `records.sync_state` column and the JSON of a
+/// record spell it ([`SyncState::as_str`], [`SyncState::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncState {
+    /// Changed on this device since the server last had it: changes wait in the outbox.
+    Local,
+    /// Everything this device wrote has reached the server.
+    Synced,
+    /// Written only by stores older than schema version 10, for a record with a change the
+    /// server refused; the next sync undoes the refused change and makes it `local` or `synced`
+    /// again. This build never writes it.
+    Rejected,
+}
+
+impl SyncState {
+    /// Every sync state the `records` table allows.
+    pub const ALL: [SyncState; 3] = [SyncState::Local, SyncState::Synced, SyncState::Rejected];
+
+    /// `local`, `synced` or `rejected`: the spelling of SQL rows and JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SyncState::Local => "local",
+            SyncState::Synced => "synced",
+            SyncState::Rejected => "rejected",
+        }
+    }
+
+    /// The sync state spelled `s`; `None` for any other text.
+    pub fn parse(s: &str) -> Option<SyncState> {
+        SyncState::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for SyncState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `records.sync_state` value this build does not know (a damaged or foreign database).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown sync state {0:?} in the records table (expected local, synced or rejected)")]
+pub struct UnknownSyncState(pub String);
+
+#[cfg(feature = "store")]
+impl rusqlite::types::ToSql for SyncState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+#[cfg(feature = "store")]
+impl rusqlite::types::FromSql for SyncState {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        SyncState::parse(text).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(Box::new(UnknownSyncState(text.to_string())))
+        })
+    }
+}
+
 /// The record kinds this build knows, as spelled on the wire.
 pub const KINDS: &[&str] = &[
     "contact",
@@ -426,4 +488,46 @@ pub(crate) fn last_change_ms(doc: &mut AutoCommit) -> i64 {
 /// The heads of a document as bytes (32 bytes each), for the `records.heads` column.
 pub(crate) fn heads_bytes(doc: &mut AutoCommit) -> Vec<u8> {
     doc.get_heads().iter().flat_map(|h| h.0).collect()
+}
+
+#[cfg(test)]
+mod sync_state_tests {
+    use super::SyncState;
+
+    #[test]
+    fn sync_states_are_spelled_as_stored_and_as_before_in_json() -> Result<(), serde_json::Error> {
+        for s in SyncState::ALL {
+            assert_eq!(SyncState::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_string(&s)?, format!("\"{s}\""));
+            assert_eq!(serde_json::from_str::<SyncState>(&format!("\"{s}\""))?, s);
+        }
+        assert_eq!(SyncState::Local.as_str(), "local");
+        assert_eq!(SyncState::Synced.as_str(), "synced");
+        assert_eq!(SyncState::parse("Local"), None);
+        assert!(serde_json::from_str::<SyncState>("\"pending\"").is_err());
+        Ok(())
+    }
+
+    #[cfg(feature = "store")]
+    #[test]
+    fn a_sync_state_round_trips_through_sql_and_an_unknown_one_is_refused() -> rusqlite::Result<()>
+    {
+        let conn = rusqlite::Connection::open_in_memory()?;
+        for s in SyncState::ALL {
+            let text: String = conn.query_row("SELECT ?1", [s], |r| r.get(0))?;
+            assert_eq!(text, s.as_str());
+            let back: SyncState = conn.query_row("SELECT ?1", [s], |r| r.get(0))?;
+            assert_eq!(back, s);
+        }
+        let refused = conn
+            .query_row("SELECT 'pending'", [], |r| r.get::<_, SyncState>(0))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            refused.contains("unknown sync state \"pending\""),
+            "{refused}"
+        );
+        Ok(())
+    }
 }

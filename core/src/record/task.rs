@@ -1,6 +1,6 @@
 //! Tasks: follow-ups (created by a check-out's next follow-up date) and planned visits.
 
-use super::{check_text, get_str};
+use super::{check_text, get_str, SyncState};
 use crate::error::{Error, Result};
 use automerge::AutoCommit;
 use serde::{Deserialize, Serialize};
@@ -53,8 +53,8 @@ pub struct Task {
     pub created_at: String,
     /// When it last changed (RFC 3339).
     pub updated_at: String,
-    /// `local` (not yet acknowledged by the server) or `synced`.
-    pub sync_state: String,
+    /// [`SyncState::Local`] (not yet acknowledged by the server) or [`SyncState::Synced`].
+    pub sync_state: SyncState,
 }
 
 /// A new task.
@@ -124,7 +124,12 @@ pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> 
 }
 
 /// Reads a task out of its document.
-pub(crate) fn from_doc(id: &str, doc: &AutoCommit, updated_at: String, sync_state: String) -> Task {
+pub(crate) fn from_doc(
+    id: &str,
+    doc: &AutoCommit,
+    updated_at: String,
+    sync_state: SyncState,
+) -> Task {
     let done_at = get_str(doc, "done_at");
     Task {
         id: id.to_string(),

@@ -1,6 +1,6 @@
 //! Visits: a rep checking in at a customer and checking out with notes and a follow-up date.
 
-use super::{check_text, get_f64, get_i64, get_str};
+use super::{check_text, get_f64, get_i64, get_str, SyncState};
 use crate::error::{Error, Result};
 use automerge::AutoCommit;
 use chrono::{DateTime, FixedOffset};
@@ -62,8 +62,8 @@ pub struct Visit {
     pub created_at: String,
     /// When it last changed (RFC 3339).
     pub updated_at: String,
-    /// `local` (not yet acknowledged by the server) or `synced`.
-    pub sync_state: String,
+    /// [`SyncState::Local`] (not yet acknowledged by the server) or [`SyncState::Synced`].
+    pub sync_state: SyncState,
 }
 
 /// A check-in as the app reports it.
@@ -207,7 +207,7 @@ pub(crate) fn from_doc(
     id: &str,
     doc: &AutoCommit,
     updated_at: String,
-    sync_state: String,
+    sync_state: SyncState,
 ) -> Visit {
     let device_time = get_str(doc, "device_time").unwrap_or_default();
     let day = DateTime::parse_from_rfc3339(&device_time)

@@ -29,7 +29,7 @@ use crate::import::{
 };
 use crate::normalize::Region;
 use crate::record::contact::{self, Contact, ContactFields, ContactPatch};
-use crate::record::{commit, rfc3339_ms, Actor};
+use crate::record::{commit, rfc3339_ms, Actor, SyncState};
 use rusqlite::{Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -478,7 +478,7 @@ fn write_chunk(
             RecordKind::Contact,
             &p.doc,
             &p.heads,
-            "local",
+            SyncState::Local,
             now_text,
         )?;
         contacts::project_row(tx, rid, &p.contact)?;

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::flow::{self, EvidenceFacts, MissingEvidence};
 use crate::record::deal::{self, Deal, DealFilter, NewDeal};
 use crate::record::history::HistoryEntry;
-use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms};
+use crate::record::{commit, new_doc, put_opt_str, rfc3339_ms, SyncState};
 use automerge::{transaction::Transactable, AutoCommit, ROOT};
 use chrono::{DateTime, FixedOffset};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
@@ -231,7 +231,7 @@ pub(crate) fn project_restricted(
 /// Rebuilds the row of record `of` (a deal) from its document and the restricted values held
 /// now; nothing when the device does not have it.
 pub(crate) fn refresh_parent(tx: &Transaction<'_>, of: &str) -> Result<()> {
-    let row: Option<(i64, Vec<u8>, String, String)> = tx
+    let row: Option<(i64, Vec<u8>, String, SyncState)> = tx
         .prepare_cached(
             "SELECT rid, doc, updated_at, sync_state FROM records WHERE id = ?1 AND kind = 'deal'",
         )?
@@ -290,7 +290,7 @@ impl Store {
             created_at: String::new(),
             stage_changed_at: String::new(),
             updated_at: String::new(),
-            sync_state: String::new(),
+            sync_state: SyncState::Local,
         };
         let facts = StoreEvidence::new(&tx).facts(&probe)?;
         let check = check_stage(&config, &probe, &stage, &facts, now);

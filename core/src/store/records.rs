@@ -5,7 +5,7 @@
 
 use super::{experience, scope, Store};
 use crate::error::{Error, Result};
-use crate::record::{Actor, RecordKind};
+use crate::record::{Actor, RecordKind, SyncState};
 use automerge::AutoCommit;
 use rusqlite::{Connection, OptionalExtension};
 
@@ -16,7 +16,7 @@ pub(crate) struct Written {
     /// The latest change time in the document (RFC 3339).
     pub updated_at: String,
     /// The record's sync state after the write.
-    pub sync_state: String,
+    pub sync_state: SyncState,
 }
 
 /// Saves a record's document inside `tx`. Local writes (`heads_before` given) are checked
@@ -66,21 +66,36 @@ fn save(
     let updated_at = crate::record::rfc3339_ms(crate::record::last_change_ms(doc));
     let (rid, sync_state) = match rid {
         None => {
-            let state = if local { "local" } else { "synced" };
+            let state = if local {
+                SyncState::Local
+            } else {
+                SyncState::Synced
+            };
             let rid = insert_row(tx, id, kind, &bytes, &heads, state, &updated_at)?;
             if local {
                 experience::created(tx, rid, Store::now_ms())?;
             }
-            (rid, state.to_string())
+            (rid, state)
         }
         Some(rid) => {
-            let state: String = tx
+            let state: SyncState = tx
                 .prepare_cached(
                     "UPDATE records SET doc = ?1, heads = ?2, updated_at = ?3, \
-                     sync_state = CASE WHEN ?5 AND sync_state = 'synced' THEN 'local' ELSE sync_state END \
+                     sync_state = CASE WHEN ?5 AND sync_state = ?6 THEN ?7 ELSE sync_state END \
                      WHERE rid = ?4 RETURNING sync_state",
                 )?
-                .query_row(rusqlite::params![bytes, heads, updated_at, rid, local], |r| r.get(0))?;
+                .query_row(
+                    rusqlite::params![
+                        bytes,
+                        heads,
+                        updated_at,
+                        rid,
+                        local,
+                        SyncState::Synced,
+                        SyncState::Local
+                    ],
+                    |r| r.get(0),
+                )?;
             (rid, state)
         }
     };
@@ -106,7 +121,7 @@ pub(crate) fn insert_record(
     kind: RecordKind,
     doc: &[u8],
     heads: &[u8],
-    sync_state: &str,
+    sync_state: SyncState,
     updated_at: &str,
 ) -> Result<i64> {
     insert_row(tx, id, kind.as_str(), doc, heads, sync_state, updated_at)
@@ -118,7 +133,7 @@ fn insert_row(
     kind: &str,
     doc: &[u8],
     heads: &[u8],
-    sync_state: &str,
+    sync_state: SyncState,
     updated_at: &str,
 ) -> Result<i64> {
     tx.prepare_cached(
@@ -146,8 +161,8 @@ pub(crate) fn load_record(
     kind: RecordKind,
     id: &str,
     actor: &Actor,
-) -> Result<(i64, AutoCommit, String)> {
-    let row: Option<(i64, Vec<u8>, String)> = conn
+) -> Result<(i64, AutoCommit, SyncState)> {
+    let row: Option<(i64, Vec<u8>, SyncState)> = conn
         .prepare_cached("SELECT rid, doc, sync_state FROM records WHERE id = ?1 AND kind = ?2")?
         .query_row(rusqlite::params![id, kind.as_str()], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))

@@ -28,7 +28,7 @@
 use super::projections::reproject;
 use super::records::{queue_change, Written};
 use crate::error::{Error, Result};
-use crate::record::{self, Actor};
+use crate::record::{self, Actor, SyncState};
 use automerge::{
     transaction::{CommitOptions, Transactable},
     AutoCommit, Change, ChangeHash, ObjId, ObjType, PatchAction, Prop, ReadDoc, Value, ROOT,
@@ -249,13 +249,23 @@ fn recover_record(tx: &Transaction<'_>, actor: &Actor, rid: i64, out: &mut Recov
     let saved = doc.save();
     let heads = record::heads_bytes(&mut doc);
     let updated_at = record::rfc3339_ms(record::last_change_ms(&mut doc));
-    let sync_state: String = tx
+    let sync_state: SyncState = tx
         .prepare_cached(
             "UPDATE records SET doc = ?1, heads = ?2, updated_at = ?3, sync_state = CASE WHEN \
-             EXISTS (SELECT 1 FROM outbox o WHERE o.rid = ?4) THEN 'local' ELSE 'synced' END \
+             EXISTS (SELECT 1 FROM outbox o WHERE o.rid = ?4) THEN ?5 ELSE ?6 END \
              WHERE rid = ?4 RETURNING sync_state",
         )?
-        .query_row(params![saved, heads, updated_at, rid], |r| r.get(0))?;
+        .query_row(
+            params![
+                saved,
+                heads,
+                updated_at,
+                rid,
+                SyncState::Local,
+                SyncState::Synced
+            ],
+            |r| r.get(0),
+        )?;
     let written = Written {
         rid,
         updated_at,

@@ -11,7 +11,7 @@ use super::settings::{
 };
 use super::{RecordKind, Store};
 use crate::error::{Error, Result};
-use crate::record::{self, Actor};
+use crate::record::{self, Actor, SyncState};
 use crate::sync::protocol::{
     BootstrapResponse, PushChange, SyncRequest, SyncResponse, PROTOCOL_VERSION,
 };
@@ -474,13 +474,20 @@ fn store_snapshot(
     let heads = record::heads_bytes(&mut doc);
     let updated_at = record::rfc3339_ms(record::last_change_ms(&mut doc));
     tx.prepare_cached(
-        "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, 'synced', ?5)",
+        "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![snap.record, snap.kind, snap.doc, heads, updated_at])?;
+    .execute(params![
+        snap.record,
+        snap.kind,
+        snap.doc,
+        heads,
+        SyncState::Synced,
+        updated_at
+    ])?;
     let written = Written {
         rid: tx.last_insert_rowid(),
         updated_at,
-        sync_state: "synced".into(),
+        sync_state: SyncState::Synced,
     };
     reproject(tx, written, &snap.record, &snap.kind, &doc, false)?;
     Ok(!field_conflicts(&mut doc).is_empty())
@@ -490,9 +497,9 @@ fn store_snapshot(
 fn mark_synced(tx: &Transaction<'_>) -> Result<()> {
     // Projections carry no sync state: every query reads it from `records`.
     tx.execute(
-        "UPDATE records SET sync_state = 'synced' WHERE sync_state = 'local' \
+        "UPDATE records SET sync_state = ?1 WHERE sync_state = ?2 \
          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.rid = records.rid)",
-        [],
+        params![SyncState::Synced, SyncState::Local],
     )?;
     super::experience::mark_reached(tx, Store::now_ms())?;
     Ok(())

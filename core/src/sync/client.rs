@@ -45,6 +45,34 @@ impl Default for SyncOptions {
     }
 }
 
+/// How a sync ended, as the sync report's JSON spells it ([`SyncStatus::as_str`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncStatus {
+    /// Every local change sent was accepted.
+    #[default]
+    Ok,
+    /// The server refused some changes; each was undone on this device (see
+    /// [`SyncReport::rejections`]).
+    Partial,
+}
+
+impl SyncStatus {
+    /// `ok` or `partial`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SyncStatus::Ok => "ok",
+            SyncStatus::Partial => "partial",
+        }
+    }
+}
+
+impl std::fmt::Display for SyncStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncReport {
@@ -62,8 +90,8 @@ pub struct SyncReport {
     /// Why each refused change was refused and what was undone (also in `status().rejected`).
     #[serde(default)]
     pub rejections: Vec<crate::RejectedChange>,
-    /// `ok`, or `partial` when some changes were refused.
-    pub status: String,
+    /// [`SyncStatus::Ok`], or [`SyncStatus::Partial`] when some changes were refused.
+    pub status: SyncStatus,
     /// Round trips made.
     pub round_trips: u64,
     /// Request bytes sent and response bytes received (bodies).
@@ -646,7 +674,11 @@ async fn run(
             reconcile(store, client, options, &mut report).await?;
         }
     }
-    report.status = if report.rejected > 0 { "partial" } else { "ok" }.to_string();
+    report.status = if report.rejected > 0 {
+        SyncStatus::Partial
+    } else {
+        SyncStatus::Ok
+    };
     Ok(report)
 }
 
@@ -725,4 +757,25 @@ async fn reconcile(
         lock(store).set_scope_epoch(epoch)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod sync_status_tests {
+    use super::{SyncReport, SyncStatus};
+
+    #[test]
+    fn the_status_is_spelled_in_json_as_before() -> Result<(), serde_json::Error> {
+        assert_eq!(serde_json::to_string(&SyncStatus::Ok)?, "\"ok\"");
+        assert_eq!(serde_json::to_string(&SyncStatus::Partial)?, "\"partial\"");
+        assert_eq!(SyncStatus::Partial.as_str(), "partial");
+        let report = SyncReport {
+            status: SyncStatus::Partial,
+            ..SyncReport::default()
+        };
+        let json = serde_json::to_value(&report)?;
+        assert_eq!(json["status"], "partial");
+        assert_eq!(serde_json::from_value::<SyncReport>(json)?, report);
+        assert!(serde_json::from_str::<SyncStatus>("\"done\"").is_err());
+        Ok(())
+    }
 }

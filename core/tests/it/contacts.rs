@@ -248,7 +248,7 @@ fn every_write_queues_its_changes_in_the_outbox() -> TestResult {
     )?;
     store.invalidate_contact(&c.id, "test")?;
     assert_eq!(store.status()?.outbox_len, 3);
-    assert_eq!(c.sync_state, "local");
+    assert_eq!(c.sync_state.as_str(), "local");
     Ok(())
 }
 

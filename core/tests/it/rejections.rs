@@ -269,7 +269,7 @@ fn a_refused_owner_change_is_undone_and_later_edits_reach_other_devices() -> Tes
             Some("总监"),
             "case {how}: the later edit stays"
         );
-        assert_ne!(now.sync_state, "rejected", "case {how}");
+        assert_ne!(now.sync_state.as_str(), "rejected", "case {how}");
         assert!(
             status.sync_states.iter().all(|s| s.status != "rejected"),
             "case {how}: {:?}",
@@ -287,7 +287,7 @@ fn a_refused_owner_change_is_undone_and_later_edits_reach_other_devices() -> Tes
         )?;
         assert_eq!(server.sync(&mut phone, rep_rules)?, 0, "case {how}");
         assert_eq!(phone.status()?.outbox_len, 0);
-        assert_eq!(phone.get_contact(&c.id)?.sync_state, "synced");
+        assert_eq!(phone.get_contact(&c.id)?.sync_state.as_str(), "synced");
         server.sync(&mut tablet, rep_rules)?;
         let there = tablet.get_contact(&c.id)?;
         assert_eq!(there.title.as_deref(), Some("总监"), "case {how}");
@@ -343,7 +343,7 @@ fn several_refusals_in_one_record_keep_every_accepted_edit() -> TestResult {
     assert_eq!(now.title.as_deref(), Some("总监"));
     assert_eq!(now.company.as_deref(), Some("华强电子"));
     assert_eq!(now.notes.as_deref(), Some("下周回访"));
-    assert_eq!(now.sync_state, "synced");
+    assert_eq!(now.sync_state.as_str(), "synced");
     assert_eq!(
         phone.search("华强电子", &Default::default())?.len(),
         1,
@@ -379,7 +379,7 @@ fn a_record_whose_creation_is_refused_leaves_the_device_with_the_reason() -> Tes
         Err(Error::NotFound { .. })
     ));
     assert!(phone.search("王芳", &Default::default())?.is_empty());
-    assert_eq!(phone.get_contact(&kept.id)?.sync_state, "synced");
+    assert_eq!(phone.get_contact(&kept.id)?.sync_state.as_str(), "synced");
     // The experience metrics do not count it as reached.
     let m = phone.experience()?;
     assert_eq!((m.offline_created, m.offline_synced), (2, 1));
@@ -409,7 +409,7 @@ fn a_refused_restricted_value_is_removed_and_its_deal_flows() -> TestResult {
     assert!(status.rejected[0].removed);
     let now = phone.get_deal(&deal.id)?;
     assert_eq!(now.amount, None, "the refused amount is gone");
-    assert_eq!(now.sync_state, "synced");
+    assert_eq!(now.sync_state.as_str(), "synced");
     Ok(())
 }
 
@@ -438,7 +438,7 @@ fn a_refused_merge_gives_the_loser_back() -> TestResult {
     let back = phone.get_contact(&loser.id)?;
     assert_eq!(back.status.as_str(), "active");
     assert_eq!(back.merged_into, None);
-    assert_eq!(back.sync_state, "synced");
+    assert_eq!(back.sync_state.as_str(), "synced");
     Ok(())
 }
 
@@ -498,7 +498,7 @@ fn a_refusal_answered_twice_or_lost_ends_the_same() -> TestResult {
     assert_eq!(once.0.title.as_deref(), Some("总监"));
     assert_eq!(phone.status()?.rejected.len(), 1);
     assert_eq!(server.sync(&mut phone, rep_rules)?, 0);
-    assert_eq!(phone.get_contact(&c.id)?.sync_state, "synced");
+    assert_eq!(phone.get_contact(&c.id)?.sync_state.as_str(), "synced");
     Ok(())
 }
 
