@@ -401,7 +401,7 @@ pub struct SyncReport {
     pub rejected: i64,
     /// Why each was refused and what was undone.
     pub rejections: Vec<RejectedChange>,
-    /// `ok`, or `partial` when some changes were refused.
+    /// `ok`, or `partial` when some changes were refused or deferred.
     pub status: String,
     /// HTTP round trips made.
     pub round_trips: i64,
@@ -416,6 +416,12 @@ pub struct SyncReport {
     pub purged: i64,
     /// Records downloaded because they entered the user's scope.
     pub fetched: i64,
+    /// Local changes the server could not apply yet (they depend on another device's changes
+    /// that the server lost in a restore); they stay queued and go at the next sync.
+    pub deferred: i64,
+    /// The server was restored from a backup: this device sent again every change it made and
+    /// downloaded the server's records anew. Nothing is lost; worth a line in the app's log.
+    pub log_reset: bool,
 }
 
 /// The signed-in user's role and permissions, as the server last said (`OutpostStore.access`).
@@ -736,6 +742,8 @@ impl From<oc::SyncReport> for SyncReport {
             blobs_uploaded: count(r.blobs_uploaded),
             purged: count(r.purged),
             fetched: count(r.fetched),
+            deferred: count(r.deferred),
+            log_reset: r.log_reset,
         }
     }
 }

@@ -44,6 +44,44 @@ enum Command {
         #[command(flatten)]
         bounds: ServeBounds,
     },
+    /// The store's backups and checks.
+    #[command(flatten)]
+    Store(StoreCommand),
+    /// Tenants, devices, users and their settings.
+    #[command(flatten)]
+    Manage(ManageCommand),
+}
+
+/// Commands on the store as a whole (`docs/operations.md`, "Backup and restore").
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy the embedded store (records, log, files, audit trail) to FILE while it serves; prints
+    /// {file, bytes, tenants, log_entries, blobs}. On PostgreSQL use pg_dump
+    /// (docs/operations.md).
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the embedded store with a backup: refused while a server serves the data
+    /// directory; the current store is moved aside, never deleted; the log's identity is
+    /// renewed, so that every device sends again what the backup lacks.
+    Restore {
+        /// The backup file (from `backup`).
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// After restoring the store by other means (pg_restore, a copied file): renew the log's
+    /// identity, so that every device sends again what the restored store lacks.
+    Restored,
+    /// Verify the store: SQLite's integrity and every file's hash (embedded store), every
+    /// audit chain. Exit status 1 when anything is wrong.
+    Check,
+}
+
+/// The operator's commands on tenants, devices, users and their settings.
+#[derive(Subcommand)]
+enum ManageCommand {
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -289,10 +327,48 @@ fn storage_config(cli: &Cli) -> StorageConfig {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = storage_config(&cli);
-    let storage = open_storage(&config).await.context("opening storage")?;
     match cli.command {
-        Command::Serve { listen, bounds } => serve(&listen, storage, bounds.options()).await,
-        Command::Tenant {
+        // These open the store themselves (a restore must not find it open).
+        Command::Store(command) => store_command(command, &config).await,
+        Command::Serve { listen, bounds } => {
+            // A serving process holds its data directory: a restore waits for it to stop.
+            let _serving = match &config {
+                StorageConfig::Sqlite(dir) => Some(
+                    outpost_server::storage::sqlite::backup::ServeLock::take(dir)
+                        .context("locking the data directory")?,
+                ),
+                StorageConfig::Postgres(_) => None,
+            };
+            let storage = open_storage(&config).await.context("opening storage")?;
+            serve(&listen, storage, bounds.options()).await
+        }
+        Command::Manage(command) => {
+            let storage = open_storage(&config).await.context("opening storage")?;
+            manage_command(command, storage).await
+        }
+    }
+}
+
+async fn store_command(command: StoreCommand, config: &StorageConfig) -> anyhow::Result<()> {
+    match command {
+        StoreCommand::Backup { to } => operator::backup::backup(config, &to).await,
+        StoreCommand::Restore { from } => operator::backup::restore(config, &from).await,
+        StoreCommand::Restored => operator::backup::restored(config).await,
+        StoreCommand::Check => {
+            if operator::backup::check(config).await? {
+                Ok(())
+            } else {
+                Err(anyhow!(
+                    "check: the store has problems (see the list above)"
+                ))
+            }
+        }
+    }
+}
+
+async fn manage_command(command: ManageCommand, storage: Arc<dyn Storage>) -> anyhow::Result<()> {
+    match command {
+        ManageCommand::Tenant {
             command: TenantCommand::Create { name, sharing },
         } => {
             let tenant = storage.create_tenant(&name).await?;
@@ -301,10 +377,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             print_json(&json!({ "id": tenant.id, "name": tenant.name, "sharing": sharing }))
         }
-        Command::Tenant {
+        ManageCommand::Tenant {
             command: TenantCommand::Sharing { tenant, sharing },
         } => operator::access::set_sharing(&*storage, &tenant, sharing).await,
-        Command::Tenant {
+        ManageCommand::Tenant {
             command:
                 TenantCommand::Lease {
                     tenant,
@@ -313,12 +389,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     clear: _,
                 },
         } => operator::access::set_lease(&*storage, &tenant, days.zip(grace_days)).await,
-        Command::Role { command } => operator::access::role_command(command, &*storage).await,
-        Command::Team { command } => operator::access::team_command(command, &*storage).await,
-        Command::Share { command } => operator::access::share_command(command, &*storage).await,
-        Command::Record { command } => operator::access::record_command(command, &*storage).await,
-        Command::Device { command } => device_command(command, &*storage).await,
-        Command::Audit { command } => {
+        ManageCommand::Role { command } => operator::access::role_command(command, &*storage).await,
+        ManageCommand::Team { command } => operator::access::team_command(command, &*storage).await,
+        ManageCommand::Share { command } => {
+            operator::access::share_command(command, &*storage).await
+        }
+        ManageCommand::Record { command } => {
+            operator::access::record_command(command, &*storage).await
+        }
+        ManageCommand::Device { command } => device_command(command, &*storage).await,
+        ManageCommand::Audit { command } => {
             if operator::security::audit_command(command, &*storage).await? {
                 Ok(())
             } else {
@@ -327,12 +407,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ))
             }
         }
-        Command::User { command } => operator::security::user_command(command, &*storage).await,
-        Command::Flow { command } => flow_command(command, &*storage).await,
-        Command::Routing { command } => {
+        ManageCommand::User { command } => {
+            operator::security::user_command(command, &*storage).await
+        }
+        ManageCommand::Flow { command } => flow_command(command, &*storage).await,
+        ManageCommand::Routing { command } => {
             operator::routing::routing_command(command, &*storage).await
         }
-        Command::Report {
+        ManageCommand::Report {
             command: ReportCommand::Health { tenant },
         } => {
             let report = outpost_server::reports::tenant_health(&*storage, &tenant)

@@ -46,6 +46,7 @@ impl<'a> SyncService<'a> {
         let now = now_ms();
         let viewer = self.viewer(device).await?;
         let mut rejected = Vec::new();
+        let mut deferred = Vec::new();
         if !request.changes.is_empty() {
             // Lead routing: the contacts this push brings for the first time. A failure here
             // leaves them unrouted; it never fails the device's sync.
@@ -69,6 +70,7 @@ impl<'a> SyncService<'a> {
             )
             .await;
             rejected = outcome.rejected;
+            deferred = outcome.deferred;
             // The server's verdict wins; a failed re-check never fails the device's sync.
             if let Err(e) =
                 crate::flow::recheck_visits(self.storage, device, &request.changes, now).await
@@ -92,6 +94,8 @@ impl<'a> SyncService<'a> {
         } else {
             self.viewer(device).await?
         };
+        // Read before the page: a restore renews it while the log below is replaced.
+        let log_id = self.storage.log_id().await?;
         let page = self
             .storage
             .pull(
@@ -109,6 +113,11 @@ impl<'a> SyncService<'a> {
             cursor: page.cursor,
             more: page.more,
             server_time_ms: now_ms(),
+            log_id: Some(log_id),
+            deferred: deferred
+                .into_iter()
+                .map(serde_bytes::ByteBuf::from)
+                .collect(),
             scope: Some(viewer.info()),
         })
     }
@@ -129,6 +138,7 @@ impl<'a> SyncService<'a> {
             audit::record(self.storage, e).await;
         }
         let viewer = self.viewer(device).await?;
+        let log_id = self.storage.log_id().await?;
         let page = self
             .storage
             .bootstrap(
@@ -143,6 +153,7 @@ impl<'a> SyncService<'a> {
             docs: page.docs,
             next: page.next,
             cursor: page.cursor,
+            log_id: Some(log_id),
         })
     }
 

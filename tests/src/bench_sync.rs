@@ -968,6 +968,8 @@ fn bench_server(
                 cursor: 0,
                 more: false,
                 server_time_ms: 0,
+                log_id: None,
+                deferred: Vec::new(),
                 scope: None,
             };
             store.apply_sync_response(&outgoing, empty)?;

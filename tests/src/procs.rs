@@ -41,11 +41,13 @@ pub fn binary(package: &str, name: &str) -> Result<PathBuf, BoxError> {
     Ok(path)
 }
 
-/// A running `outpost-server serve` on embedded SQLite in its own directory.
+/// A running `outpost-server serve` on embedded SQLite in its own directory, or on PostgreSQL.
 pub struct Server {
     child: Option<Child>,
     /// Its data directory.
     pub data: PathBuf,
+    /// Its PostgreSQL URL, when it runs on PostgreSQL.
+    pub database_url: Option<String>,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     /// The port it listens on.
@@ -55,11 +57,26 @@ pub struct Server {
 impl Server {
     /// Starts a server on `listen` (e.g. `127.0.0.1:0`) with data in `data`.
     pub fn start(data: &Path, listen: &str) -> Result<Server, BoxError> {
+        Server::start_on(data, None, listen)
+    }
+
+    /// Starts a server on `listen` with data in `data`, or in the PostgreSQL database at
+    /// `database_url` when given.
+    pub fn start_on(
+        data: &Path,
+        database_url: Option<&str>,
+        listen: &str,
+    ) -> Result<Server, BoxError> {
         let bin = binary("outpost-server", "outpost-server")?;
-        let mut child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .args(["serve", "--listen", listen])
             .env("OUTPOST_DATA", data)
-            .env_remove("OUTPOST_DATABASE_URL")
+            .env_remove("OUTPOST_DATABASE_URL");
+        if let Some(url) = database_url {
+            command.env("OUTPOST_DATABASE_URL", url);
+        }
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -80,6 +97,7 @@ impl Server {
         Ok(Server {
             child: Some(child),
             data: data.to_path_buf(),
+            database_url: database_url.map(str::to_string),
             url: format!("http://{addr}"),
             port,
         })
@@ -87,7 +105,7 @@ impl Server {
 
     /// Runs an operator command (`tenant create ...`) on this server's data and parses its JSON.
     pub fn admin(&self, args: &[&str]) -> Result<Value, BoxError> {
-        admin(&self.data, args)
+        admin_on(&self.data, self.database_url.as_deref(), args)
     }
 
     /// Kills the server process (SIGKILL).
@@ -108,11 +126,21 @@ impl Drop for Server {
 
 /// Runs an operator command against a data directory.
 pub fn admin(data: &Path, args: &[&str]) -> Result<Value, BoxError> {
-    let out = Command::new(binary("outpost-server", "outpost-server")?)
+    admin_on(data, None, args)
+}
+
+/// Runs an operator command against a data directory, or a PostgreSQL database when
+/// `database_url` is given.
+pub fn admin_on(data: &Path, database_url: Option<&str>, args: &[&str]) -> Result<Value, BoxError> {
+    let mut command = Command::new(binary("outpost-server", "outpost-server")?);
+    command
         .args(args)
         .env("OUTPOST_DATA", data)
-        .env_remove("OUTPOST_DATABASE_URL")
-        .output()?;
+        .env_remove("OUTPOST_DATABASE_URL");
+    if let Some(url) = database_url {
+        command.env("OUTPOST_DATABASE_URL", url);
+    }
+    let out = command.output()?;
     if !out.status.success() {
         return Err(format!(
             "outpost-server {args:?}: {}",

@@ -19,6 +19,7 @@ pub mod evidence;
 pub mod experience;
 pub(crate) mod flow;
 pub mod lease;
+pub(crate) mod log_reset;
 pub(crate) mod merge;
 #[cfg(feature = "import")]
 pub(crate) mod pool;

@@ -17,6 +17,8 @@ pub(crate) const KEY_TOKEN: &str = "server_token";
 pub(crate) const KEY_CURSOR: &str = "cursor";
 /// `1` once the first full download finished.
 pub(crate) const KEY_BOOTSTRAPPED: &str = "bootstrapped";
+/// The identity of the server log the cursor counts in (see `super::log_reset`).
+pub(crate) const KEY_LOG_ID: &str = "log_id";
 /// When the last sync finished (RFC 3339).
 pub(crate) const KEY_LAST_SYNC: &str = "last_sync_at";
 /// The server's clock at the last sync (milliseconds).

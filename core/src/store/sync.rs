@@ -58,6 +58,12 @@ pub struct Applied {
     pub cursor: u64,
     /// Whether the server has more for us.
     pub more: bool,
+    /// Pushed changes the server could not apply yet (they depend on changes it lacks after a
+    /// restore); they stay queued and go again next time.
+    pub deferred: u64,
+    /// The server's log was replaced (restored from a backup): this device queued again every
+    /// change it made, and downloads anew (see `super::log_reset`).
+    pub log_reset: bool,
 }
 
 impl Store {
@@ -232,7 +238,17 @@ impl Store {
             .into_iter()
             .map(|r| (r.hash, r.reason))
             .collect();
+        let deferred: BTreeSet<Vec<u8>> = response
+            .deferred
+            .into_iter()
+            .map(serde_bytes::ByteBuf::into_vec)
+            .collect();
         for (seq, hash) in &outgoing.sent {
+            if deferred.contains(hash) {
+                // Waits in the outbox for the changes it depends on (see `super::log_reset`).
+                applied.deferred += 1;
+                continue;
+            }
             match rejected.get(hash) {
                 Some(reason) => {
                     tx.prepare_cached(
@@ -248,9 +264,21 @@ impl Store {
                 }
             }
         }
+        let known_log = super::log_reset::known(&tx)?;
+        applied.log_reset = matches!(
+            (&known_log, &response.log_id),
+            (Some(known), Some(now)) if known != now
+        );
+        // Entries of another log than the one the cursor counts in are not read: the store
+        // downloads that log's documents instead.
+        let entries = if applied.log_reset {
+            Vec::new()
+        } else {
+            response.entries
+        };
         // Received changes, grouped by record, in log order.
         let mut by_record: BTreeMap<String, (String, Vec<Change>)> = BTreeMap::new();
-        for entry in response.entries {
+        for entry in entries {
             let change = Change::from_bytes(entry.change).map_err(|e| Error::Server {
                 status: 200,
                 code: "bad_change".into(),
@@ -292,7 +320,18 @@ impl Store {
             }
             super::scope::store(&tx, scope)?;
         }
-        settings::set(&tx, KEY_CURSOR, &response.cursor.to_string())?;
+        match (&response.log_id, applied.log_reset) {
+            (Some(log_id), true) => {
+                super::log_reset::reset(&tx, &self.actor, log_id)?;
+                applied.cursor = 0;
+                applied.more = false;
+            }
+            (Some(log_id), false) => {
+                super::log_reset::remember(&tx, log_id)?;
+                settings::set(&tx, KEY_CURSOR, &response.cursor.to_string())?;
+            }
+            (None, _) => settings::set(&tx, KEY_CURSOR, &response.cursor.to_string())?,
+        }
         settings::set(&tx, KEY_LAST_SYNC, &now)?;
         super::lease::renewed(&tx)?;
         settings::set(&tx, KEY_SERVER_TIME, &response.server_time_ms.to_string())?;
@@ -319,6 +358,9 @@ impl Store {
             let touched = apply_snapshots(&tx, &self.actor, page.docs, &mut applied)?;
             if page.next.is_none() {
                 mark_synced(&tx)?;
+                if let Some(log_id) = &page.log_id {
+                    super::log_reset::remember(&tx, log_id)?;
+                }
                 settings::set(&tx, KEY_CURSOR, &first_cursor.to_string())?;
                 settings::set(&tx, KEY_BOOTSTRAPPED, "1")?;
             }

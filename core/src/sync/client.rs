@@ -110,7 +110,19 @@ pub struct SyncReport {
     /// Records downloaded because they entered the user's scope.
     #[serde(default)]
     pub fetched: u64,
+    /// Local changes the server could not apply yet: they depend on changes of another device
+    /// that the server lost in a restore. They stay queued and go again at the next sync.
+    #[serde(default)]
+    pub deferred: u64,
+    /// The server's log was replaced (restored from a backup): this device sent again every
+    /// change it made and downloaded the server's records anew.
+    #[serde(default)]
+    pub log_reset: bool,
 }
+
+/// How many times one sync starts again because the server's log was replaced; a server
+/// restored yet again meanwhile is handled by the next sync.
+const MAX_LOG_RESETS: usize = 2;
 
 /// Record ids per `POST /v1/records` request.
 pub const FETCH_BATCH: usize = 1_000;
@@ -608,9 +620,40 @@ async fn run(
     options: &SyncOptions,
 ) -> Result<SyncReport> {
     let mut report = SyncReport::default();
+    for _ in 0..=MAX_LOG_RESETS {
+        match exchange(store, client, options, &mut report).await? {
+            Exchanged::Done => break,
+            Exchanged::LogReset => report.log_reset = true,
+        }
+    }
+    report.status = if report.rejected > 0 || report.deferred > 0 {
+        SyncStatus::Partial
+    } else {
+        SyncStatus::Ok
+    };
+    Ok(report)
+}
+
+/// How [`exchange`] ended.
+enum Exchanged {
+    /// Everything sent and received.
+    Done,
+    /// The server's log was replaced: the store queued its changes again and forgot its
+    /// cursor; exchange again.
+    LogReset,
+}
+
+/// Bootstrap when needed, files, push and pull rounds, then the scope: one pass of a sync.
+async fn exchange(
+    store: &Mutex<Store>,
+    client: &SyncClient,
+    options: &SyncOptions,
+    report: &mut SyncReport,
+) -> Result<Exchanged> {
     if lock(store).needs_bootstrap()? {
         let mut after = None;
         let mut first_cursor = None;
+        let mut first_log = None;
         loop {
             let request = BootstrapRequest {
                 v: PROTOCOL_VERSION,
@@ -625,6 +668,10 @@ async fn run(
             report.round_trips += 1;
             report.bytes_sent += sent;
             report.bytes_received += received;
+            if *first_log.get_or_insert_with(|| page.log_id.clone()) != page.log_id {
+                // Restored between two pages: the first page's cursor counts in another log.
+                return Ok(Exchanged::LogReset);
+            }
             let cursor = *first_cursor.get_or_insert(page.cursor);
             let next = page.next.clone();
             let applied = lock(store).apply_bootstrap_page(page, cursor)?;
@@ -660,10 +707,17 @@ async fn run(
         report.pulled += applied.pulled;
         report.conflicts += applied.conflicted_records.len() as u64;
         report.cursor = applied.cursor;
+        if applied.log_reset {
+            return Ok(Exchanged::LogReset);
+        }
+        // Deferred changes are counted once per sync: each round sends them again.
+        report.deferred = applied.deferred;
         let drained = outgoing.sent.len() < options.batch;
         // Undoing a refusal queues the later edits again: one more round sends them. This
-        // ends: each refusal removes a change for good, and none is ever added.
-        if drained && !applied.more && applied.rejected == 0 {
+        // ends: each refusal removes a change for good, and none is ever added. A round that
+        // moved nothing (only deferred changes) ends it too.
+        let moved = applied.acknowledged > 0 || applied.rejected > 0 || applied.more;
+        if (drained || !moved) && !applied.more && applied.rejected == 0 {
             break;
         }
     }
@@ -671,15 +725,10 @@ async fn run(
     // purge what left it, fetch what entered it. Servers that send no scope skip this.
     if let Some(epoch) = epoch {
         if lock(store).scope_epoch()? != Some(epoch) {
-            reconcile(store, client, options, &mut report).await?;
+            reconcile(store, client, options, report).await?;
         }
     }
-    report.status = if report.rejected > 0 {
-        SyncStatus::Partial
-    } else {
-        SyncStatus::Ok
-    };
-    Ok(report)
+    Ok(Exchanged::Done)
 }
 
 /// Lists the user's scope, purges local records that left it (never one with anything in the

@@ -92,6 +92,18 @@ pub struct SyncResponse {
     /// Who the device's user is and what they may do (absent from older servers).
     #[serde(default)]
     pub scope: Option<ScopeInfo>,
+    /// The identity of the server's log: made when the log is created, renewed when it is
+    /// restored from a backup. A device that sees another identity than the one it synced with
+    /// treats its cursor as void (see `docs/protocol.md`, "Log identity"). Absent from older
+    /// servers.
+    #[serde(default)]
+    pub log_id: Option<String>,
+    /// Hashes of pushed changes the server cannot apply yet because they depend on changes it
+    /// does not have (after a restore: another device's edits it has not sent again). They are
+    /// also listed in `rejected` for older devices; a device that reads this list keeps them
+    /// and sends them again later instead of undoing them.
+    #[serde(default)]
+    pub deferred: Vec<serde_bytes::ByteBuf>,
 }
 
 /// The device user's role, permissions and scope epoch, in every [`SyncResponse`].
@@ -196,6 +208,9 @@ pub struct BootstrapResponse {
     pub next: Option<String>,
     /// The log position these documents include at least. After the last page, sync from here.
     pub cursor: u64,
+    /// The identity of the log that `cursor` counts in (see [`SyncResponse::log_id`]).
+    #[serde(default)]
+    pub log_id: Option<String>,
 }
 
 /// Most experience events per `POST /v1/metrics` request.

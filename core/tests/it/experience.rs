@@ -105,6 +105,8 @@ fn created_records_count_as_synced_only_once_acknowledged() -> TestResult {
         cursor: 0,
         more: false,
         server_time_ms: 0,
+        log_id: None,
+        deferred: Vec::new(),
         scope: None,
     };
     store.apply_sync_response(&outgoing, response)?;

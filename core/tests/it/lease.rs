@@ -19,6 +19,8 @@ fn synced(store: &mut Store) -> Result<i64, outpost_core::Error> {
             cursor: 0,
             more: false,
             server_time_ms: 0,
+            log_id: None,
+            deferred: Vec::new(),
             scope: None,
         },
     )?;
@@ -186,6 +188,8 @@ fn synced_with_tenant_lease(store: &mut Store, lease_ms: i64, grace_ms: i64) -> 
             cursor: 0,
             more: false,
             server_time_ms: 0,
+            log_id: None,
+            deferred: Vec::new(),
             scope: Some(outpost_core::sync::protocol::ScopeInfo {
                 epoch: 1,
                 user: "rep1".into(),

@@ -67,6 +67,8 @@ fn store_with_marked_contact(
             cursor: 1,
             more: false,
             server_time_ms: 0,
+            log_id: None,
+            deferred: Vec::new(),
             scope: None,
         },
     )?;

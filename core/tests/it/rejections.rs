@@ -125,6 +125,8 @@ impl TestServer {
                     cursor: self.log.len() as u64,
                     more: false,
                     server_time_ms: 0,
+                    log_id: None,
+                    deferred: Vec::new(),
                     scope: None,
                 },
             )?;
@@ -487,6 +489,8 @@ fn a_refusal_answered_twice_or_lost_ends_the_same() -> TestResult {
         cursor: server.log.len() as u64,
         more: false,
         server_time_ms: 0,
+        log_id: None,
+        deferred: Vec::new(),
         scope: None,
     };
     phone.apply_sync_response(&outgoing, response.clone())?;

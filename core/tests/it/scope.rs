@@ -32,6 +32,8 @@ fn response(entries: Vec<LogEntry>, scope: Option<ScopeInfo>) -> SyncResponse {
         cursor: 1,
         more: false,
         server_time_ms: 1_800_000_000_000,
+        log_id: None,
+        deferred: Vec::new(),
         scope,
     }
 }
@@ -233,6 +235,7 @@ fn an_older_deal_document_with_its_amount_inside_still_shows_it() -> TestResult 
             }],
             next: None,
             cursor: 1,
+            log_id: None,
         },
         1,
     )?;

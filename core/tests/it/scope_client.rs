@@ -63,6 +63,8 @@ fn answer(script: &Mutex<Script>, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
                 cursor: 1,
                 more: false,
                 server_time_ms: 1_800_000_000_000,
+                log_id: None,
+                deferred: Vec::new(),
                 scope: Some(scope),
             };
             (200, encode(&resp))
@@ -188,6 +190,8 @@ fn a_new_scope_epoch_purges_what_left_and_fetches_what_entered() -> TestResult {
             cursor: 1,
             more: false,
             server_time_ms: 1_800_000_000_000,
+            log_id: None,
+            deferred: Vec::new(),
             scope: None,
         },
     )?;

@@ -2,6 +2,7 @@
 //! and what they share: finding a tenant, printing JSON, auditing what the operator did.
 
 pub mod access;
+pub mod backup;
 pub mod routing;
 pub mod security;
 

@@ -40,6 +40,8 @@ pub mod event {
     pub const USER_ENABLE: &str = "user.enable";
     /// The audit trail was exported by an operator.
     pub const AUDIT_EXPORT: &str = "audit.export";
+    /// The store was restored from a backup and the log's identity renewed (no tenant).
+    pub const SERVER_RESTORE: &str = "server.restore";
     /// An operator set a tenant's flow settings (`detail.changed`: whether they differed).
     pub const FLOW_SET: &str = "flow.set";
     /// An operator set or reset a role's permissions.

@@ -23,7 +23,7 @@ pub mod values;
 pub use crate::rows::{Device, DocMeta, Role, StoredDoc, Tenant};
 pub use open::{open_storage, StorageConfig};
 pub(crate) use values::{
-    check_tenant_name, check_user_id, new_id, now_ms, task_failed, to_i64, to_u64,
+    check_tenant_name, check_user_id, new_id, new_log_id, now_ms, task_failed, to_i64, to_u64,
 };
 
 use crate::error::StorageError;
@@ -45,6 +45,9 @@ pub struct PushOutcome {
     pub rejected: Vec<Rejection>,
     /// How many changes were appended to the log (retried ones are not counted).
     pub applied: u64,
+    /// Hashes of the rejected changes that only lack changes the server does not have (they
+    /// may apply later, see `SyncResponse::deferred`).
+    pub deferred: Vec<Vec<u8>>,
     /// The tenant's log head after the push.
     pub log_head: u64,
 }
@@ -97,6 +100,15 @@ pub trait Storage:
 
     /// Runs a trivial query (for `/healthz`).
     async fn ping(&self) -> Result<(), StorageError>;
+
+    /// The identity of the server's log: made with the store, renewed by
+    /// [`Storage::renew_log_id`]. Every sync answer carries it, so that a device notices when
+    /// the log it counted its cursor in was replaced (a restore).
+    async fn log_id(&self) -> Result<String, StorageError>;
+
+    /// Gives the log a new identity, after the store was restored from a backup: every device
+    /// then sends again what it made and downloads anew. Returns the new identity.
+    async fn renew_log_id(&self) -> Result<String, StorageError>;
 
     /// Creates a tenant; [`StorageError::Conflict`] if the name is taken.
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StorageError>;

@@ -274,6 +274,8 @@ pub struct WritePlan {
     pub docs: Vec<DocWrite>,
     /// Changes not applied, for the device.
     pub rejected: Vec<Rejection>,
+    /// Of those, the ones that only lack changes the server does not have.
+    pub deferred: Vec<Vec<u8>>,
     /// What the write policy needs read before this plan may be written: when not empty, the
     /// backend reads it into the facts' [`Context`] and plans again (this plan is incomplete).
     pub needs: Needs,
@@ -370,7 +372,11 @@ pub fn plan_push(
                 Err(Refused {
                     rejection,
                     doc_modified,
-                }) => Err((rejection.to_string(), doc_modified)),
+                }) => Err((
+                    rejection.to_string(),
+                    doc_modified,
+                    matches!(rejection, ChangeRejection::MissingDependencies(_)),
+                )),
             }
         };
         let outcome = match applied {
@@ -385,7 +391,7 @@ pub fn plan_push(
                 };
                 match policy::check_write(viewer, &write, &facts.context, &PendingWork(&working)) {
                     Decision::Allowed => Ok(after),
-                    Decision::Refused(reason) => Err((reason, true)),
+                    Decision::Refused(reason) => Err((reason, true, false)),
                     Decision::Needs(needs) => {
                         // Decided in the next round, with what it asks for read.
                         plan.needs.merge(needs);
@@ -413,7 +419,7 @@ pub fn plan_push(
                 w.accepted.push(c.change.clone());
                 w.last = Some(plan.entries.len() - 1);
             }
-            Err((reason, doc_modified)) => {
+            Err((reason, doc_modified, missing_dependencies)) => {
                 if doc_modified {
                     // Back to the stored document plus the changes accepted so far.
                     w.doc = load_base(w.base.as_deref(), i, &c.record)?;
@@ -428,6 +434,9 @@ pub fn plan_push(
                     w.doc.apply_changes(accepted).map_err(|e| {
                         StorageError::Internal(format!("re-applying accepted changes: {e}"))
                     })?;
+                }
+                if missing_dependencies {
+                    plan.deferred.push(hash.to_vec());
                 }
                 plan.rejected.push(Rejection {
                     hash: hash.to_vec(),

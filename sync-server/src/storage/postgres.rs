@@ -6,8 +6,9 @@
 use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
 use super::reports::{self, DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
 use super::{
-    check_tenant_name, check_user_id, new_id, now_ms, task_failed, to_i64, to_u64, AutomergeReply,
-    BootstrapPage, Device, DocMeta, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
+    check_tenant_name, check_user_id, new_id, new_log_id, now_ms, task_failed, to_i64, to_u64,
+    AutomergeReply, BootstrapPage, Device, DocMeta, PullPage, PushOutcome, Role, Storage,
+    StoredDoc, Tenant,
 };
 use crate::error::StorageError;
 use crate::policy;
@@ -114,6 +115,11 @@ CREATE TABLE blob_chunks (
     super::blobs::POSTGRES_MIGRATION,
     // 9: the write policy reads a deal's evidence by its contact (see crate::policy).
     super::EVIDENCE_MIGRATION,
+    // 10: the log's identity (see Storage::log_id).
+    concat!(
+        "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n",
+        "INSERT INTO server_meta (key, value) VALUES ('log_id', md5(random()::text || clock_timestamp()::text));"
+    ),
 ];
 
 /// The PostgreSQL storage.
@@ -631,6 +637,28 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
+    async fn log_id(&self) -> Result<String, StorageError> {
+        let row = self
+            .client()
+            .await?
+            .query_one("SELECT value FROM server_meta WHERE key = 'log_id'", &[])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    async fn renew_log_id(&self) -> Result<String, StorageError> {
+        let id = new_log_id();
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO server_meta (key, value) VALUES ('log_id', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&id],
+            )
+            .await?;
+        Ok(id)
+    }
+
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StorageError> {
         check_tenant_name(name)?;
         let tenant = Tenant {
@@ -826,6 +854,7 @@ impl Storage for PostgresStorage {
         Ok(PushOutcome {
             applied: plan.entries.len() as u64,
             rejected: plan.rejected,
+            deferred: plan.deferred,
             log_head,
         })
     }

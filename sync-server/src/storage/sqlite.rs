@@ -5,7 +5,7 @@
 use super::plan::{self, readable_doc, AutomergeSession, LogRow, PushFacts, WritePlan};
 use super::reports::{self, DeviceTotals, ExperienceData, ExperienceStored, StoredEvent};
 use super::{
-    check_tenant_name, check_user_id, new_id, now_ms, to_i64, to_u64, AutomergeReply,
+    check_tenant_name, check_user_id, new_id, new_log_id, now_ms, to_i64, to_u64, AutomergeReply,
     BootstrapPage, Device, DocMeta, PullPage, PushOutcome, Role, Storage, StoredDoc, Tenant,
 };
 use crate::error::StorageError;
@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 mod access;
 mod audit;
+pub mod backup;
 mod blobs;
 mod routing;
 
@@ -110,6 +111,11 @@ CREATE TABLE blob_chunks (
     super::blobs::SQLITE_MIGRATION,
     // 9: the write policy reads a deal's evidence by its contact (see crate::policy).
     super::EVIDENCE_MIGRATION,
+    // 10: the log's identity (see Storage::log_id).
+    concat!(
+        "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n",
+        "INSERT INTO server_meta (key, value) VALUES ('log_id', lower(hex(randomblob(16))));"
+    ),
 ];
 
 /// The SQLite storage.
@@ -596,6 +602,29 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn log_id(&self) -> Result<String, StorageError> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT value FROM server_meta WHERE key = 'log_id'")?
+                    .query_row([], |r| r.get(0))?,
+            )
+        })
+        .await
+    }
+
+    async fn renew_log_id(&self) -> Result<String, StorageError> {
+        let id = new_log_id();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO server_meta (key, value) VALUES ('log_id', ?1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [&id],
+            )?;
+            Ok(id)
+        })
+        .await
+    }
+
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StorageError> {
         check_tenant_name(name)?;
         let name = name.to_string();
@@ -811,6 +840,7 @@ impl Storage for SqliteStorage {
             Ok(PushOutcome {
                 applied: plan.entries.len() as u64,
                 rejected: plan.rejected,
+                deferred: plan.deferred,
                 log_head,
             })
         })

@@ -21,6 +21,12 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// A new identity for the server's log: 128 random bits in hex (a UUIDv4's randomness, without
+/// the time a v7 would leak about when the backup was restored).
+pub(crate) fn new_log_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 /// A stored non-negative integer as u64 (negative values are corrupt).
 pub(crate) fn to_u64(v: i64, what: &str) -> Result<u64, StorageError> {
     u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("{what} is negative: {v}")))

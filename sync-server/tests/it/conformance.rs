@@ -56,7 +56,23 @@ conformance!(
     attachments_name_a_blob_only_when_vouched,
     audit_chains_append_page_and_report_their_heads,
     routing_rules_turns_and_claims_are_per_tenant,
+    the_log_identity_is_kept_until_renewed,
 );
+
+async fn the_log_identity_is_kept_until_renewed(s: Arc<dyn Storage>) {
+    let first = s.log_id().await.unwrap();
+    assert_eq!(first.len(), 32, "{first}");
+    assert!(first.chars().all(|c| c.is_ascii_hexdigit()), "{first}");
+    assert_eq!(s.log_id().await.unwrap(), first, "stable while not renewed");
+    let renewed = s.renew_log_id().await.unwrap();
+    assert_ne!(renewed, first);
+    assert_eq!(s.log_id().await.unwrap(), renewed);
+    assert_ne!(
+        s.renew_log_id().await.unwrap(),
+        renewed,
+        "each renewal is new"
+    );
+}
 
 async fn experience_events_are_stored_once_per_device_and_number(s: Arc<dyn Storage>) {
     use outpost_core::sync::protocol::{ExperienceBatch, ExperienceEvent};
@@ -643,6 +659,8 @@ async fn per_change_rejection_does_not_block_others(s: Arc<dyn Storage>) {
     assert!(reasons[0].2.contains("name"), "{}", reasons[0].2);
     assert_eq!(reasons[1].0, hash(&b2));
     assert!(reasons[1].2.contains("depends on"), "{}", reasons[1].2);
+    // Only the change that lacks a dependency may apply later; the others are refused for good.
+    assert_eq!(out.deferred, vec![hash(&b2)]);
     assert_eq!(reasons[2].1, other.record);
     assert!(reasons[2].2.contains("visit"), "{}", reasons[2].2);
     assert!(s.document(&bad.record).await.unwrap().is_none());

@@ -594,6 +594,12 @@ impl Storage for PanickyStorage {
     async fn ping(&self) -> Result<(), StorageError> {
         self.0.ping().await
     }
+    async fn log_id(&self) -> Result<String, StorageError> {
+        self.0.log_id().await
+    }
+    async fn renew_log_id(&self) -> Result<String, StorageError> {
+        self.0.renew_log_id().await
+    }
     async fn create_tenant(&self, name: &str) -> Result<Tenant, StorageError> {
         self.0.create_tenant(name).await
     }

@@ -11,6 +11,7 @@ mod merge_sync;
 mod mobile_deps;
 mod policy_e2e;
 mod rejections_e2e;
+mod restore_e2e;
 mod routing_e2e;
 mod scan_cases;
 mod scan_cli;
