@@ -101,17 +101,20 @@ echo "   outpost-server listening at $URL (data in $OUTPOST_DATA)"
 TENANT=$("$SERVER_BIN" tenant create 华强销售部 | field id)
 "$SERVER_BIN" team create 华南一组 --manager 李经理 --tenant "$TENANT" >/dev/null
 "$SERVER_BIN" team add 华南一组 王小明 --tenant "$TENANT" >/dev/null
-TOKEN_A=$("$SERVER_BIN" device enroll --tenant "$TENANT" --user 王小明 --role rep | field token)
-TOKEN_B=$("$SERVER_BIN" device enroll --tenant "$TENANT" --user 李经理 --role manager | field token)
-echo "   the admin made team 华南一组 (manager 李经理, rep 王小明) and enrolled 王小明's phone (rep) and 李经理's tablet (manager)"
+CODE_A=$("$SERVER_BIN" device invite --tenant "$TENANT" --user 王小明 --role rep \
+    --qr "$DATA/invite-rep.png" --server "$URL" | field code)
+CODE_B=$("$SERVER_BIN" device invite --tenant "$TENANT" --user 李经理 --role manager | field code)
+echo "   the admin made team 华南一组 (manager 李经理, rep 王小明) and invited 王小明's phone (rep, code $CODE_A, also as a QR code in $DATA/invite-rep.png) and 李经理's tablet (manager, code $CODE_B); each code works once, for 24 h"
 echo "   the tenant is private: a rep sees his own customers, a manager his team's; deal amounts only for managers and up"
 
 say "王小明's phone syncs its morning. Everything goes through except the deal amount he typed: reps may not write amounts."
-"$OUTPOST" sync --server "$URL" --token "$TOKEN_A" | fmt sync
+"$OUTPOST" enroll --server "$URL" --code "$CODE_A" | fmt enrolled
+"$OUTPOST" sync | fmt sync
 "$OUTPOST" status | fmt rejected
 say "The manager's tablet bootstraps and receives his team's customers:"
 DB_B="$DATA/manager-$(date +%H%M%S).db"
-OUTPOST_DB="$DB_B" OUTPOST_USER="李经理" "$OUTPOST" sync --server "$URL" --token "$TOKEN_B" | fmt sync
+OUTPOST_DB="$DB_B" OUTPOST_USER="李经理" "$OUTPOST" enroll --server "$URL" --code "$CODE_B" | fmt enrolled
+OUTPOST_DB="$DB_B" OUTPOST_USER="李经理" "$OUTPOST" sync | fmt sync
 printf '   on the tablet:'; OUTPOST_DB="$DB_B" "$OUTPOST" contact list | fmt names
 say "The manager enters the amount. It is stored apart from the deal and never reaches a rep's phone:"
 OUTPOST_DB="$DB_B" OUTPOST_USER="李经理" "$OUTPOST" deal set-field "$DEAL_ID" amount 360000 | fmt deal_line
@@ -153,6 +156,10 @@ for name, t in sorted(r["action_ms"].items()):
     print("   %-22s %3d actions, p50 %d ms, p95 %d ms" % (name, t["count"], t["p50"], t["p95"]))
 print("   failed syncs by reason: %s" % (r["sync_failures"] or "none"))
 '
+
+say "The operator backs the server up while it serves (docs/operations.md) and sees when each device last synced:"
+"$SERVER_BIN" backup --to "$DATA/backup-$(date +%H%M%S).db" | fmt backup
+"$SERVER_BIN" device list --tenant "$TENANT" | fmt devices
 
 say "Stopping the server cleanly."
 kill -TERM $SERVER_PID

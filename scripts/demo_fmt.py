@@ -42,6 +42,19 @@ def sync(r):
     print(f"   sync: pushed {r['pushed']}, pulled {r['pulled']}, conflicts {r['conflicts']}{extra}, status {r['status']} (cursor {r['cursor']})")
 
 
+def enrolled(e):
+    print(f"   enrolled with the code: device {e['device_id'][:13]}..., user {e['user']} ({e['role']}); the token is kept by the app, never shown")
+
+
+def backup(b):
+    print(f"   backup: {b['bytes'] // 1024} KiB, {b['tenants']} tenant, {b['log_entries']} log entries, {b['blobs']} files in {b['file']}")
+
+
+def devices(ds):
+    for d in ds:
+        print(f"   device {d['device_id'][:13]}... {d['user']} ({d['role']}): last sync {d['last_sync_at']}, {d['app_version']}, outbox {d['outbox']}")
+
+
 def rejected(s):
     for r in s.get("rejected", []):
         print(f"   refused: {r['kind']} {r['record_id']}: {r['reason']}")

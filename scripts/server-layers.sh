@@ -17,7 +17,7 @@ layer() {
         audit) echo 4 ;;
         flow) echo 5 ;;
         access | routing) echo 6 ;;
-        reports | sync) echo 7 ;;
+        enrol | reports | sync) echo 7 ;;
         http) echo 8 ;;
         *) echo "" ;;
     esac

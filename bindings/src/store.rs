@@ -3,9 +3,9 @@
 
 use crate::error::{ListenerError, OutpostError};
 use crate::types::{
-    AccessInfo, CheckIn, CheckOut, Contact, ContactPatch, FieldConflict, HistoryEntry, ListOptions,
-    NewContact, RecordChange, SearchOptions, StoreOptions, StoreStatus, SyncReport, Visit,
-    VisitFilter,
+    AccessInfo, CheckIn, CheckOut, Contact, ContactPatch, Enrolled, FieldConflict, HistoryEntry,
+    ListOptions, NewContact, RecordChange, SearchOptions, StoreOptions, StoreStatus, SyncReport,
+    Visit, VisitFilter,
 };
 use oc::store::lock;
 use outpost_core as oc;
@@ -304,6 +304,19 @@ impl OutpostStore {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl OutpostStore {
+    /// Enrols this device with the one-time code the operator gave (`outpost-server device
+    /// invite`, typed or read from its QR code): the server answers the device's token, which
+    /// is remembered with `server` (as `setServer` does) and never shown. A Kotlin `suspend
+    /// fun`, a Swift `async` function. Then call `sync()` without arguments.
+    ///
+    /// Errors: `Auth` when the code is unknown, used already or expired (the message says
+    /// which; ask the operator for a new one); `Validation` on `server` or `code` when they
+    /// cannot be right; `Network` when the server cannot be reached.
+    pub async fn enroll(&self, server: String, code: String) -> Result<Enrolled, OutpostError> {
+        let enrolled = oc::enroll(&self.store, &server, &code, oc::SyncOptions::default()).await?;
+        Ok(enrolled.into())
+    }
+
     /// Syncs with the server: sends the changes waiting in the outbox, receives everyone
     /// else's and merges them (a new device first downloads every record). A Kotlin
     /// `suspend fun`, a Swift `async` function; the store stays usable while it runs (it is

@@ -424,6 +424,30 @@ pub struct SyncReport {
     pub log_reset: bool,
 }
 
+/// A device enrolled by code (`OutpostStore.enroll`); its token is remembered, not shown.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Enrolled {
+    /// The new device's id.
+    pub device_id: String,
+    /// The tenant it joined.
+    pub tenant_id: String,
+    /// The user signed in on it.
+    pub user: String,
+    /// The user's role.
+    pub role: String,
+}
+
+impl From<oc::Enrolled> for Enrolled {
+    fn from(e: oc::Enrolled) -> Self {
+        Enrolled {
+            device_id: e.device_id,
+            tenant_id: e.tenant_id,
+            user: e.user,
+            role: e.role,
+        }
+    }
+}
+
 /// The signed-in user's role and permissions, as the server last said (`OutpostStore.access`).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AccessInfo {

@@ -94,6 +94,17 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         attempts: u32,
     },
+    /// Enrol this device with the one-time code from the operator (`outpost-server device
+    /// invite`); the server and the device token are remembered, the token is not shown.
+    /// Prints {device_id, tenant_id, user, role}.
+    Enroll {
+        /// The sync server, e.g. http://127.0.0.1:8737.
+        #[arg(long, env = "OUTPOST_SERVER")]
+        server: String,
+        /// The code, like ABCDE-FGHJK (case, spaces and dashes do not matter).
+        #[arg(long)]
+        code: String,
+    },
     /// The database file itself.
     #[command(subcommand)]
     Db(DbCmd),
@@ -456,6 +467,17 @@ fn run(cli: Cli) -> Result<(), Error> {
             let mut store = store.into_inner().unwrap_or_else(|p| p.into_inner());
             flow::note_clock(&mut store)?;
             print(&report)
+        }
+        Command::Enroll { server, code } => {
+            let store = std::sync::Mutex::new(open()?);
+            let runtime = attach::runtime()?;
+            let enrolled = runtime.block_on(outpost_core::enroll(
+                &store,
+                &server,
+                &code,
+                outpost_core::SyncOptions::default(),
+            ))?;
+            print(&enrolled)
         }
         Command::Search {
             query,

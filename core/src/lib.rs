@@ -86,4 +86,6 @@ pub use store::{
     SearchOptions, Store, StoreKey, StoreOptions, StoreStatus,
 };
 #[cfg(feature = "client")]
-pub use sync::client::{fetch_blob, sync_store, SyncClient, SyncOptions, SyncReport, SyncStatus};
+pub use sync::client::{
+    enroll, fetch_blob, sync_store, Enrolled, SyncClient, SyncOptions, SyncReport, SyncStatus,
+};

@@ -30,6 +30,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod enrol;
 pub mod error;
 pub mod flow;
 pub mod http;

@@ -2,7 +2,7 @@
 
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
-use outpost_server::{enroll_device, open_storage, Device, Role, Storage, StorageConfig};
+use outpost_server::{enroll_device, open_storage, Role, Storage, StorageConfig};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 mod operator;
 
-use operator::{print_json, resolve_tenant, rfc3339};
+use operator::{print_json, resolve_tenant};
 
 #[derive(Parser)]
 #[command(
@@ -205,6 +205,8 @@ enum FlowCommand {
 
 #[derive(Subcommand)]
 enum TenantCommand {
+    /// List every tenant with its active devices.
+    List,
     /// Create a tenant; prints {id, name, sharing}.
     Create {
         /// The unique tenant name.
@@ -255,12 +257,39 @@ enum DeviceCommand {
         #[arg(long, default_value = "rep")]
         role: Role,
     },
+    /// Invite a user to enrol a phone: prints a one-time code (`outpost enroll --code`), and
+    /// with --qr writes a QR code PNG of the code and the server's address.
+    Invite {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        /// The user who will sign in on the device.
+        #[arg(long)]
+        user: String,
+        /// The user's role: rep, manager, director, finance, admin, or one the tenant defined.
+        #[arg(long, default_value = "rep")]
+        role: Role,
+        /// How long the code works: 30m, 24h, 7d (at most 30 days).
+        #[arg(long, default_value = "24h")]
+        expires: String,
+        /// Also write a QR code PNG here (needs --server).
+        #[arg(long, requires = "server")]
+        qr: Option<PathBuf>,
+        /// The address phones reach this server at, put in the QR code.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Give a device a new token (printed once); the old token stops at once.
+    Rotate {
+        /// The device id.
+        device_id: String,
+    },
     /// Revoke a device: its next sync is refused and it wipes its data.
     Revoke {
         /// The device id.
         device_id: String,
     },
-    /// List a tenant's devices (no tokens).
+    /// List a tenant's devices (no tokens) with their last sync, app version and outbox.
     List {
         /// Tenant id or name.
         #[arg(long)]
@@ -378,6 +407,9 @@ async fn manage_command(command: ManageCommand, storage: Arc<dyn Storage>) -> an
             print_json(&json!({ "id": tenant.id, "name": tenant.name, "sharing": sharing }))
         }
         ManageCommand::Tenant {
+            command: TenantCommand::List,
+        } => operator::enrol::tenants(&*storage).await,
+        ManageCommand::Tenant {
             command: TenantCommand::Sharing { tenant, sharing },
         } => operator::access::set_sharing(&*storage, &tenant, sharing).await,
         ManageCommand::Tenant {
@@ -469,18 +501,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-fn device_json(d: &Device) -> serde_json::Value {
-    json!({
-        "device_id": d.id,
-        "tenant_id": d.tenant_id,
-        "user": d.user_id,
-        "role": d.role,
-        "created_at": rfc3339(Some(d.created_at_ms)),
-        "revoked_at": rfc3339(d.revoked_at_ms),
-        "last_seen_at": rfc3339(d.last_seen_at_ms),
-    })
-}
-
 async fn device_command(command: DeviceCommand, storage: &dyn Storage) -> anyhow::Result<()> {
     match command {
         DeviceCommand::Enroll { tenant, user, role } => {
@@ -517,15 +537,21 @@ async fn device_command(command: DeviceCommand, storage: &dyn Storage) -> anyhow
                 &device.id,
             )
             .await?;
-            print_json(&device_json(&device))
+            print_json(&operator::enrol::device_json(&device))
         }
-        DeviceCommand::List { tenant } => {
-            let tenant_id = resolve_tenant(storage, &tenant).await?;
-            let devices = storage.list_devices(&tenant_id).await?;
-            print_json(&serde_json::Value::Array(
-                devices.iter().map(device_json).collect(),
-            ))
+        DeviceCommand::List { tenant } => operator::enrol::list(storage, &tenant).await,
+        DeviceCommand::Invite {
+            tenant,
+            user,
+            role,
+            expires,
+            qr,
+            server,
+        } => {
+            let qr = qr.as_deref().zip(server.as_deref());
+            operator::enrol::invite(storage, &tenant, &user, role, &expires, qr).await
         }
+        DeviceCommand::Rotate { device_id } => operator::enrol::rotate(storage, &device_id).await,
     }
 }
 

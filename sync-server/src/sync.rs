@@ -9,12 +9,14 @@ use crate::error::StorageError;
 use crate::metrics::Metrics;
 use crate::policy::Viewer;
 use crate::rows::Device;
+use crate::storage::enrol::DeviceReport;
 use crate::storage::plan::{check_bounds, check_record_id};
 use crate::storage::values::now_ms;
 use crate::storage::{AutomergeReply, Storage};
 use outpost_core::sync::protocol::{
-    BootstrapRequest, BootstrapResponse, RecordsResponse, ScopeRequest, ScopeResponse, SyncRequest,
-    SyncResponse, DEFAULT_PAGE, MAX_PAGE, MAX_SCOPE_PAGE, PROTOCOL_VERSION,
+    BootstrapRequest, BootstrapResponse, ClientReport, RecordsResponse, ScopeRequest,
+    ScopeResponse, SyncRequest, SyncResponse, DEFAULT_PAGE, MAX_APP_VERSION_CHARS, MAX_PAGE,
+    MAX_SCOPE_PAGE, PROTOCOL_VERSION,
 };
 
 /// How often a pull-only sync updates `devices.last_seen_at`.
@@ -45,6 +47,9 @@ impl<'a> SyncService<'a> {
         let limit = page_limit(request.limit);
         let now = now_ms();
         let viewer = self.viewer(device).await?;
+        if let Some(client) = &request.client {
+            self.note_report(device, client, now).await?;
+        }
         let mut rejected = Vec::new();
         let mut deferred = Vec::new();
         if !request.changes.is_empty() {
@@ -243,6 +248,28 @@ impl<'a> SyncService<'a> {
             audit::record(self.storage, e).await;
         }
         Ok(outcome)
+    }
+
+    /// Keeps what the device says about itself (once per sync), for `device list`.
+    async fn note_report(
+        &self,
+        device: &Device,
+        client: &ClientReport,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        if let Some(v) = &client.app_version {
+            if v.chars().count() > MAX_APP_VERSION_CHARS || v.chars().any(char::is_control) {
+                return Err(StorageError::BadRequest(format!(
+                    "client.app_version: at most {MAX_APP_VERSION_CHARS} printable characters"
+                )));
+            }
+        }
+        let report = DeviceReport {
+            app_version: client.app_version.clone(),
+            outbox: client.outbox,
+            synced_at_ms: now,
+        };
+        self.storage.put_device_report(&device.id, &report).await
     }
 
     async fn viewer(&self, device: &Device) -> Result<Viewer, StorageError> {

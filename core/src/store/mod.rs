@@ -611,11 +611,7 @@ impl Store {
                 "SELECT 'task', status, count(*) FROM tasks GROUP BY status ORDER BY status",
             )?);
             let sync_states = counts("SELECT kind, sync_state, count(*) FROM records GROUP BY kind, sync_state ORDER BY kind, sync_state")?;
-            let outbox_len: i64 = self.conn.query_row(
-                "SELECT count(*) FROM outbox WHERE rejected_reason IS NULL",
-                [],
-                |r| r.get(0),
-            )?;
+            let outbox_len = self.outbox_len()?;
             let rejected = rejections::notices(&self.conn)?;
             let setting = |key: &str| settings::get(&self.conn, key);
             let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
@@ -630,7 +626,7 @@ impl Store {
                 region: self.region.code().to_string(),
                 records,
                 sync_states,
-                outbox_len: outbox_len.max(0) as u64,
+                outbox_len,
                 rejected,
                 server: setting(settings::KEY_SERVER)?,
                 cursor: setting(settings::KEY_CURSOR)?

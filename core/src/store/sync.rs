@@ -138,6 +138,16 @@ impl Store {
             .unwrap_or(0))
     }
 
+    /// How many local changes wait to be sent (refused ones being undone not counted).
+    pub fn outbox_len(&self) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM outbox WHERE rejected_reason IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Whether this store still needs its first full download.
     pub fn needs_bootstrap(&self) -> Result<bool> {
         Ok(settings::get(&self.conn, KEY_BOOTSTRAPPED)?.as_deref() != Some("1"))
@@ -197,6 +207,7 @@ impl Store {
                 cursor: self.cursor()?,
                 changes,
                 limit,
+                client: None,
             };
             Ok(Outgoing { request, sent })
         };

@@ -8,9 +8,10 @@
 //! the device lacks are fetched with `POST /v1/records`, and the first page's epoch is kept.
 
 use super::protocol::{
-    decode, encode, BootstrapRequest, BootstrapResponse, ErrorBody, ExperienceAck, ExperienceBatch,
-    RecordsRequest, RecordsResponse, ScopeRequest, ScopeResponse, SyncRequest, SyncResponse,
-    CONTENT_TYPE, DEFAULT_PAGE, PROTOCOL_VERSION,
+    decode, encode, BootstrapRequest, BootstrapResponse, ClientReport, EnrollRequest,
+    EnrollResponse, ErrorBody, ExperienceAck, ExperienceBatch, RecordsRequest, RecordsResponse,
+    ScopeRequest, ScopeResponse, SyncRequest, SyncResponse, CONTENT_TYPE, DEFAULT_PAGE,
+    PROTOCOL_VERSION,
 };
 use crate::error::{Error, Result};
 use crate::store::{lock, Store};
@@ -31,6 +32,9 @@ pub struct SyncOptions {
     pub batch: usize,
     /// Log entries (and documents) per page.
     pub page: u32,
+    /// The app's version, reported to the server at each sync (`outpost-server device list`);
+    /// `None` reports this library's (`outpost-core/<version>`).
+    pub app_version: Option<String>,
 }
 
 impl Default for SyncOptions {
@@ -41,6 +45,7 @@ impl Default for SyncOptions {
             timeout: Duration::from_secs(60),
             batch: 500,
             page: DEFAULT_PAGE,
+            app_version: None,
         }
     }
 }
@@ -201,10 +206,10 @@ impl SyncClient {
                 tokio::time::sleep(delay).await;
                 delay = delay.saturating_mul(2);
             }
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(&self.token);
+            let mut request = self.http.request(method.clone(), &url);
+            if !self.token.is_empty() {
+                request = request.bearer_auth(&self.token);
+            }
             for (name, value) in headers {
                 request = request.header(*name, value.as_str());
             }
@@ -246,6 +251,12 @@ impl SyncClient {
                     return Err(Error::Auth {
                         message: "device revoked".into(),
                         revoked: true,
+                    })
+                }
+                401 if self.token.is_empty() => {
+                    return Err(Error::Auth {
+                        message,
+                        revoked: false,
                     })
                 }
                 401 => {
@@ -549,6 +560,69 @@ pub async fn fetch_blob(
     Ok(bytes)
 }
 
+/// A device enrolled by code ([`enroll`]); its token is remembered by the store, not shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolled {
+    /// The new device's id.
+    pub device_id: String,
+    /// The tenant it joined.
+    pub tenant_id: String,
+    /// The user signed in on it.
+    pub user: String,
+    /// The user's role.
+    pub role: String,
+}
+
+/// Enrols this device with a one-time code from the operator (`outpost-server device invite`):
+/// trades it at `server` for the device's token, which the store remembers with the server, as
+/// [`Store::sign_in`] does. A used, expired or unknown code is [`Error::Auth`] with the
+/// server's reason; nothing is remembered then.
+pub async fn enroll(
+    store: &Mutex<Store>,
+    server: &str,
+    code: &str,
+    options: SyncOptions,
+) -> Result<Enrolled> {
+    let server = server.trim().trim_end_matches('/');
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(Error::validation(
+            "server",
+            server,
+            "the server must be an http:// or https:// URL",
+        ));
+    }
+    if code.trim().is_empty() || code.len() > 64 {
+        return Err(Error::validation(
+            "code",
+            code,
+            "give the enrolment code the operator sent (like ABCDE-FGHJK)",
+        ));
+    }
+    let client = SyncClient::new(server, "", options)?;
+    let body = serde_json::to_vec(&EnrollRequest {
+        v: PROTOCOL_VERSION,
+        code: code.trim().to_string(),
+    })
+    .map_err(|e| bad_response(format!("encoding the enrol request: {e}")))?;
+    let bytes = client
+        .send(
+            reqwest::Method::POST,
+            "/v1/enroll",
+            Some(("application/json", body)),
+            &[],
+        )
+        .await?;
+    let answer: EnrollResponse =
+        serde_json::from_slice(&bytes).map_err(|e| bad_response(format!("enrol answer: {e}")))?;
+    lock(store).sign_in(Some(server), Some(&answer.token))?;
+    Ok(Enrolled {
+        device_id: answer.device_id,
+        tenant_id: answer.tenant_id,
+        user: answer.user,
+        role: answer.role,
+    })
+}
+
 /// Syncs the store with its remembered server: bootstrap if this store never synced, then
 /// push+pull rounds until the outbox is drained and the server has nothing more. A revoked
 /// device wipes its local data and returns [`Error::Auth`] with `revoked: true`.
@@ -620,8 +694,9 @@ async fn run(
     options: &SyncOptions,
 ) -> Result<SyncReport> {
     let mut report = SyncReport::default();
+    let mut reported = false;
     for _ in 0..=MAX_LOG_RESETS {
-        match exchange(store, client, options, &mut report).await? {
+        match exchange(store, client, options, &mut report, &mut reported).await? {
             Exchanged::Done => break,
             Exchanged::LogReset => report.log_reset = true,
         }
@@ -649,6 +724,7 @@ async fn exchange(
     client: &SyncClient,
     options: &SyncOptions,
     report: &mut SyncReport,
+    reported: &mut bool,
 ) -> Result<Exchanged> {
     if lock(store).needs_bootstrap()? {
         let mut after = None;
@@ -687,7 +763,21 @@ async fn exchange(
     report.blobs_uploaded = client.upload_pending_blobs(store).await?;
     let mut epoch = None;
     loop {
-        let outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
+        let mut outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
+        if !*reported {
+            // Once per sync: what `outpost-server device list` shows of this device.
+            let queued = lock(store).outbox_len()?;
+            outgoing.request.client = Some(ClientReport {
+                app_version: Some(
+                    options
+                        .app_version
+                        .clone()
+                        .unwrap_or_else(|| format!("outpost-core/{}", env!("CARGO_PKG_VERSION"))),
+                ),
+                outbox: Some(queued.saturating_sub(outgoing.len() as u64)),
+            });
+            *reported = true;
+        }
         let request = &outgoing.request;
         let Answer {
             response,

@@ -46,7 +46,54 @@ pub struct SyncRequest {
     pub changes: Vec<PushChange>,
     /// Most log entries wanted in the answer.
     pub limit: Option<u32>,
+    /// What the device reports about itself, in the first request of a sync (shown by
+    /// `outpost-server device list`); absent from older devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientReport>,
 }
+
+/// What a device reports about itself at sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientReport {
+    /// The app's version (at most [`MAX_APP_VERSION_CHARS`] characters).
+    #[serde(default)]
+    pub app_version: Option<String>,
+    /// Local changes still queued after this request's.
+    #[serde(default)]
+    pub outbox: Option<u64>,
+}
+
+/// The longest app version a device may report.
+pub const MAX_APP_VERSION_CHARS: usize = 64;
+
+/// `POST /v1/enroll` (JSON): trade a one-time enrolment code for a device token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// Protocol version.
+    pub v: u32,
+    /// The code the operator gave (`ABCDE-FGHJK`; case, spaces and dashes do not matter).
+    pub code: String,
+}
+
+/// The answer to an [`EnrollRequest`]: the new device and its token, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// Protocol version.
+    pub v: u32,
+    /// The new device's id.
+    pub device_id: String,
+    /// Its bearer token for every later request.
+    pub token: String,
+    /// The tenant it joined.
+    pub tenant_id: String,
+    /// The user signed in on it.
+    pub user: String,
+    /// The user's role.
+    pub role: String,
+}
+
+/// Largest `POST /v1/enroll` body the server reads.
+pub const MAX_ENROLL_BODY_BYTES: usize = 1024;
 
 /// A pushed change the server did not apply. Every pushed change not listed is acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,6 +391,7 @@ mod tests {
                 change: vec![0x85, 0x6f, 0x4a, 0x83],
             }],
             limit: None,
+            client: None,
         };
         let bytes = encode(&req);
         assert_eq!(
@@ -362,6 +410,7 @@ mod tests {
             cursor: 123_456,
             changes: vec![],
             limit: None,
+            client: None,
         };
         assert!(encode(&req).len() < 64, "{}", encode(&req).len());
     }

@@ -42,6 +42,17 @@ impl<S: Send + Sync> FromRequestParts<S> for CborContent {
     }
 }
 
+/// The request's content type is `application/json` (the enrol route).
+pub struct JsonContent;
+
+impl<S: Send + Sync> FromRequestParts<S> for JsonContent {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        require_content_type(&parts.headers, "application/json").map(|()| JsonContent)
+    }
+}
+
 /// The request's content type is `application/octet-stream`.
 pub struct OctetContent;
 

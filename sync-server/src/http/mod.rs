@@ -22,6 +22,7 @@
 
 pub mod automerge;
 pub mod blobs;
+pub mod enrol;
 pub mod extract;
 pub mod reports;
 pub mod serve;
@@ -92,6 +93,7 @@ pub fn router_with_options(storage: Arc<dyn Storage>, options: ServerOptions) ->
         options: Arc::new(options),
     };
     Router::new()
+        .route("/v1/enroll", post(enrol::enroll))
         .route("/v1/sync", post(sync::sync))
         .route("/v1/bootstrap", post(sync::bootstrap))
         .route("/v1/scope", post(sync::scope))

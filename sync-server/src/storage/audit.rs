@@ -34,6 +34,10 @@ pub mod event {
     pub const DEVICE_ENROLL: &str = "device.enroll";
     /// A device was revoked.
     pub const DEVICE_REVOKE: &str = "device.revoke";
+    /// An operator invited a user to enrol a device with a one-time code.
+    pub const DEVICE_INVITE: &str = "device.invite";
+    /// A device got a new token (`device rotate`); the old one stopped.
+    pub const DEVICE_ROTATE: &str = "device.rotate";
     /// A user was disabled (all their devices revoked).
     pub const USER_DISABLE: &str = "user.disable";
     /// A disabled user was enabled again.

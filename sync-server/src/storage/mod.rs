@@ -12,6 +12,7 @@
 pub mod access;
 pub mod audit;
 pub mod blobs;
+pub mod enrol;
 pub mod open;
 pub mod plan;
 pub mod postgres;
@@ -91,6 +92,7 @@ pub trait Storage:
     + routing::RoutingStore
     + access::AccessStore
     + blobs::BlobStore
+    + enrol::EnrolStore
     + Send
     + Sync
     + 'static

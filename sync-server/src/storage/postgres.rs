@@ -26,6 +26,7 @@ use tokio_postgres::{NoTls, Row};
 mod access;
 mod audit;
 mod blobs;
+mod enrol;
 mod routing;
 
 /// The advisory lock key held while migrating ("outpost" in ASCII).
@@ -120,6 +121,8 @@ CREATE TABLE blob_chunks (
         "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n",
         "INSERT INTO server_meta (key, value) VALUES ('log_id', md5(random()::text || clock_timestamp()::text));"
     ),
+    // 11: enrolment codes and device reports (see crate::storage::enrol).
+    enrol::MIGRATION,
 ];
 
 /// The PostgreSQL storage.
@@ -220,6 +223,28 @@ fn device_from_row(row: &Row) -> Result<Device, StorageError> {
 }
 
 const DEVICE_COLUMNS: &str = "id, tenant_id, user_id, role, created_at, revoked_at, last_seen_at";
+
+/// Inserts a new device holding the token that hashes to `token_hash`.
+async fn insert_device(
+    c: &impl deadpool_postgres::GenericClient,
+    device: &Device,
+    token_hash: &str,
+) -> Result<(), StorageError> {
+    c.execute(
+        "INSERT INTO devices (id, tenant_id, user_id, role, token_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &device.id,
+            &device.tenant_id,
+            &device.user_id,
+            &device.role.as_str(),
+            &token_hash,
+            &device.created_at_ms,
+        ],
+    )
+    .await?;
+    Ok(())
+}
 
 fn doc_from_row(row: &Row) -> Result<StoredDoc, StorageError> {
     Ok(StoredDoc {
@@ -729,20 +754,7 @@ impl Storage for PostgresStorage {
             revoked_at_ms: None,
             last_seen_at_ms: None,
         };
-        client
-            .execute(
-                "INSERT INTO devices (id, tenant_id, user_id, role, token_hash, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &device.id,
-                    &device.tenant_id,
-                    &device.user_id,
-                    &role.as_str(),
-                    &token_hash,
-                    &device.created_at_ms,
-                ],
-            )
-            .await?;
+        insert_device(&client, &device, token_hash).await?;
         Ok(device)
     }
 

@@ -22,6 +22,7 @@ mod access;
 mod audit;
 pub mod backup;
 mod blobs;
+mod enrol;
 mod routing;
 
 /// The database file's name inside the data directory.
@@ -116,6 +117,8 @@ CREATE TABLE blob_chunks (
         "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n",
         "INSERT INTO server_meta (key, value) VALUES ('log_id', lower(hex(randomblob(16))));"
     ),
+    // 11: enrolment codes and device reports (see crate::storage::enrol).
+    enrol::MIGRATION,
 ];
 
 /// The SQLite storage.
@@ -266,6 +269,23 @@ fn finish_device((mut d, role): (Device, String)) -> Result<Device, StorageError
 }
 
 const DEVICE_COLUMNS: &str = "id, tenant_id, user_id, role, created_at, revoked_at, last_seen_at";
+
+/// Inserts a new device holding the token that hashes to `token_hash`.
+fn insert_device(conn: &Connection, device: &Device, token_hash: &str) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO devices (id, tenant_id, user_id, role, token_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            device.id,
+            device.tenant_id,
+            device.user_id,
+            device.role.as_str(),
+            token_hash,
+            device.created_at_ms
+        ],
+    )?;
+    Ok(())
+}
 
 fn get_device(conn: &Connection, id: &str) -> Result<Option<Device>, StorageError> {
     conn.query_row(
@@ -712,18 +732,7 @@ impl Storage for SqliteStorage {
                 revoked_at_ms: None,
                 last_seen_at_ms: None,
             };
-            c.execute(
-                "INSERT INTO devices (id, tenant_id, user_id, role, token_hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    device.id,
-                    device.tenant_id,
-                    device.user_id,
-                    role.as_str(),
-                    token_hash,
-                    device.created_at_ms
-                ],
-            )?;
+            insert_device(c, &device, &token_hash)?;
             Ok(device)
         })
         .await

@@ -57,7 +57,133 @@ conformance!(
     audit_chains_append_page_and_report_their_heads,
     routing_rules_turns_and_claims_are_per_tenant,
     the_log_identity_is_kept_until_renewed,
+    codes_enrol_once_before_they_expire_and_rotation_replaces_the_token,
 );
+
+async fn codes_enrol_once_before_they_expire_and_rotation_replaces_the_token(s: Arc<dyn Storage>) {
+    use outpost_server::enrol::{self, EnrolError};
+    use outpost_server::storage::enrol::DeviceReport;
+    let acme = s.create_tenant("acme").await.unwrap();
+    let beta = s.create_tenant("beta").await.unwrap();
+    let names: Vec<String> = s
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["acme", "beta"]);
+    let now = 1_800_000_000_000;
+    let hour = 3_600_000;
+    let invite = enrol::invite(
+        &*s,
+        &acme.id,
+        "王芳",
+        outpost_server::Role::Manager,
+        hour,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(invite.expires_at_ms, now + hour);
+    // Not the code itself: only its hash is kept.
+    let plain = enrol::normalize(&invite.code).unwrap();
+    assert!(s.invite(&plain).await.unwrap().is_none());
+    let (enrolment, device) = enrol::redeem(&*s, &invite.code.to_lowercase(), "test", now + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (device.tenant_id.as_str(), device.user_id.as_str()),
+        (acme.id.as_str(), "王芳")
+    );
+    assert_eq!(device.role, outpost_server::Role::Manager);
+    let found = s
+        .device_by_token_hash(&outpost_server::hash_token(&enrolment.token))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, device.id);
+    assert!(matches!(
+        enrol::redeem(&*s, &invite.code, "test", now + 2).await,
+        Err(EnrolError::Used)
+    ));
+    assert!(matches!(
+        enrol::redeem(&*s, "ZZZZZ-ZZZZZ", "test", now).await,
+        Err(EnrolError::Unknown)
+    ));
+    assert!(matches!(
+        enrol::redeem(&*s, "not a code", "test", now).await,
+        Err(EnrolError::Unknown)
+    ));
+    let late = enrol::invite(&*s, &beta.id, "li", outpost_server::Role::Rep, hour, now)
+        .await
+        .unwrap();
+    assert!(matches!(
+        enrol::redeem(&*s, &late.code, "test", now + hour).await,
+        Err(EnrolError::Expired)
+    ));
+    assert!(matches!(
+        enrol::invite(&*s, &beta.id, "li", outpost_server::Role::Rep, 1_000, now).await,
+        Err(StorageError::BadRequest(_))
+    ));
+    assert!(matches!(
+        enrol::invite(
+            &*s,
+            "no-such-tenant",
+            "li",
+            outpost_server::Role::Rep,
+            hour,
+            now
+        )
+        .await,
+        Err(StorageError::NotFound(_))
+    ));
+
+    // Rotation: the old token stops at once, the new one works.
+    let rotated = enrol::rotate(&*s, &device.id).await.unwrap();
+    assert_ne!(rotated.token, enrolment.token);
+    assert!(s
+        .device_by_token_hash(&outpost_server::hash_token(&enrolment.token))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        s.device_by_token_hash(&outpost_server::hash_token(&rotated.token))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        device.id
+    );
+    s.revoke_device(&device.id).await.unwrap();
+    assert!(matches!(
+        enrol::rotate(&*s, &device.id).await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(matches!(
+        enrol::rotate(&*s, "no-such-device").await,
+        Err(StorageError::NotFound(_))
+    ));
+
+    // Reports: the latest one per device, listed per tenant.
+    let report = DeviceReport {
+        app_version: Some("2.3.0 (Android 14)".into()),
+        outbox: Some(12),
+        synced_at_ms: now,
+    };
+    s.put_device_report(&device.id, &report).await.unwrap();
+    let newer = DeviceReport {
+        outbox: Some(0),
+        synced_at_ms: now + 5,
+        ..report
+    };
+    s.put_device_report(&device.id, &newer).await.unwrap();
+    assert_eq!(
+        s.device_reports(&acme.id).await.unwrap(),
+        vec![(device.id.clone(), newer)]
+    );
+    assert!(s.device_reports(&beta.id).await.unwrap().is_empty());
+}
 
 async fn the_log_identity_is_kept_until_renewed(s: Arc<dyn Storage>) {
     let first = s.log_id().await.unwrap();

@@ -879,6 +879,53 @@ impl outpost_server::AuditLog for PanickyStorage {
 }
 
 #[async_trait]
+impl outpost_server::storage::enrol::EnrolStore for PanickyStorage {
+    async fn create_invite(
+        &self,
+        invite: &outpost_server::storage::enrol::Invite,
+    ) -> Result<(), StorageError> {
+        self.0.create_invite(invite).await
+    }
+    async fn invite(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<(outpost_server::storage::enrol::Invite, Option<i64>)>, StorageError> {
+        self.0.invite(code_hash).await
+    }
+    async fn redeem_invite(
+        &self,
+        code_hash: &str,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Result<Device, outpost_server::storage::enrol::Refusal>, StorageError> {
+        self.0.redeem_invite(code_hash, token_hash, now_ms).await
+    }
+    async fn rotate_token(
+        &self,
+        device_id: &str,
+        token_hash: &str,
+    ) -> Result<Device, StorageError> {
+        self.0.rotate_token(device_id, token_hash).await
+    }
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StorageError> {
+        self.0.list_tenants().await
+    }
+    async fn put_device_report(
+        &self,
+        device_id: &str,
+        report: &outpost_server::storage::enrol::DeviceReport,
+    ) -> Result<(), StorageError> {
+        self.0.put_device_report(device_id, report).await
+    }
+    async fn device_reports(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<(String, outpost_server::storage::enrol::DeviceReport)>, StorageError> {
+        self.0.device_reports(tenant_id).await
+    }
+}
+
+#[async_trait]
 impl outpost_server::routing::RoutingStore for PanickyStorage {
     async fn routing_rules_json(&self, tenant_id: &str) -> Result<Option<String>, StorageError> {
         self.0.routing_rules_json(tenant_id).await

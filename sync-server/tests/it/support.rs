@@ -389,5 +389,6 @@ pub fn sync_request(
         cursor,
         changes,
         limit,
+        client: None,
     }
 }

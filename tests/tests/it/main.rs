@@ -3,6 +3,7 @@
 mod automerge_interop;
 mod blobs;
 mod crash;
+mod enrol_e2e;
 mod experience_e2e;
 mod fixtures;
 mod flow_e2e;

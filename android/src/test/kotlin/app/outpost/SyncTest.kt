@@ -75,6 +75,38 @@ class SyncTest : AutoCloseable {
     }
 
     @Case
+    fun aPhoneEnrolsWithAOneTimeCodeAndARotatedTokenStopsTheOldOne() {
+        val server = startServer()
+        val tenant = server.createTenant("华北销售")
+        val code = server.invite(tenant, "li_na")
+        val store = OutpostStore.open(File(dir, "li_na.db").path, StoreOptions(region = "CN", user = "li_na"))
+        opened += store
+        val enrolled = runBlocking { store.enroll(server.url, code.lowercase()) }
+        assertEquals("li_na", enrolled.user)
+        assertEquals(tenant, enrolled.tenantId)
+        assertEquals("rep", enrolled.role)
+
+        // The token is remembered: the first sync needs no arguments.
+        val added = store.addContact(NewContact(name = "李娜", phones = listOf("139 1000 2000")))
+        assertEquals(1L, runBlocking { store.sync() }.pushed)
+
+        // A code works once, on any device.
+        val other = OutpostStore.open(File(dir, "other.db").path, StoreOptions(region = "CN", user = "li_na"))
+        opened += other
+        val used = assertFailsWith<OutpostException.Auth> { runBlocking { other.enroll(server.url, code) } }
+        assertTrue(used.message.orEmpty().contains("used already"), used.message)
+        val unknown = assertFailsWith<OutpostException.Auth> { runBlocking { other.enroll(server.url, "ZZZZZ-ZZZZZ") } }
+        assertTrue(unknown.message.orEmpty().contains("unknown"), unknown.message)
+
+        // After a rotation the old token is refused at once; the new one syncs.
+        val newToken = server.rotateToken(enrolled.deviceId)
+        assertFailsWith<OutpostException.Auth> { runBlocking { store.sync() } }
+        val report = runBlocking { store.sync(server.url, newToken) }
+        assertEquals("ok", report.status)
+        assertEquals("李娜", store.getContact(added.id).name)
+    }
+
+    @Case
     fun aNewContactIsRoutedByTheServerAtSyncAndEveryDeviceSeesTheOwner() {
         val server = startServer()
         val tenant = server.createTenant("华南销售")

@@ -61,6 +61,13 @@ class SyncServer(val dataDir: File) : AutoCloseable {
         return jsonField(out, "device_id") to jsonField(out, "token")
     }
 
+    /** `outpost-server device invite`; returns the one-time code. */
+    fun invite(tenant: String, user: String, expires: String = "24h"): String =
+        jsonField(operator("device", "invite", "--tenant", tenant, "--user", user, "--expires", expires), "code")
+
+    /** `outpost-server device rotate DEVICE_ID`; returns the new token. */
+    fun rotateToken(deviceId: String): String = jsonField(operator("device", "rotate", deviceId), "token")
+
     /** `outpost-server team create NAME --manager MANAGER` then `team add NAME USER` for each member. */
     fun createTeam(tenant: String, name: String, manager: String, members: List<String>) {
         operator("team", "create", name, "--manager", manager, "--tenant", tenant)
