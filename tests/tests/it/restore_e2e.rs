@@ -321,3 +321,121 @@ fn a_restore_never_runs_under_a_serving_server_and_keeps_what_it_replaces() -> T
     outpost_tests::procs::admin(&data, &["flow", "get", "--tenant", "华东大区"])?;
     Ok(())
 }
+
+/// How many devices sync while the backups are taken, and how many rounds each makes.
+const LOAD_DEVICES: usize = 20;
+const LOAD_ROUNDS: usize = 4;
+
+#[test]
+fn a_backup_taken_while_twenty_devices_sync_is_consistent_and_restores() -> TestResult {
+    use outpost_core::{NewContact, Store, StoreOptions, SyncOptions};
+    use outpost_server::Role;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let server = outpost_tests::inproc::InProcessServer::start_at(&data)?;
+    let tenant = server.tenant("华北大区")?;
+    let mut devices = Vec::new();
+    for i in 0..LOAD_DEVICES {
+        let user = format!("rep{i:02}");
+        let token = server.enroll(&tenant, &user, Role::Rep)?;
+        let mut store = Store::open(
+            dir.path().join(format!("{user}.db")),
+            StoreOptions {
+                user,
+                ..Default::default()
+            },
+        )?;
+        store.set_server(&server.url, &token)?;
+        devices.push(std::sync::Arc::new(std::sync::Mutex::new(store)));
+    }
+    // Every device adds a customer and syncs, round after round, on the server's runtime.
+    let syncing: Vec<_> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, store)| {
+            let store = store.clone();
+            server.runtime.spawn(async move {
+                for round in 0..LOAD_ROUNDS {
+                    outpost_core::store::lock(&store).add_contact(NewContact {
+                        name: format!("客户{i:02}-{round}"),
+                        phones: vec![format!("1390000{i:02}{round:02}")],
+                        ..Default::default()
+                    })?;
+                    outpost_core::sync_store(&store, SyncOptions::default()).await?;
+                }
+                Ok::<_, outpost_core::Error>(())
+            })
+        })
+        .collect();
+    // Backups while they sync (at most MAX_BACKUPS, each while some device is still syncing).
+    const MAX_BACKUPS: usize = 6;
+    let mut backups = Vec::new();
+    while backups.len() < MAX_BACKUPS && syncing.iter().any(|t| !t.is_finished()) {
+        let file = dir.path().join(format!("backup-{}.db", backups.len()));
+        let info =
+            outpost_tests::procs::admin(&data, &["backup", "--to", file.to_str().ok_or("path")?])?;
+        assert_eq!(info["tenants"], 1, "{info}");
+        backups.push((file, info["log_entries"].as_u64().ok_or("log_entries")?));
+    }
+    for task in syncing {
+        server.runtime.block_on(task)??;
+    }
+    let total = (LOAD_DEVICES * LOAD_ROUNDS) as u64;
+    // The one to restore: taken while the log was growing.
+    let midway = backups
+        .iter()
+        .position(|(_, entries)| (1..total).contains(entries))
+        .ok_or_else(|| format!("no backup caught the devices midway: {backups:?}"))?;
+
+    for (n, (file, entries)) in backups.iter().enumerate() {
+        // Consistent: the log has no gap, its head is the tenant's, every logged record has its
+        // document; then it restores, checks clean and serves its records to a new device.
+        let copy = rusqlite::Connection::open(file)?;
+        let (head, max_seq, count): (i64, i64, i64) = copy.query_row(
+            "SELECT t.log_head, COALESCE(MAX(l.seq), 0), COUNT(l.seq) FROM tenants t LEFT JOIN log l ON l.tenant_id = t.id GROUP BY t.id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        assert_eq!((head, max_seq), (count, count), "{}", file.display());
+        assert_eq!(count as u64, *entries);
+        let orphans: i64 = copy.query_row(
+            "SELECT COUNT(DISTINCT l.record_id) FROM log l LEFT JOIN documents d ON d.record_id = l.record_id WHERE d.record_id IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(orphans, 0, "{}", file.display());
+        let documents: i64 = copy.query_row(
+            "SELECT COUNT(*) FROM documents WHERE kind = 'contact'",
+            [],
+            |r| r.get(0),
+        )?;
+        drop(copy);
+        assert!(documents as u64 <= total);
+        if n != midway {
+            continue;
+        }
+
+        let name = file
+            .file_stem()
+            .ok_or("name")?
+            .to_string_lossy()
+            .into_owned();
+        let restored = dir.path().join(format!("restored-{name}"));
+        let info = outpost_tests::procs::admin(
+            &restored,
+            &["restore", "--from", file.to_str().ok_or("path")?],
+        )?;
+        assert!(info["log_id"].is_string(), "{info}");
+        let check = outpost_tests::procs::admin(&restored, &["check"])?;
+        assert_eq!(check["ok"], true, "{check}");
+        let serving = Server::start(&restored, "127.0.0.1:0")?;
+        let enrolled =
+            serving.admin(&["device", "enroll", "--tenant", &tenant, "--user", "auditor"])?;
+        let token = enrolled["token"].as_str().ok_or("token")?;
+        let fresh = Device::new(dir.path().join(format!("auditor-{name}.db")), "auditor")?;
+        fresh.ok(&["sync", "--server", &serving.url, "--token", token])?;
+        let listed = fresh.ok(&["contact", "list", "--limit", "1000"])?;
+        assert_eq!(listed.as_array().map(Vec::len), Some(documents as usize));
+    }
+    Ok(())
+}
