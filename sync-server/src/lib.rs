@@ -50,7 +50,10 @@ pub use access::{AccessConfig, AccessStore, Sharing, Team, Viewer};
 pub use audit::{AuditEvent, AuditHead, AuditLog, AuditRow, ChainReport};
 pub use error::{AppError, StorageError};
 pub use http::{blobs, serve};
-pub use http::{launch, launch_with, router, router_with_limits, router_with_options, AppState};
+pub use http::{
+    launch, launch_with, launch_with_admin, router, router_with_limits, router_with_options,
+    AppState,
+};
 pub use metrics::Metrics;
 pub use options::ServerOptions;
 pub use storage::blobs::BlobStatus;

@@ -19,6 +19,19 @@ use operator::{print_json, resolve_tenant};
     about = "Outpost sync server and operator commands"
 )]
 struct Cli {
+    /// Read the settings from this TOML file (docs/operations.md, "Configuration"); flags and
+    /// environment variables override it.
+    #[arg(long, global = true, env = "OUTPOST_CONFIG")]
+    config: Option<PathBuf>,
+    /// How the log is written: one text line per event, or one JSON object per line.
+    #[arg(
+        long,
+        global = true,
+        env = "OUTPOST_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: operator::config::LogFormat,
     /// Data directory of the embedded SQLite storage (used unless --database-url is given).
     #[arg(
         long,
@@ -41,8 +54,17 @@ enum Command {
         /// Address to listen on (port 0 picks a free port).
         #[arg(long, env = "OUTPOST_LISTEN", default_value = "127.0.0.1:8737")]
         listen: String,
+        /// Also listen here for `/metrics` and `/healthz` only; the API port then answers no
+        /// `/metrics`.
+        #[arg(long, env = "OUTPOST_ADMIN_LISTEN")]
+        admin_listen: Option<String>,
         #[command(flatten)]
         bounds: ServeBounds,
+    },
+    /// The configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// The store's backups and checks.
     #[command(flatten)]
@@ -50,6 +72,16 @@ enum Command {
     /// Tenants, devices, users and their settings.
     #[command(flatten)]
     Manage(ManageCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file: prints the settings it holds, or names the key that is
+    /// wrong (exit status 1).
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
 }
 
 /// Commands on the store as a whole (`docs/operations.md`, "Backup and restore").
@@ -298,8 +330,23 @@ enum DeviceCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let cli = match parsed {
+        Ok((mut cli, matches)) => {
+            if let Some(path) = cli.config.clone() {
+                match operator::config::load(&path) {
+                    Ok(file) => operator::config::apply(&mut cli, &matches, file),
+                    Err(e) => {
+                        eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            cli
+        }
         Err(e) if e.use_stderr() => {
             // One line, like every other error of this binary.
             let rendered = e.render().to_string();
@@ -320,14 +367,17 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let log = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
+        .with_env_filter(filter);
+    match cli.log_format {
+        operator::config::LogFormat::Json => log.json().init(),
+        operator::config::LogFormat::Text => log
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -359,7 +409,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         // These open the store themselves (a restore must not find it open).
         Command::Store(command) => store_command(command, &config).await,
-        Command::Serve { listen, bounds } => {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
+            let config = operator::config::load(&file)?;
+            print_json(
+                &json!({ "ok": true, "file": file.display().to_string(), "settings": config }),
+            )
+        }
+        Command::Serve {
+            listen,
+            admin_listen,
+            bounds,
+        } => {
             // A serving process holds its data directory: a restore waits for it to stop.
             let _serving = match &config {
                 StorageConfig::Sqlite(dir) => Some(
@@ -369,7 +431,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 StorageConfig::Postgres(_) => None,
             };
             let storage = open_storage(&config).await.context("opening storage")?;
-            serve(&listen, storage, bounds.options()).await
+            serve(&listen, admin_listen.as_deref(), storage, bounds.options()).await
         }
         Command::Manage(command) => {
             let storage = open_storage(&config).await.context("opening storage")?;
@@ -459,16 +521,31 @@ async fn manage_command(command: ManageCommand, storage: Arc<dyn Storage>) -> an
 
 async fn serve(
     listen: &str,
+    admin_listen: Option<&str>,
     storage: Arc<dyn Storage>,
     options: outpost_server::ServerOptions,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
+    let admin = match admin_listen {
+        Some(admin) => Some(
+            tokio::net::TcpListener::bind(admin)
+                .await
+                .with_context(|| format!("--admin-listen {admin}"))?,
+        ),
+        None => None,
+    };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = storage.backend(), "serving");
+    // The API's line first: scripts wait for the first "listening on".
     eprintln!("outpost-server listening on {addr}");
-    outpost_server::launch_with(listener, storage, options, shutdown_signal()).await?;
+    if let Some(admin) = &admin {
+        let admin = admin.local_addr()?;
+        tracing::info!(%admin, "serving /metrics and /healthz");
+        eprintln!("outpost-server admin (metrics, health) on {admin}");
+    }
+    outpost_server::launch_with_admin(listener, admin, storage, options, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

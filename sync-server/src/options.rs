@@ -24,6 +24,8 @@ pub struct ServerOptions {
     pub upload_expiry: Duration,
     /// Failed-authentication limits per remote address.
     pub auth_limits: LimitConfig,
+    /// Whether the API port answers `/metrics` (not when an admin listener serves them).
+    pub metrics_on_api: bool,
 }
 
 impl Default for ServerOptions {
@@ -35,6 +37,7 @@ impl Default for ServerOptions {
             max_connections: 512,
             upload_expiry: Duration::from_secs(24 * 3600),
             auth_limits: LimitConfig::default(),
+            metrics_on_api: true,
         }
     }
 }

@@ -86,13 +86,30 @@ pub fn router_with_limits(storage: Arc<dyn Storage>, limits: LimitConfig) -> Rou
 
 /// [`router`] with options of your choosing.
 pub fn router_with_options(storage: Arc<dyn Storage>, options: ServerOptions) -> Router {
-    let limiter = Arc::new(AuthLimiter::new(options.auth_limits));
-    let state = AppState {
+    api_router(new_state(storage, options))
+}
+
+fn new_state(storage: Arc<dyn Storage>, options: ServerOptions) -> AppState {
+    AppState {
         storage,
         metrics: Arc::new(Metrics::default()),
         options: Arc::new(options),
-    };
+    }
+}
+
+/// The operator's port (`serve --admin-listen`): `/metrics` and `/healthz` only, counting into
+/// the same metrics as the API router over `state`.
+pub fn admin_router(state: AppState) -> Router {
     Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn api_router(state: AppState) -> Router {
+    let limiter = Arc::new(AuthLimiter::new(state.options.auth_limits));
+    let api = Router::new()
         .route("/v1/enroll", post(enrol::enroll))
         .route("/v1/sync", post(sync::sync))
         .route("/v1/bootstrap", post(sync::bootstrap))
@@ -109,9 +126,14 @@ pub fn router_with_options(storage: Arc<dyn Storage>, options: ServerOptions) ->
         .route("/v1/blobs/{sha256}/status", get(blobs::status))
         .route("/v1/metrics", post(reports::post_metrics))
         .route("/v1/reports/health", get(reports::get_health))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .fallback(not_found)
+        .route("/healthz", get(healthz));
+    // With an admin listener, the metrics are the operator's alone.
+    let api = if state.options.metrics_on_api {
+        api.route("/metrics", get(metrics))
+    } else {
+        api
+    };
+    api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read with our own limit, answered with a JSON 413.
         .layer(DefaultBodyLimit::disable())
@@ -151,9 +173,50 @@ pub async fn launch_with(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = router_with_options(storage.clone(), options.clone());
+    launch_with_admin(listener, None, storage, options, shutdown).await
+}
+
+/// [`launch_with`], and `/metrics` and `/healthz` on `admin` apart from the API (which then
+/// answers no `/metrics`); both stop when `shutdown` completes.
+pub async fn launch_with_admin(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    storage: Arc<dyn Storage>,
+    mut options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if admin.is_some() {
+        options.metrics_on_api = false;
+    }
+    let state = new_state(storage.clone(), options.clone());
     let sweeper = tokio::spawn(expire_uploads(storage, options.upload_expiry));
-    let served = serve::serve(listener, router, options, shutdown).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let signal = tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let admin = admin.map(|listener| {
+        let router = admin_router(state.clone());
+        let options = options.clone();
+        tokio::spawn(serve::serve(
+            listener,
+            router,
+            options,
+            until_stopped(stopped.clone()),
+        ))
+    });
+    let served = serve::serve(listener, api_router(state), options, until_stopped(stopped)).await;
+    if let Some(admin) = admin {
+        match admin.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "the admin listener failed"),
+            Err(e) => tracing::warn!(error = %e, "the admin listener's task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+    signal.abort();
     sweeper.abort();
     served
 }
@@ -180,6 +243,7 @@ async fn expire_uploads(storage: Arc<dyn Storage>, expiry: Duration) {
 fn route_label(path: &str) -> &'static str {
     match path {
         "/v1/sync" => "/v1/sync",
+        "/v1/enroll" => "/v1/enroll",
         "/v1/bootstrap" => "/v1/bootstrap",
         "/v1/scope" => "/v1/scope",
         "/v1/records" => "/v1/records",

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod backup;
+pub mod config;
 pub mod enrol;
 pub mod routing;
 pub mod security;

@@ -2,6 +2,7 @@
 
 mod automerge_interop;
 mod blobs;
+mod config_e2e;
 mod crash;
 mod enrol_e2e;
 mod experience_e2e;

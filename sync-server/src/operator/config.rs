@@ -1,0 +1,261 @@
+//! `--config FILE`: every setting of `outpost-server` in one TOML file. Flags and environment
+//! variables override the file; the file overrides the defaults. `outpost-server config check
+//! FILE` validates it, naming the key that is wrong (`docs/operations.md`, "Configuration").
+
+use anyhow::{anyhow, Context as _};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The largest configuration file read.
+const MAX_CONFIG_BYTES: u64 = 256 * 1024;
+
+/// The settings a configuration file may hold; every key is optional, unknown keys are errors.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Data directory of the embedded store.
+    pub data: Option<PathBuf>,
+    /// PostgreSQL URL; replaces the embedded store.
+    pub database_url: Option<String>,
+    /// `text` or `json`.
+    pub log_format: Option<LogFormat>,
+    /// What `serve` does.
+    #[serde(default)]
+    pub serve: ServeConfig,
+}
+
+/// The `[serve]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// The API's address.
+    pub listen: Option<String>,
+    /// Where `/metrics` and `/healthz` are served apart from the API.
+    pub admin_listen: Option<String>,
+    /// Seconds a client may take to send a request's headers (1 to 3600).
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a kept-alive connection may stay idle (1 to 3600).
+    pub keep_alive_timeout_secs: Option<u64>,
+    /// Seconds without a byte moving while a request is handled (1 to 86400).
+    pub idle_timeout_secs: Option<u64>,
+    /// Connections served at once (1 to 100000).
+    pub max_connections: Option<u64>,
+    /// Hours an unfinished upload is kept (1 to 8760).
+    pub upload_expiry_hours: Option<u64>,
+}
+
+/// How the server writes its log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+/// Reads and validates a configuration file; errors name the file, the key and the line.
+pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("config {}", path.display()))?
+        .len();
+    if size > MAX_CONFIG_BYTES {
+        return Err(anyhow!(
+            "config {}: {size} bytes, a configuration file is at most {MAX_CONFIG_BYTES}",
+            path.display()
+        ));
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("config {}", path.display()))?;
+    let config: FileConfig = toml::from_str(&text)
+        .map_err(|e| anyhow!("config {}: {}", path.display(), e.to_string().trim_end()))?;
+    validate(&config).map_err(|e| anyhow!("config {}: {e}", path.display()))?;
+    Ok(config)
+}
+
+/// Checks what TOML's types do not: ranges, addresses and URLs.
+fn validate(c: &FileConfig) -> anyhow::Result<()> {
+    if let Some(url) = &c.database_url {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(anyhow!("database_url: a postgres:// URL, got {url:?}"));
+        }
+    }
+    let s = &c.serve;
+    for (key, addr) in [
+        ("serve.listen", &s.listen),
+        ("serve.admin_listen", &s.admin_listen),
+    ] {
+        if let Some(addr) = addr {
+            if addr
+                .rsplit_once(':')
+                .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+            {
+                return Err(anyhow!("{key}: HOST:PORT, got {addr:?}"));
+            }
+        }
+    }
+    let ranges: [(&str, Option<u64>, u64, u64); 5] = [
+        (
+            "serve.header_read_timeout_secs",
+            s.header_read_timeout_secs,
+            1,
+            3600,
+        ),
+        (
+            "serve.keep_alive_timeout_secs",
+            s.keep_alive_timeout_secs,
+            1,
+            3600,
+        ),
+        ("serve.idle_timeout_secs", s.idle_timeout_secs, 1, 86_400),
+        ("serve.max_connections", s.max_connections, 1, 100_000),
+        (
+            "serve.upload_expiry_hours",
+            s.upload_expiry_hours,
+            1,
+            24 * 365,
+        ),
+    ];
+    for (key, value, low, high) in ranges {
+        if let Some(v) = value {
+            if !(low..=high).contains(&v) {
+                return Err(anyhow!("{key}: {v} is outside {low} to {high}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fills every setting not given by a flag or an environment variable from the file.
+pub fn apply(cli: &mut crate::Cli, matches: &clap::ArgMatches, file: FileConfig) {
+    use clap::parser::ValueSource;
+    fn unset(m: Option<&clap::ArgMatches>, id: &str) -> bool {
+        m.is_none_or(|m| matches!(m.value_source(id), None | Some(ValueSource::DefaultValue)))
+    }
+    let top = Some(matches);
+    if let (true, Some(data)) = (unset(top, "data"), file.data) {
+        cli.data = data;
+    }
+    if let (true, Some(url)) = (unset(top, "database_url"), file.database_url) {
+        cli.database_url = Some(url);
+    }
+    if let (true, Some(format)) = (unset(top, "log_format"), file.log_format) {
+        cli.log_format = format;
+    }
+    if let crate::Command::Serve {
+        listen,
+        admin_listen,
+        bounds,
+    } = &mut cli.command
+    {
+        let serve = matches.subcommand_matches("serve");
+        let s = file.serve;
+        let pairs: [(&str, Option<u64>, &mut u64); 5] = [
+            (
+                "header_read_timeout_secs",
+                s.header_read_timeout_secs,
+                &mut bounds.header_read_timeout_secs,
+            ),
+            (
+                "keep_alive_timeout_secs",
+                s.keep_alive_timeout_secs,
+                &mut bounds.keep_alive_timeout_secs,
+            ),
+            (
+                "idle_timeout_secs",
+                s.idle_timeout_secs,
+                &mut bounds.idle_timeout_secs,
+            ),
+            (
+                "max_connections",
+                s.max_connections,
+                &mut bounds.max_connections,
+            ),
+            (
+                "upload_expiry_hours",
+                s.upload_expiry_hours,
+                &mut bounds.upload_expiry_hours,
+            ),
+        ];
+        for (id, value, slot) in pairs {
+            if let (true, Some(v)) = (unset(serve, id), value) {
+                *slot = v;
+            }
+        }
+        if let (true, Some(l)) = (unset(serve, "listen"), s.listen) {
+            *listen = l;
+        }
+        if let (true, Some(a)) = (unset(serve, "admin_listen"), s.admin_listen) {
+            *admin_listen = Some(a);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<FileConfig> {
+        let config: FileConfig = toml::from_str(text).map_err(|e| anyhow!("{e}"))?;
+        validate(&config)?;
+        Ok(config)
+    }
+
+    #[test]
+    fn a_full_file_reads_and_wrong_keys_are_named() -> anyhow::Result<()> {
+        let c = parse(
+            r#"
+            data = "/var/lib/outpost"
+            log_format = "json"
+            [serve]
+            listen = "0.0.0.0:8737"
+            admin_listen = "127.0.0.1:9737"
+            max_connections = 2000
+            "#,
+        )?;
+        assert_eq!(c.log_format, Some(LogFormat::Json));
+        assert_eq!(c.serve.max_connections, Some(2000));
+        let unknown = parse("[serve]\nlisten_port = 8737\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            unknown
+                .as_deref()
+                .is_some_and(|e| e.contains("listen_port")),
+            "{unknown:?}"
+        );
+        let range = parse("[serve]\nidle_timeout_secs = 0\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            range
+                .as_deref()
+                .is_some_and(|e| e.contains("serve.idle_timeout_secs")),
+            "{range:?}"
+        );
+        let kind = parse("[serve]\nmax_connections = \"many\"\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            kind.as_deref()
+                .is_some_and(|e| e.contains("max_connections")),
+            "{kind:?}"
+        );
+        let addr = parse("[serve]\nlisten = \"8737\"\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            addr.as_deref().is_some_and(|e| e.contains("serve.listen")),
+            "{addr:?}"
+        );
+        let url = parse("database_url = \"mysql://x\"\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            url.as_deref().is_some_and(|e| e.contains("database_url")),
+            "{url:?}"
+        );
+        Ok(())
+    }
+}
