@@ -18,8 +18,9 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 # On-device scanning needs no system library (PP-OCR runs in pure Rust). The fonts render the
 # synthetic test corpus: Noto CJK (sans, regular and bold), AR PL UKai and UMing (brush-like Kai
-# and Ming faces, as Chinese cards print names).
-for pkg in fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming "$@"; do
+# and Ming faces, as Chinese cards print names). systemd: the packaging test checks the service
+# unit with systemd-analyze and systemd-sysusers (systemd need not run).
+for pkg in fonts-noto-cjk fonts-arphic-ukai fonts-arphic-uming systemd "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -21,13 +21,14 @@ use outpost_core::sync::protocol::{DocSnapshot, ExperienceBatch, PushChange};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
 mod access;
 mod audit;
 mod blobs;
 mod enrol;
 mod routing;
+mod tls;
 
 /// The advisory lock key held while migrating ("outpost" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
@@ -138,14 +139,15 @@ impl std::fmt::Debug for PostgresStorage {
 }
 
 impl PostgresStorage {
-    /// Connects to `url` (`postgres://user@host:port/db`) and applies missing migrations.
+    /// Connects to `url` (`postgres://user@host:port/db`, or libpq's `key=value` form) and
+    /// applies missing migrations. TLS as libpq's `sslmode` and `sslrootcert` say (see
+    /// `postgres/tls.rs`): `disable`, `prefer` (the default), `require`, `verify-ca`, `verify-full`.
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StorageError::BadRequest(format!("database url: {e}")))?;
+        let (config, tls) = tls::parse_connection_string(url)?;
+        let connector = tls::RustlsConnect::new(&tls)?;
         let manager = Manager::from_config(
             config,
-            NoTls,
+            connector,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -155,6 +157,14 @@ impl PostgresStorage {
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
         let storage = Self { pool };
+        // The first connection: a refused one says which sslmode it was made with.
+        if let Err(e) = storage.pool.get().await {
+            return Err(StorageError::Pool(format!(
+                "connecting to PostgreSQL (sslmode={}): {}",
+                tls.mode,
+                tls::error_chain(&e)
+            )));
+        }
         storage.migrate().await?;
         Ok(storage)
     }

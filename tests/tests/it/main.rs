@@ -11,6 +11,8 @@ mod flow_e2e;
 mod lease_e2e;
 mod merge_sync;
 mod mobile_deps;
+mod packaging;
+mod pg_tls_e2e;
 mod policy_e2e;
 mod rejections_e2e;
 mod restore_e2e;
