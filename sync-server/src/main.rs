@@ -2,7 +2,8 @@
 
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
-use outpost_server::{enroll_device, open_storage, Role, Storage, StorageConfig};
+use outpost_server::storage::{open_storage_with, StorageOptions};
+use outpost_server::{enroll_device, Role, Storage, StorageConfig};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ struct Cli {
     /// PostgreSQL URL (postgres://user@host:port/db); replaces the embedded storage.
     #[arg(long, global = true, env = "OUTPOST_DATABASE_URL")]
     database_url: Option<String>,
+    /// Most PostgreSQL connections this process keeps open.
+    #[arg(long, global = true, env = "OUTPOST_DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    database_pool_size: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -397,6 +401,12 @@ fn main() -> ExitCode {
     }
 }
 
+fn storage_options(pool_size: u64) -> StorageOptions {
+    StorageOptions {
+        pool_size: usize::try_from(pool_size).unwrap_or(usize::MAX),
+    }
+}
+
 fn storage_config(cli: &Cli) -> StorageConfig {
     match cli.database_url.as_deref().filter(|u| !u.is_empty()) {
         Some(url) => StorageConfig::Postgres(url.to_string()),
@@ -405,6 +415,7 @@ fn storage_config(cli: &Cli) -> StorageConfig {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cli_pool = cli.database_pool_size;
     let config = storage_config(&cli);
     match cli.command {
         // These open the store themselves (a restore must not find it open).
@@ -430,11 +441,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
                 StorageConfig::Postgres(_) => None,
             };
-            let storage = open_storage(&config).await.context("opening storage")?;
+            let storage = open_storage_with(&config, storage_options(cli_pool))
+                .await
+                .context("opening storage")?;
             serve(&listen, admin_listen.as_deref(), storage, bounds.options()).await
         }
         Command::Manage(command) => {
-            let storage = open_storage(&config).await.context("opening storage")?;
+            let storage = open_storage_with(&config, storage_options(cli_pool))
+                .await
+                .context("opening storage")?;
             manage_command(command, storage).await
         }
     }

@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub data: Option<PathBuf>,
     /// PostgreSQL URL; replaces the embedded store.
     pub database_url: Option<String>,
+    /// Most PostgreSQL connections per process (1 to 1000).
+    pub database_pool_size: Option<u64>,
     /// `text` or `json`.
     pub log_format: Option<LogFormat>,
     /// What `serve` does.
@@ -81,6 +83,11 @@ fn validate(c: &FileConfig) -> anyhow::Result<()> {
             return Err(anyhow!("database_url: a postgres:// URL, got {url:?}"));
         }
     }
+    if let Some(n) = c.database_pool_size {
+        if !(1..=1000).contains(&n) {
+            return Err(anyhow!("database_pool_size: {n} is outside 1 to 1000"));
+        }
+    }
     let s = &c.serve;
     for (key, addr) in [
         ("serve.listen", &s.listen),
@@ -139,6 +146,9 @@ pub fn apply(cli: &mut crate::Cli, matches: &clap::ArgMatches, file: FileConfig)
     }
     if let (true, Some(url)) = (unset(top, "database_url"), file.database_url) {
         cli.database_url = Some(url);
+    }
+    if let (true, Some(n)) = (unset(top, "database_pool_size"), file.database_pool_size) {
+        cli.database_pool_size = n;
     }
     if let (true, Some(format)) = (unset(top, "log_format"), file.log_format) {
         cli.log_format = format;

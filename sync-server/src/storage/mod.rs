@@ -22,7 +22,7 @@ pub mod sqlite;
 pub mod values;
 
 pub use crate::rows::{Device, DocMeta, Role, StoredDoc, Tenant};
-pub use open::{open_storage, StorageConfig};
+pub use open::{open_storage, open_storage_with, StorageConfig, StorageOptions};
 pub(crate) use values::{
     check_tenant_name, check_user_id, new_id, new_log_id, now_ms, task_failed, to_i64, to_u64,
 };

@@ -16,8 +16,31 @@ pub enum StorageConfig {
     Postgres(String),
 }
 
+/// How the storage is opened, apart from where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageOptions {
+    /// Most PostgreSQL connections per server process.
+    pub pool_size: usize,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: super::postgres::DEFAULT_POOL_SIZE,
+        }
+    }
+}
+
 /// Opens (and migrates) the configured storage.
 pub async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>, StorageError> {
+    open_storage_with(config, StorageOptions::default()).await
+}
+
+/// [`open_storage`] with options.
+pub async fn open_storage_with(
+    config: &StorageConfig,
+    options: StorageOptions,
+) -> Result<Arc<dyn Storage>, StorageError> {
     Ok(match config {
         StorageConfig::Sqlite(dir) => {
             let dir = dir.clone();
@@ -26,6 +49,8 @@ pub async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>, St
                 .map_err(|e| StorageError::Internal(format!("opening SQLite: {e}")))??;
             Arc::new(storage)
         }
-        StorageConfig::Postgres(url) => Arc::new(PostgresStorage::connect(url).await?),
+        StorageConfig::Postgres(url) => {
+            Arc::new(PostgresStorage::connect_with(url, options.pool_size).await?)
+        }
     })
 }

@@ -33,8 +33,8 @@ mod tls;
 /// The advisory lock key held while migrating ("outpost" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
 
-/// Largest number of pooled connections per server process.
-const POOL_SIZE: usize = 16;
+/// Pooled connections per server process unless the operator says otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 16;
 
 /// Versioned migrations, recorded in `outpost_schema_migrations`. Append only.
 const MIGRATIONS: &[&str] = &[
@@ -143,6 +143,11 @@ impl PostgresStorage {
     /// applies missing migrations. TLS as libpq's `sslmode` and `sslrootcert` say (see
     /// `postgres/tls.rs`): `disable`, `prefer` (the default), `require`, `verify-ca`, `verify-full`.
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
+        Self::connect_with(url, DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`PostgresStorage::connect`] with at most `pool_size` connections (at least 1).
+    pub async fn connect_with(url: &str, pool_size: usize) -> Result<Self, StorageError> {
         let (config, tls) = tls::parse_connection_string(url)?;
         let connector = tls::RustlsConnect::new(&tls)?;
         let manager = Manager::from_config(
@@ -153,7 +158,7 @@ impl PostgresStorage {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
+            .max_size(pool_size.max(1))
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
         let storage = Self { pool };
