@@ -88,6 +88,8 @@ pub(crate) fn reset(tx: &Transaction<'_>, actor: &Actor, new_log_id: &str) -> Re
     settings::set(tx, KEY_CURSOR, "0")?;
     settings::remove(tx, KEY_BOOTSTRAPPED)?;
     settings::remove(tx, KEY_SCOPE_EPOCH)?;
+    // The restored server may not know this device's app version.
+    settings::remove(tx, super::settings::KEY_REPORTED_APP)?;
     remember(tx, new_log_id)?;
     Ok(requeued)
 }

@@ -19,6 +19,9 @@ pub(crate) const KEY_CURSOR: &str = "cursor";
 pub(crate) const KEY_BOOTSTRAPPED: &str = "bootstrapped";
 /// The identity of the server log the cursor counts in (see `super::log_reset`).
 pub(crate) const KEY_LOG_ID: &str = "log_id";
+/// The app version the server last acknowledged in a sync's report (sent again only when it
+/// changes).
+pub(crate) const KEY_REPORTED_APP: &str = "reported_app_version";
 /// When the last sync finished (RFC 3339).
 pub(crate) const KEY_LAST_SYNC: &str = "last_sync_at";
 /// The server's clock at the last sync (milliseconds).

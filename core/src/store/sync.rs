@@ -138,6 +138,16 @@ impl Store {
             .unwrap_or(0))
     }
 
+    /// The app version the server last acknowledged (see `SyncRequest::client`).
+    pub fn reported_app_version(&self) -> Result<Option<String>> {
+        settings::get(&self.conn, super::settings::KEY_REPORTED_APP)
+    }
+
+    /// Remembers that the server holds `version` as this device's app version.
+    pub fn set_reported_app_version(&mut self, version: &str) -> Result<()> {
+        settings::set(&self.conn, super::settings::KEY_REPORTED_APP, version)
+    }
+
     /// How many local changes wait to be sent (refused ones being undone not counted).
     pub fn outbox_len(&self) -> Result<u64> {
         let n: i64 = self.conn.query_row(

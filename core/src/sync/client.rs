@@ -764,16 +764,23 @@ async fn exchange(
     let mut epoch = None;
     loop {
         let mut outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
+        // Once per sync: what `outpost-server device list` shows of this device; the app
+        // version only when the server does not have it yet.
+        let mut new_version = None;
         if !*reported {
-            // Once per sync: what `outpost-server device list` shows of this device.
-            let queued = lock(store).outbox_len()?;
+            let version = options
+                .app_version
+                .clone()
+                .unwrap_or_else(|| format!("outpost-core/{}", env!("CARGO_PKG_VERSION")));
+            let (queued, known) = {
+                let s = lock(store);
+                (s.outbox_len()?, s.reported_app_version()?)
+            };
+            if known.as_deref() != Some(version.as_str()) {
+                new_version = Some(version);
+            }
             outgoing.request.client = Some(ClientReport {
-                app_version: Some(
-                    options
-                        .app_version
-                        .clone()
-                        .unwrap_or_else(|| format!("outpost-core/{}", env!("CARGO_PKG_VERSION"))),
-                ),
+                app_version: new_version.clone(),
                 outbox: Some(queued.saturating_sub(outgoing.len() as u64)),
             });
             *reported = true;
@@ -791,6 +798,9 @@ async fn exchange(
             epoch = Some(scope.epoch);
         }
         let applied = lock(store).apply_sync_response(&outgoing, response)?;
+        if let Some(version) = &new_version {
+            lock(store).set_reported_app_version(version)?;
+        }
         report.pushed += applied.acknowledged;
         report.rejected += applied.rejected;
         report.rejections.extend(applied.rejections);

@@ -55,7 +55,8 @@ pub struct SyncRequest {
 /// What a device reports about itself at sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientReport {
-    /// The app's version (at most [`MAX_APP_VERSION_CHARS`] characters).
+    /// The app's version (at most [`MAX_APP_VERSION_CHARS`] characters), when the server
+    /// does not have it yet (the first sync, or after an update).
     #[serde(default)]
     pub app_version: Option<String>,
     /// Local changes still queued after this request's.

@@ -73,7 +73,7 @@ pub trait EnrolStore: Send + Sync {
     /// Every tenant, by name.
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StorageError>;
 
-    /// Replaces what a device reported at sync.
+    /// Replaces what a device reported at sync; an absent app version keeps the one before.
     async fn put_device_report(
         &self,
         device_id: &str,

@@ -180,7 +180,24 @@ async fn codes_enrol_once_before_they_expire_and_rotation_replaces_the_token(s: 
     s.put_device_report(&device.id, &newer).await.unwrap();
     assert_eq!(
         s.device_reports(&acme.id).await.unwrap(),
-        vec![(device.id.clone(), newer)]
+        vec![(device.id.clone(), newer.clone())]
+    );
+    // A report without the app version keeps the one the server has.
+    let quiet = DeviceReport {
+        app_version: None,
+        outbox: Some(3),
+        synced_at_ms: now + 9,
+    };
+    s.put_device_report(&device.id, &quiet).await.unwrap();
+    assert_eq!(
+        s.device_reports(&acme.id).await.unwrap(),
+        vec![(
+            device.id.clone(),
+            DeviceReport {
+                app_version: newer.app_version,
+                ..quiet
+            }
+        )]
     );
     assert!(s.device_reports(&beta.id).await.unwrap().is_empty());
 }

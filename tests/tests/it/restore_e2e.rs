@@ -348,14 +348,22 @@ fn a_backup_taken_while_twenty_devices_sync_is_consistent_and_restores() -> Test
         store.set_server(&server.url, &token)?;
         devices.push(std::sync::Arc::new(std::sync::Mutex::new(store)));
     }
-    // Every device adds a customer and syncs, round after round, on the server's runtime.
+    // Every device adds a customer and syncs, round after round, on the server's runtime; after
+    // its first round it waits at a gate, so that the first backup surely comes midway.
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
     let syncing: Vec<_> = devices
         .iter()
         .enumerate()
         .map(|(i, store)| {
             let store = store.clone();
+            let gate = gate.clone();
             server.runtime.spawn(async move {
                 for round in 0..LOAD_ROUNDS {
+                    if round == 1 {
+                        if let Ok(permit) = gate.acquire().await {
+                            permit.forget();
+                        }
+                    }
                     outpost_core::store::lock(&store).add_contact(NewContact {
                         name: format!("客户{i:02}-{round}"),
                         phones: vec![format!("1390000{i:02}{round:02}")],
@@ -367,21 +375,38 @@ fn a_backup_taken_while_twenty_devices_sync_is_consistent_and_restores() -> Test
             })
         })
         .collect();
-    // Backups while they sync (at most MAX_BACKUPS, each while some device is still syncing).
+    // Backups while they sync: the first once the log has entries (the devices wait at the
+    // gate after their first round), then while the others go on (at most MAX_BACKUPS).
     const MAX_BACKUPS: usize = 6;
+    let started = std::time::Instant::now();
+    while server
+        .runtime
+        .block_on(server.storage.tenant(&tenant))?
+        .is_none_or(|t| t.log_head == 0)
+    {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            return Err("no device synced within two minutes".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let mut backups = Vec::new();
-    while backups.len() < MAX_BACKUPS && syncing.iter().any(|t| !t.is_finished()) {
+    while backups.is_empty()
+        || (backups.len() < MAX_BACKUPS && syncing.iter().any(|t| !t.is_finished()))
+    {
         let file = dir.path().join(format!("backup-{}.db", backups.len()));
         let info =
             outpost_tests::procs::admin(&data, &["backup", "--to", file.to_str().ok_or("path")?])?;
         assert_eq!(info["tenants"], 1, "{info}");
         backups.push((file, info["log_entries"].as_u64().ok_or("log_entries")?));
+        if backups.len() == 1 {
+            gate.add_permits(LOAD_DEVICES);
+        }
     }
     for task in syncing {
         server.runtime.block_on(task)??;
     }
     let total = (LOAD_DEVICES * LOAD_ROUNDS) as u64;
-    // The one to restore: taken while the log was growing.
+    // The one to restore: taken while the log was growing (the first one, at the latest).
     let midway = backups
         .iter()
         .position(|(_, entries)| (1..total).contains(entries))

@@ -200,7 +200,8 @@ impl EnrolStore for PostgresStorage {
             .execute(
                 "INSERT INTO device_reports (device_id, app_version, outbox, synced_at)
                  VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (device_id) DO UPDATE SET app_version = excluded.app_version,
+                 ON CONFLICT (device_id) DO UPDATE SET
+                     app_version = COALESCE(excluded.app_version, device_reports.app_version),
                      outbox = excluded.outbox, synced_at = excluded.synced_at",
                 &[
                     &device_id,
