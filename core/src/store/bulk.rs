@@ -15,10 +15,10 @@
 //! import in the store (SQLite rolls the transaction back), so the same import can simply be
 //! run again; there is no journal to resume.
 
-use super::contacts::{self, project};
+use super::contacts;
 use super::dedup::find;
 use super::pool::Pool;
-use super::records::{insert_record, load_record, write_record};
+use super::records::{insert_record, load_record};
 use super::{RecordKind, Store};
 use crate::dedup::{DupReason, Duplicate, SCORE_EMAIL, SCORE_NAME_EXACT, SCORE_PHONE};
 use crate::error::{Error, Result};
@@ -28,7 +28,7 @@ use crate::import::{
     ImportSummary, Issue, RowPatch, Target,
 };
 use crate::normalize::Region;
-use crate::record::contact::{self, Contact, ContactFields, ContactPatch};
+use crate::record::contact::{Contact, ContactFields, ContactPatch};
 use crate::record::{commit, rfc3339_ms, Actor, SyncState};
 use rusqlite::{Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
@@ -173,16 +173,7 @@ fn enrich_contact(
     if commit(&mut doc, actor, "import_merge", now).is_none() {
         return Ok(());
     }
-    let w = write_record(
-        tx,
-        Some(rid),
-        id,
-        RecordKind::Contact,
-        &mut doc,
-        Some(&before),
-    )?;
-    let c = contact::from_doc(id, &doc, w.updated_at, w.sync_state);
-    project(tx, rid, &c, true)
+    super::contacts::save(tx, Some(rid), id, &mut doc, &before).map(drop)
 }
 
 /// A validated row: its patch (to report or fold), and its fields, keys and the errors of the

@@ -96,6 +96,22 @@ pub(crate) fn reindex_search(tx: &Transaction<'_>) -> Result<()> {
 }
 
 /// Rebuilds the projection row and search tokens of a contact, inside `tx`.
+/// Stores a contact's document as edited since `before` (`None` for a new record: `rid` is
+/// then `None` too), reads the contact back from it and rebuilds its projection, inside `tx`.
+/// The one way an edited contact reaches the store.
+pub(crate) fn save(
+    tx: &Transaction<'_>,
+    rid: Option<i64>,
+    id: &str,
+    doc: &mut automerge::AutoCommit,
+    before: &[automerge::ChangeHash],
+) -> Result<Contact> {
+    let w = write_record(tx, rid, id, RecordKind::Contact, doc, Some(before))?;
+    let c = contact::from_doc(id, doc, w.updated_at, w.sync_state);
+    project(tx, w.rid, &c, rid.is_some())?;
+    Ok(c)
+}
+
 pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool) -> Result<()> {
     project_row(tx, rid, c)?;
     if existed {
@@ -228,9 +244,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let w = write_record(&tx, None, &id, RecordKind::Contact, &mut doc, Some(&[]))?;
-        let c = contact::from_doc(&id, &doc, w.updated_at, w.sync_state);
-        project(&tx, w.rid, &c, false)?;
+        let c = save(&tx, None, &id, &mut doc, &[])?;
         tx.commit()?;
         Ok(c)
     }
@@ -357,16 +371,7 @@ impl Store {
         if commit(&mut doc, &self.actor, action, Self::now_ms()).is_none() {
             return get(&tx, id);
         }
-        let w = write_record(
-            &tx,
-            Some(rid),
-            id,
-            RecordKind::Contact,
-            &mut doc,
-            Some(&before),
-        )?;
-        let c = contact::from_doc(id, &doc, w.updated_at, w.sync_state);
-        project(&tx, rid, &c, true)?;
+        let c = save(&tx, Some(rid), id, &mut doc, &before)?;
         tx.commit()?;
         Ok(c)
     }

@@ -1,12 +1,11 @@
 //! Field workflows in the store: the tenant's flow settings, verified check-ins (verdict, first
 //! check-in locating the customer), the rep's "today" list and the manager's alerts.
 
-use super::records::write_record;
 use super::settings::{flow_config as config, Table, KEY_FLOW_CONFIG};
 use super::{contacts, deals, tasks, RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::flow::{self, FlowConfig, Verdict, VerdictInput, VisitCheck};
-use crate::record::contact::{self, Contact, ContactStatus};
+use crate::record::contact::{Contact, ContactStatus};
 use crate::record::deal::DealFilter;
 use crate::record::task::TaskFilter;
 use crate::record::visit::{parse_day, CheckIn, Visit};
@@ -262,16 +261,7 @@ pub(crate) fn fill_contact(
         doc.put(ROOT, "address_source", format!("nearby:{from}"))?;
     }
     commit(&mut doc, actor, "locate", now);
-    let w = write_record(
-        tx,
-        Some(rid),
-        &contact.id,
-        RecordKind::Contact,
-        &mut doc,
-        Some(&before),
-    )?;
-    let c = contact::from_doc(&contact.id, &doc, w.updated_at, w.sync_state);
-    contacts::project(tx, rid, &c, true)?;
+    contacts::save(tx, Some(rid), &contact.id, &mut doc, &before)?;
     Ok(Filled {
         located: locate,
         address: address.map(|a| a.0),

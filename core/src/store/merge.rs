@@ -14,8 +14,8 @@
 //! `merged_into`); a change of one pointer recomputes the contacts whose chain passes through
 //! it. Every device holding the same documents shows the same survivor.
 
-use super::contacts::{self, project};
-use super::records::{load_record, write_record};
+use super::contacts;
+use super::records::load_record;
 use super::{RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::record::contact::{self, Contact, ContactStatus, MAX_LIST_ITEMS, MERGED_FROM_PREFIX};
@@ -187,16 +187,7 @@ fn take_back(tx: &Transaction<'_>, actor: &crate::Actor, winner: &str, loser: &s
     if commit(&mut doc, actor, "unmerge", Store::now_ms()).is_none() {
         return Ok(());
     }
-    let w = write_record(
-        tx,
-        Some(rid),
-        winner,
-        RecordKind::Contact,
-        &mut doc,
-        Some(&before),
-    )?;
-    let c = contact::from_doc(winner, &doc, w.updated_at, w.sync_state);
-    project(tx, rid, &c, true)
+    contacts::save(tx, Some(rid), winner, &mut doc, &before).map(drop)
 }
 
 /// Makes a contact's document say it is not merged, inside `tx`.
@@ -210,16 +201,7 @@ fn clear_merge(tx: &Transaction<'_>, actor: &crate::Actor, id: &str) -> Result<(
     if commit(&mut doc, actor, "unmerge", Store::now_ms()).is_none() {
         return Ok(());
     }
-    let w = write_record(
-        tx,
-        Some(rid),
-        id,
-        RecordKind::Contact,
-        &mut doc,
-        Some(&before),
-    )?;
-    let c = contact::from_doc(id, &doc, w.updated_at, w.sync_state);
-    project(tx, rid, &c, true)
+    contacts::save(tx, Some(rid), id, &mut doc, &before).map(drop)
 }
 
 impl Store {
@@ -315,27 +297,9 @@ impl Store {
         put_opt_str(&mut ldoc, "merged_at", Some(&at))?;
         put_opt_str(&mut ldoc, "merged_by", Some(&self.actor.user))?;
         commit(&mut ldoc, &self.actor, "merge", now);
-        let w = write_record(
-            &tx,
-            Some(lrid),
-            loser_id,
-            RecordKind::Contact,
-            &mut ldoc,
-            Some(&lbefore),
-        )?;
-        let lc = contact::from_doc(loser_id, &ldoc, w.updated_at, w.sync_state);
-        project(&tx, lrid, &lc, true)?;
+        contacts::save(&tx, Some(lrid), loser_id, &mut ldoc, &lbefore)?;
         if commit(&mut wdoc, &self.actor, "merge", now).is_some() {
-            let w = write_record(
-                &tx,
-                Some(wrid),
-                winner_id,
-                RecordKind::Contact,
-                &mut wdoc,
-                Some(&wbefore),
-            )?;
-            let wc = contact::from_doc(winner_id, &wdoc, w.updated_at, w.sync_state);
-            project(&tx, wrid, &wc, true)?;
+            contacts::save(&tx, Some(wrid), winner_id, &mut wdoc, &wbefore)?;
         }
         let out = contacts::get(&tx, winner_id)?;
         tx.commit()?;
