@@ -1,6 +1,6 @@
 //! Errors: [`StorageError`] from the storage layer, [`AppError`] as an HTTP answer.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use outpost_core::sync::protocol::ErrorBody;
@@ -64,6 +64,8 @@ pub struct AppError {
     pub message: String,
     /// The real cause, logged but not sent (for 5xx).
     pub cause: Option<String>,
+    /// Seconds the client should wait, sent as `Retry-After` (429 answers).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl AppError {
@@ -74,6 +76,15 @@ impl AppError {
             code,
             message: message.into(),
             cause: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// 429 `too_many_requests`, to be retried after `secs` seconds (`Retry-After`).
+    pub fn too_many_requests(message: impl Into<String>, secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
         }
     }
 
@@ -104,6 +115,7 @@ impl AppError {
             code: "internal",
             message: "internal server error".into(),
             cause: Some(cause.into()),
+            retry_after_secs: None,
         }
     }
 
@@ -146,6 +158,12 @@ impl IntoResponse for AppError {
                 "request refused"
             );
         }
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

@@ -194,19 +194,65 @@ struct ServeBounds {
     /// Hours after its last chunk that an unfinished blob upload is discarded.
     #[arg(long, env = "OUTPOST_UPLOAD_EXPIRY_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=24 * 365))]
     upload_expiry_hours: u64,
+    /// A reverse proxy (address or CIDR range, repeatable) whose forwarding header gives the
+    /// client address; without one, forwarding headers are ignored (docs/operations.md).
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "OUTPOST_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<outpost_server::ratelimit::proxy::Cidr>,
+    /// The header the trusted proxies write the client address into: x-forwarded-for or
+    /// forwarded (RFC 7239). Only that one is read.
+    #[arg(
+        long,
+        env = "OUTPOST_FORWARDED_HEADER",
+        default_value = "x-forwarded-for"
+    )]
+    forwarded_header: outpost_server::ratelimit::proxy::ForwardedHeader,
+    /// Requests a minute one device may make (past it: 429 with Retry-After).
+    #[arg(long, env = "OUTPOST_DEVICE_RATE_LIMIT", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    device_rate_limit: u32,
+    /// Requests one device may make at once after a quiet spell (default: the rate limit).
+    #[arg(long, env = "OUTPOST_DEVICE_RATE_BURST", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    device_rate_burst: Option<u32>,
+    /// Failed logins (bad tokens or enrolment codes) allowed per client address in a window.
+    #[arg(long, env = "OUTPOST_AUTH_MAX_FAILURES", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    auth_max_failures: u32,
+    /// Failed logins allowed per presented token in a window.
+    #[arg(long, env = "OUTPOST_AUTH_MAX_TOKEN_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    auth_max_token_failures: u32,
+    /// The failed-login window, in seconds.
+    #[arg(long, env = "OUTPOST_AUTH_WINDOW_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    auth_window_secs: u64,
 }
 
 impl ServeBounds {
-    fn options(&self) -> outpost_server::ServerOptions {
+    fn options(&self) -> anyhow::Result<outpost_server::ServerOptions> {
+        use outpost_server::ratelimit::{device::DeviceRate, proxy::TrustedProxies};
         use std::time::Duration;
-        outpost_server::ServerOptions {
+        let trusted_proxies =
+            TrustedProxies::new(self.trusted_proxies.clone(), self.forwarded_header)
+                .context("--trusted-proxy")?;
+        Ok(outpost_server::ServerOptions {
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
             keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs),
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             upload_expiry: Duration::from_secs(self.upload_expiry_hours * 3600),
+            device_rate: DeviceRate {
+                per_minute: self.device_rate_limit,
+                burst: self.device_rate_burst.unwrap_or(self.device_rate_limit),
+            },
+            trusted_proxies,
+            auth_limits: outpost_server::ratelimit::LimitConfig {
+                max_failures: self.auth_max_failures,
+                max_token_failures: self.auth_max_token_failures,
+                window: Duration::from_secs(self.auth_window_secs),
+            },
             ..outpost_server::ServerOptions::default()
-        }
+        })
     }
 }
 
@@ -444,7 +490,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let storage = open_storage_with(&config, storage_options(cli_pool))
                 .await
                 .context("opening storage")?;
-            serve(&listen, admin_listen.as_deref(), storage, bounds.options()).await
+            serve(&listen, admin_listen.as_deref(), storage, bounds.options()?).await
         }
         Command::Manage(command) => {
             let storage = open_storage_with(&config, storage_options(cli_pool))

@@ -21,7 +21,11 @@ pub struct Metrics {
     sync_buckets: [AtomicU64; SYNC_BUCKETS.len()],
     sync_sum_micros: AtomicU64,
     sync_count: AtomicU64,
+    rate_limited: [AtomicU64; RATE_LIMIT_REASONS.len()],
 }
+
+/// Why a request was answered `429`: the `reason` label of `outpost_rate_limited_total`.
+pub const RATE_LIMIT_REASONS: [&str; 3] = ["auth_address", "auth_token", "device"];
 
 impl Metrics {
     /// Counts one answered request.
@@ -44,6 +48,13 @@ impl Metrics {
     /// Counts response body bytes sent.
     pub fn bytes_out(&self, n: u64) {
         self.bytes_out.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts one request answered `429` for `reason` (one of [`RATE_LIMIT_REASONS`]).
+    pub fn rate_limited(&self, reason: &str) {
+        if let Some(i) = RATE_LIMIT_REASONS.iter().position(|r| *r == reason) {
+            self.rate_limited[i].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Records how long one sync took.
@@ -97,6 +108,19 @@ impl Metrics {
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
         out.push_str(
+            "# HELP outpost_rate_limited_total Requests answered 429, by limit: auth_address \
+             (failed authentications of the client address), auth_token (of the presented \
+             token), device (the device's request rate).\n",
+        );
+        out.push_str("# TYPE outpost_rate_limited_total counter\n");
+        for (reason, counter) in RATE_LIMIT_REASONS.iter().zip(&self.rate_limited) {
+            let _ = writeln!(
+                out,
+                "outpost_rate_limited_total{{reason=\"{reason}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str(
             "# HELP outpost_active_devices Devices not revoked that synced in the last 24 hours.\n",
         );
         out.push_str("# TYPE outpost_active_devices gauge\n");
@@ -140,5 +164,11 @@ mod tests {
         assert!(text.contains("outpost_sync_duration_seconds_count 2"));
         assert!(text.contains("outpost_http_requests_total{route=\"/v1/sync\",status=\"200\"} 1"));
         assert!(text.contains("outpost_active_devices 2"));
+        assert!(text.contains("outpost_rate_limited_total{reason=\"device\"} 0"));
+        m.rate_limited("device");
+        m.rate_limited("no such reason");
+        let text = m.render(2);
+        assert!(text.contains("outpost_rate_limited_total{reason=\"device\"} 1"));
+        assert!(text.contains("outpost_rate_limited_total{reason=\"auth_token\"} 0"));
     }
 }

@@ -2,6 +2,8 @@
 //! `outpost-server serve` flags and environment variables fill it. See `docs/security.md`,
 //! "Bounds".
 
+use crate::ratelimit::device::DeviceRate;
+use crate::ratelimit::proxy::TrustedProxies;
 use crate::ratelimit::LimitConfig;
 use std::time::Duration;
 
@@ -22,10 +24,15 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// An incomplete blob upload is discarded this long after its last chunk.
     pub upload_expiry: Duration,
-    /// Failed-authentication limits per remote address.
+    /// Failed-authentication limits per client address and per presented token.
     pub auth_limits: LimitConfig,
     /// Whether the API port answers `/metrics` (not when an admin listener serves them).
     pub metrics_on_api: bool,
+    /// Requests allowed per device.
+    pub device_rate: DeviceRate,
+    /// The reverse proxies whose forwarding header gives the client address (none by
+    /// default: the client address is the TCP peer's).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ServerOptions {
@@ -38,6 +45,8 @@ impl Default for ServerOptions {
             upload_expiry: Duration::from_secs(24 * 3600),
             auth_limits: LimitConfig::default(),
             metrics_on_api: true,
+            device_rate: DeviceRate::default(),
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 }

@@ -30,8 +30,25 @@ impl InProcessServer {
         Ok(server)
     }
 
+    /// Starts a server with its data in a new temporary directory and `options` (bounds and
+    /// limits).
+    pub fn start_with(options: outpost_server::ServerOptions) -> Result<InProcessServer, BoxError> {
+        let dir = tempfile::tempdir()?;
+        let mut server = Self::start_at_with(dir.path(), options)?;
+        server._dir = Some(dir);
+        Ok(server)
+    }
+
     /// Starts a server with its data in `data`.
     pub fn start_at(data: &Path) -> Result<InProcessServer, BoxError> {
+        Self::start_at_with(data, outpost_server::ServerOptions::default())
+    }
+
+    /// Starts a server with its data in `data` and `options`.
+    pub fn start_at_with(
+        data: &Path,
+        options: outpost_server::ServerOptions,
+    ) -> Result<InProcessServer, BoxError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
@@ -40,9 +57,10 @@ impl InProcessServer {
             let storage = open_storage(&StorageConfig::Sqlite(data)).await?;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
-            tokio::spawn(outpost_server::launch(
+            tokio::spawn(outpost_server::launch_with(
                 listener,
                 storage.clone(),
+                options,
                 std::future::pending(),
             ));
             Ok::<_, BoxError>((addr, storage))

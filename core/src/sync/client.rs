@@ -24,8 +24,13 @@ use std::time::Duration;
 pub struct SyncOptions {
     /// Attempts per request before giving up with a network error (at least 1).
     pub attempts: u32,
-    /// First backoff delay; doubled after each failed attempt.
+    /// First backoff delay; doubled after each failed attempt. Each wait is jittered (between
+    /// half of it and all of it), so that devices failing together do not retry together.
     pub backoff: Duration,
+    /// The most one sync waits, in all, because the server asked it to (`Retry-After` on a
+    /// `429` or `503`); a server that asks for longer fails the sync at once with an error
+    /// saying when to sync again.
+    pub max_retry_wait: Duration,
     /// Time limit for one request.
     pub timeout: Duration,
     /// Changes per push.
@@ -42,6 +47,7 @@ impl Default for SyncOptions {
         SyncOptions {
             attempts: 4,
             backoff: Duration::from_millis(250),
+            max_retry_wait: Duration::from_secs(60),
             timeout: Duration::from_secs(60),
             batch: 500,
             page: DEFAULT_PAGE,
@@ -123,6 +129,13 @@ pub struct SyncReport {
     /// change it made and downloaded the server's records anew.
     #[serde(default)]
     pub log_reset: bool,
+    /// Answers `429` or `503` with `Retry-After` that this sync waited out before retrying.
+    #[serde(default)]
+    pub throttled: u64,
+    /// Milliseconds this sync waited because the server asked it to (`Retry-After`, plus
+    /// jitter).
+    #[serde(default)]
+    pub throttled_ms: u64,
 }
 
 /// How many times one sync starts again because the server's log was replaced; a server
@@ -147,12 +160,82 @@ pub struct Answer<T> {
     pub received: u64,
 }
 
-/// An HTTP client for one server and device token.
+/// The longest `Retry-After` header read; longer ones are ignored (plain backoff).
+const MAX_RETRY_AFTER_CHARS: usize = 64;
+
+/// An HTTP client for one server and device token. What the server asked it to wait
+/// (`Retry-After`) counts against [`SyncOptions::max_retry_wait`] for the client's whole life:
+/// [`sync_store`] makes one per sync.
 pub struct SyncClient {
     http: reqwest::Client,
     base: String,
     token: String,
     options: SyncOptions,
+    throttled: std::sync::atomic::AtomicU64,
+    throttled_ms: std::sync::atomic::AtomicU64,
+}
+
+/// The error of a `429`/`503` that asks to wait longer than the sync may: says when to sync
+/// again.
+fn too_long_to_wait(
+    status: u16,
+    code: String,
+    message: &str,
+    after: Duration,
+    left: Duration,
+    options: &SyncOptions,
+) -> Error {
+    let secs = after
+        .as_secs()
+        .saturating_add(u64::from(after.subsec_nanos() > 0));
+    let when = i64::try_from(secs)
+        .ok()
+        .and_then(chrono::TimeDelta::try_seconds)
+        .and_then(|d| chrono::Utc::now().checked_add_signed(d))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| "a very long time".into());
+    Error::Server {
+        status,
+        code,
+        message: format!(
+            "{message}; the server asks to retry in {secs} s, longer than one sync waits \
+             ({} s left of {} s): sync again after {when}",
+            left.as_secs(),
+            options.max_retry_wait.as_secs()
+        ),
+    }
+}
+
+/// A random fraction in `[0, 1)` (for jitter; not for secrets).
+fn random_fraction() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
+}
+
+/// `delay` jittered: between half of it and all of it.
+fn jittered(delay: Duration) -> Duration {
+    delay / 2 + delay.mul_f64(random_fraction() / 2.0)
+}
+
+/// The wait a `Retry-After` header asks for: delay-seconds or an HTTP date. `None` when absent
+/// or unreadable.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if value.is_empty() || value.len() > MAX_RETRY_AFTER_CHARS {
+        return None;
+    }
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        // Bigger than any wait we would do anyway: saturate rather than fail to parse.
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let ms = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+    Some(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
 }
 
 fn network(e: impl std::fmt::Display) -> Error {
@@ -177,18 +260,32 @@ impl SyncClient {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
             options,
+            throttled: Default::default(),
+            throttled_ms: Default::default(),
         })
     }
 
-    /// POSTs a CBOR body, retrying network failures and 5xx/429 answers with exponential
-    /// backoff.
+    /// Answers `429`/`503` this client waited out as the server asked, and the milliseconds it
+    /// waited for them.
+    pub fn throttled(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.throttled.load(Relaxed),
+            self.throttled_ms.load(Relaxed),
+        )
+    }
+
+    /// POSTs a CBOR body, retrying network failures and 5xx/429 answers (see [`Self::send`]).
     async fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>> {
         self.send(reqwest::Method::POST, path, Some((CONTENT_TYPE, body)), &[])
             .await
     }
 
-    /// Sends a request, retrying network failures and 5xx/429 answers with exponential backoff;
-    /// any other failure is an error at once.
+    /// Sends a request, retrying network failures and 5xx/429 answers with jittered exponential
+    /// backoff; a `429` or `503` with `Retry-After` is retried after the time it asks (plus up
+    /// to one backoff of jitter), unless that is more than what is left of
+    /// [`SyncOptions::max_retry_wait`]: then it fails at once saying when to sync again. Any
+    /// other failure is an error at once.
     async fn send(
         &self,
         method: reqwest::Method,
@@ -201,10 +298,25 @@ impl SyncClient {
         let mut last = Error::Network {
             message: "no attempt made".into(),
         };
+        // What the server's last answer asked us to wait.
+        let mut asked: Option<Duration> = None;
         for attempt in 0..self.options.attempts.max(1) {
             if attempt > 0 {
-                tokio::time::sleep(delay).await;
-                delay = delay.saturating_mul(2);
+                match asked.take() {
+                    Some(after) => {
+                        let wait =
+                            after.saturating_add(self.options.backoff.mul_f64(random_fraction()));
+                        tokio::time::sleep(wait).await;
+                        use std::sync::atomic::Ordering::Relaxed;
+                        self.throttled.fetch_add(1, Relaxed);
+                        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                        self.throttled_ms.fetch_add(ms, Relaxed);
+                    }
+                    None => {
+                        tokio::time::sleep(jittered(delay)).await;
+                        delay = delay.saturating_mul(2);
+                    }
+                }
             }
             let mut request = self.http.request(method.clone(), &url);
             if !self.token.is_empty() {
@@ -227,6 +339,7 @@ impl SyncClient {
                 }
             };
             let status = response.status();
+            let wait_asked = retry_after(response.headers());
             let bytes = match response.bytes().await {
                 Ok(b) => b.to_vec(),
                 Err(e) => {
@@ -246,6 +359,27 @@ impl SyncClient {
                     String::from_utf8_lossy(&bytes).chars().take(200).collect(),
                 )
             });
+            if let (s @ (429 | 503), Some(after)) = (status.as_u16(), wait_asked) {
+                let waited = Duration::from_millis(self.throttled().1);
+                let left = self.options.max_retry_wait.saturating_sub(waited);
+                if after > left {
+                    return Err(too_long_to_wait(
+                        s,
+                        code,
+                        &message,
+                        after,
+                        left,
+                        &self.options,
+                    ));
+                }
+                asked = Some(after);
+                last = Error::Server {
+                    status: s,
+                    code,
+                    message,
+                };
+                continue;
+            }
             let error = match status.as_u16() {
                 401 if code == "device_revoked" => {
                     return Err(Error::Auth {
@@ -660,6 +794,7 @@ pub async fn sync_store(store: &Mutex<Store>, options: SyncOptions) -> Result<Sy
         Ok(mut report) => {
             // Metrics ride after a good sync and never fail it: unsent events go next time.
             report.metrics_sent = send_experience(store, &client).await.unwrap_or(0);
+            (report.throttled, report.throttled_ms) = client.throttled();
             Ok(report)
         }
         failed => failed,
@@ -926,5 +1061,88 @@ mod sync_status_tests {
         assert_eq!(serde_json::from_value::<SyncReport>(json)?, report);
         assert!(serde_json::from_str::<SyncStatus>("\"done\"").is_err());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::{jittered, random_fraction, retry_after, too_long_to_wait, SyncOptions};
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    use std::time::Duration;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(RETRY_AFTER, v);
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(retry_after(&with("7")), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(&with(" 0 ")), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(&with("99999999999999999999999")),
+            Some(Duration::from_secs(u64::MAX)),
+            "too big saturates: longer than any sync waits"
+        );
+        let in_90s = (chrono::Utc::now() + chrono::TimeDelta::seconds(90))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let wait = retry_after(&with(&in_90s)).unwrap_or_default();
+        assert!(
+            (Duration::from_secs(85)..=Duration::from_secs(90)).contains(&wait),
+            "{wait:?}"
+        );
+        assert_eq!(
+            retry_after(&with("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Some(Duration::ZERO),
+            "a past date: at once"
+        );
+        for bad in ["", "-1", "1.5", "soon", &"9".repeat(100)] {
+            assert_eq!(retry_after(&with(bad)), None, "{bad:?}");
+        }
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn backoff_is_jittered_within_half_and_all_of_it() {
+        let d = Duration::from_millis(1000);
+        let waits: Vec<Duration> = (0..200).map(|_| jittered(d)).collect();
+        assert!(waits.iter().all(|w| *w >= d / 2 && *w <= d), "{waits:?}");
+        let distinct: std::collections::BTreeSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 100, "the waits differ: {}", distinct.len());
+        assert!((0..1000)
+            .map(|_| random_fraction())
+            .all(|f| (0.0..1.0).contains(&f)));
+    }
+
+    #[test]
+    fn a_wait_too_long_says_when_to_sync_again() {
+        let e = too_long_to_wait(
+            429,
+            "too_many_requests".into(),
+            "slow down",
+            Duration::from_millis(120_500),
+            Duration::from_secs(60),
+            &SyncOptions::default(),
+        );
+        let text = e.to_string();
+        assert!(text.contains("retry in 121 s"), "{text}");
+        assert!(text.contains("sync again after 20"), "{text}");
+        assert!(text.contains("(60 s left of 60 s)"), "{text}");
+        let forever = too_long_to_wait(
+            503,
+            "unavailable".into(),
+            "",
+            Duration::from_secs(u64::MAX),
+            Duration::ZERO,
+            &SyncOptions::default(),
+        );
+        assert!(
+            forever.to_string().contains("a very long time"),
+            "{forever}"
+        );
     }
 }

@@ -83,8 +83,9 @@ fn require_content_type(headers: &HeaderMap, want: &str) -> Result<(), AppError>
     }
 }
 
-/// The device behind the request's bearer token, not revoked; tenant and device are recorded
-/// in the request's span, and every refusal in the audit trail.
+/// The device behind the request's bearer token, not revoked and within its request rate
+/// (see [`super::limits::within_rate`]); tenant and device are recorded in the request's span,
+/// and every refusal for the token in the audit trail.
 pub struct Authenticated(pub Device);
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -95,6 +96,7 @@ impl FromRequestParts<AppState> for Authenticated {
         if device.revoked_at_ms.is_some() {
             return Err(refuse_revoked(state, &device).await);
         }
+        super::limits::within_rate(state, &device)?;
         Ok(Authenticated(device))
     }
 }
@@ -102,15 +104,7 @@ impl FromRequestParts<AppState> for Authenticated {
 /// The device behind the request's bearer token, revoked or not; records tenant and device in
 /// the span. A missing or unknown token is refused (and audited).
 pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Device, AppError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
+    let Some(token) = bearer_token(headers) else {
         auth_failed(state, "missing token").await;
         return Err(AppError::unauthorized(
             "missing bearer token (Authorization: Bearer TOKEN)",
@@ -128,6 +122,18 @@ pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<De
     span.record("tenant", device.tenant_id.as_str());
     span.record("device", device.id.as_str());
     Ok(device)
+}
+
+/// The token of the request's `Authorization: Bearer TOKEN` header, if it has one.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
 }
 
 /// Audits a request refused for its token (server-wide: no tenant is known).

@@ -24,6 +24,7 @@ pub mod automerge;
 pub mod blobs;
 pub mod enrol;
 pub mod extract;
+pub mod limits;
 pub mod reports;
 pub mod serve;
 pub mod sync;
@@ -32,6 +33,8 @@ use crate::audit::with_remote;
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::options::ServerOptions;
+use crate::ratelimit::device::DeviceLimiter;
+use crate::ratelimit::proxy::ClientAddr;
 use crate::ratelimit::{AuthLimiter, LimitConfig};
 use crate::storage::values::now_ms;
 use crate::storage::Storage;
@@ -65,10 +68,13 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The server's bounds.
     pub options: Arc<ServerOptions>,
+    /// The rate limits' counters.
+    pub limits: Arc<limits::Limits>,
 }
 
-/// The server's router, with its layers (tracing, metrics, panic catching, audit remote
-/// address, failed-authentication limits), over `storage`, with the default options.
+/// The server's router, with its layers (tracing, metrics, panic catching, client address,
+/// audit remote address, failed-authentication limits), over `storage`, with the default
+/// options.
 pub fn router(storage: Arc<dyn Storage>) -> Router {
     router_with_options(storage, ServerOptions::default())
 }
@@ -90,10 +96,16 @@ pub fn router_with_options(storage: Arc<dyn Storage>, options: ServerOptions) ->
 }
 
 fn new_state(storage: Arc<dyn Storage>, options: ServerOptions) -> AppState {
+    let limits = Arc::new(limits::Limits {
+        auth: AuthLimiter::new(options.auth_limits),
+        devices: DeviceLimiter::new(options.device_rate),
+        proxies: options.trusted_proxies.clone(),
+    });
     AppState {
         storage,
         metrics: Arc::new(Metrics::default()),
         options: Arc::new(options),
+        limits,
     }
 }
 
@@ -108,7 +120,6 @@ pub fn admin_router(state: AppState) -> Router {
 }
 
 fn api_router(state: AppState) -> Router {
-    let limiter = Arc::new(AuthLimiter::new(state.options.auth_limits));
     let api = Router::new()
         .route("/v1/enroll", post(enrol::enroll))
         .route("/v1/sync", post(sync::sync))
@@ -139,9 +150,10 @@ fn api_router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(remote_scope))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::guard))
         .layer(middleware::from_fn_with_state(
-            limiter,
-            crate::ratelimit::guard,
+            state.clone(),
+            limits::client_address,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -151,6 +163,7 @@ fn api_router(state: AppState) -> Router {
                 path = %req.uri().path(),
                 tenant = tracing::field::Empty,
                 device = tracing::field::Empty,
+                client = tracing::field::Empty,
             )
         }))
         .with_state(state)
@@ -189,6 +202,15 @@ pub async fn launch_with_admin(
         options.metrics_on_api = false;
     }
     let state = new_state(storage.clone(), options.clone());
+    let proxies = &options.trusted_proxies;
+    if !proxies.ranges().is_empty() {
+        let ranges: Vec<String> = proxies.ranges().iter().map(ToString::to_string).collect();
+        tracing::info!(
+            trusted_proxies = %ranges.join(","),
+            header = proxies.header().as_str(),
+            "client addresses are read from trusted proxies"
+        );
+    }
     let sweeper = tokio::spawn(expire_uploads(storage, options.upload_expiry));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -274,12 +296,19 @@ async fn count(State(state): State<AppState>, req: Request, next: Next) -> Respo
     response
 }
 
-/// Middleware: makes the request's peer address the remote address of its audit events.
+/// Middleware: makes the request's peer address the remote address of its audit events
+/// (`IP:port`), or, behind a trusted proxy, the client address it forwarded and the proxy
+/// (`203.0.113.7 via 10.0.0.2:41234`).
 async fn remote_scope(req: Request, next: Next) -> Response {
-    let remote = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.to_string());
+        .map(|ConnectInfo(addr)| *addr);
+    let client = req.extensions().get::<ClientAddr>().copied();
+    let remote = peer.map(|peer| match client {
+        Some(client) if client.forwarded => format!("{} via {peer}", client.ip),
+        _ => peer.to_string(),
+    });
     match remote {
         Some(remote) => with_remote(remote, next.run(req)).await,
         None => next.run(req).await,

@@ -36,6 +36,7 @@ pub(super) async fn sync(
         }
         return Err(refused);
     }
+    super::limits::within_rate(&state, &device)?;
     let request: SyncRequest = decode_message(&read_body(&state, &headers, body).await?)?;
     Ok(cbor(
         &service(&state).push_and_pull(&device, &request).await?,

@@ -44,6 +44,21 @@ pub struct ServeConfig {
     pub max_connections: Option<u64>,
     /// Hours an unfinished upload is kept (1 to 8760).
     pub upload_expiry_hours: Option<u64>,
+    /// Reverse proxies whose forwarding header gives the client address (addresses or CIDR
+    /// ranges).
+    pub trusted_proxies: Option<Vec<String>>,
+    /// `x-forwarded-for` or `forwarded`.
+    pub forwarded_header: Option<String>,
+    /// Requests a device may make per minute (1 to 1000000).
+    pub device_rate_limit: Option<u32>,
+    /// Requests a device may make in a burst (1 to 1000000).
+    pub device_rate_burst: Option<u32>,
+    /// Failed logins allowed per client address in the window (1 to 100000).
+    pub auth_max_failures: Option<u32>,
+    /// Failed logins allowed per presented token in the window (1 to 100000).
+    pub auth_max_token_failures: Option<u32>,
+    /// The failed-login window in seconds (1 to 86400).
+    pub auth_window_secs: Option<u64>,
 }
 
 /// How the server writes its log.
@@ -102,7 +117,15 @@ fn validate(c: &FileConfig) -> anyhow::Result<()> {
             }
         }
     }
-    let ranges: [(&str, Option<u64>, u64, u64); 5] = [
+    for (i, range) in s.trusted_proxies.iter().flatten().enumerate() {
+        range
+            .parse::<outpost_server::ratelimit::proxy::Cidr>()
+            .map_err(|e| anyhow!("serve.trusted_proxies[{i}]: {e}"))?;
+    }
+    if let Some(h) = &s.forwarded_header {
+        forwarded_header(h)?;
+    }
+    let ranges: [(&str, Option<u64>, u64, u64); 10] = [
         (
             "serve.header_read_timeout_secs",
             s.header_read_timeout_secs,
@@ -123,6 +146,31 @@ fn validate(c: &FileConfig) -> anyhow::Result<()> {
             1,
             24 * 365,
         ),
+        (
+            "serve.device_rate_limit",
+            s.device_rate_limit.map(u64::from),
+            1,
+            1_000_000,
+        ),
+        (
+            "serve.device_rate_burst",
+            s.device_rate_burst.map(u64::from),
+            1,
+            1_000_000,
+        ),
+        (
+            "serve.auth_max_failures",
+            s.auth_max_failures.map(u64::from),
+            1,
+            100_000,
+        ),
+        (
+            "serve.auth_max_token_failures",
+            s.auth_max_token_failures.map(u64::from),
+            1,
+            100_000,
+        ),
+        ("serve.auth_window_secs", s.auth_window_secs, 1, 86_400),
     ];
     for (key, value, low, high) in ranges {
         if let Some(v) = value {
@@ -132,6 +180,13 @@ fn validate(c: &FileConfig) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn forwarded_header(
+    text: &str,
+) -> anyhow::Result<outpost_server::ratelimit::proxy::ForwardedHeader> {
+    text.parse()
+        .map_err(|e| anyhow!("serve.forwarded_header: {e}"))
 }
 
 /// Fills every setting not given by a flag or an environment variable from the file.
@@ -191,6 +246,43 @@ pub fn apply(cli: &mut crate::Cli, matches: &clap::ArgMatches, file: FileConfig)
         for (id, value, slot) in pairs {
             if let (true, Some(v)) = (unset(serve, id), value) {
                 *slot = v;
+            }
+        }
+        let counts: [(&str, Option<u32>, &mut u32); 3] = [
+            (
+                "device_rate_limit",
+                s.device_rate_limit,
+                &mut bounds.device_rate_limit,
+            ),
+            (
+                "auth_max_failures",
+                s.auth_max_failures,
+                &mut bounds.auth_max_failures,
+            ),
+            (
+                "auth_max_token_failures",
+                s.auth_max_token_failures,
+                &mut bounds.auth_max_token_failures,
+            ),
+        ];
+        for (id, value, slot) in counts {
+            if let (true, Some(v)) = (unset(serve, id), value) {
+                *slot = v;
+            }
+        }
+        if let (true, Some(v)) = (unset(serve, "auth_window_secs"), s.auth_window_secs) {
+            bounds.auth_window_secs = v;
+        }
+        if let (true, Some(v)) = (unset(serve, "device_rate_burst"), s.device_rate_burst) {
+            bounds.device_rate_burst = Some(v);
+        }
+        if let (true, Some(list)) = (unset(serve, "trusted_proxies"), s.trusted_proxies) {
+            // Checked by `load`: every range parses.
+            bounds.trusted_proxies = list.iter().filter_map(|r| r.parse().ok()).collect();
+        }
+        if let (true, Some(h)) = (unset(serve, "forwarded_header"), s.forwarded_header) {
+            if let Ok(h) = forwarded_header(&h) {
+                bounds.forwarded_header = h;
             }
         }
         if let (true, Some(l)) = (unset(serve, "listen"), s.listen) {
@@ -259,6 +351,28 @@ mod tests {
             addr.as_deref().is_some_and(|e| e.contains("serve.listen")),
             "{addr:?}"
         );
+        let proxies = parse("[serve]\ntrusted_proxies = [\"10.0.0.0/8\", \"10.1.2.3/8\"]\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            proxies
+                .as_deref()
+                .is_some_and(|e| e.contains("serve.trusted_proxies[1]")),
+            "{proxies:?}"
+        );
+        let header = parse("[serve]\nforwarded_header = \"x-real-ip\"\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            header
+                .as_deref()
+                .is_some_and(|e| e.contains("serve.forwarded_header")),
+            "{header:?}"
+        );
+        let ok = parse(
+            "[serve]\ntrusted_proxies = [\"127.0.0.1\", \"fd00::/8\"]\ndevice_rate_limit = 120\nauth_window_secs = 30\n",
+        )?;
+        assert_eq!(ok.serve.device_rate_limit, Some(120));
         let url = parse("database_url = \"mysql://x\"\n")
             .err()
             .map(|e| e.to_string());

@@ -504,7 +504,8 @@ async fn repeated_failed_authentication_is_refused_with_429() {
     assert!((1..=60).contains(&retry), "{retry}");
     let code: protocol::ErrorBody = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
     assert_eq!(code.error, "too_many_requests");
-    // Even a valid token is refused from that address until the window ends; health is not.
+    // A valid token from that address is still served (tokens cannot be guessed; the limit
+    // must not lock out the reps sharing an address); health is never limited.
     assert_eq!(
         sync(
             c,
@@ -514,7 +515,7 @@ async fn repeated_failed_authentication_is_refused_with_429() {
         )
         .await
         .status,
-        429
+        200
     );
     let health = c
         .get(format!("{}/healthz", server.url))

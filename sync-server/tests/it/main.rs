@@ -15,6 +15,7 @@ mod http;
 mod input;
 mod migrations;
 mod policy;
+mod proxy;
 mod routing;
 mod scope;
 mod serve;

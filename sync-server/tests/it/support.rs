@@ -284,6 +284,16 @@ impl TestServer {
         }
     }
 
+    /// A client of a server running elsewhere (another process) at `url`; `stop` does nothing.
+    pub fn attach(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            client: client(),
+            stop: None,
+            task: None,
+        }
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

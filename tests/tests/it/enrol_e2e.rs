@@ -159,5 +159,57 @@ fn a_rep_enrols_with_a_one_time_code_and_rotation_stops_the_old_token() -> TestR
     for event in ["device.invite", "device.enroll", "device.rotate"] {
         assert!(events.iter().any(|e| e == event), "{event} in {events:?}");
     }
+
+    // Guessing codes is limited like guessing tokens: after the failed-login limit, even a
+    // good code waits (429 with Retry-After).
+    let fresh =
+        code_of(&server.admin(&["device", "invite", "--tenant", &tenant, "--user", "zhao"])?)?;
+    let addr = server.url.trim_start_matches("http://");
+    let mut last = 0;
+    for n in 0..25 {
+        let (status, _) = post_json(
+            addr,
+            "/v1/enroll",
+            &format!(r#"{{"v":1,"code":"ZZZZZ-{n:05}"}}"#),
+        )?;
+        last = status;
+        if status == 429 {
+            break;
+        }
+        assert_eq!(status, 401);
+    }
+    assert_eq!(last, 429, "guesses are limited");
+    let (status, head) = post_json(
+        addr,
+        "/v1/enroll",
+        &format!(r#"{{"v":1,"code":"{fresh}"}}"#),
+    )?;
+    assert_eq!(status, 429);
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
     Ok(())
+}
+
+/// `POST path` with a JSON body on `addr`: the status and the response's head.
+fn post_json(addr: &str, path: &str, body: &str) -> Result<(u16, String), BoxError> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .ok_or("no status line")?
+        .parse()?;
+    let head = answer
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    Ok((status, head))
 }

@@ -25,3 +25,4 @@ mod scope_e2e;
 mod server_deps;
 mod sync_e2e;
 mod sync_props;
+mod throttle_e2e;
