@@ -33,6 +33,25 @@ pub struct Enrollment {
     pub token: String,
 }
 
+/// Refuses a role the tenant does not have (the defaults, or one defined with `role set`).
+pub async fn require_role(
+    storage: &dyn Storage,
+    tenant_id: &str,
+    role: &Role,
+) -> Result<(), StorageError> {
+    if storage
+        .access_config(tenant_id)
+        .await?
+        .has_role(role.as_str())
+    {
+        Ok(())
+    } else {
+        Err(StorageError::BadRequest(format!(
+            "role {role}: the tenant has no such role (define it with `role set`)"
+        )))
+    }
+}
+
 /// Enrolls a device for `user_id` in tenant `tenant_id` and returns its one-time token; a
 /// disabled user is refused, and so is the name the server writes its own changes as.
 pub async fn enroll_device(
@@ -51,6 +70,7 @@ pub async fn enroll_device(
             "user {user_id} is disabled: `outpost-server user enable {user_id}` before enrolling a device"
         )));
     }
+    require_role(storage, tenant_id, &role).await?;
     let (token, hash) = new_token()?;
     let device = storage
         .enroll_device(tenant_id, user_id, role, &hash)

@@ -119,6 +119,7 @@ pub async fn invite(
             "user {user} is disabled: `outpost-server user enable {user}` before inviting"
         )));
     }
+    crate::access::require_role(storage, tenant_id, &role).await?;
     let code = new_code()?;
     let hash = normalize(&code)
         .map(|c| hash_token(&c))

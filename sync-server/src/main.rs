@@ -643,15 +643,6 @@ async fn device_command(command: DeviceCommand, storage: &dyn Storage) -> anyhow
     match command {
         DeviceCommand::Enroll { tenant, user, role } => {
             let tenant_id = resolve_tenant(storage, &tenant).await?;
-            if !storage
-                .access_config(&tenant_id)
-                .await?
-                .has_role(role.as_str())
-            {
-                return Err(anyhow!(
-                    "role {role}: the tenant has no such role (define it with `role set`)"
-                ));
-            }
             let enrolled = enroll_device(storage, &tenant_id, &user, role).await?;
             let enrolled_event = outpost_server::audit::event::DEVICE_ENROLL;
             operator::security::record_device(

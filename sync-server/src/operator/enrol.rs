@@ -49,15 +49,6 @@ pub async fn invite(
     qr: Option<(&Path, &str)>,
 ) -> anyhow::Result<()> {
     let tenant_id = resolve_tenant(storage, tenant).await?;
-    if !storage
-        .access_config(&tenant_id)
-        .await?
-        .has_role(role.as_str())
-    {
-        return Err(anyhow!(
-            "role {role}: the tenant has no such role (define it with `role set`)"
-        ));
-    }
     if let Some((_, server)) = qr {
         if !(server.starts_with("http://") || server.starts_with("https://")) {
             return Err(anyhow!(

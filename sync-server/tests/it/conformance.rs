@@ -138,6 +138,16 @@ async fn codes_enrol_once_before_they_expire_and_rotation_replaces_the_token(s: 
         .await,
         Err(StorageError::NotFound(_))
     ));
+    // A role the tenant does not have is refused, by code or by token.
+    let astronaut: outpost_server::Role = "astronaut".parse().unwrap();
+    assert!(matches!(
+        enrol::invite(&*s, &beta.id, "li", astronaut.clone(), hour, now).await,
+        Err(StorageError::BadRequest(m)) if m.contains("no such role")
+    ));
+    assert!(matches!(
+        outpost_server::enroll_device(&*s, &beta.id, "li", astronaut).await,
+        Err(StorageError::BadRequest(_))
+    ));
 
     // Rotation: the old token stops at once, the new one works.
     let rotated = enrol::rotate(&*s, &device.id).await.unwrap();
