@@ -237,6 +237,16 @@ fn device_from_row(row: &Row) -> Result<Device, StorageError> {
     })
 }
 
+/// A tenant from a row of `SELECT id, name, log_head, created_at FROM tenants`.
+fn tenant_from_row(r: &Row) -> Result<Tenant, StorageError> {
+    Ok(Tenant {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        log_head: to_u64(r.try_get(2)?, "tenants.log_head")?,
+        created_at_ms: r.try_get(3)?,
+    })
+}
+
 const DEVICE_COLUMNS: &str = "id, tenant_id, user_id, role, created_at, revoked_at, last_seen_at";
 
 /// Inserts a new device holding the token that hashes to `token_hash`.
@@ -733,14 +743,8 @@ impl Storage for PostgresStorage {
                 &[&id_or_name],
             )
             .await?
-            .map(|r| {
-                Ok(Tenant {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    log_head: to_u64(r.try_get(2)?, "tenants.log_head")?,
-                    created_at_ms: r.try_get(3)?,
-                })
-            })
+            .as_ref()
+            .map(tenant_from_row)
             .transpose()
     }
 

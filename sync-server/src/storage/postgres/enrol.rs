@@ -2,7 +2,7 @@
 //! crate::storage::enrol). A code is redeemed in one transaction that locks its row
 //! (`SELECT ... FOR UPDATE`), so two devices racing with the same code enrol one device.
 
-use super::{device_from_row, insert_device, PostgresStorage, DEVICE_COLUMNS};
+use super::{device_from_row, insert_device, tenant_from_row, PostgresStorage, DEVICE_COLUMNS};
 use crate::error::StorageError;
 use crate::rows::{Device, Tenant};
 use crate::storage::enrol::{DeviceReport, EnrolStore, Invite, Refusal};
@@ -177,16 +177,7 @@ impl EnrolStore for PostgresStorage {
                 &[],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Tenant {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    log_head: to_u64(r.try_get(2)?, "tenants.log_head")?,
-                    created_at_ms: r.try_get(3)?,
-                })
-            })
-            .collect()
+        rows.iter().map(tenant_from_row).collect()
     }
 
     async fn put_device_report(
