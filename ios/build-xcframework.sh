@@ -52,7 +52,8 @@ done
 BUILD="$ROOT/ios/build"
 rm -rf "$BUILD" "$ROOT/ios/OutpostFFI.xcframework"
 mkdir -p "$BUILD/headers" "$BUILD/ios-simulator" "$BUILD/macos"
-cp "$ROOT/ios/Generated/OutpostFFI/OutpostFFI.h" "$ROOT/ios/Generated/OutpostFFI/module.modulemap" "$BUILD/headers/"
+cp "$ROOT/ios/Generated/OutpostFFI/OutpostFFI.h" "$ROOT/ios/Generated/OutpostFFI/OutpostCoreFFI.h" \
+    "$ROOT/ios/Generated/OutpostFFI/module.modulemap" "$BUILD/headers/"
 
 lib() { echo "$TARGET_DIR/$1/$PROFILE_DIR/liboutpost_ffi.a"; }
 lipo -create "$(lib aarch64-apple-ios-sim)" "$(lib x86_64-apple-ios)" -output "$BUILD/ios-simulator/liboutpost_ffi.a"

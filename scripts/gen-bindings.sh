@@ -3,9 +3,11 @@
 # bindings from it in uniffi library mode. The generated files are build outputs
 # (git-ignored), never edited by hand:
 #
-#   android/src/main/kotlin/app/outpost/ffi/outpost_ffi.kt   Kotlin (package app.outpost.ffi)
-#   ios/Sources/Outpost/Outpost.swift                        Swift module `Outpost`
-#   ios/Generated/OutpostFFI/{OutpostFFI.h,module.modulemap} its C module `OutpostFFI`
+#   android/src/main/kotlin/app/outpost/ffi/outpost_ffi.kt     Kotlin (package app.outpost.ffi)
+#   android/src/main/kotlin/app/outpost/core/outpost_core.kt   the records (app.outpost.core)
+#   ios/Sources/Outpost/{Outpost,OutpostCore}.swift            Swift module `Outpost`
+#   ios/Generated/OutpostFFI/{OutpostFFI.h,OutpostCoreFFI.h,module.modulemap}
+#                                                              its C module `OutpostFFI`
 #
 # Usage: scripts/gen-bindings.sh [--release]
 # Prints the directory holding the built cdylib on its last line of stdout.
@@ -48,19 +50,30 @@ mkdir -p "$STAGE/kotlin" "$STAGE/swift"
 "$BINDGEN" generate --no-format --library "$LIB" --language kotlin --out-dir "$STAGE/kotlin" >&2
 "$BINDGEN" generate --no-format --library "$LIB" --language swift --out-dir "$STAGE/swift" >&2
 
+# Two uniffi crates live in the one library: outpost-ffi (the store, app.outpost.ffi) and
+# outpost-core's record types (feature `ffi`, app.outpost.core; core/uniffi.toml).
 KT_SRC="$STAGE/kotlin/app/outpost/ffi/outpost_ffi.kt"
-for f in "$KT_SRC" "$STAGE/swift/Outpost.swift" "$STAGE/swift/OutpostFFI.h" \
-    "$STAGE/swift/OutpostFFI.modulemap"; do
+KT_CORE_SRC="$STAGE/kotlin/app/outpost/core/outpost_core.kt"
+for f in "$KT_SRC" "$KT_CORE_SRC" "$STAGE/swift/Outpost.swift" "$STAGE/swift/OutpostCore.swift" \
+    "$STAGE/swift/OutpostFFI.h" "$STAGE/swift/OutpostCoreFFI.h"; do
     [ -s "$f" ] || { echo "gen-bindings: uniffi-bindgen did not write $f" >&2; exit 1; }
 done
 
-KT_DEST="$ROOT/android/src/main/kotlin/app/outpost/ffi"
-mkdir -p "$KT_DEST" "$ROOT/ios/Sources/Outpost" "$ROOT/ios/Generated/OutpostFFI"
-cp "$KT_SRC" "$KT_DEST/outpost_ffi.kt"
-cp "$STAGE/swift/Outpost.swift" "$ROOT/ios/Sources/Outpost/Outpost.swift"
-cp "$STAGE/swift/OutpostFFI.h" "$ROOT/ios/Generated/OutpostFFI/OutpostFFI.h"
-# Inside a framework's Headers/ the module map must be called module.modulemap.
-cp "$STAGE/swift/OutpostFFI.modulemap" "$ROOT/ios/Generated/OutpostFFI/module.modulemap"
+KT_DEST="$ROOT/android/src/main/kotlin/app/outpost"
+mkdir -p "$KT_DEST/ffi" "$KT_DEST/core" "$ROOT/ios/Sources/Outpost" "$ROOT/ios/Generated/OutpostFFI"
+cp "$KT_SRC" "$KT_DEST/ffi/outpost_ffi.kt"
+cp "$KT_CORE_SRC" "$KT_DEST/core/outpost_core.kt"
+# Both Swift files go into the one Swift module `Outpost`, both headers into the one C module
+# `OutpostFFI`.
+cp "$STAGE/swift/Outpost.swift" "$STAGE/swift/OutpostCore.swift" "$ROOT/ios/Sources/Outpost/"
+cp "$STAGE/swift/OutpostFFI.h" "$STAGE/swift/OutpostCoreFFI.h" "$ROOT/ios/Generated/OutpostFFI/"
+cat >"$ROOT/ios/Generated/OutpostFFI/module.modulemap" <<'MAP'
+module OutpostFFI {
+    header "OutpostFFI.h"
+    header "OutpostCoreFFI.h"
+    export *
+}
+MAP
 
 echo "gen-bindings: Kotlin -> android/src/main/kotlin/app/outpost/ffi, Swift -> ios/Sources/Outpost, C header -> ios/Generated/OutpostFFI" >&2
 echo "$LIB_DIR"

@@ -4,61 +4,9 @@
 use crate::error::{ListenerError, OutpostError};
 use crate::store::OutpostStore;
 use crate::types::{Contact, NewContact};
+pub use oc::{AddedContact, DupQuery, DupReason, Duplicate};
 use outpost_core as oc;
 use std::sync::Arc;
-
-/// Why a contact is offered as a duplicate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum DupReason {
-    /// The same phone number (compared in E.164).
-    Phone,
-    /// The same email address.
-    Email,
-    /// The same or a similar person name at the same company.
-    NameCompany,
-}
-
-/// What to look for: fields of a contact being entered, as typed. A value that cannot be
-/// normalized yet (a half-typed number) simply matches nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
-pub struct DupQuery {
-    /// The person's name.
-    #[uniffi(default = None)]
-    pub name: Option<String>,
-    /// The company.
-    #[uniffi(default = None)]
-    pub company: Option<String>,
-    /// Phone numbers in any common form.
-    #[uniffi(default = [])]
-    pub phones: Vec<String>,
-    /// Email addresses.
-    #[uniffi(default = [])]
-    pub emails: Vec<String>,
-}
-
-/// A likely duplicate.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct Duplicate {
-    /// The existing contact.
-    pub contact_id: String,
-    /// Its name.
-    pub name: String,
-    /// Its company.
-    pub company: Option<String>,
-    /// How likely it is the same person, 0 to 1.
-    pub score: f64,
-    /// Why, strongest first.
-    pub reasons: Vec<DupReason>,
-}
-
-/// A contact just saved, with the likely duplicates that existed before it.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct AddedContact {
-    /// The saved contact.
-    pub contact: Contact,
-    /// Existing contacts it probably duplicates, best first.
-    pub duplicates: Vec<Duplicate>,
-}
 
 /// One column of an imported file mapped to a field.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -115,28 +63,6 @@ fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-impl From<oc::DupReason> for DupReason {
-    fn from(r: oc::DupReason) -> Self {
-        match r {
-            oc::DupReason::Phone => DupReason::Phone,
-            oc::DupReason::Email => DupReason::Email,
-            oc::DupReason::NameCompany => DupReason::NameCompany,
-        }
-    }
-}
-
-impl From<oc::Duplicate> for Duplicate {
-    fn from(d: oc::Duplicate) -> Self {
-        Duplicate {
-            contact_id: d.contact_id,
-            name: d.name,
-            company: d.company,
-            score: d.score,
-            reasons: d.reasons.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
 impl From<oc::ImportSummary> for ImportSummary {
     fn from(s: oc::ImportSummary) -> Self {
         ImportSummary {
@@ -159,37 +85,19 @@ impl OutpostStore {
     /// the same or a similar name at the same company. Invalid and merged contacts are never
     /// offered. Fast enough to call on every keystroke (from a background thread).
     pub fn find_duplicates(&self, query: DupQuery) -> Result<Vec<Duplicate>, OutpostError> {
-        let q = oc::DupQuery {
-            name: query.name,
-            company: query.company,
-            phones: query.phones,
-            emails: query.emails,
-        };
-        let found = self.read(|s| s.find_duplicates(&q))?;
-        Ok(found.into_iter().map(Into::into).collect())
+        self.read(|s| s.find_duplicates(&query))
     }
 
     /// Likely duplicates of a finished entry (the rep pressed "check"), like `findDuplicates`,
     /// except that a phone or email that is not valid is a validation error naming its field,
     /// so that "no duplicate" never hides a typing mistake.
     pub fn check_duplicates(&self, query: DupQuery) -> Result<Vec<Duplicate>, OutpostError> {
-        let q = oc::DupQuery {
-            name: query.name,
-            company: query.company,
-            phones: query.phones,
-            emails: query.emails,
-        };
-        let found = self.read(|s| s.check_duplicates(&q))?;
-        Ok(found.into_iter().map(Into::into).collect())
+        self.read(|s| s.check_duplicates(&query))
     }
 
     /// Creates a contact like `addContact` and returns it with its likely duplicates.
     pub fn add_contact_checked(&self, contact: NewContact) -> Result<AddedContact, OutpostError> {
-        let added = self.write(|s| s.add_contact_checked(contact.into()))?;
-        Ok(AddedContact {
-            contact: added.contact.into(),
-            duplicates: added.duplicates.into_iter().map(Into::into).collect(),
-        })
+        self.write(|s| s.add_contact_checked(contact))
     }
 
     /// Merges `loser_id` into `winner_id` and returns the winner. The loser is kept, marked
@@ -199,15 +107,13 @@ impl OutpostStore {
         winner_id: String,
         loser_id: String,
     ) -> Result<Contact, OutpostError> {
-        Ok(self
-            .write(|s| s.merge_contacts(&winner_id, &loser_id))?
-            .into())
+        self.write(|s| s.merge_contacts(&winner_id, &loser_id))
     }
 
     /// Restores a merged contact as a contact of its own and returns it; the contact it was
     /// merged into gives back what the merge copied (values changed since stay).
     pub fn unmerge_contact(&self, id: String) -> Result<Contact, OutpostError> {
-        Ok(self.write(|s| s.unmerge_contact(&id))?.into())
+        self.write(|s| s.unmerge_contact(&id))
     }
 
     /// Imports contacts from a `.csv` (UTF-8, GBK) or `.xlsx` file at `path`, in one

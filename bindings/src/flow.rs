@@ -4,8 +4,8 @@
 use crate::error::OutpostError;
 use crate::store::OutpostStore;
 use crate::types::{CheckIn, HistoryEntry, Visit};
+pub use oc::{Alert, Deal, DealFilter, NewDeal, NewTask, Task, TodayItem, TodayReason};
 use outpost_core as oc;
-use std::collections::HashMap;
 
 /// The verdict of a check-in, with every failed check.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -33,89 +33,6 @@ pub struct VerifiedVisit {
     pub address_filled: Option<String>,
 }
 
-/// A deal as stored and shown.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct Deal {
-    /// Record id.
-    pub id: String,
-    /// What is being sold.
-    pub title: String,
-    /// The contact the deal is with.
-    pub contact_id: String,
-    /// The customer's company.
-    pub company: Option<String>,
-    /// Expected value (`null` when unknown or when the user may not read it).
-    pub amount: Option<f64>,
-    /// Discount in percent (`null` when unknown or when the user may not read it).
-    pub discount: Option<f64>,
-    /// The contract's amount (`null` when unknown or when the user may not read it).
-    pub contract_amount: Option<f64>,
-    /// The current stage.
-    pub stage: String,
-    /// The rep who owns it.
-    pub owner: Option<String>,
-    /// Notes.
-    pub notes: Option<String>,
-    /// Fields this version of the app does not know.
-    pub extra: HashMap<String, String>,
-    /// When it was created (RFC 3339).
-    pub created_at: String,
-    /// When it entered its current stage (RFC 3339).
-    pub stage_changed_at: String,
-    /// When it last changed (RFC 3339).
-    pub updated_at: String,
-    /// `local` (not yet acknowledged by the server) or `synced`.
-    pub sync_state: String,
-}
-
-/// A new deal.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct NewDeal {
-    /// What is being sold (required).
-    pub title: String,
-    /// The contact (must exist and be active).
-    pub contact_id: String,
-    /// Company; defaults to the contact's.
-    #[uniffi(default = None)]
-    pub company: Option<String>,
-    /// Expected value, at least 0 (a restricted field: needs `field:amount:write`).
-    #[uniffi(default = None)]
-    pub amount: Option<f64>,
-    /// Discount in percent, 0 to 100 (a restricted field: needs `field:discount:write`).
-    #[uniffi(default = None)]
-    pub discount: Option<f64>,
-    /// The contract's amount, at least 0 (a restricted field: needs
-    /// `field:contract_amount:write`).
-    #[uniffi(default = None)]
-    pub contract_amount: Option<f64>,
-    /// Starting stage; defaults to the first (its gate applies).
-    #[uniffi(default = None)]
-    pub stage: Option<String>,
-    /// Owner; defaults to the signed-in user.
-    #[uniffi(default = None)]
-    pub owner: Option<String>,
-    /// Notes.
-    #[uniffi(default = None)]
-    pub notes: Option<String>,
-}
-
-/// Which deals to list.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
-pub struct DealFilter {
-    /// Only this contact's deals (with those of the contacts merged into it).
-    #[uniffi(default = None)]
-    pub contact_id: Option<String>,
-    /// Only deals in this stage.
-    #[uniffi(default = None)]
-    pub stage: Option<String>,
-    /// Only this owner's deals.
-    #[uniffi(default = None)]
-    pub owner: Option<String>,
-    /// At most this many.
-    #[uniffi(default = None)]
-    pub limit: Option<u32>,
-}
-
 /// One piece of evidence a stage needs and the deal lacks.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MissingEvidence {
@@ -138,97 +55,6 @@ pub struct StageCheck {
     pub missing: Vec<MissingEvidence>,
     /// Why the move is impossible whatever the evidence (closed deal, unknown stage).
     pub blocked_reason: Option<String>,
-}
-
-/// A follow-up or a planned visit.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Task {
-    /// Record id.
-    pub id: String,
-    /// `follow_up` or `visit`.
-    pub task_type: String,
-    /// What to do.
-    pub title: String,
-    /// The contact.
-    pub contact_id: String,
-    /// The deal, if any.
-    pub deal_id: Option<String>,
-    /// The visit whose check-out created it, if any.
-    pub visit_id: Option<String>,
-    /// Due day (`YYYY-MM-DD`).
-    pub due: String,
-    /// Who should do it.
-    pub owner: Option<String>,
-    /// `open` or `done`.
-    pub status: String,
-    /// When it was done.
-    pub done_at: Option<String>,
-    /// When it was created.
-    pub created_at: String,
-    /// `local` (not yet acknowledged by the server) or `synced`.
-    pub sync_state: String,
-}
-
-/// A new task.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct NewTask {
-    /// The contact.
-    pub contact_id: String,
-    /// Due day (`YYYY-MM-DD`).
-    pub due: String,
-    /// `follow_up` (default) or `visit`.
-    #[uniffi(default = None)]
-    pub task_type: Option<String>,
-    /// What to do.
-    #[uniffi(default = None)]
-    pub title: Option<String>,
-    /// The deal.
-    #[uniffi(default = None)]
-    pub deal_id: Option<String>,
-    /// Owner; defaults to the signed-in user.
-    #[uniffi(default = None)]
-    pub owner: Option<String>,
-}
-
-/// Why a customer is on today's list.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct TodayReason {
-    /// `follow_up_overdue`, `follow_up_due`, `planned_visit`, `deal_stale` or `visit_overdue`.
-    pub kind: String,
-    /// For people.
-    pub detail: String,
-    /// The task or deal concerned.
-    pub record_id: Option<String>,
-}
-
-/// One customer on today's list.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct TodayItem {
-    /// The contact.
-    pub contact_id: String,
-    /// Their name.
-    pub name: String,
-    /// Their company.
-    pub company: Option<String>,
-    /// Higher is more urgent.
-    pub score: i64,
-    /// Every reason, most urgent first.
-    pub reasons: Vec<TodayReason>,
-}
-
-/// Something a manager should look at.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Alert {
-    /// `deal_stale` or `visit_unverified`.
-    pub kind: String,
-    /// The deal or visit.
-    pub record_id: String,
-    /// The contact.
-    pub contact_id: String,
-    /// Whose it is.
-    pub owner: Option<String>,
-    /// For people.
-    pub detail: String,
 }
 
 /// A Chinese address split into its administrative parts.
@@ -254,10 +80,6 @@ pub struct ParsedAddress {
     pub alternatives: Vec<String>,
 }
 
-fn map(m: std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
-    m.into_iter().collect()
-}
-
 impl From<oc::VisitCheck> for VisitCheck {
     fn from(c: oc::VisitCheck) -> Self {
         VisitCheck {
@@ -265,28 +87,6 @@ impl From<oc::VisitCheck> for VisitCheck {
             reasons: c.reasons,
             distance_m: c.distance_m,
             decided_by: c.by,
-        }
-    }
-}
-
-impl From<oc::Deal> for Deal {
-    fn from(d: oc::Deal) -> Self {
-        Deal {
-            id: d.id,
-            title: d.title,
-            contact_id: d.contact_id,
-            company: d.company,
-            amount: d.amount,
-            discount: d.discount,
-            contract_amount: d.contract_amount,
-            stage: d.stage,
-            owner: d.owner,
-            notes: d.notes,
-            extra: map(d.extra),
-            created_at: d.created_at,
-            stage_changed_at: d.stage_changed_at,
-            updated_at: d.updated_at,
-            sync_state: d.sync_state.as_str().to_string(),
         }
     }
 }
@@ -311,57 +111,6 @@ impl From<oc::StageCheck> for StageCheck {
                 })
                 .collect(),
             blocked_reason: c.blocked_reason,
-        }
-    }
-}
-
-impl From<oc::Task> for Task {
-    fn from(t: oc::Task) -> Self {
-        Task {
-            id: t.id,
-            task_type: t.task_type,
-            title: t.title,
-            contact_id: t.contact_id,
-            deal_id: t.deal_id,
-            visit_id: t.visit_id,
-            due: t.due,
-            owner: t.owner,
-            status: t.status,
-            done_at: t.done_at,
-            created_at: t.created_at,
-            sync_state: t.sync_state.as_str().to_string(),
-        }
-    }
-}
-
-impl From<oc::TodayItem> for TodayItem {
-    fn from(i: oc::TodayItem) -> Self {
-        TodayItem {
-            contact_id: i.contact_id,
-            name: i.name,
-            company: i.company,
-            score: i.score,
-            reasons: i
-                .reasons
-                .into_iter()
-                .map(|r| TodayReason {
-                    kind: r.kind,
-                    detail: r.detail,
-                    record_id: r.record_id,
-                })
-                .collect(),
-        }
-    }
-}
-
-impl From<oc::Alert> for Alert {
-    fn from(a: oc::Alert) -> Self {
-        Alert {
-            kind: a.kind,
-            record_id: a.record_id,
-            contact_id: a.contact_id,
-            owner: a.owner,
-            detail: a.detail,
         }
     }
 }
@@ -400,10 +149,6 @@ pub fn parse_deal_field_value(field: String, text: String) -> Result<f64, Outpos
     Ok(oc::amount::parse_deal_field(&field, &text)?)
 }
 
-fn vec<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
-    v.into_iter().map(Into::into).collect()
-}
-
 #[uniffi::export]
 impl OutpostStore {
     /// Checks in at a customer and judges the check-in. Pass the platform's mock-location flag
@@ -415,9 +160,9 @@ impl OutpostStore {
         check_in: CheckIn,
         mock_location: bool,
     ) -> Result<VerifiedVisit, OutpostError> {
-        let v = self.write(|s| s.check_in_verified(check_in.into(), mock_location))?;
+        let v = self.write(|s| s.check_in_verified(check_in, mock_location))?;
         Ok(VerifiedVisit {
-            visit: v.visit.into(),
+            visit: v.visit,
             check: v.check.into(),
             contact_located: v.contact_located,
             address_filled: v.address_filled,
@@ -448,20 +193,7 @@ impl OutpostStore {
 
     /// Creates a deal with a contact.
     pub fn add_deal(&self, deal: NewDeal) -> Result<Deal, OutpostError> {
-        self.write(|s| {
-            s.add_deal(oc::NewDeal {
-                title: deal.title,
-                contact_id: deal.contact_id,
-                company: deal.company,
-                amount: deal.amount,
-                discount: deal.discount,
-                contract_amount: deal.contract_amount,
-                stage: deal.stage,
-                owner: deal.owner,
-                notes: deal.notes,
-            })
-        })
-        .map(Into::into)
+        self.write(|s| s.add_deal(deal))
     }
 
     /// Sets a restricted field of a deal (`amount`, `discount` or `contract_amount`); `null`
@@ -473,29 +205,22 @@ impl OutpostStore {
         value: Option<f64>,
     ) -> Result<Deal, OutpostError> {
         self.write(|s| s.set_deal_field(&deal_id, &field, value))
-            .map(Into::into)
     }
 
     /// One deal.
     pub fn get_deal(&self, id: String) -> Result<Deal, OutpostError> {
-        self.read(|s| s.get_deal(&id)).map(Into::into)
+        self.read(|s| s.get_deal(&id))
     }
 
     /// Deals, most recently changed first.
     pub fn list_deals(&self, filter: DealFilter) -> Result<Vec<Deal>, OutpostError> {
-        let filter = oc::DealFilter {
-            contact_id: filter.contact_id,
-            stage: filter.stage,
-            owner: filter.owner,
-            limit: filter.limit,
-        };
-        Ok(vec(self.read(|s| s.list_deals(&filter))?))
+        self.read(|s| s.list_deals(&filter))
     }
 
     /// Moves a deal to a stage. Refused with `OutpostException.Validation` (field `stage`) whose
     /// reason lists every missing piece of evidence; `checkDealStage` gives them as a list.
     pub fn move_deal(&self, id: String, stage: String) -> Result<Deal, OutpostError> {
-        self.write(|s| s.move_deal(&id, &stage)).map(Into::into)
+        self.write(|s| s.move_deal(&id, &stage))
     }
 
     /// Whether a deal may enter a stage now, and what evidence is missing.
@@ -506,27 +231,17 @@ impl OutpostStore {
 
     /// Who moved or changed a deal, when, oldest first.
     pub fn deal_history(&self, id: String) -> Result<Vec<HistoryEntry>, OutpostError> {
-        Ok(vec(self.read(|s| s.deal_history(&id))?))
+        self.read(|s| s.deal_history(&id))
     }
 
     /// Creates a follow-up or a planned visit.
     pub fn add_task(&self, task: NewTask) -> Result<Task, OutpostError> {
-        self.write(|s| {
-            s.add_task(oc::NewTask {
-                task_type: task.task_type,
-                title: task.title,
-                contact_id: task.contact_id,
-                deal_id: task.deal_id,
-                due: task.due,
-                owner: task.owner,
-            })
-        })
-        .map(Into::into)
+        self.write(|s| s.add_task(task))
     }
 
     /// Marks a task done.
     pub fn complete_task(&self, id: String) -> Result<Task, OutpostError> {
-        self.write(|s| s.complete_task(&id)).map(Into::into)
+        self.write(|s| s.complete_task(&id))
     }
 
     /// Tasks, earliest due first (open ones unless `include_done`); a contact's tasks include
@@ -541,17 +256,17 @@ impl OutpostStore {
             include_done,
             due_by: None,
         };
-        Ok(vec(self.read(|s| s.list_tasks(&filter))?))
+        self.read(|s| s.list_tasks(&filter))
     }
 
     /// The rep's must-contact list for `date` (`YYYY-MM-DD`, default today), best first.
     pub fn today(&self, date: Option<String>) -> Result<Vec<TodayItem>, OutpostError> {
-        Ok(vec(self.read(|s| s.today(date.as_deref()))?))
+        self.read(|s| s.today(date.as_deref()))
     }
 
     /// The manager's alerts: every rep's stale deals and unverified check-ins.
     pub fn alerts(&self, date: Option<String>) -> Result<Vec<Alert>, OutpostError> {
-        Ok(vec(self.read(|s| s.alerts(date.as_deref()))?))
+        self.read(|s| s.alerts(date.as_deref()))
     }
 
     /// The tenant's flow settings as JSON (stages and gates, radius, stale limits, tiers,

@@ -316,7 +316,7 @@ impl OutpostStore {
         let created = self.write(|s| pipeline::create_contact_from_card(s, &result))?;
         Ok(CardContact {
             scan: report(&result, options.include_flat_png)?,
-            contact: created.contact.into(),
+            contact: created.contact,
             duplicates: created
                 .duplicates
                 .into_iter()

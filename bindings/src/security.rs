@@ -3,6 +3,7 @@
 
 use crate::error::OutpostError;
 use crate::store::OutpostStore;
+pub use oc::{LeasePolicy, LeaseState};
 use outpost_core as oc;
 
 /// Encrypts the unencrypted store at `path` in place with `key` (32 random bytes from the
@@ -15,56 +16,6 @@ pub fn encrypt_database(path: String, key: Vec<u8>) -> Result<(), OutpostError> 
     Ok(oc::encrypt_file(path, &key)?)
 }
 
-/// How long a store may go without syncing before it locks, and then before it wipes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
-pub struct LeasePolicy {
-    /// Without a sync for this many milliseconds the store locks (default 14 days).
-    pub lease_ms: i64,
-    /// Locked for this many milliseconds more, it wipes its local data (default 7 days).
-    pub grace_ms: i64,
-}
-
-/// Where a store stands with its lease.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
-pub enum LeaseState {
-    /// Never synced: no lease.
-    Unleased,
-    /// Usable; locks at `locks_at_ms` unless it syncs before.
-    Valid {
-        /// When it locks (ms since the epoch).
-        locks_at_ms: i64,
-    },
-    /// Reads and writes fail with `OutpostError.Locked` until a sync renews the lease.
-    Locked {
-        /// When it locked (ms since the epoch).
-        since_ms: i64,
-        /// When it wipes unless it syncs before (ms since the epoch).
-        wipes_at_ms: i64,
-    },
-    /// The lease and its grace period expired; local data was wiped. Sign in again.
-    Wiped {
-        /// When (RFC 3339).
-        at: String,
-    },
-}
-
-impl From<oc::LeaseState> for LeaseState {
-    fn from(s: oc::LeaseState) -> Self {
-        match s {
-            oc::LeaseState::Unleased => LeaseState::Unleased,
-            oc::LeaseState::Valid { locks_at_ms } => LeaseState::Valid { locks_at_ms },
-            oc::LeaseState::Locked {
-                since_ms,
-                wipes_at_ms,
-            } => LeaseState::Locked {
-                since_ms,
-                wipes_at_ms,
-            },
-            oc::LeaseState::Wiped { at } => LeaseState::Wiped { at },
-        }
-    }
-}
-
 #[uniffi::export]
 impl OutpostStore {
     /// The lease as of `now_ms` (ms since the epoch; `null`/`nil` for the device clock). Works
@@ -72,7 +23,6 @@ impl OutpostStore {
     #[uniffi::method(default(now_ms = None))]
     pub fn lease_state(&self, now_ms: Option<i64>) -> Result<LeaseState, OutpostError> {
         self.read(|s| s.lease_state(now_ms.unwrap_or_else(|| s.clock().now_ms())))
-            .map(Into::into)
     }
 
     /// Enforces the lease as of `now_ms` (`null`/`nil` for the device clock), as every read
@@ -84,7 +34,6 @@ impl OutpostStore {
             Some(now) => s.enforce_lease(now),
             None => s.check_lease(),
         })
-        .map(Into::into)
     }
 
     /// The lease policy in force: the tenant's once a sync brought it (a stricter duration set
@@ -102,11 +51,6 @@ impl OutpostStore {
     /// than the tenant's (`Validation` naming it): the device may only make its lease stricter.
     /// Refused while locked, so that a locked store cannot extend its own lease.
     pub fn set_lease_policy(&self, policy: LeasePolicy) -> Result<(), OutpostError> {
-        self.write(|s| {
-            s.set_lease_policy(oc::LeasePolicy {
-                lease_ms: policy.lease_ms,
-                grace_ms: policy.grace_ms,
-            })
-        })
+        self.write(|s| s.set_lease_policy(policy))
     }
 }

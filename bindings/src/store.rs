@@ -104,7 +104,7 @@ impl OutpostStore {
             // field as its deal); a change of any other kind has nothing to show.
             for change in changes
                 .into_iter()
-                .filter_map(|c| RecordChange::try_from(c).ok())
+                .filter(|c| !matches!(c.kind, oc::RecordKind::Config | oc::RecordKind::Restricted))
             {
                 // The change is saved; a failing listener must not turn that into an error.
                 let _ = listener.on_change(change);
@@ -156,25 +156,22 @@ impl OutpostStore {
     /// Creates a contact. Phones are normalized to E.164 (`138 0013 8000` → `+8613800138000`)
     /// and emails lower-cased; an invalid value is refused naming the field, and nothing is saved.
     pub fn add_contact(&self, contact: NewContact) -> Result<Contact, OutpostError> {
-        self.write(|s| s.add_contact(contact.into()))
-            .map(Into::into)
+        self.write(|s| s.add_contact(contact))
     }
 
     /// One contact by id, including one marked invalid.
     pub fn get_contact(&self, id: String) -> Result<Contact, OutpostError> {
-        self.read(|s| s.get_contact(&id)).map(Into::into)
+        self.read(|s| s.get_contact(&id))
     }
 
     /// Edits a contact: only the fields given change; fields this app does not know are kept.
     pub fn edit_contact(&self, id: String, patch: ContactPatch) -> Result<Contact, OutpostError> {
-        self.write(|s| s.edit_contact(&id, patch.into()))
-            .map(Into::into)
+        self.write(|s| s.edit_contact(&id, patch))
     }
 
     /// Contacts, most recently updated first; those marked invalid only when asked for.
     pub fn list_contacts(&self, options: ListOptions) -> Result<Vec<Contact>, OutpostError> {
-        let contacts = self.read(|s| s.list_contacts(&options.into()))?;
-        Ok(contacts.into_iter().map(Into::into).collect())
+        self.read(|s| s.list_contacts(&options))
     }
 
     /// Marks a contact invalid (a soft delete: it is hidden from lists and search but kept,
@@ -182,20 +179,18 @@ impl OutpostStore {
     /// validation error naming the first reason, which is never overwritten.
     pub fn invalidate_contact(&self, id: String, reason: String) -> Result<Contact, OutpostError> {
         self.write(|s| s.invalidate_contact(&id, &reason))
-            .map(Into::into)
     }
 
     /// Brings back a contact marked invalid: active again, shown in lists and search, its
     /// invalidation cleared (the history keeps it). A contact not marked invalid is a
     /// validation error.
     pub fn restore_contact(&self, id: String) -> Result<Contact, OutpostError> {
-        self.write(|s| s.restore_contact(&id)).map(Into::into)
+        self.write(|s| s.restore_contact(&id))
     }
 
     /// Who changed what on a contact, and when: one entry per change, oldest first.
     pub fn contact_history(&self, id: String) -> Result<Vec<HistoryEntry>, OutpostError> {
-        let history = self.read(|s| s.contact_history(&id))?;
-        Ok(history.into_iter().map(Into::into).collect())
+        self.read(|s| s.contact_history(&id))
     }
 
     /// Finds contacts by any part of Chinese text (one character and up), the start of Latin
@@ -206,36 +201,32 @@ impl OutpostStore {
         query: String,
         options: SearchOptions,
     ) -> Result<Vec<Contact>, OutpostError> {
-        let found = self.read(|s| s.search(&query, &options.into()))?;
-        Ok(found.into_iter().map(Into::into).collect())
+        self.read(|s| s.search(&query, &options))
     }
 
     /// Checks in at a customer (the contact must exist and be active).
     pub fn check_in(&self, check_in: CheckIn) -> Result<Visit, OutpostError> {
-        self.write(|s| s.check_in(check_in.into())).map(Into::into)
+        self.write(|s| s.check_in(check_in))
     }
 
     /// Checks out of a visit, with notes and a follow-up date.
     pub fn check_out(&self, visit_id: String, check_out: CheckOut) -> Result<Visit, OutpostError> {
-        self.write(|s| s.check_out(&visit_id, check_out.into()))
-            .map(Into::into)
+        self.write(|s| s.check_out(&visit_id, check_out))
     }
 
     /// One visit by id.
     pub fn get_visit(&self, id: String) -> Result<Visit, OutpostError> {
-        self.read(|s| s.get_visit(&id)).map(Into::into)
+        self.read(|s| s.get_visit(&id))
     }
 
     /// Visits, newest first, filtered by contact and/or day.
     pub fn list_visits(&self, filter: VisitFilter) -> Result<Vec<Visit>, OutpostError> {
-        let visits = self.read(|s| s.list_visits(&filter.into()))?;
-        Ok(visits.into_iter().map(Into::into).collect())
+        self.read(|s| s.list_visits(&filter))
     }
 
     /// Who changed what on a visit, and when, oldest first.
     pub fn visit_history(&self, id: String) -> Result<Vec<HistoryEntry>, OutpostError> {
-        let history = self.read(|s| s.visit_history(&id))?;
-        Ok(history.into_iter().map(Into::into).collect())
+        self.read(|s| s.visit_history(&id))
     }
 
     /// An overview of the store: record counts, changes waiting for sync and those the server
@@ -267,8 +258,7 @@ impl OutpostStore {
     /// resolved; empty when there is no conflict. Every device shows the same winner
     /// (`values[0]`) until someone resolves it with `resolveContactConflict`.
     pub fn contact_conflicts(&self, id: String) -> Result<Vec<FieldConflict>, OutpostError> {
-        let conflicts = self.read(|s| s.contact_conflicts(&id))?;
-        Ok(conflicts.into_iter().map(Into::into).collect())
+        self.read(|s| s.contact_conflicts(&id))
     }
 
     /// Resolves a conflict on `field` by choosing `value`, one of its competing values as
@@ -284,7 +274,6 @@ impl OutpostStore {
         value: String,
     ) -> Result<Contact, OutpostError> {
         self.write(|s| s.resolve_contact_conflict(&id, &field, &value))
-            .map(Into::into)
     }
 
     /// Resolves a conflict on `field` with a new `value` that none of the competing values had
@@ -298,7 +287,6 @@ impl OutpostStore {
         value: String,
     ) -> Result<Contact, OutpostError> {
         self.write(|s| s.resolve_contact_conflict_with_new_value(&id, &field, &value))
-            .map(Into::into)
     }
 }
 
@@ -314,7 +302,7 @@ impl OutpostStore {
     /// cannot be right; `Network` when the server cannot be reached.
     pub async fn enroll(&self, server: String, code: String) -> Result<Enrolled, OutpostError> {
         let enrolled = oc::enroll(&self.store, &server, &code, oc::SyncOptions::default()).await?;
-        Ok(enrolled.into())
+        Ok(enrolled)
     }
 
     /// Syncs with the server: sends the changes waiting in the outbox, receives everyone

@@ -30,6 +30,11 @@
 // store calls are unused; they stay in the model, beside the records they read and build.
 #![cfg_attr(not(feature = "store"), allow(dead_code))]
 
+// The record types' uniffi metadata (feature `ffi`, built by outpost-ffi): the mobile bindings
+// export `Contact`, `Visit`, `Deal`, `Task`... as the core defines them (see `ffi`).
+#[cfg(feature = "ffi")]
+uniffi::setup_scaffolding!("outpost_core");
+
 pub mod access;
 pub mod address;
 pub mod amount;
@@ -37,6 +42,8 @@ pub mod calendar;
 pub mod cn_numerals;
 pub mod dedup;
 pub mod error;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 pub mod flow;
 #[cfg(feature = "import")]
 pub mod import;

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 /// Why a contact is offered as a duplicate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum DupReason {
     /// The same phone number (compared in E.164).
@@ -60,19 +61,25 @@ impl DupReason {
 /// Phones and emails are normalized like a saved contact's; a value that cannot be normalized
 /// (a half-typed number) simply matches nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct DupQuery {
     /// The person's name.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub name: Option<String>,
     /// The company.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub company: Option<String>,
     /// Phone numbers in any common form.
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub phones: Vec<String>,
     /// Email addresses.
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub emails: Vec<String>,
 }
 
 /// A likely duplicate of what was typed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Duplicate {
     /// The existing contact.
     pub contact_id: String,

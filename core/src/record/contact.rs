@@ -77,6 +77,7 @@ pub const MAX_LIST_ITEMS: usize = 20;
 
 /// Whether a contact is shown in lists and search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 #[serde(rename_all = "lowercase")]
 pub enum ContactStatus {
     /// Shown in lists and search.
@@ -110,6 +111,7 @@ impl ContactStatus {
 
 /// Why, by whom and when a contact was marked invalid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Invalidation {
     /// The reason the rep gave.
     pub reason: String,
@@ -121,6 +123,7 @@ pub struct Invalidation {
 
 /// A contact as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Contact {
     /// UUIDv7 string.
     pub id: String,
@@ -182,53 +185,75 @@ impl Contact {
 
 /// The fields of a new contact, as typed. Phones and emails are normalized on save.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct NewContact {
     /// Required.
     pub name: String,
     /// Company name.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub company: Option<String>,
     /// Job title.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub title: Option<String>,
     /// Phone numbers in any common form.
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub phones: Vec<String>,
     /// Email addresses.
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub emails: Vec<String>,
     /// Postal address.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub address: Option<String>,
     /// Lead source.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub source: Option<String>,
     /// Owner; defaults to the store's user.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub owner: Option<String>,
     /// Free-text notes.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub notes: Option<String>,
     /// Other fields. A key naming a known field (`company`, `title`, ...) sets that field.
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub extra: BTreeMap<String, String>,
 }
 
 /// An edit of a contact. `None` leaves a field alone; `Some("")` clears it.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct ContactPatch {
     /// New name (cannot be cleared).
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub name: Option<String>,
     /// New company.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub company: Option<String>,
     /// New title.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub title: Option<String>,
     /// Replaces the phone list.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub phones: Option<Vec<String>>,
     /// Replaces the email list.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub emails: Option<Vec<String>>,
     /// New address.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub address: Option<String>,
     /// New source.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub source: Option<String>,
     /// New owner.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub owner: Option<String>,
     /// New notes.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub notes: Option<String>,
     /// Sets extra fields (a known field's key sets that field; an empty value removes the key).
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub set: BTreeMap<String, String>,
     /// Removes these keys (extra fields, or optional known fields).
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub unset: Vec<String>,
 }
 

@@ -33,6 +33,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
 
 /// A deal as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Deal {
     /// UUIDv7 string.
     pub id: String,
@@ -68,37 +69,50 @@ pub struct Deal {
 
 /// A new deal, as typed.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct NewDeal {
     /// What is being sold (required).
     pub title: String,
     /// The contact (must exist and be active).
     pub contact_id: String,
     /// Company; defaults to the contact's.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub company: Option<String>,
     /// Expected value, >= 0 (a restricted field).
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub amount: Option<f64>,
     /// Discount in percent, 0 to 100 (a restricted field).
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub discount: Option<f64>,
     /// The contract's amount, >= 0 (a restricted field).
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub contract_amount: Option<f64>,
     /// Starting stage; defaults to the pipeline's first. Entering it passes its gate too.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub stage: Option<String>,
     /// Owner; defaults to the store's user.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub owner: Option<String>,
     /// Notes.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub notes: Option<String>,
 }
 
 /// Which deals to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct DealFilter {
     /// Only deals of this contact.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub contact_id: Option<String>,
     /// Only deals in this stage.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub stage: Option<String>,
     /// Only deals of this owner.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub owner: Option<String>,
     /// At most this many (most recently changed first).
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub limit: Option<u32>,
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 /// One change of a record: when, by whom, and which fields went from what to what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct HistoryEntry {
     /// When the change was made (RFC 3339, the writing device's clock).
     pub at: String,
@@ -22,6 +23,7 @@ pub struct HistoryEntry {
 
 /// One field's change. Lists are shown comma-separated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct FieldChange {
     /// The field (`name`, `phones`, or an extra field's key).
     pub field: String,

@@ -19,6 +19,7 @@ pub mod visit;
 /// The kind of a record, as the `records` table, the outbox and the sync protocol spell it
 /// ([`RecordKind::as_str`], [`RecordKind::parse`]): one enum for the whole core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 #[serde(rename_all = "lowercase")]
 pub enum RecordKind {
     /// A contact.
@@ -31,9 +32,11 @@ pub enum RecordKind {
     Deal,
     /// A task (follow-up or planned visit).
     Task,
-    /// The tenant's flow settings (authored by the server; see [`config`]).
+    /// The tenant's flow settings (authored by the server; see [`config`]). Never told to a
+    /// change listener.
     Config,
     /// A restricted field of another record, in a document of its own (see [`restricted`]).
+    /// A change listener is told its record's kind instead.
     Restricted,
 }
 

@@ -26,6 +26,7 @@ pub const TASK_TYPES: &[&str] = &["follow_up", "visit"];
 
 /// A task as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Task {
     /// UUIDv7 string.
     pub id: String,
@@ -59,18 +60,23 @@ pub struct Task {
 
 /// A new task.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct NewTask {
-    /// `follow_up` (default) or `visit`.
-    pub task_type: Option<String>,
-    /// What to do; defaults to a title naming the type.
-    pub title: Option<String>,
     /// The contact (must exist).
     pub contact_id: String,
-    /// The deal, if any (must exist).
-    pub deal_id: Option<String>,
     /// Due day, `YYYY-MM-DD` (required).
     pub due: String,
+    /// `follow_up` (default) or `visit`.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
+    pub task_type: Option<String>,
+    /// What to do; defaults to a title naming the type.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
+    pub title: Option<String>,
+    /// The deal, if any (must exist).
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
+    pub deal_id: Option<String>,
     /// Owner; defaults to the store's user.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub owner: Option<String>,
 }
 

@@ -29,6 +29,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
 
 /// A visit as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Visit {
     /// UUIDv7 string.
     pub id: String,
@@ -68,6 +69,7 @@ pub struct Visit {
 
 /// A check-in as the app reports it.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct CheckIn {
     /// The contact being visited (must exist and be active).
     pub contact_id: String,
@@ -76,30 +78,40 @@ pub struct CheckIn {
     /// Longitude, -180..=180.
     pub lon: f64,
     /// Horizontal accuracy in metres (>= 0), if known.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub accuracy_m: Option<f64>,
     /// Device wall clock with offset (RFC 3339); defaults to now in the local offset.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub device_time: Option<String>,
     /// Monotonic clock in ms (Android `elapsedRealtime`, iOS `systemUptime`), if known.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub elapsed_ms: Option<i64>,
 }
 
 /// A check-out.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct CheckOut {
     /// What happened at the visit.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub notes: Option<String>,
     /// When to follow up (`YYYY-MM-DD`).
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub next_follow_up: Option<String>,
 }
 
 /// Which visits to list.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct VisitFilter {
     /// Only visits of this contact.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub contact_id: Option<String>,
     /// Only visits checked in on this local day (`YYYY-MM-DD`).
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub day: Option<String>,
     /// At most this many (newest first); `None` for all.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub limit: Option<u32>,
 }
 

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 /// One competing value of a field edited concurrently on several devices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct ConflictValue {
     /// The value (lists comma-separated).
     pub value: String,
@@ -25,6 +26,7 @@ pub struct ConflictValue {
 /// A field with competing values. Every device shows the same winner (`values[0]`) until a
 /// user resolves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct FieldConflict {
     /// The field.
     pub field: String,

@@ -20,6 +20,7 @@ const KEY_INDEXED: &str = "dedup_keys_indexed";
 
 /// A contact just saved, with the likely duplicates that existed before it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct AddedContact {
     /// The saved contact.
     pub contact: Contact,

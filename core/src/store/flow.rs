@@ -43,6 +43,7 @@ pub struct ClockReference {
 
 /// Why a customer is on today's list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct TodayReason {
     /// `follow_up_overdue`, `follow_up_due`, `planned_visit`, `deal_stale` or `visit_overdue`.
     pub kind: String,
@@ -54,6 +55,7 @@ pub struct TodayReason {
 
 /// One customer on today's list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct TodayItem {
     /// The contact.
     pub contact_id: String,
@@ -69,6 +71,7 @@ pub struct TodayItem {
 
 /// Something a manager should look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Alert {
     /// `deal_stale` or `visit_unverified`.
     pub kind: String,

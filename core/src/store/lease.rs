@@ -42,6 +42,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// How long a store may go without syncing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct LeasePolicy {
     /// Without a sync for this long the store locks (default 14 days).
     pub lease_ms: i64,
@@ -60,6 +61,7 @@ impl Default for LeasePolicy {
 
 /// Where a store stands with its lease.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LeaseState {
     /// Never synced: no lease, nothing to enforce.

@@ -82,6 +82,7 @@ impl Default for StoreOptions {
 
 /// Where a change came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeOrigin {
     /// Written on this device.
@@ -93,6 +94,7 @@ pub enum ChangeOrigin {
 /// A record that changed, for the UI to refresh. Its kind is one the app shows: never
 /// `config`, and a restricted field's change is told as its deal's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct RecordChange {
     /// The record's kind.
     pub kind: RecordKind,
@@ -154,19 +156,25 @@ pub struct StoreStatus {
 
 /// Options for listing contacts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct ListOptions {
     /// Also list soft-deleted (invalid) contacts.
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub include_invalid: bool,
     /// At most this many (most recently updated first); `None` for all.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub limit: Option<u32>,
 }
 
 /// Options for search.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct SearchOptions {
     /// Also find soft-deleted (invalid) contacts.
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub include_invalid: bool,
     /// At most this many results (default 50).
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub limit: Option<u32>,
 }
 

@@ -40,6 +40,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 /// A local change the server refused, and how the device undid it (see the module
 /// doc); shown in `outpost status` and the sync report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct RejectedChange {
     /// The record it belongs to.
     pub record_id: String,

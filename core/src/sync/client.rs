@@ -696,6 +696,7 @@ pub async fn fetch_blob(
 
 /// A device enrolled by code ([`enroll`]); its token is remembered by the store, not shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Enrolled {
     /// The new device's id.
     pub device_id: String,

@@ -1,13 +1,13 @@
 package app.outpost
 
 import app.outpost.ffi.ColumnMapping
-import app.outpost.ffi.ContactStatus
-import app.outpost.ffi.DupQuery
-import app.outpost.ffi.DupReason
+import app.outpost.core.ContactStatus
+import app.outpost.core.DupQuery
+import app.outpost.core.DupReason
 import app.outpost.ffi.ImportOptions
 import app.outpost.ffi.ImportProgressListener
-import app.outpost.ffi.ListOptions
-import app.outpost.ffi.NewContact
+import app.outpost.core.ListOptions
+import app.outpost.core.NewContact
 import app.outpost.ffi.OutpostException
 import app.outpost.ffi.OutpostStore
 import app.outpost.ffi.StoreOptions

@@ -1,12 +1,12 @@
 package app.outpost
 
-import app.outpost.ffi.CheckIn
-import app.outpost.ffi.CheckOut
-import app.outpost.ffi.DealFilter
+import app.outpost.core.CheckIn
+import app.outpost.core.CheckOut
+import app.outpost.core.DealFilter
 import app.outpost.ffi.NewAttachment
-import app.outpost.ffi.NewContact
-import app.outpost.ffi.NewDeal
-import app.outpost.ffi.NewTask
+import app.outpost.core.NewContact
+import app.outpost.core.NewDeal
+import app.outpost.core.NewTask
 import app.outpost.ffi.OutpostException
 import app.outpost.ffi.OutpostStore
 import app.outpost.ffi.StoreOptions

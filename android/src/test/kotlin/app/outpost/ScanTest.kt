@@ -1,7 +1,7 @@
 package app.outpost
 
-import app.outpost.ffi.ListOptions
-import app.outpost.ffi.NewContact
+import app.outpost.core.ListOptions
+import app.outpost.core.NewContact
 import app.outpost.ffi.OutpostException
 import app.outpost.ffi.OutpostScanner
 import app.outpost.ffi.OutpostStore

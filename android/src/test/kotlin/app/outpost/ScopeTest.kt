@@ -1,12 +1,12 @@
 package app.outpost
 
-import app.outpost.ffi.ContactPatch
-import app.outpost.ffi.LeasePolicy
-import app.outpost.ffi.NewContact
-import app.outpost.ffi.NewDeal
+import app.outpost.core.ContactPatch
+import app.outpost.core.LeasePolicy
+import app.outpost.core.NewContact
+import app.outpost.core.NewDeal
 import app.outpost.ffi.OutpostException
 import app.outpost.ffi.OutpostStore
-import app.outpost.ffi.SearchOptions
+import app.outpost.core.SearchOptions
 import app.outpost.ffi.StoreOptions
 import app.outpost.ffi.SyncReport
 import app.outpost.testing.Case

@@ -1,9 +1,9 @@
 package app.outpost
 
-import app.outpost.ffi.LeasePolicy
-import app.outpost.ffi.LeaseState
-import app.outpost.ffi.ListOptions
-import app.outpost.ffi.NewContact
+import app.outpost.core.LeasePolicy
+import app.outpost.core.LeaseState
+import app.outpost.core.ListOptions
+import app.outpost.core.NewContact
 import app.outpost.ffi.OutpostException
 import app.outpost.ffi.OutpostStore
 import app.outpost.ffi.StorageProblem
@@ -72,7 +72,7 @@ class SecurityTest : AutoCloseable {
         opened.remove(store)
         val again = open("rep.db", key.copyOf())
         assertEquals("张伟", again.getContact(zhang.id).name)
-        assertEquals(listOf(zhang.id), again.search("华强", app.outpost.ffi.SearchOptions()).map { it.id })
+        assertEquals(listOf(zhang.id), again.search("华强", app.outpost.core.SearchOptions()).map { it.id })
     }
 
     @Case

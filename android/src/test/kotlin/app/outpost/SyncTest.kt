@@ -1,15 +1,15 @@
 package app.outpost
 
 import app.outpost.ffi.ChangeListener
-import app.outpost.ffi.ChangeOrigin
-import app.outpost.ffi.Contact
-import app.outpost.ffi.ContactPatch
-import app.outpost.ffi.ListOptions
-import app.outpost.ffi.NewContact
+import app.outpost.core.ChangeOrigin
+import app.outpost.core.Contact
+import app.outpost.core.ContactPatch
+import app.outpost.core.ListOptions
+import app.outpost.core.NewContact
 import app.outpost.ffi.OutpostException
 import app.outpost.ffi.OutpostStore
-import app.outpost.ffi.RecordChange
-import app.outpost.ffi.RecordKind
+import app.outpost.core.RecordChange
+import app.outpost.core.RecordKind
 import app.outpost.ffi.StoreOptions
 import app.outpost.ffi.SyncReport
 import app.outpost.testing.Case
