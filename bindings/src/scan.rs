@@ -345,7 +345,7 @@ impl OutpostStore {
         let attachment = self.write(|s| pipeline::attach_scan(s, &contact_id, &result))?;
         Ok(ScannedAttachment {
             scan: report(&result, options.include_flat_png)?,
-            attachment: attachment.into(),
+            attachment,
         })
     }
 }

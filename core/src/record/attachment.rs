@@ -33,6 +33,7 @@ pub const MAX_BLOB_BYTES: usize = 32 * 1024 * 1024;
 
 /// An attachment as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Attachment {
     /// UUIDv7 string.
     pub id: String,
@@ -46,8 +47,9 @@ pub struct Attachment {
     pub blob_sha256: String,
     /// The file's media type, e.g. `image/png`.
     pub mime: String,
-    /// The file's size in bytes.
-    pub size: u64,
+    /// The file's size in bytes (1 to the blob limit; `i64` like the document and the table
+    /// that store it, and Kotlin's `Long`).
+    pub size: i64,
     /// A short title shown in lists.
     pub title: Option<String>,
     /// Fields read from the file (for a contract: `contract_number`, `party_a`, `party_b`,
@@ -76,22 +78,28 @@ impl Attachment {
 
 /// A new attachment: the file's bytes and what is known about it.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct NewAttachment {
     /// The contact it belongs to (must exist and be active).
     pub contact_id: String,
     /// The deal it belongs to, if any.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub deal_id: Option<String>,
     /// One of [`CATEGORIES`].
     pub category: String,
     /// The file's media type, e.g. `image/png`.
     pub mime: String,
     /// The file.
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub bytes: Vec<u8>,
     /// A short title.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub title: Option<String>,
     /// Fields read from the file.
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub fields: BTreeMap<String, String>,
     /// Text read from the file.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub text: Option<String>,
 }
 
@@ -201,9 +209,7 @@ pub(crate) fn from_doc(
         category: get_str(doc, "category").unwrap_or_default(),
         blob_sha256: get_str(doc, "blob").unwrap_or_default(),
         mime: get_str(doc, "mime").unwrap_or_default(),
-        size: get_i64(doc, "size")
-            .and_then(|s| u64::try_from(s).ok())
-            .unwrap_or(0),
+        size: get_i64(doc, "size").filter(|s| *s >= 0).unwrap_or(0),
         title: get_str(doc, "title"),
         fields: fields(doc),
         text: get_str(doc, "text"),

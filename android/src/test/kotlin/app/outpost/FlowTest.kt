@@ -3,7 +3,7 @@ package app.outpost
 import app.outpost.core.CheckIn
 import app.outpost.core.CheckOut
 import app.outpost.core.DealFilter
-import app.outpost.ffi.NewAttachment
+import app.outpost.core.NewAttachment
 import app.outpost.core.NewContact
 import app.outpost.core.NewDeal
 import app.outpost.core.NewTask
