@@ -6,11 +6,15 @@
 //!   `INSERT` of the same fields in its own transaction into a plain SQLite table (WAL,
 //!   `synchronous=NORMAL`) holding as many rows. The two are interleaved, save then insert, so
 //!   both see the same disk and the same background load.
+//! - **Plain app** (issue 21): the honest peer, a plain SQLite app without sync
+//!   ([`crate::bench_plain`]: the same fields, a phone index and an FTS5 `trigram` index, one
+//!   transaction per save) holding as many contacts; its save is timed right after ours.
 //! - **Search**: 1-, 2- and 4-character Chinese queries and Latin prefixes that hit, at exactly
 //!   `contacts` contacts, with the default result limit the app uses.
 //! - **Size**: the database file after a checkpoint (documents, projection, search index, outbox)
 //!   per contact, against the mean length of the contacts as JSON.
 
+use crate::bench_plain::{PlainApp, PlainContact};
 use crate::fixtures;
 use outpost_core::{Contact, SearchOptions, Store, StoreOptions};
 use rusqlite::{params, Connection, TransactionBehavior};
@@ -30,6 +34,8 @@ pub const TARGET_SAVE_P99_MS: f64 = 5.0;
 pub const TARGET_SEARCH_P50_MS: f64 = 10.0;
 /// Database bytes per contact, at most this many times the contact's JSON.
 pub const TARGET_BYTES_VS_RAW_JSON: f64 = 3.0;
+/// Median save, at most this many times the plain app's (issue 21).
+pub const TARGET_SAVE_VS_PLAIN: f64 = 3.0;
 
 /// Chinese 1-character queries: the most common surnames (the worst case: thousands of hits).
 pub const QUERIES_CJK1: &[&str] = &["王", "李", "张", "刘", "陈"];
@@ -100,6 +106,8 @@ pub struct Targets {
     pub search_p50_ms_max: f64,
     /// `bytes_vs_raw_json` at most this.
     pub bytes_vs_raw_json_max: f64,
+    /// `save_vs_plain` at most this.
+    pub save_vs_plain_max: f64,
 }
 
 /// Which targets were met.
@@ -113,6 +121,8 @@ pub struct MeetsTargets {
     pub search_p50_ms: bool,
     /// `bytes_vs_raw_json` ≤ 3.
     pub bytes_vs_raw_json: bool,
+    /// `save_vs_plain` ≤ 3.
+    pub save_vs_plain: bool,
     /// All of them.
     pub all: bool,
 }
@@ -144,6 +154,13 @@ pub struct StoreReport {
     pub raw_insert_p99_ms: f64,
     /// `save_p50_ms / raw_insert_p50_ms`.
     pub save_vs_raw: f64,
+    /// Median save of the plain app without sync (row, phone index, FTS5 trigram index, own
+    /// transaction), milliseconds.
+    pub plain_save_p50_ms: f64,
+    /// 99th percentile save of the plain app, milliseconds.
+    pub plain_save_p99_ms: f64,
+    /// `save_p50_ms / plain_save_p50_ms`: what offline merge costs a save over the plain app.
+    pub save_vs_plain: f64,
     /// Median of the 1-character Chinese queries, milliseconds.
     pub search_cjk1_p50_ms: f64,
     /// Median of the 2-character Chinese queries, milliseconds.
@@ -168,6 +185,8 @@ pub struct StoreReport {
     pub bytes_per_contact_by_table: BTreeMap<String, f64>,
     /// The plain table's bytes per row, for comparison.
     pub raw_table_bytes_per_row: f64,
+    /// The plain app's database bytes per contact (table, phone index, FTS index).
+    pub plain_bytes_per_contact: f64,
     /// Seconds to load the first `contacts` contacts one `add_contact` at a time.
     pub preload_secs: f64,
     /// The targets.
@@ -391,6 +410,7 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
         .tempdir_in(&config.parent_dir)?;
     let store_path = dir.path().join("store.db");
     let raw_path = dir.path().join("raw.db");
+    let plain_path = dir.path().join("plain.db");
     progress.say(format_args!(
         "outpost-bench store: working in {}",
         dir.path().display()
@@ -404,20 +424,25 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
         },
     )?;
     let mut raw = RawTable::open(&raw_path)?;
+    let mut plain = PlainApp::create(&plain_path)?;
     let mut json_bytes: u64 = 0;
 
-    // Preload the store the way the app fills it: one add_contact at a time. The plain table gets
-    // the same contacts in batches (its load time is not measured).
+    // Preload the store the way the app fills it: one add_contact at a time. The plain table and
+    // the plain app get the same contacts in batches (their load time is not measured).
     let started = Instant::now();
     let step = (config.contacts / 10).max(1);
     let mut batch = Vec::with_capacity(1000);
+    let mut plain_batch = Vec::with_capacity(1000);
     for i in 0..config.contacts {
         let c = store.add_contact(fixtures::contact_at(config.seed, i))?;
         json_bytes += serde_json::to_string(&c)?.len() as u64;
+        plain_batch.push(PlainContact::from(&c));
         batch.push(RawRow::new(c)?);
         if batch.len() == 1000 {
             raw.insert(&batch)?;
             batch.clear();
+            plain.save_all(&plain_batch)?;
+            plain_batch.clear();
         }
         if (i + 1) % step == 0 {
             let secs = started.elapsed().as_secs_f64();
@@ -430,6 +455,8 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
     }
     raw.insert(&batch)?;
     batch.clear();
+    plain.save_all(&plain_batch)?;
+    plain_batch.clear();
     let preload_secs = started.elapsed().as_secs_f64();
 
     progress.say(format_args!("  searching at {} contacts", config.contacts));
@@ -439,25 +466,31 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
     } = bench_search(&store, config.search_repeats)?;
 
     progress.say(format_args!(
-        "  {} saves, each followed by a plain insert of the same fields",
+        "  {} saves, each followed by a plain insert of the same fields and a plain app's save",
         config.saves
     ));
     let mut save_ms = Vec::with_capacity(config.saves);
     let mut raw_ms = Vec::with_capacity(config.saves);
+    let mut plain_ms = Vec::with_capacity(config.saves);
     for i in config.contacts..config.contacts + config.saves {
         let new = fixtures::contact_at(config.seed, i);
         let t = Instant::now();
         let c = store.add_contact(new)?;
         save_ms.push(ms_since(t));
         json_bytes += serde_json::to_string(&c)?.len() as u64;
+        let plain_contact = PlainContact::from(&c);
         let row = [RawRow::new(c)?];
         let t = Instant::now();
         raw.insert(&row)?;
         raw_ms.push(ms_since(t));
+        let t = Instant::now();
+        plain.save(&plain_contact)?;
+        plain_ms.push(ms_since(t));
     }
     let total = config.contacts + config.saves;
     drop(store);
     drop(raw);
+    drop(plain);
     if config.keep {
         let kept = dir.keep();
         progress.say(format_args!("  kept {}", kept.display()));
@@ -465,6 +498,7 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
 
     let (db_bytes, by_table) = db_size(&store_path)?;
     let (raw_bytes, _) = db_size(&raw_path)?;
+    let (plain_bytes, _) = db_size(&plain_path)?;
     let per = |bytes: u64| {
         if total > 0 {
             round3(bytes as f64 / total as f64)
@@ -483,6 +517,9 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
     let save_p50 = percentile(&save, 50.0);
     let save_p99 = percentile(&save, 99.0);
     let raw_p50 = percentile(&rawi, 50.0);
+    let plain = sorted(plain_ms);
+    let plain_p50 = percentile(&plain, 50.0);
+    let save_vs_plain = ratio(save_p50, plain_p50);
     let median = |k: &str| search_medians.get(k).copied().unwrap_or(0.0);
     let search_p50 = search_medians.values().copied().fold(0.0, f64::max);
     let bytes_per_contact = per(db_bytes);
@@ -495,13 +532,15 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
         save_p99_ms: save_p99 <= TARGET_SAVE_P99_MS,
         search_p50_ms: search_p50 <= TARGET_SEARCH_P50_MS,
         bytes_vs_raw_json: bytes_vs_raw_json <= TARGET_BYTES_VS_RAW_JSON,
+        save_vs_plain: save_vs_plain <= TARGET_SAVE_VS_PLAIN,
         all: false,
     };
     let meets = MeetsTargets {
         all: meets.save_vs_raw
             && meets.save_p99_ms
             && meets.search_p50_ms
-            && meets.bytes_vs_raw_json,
+            && meets.bytes_vs_raw_json
+            && meets.save_vs_plain,
         ..meets
     };
 
@@ -518,6 +557,9 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
         raw_insert_p50_ms: round_ms(raw_p50),
         raw_insert_p99_ms: round_ms(percentile(&rawi, 99.0)),
         save_vs_raw,
+        plain_save_p50_ms: round_ms(plain_p50),
+        plain_save_p99_ms: round_ms(percentile(&plain, 99.0)),
+        save_vs_plain,
         search_cjk1_p50_ms: median("cjk1"),
         search_cjk2_p50_ms: median("cjk2"),
         search_cjk4_p50_ms: median("cjk4"),
@@ -530,12 +572,14 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
         bytes_vs_raw_json,
         bytes_per_contact_by_table: by_table.into_iter().map(|(k, v)| (k, per(v))).collect(),
         raw_table_bytes_per_row: per(raw_bytes),
+        plain_bytes_per_contact: per(plain_bytes),
         preload_secs: round3(preload_secs),
         targets: Targets {
             save_vs_raw_max: TARGET_SAVE_VS_RAW,
             save_p99_ms_max: TARGET_SAVE_P99_MS,
             search_p50_ms_max: TARGET_SEARCH_P50_MS,
             bytes_vs_raw_json_max: TARGET_BYTES_VS_RAW_JSON,
+            save_vs_plain_max: TARGET_SAVE_VS_PLAIN,
         },
         meets_targets: meets,
         notes: vec![
@@ -547,6 +591,10 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
             "raw_insert: one INSERT of the same fields (phones/emails/extra as JSON text) into a plain rowid \
              table with no index, own IMMEDIATE transaction, WAL, synchronous=NORMAL, same directory; saves and \
              raw inserts alternate so both see the same disk and background load"
+                .into(),
+            "plain_save: the same contact saved by a plain SQLite app without sync (its row, one row per phone \
+             in an indexed table, one row in an external-content FTS5 trigram index; own IMMEDIATE transaction, \
+             WAL, synchronous=NORMAL, same directory), timed right after the raw insert"
                 .into(),
             format!(
                 "search_p50_ms is the largest of the five per-kind medians; each kind is {} queries x {} repeats \
@@ -597,6 +645,10 @@ mod tests {
             "bytes_per_contact",
             "raw_json_bytes_per_contact",
             "bytes_vs_raw_json",
+            "plain_save_p50_ms",
+            "plain_save_p99_ms",
+            "save_vs_plain",
+            "plain_bytes_per_contact",
         ] {
             let value = report.get(key).and_then(serde_json::Value::as_f64);
             assert!(value.is_some_and(|v| v > 0.0), "{key} = {value:?}");
@@ -608,6 +660,7 @@ mod tests {
             "save_p99_ms",
             "search_p50_ms",
             "bytes_vs_raw_json",
+            "save_vs_plain",
             "all",
         ] {
             assert!(

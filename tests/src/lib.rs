@@ -17,6 +17,7 @@
 //!   `make bench-scan`.
 
 pub mod bench_dedup;
+pub mod bench_plain;
 pub mod bench_scan;
 pub mod bench_scan_baselines;
 pub mod bench_scan_image;

@@ -199,13 +199,17 @@ fn dedup(args: DedupArgs) -> Result<(), BoxError> {
     } else {
         writeln!(
             out,
-            "dup-check p50 {} ms, p99 {} ms (target <= 1 ms) at {} contacts\nimport {} rows/s (target >= 20000), raw insert {} rows/s: {}x (target <= 5x)",
+            "dup-check p50 {} ms, p99 {} ms (target <= 1 ms) at {} contacts\nimport {} rows/s (target >= {}), raw insert {} rows/s: {}x (target <= 5x)\nplain app import {} rows/s: {}x (target <= {}x)",
             report.dup_check_p50_ms,
             report.dup_check_p99_ms,
             report.contacts,
             report.import_rows_per_s,
+            report.targets.import_rows_per_s_min,
             report.raw_insert_rows_per_s,
-            report.import_vs_raw
+            report.import_vs_raw,
+            report.plain_import_rows_per_s,
+            report.import_vs_plain,
+            report.targets.import_vs_plain_max
         )?;
     }
     Ok(())
@@ -382,6 +386,24 @@ fn table(r: &StoreReport) -> String {
         Some(m.save_vs_raw),
     );
     row(
+        "plain app save p50 (ms)",
+        format!("{:.3}", r.plain_save_p50_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "plain app save p99 (ms)",
+        format!("{:.3}", r.plain_save_p99_ms),
+        String::new(),
+        None,
+    );
+    row(
+        "save / plain app (p50)",
+        format!("{:.2}x", r.save_vs_plain),
+        format!("<= {}x", t.save_vs_plain_max),
+        Some(m.save_vs_plain),
+    );
+    row(
         "search 1 CJK char p50 (ms)",
         format!("{:.3}", r.search_cjk1_p50_ms),
         String::new(),
@@ -438,6 +460,12 @@ fn table(r: &StoreReport) -> String {
     row(
         "plain table bytes per row",
         format!("{:.0}", r.raw_table_bytes_per_row),
+        String::new(),
+        None,
+    );
+    row(
+        "plain app bytes per contact",
+        format!("{:.0}", r.plain_bytes_per_contact),
         String::new(),
         None,
     );
