@@ -500,30 +500,14 @@ fn queue_first_changes(tx: &Transaction<'_>, first: i64, last: i64, now: &str) -
     Ok(())
 }
 
-/// The index of match keys by contact, as migration 5 creates it (the same text, so that the
-/// schema stays what a fresh store has).
-const KEYS_BY_RID_INDEX: &str = "CREATE INDEX contact_keys_rid ON contact_keys(rid)";
-
 /// Writes the held match keys, in key order, so that the primary key (key, rid) grows along
-/// one path instead of taking a random probe per key. When they outnumber the stored keys, the
-/// index by contact is dropped first and built again after, from sorted runs, instead of
-/// taking one random probe per key (in the same transaction: a crash leaves it as it was).
+/// one path instead of taking a random probe per key.
 fn write_keys(tx: &Transaction<'_>, mut keys: DeferredKeys) -> Result<()> {
     keys.sort_unstable();
-    let stored: i64 = tx.query_row("SELECT count(*) FROM contact_keys", [], |r| r.get(0))?;
-    let rebuild = u64::try_from(stored).unwrap_or(u64::MAX) < keys.len() as u64;
-    if rebuild {
-        tx.execute_batch("DROP INDEX contact_keys_rid")?;
-    }
-    {
-        let mut insert =
-            tx.prepare_cached("INSERT OR IGNORE INTO contact_keys(key, rid) VALUES (?1, ?2)")?;
-        for (key, rid) in &keys {
-            insert.execute(rusqlite::params![key, rid])?;
-        }
-    }
-    if rebuild {
-        tx.execute_batch(KEYS_BY_RID_INDEX)?;
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO contact_keys(key, rid) VALUES (?1, ?2)")?;
+    for (key, rid) in &keys {
+        insert.execute(rusqlite::params![key, rid])?;
     }
     Ok(())
 }

@@ -113,6 +113,11 @@ pub(crate) fn save(
 }
 
 pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool) -> Result<()> {
+    let old_keys = if existed {
+        super::dedup::stored_keys(tx, rid)?
+    } else {
+        Vec::new()
+    };
     project_row(tx, rid, c)?;
     if existed {
         tx.prepare_cached("DELETE FROM contact_search WHERE rowid = ?1")?
@@ -120,7 +125,7 @@ pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool
     }
     index_search(tx, rid, &tokens(c))?;
     super::survivors::project_merge_state(tx, rid, c, existed)?;
-    super::dedup::index_keys(tx, rid, c, existed)?;
+    super::dedup::index_keys(tx, rid, c, &old_keys)?;
     Ok(())
 }
 

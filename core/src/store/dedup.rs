@@ -7,7 +7,7 @@ use crate::dedup::{self, DupQuery, DupReason, Duplicate};
 use crate::error::Result;
 use crate::normalize::{self, Region};
 use crate::record::contact::Contact;
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -15,8 +15,13 @@ use std::collections::BTreeMap;
 const PER_KEY_LIMIT: i64 = 50;
 /// How many duplicates a check returns at most.
 pub const MAX_DUPLICATES: usize = 20;
-/// `sync_state` key set once every contact's match keys are indexed.
+/// `sync_state` key naming the version of the match keys stored (set once every contact's keys
+/// are indexed).
 const KEY_INDEXED: &str = "dedup_keys_indexed";
+/// The version of [`keys::contact_keys`]. The stored keys must be what it computes from the
+/// projection, since an edit deletes the old keys by computing them again: change this whenever
+/// the keys change, and every store rebuilds its keys once on open.
+const KEYS_VERSION: &str = "2";
 
 /// A contact just saved, with the likely duplicates that existed before it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,17 +33,47 @@ pub struct AddedContact {
     pub duplicates: Vec<Duplicate>,
 }
 
-/// Rewrites a contact's match keys, inside `tx`.
-pub(crate) fn index_keys(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool) -> Result<()> {
-    if existed {
-        tx.prepare_cached("DELETE FROM contact_keys WHERE rid = ?1")?
-            .execute([rid])?;
+/// The match keys of the contact at `rid` as its projection stands, before it is rewritten:
+/// what [`index_keys`] must delete. Empty when the projection row does not exist.
+pub(crate) fn stored_keys(tx: &Transaction<'_>, rid: i64) -> Result<Vec<String>> {
+    let row = tx
+        .prepare_cached("SELECT name, company, phones, emails FROM contacts WHERE rid = ?1")?
+        .query_row([rid], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .optional()?;
+    Ok(match row {
+        Some((name, company, phones, emails)) => {
+            keys::contact_keys(&name, company.as_deref(), &list(&phones), &list(&emails))
+        }
+        None => Vec::new(),
+    })
+}
+
+/// Rewrites a contact's match keys, inside `tx`: deletes `old` (from [`stored_keys`], read
+/// before the projection changed) that the contact no longer has, adds the new ones.
+pub(crate) fn index_keys(
+    tx: &Transaction<'_>,
+    rid: i64,
+    c: &Contact,
+    old: &[String],
+) -> Result<()> {
+    let new = keys::contact_keys(&c.name, c.company.as_deref(), &c.phones, &c.emails);
+    let mut delete = tx.prepare_cached("DELETE FROM contact_keys WHERE key = ?1 AND rid = ?2")?;
+    for key in old.iter().filter(|k| !new.contains(k)) {
+        delete.execute(params![key, rid])?;
     }
-    insert_keys(
-        tx,
-        rid,
-        &keys::contact_keys(&c.name, c.company.as_deref(), &c.phones, &c.emails),
-    )
+    insert_keys(tx, rid, &new)
+}
+
+/// A JSON list of strings as the projection stores phones and emails; empty when unreadable.
+fn list(json: &str) -> Vec<String> {
+    serde_json::from_str::<Vec<String>>(json).unwrap_or_default()
 }
 
 /// Adds match keys (from [`keys::contact_keys`]) for a contact, inside `tx`.
@@ -51,12 +86,14 @@ pub(crate) fn insert_keys(tx: &Transaction<'_>, rid: i64, keys: &[String]) -> Re
     Ok(())
 }
 
-/// Indexes the match keys of contacts stored before the index existed (once, on open).
+/// Indexes the match keys of every contact when the stored ones are not of [`KEYS_VERSION`]
+/// (a store from before the index, or from a build whose keys differ), once, on open.
 pub(crate) fn backfill_keys(conn: &mut Connection) -> Result<()> {
-    if super::settings::get(conn, KEY_INDEXED)?.is_some() {
+    if super::settings::get(conn, KEY_INDEXED)?.as_deref() == Some(KEYS_VERSION) {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute("DELETE FROM contact_keys", [])?;
     {
         let mut stmt = tx.prepare("SELECT rid, name, company, phones, emails FROM contacts")?;
         let rows = stmt.query_map([], |r| {
@@ -72,14 +109,13 @@ pub(crate) fn backfill_keys(conn: &mut Connection) -> Result<()> {
             tx.prepare("INSERT OR IGNORE INTO contact_keys(key, rid) VALUES (?1, ?2)")?;
         for row in rows {
             let (rid, name, company, phones, emails) = row?;
-            let list = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
             for key in keys::contact_keys(&name, company.as_deref(), &list(&phones), &list(&emails))
             {
                 insert.execute(params![key, rid])?;
             }
         }
     }
-    super::settings::set(&tx, KEY_INDEXED, "1")?;
+    super::settings::set(&tx, KEY_INDEXED, KEYS_VERSION)?;
     tx.commit()?;
     Ok(())
 }

@@ -254,6 +254,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE contacts ADD COLUMN phones_typed TEXT;
     "#,
+    // 12: smaller stores (issue 21). A contact's match keys are a function of its projection
+    // (name, company, phones, emails), so an edit deletes the old keys by recomputing them from
+    // the projection it replaces (store/dedup.rs) instead of through an index by contact, which
+    // cost 178 bytes a contact. `dedup_keys_indexed` names the key version; a store whose keys
+    // are of another version rebuilds them on open.
+    r#"
+    DROP INDEX contact_keys_rid;
+    "#,
 ];
 
 /// A database migrated from below this version gets its search index rebuilt from its contacts
@@ -375,6 +383,7 @@ mod tests {
                      tokens, content = '', contentless_delete = 1, detail = none,
                      tokenize = 'unicode61 remove_diacritics 2');
                  ALTER TABLE contacts DROP COLUMN phones_typed;
+                 CREATE INDEX contact_keys_rid ON contact_keys(rid);
                  PRAGMA user_version = 8;",
             )?;
         }
@@ -413,6 +422,7 @@ mod tests {
                      SELECT rid, 'ｊｏｈｎ ｌｅｅ' FROM contacts;
                  ALTER TABLE contacts DROP COLUMN phones_typed;
                  DROP TABLE rejections;
+                 CREATE INDEX contact_keys_rid ON contact_keys(rid);
                  PRAGMA user_version = 9;",
             )?;
         }

@@ -301,3 +301,140 @@ fn survivors_of_chains_and_cycles_on_one_device() -> TestResult {
     assert_eq!(visible, [ids[2].clone()]);
     Ok(())
 }
+
+fn company_query(name: &str, company: &str) -> DupQuery {
+    DupQuery {
+        name: Some(name.into()),
+        company: Some(company.into()),
+        ..Default::default()
+    }
+}
+
+/// An edit deletes the keys the contact no longer has (computed again from the projection it
+/// replaces, without an index by contact) and adds the new ones.
+#[test]
+fn an_edit_moves_the_match_keys() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    let zhang = store.add_contact(NewContact {
+        name: "张伟".into(),
+        company: Some("深圳市华强科技有限公司".into()),
+        phones: vec!["138 0013 8000".into(), "0755-8888 8888 转 123".into()],
+        emails: vec!["zhang@huaqiang.cn".into()],
+        ..Default::default()
+    })?;
+    store.edit_contact(
+        &zhang.id,
+        ContactPatch {
+            company: Some("广州恒通贸易有限公司".into()),
+            phones: Some(vec!["139 0013 9000".into(), "0755-8888 8888 转 123".into()]),
+            emails: Some(vec![]),
+            ..Default::default()
+        },
+    )?;
+    let found = |q: &DupQuery| -> Result<Vec<String>, Error> {
+        Ok(store
+            .find_duplicates(q)?
+            .into_iter()
+            .map(|d| d.contact_id)
+            .collect())
+    };
+    assert!(
+        found(&phone_query("138 0013 8000"))?.is_empty(),
+        "old phone"
+    );
+    assert!(
+        found(&DupQuery {
+            emails: vec!["zhang@huaqiang.cn".into()],
+            ..Default::default()
+        })?
+        .is_empty(),
+        "old email"
+    );
+    assert!(
+        found(&company_query("张伟", "华强科技"))?.is_empty(),
+        "old company"
+    );
+    assert_eq!(
+        found(&phone_query("139 0013 9000"))?,
+        vec![zhang.id.clone()]
+    );
+    assert_eq!(
+        found(&phone_query("0755-8888 8888 转 123"))?,
+        vec![zhang.id.clone()],
+        "kept phone"
+    );
+    assert_eq!(
+        found(&company_query("张伟", "恒通贸易"))?,
+        vec![zhang.id.clone()]
+    );
+    Ok(())
+}
+
+/// Contacts that came in through the import's bulk path lose their old keys on an edit too.
+#[cfg(feature = "import")]
+#[test]
+fn an_imported_contact_loses_its_old_keys_on_an_edit() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("contacts.csv");
+    std::fs::write(
+        &path,
+        "姓名,公司,手机,邮箱\n张伟,深圳市华强科技有限公司,138 0013 8000,zhang@huaqiang.cn\n李娜,华信电子,139 0013 9000,\n",
+    )?;
+    let mut store = open(&dir)?;
+    let summary = store.import_file(&path, &outpost_core::ImportOptions::default(), &mut |_| {})?;
+    assert_eq!(summary.imported, 2);
+    let zhang = store
+        .find_duplicates(&phone_query("138 0013 8000"))?
+        .into_iter()
+        .next()
+        .ok_or("the imported contact is not found by its phone")?;
+    store.edit_contact(
+        &zhang.contact_id,
+        ContactPatch {
+            phones: Some(vec!["137 0013 7000".into()]),
+            ..Default::default()
+        },
+    )?;
+    assert!(store
+        .find_duplicates(&phone_query("138 0013 8000"))?
+        .is_empty());
+    let now = store.find_duplicates(&phone_query("137 0013 7000"))?;
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0].contact_id, zhang.contact_id);
+    Ok(())
+}
+
+/// Keys of another version (an older build's) are rebuilt on open: a stale key disappears.
+#[test]
+fn keys_of_another_version_are_rebuilt_on_open() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let zhang = {
+        let mut store = open(&dir)?;
+        store.add_contact(zhang())?
+    };
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("rep.db"))?;
+        conn.execute(
+            "INSERT INTO contact_keys(key, rid) SELECT 'p:+8613700137000', rid FROM records WHERE id = ?1",
+            [&zhang.id],
+        )?;
+        conn.execute(
+            "UPDATE sync_state SET value = '1' WHERE key = 'dedup_keys_indexed'",
+            [],
+        )?;
+    }
+    let store = open(&dir)?;
+    assert!(
+        store
+            .find_duplicates(&phone_query("137 0013 7000"))?
+            .is_empty(),
+        "the stale key was dropped"
+    );
+    assert_eq!(
+        store.find_duplicates(&phone_query(&zhang.phones[0]))?.len(),
+        1,
+        "the real keys were built again"
+    );
+    Ok(())
+}
