@@ -222,6 +222,7 @@ mod tests {
             name: "李娜".into(),
             company: Some("华信电子".into()),
             phones: vec!["+8613900139000".into()],
+            emails: vec!["li@huaxin.cn".into()],
             ..zhang()
         };
         app.save_all(&[li])?;
