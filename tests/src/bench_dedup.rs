@@ -123,9 +123,7 @@ fn write_csv(path: &Path, seed: u64, n: usize) -> Result<Vec<[String; 9]>, Bench
 }
 
 fn raw_insert(path: &Path, rows: &[[String; 9]]) -> Result<f64, BenchError> {
-    let mut conn = rusqlite::Connection::open(path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let mut conn = crate::bench_util::open_wal(path)?;
     conn.execute_batch(
         "CREATE TABLE raw(name TEXT, company TEXT, title TEXT, phones TEXT, emails TEXT, \
          address TEXT, source TEXT, notes TEXT, wechat TEXT)",

@@ -4,7 +4,8 @@
 //! The same contact fields in one table, the phone numbers in a table of their own with an index
 //! (so that a caller's number finds its contact), and an FTS5 index with the `trigram` tokenizer
 //! over the text a rep searches (name, company, title, address, notes, phones, emails), kept as an
-//! external-content index of the table. WAL, `synchronous=NORMAL`, like the store. A save is one
+//! external-content index of the table (the table itself is the bare-insert baseline's,
+//! [`crate::bench_util::CONTACTS_TABLE`]). WAL, `synchronous=NORMAL`, like the store. A save is one
 //! transaction (the row, its phones, its search row); an import is one transaction for all rows.
 //! What it leaves out is what Outpost adds: no document, no history, no merge, no outbox, no
 //! duplicate keys, no validation beyond what the caller did.
@@ -73,28 +74,11 @@ pub struct PlainApp {
 impl PlainApp {
     /// Creates the database at `path` (which must not exist yet).
     pub fn create(path: &Path) -> Result<PlainApp, BenchError> {
-        let conn = Connection::open(path)?;
-        let _mode: String =
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let conn = crate::bench_util::open_wal(path)?;
+        conn.execute_batch(crate::bench_util::CONTACTS_TABLE)?;
+        // What the plain app adds: unique ids, a phone index, a full-text index.
         conn.execute_batch(
-            "CREATE TABLE contacts (
-                rid        INTEGER PRIMARY KEY,
-                id         TEXT NOT NULL UNIQUE,
-                name       TEXT NOT NULL,
-                company    TEXT,
-                title      TEXT,
-                phones     TEXT NOT NULL,
-                emails     TEXT NOT NULL,
-                address    TEXT,
-                source     TEXT,
-                owner      TEXT,
-                status     TEXT NOT NULL DEFAULT 'active',
-                notes      TEXT,
-                extra      TEXT NOT NULL,
-                created_at TEXT NOT NULL,
-                updated_at TEXT NOT NULL
-            );
+            "CREATE UNIQUE INDEX contacts_id ON contacts(id);
             CREATE TABLE contact_phones (
                 phone TEXT NOT NULL,
                 rid   INTEGER NOT NULL REFERENCES contacts(rid)

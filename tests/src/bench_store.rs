@@ -246,29 +246,8 @@ struct RawTable {
 
 impl RawTable {
     fn open(path: &Path) -> Result<RawTable, BenchError> {
-        let conn = Connection::open(path)?;
-        let _mode: String =
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(
-            "CREATE TABLE contacts (
-                rid        INTEGER PRIMARY KEY,
-                id         TEXT NOT NULL,
-                name       TEXT NOT NULL,
-                company    TEXT,
-                title      TEXT,
-                phones     TEXT NOT NULL,
-                emails     TEXT NOT NULL,
-                address    TEXT,
-                source     TEXT,
-                owner      TEXT,
-                status     TEXT NOT NULL,
-                notes      TEXT,
-                extra      TEXT NOT NULL,
-                created_at TEXT NOT NULL,
-                updated_at TEXT NOT NULL
-            );",
-        )?;
+        let conn = crate::bench_util::open_wal(path)?;
+        conn.execute_batch(crate::bench_util::CONTACTS_TABLE)?;
         Ok(RawTable { conn })
     }
 

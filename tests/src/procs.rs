@@ -219,3 +219,34 @@ impl Device {
         Ok(r.json)
     }
 }
+
+/// One HTTP/1.1 exchange written by hand on a new connection to `addr` (no client library that
+/// would add or fix headers): `headers` are extra `Name: value\r\n` lines. Returns the status,
+/// the response head and the body.
+pub fn http_raw(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> Result<(u16, String, String), BoxError> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .ok_or("no status line")?
+        .parse()?;
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or((answer.as_str(), ""));
+    Ok((status, head.to_string(), body.to_string()))
+}

@@ -6,9 +6,7 @@
 use crate::support::*;
 use outpost_core::sync::protocol::{self, PushChange};
 use outpost_server::Storage;
-use std::process::Stdio;
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// Writes bits least significant first, as deflate wants; Huffman codes go most significant
@@ -139,30 +137,16 @@ fn peak_rss(pid: u32) -> u64 {
 
 /// `outpost-server serve` on port 0 over the backend given by `env`.
 async fn serve(env: (&str, String)) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_outpost-server"))
-        .env_remove("OUTPOST_DATA")
-        .env_remove("OUTPOST_DATABASE_URL")
-        .env_remove("OUTPOST_LISTEN")
-        .env("RUST_LOG", "warn")
-        .env(env.0, env.1)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(addr) = line.strip_prefix("outpost-server listening on ") {
-                return addr.trim().to_string();
-            }
-        }
-        panic!("the server exited before listening");
-    })
-    .await
-    .expect("the server did not start");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (child, addr) = spawn_listening(
+        Command::new(env!("CARGO_BIN_EXE_outpost-server"))
+            .env_remove("OUTPOST_DATA")
+            .env_remove("OUTPOST_DATABASE_URL")
+            .env_remove("OUTPOST_LISTEN")
+            .env("RUST_LOG", "warn")
+            .env(env.0, env.1)
+            .args(["serve", "--listen", "127.0.0.1:0"]),
+    )
+    .await;
     (child, format!("http://{addr}"))
 }
 

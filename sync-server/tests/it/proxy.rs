@@ -326,8 +326,6 @@ async fn a_device_over_its_rate_is_told_when_to_retry() {
 /// act on a server process; bad ranges are refused at start, naming the value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_serve_flags_set_the_proxies_and_the_device_rate() {
-    use std::process::Stdio;
-    use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_outpost-server");
     let cli = |args: &[&str]| {
@@ -379,38 +377,24 @@ async fn the_serve_flags_set_the_proxies_and_the_device_rate() {
     let token = enrolled["token"].as_str().unwrap().to_string();
     assert!(tenant["id"].is_string());
 
-    let mut child = tokio::process::Command::new(bin)
-        .env_remove("OUTPOST_DATABASE_URL")
-        .env_remove("OUTPOST_LISTEN")
-        .env("RUST_LOG", "warn")
-        .env("OUTPOST_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--device-rate-limit",
-            "6",
-        ])
-        .args(["--device-rate-burst", "2"])
-        .arg("--data")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(addr) = line.strip_prefix("outpost-server listening on ") {
-                return addr.trim().to_string();
-            }
-        }
-        panic!("the server exited before listening");
-    })
-    .await
-    .expect("the server did not start");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut child, addr) = spawn_listening(
+        tokio::process::Command::new(bin)
+            .env_remove("OUTPOST_DATABASE_URL")
+            .env_remove("OUTPOST_LISTEN")
+            .env("RUST_LOG", "warn")
+            .env("OUTPOST_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--device-rate-limit",
+                "6",
+            ])
+            .args(["--device-rate-burst", "2"])
+            .arg("--data")
+            .arg(dir.path()),
+    )
+    .await;
     let server = TestServer::attach(&format!("http://{addr}"));
     let limit = LimitConfig::default().max_failures as usize;
     let a = ("x-forwarded-for", "198.51.100.7");

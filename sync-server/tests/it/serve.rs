@@ -113,8 +113,6 @@ async fn kept_alive_connections_close_when_idle_and_shutdown_is_graceful() {
 /// range is refused at start, naming the flag.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_sets_the_bounds_by_flag_and_bad_values_are_refused() {
-    use std::process::Stdio;
-    use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_outpost-server");
     let refused = tokio::process::Command::new(bin)
@@ -129,37 +127,23 @@ async fn the_operator_sets_the_bounds_by_flag_and_bad_values_are_refused() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("--max-connections"), "{err}");
 
-    let mut child = tokio::process::Command::new(bin)
-        .env_remove("OUTPOST_DATABASE_URL")
-        .env_remove("OUTPOST_LISTEN")
-        .env("RUST_LOG", "warn")
-        .env("OUTPOST_KEEP_ALIVE_TIMEOUT_SECS", "1")
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--header-read-timeout-secs",
-            "1",
-        ])
-        .arg("--data")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(addr) = line.strip_prefix("outpost-server listening on ") {
-                return addr.trim().to_string();
-            }
-        }
-        panic!("the server exited before listening");
-    })
-    .await
-    .expect("the server did not start");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut child, addr) = spawn_listening(
+        tokio::process::Command::new(bin)
+            .env_remove("OUTPOST_DATABASE_URL")
+            .env_remove("OUTPOST_LISTEN")
+            .env("RUST_LOG", "warn")
+            .env("OUTPOST_KEEP_ALIVE_TIMEOUT_SECS", "1")
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--header-read-timeout-secs",
+                "1",
+            ])
+            .arg("--data")
+            .arg(dir.path()),
+    )
+    .await;
     let mut silent = TcpStream::connect(&addr).await.unwrap();
     let closed = tokio::time::timeout(Duration::from_secs(6), until_closed(&mut silent)).await;
     assert!(

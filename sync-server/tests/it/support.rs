@@ -402,3 +402,32 @@ pub fn sync_request(
         client: None,
     }
 }
+
+/// Starts `command` (an `outpost-server serve` on port 0) with stderr piped and waits until it
+/// says where it listens; returns the child (killed when dropped) and that address. stderr is
+/// drained afterwards so the server never blocks on it.
+pub async fn spawn_listening(
+    command: &mut tokio::process::Command,
+) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("outpost-server starts");
+    let stderr = child.stderr.take().expect("the server's stderr is piped");
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let addr = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(addr) = line.strip_prefix("outpost-server listening on ") {
+                return addr.trim().to_string();
+            }
+        }
+        panic!("the server exited before listening");
+    })
+    .await
+    .expect("the server did not start");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}

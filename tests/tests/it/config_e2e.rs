@@ -2,32 +2,15 @@
 //! it, `config check` naming the wrong key, JSON logs, and `/metrics` on the admin listener
 //! only. The real binary, on loopback.
 
-use outpost_tests::procs::{binary, BoxError};
-use std::io::{BufRead, BufReader, Read, Write};
+use outpost_tests::procs::{binary, http_raw, BoxError};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 type TestResult = Result<(), BoxError>;
 
 /// `GET path` on `addr`: the status code and the body.
 fn get(addr: &str, path: &str) -> Result<(u16, String), BoxError> {
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .ok_or("no status line")?
-        .parse()?;
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let (status, _, body) = http_raw(addr, "GET", path, "", "")?;
     Ok((status, body))
 }
 

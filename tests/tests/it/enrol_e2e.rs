@@ -3,7 +3,7 @@
 //! works once and expires; `device rotate` stops the old token at once; `device list` shows
 //! what each device reported at its last sync; `tenant list` lists the tenants.
 
-use outpost_tests::procs::{BoxError, Device, Server};
+use outpost_tests::procs::{http_raw, BoxError, Device, Server};
 use serde_json::Value;
 
 type TestResult = Result<(), BoxError>;
@@ -191,25 +191,12 @@ fn a_rep_enrols_with_a_one_time_code_and_rotation_stops_the_old_token() -> TestR
 
 /// `POST path` with a JSON body on `addr`: the status and the response's head.
 fn post_json(addr: &str, path: &str, body: &str) -> Result<(u16, String), BoxError> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    let (status, head, _) = http_raw(
+        addr,
+        "POST",
+        path,
+        "Content-Type: application/json\r\n",
+        body,
     )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .ok_or("no status line")?
-        .parse()?;
-    let head = answer
-        .split("\r\n\r\n")
-        .next()
-        .unwrap_or_default()
-        .to_string();
     Ok((status, head))
 }
