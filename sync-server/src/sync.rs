@@ -45,6 +45,7 @@ impl<'a> SyncService<'a> {
         // Bounded before anything below reads a change (see outpost_core::sync::bounds).
         check_bounds(&request.changes)?;
         let limit = page_limit(request.limit);
+        let actor = request_actor(request);
         let now = now_ms();
         let viewer = self.viewer(device).await?;
         if let Some(client) = &request.client {
@@ -63,7 +64,7 @@ impl<'a> SyncService<'a> {
                 });
             let outcome = self
                 .storage
-                .push(device, &viewer, &request.actor, &request.changes)
+                .push(device, &viewer, &actor, &request.changes)
                 .await?;
             self.metrics.changes_applied(outcome.applied);
             audit::record_push(
@@ -103,13 +104,7 @@ impl<'a> SyncService<'a> {
         let log_id = self.storage.log_id().await?;
         let page = self
             .storage
-            .pull(
-                &device.tenant_id,
-                &viewer,
-                &request.actor,
-                request.cursor,
-                limit,
-            )
+            .pull(&device.tenant_id, &viewer, &actor, request.cursor, limit)
             .await?;
         Ok(SyncResponse {
             v: PROTOCOL_VERSION,
@@ -275,6 +270,21 @@ impl<'a> SyncService<'a> {
     async fn viewer(&self, device: &Device) -> Result<Viewer, StorageError> {
         viewer_of(self.storage, device).await
     }
+}
+
+/// The actor a sync request pushes as: a version-2 request that pushes changes leaves it out,
+/// since every change it pushes must name it; it is read from the first change that can be
+/// read (bounds are checked before this). A change by another actor is then refused as usual.
+fn request_actor(request: &SyncRequest) -> Vec<u8> {
+    if !request.actor.is_empty() {
+        return request.actor.clone();
+    }
+    request
+        .changes
+        .iter()
+        .find_map(|c| outpost_core::sync::bounds::inspect_change(&c.change).ok())
+        .map(|info| info.actor)
+        .unwrap_or_default()
 }
 
 /// The page size a request asks for, within the protocol's bounds.

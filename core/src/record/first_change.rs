@@ -112,7 +112,7 @@ impl<'a> FirstChange<'a> {
             seq: 1,
             start_op: NonZeroU64::MIN,
             time: now_ms,
-            message: Some(serde_json::to_string(&message).unwrap_or_default()),
+            message: Some(message.encode()),
             deps: Vec::new(),
             extra_bytes: Vec::new(),
             author: None,

@@ -113,9 +113,7 @@ pub(crate) fn history(doc: &mut AutoCommit) -> Vec<HistoryEntry> {
                 (old != new).then_some(FieldChange { field, old, new })
             })
             .collect();
-        let msg: Option<ChangeMessage> = message
-            .as_deref()
-            .and_then(|m| serde_json::from_str(m).ok());
+        let msg = message.as_deref().and_then(ChangeMessage::parse);
         let device = uuid::Uuid::from_slice(&hex_bytes(&actor_hex))
             .map(|u| u.to_string())
             .unwrap_or(actor_hex.clone());

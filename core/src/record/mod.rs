@@ -193,6 +193,10 @@ impl Actor {
 }
 
 /// The commit message stored in every change we make: who, and what action.
+///
+/// Written `action user` (`edit 张伟`): the action is a lower-case word, the user everything
+/// after the first space. Changes written before protocol version 2 carry the JSON
+/// `{"u":user,"a":action}`, 14 bytes longer on every change; both forms are read.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub(crate) struct ChangeMessage {
     /// The user.
@@ -201,6 +205,37 @@ pub(crate) struct ChangeMessage {
     /// What the user did.
     #[serde(rename = "a")]
     pub action: String,
+}
+
+impl ChangeMessage {
+    fn plain_action(action: &str) -> bool {
+        !action.is_empty()
+            && action
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.')
+    }
+
+    /// The message as a change carries it: `action user`, or the JSON form for an action that is
+    /// not a plain lower-case word.
+    pub(crate) fn encode(&self) -> String {
+        if Self::plain_action(&self.action) {
+            format!("{} {}", self.action, self.user)
+        } else {
+            serde_json::to_string(self).unwrap_or_default()
+        }
+    }
+
+    /// Reads a change's message in either form; `None` for a message we did not write.
+    pub(crate) fn parse(message: &str) -> Option<ChangeMessage> {
+        if message.starts_with('{') {
+            return serde_json::from_str(message).ok();
+        }
+        let (action, user) = message.split_once(' ')?;
+        Self::plain_action(action).then(|| ChangeMessage {
+            user: user.to_string(),
+            action: action.to_string(),
+        })
+    }
 }
 
 /// Loads a stored document and sets this device as its actor.
@@ -240,10 +275,9 @@ pub(crate) fn commit_as(
         user: user.to_string(),
         action: action.to_string(),
     };
-    let message = serde_json::to_string(&message).unwrap_or_default();
     doc.commit_with(
         CommitOptions::default()
-            .with_message(message)
+            .with_message(message.encode())
             .with_time(now_ms),
     )
 }
@@ -532,5 +566,38 @@ mod sync_state_tests {
             "{refused}"
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod change_message_tests {
+    use super::ChangeMessage;
+
+    fn msg(user: &str, action: &str) -> ChangeMessage {
+        ChangeMessage {
+            user: user.into(),
+            action: action.into(),
+        }
+    }
+
+    #[test]
+    fn messages_are_short_and_both_forms_read() {
+        let m = msg("张伟 (华南)", "check_in");
+        assert_eq!(m.encode(), "check_in 张伟 (华南)");
+        assert_eq!(ChangeMessage::parse(&m.encode()), Some(m));
+        // What changes carried before protocol version 2.
+        assert_eq!(
+            ChangeMessage::parse(r#"{"u":"rep_a","a":"edit"}"#),
+            Some(msg("rep_a", "edit"))
+        );
+        // An action that is not a plain word keeps the JSON form, and reads back.
+        let odd = msg("rep a", "Stage Move");
+        assert!(odd.encode().starts_with('{'));
+        assert_eq!(ChangeMessage::parse(&odd.encode()), Some(odd));
+        // Messages another Automerge program wrote are not ours.
+        for foreign in ["Fix typo", "initial", "", "{not json"] {
+            assert_eq!(ChangeMessage::parse(foreign), None, "{foreign}");
+        }
+        assert_eq!(ChangeMessage::parse("edit "), Some(msg("", "edit")));
     }
 }

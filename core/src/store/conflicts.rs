@@ -74,7 +74,7 @@ pub(crate) fn field_conflicts(doc: &mut AutoCommit) -> Vec<FieldConflict> {
                 })
                 .map(|(msg, ts)| {
                     let user = msg
-                        .and_then(|m| serde_json::from_str::<record::ChangeMessage>(&m).ok())
+                        .and_then(|m| record::ChangeMessage::parse(&m))
                         .map(|m| m.user)
                         .unwrap_or_default();
                     (user, record::rfc3339_ms(ts))

@@ -35,6 +35,10 @@ pub const MAX_EVENTS: i64 = 20_000;
 
 const KEY_OPEN_MARKER: &str = "experience_open";
 const KEY_SENT_SEQ: &str = "experience_sent_seq";
+/// When the server last acknowledged a batch (ms since the epoch).
+const KEY_SENT_AT: &str = "experience_sent_at_ms";
+/// Unsent events that make a batch due at the next sync, however recent the last one.
+pub const EXPERIENCE_DUE_EVENTS: u64 = 100;
 
 /// One buffered event, not yet written.
 #[derive(Debug, Clone)]
@@ -342,6 +346,34 @@ impl Store {
         Ok((to_u64(created), to_u64(synced)))
     }
 
+    /// Whether a metrics batch should follow this sync: events wait, and none was ever
+    /// acknowledged, or the last one was `every` ago or more, or [`EXPERIENCE_DUE_EVENTS`] wait.
+    /// So the metrics cost one request per interval, not one per sync.
+    pub fn experience_due(&self, every: std::time::Duration) -> Result<bool> {
+        self.flush_experience()?;
+        let run = || -> Result<bool> {
+            let sent = self.sent_seq()?;
+            let unsent: i64 = self.conn.query_row(
+                "SELECT count(*) FROM experience_events WHERE seq > ?1",
+                [sent],
+                |r| r.get(0),
+            )?;
+            if unsent <= 0 {
+                return Ok(false);
+            }
+            let Some(sent_at) =
+                settings::get(&self.conn, KEY_SENT_AT)?.and_then(|v| v.parse::<i64>().ok())
+            else {
+                return Ok(true);
+            };
+            let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+            Ok(to_u64(unsent) >= EXPERIENCE_DUE_EVENTS
+                || Self::now_ms().saturating_sub(sent_at) >= every_ms
+                || Self::now_ms() < sent_at)
+        };
+        self.ctx(run())
+    }
+
     fn sent_seq(&self) -> Result<i64> {
         Ok(settings::get(&self.conn, KEY_SENT_SEQ)?
             .and_then(|v| v.parse().ok())
@@ -395,6 +427,7 @@ impl Store {
             if acked > sent {
                 settings::set(&tx, KEY_SENT_SEQ, &acked.to_string())?;
             }
+            settings::set(&tx, KEY_SENT_AT, &Self::now_ms().to_string())?;
             prune(&tx, Self::now_ms())?;
             tx.commit()?;
             Ok(())

@@ -74,7 +74,7 @@ pub enum ChunkError {
 }
 
 /// What [`Budget::change`] read from a change chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeInfo {
     /// The change hash (the one Automerge computes), found without Automerge.
     pub hash: [u8; 32],
@@ -82,6 +82,8 @@ pub struct ChangeInfo {
     pub inflated: usize,
     /// Operations the change declares.
     pub ops: u64,
+    /// The id of the actor that authored it.
+    pub actor: Vec<u8>,
 }
 
 /// What one request may still spend: inflated bytes and declared operations. Every change and
@@ -140,11 +142,13 @@ impl Budget {
             BUNDLE => return Err(ChunkError::Unexpected("bundle")),
             other => return Err(malformed(&format!("unknown chunk type {other}"))),
         };
-        let ops = self.charge_ops(change_ops(body, self.ops_limit(MAX_CHANGE_OPS))?)?;
+        let (ops, actor) = change_ops(body, self.ops_limit(MAX_CHANGE_OPS))?;
+        let ops = self.charge_ops(ops)?;
         Ok(ChangeInfo {
             hash: change_hash(body),
             inflated: inflated.len(),
             ops,
+            actor,
         })
     }
 
@@ -295,12 +299,13 @@ fn header<'a>(c: &mut Cursor<'a>) -> Result<Header<'a>, ChunkError> {
 }
 
 /// A change chunk's data: the operations its columns declare (the most items of any column).
-fn change_ops(data: &[u8], limit: u64) -> Result<u64, ChunkError> {
+/// Also returns the id of the actor that authored the change.
+fn change_ops(data: &[u8], limit: u64) -> Result<(u64, Vec<u8>), ChunkError> {
     let mut c = Cursor::new(data);
     let deps = c.uleb()?;
     c.take(deps.saturating_mul(32))?;
-    let actor = c.uleb()?;
-    c.take(actor)?;
+    let actor_len = c.uleb()?;
+    let actor = c.take(actor_len)?.to_vec();
     c.uleb()?; // seq
     c.uleb()?; // start op
     c.sleb()?; // time
@@ -319,7 +324,7 @@ fn change_ops(data: &[u8], limit: u64) -> Result<u64, ChunkError> {
         }
         most = most.max(column_items(spec, bytes, limit, "change")?);
     }
-    Ok(most)
+    Ok((most, actor))
 }
 
 /// A column layout: (specification, data length) pairs.

@@ -11,7 +11,7 @@ use super::protocol::{
     decode, encode, BootstrapRequest, BootstrapResponse, ClientReport, EnrollRequest,
     EnrollResponse, ErrorBody, ExperienceAck, ExperienceBatch, RecordsRequest, RecordsResponse,
     ScopeRequest, ScopeResponse, SyncRequest, SyncResponse, CONTENT_TYPE, DEFAULT_PAGE,
-    PROTOCOL_VERSION,
+    LATEST_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
 use crate::error::{Error, Result};
 use crate::store::{lock, Store};
@@ -40,6 +40,10 @@ pub struct SyncOptions {
     /// The app's version, reported to the server at each sync (`outpost-server device list`);
     /// `None` reports this library's (`outpost-core/<version>`).
     pub app_version: Option<String>,
+    /// How often the experience metrics ride after a sync (`POST /v1/metrics`): at a device's
+    /// first sync, then when this long has passed since the last batch or
+    /// [`crate::store::experience::EXPERIENCE_DUE_EVENTS`] events wait. Zero sends them after every sync.
+    pub metrics_every: Duration,
 }
 
 impl Default for SyncOptions {
@@ -52,6 +56,7 @@ impl Default for SyncOptions {
             batch: 500,
             page: DEFAULT_PAGE,
             app_version: None,
+            metrics_every: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -173,6 +178,9 @@ pub struct SyncClient {
     options: SyncOptions,
     throttled: std::sync::atomic::AtomicU64,
     throttled_ms: std::sync::atomic::AtomicU64,
+    /// The version sync requests are written in: [`LATEST_PROTOCOL_VERSION`] until a server
+    /// answers `unsupported_version` (an older server), then 1.
+    sync_version: std::sync::atomic::AtomicU32,
 }
 
 /// The error of a `429`/`503` that asks to wait longer than the sync may: says when to sync
@@ -262,6 +270,7 @@ impl SyncClient {
             options,
             throttled: Default::default(),
             throttled_ms: Default::default(),
+            sync_version: LATEST_PROTOCOL_VERSION.into(),
         })
     }
 
@@ -435,9 +444,22 @@ impl SyncClient {
 
     /// One push+pull round trip.
     pub async fn sync(&self, request: &SyncRequest) -> Result<Answer<SyncResponse>> {
-        let body = encode(request);
-        let sent = body.len() as u64;
-        let bytes = self.post("/v1/sync", body).await?;
+        use std::sync::atomic::Ordering::Relaxed;
+        let version = self.sync_version.load(Relaxed);
+        let body = request.encode_as(version);
+        let mut sent = body.len() as u64;
+        let bytes = match self.post("/v1/sync", body).await {
+            Err(Error::Server {
+                status: 400, code, ..
+            }) if code == "unsupported_version" && version > PROTOCOL_VERSION => {
+                // A server older than this build: it reads version 1 only.
+                self.sync_version.store(PROTOCOL_VERSION, Relaxed);
+                let body = request.encode_as(PROTOCOL_VERSION);
+                sent += body.len() as u64;
+                self.post("/v1/sync", body).await?
+            }
+            other => other?,
+        };
         let received = bytes.len() as u64;
         let response: SyncResponse =
             decode("sync response", &bytes).map_err(|e| Error::Server {
@@ -793,8 +815,14 @@ pub async fn sync_store(store: &Mutex<Store>, options: SyncOptions) -> Result<Sy
     }
     let result = match result {
         Ok(mut report) => {
-            // Metrics ride after a good sync and never fail it: unsent events go next time.
-            report.metrics_sent = send_experience(store, &client).await.unwrap_or(0);
+            // Metrics ride after a good sync when due, and never fail it: unsent events go
+            // next time.
+            if lock(store)
+                .experience_due(options.metrics_every)
+                .unwrap_or(false)
+            {
+                report.metrics_sent = send_experience(store, &client).await.unwrap_or(0);
+            }
             (report.throttled, report.throttled_ms) = client.throttled();
             Ok(report)
         }
@@ -1145,5 +1173,111 @@ mod retry_tests {
             forever.to_string().contains("a very long time"),
             "{forever}"
         );
+    }
+}
+
+#[cfg(test)]
+mod version_fallback_tests {
+    use super::*;
+    use crate::sync::protocol::PushChange;
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    /// A server of protocol version 1 only, on loopback: answers a version-2 sync request
+    /// `400 unsupported_version` (as such a server did) and a version-1 one with an empty page.
+    /// Returns its address and, when it stops, the versions it was sent.
+    fn old_server(requests: usize) -> std::io::Result<(String, std::thread::JoinHandle<Vec<u32>>)> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let handle = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for stream in listener.incoming().take(requests) {
+                let Ok(mut stream) = stream else { break };
+                let mut reader = BufReader::new(&mut stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    break;
+                }
+                #[derive(serde::Deserialize)]
+                struct Versioned {
+                    v: u32,
+                }
+                let v = decode::<Versioned>("request", &body).map_or(0, |r| r.v);
+                seen.push(v);
+                let (status, content_type, answer) = if v == 1 {
+                    let page = SyncResponse {
+                        v: 1,
+                        rejected: vec![],
+                        entries: vec![],
+                        cursor: 5,
+                        more: false,
+                        server_time_ms: 1,
+                        scope: None,
+                        log_id: None,
+                        deferred: vec![],
+                    };
+                    ("200 OK", CONTENT_TYPE, encode(&page))
+                } else {
+                    let error = r#"{"error":"unsupported_version","message":"protocol version 2 is not supported; supported versions: 1"}"#;
+                    (
+                        "400 Bad Request",
+                        "application/json",
+                        error.as_bytes().to_vec(),
+                    )
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    answer.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&answer);
+            }
+            seen
+        });
+        Ok((url, handle))
+    }
+
+    #[test]
+    fn a_device_falls_back_to_version_1_for_an_older_server(
+    ) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let (url, server) = old_server(3)?;
+        let client = SyncClient::new(&url, "t", SyncOptions::default())?;
+        let request = SyncRequest {
+            v: PROTOCOL_VERSION,
+            actor: vec![1; 16],
+            cursor: 0,
+            changes: vec![PushChange {
+                record: "0192f0c4-5b1e-7cc3-9d2a-3f4e5a6b7c8d".into(),
+                kind: "contact".into(),
+                change: vec![1, 2, 3],
+            }],
+            limit: None,
+            client: None,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let first = runtime.block_on(client.sync(&request))?;
+        assert_eq!(first.response.cursor, 5);
+        // Both bodies were sent: the refused version 2, then version 1.
+        assert_eq!(
+            first.sent,
+            (request.encode_as(2).len() + request.encode_as(1).len()) as u64
+        );
+        // The client remembers: the next request goes as version 1 at once.
+        let second = runtime.block_on(client.sync(&request))?;
+        assert_eq!(second.sent, request.encode_as(1).len() as u64);
+        drop(client);
+        assert_eq!(server.join().unwrap_or_default(), vec![2, 1, 1]);
+        Ok(())
     }
 }

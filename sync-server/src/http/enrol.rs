@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use outpost_core::sync::protocol::{
-    EnrollRequest, EnrollResponse, MAX_ENROLL_BODY_BYTES, PROTOCOL_VERSION,
+    EnrollRequest, EnrollResponse, LATEST_PROTOCOL_VERSION, MAX_ENROLL_BODY_BYTES, PROTOCOL_VERSION,
 };
 
 /// `POST /v1/enroll`: the new device and its token, shown this once.
@@ -36,9 +36,10 @@ pub(super) async fn enroll(
     }
     let request: EnrollRequest = serde_json::from_slice(&bytes)
         .map_err(|e| AppError::bad_request(format!("body: not an enrol request: {e}")))?;
-    if request.v != PROTOCOL_VERSION {
+    if !(PROTOCOL_VERSION..=LATEST_PROTOCOL_VERSION).contains(&request.v) {
         return Err(AppError::bad_request(format!(
-            "v: protocol version {} is not supported (this server speaks {PROTOCOL_VERSION})",
+            "v: protocol version {} is not supported (this server speaks \
+             {PROTOCOL_VERSION} to {LATEST_PROTOCOL_VERSION})",
             request.v
         )));
     }

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use outpost_core::sync::protocol::{
     self, BootstrapRequest, ExperienceBatch, RecordsRequest, ScopeRequest, SyncRequest,
-    MAX_BODY_BYTES, PROTOCOL_VERSION,
+    LATEST_PROTOCOL_VERSION, MAX_BODY_BYTES, PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -235,10 +235,20 @@ pub(crate) async fn read_body(
 pub trait Message: DeserializeOwned {
     /// How an error names it (`sync request`, ...).
     const WHAT: &'static str;
+
+    /// Reads it from a body whose version is supported.
+    fn decode(bytes: &[u8]) -> Result<Self, protocol::DecodeError> {
+        protocol::decode(Self::WHAT, bytes)
+    }
 }
 
 impl Message for SyncRequest {
     const WHAT: &'static str = "sync request";
+
+    /// Either version's form (version 2 is compact).
+    fn decode(bytes: &[u8]) -> Result<Self, protocol::DecodeError> {
+        SyncRequest::decode_any(bytes)
+    }
 }
 
 impl Message for BootstrapRequest {
@@ -277,17 +287,18 @@ pub(crate) fn decode_message<T: Message>(bytes: &[u8]) -> Result<T, AppError> {
     }
     let versioned: Versioned =
         protocol::decode(T::WHAT, bytes).map_err(|e| AppError::bad_request(e.to_string()))?;
-    if versioned.v != PROTOCOL_VERSION {
+    if !(PROTOCOL_VERSION..=LATEST_PROTOCOL_VERSION).contains(&versioned.v) {
         return Err(AppError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_version",
             format!(
-                "protocol version {} is not supported; supported versions: {PROTOCOL_VERSION}",
+                "protocol version {} is not supported; supported versions: \
+                 {PROTOCOL_VERSION} to {LATEST_PROTOCOL_VERSION}",
                 versioned.v
             ),
         ));
     }
-    protocol::decode(T::WHAT, bytes).map_err(|e| AppError::bad_request(e.to_string()))
+    T::decode(bytes).map_err(|e| AppError::bad_request(e.to_string()))
 }
 
 /// A CBOR answer.

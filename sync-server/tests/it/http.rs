@@ -7,8 +7,8 @@ use automerge::sync::{self as amsync, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ReadDoc, ROOT};
 use outpost_core::sync::protocol::{
-    self, BootstrapRequest, BootstrapResponse, PushChange, SyncRequest, MAX_BODY_BYTES,
-    MAX_CHANGES_PER_REQUEST, PROTOCOL_VERSION,
+    self, BootstrapRequest, BootstrapResponse, PushChange, SyncRequest, LATEST_PROTOCOL_VERSION,
+    MAX_BODY_BYTES, MAX_CHANGES_PER_REQUEST, PROTOCOL_VERSION,
 };
 use outpost_server::Viewer;
 use outpost_server::{
@@ -83,6 +83,90 @@ async fn push_pull_and_bootstrap_over_http() {
     let page: BootstrapResponse = protocol::decode("bootstrap", &answer.body).unwrap();
     assert_eq!((page.docs.len(), page.next, page.cursor), (1, None, 2));
     assert_eq!(doc_name(&page.docs[0].doc).as_deref(), Some("Zhang Wei"));
+    server.stop().await;
+}
+
+/// Protocol version 2: the compact request, without the actor when it pushes (the server reads
+/// it from the changes), beside a version-1 device on the same server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_2_requests_beside_version_1() {
+    let backend = Backend::sqlite();
+    let s = backend.storage.clone();
+    let f = tenant_with_device(&*s, "acme", "alice").await;
+    let (_, bob_token) = device(&*s, &f.tenant.id, "bob").await;
+    let server = TestServer::start(s.clone()).await;
+    let post_v2 = |token: String, req: SyncRequest| {
+        let (client, url) = (server.client.clone(), format!("{}/v1/sync", server.url));
+        async move { post(&client, &url, Some(&token), CBOR, req.encode_as(2)).await }
+    };
+
+    let alice = new_actor();
+    let (mut w, c1) = ContactWriter::create(&alice, "Zhang");
+    let c2 = w.set("title", "经理");
+    // A push that also carries another actor's change is refused whole, as at version 1.
+    let (other, o1) = ContactWriter::create(&new_actor(), "Li");
+    let mixed = sync_request(&alice, 0, vec![w.push(c1.clone()), other.push(o1)], None);
+    let answer = post_v2(f.token.clone(), mixed).await;
+    assert_eq!(answer.status, 403);
+    assert!(String::from_utf8_lossy(&answer.body).contains("changes[1]"));
+
+    let req = sync_request(&alice, 0, vec![w.push(c1), w.push(c2)], None);
+    let v2 = req.encode_as(2);
+    assert!(v2.len() + 100 < protocol::encode(&req).len());
+    let answer = post_v2(f.token.clone(), req).await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let res = answer.sync_response();
+    assert!(
+        res.entries.is_empty(),
+        "the actor read from the changes: own ones not echoed"
+    );
+    assert_eq!((res.cursor, res.rejected.len()), (2, 0));
+
+    // Bob pulls at version 2 (with his actor: no changes) and at version 1: the same entries,
+    // under the record id as text.
+    let bob = new_actor();
+    let v2 = post_v2(bob_token.clone(), sync_request(&bob, 0, vec![], None))
+        .await
+        .sync_response();
+    let v1 = sync(
+        &server.client,
+        &server.url,
+        &bob_token,
+        &sync_request(&bob, 0, vec![], None),
+    )
+    .await
+    .sync_response();
+    assert_eq!(v2.entries, v1.entries);
+    assert_eq!(v2.entries.len(), 2);
+    assert_eq!(v2.entries[0].record, w.record);
+    assert_eq!(v2.entries[0].kind, "contact");
+
+    // A 15-byte record id is a 400 naming the request.
+    let c3 = w.set("title", "x");
+    let mut bad = sync_request(&alice, 2, vec![w.push(c3)], None).encode_as(2);
+    let at = bad
+        .windows(17)
+        .position(|b| {
+            b[0] == 0x50 && b[1..] == *uuid::Uuid::parse_str(&w.record).unwrap().as_bytes()
+        })
+        .unwrap();
+    bad[at] = 0x4f;
+    bad.remove(at + 1);
+    let answer = post(
+        &server.client,
+        &format!("{}/v1/sync", server.url),
+        Some(&f.token),
+        CBOR,
+        bad,
+    )
+    .await;
+    assert_eq!(answer.status, 400);
+    assert!(String::from_utf8_lossy(&answer.body).contains("malformed sync request"));
     server.stop().await;
 }
 
@@ -181,7 +265,7 @@ async fn hostile_requests_get_json_4xx_and_change_nothing() {
         "bad_request",
     ));
     let future = SyncRequest {
-        v: PROTOCOL_VERSION + 1,
+        v: LATEST_PROTOCOL_VERSION + 1,
         ..valid.clone()
     };
     let answer = post(
@@ -194,7 +278,7 @@ async fn hostile_requests_get_json_4xx_and_change_nothing() {
     .await;
     let message: protocol::ErrorBody = serde_json::from_slice(&answer.body).unwrap();
     assert!(
-        message.message.contains("supported versions: 1"),
+        message.message.contains("supported versions: 1 to 2"),
         "{}",
         message.message
     );
