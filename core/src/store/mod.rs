@@ -21,7 +21,6 @@ pub(crate) mod flow;
 pub mod lease;
 pub(crate) mod log_reset;
 pub(crate) mod merge;
-#[cfg(feature = "import")]
 pub(crate) mod pool;
 pub(crate) mod projections;
 pub(crate) mod purge;
@@ -32,6 +31,7 @@ pub(crate) mod schema;
 pub mod scope;
 pub(crate) mod search;
 pub(crate) mod settings;
+pub(crate) mod snapshots;
 pub(crate) mod survivors;
 pub mod sync;
 pub(crate) mod tasks;

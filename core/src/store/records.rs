@@ -127,7 +127,7 @@ pub(crate) fn insert_record(
     insert_row(tx, id, kind.as_str(), doc, heads, sync_state, updated_at)
 }
 
-fn insert_row(
+pub(super) fn insert_row(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
     kind: &str,

@@ -4,11 +4,12 @@
 use super::conflicts::field_conflicts;
 pub use super::conflicts::{ConflictValue, FieldConflict};
 use super::projections::reproject;
-use super::records::{write_received, Written};
+use super::records::write_received;
 pub use super::rejections::RejectedChange;
 use super::settings::{
     self, KEY_BOOTSTRAPPED, KEY_CURSOR, KEY_LAST_SYNC, KEY_SERVER, KEY_SERVER_TIME, KEY_TOKEN,
 };
+use super::snapshots::apply_snapshots;
 use super::{RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::record::{self, Actor, SyncState};
@@ -461,7 +462,7 @@ impl Store {
 
 /// Loads (or creates) a record, applies `f`, saves it without queueing anything, and rebuilds its
 /// projection. Returns whether the record now has conflicting values.
-fn merge_into(
+pub(super) fn merge_into(
     tx: &Transaction<'_>,
     actor: &Actor,
     id: &str,
@@ -484,75 +485,6 @@ fn merge_into(
     let existed = rid.is_some();
     let written = write_received(tx, rid, id, kind, &mut doc)?;
     reproject(tx, written, id, kind, &doc, existed)?;
-    Ok(!field_conflicts(&mut doc).is_empty())
-}
-
-/// Merges downloaded documents into `tx` (bootstrap pages and fetched records alike); returns
-/// the (kind, id) of each record touched.
-fn apply_snapshots(
-    tx: &Transaction<'_>,
-    actor: &Actor,
-    docs: Vec<crate::sync::protocol::DocSnapshot>,
-    applied: &mut Applied,
-) -> Result<Vec<(String, String)>> {
-    let mut touched = Vec::new();
-    for snap in docs {
-        let known: bool = tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1)")?
-            .query_row([&snap.record], |r| r.get(0))?;
-        if !known {
-            // A record this device does not have: keep the server's compacted bytes as
-            // they are (no merge into an empty document, no second save).
-            if store_snapshot(tx, actor, &snap)? {
-                applied.conflicted_records.insert(snap.record.clone());
-            }
-            applied.pulled += 1;
-            touched.push((snap.kind, snap.record));
-            continue;
-        }
-        let conflicted = merge_into(tx, actor, &snap.record, &snap.kind, |doc| {
-            let mut remote = AutoCommit::load(&snap.doc).map_err(|e| Error::Document {
-                id: snap.record.clone(),
-                reason: e.to_string(),
-            })?;
-            doc.merge(&mut remote).map(|_| ()).map_err(Error::from)
-        })?;
-        if conflicted {
-            applied.conflicted_records.insert(snap.record.clone());
-        }
-        applied.pulled += 1;
-        touched.push((snap.kind, snap.record));
-    }
-    Ok(touched)
-}
-
-/// Stores a downloaded document of a record this device does not have, as it came, and builds
-/// its projection. Returns whether it has conflicting values.
-fn store_snapshot(
-    tx: &Transaction<'_>,
-    actor: &Actor,
-    snap: &crate::sync::protocol::DocSnapshot,
-) -> Result<bool> {
-    let mut doc = record::load(&snap.record, &snap.doc, actor)?;
-    let heads = record::heads_bytes(&mut doc);
-    let updated_at = record::rfc3339_ms(record::last_change_ms(&mut doc));
-    tx.prepare_cached(
-        "INSERT INTO records(id, kind, doc, heads, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        snap.record,
-        snap.kind,
-        snap.doc,
-        heads,
-        SyncState::Synced,
-        updated_at
-    ])?;
-    let written = Written {
-        rid: tx.last_insert_rowid(),
-        updated_at,
-        sync_state: SyncState::Synced,
-    };
-    reproject(tx, written, &snap.record, &snap.kind, &doc, false)?;
     Ok(!field_conflicts(&mut doc).is_empty())
 }
 

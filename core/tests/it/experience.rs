@@ -151,6 +151,42 @@ fn acknowledged_events_are_not_sent_again() -> TestResult {
 }
 
 #[test]
+fn metrics_are_due_at_first_then_per_interval_or_when_many_wait() -> TestResult {
+    use outpost_core::store::experience::EXPERIENCE_DUE_EVENTS;
+    use std::time::Duration;
+    let ten_minutes = Duration::from_secs(600);
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    assert!(!store.experience_due(ten_minutes)?, "nothing to send");
+    store.add_contact(zhang())?;
+    assert!(
+        store.experience_due(ten_minutes)?,
+        "never sent: due at once"
+    );
+    let batch = store.prepare_experience()?;
+    let acked = batch.events.last().map_or(0, |e| e.seq);
+    store.apply_experience_ack(&ExperienceAck {
+        v: 1,
+        acked_seq: acked,
+        stored: 1,
+    })?;
+    store.search("张", &SearchOptions::default())?;
+    assert!(!store.experience_due(ten_minutes)?, "sent a moment ago");
+    assert!(
+        store.experience_due(Duration::ZERO)?,
+        "an interval of zero: every sync"
+    );
+    for _ in 1..EXPERIENCE_DUE_EVENTS {
+        store.search("张", &SearchOptions::default())?;
+    }
+    assert!(
+        store.experience_due(ten_minutes)?,
+        "{EXPERIENCE_DUE_EVENTS} events wait"
+    );
+    Ok(())
+}
+
+#[test]
 fn the_event_table_stays_bounded() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = open(&dir)?;

@@ -1,0 +1,143 @@
+//! Storing downloaded documents: bootstrap pages and records fetched when they enter the user's
+//! scope.
+//!
+//! A new device downloads every document it may read. Stored one at a time, each took a dozen
+//! statements and a search-index segment of its own; here a page goes like an import's chunk
+//! (`super::bulk`): the documents the device does not have are loaded and projected on all
+//! cores (document, heads, projection, search tokens, match keys, conflicts), then this thread
+//! writes them, their search tokens together at the end. Documents of records the device has
+//! are merged one by one, as every received change is.
+
+use super::conflicts::field_conflicts;
+use super::contacts;
+use super::pool::{default_threads, Pool};
+use super::projections::reproject;
+use super::records::{insert_row, Written};
+use super::sync::{merge_into, Applied};
+use super::RecordKind;
+use crate::error::{Error, Result};
+use crate::record::{self, contact, Actor, SyncState};
+use crate::sync::protocol::DocSnapshot;
+use crate::Contact;
+use automerge::AutoCommit;
+use rusqlite::Transaction;
+use std::collections::HashSet;
+
+/// A downloaded document of a record this device does not have, ready to write.
+struct Prepared {
+    snap: DocSnapshot,
+    doc: AutoCommit,
+    heads: Vec<u8>,
+    updated_at: String,
+    conflicted: bool,
+    /// For a contact: its projection, search tokens and match keys.
+    contact: Option<(Contact, String, Vec<String>)>,
+}
+
+/// Loads and projects one new document (no SQLite: runs on any thread).
+fn prepare(snap: DocSnapshot, actor: &Actor) -> Result<Prepared> {
+    let mut doc = record::load(&snap.record, &snap.doc, actor)?;
+    let heads = record::heads_bytes(&mut doc);
+    let updated_at = record::rfc3339_ms(record::last_change_ms(&mut doc));
+    let conflicted = !field_conflicts(&mut doc).is_empty();
+    let contact = (RecordKind::parse(&snap.kind) == Some(RecordKind::Contact)).then(|| {
+        let c = contact::from_doc(&snap.record, &doc, updated_at.clone(), SyncState::Synced);
+        let tokens = contacts::tokens(&c);
+        let keys =
+            crate::dedup::keys::contact_keys(&c.name, c.company.as_deref(), &c.phones, &c.emails);
+        (c, tokens, keys)
+    });
+    Ok(Prepared {
+        snap,
+        doc,
+        heads,
+        updated_at,
+        conflicted,
+        contact,
+    })
+}
+
+/// Merges downloaded documents into `tx`; returns the (kind, id) of each record touched.
+pub(super) fn apply_snapshots(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    docs: Vec<DocSnapshot>,
+    applied: &mut Applied,
+) -> Result<Vec<(String, String)>> {
+    let mut fresh = Vec::with_capacity(docs.len());
+    let mut known = Vec::new();
+    let mut ids = HashSet::with_capacity(docs.len());
+    {
+        let mut exists =
+            tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1)")?;
+        for snap in docs {
+            let stored: bool = exists.query_row([&snap.record], |r| r.get(0))?;
+            // The same id twice in one answer: the second is merged into the first.
+            if stored || !ids.insert(snap.record.clone()) {
+                known.push(snap);
+            } else {
+                fresh.push(snap);
+            }
+        }
+    }
+    let mut touched = Vec::with_capacity(fresh.len() + known.len());
+    let prepare = |snap: DocSnapshot| prepare(snap, actor);
+    let prepared: Vec<Result<Prepared>> = std::thread::scope(|s| {
+        let pool = Pool::start(s, default_threads());
+        pool.map(fresh, &prepare)
+    });
+    let mut search = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        let p = p?;
+        // The document as it came: no merge into an empty one, no second save.
+        let rid = insert_row(
+            tx,
+            &p.snap.record,
+            &p.snap.kind,
+            &p.snap.doc,
+            &p.heads,
+            SyncState::Synced,
+            &p.updated_at,
+        )?;
+        match p.contact {
+            Some((c, tokens, keys)) => {
+                contacts::project_row(tx, rid, &c)?;
+                super::survivors::project_merge_state(tx, rid, &c, false)?;
+                super::dedup::insert_keys(tx, rid, &keys)?;
+                search.push((rid, tokens));
+            }
+            None => {
+                let written = Written {
+                    rid,
+                    updated_at: p.updated_at.clone(),
+                    sync_state: SyncState::Synced,
+                };
+                reproject(tx, written, &p.snap.record, &p.snap.kind, &p.doc, false)?;
+            }
+        }
+        if p.conflicted {
+            applied.conflicted_records.insert(p.snap.record.clone());
+        }
+        applied.pulled += 1;
+        touched.push((p.snap.kind, p.snap.record));
+    }
+    // Together: FTS5 starts a new segment at the first other statement after its writes.
+    for (rid, tokens) in &search {
+        contacts::index_search(tx, *rid, tokens)?;
+    }
+    for snap in known {
+        let conflicted = merge_into(tx, actor, &snap.record, &snap.kind, |doc| {
+            let mut remote = AutoCommit::load(&snap.doc).map_err(|e| Error::Document {
+                id: snap.record.clone(),
+                reason: e.to_string(),
+            })?;
+            doc.merge(&mut remote).map(|_| ()).map_err(Error::from)
+        })?;
+        if conflicted {
+            applied.conflicted_records.insert(snap.record.clone());
+        }
+        applied.pulled += 1;
+        touched.push((snap.kind, snap.record));
+    }
+    Ok(touched)
+}
