@@ -48,6 +48,12 @@ fn render(value: &Value<'_>, doc: &AutoCommit, obj: &automerge::ObjId) -> String
     }
 }
 
+/// Whether some field of a document has concurrent, unresolved values (what
+/// [`field_conflicts`] lists, without rendering them): one pass over the root map.
+pub(crate) fn has_field_conflicts(doc: &AutoCommit) -> bool {
+    doc.map_range(ROOT, ..).any(|item| item.conflict)
+}
+
 /// The fields of a document with concurrent, unresolved values.
 pub(crate) fn field_conflicts(doc: &mut AutoCommit) -> Vec<FieldConflict> {
     let keys: Vec<String> = doc.keys(ROOT).collect();
@@ -264,4 +270,37 @@ fn check_choice(
             values.join(" or ")
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{field_conflicts, has_field_conflicts};
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, AutoCommit, ROOT};
+
+    #[test]
+    fn the_quick_check_agrees_with_the_list() -> Result<(), automerge::AutomergeError> {
+        let mut a = AutoCommit::new().with_actor(ActorId::from([1u8; 16].as_slice()));
+        a.put(ROOT, "name", "张伟")?;
+        a.put(ROOT, "title", "经理")?;
+        a.commit();
+        assert!(!has_field_conflicts(&a));
+        assert!(field_conflicts(&mut a).is_empty());
+        // Two devices write the same field concurrently; one writes another field.
+        let mut b = a.fork().with_actor(ActorId::from([2u8; 16].as_slice()));
+        a.put(ROOT, "title", "总经理")?;
+        b.put(ROOT, "title", "销售总监")?;
+        b.put(ROOT, "notes", "带样品")?;
+        a.merge(&mut b)?;
+        assert!(has_field_conflicts(&a));
+        let listed = field_conflicts(&mut a);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].field, "title");
+        // Resolved by a later write: no conflict left.
+        a.put(ROOT, "title", "总经理")?;
+        a.commit();
+        assert!(!has_field_conflicts(&a));
+        assert!(field_conflicts(&mut a).is_empty());
+        Ok(())
+    }
 }

@@ -8,20 +8,19 @@
 //! writes them, their search tokens together at the end. Documents of records the device has
 //! are merged one by one, as every received change is.
 
-use super::conflicts::field_conflicts;
+use super::conflicts::has_field_conflicts;
 use super::contacts;
 use super::pool::{default_threads, Pool};
 use super::projections::reproject;
-use super::records::{insert_row, Written};
-use super::sync::{merge_into, Applied};
+use super::records::{insert_row, write_received, Written};
 use super::RecordKind;
 use crate::error::{Error, Result};
 use crate::record::{self, contact, Actor, SyncState};
 use crate::sync::protocol::DocSnapshot;
 use crate::Contact;
 use automerge::AutoCommit;
-use rusqlite::Transaction;
-use std::collections::HashSet;
+use rusqlite::{OptionalExtension, Transaction};
+use std::collections::{BTreeSet, HashSet};
 
 /// A downloaded document of a record this device does not have, ready to write.
 struct Prepared {
@@ -39,7 +38,7 @@ fn prepare(snap: DocSnapshot, actor: &Actor) -> Result<Prepared> {
     let mut doc = record::load(&snap.record, &snap.doc, actor)?;
     let heads = record::heads_bytes(&mut doc);
     let updated_at = record::rfc3339_ms(record::last_change_ms(&mut doc));
-    let conflicted = !field_conflicts(&mut doc).is_empty();
+    let conflicted = has_field_conflicts(&doc);
     let contact = (RecordKind::parse(&snap.kind) == Some(RecordKind::Contact)).then(|| {
         let c = contact::from_doc(&snap.record, &doc, updated_at.clone(), SyncState::Synced);
         let tokens = contacts::tokens(&c);
@@ -57,12 +56,13 @@ fn prepare(snap: DocSnapshot, actor: &Actor) -> Result<Prepared> {
     })
 }
 
-/// Merges downloaded documents into `tx`; returns the (kind, id) of each record touched.
+/// Merges downloaded documents into `tx`; returns the (kind, id) of each record touched, and
+/// adds to `conflicted` those that now have conflicting values.
 pub(super) fn apply_snapshots(
     tx: &Transaction<'_>,
     actor: &Actor,
     docs: Vec<DocSnapshot>,
-    applied: &mut Applied,
+    conflicted: &mut BTreeSet<String>,
 ) -> Result<Vec<(String, String)>> {
     let mut fresh = Vec::with_capacity(docs.len());
     let mut known = Vec::new();
@@ -116,9 +116,8 @@ pub(super) fn apply_snapshots(
             }
         }
         if p.conflicted {
-            applied.conflicted_records.insert(p.snap.record.clone());
+            conflicted.insert(p.snap.record.clone());
         }
-        applied.pulled += 1;
         touched.push((p.snap.kind, p.snap.record));
     }
     // Together: FTS5 starts a new segment at the first other statement after its writes.
@@ -126,18 +125,45 @@ pub(super) fn apply_snapshots(
         contacts::index_search(tx, *rid, tokens)?;
     }
     for snap in known {
-        let conflicted = merge_into(tx, actor, &snap.record, &snap.kind, |doc| {
+        let conflicts = merge_into(tx, actor, &snap.record, &snap.kind, |doc| {
             let mut remote = AutoCommit::load(&snap.doc).map_err(|e| Error::Document {
                 id: snap.record.clone(),
                 reason: e.to_string(),
             })?;
             doc.merge(&mut remote).map(|_| ()).map_err(Error::from)
         })?;
-        if conflicted {
-            applied.conflicted_records.insert(snap.record.clone());
+        if conflicts {
+            conflicted.insert(snap.record.clone());
         }
-        applied.pulled += 1;
         touched.push((snap.kind, snap.record));
     }
     Ok(touched)
+}
+
+/// Loads (or creates) a record, applies `f`, saves it without queueing anything, and rebuilds its
+/// projection. Returns whether the record now has conflicting values.
+pub(super) fn merge_into(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    id: &str,
+    kind: &str,
+    f: impl FnOnce(&mut AutoCommit) -> Result<()>,
+) -> Result<bool> {
+    let existing: Option<(i64, Vec<u8>)> = tx
+        .prepare_cached("SELECT rid, doc FROM records WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (rid, mut doc) = match existing {
+        Some((rid, bytes)) => (Some(rid), record::load(id, &bytes, actor)?),
+        None => (None, record::new_doc(actor)),
+    };
+    f(&mut doc)?;
+    if rid.is_none() && doc.get_heads().is_empty() {
+        // Only changes whose dependencies have not arrived (Automerge holds them): nothing yet.
+        return Ok(false);
+    }
+    let existed = rid.is_some();
+    let written = write_received(tx, rid, id, kind, &mut doc)?;
+    reproject(tx, written, id, kind, &doc, existed)?;
+    Ok(has_field_conflicts(&doc))
 }

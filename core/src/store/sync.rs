@@ -1,23 +1,20 @@
 //! The device side of sync, as store operations: what to push, and applying what the server
 //! answered. Each step is one transaction; the network part lives in `crate::sync::client`.
 
-use super::conflicts::field_conflicts;
 pub use super::conflicts::{ConflictValue, FieldConflict};
-use super::projections::reproject;
-use super::records::write_received;
 pub use super::rejections::RejectedChange;
 use super::settings::{
     self, KEY_BOOTSTRAPPED, KEY_CURSOR, KEY_LAST_SYNC, KEY_SERVER, KEY_SERVER_TIME, KEY_TOKEN,
 };
-use super::snapshots::apply_snapshots;
+use super::snapshots::{apply_snapshots, merge_into};
 use super::{RecordKind, Store};
 use crate::error::{Error, Result};
-use crate::record::{self, Actor, SyncState};
+use crate::record::{self, SyncState};
 use crate::sync::protocol::{
     BootstrapResponse, PushChange, SyncRequest, SyncResponse, PROTOCOL_VERSION,
 };
 use automerge::{AutoCommit, Change, ChangeHash};
-use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Transaction, TransactionBehavior};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Local changes read from the outbox for one push.
@@ -377,7 +374,9 @@ impl Store {
                 more: page.next.is_some(),
                 ..Default::default()
             };
-            let touched = apply_snapshots(&tx, &self.actor, page.docs, &mut applied)?;
+            let touched =
+                apply_snapshots(&tx, &self.actor, page.docs, &mut applied.conflicted_records)?;
+            applied.pulled += touched.len() as u64;
             if page.next.is_none() {
                 mark_synced(&tx)?;
                 if let Some(log_id) = &page.log_id {
@@ -412,7 +411,8 @@ impl Store {
                 cursor,
                 ..Default::default()
             };
-            let touched = apply_snapshots(&tx, &self.actor, docs, &mut applied)?;
+            let touched = apply_snapshots(&tx, &self.actor, docs, &mut applied.conflicted_records)?;
+            applied.pulled += touched.len() as u64;
             tx.commit()?;
             Ok((applied, touched))
         })();
@@ -458,34 +458,6 @@ impl Store {
             });
         }
     }
-}
-
-/// Loads (or creates) a record, applies `f`, saves it without queueing anything, and rebuilds its
-/// projection. Returns whether the record now has conflicting values.
-pub(super) fn merge_into(
-    tx: &Transaction<'_>,
-    actor: &Actor,
-    id: &str,
-    kind: &str,
-    f: impl FnOnce(&mut AutoCommit) -> Result<()>,
-) -> Result<bool> {
-    let existing: Option<(i64, Vec<u8>)> = tx
-        .prepare_cached("SELECT rid, doc FROM records WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let (rid, mut doc) = match existing {
-        Some((rid, bytes)) => (Some(rid), record::load(id, &bytes, actor)?),
-        None => (None, record::new_doc(actor)),
-    };
-    f(&mut doc)?;
-    if rid.is_none() && doc.get_heads().is_empty() {
-        // Only changes whose dependencies have not arrived (Automerge holds them): nothing yet.
-        return Ok(false);
-    }
-    let existed = rid.is_some();
-    let written = write_received(tx, rid, id, kind, &mut doc)?;
-    reproject(tx, written, id, kind, &doc, existed)?;
-    Ok(!field_conflicts(&mut doc).is_empty())
 }
 
 /// Records with nothing pending or refused in the outbox are `synced`.

@@ -1,5 +1,6 @@
 //! Integration tests of the device store through its public API.
 
+mod bootstrap;
 mod contacts;
 mod dedup;
 mod encryption;
