@@ -657,34 +657,37 @@ pub(crate) fn from_doc(
     updated_at: String,
     sync_state: SyncState,
 ) -> Contact {
-    let invalidation = get_str(doc, "invalid_reason").map(|reason| Invalidation {
+    let root = super::Root::read(doc);
+    let invalidation = root.str("invalid_reason").map(|reason| Invalidation {
         reason,
-        by: get_str(doc, "invalidated_by").unwrap_or_default(),
-        at: get_str(doc, "invalidated_at").unwrap_or_default(),
+        by: root.str("invalidated_by").unwrap_or_default(),
+        at: root.str("invalidated_at").unwrap_or_default(),
     });
-    let phones = get_str_list(doc, "phones");
+    let phones = root.str_list("phones");
+    let status = root.str("status");
     Contact {
         id: id.to_string(),
-        name: get_str(doc, "name").unwrap_or_default(),
-        company: get_str(doc, "company"),
-        title: get_str(doc, "title"),
-        phones_typed: super::typed::read(doc, &phones),
+        name: root.str("name").unwrap_or_default(),
+        company: root.str("company"),
+        title: root.str("title"),
+        phones_typed: super::typed::read_value(root.str(super::typed::KEY).as_deref(), &phones),
         phones,
-        emails: get_str_list(doc, "emails"),
-        address: get_str(doc, "address"),
-        source: get_str(doc, "source"),
-        owner: get_str(doc, "owner"),
-        status: ContactStatus::parse(get_str(doc, "status").as_deref().unwrap_or("active")),
-        notes: get_str(doc, "notes"),
+        emails: root.str_list("emails"),
+        address: root.str("address"),
+        source: root.str("source"),
+        owner: root.str("owner"),
+        status: ContactStatus::parse(status.as_deref().unwrap_or("active")),
+        notes: root.str("notes"),
         extra: {
-            let mut extra = super::extra(doc, KNOWN_KEYS);
+            let mut extra = root.extra(KNOWN_KEYS);
             extra.retain(|k, _| !k.starts_with(MERGED_FROM_PREFIX));
             extra
         },
         invalidation,
-        merged_into: get_str(doc, "merged_into")
-            .filter(|_| get_str(doc, "status").as_deref() == Some("merged")),
-        created_at: get_str(doc, "created_at").unwrap_or_default(),
+        merged_into: root
+            .str("merged_into")
+            .filter(|_| status.as_deref() == Some("merged")),
+        created_at: root.str("created_at").unwrap_or_default(),
         updated_at,
         sync_state,
     }

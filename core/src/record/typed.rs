@@ -29,7 +29,12 @@ pub(crate) fn keeps(stored: &str) -> bool {
 
 /// The typed forms held in a document, for the phones it has.
 pub(crate) fn read(doc: &AutoCommit, phones: &[String]) -> BTreeMap<String, String> {
-    let mut map = parse(get_str(doc, KEY).as_deref()).unwrap_or_default();
+    read_value(get_str(doc, KEY).as_deref(), phones)
+}
+
+/// The typed forms held in a document whose [`KEY`] holds `value`, for the phones it has.
+pub(crate) fn read_value(value: Option<&str>, phones: &[String]) -> BTreeMap<String, String> {
+    let mut map = parse(value).unwrap_or_default();
     map.retain(|stored, _| phones.contains(stored));
     map
 }
