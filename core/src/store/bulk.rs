@@ -76,8 +76,6 @@ struct Prepared {
 
 /// Rows per chunk of the pipeline (and per progress report).
 const CHUNK: usize = 2_048;
-/// The page cache during an import (KiB, as `PRAGMA cache_size` takes a negative number).
-const IMPORT_CACHE_KIB: i64 = -65_536;
 
 /// The match keys of validated fields.
 fn keys_of(fields: &ContactFields) -> Vec<String> {
@@ -601,7 +599,7 @@ impl Store {
         // A big import touches far more pages than the default cache holds.
         let cache: i64 = self.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
         self.conn
-            .pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
+            .pragma_update(None, "cache_size", super::BULK_CACHE_KIB)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

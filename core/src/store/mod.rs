@@ -192,7 +192,14 @@ pub struct Store {
     pub(crate) syncing: bool,
     /// Experience events not yet written (see [`experience`]).
     experience: std::sync::Mutex<Vec<experience::Pending>>,
+    /// The page cache size to go back to after a bootstrap (see `Store::bulk_cache`).
+    saved_cache: Option<i64>,
 }
+
+/// The page cache of a bulk write, an import or a bootstrap (KiB, as `PRAGMA cache_size` takes a
+/// negative number): at 100,000 records the default 2 MB made each chunk read and write the
+/// same index pages again.
+pub(crate) const BULK_CACHE_KIB: i64 = -65_536;
 
 /// Copies the write-ahead log back into the database file from its own thread and connection,
 /// so that a user's save never waits for a checkpoint's fsync (SQLite's automatic checkpoint
@@ -483,6 +490,7 @@ impl Store {
             #[cfg(feature = "client")]
             syncing: false,
             experience: std::sync::Mutex::new(Vec::new()),
+            saved_cache: None,
         })
     }
 

@@ -115,6 +115,7 @@ fn save(
 /// Inserts a new record's row (document bytes and heads already computed); returns its row id.
 /// A record created on this device is also noted for the experience metrics
 /// ([`experience::created`]; the import notes a chunk's at once).
+#[cfg(feature = "import")]
 pub(crate) fn insert_record(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
