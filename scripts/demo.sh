@@ -145,7 +145,7 @@ OUTPOST_DB="$DB_B" "$OUTPOST" sync >/dev/null
 printf '   phone :'; "$OUTPOST" contact get "$ZHANG_ID" | fmt contact_line
 printf '   conflicts left: '; "$OUTPOST" contact conflicts "$ZHANG_ID" | fmt count
 
-say "The team's health report on the server, from the metrics each device sent with its syncs (debug build; every CLI call is a new process that first loads the phone-number and division tables, which an app does once):"
+say "The team's health report on the server, from the metrics each device sent (at its first sync, after a sync that delivered records it created, else every 10 minutes; debug build; every CLI call is a new process that first loads the phone-number and division tables, which an app does once):"
 "$SERVER_BIN" report health --tenant "$TENANT" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)

@@ -37,6 +37,8 @@ const KEY_OPEN_MARKER: &str = "experience_open";
 const KEY_SENT_SEQ: &str = "experience_sent_seq";
 /// When the server last acknowledged a batch (ms since the epoch).
 const KEY_SENT_AT: &str = "experience_sent_at_ms";
+/// The created/synced totals when the server last acknowledged a batch (`created,synced`).
+const KEY_SENT_TOTALS: &str = "experience_sent_totals";
 /// Unsent events that make a batch due at the next sync, however recent the last one.
 pub const EXPERIENCE_DUE_EVENTS: u64 = 100;
 
@@ -346,12 +348,18 @@ impl Store {
         Ok((to_u64(created), to_u64(synced)))
     }
 
-    /// Whether a metrics batch should follow this sync: events wait, and none was ever
+    /// Whether a metrics batch should follow this sync: the records created or synced changed
+    /// since the last batch (what a manager's report counts), or events wait and none was ever
     /// acknowledged, or the last one was `every` ago or more, or [`EXPERIENCE_DUE_EVENTS`] wait.
-    /// So the metrics cost one request per interval, not one per sync.
+    /// So a sync that only edits or pulls costs no second request.
     pub fn experience_due(&self, every: std::time::Duration) -> Result<bool> {
         self.flush_experience()?;
         let run = || -> Result<bool> {
+            let (created, synced) = self.created_counts()?;
+            let totals = settings::get(&self.conn, KEY_SENT_TOTALS)?;
+            if totals.is_some_and(|t| t != format!("{created},{synced}")) {
+                return Ok(true);
+            }
             let sent = self.sent_seq()?;
             let unsent: i64 = self.conn.query_row(
                 "SELECT count(*) FROM experience_events WHERE seq > ?1",
@@ -428,6 +436,14 @@ impl Store {
                 settings::set(&tx, KEY_SENT_SEQ, &acked.to_string())?;
             }
             settings::set(&tx, KEY_SENT_AT, &Self::now_ms().to_string())?;
+            // What the batch carried (a record created while it was in flight is counted as
+            // reported; it shows at the next batch, within the interval).
+            let (created, synced): (i64, i64) = tx.query_row(
+                "SELECT count(*), count(synced_at_ms) FROM experience_created",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            settings::set(&tx, KEY_SENT_TOTALS, &format!("{created},{synced}"))?;
             prune(&tx, Self::now_ms())?;
             tx.commit()?;
             Ok(())

@@ -41,8 +41,10 @@ pub struct SyncOptions {
     /// `None` reports this library's (`outpost-core/<version>`).
     pub app_version: Option<String>,
     /// How often the experience metrics ride after a sync (`POST /v1/metrics`): at a device's
-    /// first sync, then when this long has passed since the last batch or
-    /// [`crate::store::experience::EXPERIENCE_DUE_EVENTS`] events wait. Zero sends them after every sync.
+    /// first sync, after a sync that changed the records created or acknowledged, and otherwise
+    /// when this long has passed since the last batch or
+    /// [`crate::store::experience::EXPERIENCE_DUE_EVENTS`] events wait. Zero sends them after
+    /// every sync.
     pub metrics_every: Duration,
 }
 

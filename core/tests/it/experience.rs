@@ -176,6 +176,34 @@ fn metrics_are_due_at_first_then_per_interval_or_when_many_wait() -> TestResult 
         store.experience_due(Duration::ZERO)?,
         "an interval of zero: every sync"
     );
+    // A record created since: the manager's counts changed, so the metrics go at once.
+    let li = store.add_contact(NewContact {
+        name: "李娜".into(),
+        ..Default::default()
+    })?;
+    assert!(
+        store.experience_due(ten_minutes)?,
+        "a new record is reported at once"
+    );
+    let batch = store.prepare_experience()?;
+    store.apply_experience_ack(&ExperienceAck {
+        v: 1,
+        acked_seq: batch.events.last().map_or(0, |e| e.seq),
+        stored: 1,
+    })?;
+    store.edit_contact(
+        &li.id,
+        outpost_core::ContactPatch {
+            title: Some("经理".into()),
+            ..Default::default()
+        },
+    )?;
+    store.search("李", &SearchOptions::default())?;
+    assert_eq!(store.experience()?.unsent_events, 1);
+    assert!(
+        !store.experience_due(ten_minutes)?,
+        "an edit and a search wait for the interval"
+    );
     for _ in 1..EXPERIENCE_DUE_EVENTS {
         store.search("张", &SearchOptions::default())?;
     }
