@@ -321,31 +321,31 @@ impl Store {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let (created, synced) = self.created_counts()?;
-            let sent = self.sent_seq()?;
-            let unsent: i64 = self.conn.query_row(
-                "SELECT count(*) FROM experience_events WHERE seq > ?1",
-                [sent],
-                |r| r.get(0),
-            )?;
+            let unsent = self.unsent_events()?;
             Ok(ExperienceSummary {
                 actions,
                 crashes_recovered: to_u64(crashes),
                 offline_created: created,
                 offline_synced: synced,
                 sync_failures,
-                unsent_events: to_u64(unsent),
+                unsent_events: unsent,
             })
         };
         self.ctx(run())
     }
 
     fn created_counts(&self) -> Result<(u64, u64)> {
-        let (created, synced): (i64, i64) = self.conn.query_row(
-            "SELECT count(*), count(synced_at_ms) FROM experience_created",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+        created_counts(&self.conn)
+    }
+
+    /// Events not yet acknowledged by the server.
+    fn unsent_events(&self) -> Result<u64> {
+        let unsent: i64 = self.conn.query_row(
+            "SELECT count(*) FROM experience_events WHERE seq > ?1",
+            [self.sent_seq()?],
+            |r| r.get(0),
         )?;
-        Ok((to_u64(created), to_u64(synced)))
+        Ok(to_u64(unsent))
     }
 
     /// Whether a metrics batch should follow this sync: the records created or synced changed
@@ -360,13 +360,8 @@ impl Store {
             if totals.is_some_and(|t| t != format!("{created},{synced}")) {
                 return Ok(true);
             }
-            let sent = self.sent_seq()?;
-            let unsent: i64 = self.conn.query_row(
-                "SELECT count(*) FROM experience_events WHERE seq > ?1",
-                [sent],
-                |r| r.get(0),
-            )?;
-            if unsent <= 0 {
+            let unsent = self.unsent_events()?;
+            if unsent == 0 {
                 return Ok(false);
             }
             let Some(sent_at) =
@@ -375,7 +370,7 @@ impl Store {
                 return Ok(true);
             };
             let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
-            Ok(to_u64(unsent) >= EXPERIENCE_DUE_EVENTS
+            Ok(unsent >= EXPERIENCE_DUE_EVENTS
                 || Self::now_ms().saturating_sub(sent_at) >= every_ms
                 || Self::now_ms() < sent_at)
         };
@@ -438,11 +433,7 @@ impl Store {
             settings::set(&tx, KEY_SENT_AT, &Self::now_ms().to_string())?;
             // What the batch carried (a record created while it was in flight is counted as
             // reported; it shows at the next batch, within the interval).
-            let (created, synced): (i64, i64) = tx.query_row(
-                "SELECT count(*), count(synced_at_ms) FROM experience_created",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (created, synced) = created_counts(&tx)?;
             settings::set(&tx, KEY_SENT_TOTALS, &format!("{created},{synced}"))?;
             prune(&tx, Self::now_ms())?;
             tx.commit()?;
@@ -451,6 +442,16 @@ impl Store {
         let r = run(self);
         self.ctx(r)
     }
+}
+
+/// Records created on this device, and how many of them the server has acknowledged.
+fn created_counts(conn: &rusqlite::Connection) -> Result<(u64, u64)> {
+    let (created, synced): (i64, i64) = conn.query_row(
+        "SELECT count(*), count(synced_at_ms) FROM experience_created",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((to_u64(created), to_u64(synced)))
 }
 
 #[cfg(test)]
