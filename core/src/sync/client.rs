@@ -1181,7 +1181,6 @@ mod retry_tests {
 #[cfg(test)]
 mod version_fallback_tests {
     use super::*;
-    use crate::sync::protocol::PushChange;
     use std::io::{BufRead, BufReader, Read, Write};
 
     /// A server of protocol version 1 only, on loopback: answers a version-2 sync request
@@ -1253,18 +1252,7 @@ mod version_fallback_tests {
     ) -> std::result::Result<(), Box<dyn std::error::Error>> {
         let (url, server) = old_server(3)?;
         let client = SyncClient::new(&url, "t", SyncOptions::default())?;
-        let request = SyncRequest {
-            v: PROTOCOL_VERSION,
-            actor: vec![1; 16],
-            cursor: 0,
-            changes: vec![PushChange {
-                record: "0192f0c4-5b1e-7cc3-9d2a-3f4e5a6b7c8d".into(),
-                kind: "contact".into(),
-                change: vec![1, 2, 3],
-            }],
-            limit: None,
-            client: None,
-        };
+        let request = crate::sync::protocol::tests::edit_request();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;

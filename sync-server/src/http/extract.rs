@@ -236,8 +236,9 @@ pub trait Message: DeserializeOwned {
     /// How an error names it (`sync request`, ...).
     const WHAT: &'static str;
 
-    /// Reads it from a body whose version is supported.
-    fn decode(bytes: &[u8]) -> Result<Self, protocol::DecodeError> {
+    /// Reads it from a body whose version `v` was checked (the same shape at every version
+    /// but for the sync request).
+    fn decode(_v: u32, bytes: &[u8]) -> Result<Self, protocol::DecodeError> {
         protocol::decode(Self::WHAT, bytes)
     }
 }
@@ -246,8 +247,8 @@ impl Message for SyncRequest {
     const WHAT: &'static str = "sync request";
 
     /// Either version's form (version 2 is compact).
-    fn decode(bytes: &[u8]) -> Result<Self, protocol::DecodeError> {
-        SyncRequest::decode_any(bytes)
+    fn decode(v: u32, bytes: &[u8]) -> Result<Self, protocol::DecodeError> {
+        SyncRequest::decode_version(v, bytes)
     }
 }
 
@@ -298,7 +299,7 @@ pub(crate) fn decode_message<T: Message>(bytes: &[u8]) -> Result<T, AppError> {
             ),
         ));
     }
-    T::decode(bytes).map_err(|e| AppError::bad_request(e.to_string()))
+    T::decode(versioned.v, bytes).map_err(|e| AppError::bad_request(e.to_string()))
 }
 
 /// A CBOR answer.
