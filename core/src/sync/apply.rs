@@ -157,8 +157,14 @@ pub fn apply_change_to(
             ))));
         }
     }
-    doc.apply_changes([parsed]).map_err(|e| Refused {
-        rejection: ChangeRejection::Malformed(e.to_string()),
+    // Automerge 0.12 panics on some hostile changes that parse (an operation naming an actor
+    // index the change does not have): a refusal, never a crash. The document is rebuilt by
+    // the caller (`doc_modified`), so a half-applied change is never kept.
+    let applied =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes([parsed])))
+            .unwrap_or_else(|_| Err(automerge::AutomergeError::Fail));
+    applied.map_err(|e| Refused {
+        rejection: ChangeRejection::Malformed(format!("Automerge could not apply it: {e}")),
         doc_modified: true,
     })?;
     let modified = |rejection| Refused {
