@@ -221,9 +221,15 @@ pub async fn export(
 /// invalid or merges it into another (root keys `status = "invalid"`, `merged_into`).
 fn change_summary(bytes: &[u8]) -> Option<(String, bool, bool)> {
     use automerge::legacy::{Key, ObjectId};
-    outpost_core::sync::bounds::inspect_change(bytes).ok()?;
+    let info = outpost_core::sync::bounds::inspect_change(bytes).ok()?;
+    let hash = hex::encode(info.hash);
+    // An uncompressed change holds its keys and string values as written: one that names
+    // neither `merged_into` nor `invalid` does neither, and is not decoded (most are not).
+    let compressed = info.inflated > 0;
+    if !compressed && !contains(bytes, b"merged_into") && !contains(bytes, b"invalid") {
+        return Some((hash, false, false));
+    }
     let change = automerge::Change::try_from(bytes).ok()?;
-    let hash = hex::encode(change.hash().0);
     let (mut invalidates, mut merges) = (false, false);
     for op in change.decode().operations {
         if !matches!(op.obj, ObjectId::Root) {
@@ -242,6 +248,11 @@ fn change_summary(bytes: &[u8]) -> Option<(String, bool, bool)> {
         }
     }
     Some((hash, invalidates, merges))
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Records an accepted push: one `sync.push` row listing the acknowledged changes (record id
@@ -463,5 +474,45 @@ mod tests {
             "{:?}",
             report.problems
         );
+    }
+
+    /// One change on a document, setting `key` to `value` at its root.
+    fn change_setting(key: &str, value: &str) -> Result<automerge::Change, String> {
+        use automerge::transaction::Transactable;
+        let mut doc = automerge::AutoCommit::new();
+        doc.put(automerge::ROOT, "name", "王芳")
+            .map_err(|e| e.to_string())?;
+        doc.put(automerge::ROOT, key, value)
+            .map_err(|e| e.to_string())?;
+        doc.commit();
+        doc.get_last_local_change()
+            .ok_or_else(|| "no change".to_string())
+    }
+
+    #[test]
+    fn change_summaries_find_invalidations_and_merges_with_automerges_hash() -> Result<(), String> {
+        for (key, value, invalidates, merges) in [
+            ("title", "经理", false, false),
+            ("status", "active", false, false),
+            ("status", "invalid", true, false),
+            (
+                "merged_into",
+                "0b0c6d4e-6a53-4d4e-9a52-5a1c2f0e9d11",
+                false,
+                true,
+            ),
+            // The words elsewhere (a value, another key) are decoded and found harmless.
+            ("note", "invalid merged_into", false, false),
+        ] {
+            let mut change = change_setting(key, value)?;
+            let summary = change_summary(change.bytes().as_ref());
+            assert_eq!(
+                summary,
+                Some((hex::encode(change.hash().0), invalidates, merges)),
+                "{key} = {value}"
+            );
+        }
+        assert_eq!(change_summary(b"not a change"), None);
+        Ok(())
     }
 }

@@ -2,8 +2,7 @@
 
 use super::first_change::{FirstChange, Init};
 use super::{
-    check_extra_key, check_text, get_str, get_str_list, put_opt_str, put_text, rfc3339_ms,
-    set_str_list, Actor, SyncState,
+    check_extra_key, check_text, put_opt_str, put_text, rfc3339_ms, set_str_list, Actor, SyncState,
 };
 use crate::error::{Error, Result};
 use crate::normalize::{self, Region};
@@ -624,16 +623,18 @@ fn first_change<'a>(c: &'a Contact, typed: Option<&'a str>) -> FirstChange<'a> {
 
 /// Checks a contact document received from elsewhere: a name, E.164 phones, valid emails, a known status.
 pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> {
-    if get_str(doc, "name").is_none_or(|n| n.trim().is_empty()) {
+    // One pass over the root: the server validates every pushed change with this.
+    let root = super::Root::read(doc);
+    if root.str("name").is_none_or(|n| n.trim().is_empty()) {
         return Err("name: a contact needs a name".into());
     }
-    for phone in get_str_list(doc, "phones") {
+    for phone in root.str_list("phones") {
         match normalize::phone("phones", &phone, Region::default()) {
             Ok(n) if n == phone => {}
             _ => return Err(format!("phones: {phone:?} is not a valid E.164 number")),
         }
     }
-    for email in get_str_list(doc, "emails") {
+    for email in root.str_list("emails") {
         match normalize::email("emails", &email) {
             Ok(e) if e == email => {}
             _ => {
@@ -643,8 +644,8 @@ pub(crate) fn validate_doc(doc: &AutoCommit) -> std::result::Result<(), String> 
             }
         }
     }
-    super::typed::validate(doc)?;
-    match get_str(doc, "status").as_deref() {
+    super::typed::validate(root.str(super::typed::KEY))?;
+    match root.str("status").as_deref() {
         None | Some("active") | Some("invalid") | Some("merged") => Ok(()),
         Some(other) => Err(format!("status: unknown status {other:?}")),
     }
@@ -696,7 +697,7 @@ pub(crate) fn from_doc(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{commit, new_doc, Actor};
+    use crate::record::{commit, get_str_list, new_doc, Actor};
     use automerge::{transaction::Transactable, ReadDoc, ROOT};
 
     #[test]

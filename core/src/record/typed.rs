@@ -67,9 +67,10 @@ pub(crate) fn write(
     put_opt_str(doc, KEY, to_json(&map).as_deref())
 }
 
-/// Checks the typed forms of a contact document received from elsewhere.
-pub(crate) fn validate(doc: &AutoCommit) -> std::result::Result<(), String> {
-    let Some(json) = get_str(doc, KEY) else {
+/// Checks the typed forms of a contact document received from elsewhere (the value of its
+/// [`KEY`] field).
+pub(crate) fn validate(json: Option<String>) -> std::result::Result<(), String> {
+    let Some(json) = json else {
         return Ok(());
     };
     let map = parse(Some(&json))

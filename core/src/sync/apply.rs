@@ -136,17 +136,17 @@ pub fn apply_change_to(
         ))));
     }
     let hash = parsed.hash();
-    if doc.get_change_by_hash(&hash).is_some() {
+    // Which of the change and its dependencies the document lacks, without rebuilding any
+    // change (`get_change_by_hash` re-encodes one). The document's queue of changes waiting
+    // for dependencies is empty: a change is applied here only once it has them all.
+    let absent = doc.get_missing_deps(&[&[hash][..], parsed.deps()].concat());
+    if !absent.contains(&hash) {
         return Ok(Accepted {
             hash: hash.0,
             new: false,
         });
     }
-    let missing = parsed
-        .deps()
-        .iter()
-        .filter(|d| doc.get_change_by_hash(d).is_none())
-        .count();
+    let missing = parsed.deps().iter().filter(|d| absent.contains(d)).count();
     if missing > 0 {
         return Err(refuse(ChangeRejection::MissingDependencies(missing)));
     }

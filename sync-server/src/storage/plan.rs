@@ -13,9 +13,7 @@ use crate::policy::{Viewer, WriteFacts};
 use crate::rows::{Device, DocMeta, StoredDoc};
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, Change};
-use outpost_core::sync::apply::{
-    apply_change, apply_change_to, change_hash, ChangeRejection, Refused,
-};
+use outpost_core::sync::apply::{apply_change, apply_change_to, ChangeRejection, Refused};
 use outpost_core::sync::bounds::{Budget, ChunkError};
 use outpost_core::sync::protocol::{
     DocSnapshot, LogEntry, PushChange, Rejection, MAX_CHANGES_PER_REQUEST,
@@ -44,8 +42,9 @@ pub fn check_record_id(id: &str) -> Result<(), StorageError> {
     }
 }
 
-/// Checks a push before any transaction: counts, ids, actor, the bounds ([`check_bounds`]),
-/// and that every change parses. Returns each change's hash.
+/// Checks a push before any transaction: counts, ids, actor, the bounds ([`check_bounds`]).
+/// Returns each change's hash, read by the bounds check without Automerge: a change that does
+/// not parse is refused when it is planned ([`plan_push`]), where it is parsed once.
 pub fn check_push(actor: &[u8], changes: &[PushChange]) -> Result<Vec<[u8; 32]>, StorageError> {
     if changes.len() > MAX_CHANGES_PER_REQUEST {
         return Err(StorageError::BadRequest(format!(
@@ -68,35 +67,24 @@ pub fn check_push(actor: &[u8], changes: &[PushChange]) -> Result<Vec<[u8; 32]>,
         check_record_id(&c.record)
             .map_err(|e| StorageError::BadRequest(format!("changes[{i}]: {e}")))?;
     }
-    let oversized = check_bounds(changes)?;
-    changes
-        .iter()
-        .zip(oversized)
-        .enumerate()
-        .map(|(i, (c, oversized))| match oversized {
-            Some(hash) => Ok(hash),
-            None => change_hash(&c.change).map_err(|e| {
-                StorageError::BadRequest(format!("changes[{i}] (record {}): {e}", c.record))
-            }),
-        })
-        .collect()
+    check_bounds(changes)
 }
 
 /// Checks every pushed change against the bounds of [`outpost_core::sync::bounds`] (size,
 /// inflated size, declared operations; the request's changes against one budget) before
-/// anything parses it. Call it before any code reads a pushed change. An uncompressed change
-/// that is only too large is not an error: its hash is returned in its place, so that it is
-/// refused alone and the rest of the device's outbox flows on.
-pub fn check_bounds(changes: &[PushChange]) -> Result<Vec<Option<[u8; 32]>>, StorageError> {
+/// anything parses it. Call it before any code reads a pushed change. Returns each change's
+/// hash. An uncompressed change that is only too large is not an error: its hash is returned
+/// too, so that it is refused alone and the rest of the device's outbox flows on.
+pub fn check_bounds(changes: &[PushChange]) -> Result<Vec<[u8; 32]>, StorageError> {
     let mut budget = Budget::request();
     changes
         .iter()
         .enumerate()
         .map(|(i, c)| match budget.change(&c.change) {
-            Ok(_) => Ok(None),
+            Ok(info) => Ok(info.hash),
             Err(ChunkError::TooLarge {
                 hash: Some(hash), ..
-            }) => Ok(Some(hash)),
+            }) => Ok(hash),
             Err(e) => Err(StorageError::BadRequest(format!(
                 "changes[{i}] (record {}): {e}",
                 c.record
