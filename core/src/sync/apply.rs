@@ -61,15 +61,6 @@ pub struct Applied {
     pub new: bool,
 }
 
-/// Parses a change and returns its hash, without applying it. The bytes are checked against
-/// [`crate::sync::bounds`] before Automerge sees them.
-pub fn change_hash(change: &[u8]) -> Result<[u8; 32], ChangeRejection> {
-    inspect_change(change)?;
-    Change::from_bytes(change.to_vec())
-        .map(|c| c.hash().0)
-        .map_err(|e| ChangeRejection::Malformed(e.to_string()))
-}
-
 /// Applies one pushed change to `existing` (the stored document, if any) for a record of `kind`.
 /// `actor` is the pushing store's actor id; the change must be authored by it.
 pub fn apply_change(

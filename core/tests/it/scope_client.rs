@@ -39,8 +39,10 @@ fn answer(script: &Mutex<Script>, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
                 .iter()
                 .filter_map(|c| {
                     Some(Rejection {
-                        hash: outpost_core::sync::apply::change_hash(&c.change)
+                        hash: automerge::Change::from_bytes(c.change.clone())
                             .ok()?
+                            .hash()
+                            .0
                             .to_vec(),
                         record: c.record.clone(),
                         reason: "not yours".into(),

@@ -69,10 +69,12 @@ impl ContactWriter {
     }
 }
 
-/// The hash of a change.
+/// The hash of a change, as Automerge computes it.
 pub fn hash(change: &[u8]) -> Vec<u8> {
-    outpost_core::sync::apply::change_hash(change)
+    automerge::Change::from_bytes(change.to_vec())
         .unwrap()
+        .hash()
+        .0
         .to_vec()
 }
 
