@@ -574,6 +574,12 @@ pub(crate) fn last_change_ms(doc: &mut AutoCommit) -> i64 {
         .unwrap_or_default()
 }
 
+/// Whether some field of a document has concurrent, unresolved values (what the store's
+/// `field_conflicts` lists, without rendering them): one pass over the root map.
+pub(crate) fn has_field_conflicts(doc: &AutoCommit) -> bool {
+    doc.map_range(automerge::ROOT, ..).any(|item| item.conflict)
+}
+
 /// The heads of a document as bytes (32 bytes each), for the `records.heads` column.
 pub(crate) fn heads_bytes(doc: &mut AutoCommit) -> Vec<u8> {
     doc.get_heads().iter().flat_map(|h| h.0).collect()

@@ -48,11 +48,7 @@ fn render(value: &Value<'_>, doc: &AutoCommit, obj: &automerge::ObjId) -> String
     }
 }
 
-/// Whether some field of a document has concurrent, unresolved values (what
-/// [`field_conflicts`] lists, without rendering them): one pass over the root map.
-pub(crate) fn has_field_conflicts(doc: &AutoCommit) -> bool {
-    doc.map_range(ROOT, ..).any(|item| item.conflict)
-}
+pub(crate) use crate::record::has_field_conflicts;
 
 /// The fields of a document with concurrent, unresolved values.
 pub(crate) fn field_conflicts(doc: &mut AutoCommit) -> Vec<FieldConflict> {

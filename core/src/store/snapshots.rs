@@ -5,8 +5,10 @@
 //! statements and a search-index segment of its own; here a page goes like an import's chunk
 //! (`super::bulk`): the documents the device does not have are loaded and projected on all
 //! cores (document, heads, projection, search tokens, match keys, conflicts), then this thread
-//! writes them, their search tokens together at the end. Documents of records the device has
-//! are merged one by one, as every received change is.
+//! writes them, their search tokens together at the end. A contact that comes with a summary
+//! from the server (`crate::sync::summary`, ADR 0021) is not loaded at all: its rows are
+//! written from the summary and its document stored as it came. Documents of records the
+//! device has are merged one by one, as every received change is.
 
 use super::conflicts::has_field_conflicts;
 use super::contacts;
@@ -17,6 +19,7 @@ use super::RecordKind;
 use crate::error::{Error, Result};
 use crate::record::{self, contact, Actor, SyncState};
 use crate::sync::protocol::DocSnapshot;
+use crate::sync::summary;
 use crate::Contact;
 use automerge::AutoCommit;
 use rusqlite::{OptionalExtension, Transaction};
@@ -25,7 +28,8 @@ use std::collections::{BTreeSet, HashSet};
 /// A downloaded document of a record this device does not have, ready to write.
 struct Prepared {
     snap: DocSnapshot,
-    doc: AutoCommit,
+    /// The loaded document; `None` when the rows come from the server's summary.
+    doc: Option<AutoCommit>,
     heads: Vec<u8>,
     updated_at: String,
     conflicted: bool,
@@ -33,22 +37,47 @@ struct Prepared {
     contact: Option<(Contact, String, Vec<String>)>,
 }
 
-/// Loads and projects one new document (no SQLite: runs on any thread).
-fn prepare(snap: DocSnapshot, actor: &Actor) -> Result<Prepared> {
+/// A contact's projection with its search tokens and match keys.
+fn contact_rows(c: Contact) -> (Contact, String, Vec<String>) {
+    let tokens = contacts::tokens(&c);
+    let keys =
+        crate::dedup::keys::contact_keys(&c.name, c.company.as_deref(), &c.phones, &c.emails);
+    (c, tokens, keys)
+}
+
+/// Projects one new document (no SQLite: runs on any thread): from the summary the server sent
+/// with it when this build can use one, else by loading the document.
+fn prepare(mut snap: DocSnapshot, actor: &Actor) -> Result<Prepared> {
+    let is_contact = RecordKind::parse(&snap.kind) == Some(RecordKind::Contact);
+    let summary = snap.summary.take();
+    if let Some(s) = summary
+        .filter(|_| is_contact)
+        .and_then(|bytes| summary::read(&snap.record, &bytes))
+    {
+        return Ok(Prepared {
+            doc: None,
+            heads: s.heads,
+            updated_at: s.contact.updated_at.clone(),
+            conflicted: s.conflicted,
+            contact: Some(contact_rows(s.contact)),
+            snap,
+        });
+    }
     let mut doc = record::load(&snap.record, &snap.doc, actor)?;
     let heads = record::heads_bytes(&mut doc);
     let updated_at = record::rfc3339_ms(record::last_change_ms(&mut doc));
     let conflicted = has_field_conflicts(&doc);
-    let contact = (RecordKind::parse(&snap.kind) == Some(RecordKind::Contact)).then(|| {
-        let c = contact::from_doc(&snap.record, &doc, updated_at.clone(), SyncState::Synced);
-        let tokens = contacts::tokens(&c);
-        let keys =
-            crate::dedup::keys::contact_keys(&c.name, c.company.as_deref(), &c.phones, &c.emails);
-        (c, tokens, keys)
+    let contact = is_contact.then(|| {
+        contact_rows(contact::from_doc(
+            &snap.record,
+            &doc,
+            updated_at.clone(),
+            SyncState::Synced,
+        ))
     });
     Ok(Prepared {
         snap,
-        doc,
+        doc: Some(doc),
         heads,
         updated_at,
         conflicted,
@@ -99,21 +128,23 @@ pub(super) fn apply_snapshots(
             SyncState::Synced,
             &p.updated_at,
         )?;
-        match p.contact {
-            Some((c, tokens, keys)) => {
+        match (p.contact, &p.doc) {
+            (Some((c, tokens, keys)), _) => {
                 contacts::project_row(tx, rid, &c)?;
                 super::survivors::project_merge_state(tx, rid, &c, false)?;
                 super::dedup::insert_keys(tx, rid, &keys)?;
                 search.push((rid, tokens));
             }
-            None => {
+            (None, Some(doc)) => {
                 let written = Written {
                     rid,
                     updated_at: p.updated_at.clone(),
                     sync_state: SyncState::Synced,
                 };
-                reproject(tx, written, &p.snap.record, &p.snap.kind, &p.doc, false)?;
+                reproject(tx, written, &p.snap.record, &p.snap.kind, doc, false)?;
             }
+            // A summary is read only for contacts, which always have a projection.
+            (None, None) => {}
         }
         if p.conflicted {
             conflicted.insert(p.snap.record.clone());

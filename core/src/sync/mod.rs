@@ -6,3 +6,4 @@ pub mod bounds;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod protocol;
+pub mod summary;

@@ -466,6 +466,12 @@ pub struct DocSnapshot {
     /// `AutoCommit::save` bytes.
     #[serde(with = "serde_bytes")]
     pub doc: Vec<u8>,
+    /// What a device stores instead of loading `doc` (a contact's heads, last change time,
+    /// conflict flag and projection; see [`super::summary`]). Left out for other kinds, by
+    /// servers that predate it, and for documents written before it; devices that predate it
+    /// ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub summary: Option<Vec<u8>>,
 }
 
 /// A page of documents.

@@ -29,6 +29,7 @@ fn snapshot(dir: &tempfile::TempDir, id: &str) -> Result<DocSnapshot, rusqlite::
                 record: r.get(0)?,
                 kind: r.get(1)?,
                 doc: r.get(2)?,
+                summary: None,
             })
         },
     )

@@ -232,6 +232,7 @@ fn an_older_deal_document_with_its_amount_inside_still_shows_it() -> TestResult 
                 record: "legacy-deal".into(),
                 kind: "deal".into(),
                 doc: doc.save(),
+                summary: None,
             }],
             next: None,
             cursor: 1,
@@ -259,6 +260,7 @@ fn an_older_deal_document_with_its_amount_inside_still_shows_it() -> TestResult 
         record: "impostor".into(),
         kind: "restricted".into(),
         doc: impostor.save(),
+        summary: None,
     }])?;
     assert_eq!(store.get_deal("legacy-deal")?.amount, Some(6_000.0));
     Ok(())
@@ -574,6 +576,7 @@ fn fetched_records_are_stored_and_a_blob_still_used_is_kept() -> TestResult {
             record: e.record.clone(),
             kind: e.kind.clone(),
             doc: doc_bytes(&source, &e.record)?,
+            summary: None,
         });
     }
     // The restricted document first: the deal row is rebuilt when the deal follows.

@@ -215,6 +215,7 @@ fn a_new_scope_epoch_purges_what_left_and_fetches_what_entered() -> TestResult {
             record: entered.id.clone(),
             kind: "contact".into(),
             doc: entered_doc,
+            summary: None,
         }],
         seen: Vec::new(),
         fetched: Vec::new(),

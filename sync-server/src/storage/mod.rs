@@ -39,6 +39,33 @@ pub const EVIDENCE_MIGRATION: &str = r#"
 CREATE INDEX documents_root ON documents (tenant_id, root, kind);
 "#;
 
+/// Each document's summary (`outpost_core::sync::summary`), written with the document by every
+/// push. A write that replaces a document without its summary clears the summary, so that a
+/// device never stores rows that disagree with the document it got; documents written before
+/// this migration have none until their next write, and devices load them.
+pub const SQLITE_SUMMARY_MIGRATION: &str = r#"
+ALTER TABLE documents ADD COLUMN summary BLOB;
+CREATE TRIGGER documents_summary_follows_doc AFTER UPDATE OF doc ON documents
+WHEN NEW.summary IS NOT NULL AND NEW.summary IS OLD.summary AND NEW.doc IS NOT OLD.doc
+BEGIN
+    UPDATE documents SET summary = NULL WHERE record_id = NEW.record_id;
+END;
+"#;
+
+/// [`SQLITE_SUMMARY_MIGRATION`] for PostgreSQL.
+pub const POSTGRES_SUMMARY_MIGRATION: &str = r#"
+ALTER TABLE documents ADD COLUMN summary BYTEA;
+CREATE FUNCTION outpost_documents_summary_follows_doc() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.doc IS DISTINCT FROM OLD.doc AND NEW.summary IS NOT DISTINCT FROM OLD.summary THEN
+        NEW.summary := NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER documents_summary_follows_doc BEFORE UPDATE ON documents
+    FOR EACH ROW EXECUTE FUNCTION outpost_documents_summary_follows_doc();
+"#;
+
 /// What a push did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PushOutcome {

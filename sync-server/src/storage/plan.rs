@@ -18,6 +18,7 @@ use outpost_core::sync::bounds::{Budget, ChunkError};
 use outpost_core::sync::protocol::{
     DocSnapshot, LogEntry, PushChange, Rejection, MAX_CHANGES_PER_REQUEST,
 };
+use outpost_core::sync::summary;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Longest accepted actor id, in bytes (Automerge's own are 16).
@@ -211,6 +212,9 @@ pub struct DocWrite {
     pub field: Option<String>,
     /// The blob an attachment names (its file is readable by whoever may read the attachment).
     pub blob: Option<String>,
+    /// What a bootstrapping device stores instead of loading the document
+    /// (`outpost_core::sync::summary`); `None` for kinds without one.
+    pub summary: Option<Vec<u8>>,
 }
 
 impl DocWrite {
@@ -221,11 +225,12 @@ impl DocWrite {
     fn new(
         record: String,
         kind: String,
-        doc: &AutoCommit,
+        doc: &mut AutoCommit,
         bytes: Vec<u8>,
         last_entry: usize,
         viewer: &Viewer,
     ) -> Self {
+        let summary = summary::summarize(&record, &kind, doc);
         let facts = WriteFacts::of(&kind, doc);
         let owner = facts
             .owner
@@ -247,6 +252,7 @@ impl DocWrite {
             kind,
             doc: bytes,
             last_entry,
+            summary,
         }
     }
 }
@@ -443,7 +449,7 @@ pub fn plan_push(
             let last_entry = w.last?;
             let bytes = w.doc.save();
             Some(DocWrite::new(
-                record, w.kind, &w.doc, bytes, last_entry, viewer,
+                record, w.kind, &mut w.doc, bytes, last_entry, viewer,
             ))
         })
         .collect();
@@ -715,13 +721,13 @@ impl AutomergeSession {
             }
         }
         if let Some(last_entry) = plan.entries.len().checked_sub(1) {
-            let loaded = AutoCommit::load(&doc).map_err(|e| {
+            let mut loaded = AutoCommit::load(&doc).map_err(|e| {
                 StorageError::Corrupt(format!("document {}: {e}", stored.record_id))
             })?;
             plan.docs.push(DocWrite::new(
                 stored.record_id.clone(),
                 stored.kind.clone(),
-                &loaded,
+                &mut loaded,
                 doc,
                 last_entry,
                 viewer,

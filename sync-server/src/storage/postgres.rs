@@ -124,6 +124,8 @@ CREATE TABLE blob_chunks (
     ),
     // 11: enrolment codes and device reports (see crate::storage::enrol).
     enrol::MIGRATION,
+    // 12: document summaries for bootstrapping devices (see outpost_core::sync::summary).
+    super::POSTGRES_SUMMARY_MIGRATION,
 ];
 
 /// The PostgreSQL storage.
@@ -291,13 +293,15 @@ pub(super) fn meta_at(row: &Row, at: usize) -> Result<DocMeta, StorageError> {
     })
 }
 
-/// A document row (record_id, kind, doc, owner, root, field) as a snapshot with its visibility.
+/// A document row (record_id, kind, doc, owner, root, field, summary) as a snapshot with its
+/// visibility.
 pub(super) fn snapshot_row(row: &Row) -> Result<(DocSnapshot, DocMeta), StorageError> {
     Ok((
         DocSnapshot {
             record: row.try_get(0)?,
             kind: row.try_get(1)?,
             doc: row.try_get(2)?,
+            summary: row.try_get(6)?,
         },
         meta_at(row, 3)?,
     ))
@@ -582,6 +586,8 @@ async fn write_plan(
         let parents: Vec<Option<&str>> = plan.docs.iter().map(|d| d.parent.as_deref()).collect();
         let fields: Vec<Option<&str>> = plan.docs.iter().map(|d| d.field.as_deref()).collect();
         let blobs: Vec<Option<&str>> = plan.docs.iter().map(|d| d.blob.as_deref()).collect();
+        let summaries: Vec<Option<&[u8]>> =
+            plan.docs.iter().map(|d| d.summary.as_deref()).collect();
         let mut seqs = Vec::with_capacity(plan.docs.len());
         for d in &plan.docs {
             seqs.push(to_i64(WritePlan::seq(head, d.last_entry), "seq")?);
@@ -604,15 +610,15 @@ async fn write_plan(
         });
         let written = tx
             .execute(
-                "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq, owner, root, field, blob)
+                "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq, owner, root, field, blob, summary)
                  SELECT r, $1, k, d, s, COALESCE(o, $6),
                      CASE WHEN p IS NULL THEN r
                           ELSE COALESCE((SELECT x.root FROM documents x WHERE x.record_id = p), p) END,
-                     f, b
-                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::int8[], $7::text[], $8::text[], $9::text[], $11::text[])
-                      AS t(r, k, d, s, o, p, f, b)
+                     f, b, y
+                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::int8[], $7::text[], $8::text[], $9::text[], $11::text[], $12::bytea[])
+                      AS t(r, k, d, s, o, p, f, b, y)
                  ON CONFLICT (record_id) DO UPDATE SET kind = EXCLUDED.kind, doc = EXCLUDED.doc,
-                     updated_seq = EXCLUDED.updated_seq,
+                     summary = EXCLUDED.summary, updated_seq = EXCLUDED.updated_seq,
                      owner = CASE WHEN documents.owner IS NOT NULL
                                   AND NOT (EXCLUDED.record_id = ANY($10)) THEN documents.owner
                                   ELSE EXCLUDED.owner END,
@@ -636,6 +642,7 @@ async fn write_plan(
                         .map(|d| d.record.as_str())
                         .collect::<Vec<_>>(),
                     &blobs,
+                    &summaries,
                 ],
             )
             .await?;
@@ -948,7 +955,7 @@ impl Storage for PostgresStorage {
             .try_get(0)?;
         let docs = client
             .query(
-                "SELECT d.record_id, d.kind, d.doc, r.owner, d.root, d.field FROM documents d
+                "SELECT d.record_id, d.kind, d.doc, r.owner, d.root, d.field, d.summary FROM documents d
                  LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)
                  WHERE d.tenant_id = $1 AND d.record_id > $2 ORDER BY d.record_id LIMIT $3",
                 &[&tenant_id, &after.unwrap_or(""), &(i64::from(limit) + 1)],

@@ -119,6 +119,8 @@ CREATE TABLE blob_chunks (
     ),
     // 11: enrolment codes and device reports (see crate::storage::enrol).
     enrol::MIGRATION,
+    // 12: document summaries for bootstrapping devices (see outpost_core::sync::summary).
+    super::SQLITE_SUMMARY_MIGRATION,
 ];
 
 /// The SQLite storage.
@@ -539,13 +541,13 @@ fn write_plan(
         let mut old_owner =
             tx.prepare_cached("SELECT owner FROM documents WHERE record_id = ?1")?;
         let mut upsert = tx.prepare_cached(
-            "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq, owner, root, field, blob)
+            "INSERT INTO documents (record_id, tenant_id, kind, doc, updated_seq, owner, root, field, blob, summary)
              VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, ?7),
                  CASE WHEN ?8 IS NULL THEN ?1
                       ELSE COALESCE((SELECT p.root FROM documents p WHERE p.record_id = ?8), ?8) END,
-                 ?9, ?10)
+                 ?9, ?10, ?11)
              ON CONFLICT (record_id) DO UPDATE SET kind = excluded.kind, doc = excluded.doc,
-                 updated_seq = excluded.updated_seq, owner = COALESCE(?6, documents.owner),
+                 summary = excluded.summary, updated_seq = excluded.updated_seq, owner = COALESCE(?6, documents.owner),
                  root = excluded.root, field = COALESCE(excluded.field, documents.field),
                  blob = COALESCE(excluded.blob, documents.blob)
              WHERE documents.tenant_id = excluded.tenant_id",
@@ -567,7 +569,8 @@ fn write_plan(
                 device.user_id,
                 d.parent,
                 d.field,
-                d.blob
+                d.blob,
+                d.summary
             ])?;
             if n != 1 {
                 return Err(StorageError::Forbidden(format!(
@@ -931,7 +934,7 @@ impl Storage for SqliteStorage {
                 .optional()?
                 .ok_or_else(|| StorageError::NotFound(format!("tenant {tenant_id}")))?;
             let mut stmt = tx.prepare_cached(
-                "SELECT d.record_id, d.kind, d.doc, r.owner, d.root, d.field FROM documents d
+                "SELECT d.record_id, d.kind, d.doc, r.owner, d.root, d.field, d.summary FROM documents d
                  LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)
                  WHERE d.tenant_id = ?1 AND d.record_id > ?2 ORDER BY d.record_id LIMIT ?3",
             )?;
@@ -1116,13 +1119,15 @@ impl Storage for SqliteStorage {
     }
 }
 
-/// A document row (record_id, kind, doc, owner, root, field) as a snapshot with its visibility.
+/// A document row (record_id, kind, doc, owner, root, field, summary) as a snapshot with its
+/// visibility.
 pub(super) fn snapshot_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DocSnapshot, DocMeta)> {
     Ok((
         DocSnapshot {
             record: r.get(0)?,
             kind: r.get(1)?,
             doc: r.get(2)?,
+            summary: r.get(6)?,
         },
         meta_at(r, 3)?,
     ))

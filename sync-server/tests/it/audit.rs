@@ -16,13 +16,13 @@ fn ev(tenant: &str, name: &str, n: u64) -> AuditEvent {
 }
 
 /// A backend whose underlying database a test can tamper with.
-enum Raw {
+pub(crate) enum Raw {
     Sqlite(tempfile::TempDir),
     Postgres(PgDb),
 }
 
 impl Raw {
-    async fn open() -> Vec<(Raw, Arc<dyn Storage>)> {
+    pub(crate) async fn open() -> Vec<(Raw, Arc<dyn Storage>)> {
         let dir = tempfile::tempdir().unwrap();
         let sqlite: Arc<dyn Storage> =
             Arc::new(outpost_server::SqliteStorage::open(dir.path()).unwrap());
@@ -78,7 +78,7 @@ impl Raw {
     }
 
     /// Runs `sql` with ordinary access (triggers in place); whether it succeeded.
-    async fn try_sql(&self, sql: &str) -> bool {
+    pub(crate) async fn try_sql(&self, sql: &str) -> bool {
         match self {
             Raw::Sqlite(dir) => rusqlite::Connection::open(
                 dir.path().join(outpost_server::storage::sqlite::DB_FILE),

@@ -19,4 +19,5 @@ mod proxy;
 mod routing;
 mod scope;
 mod serve;
+mod summaries;
 mod support;

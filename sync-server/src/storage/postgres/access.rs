@@ -408,7 +408,7 @@ impl AccessStore for PostgresStorage {
         self.client()
             .await?
             .query(
-                "SELECT d.record_id, d.kind, d.doc, r.owner, d.root, d.field FROM documents d
+                "SELECT d.record_id, d.kind, d.doc, r.owner, d.root, d.field, d.summary FROM documents d
                  LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)
                  WHERE d.record_id = ANY($1) AND d.tenant_id = $2 ORDER BY d.record_id",
                 &[&ids, &tenant_id],

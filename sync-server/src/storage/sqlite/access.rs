@@ -390,7 +390,7 @@ impl AccessStore for SqliteStorage {
         let (tenant_id, ids) = (tenant_id.to_string(), ids.to_vec());
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT d.record_id, d.kind, d.doc, r.owner, d.root, d.field FROM documents d
+                "SELECT d.record_id, d.kind, d.doc, r.owner, d.root, d.field, d.summary FROM documents d
                  LEFT JOIN documents r ON r.record_id = COALESCE(d.root, d.record_id)
                  WHERE d.record_id = ?1 AND d.tenant_id = ?2",
             )?;
