@@ -52,7 +52,7 @@ fn prepare(mut snap: DocSnapshot, actor: &Actor) -> Result<Prepared> {
     let summary = snap.summary.take();
     if let Some(s) = summary
         .filter(|_| is_contact)
-        .and_then(|bytes| summary::read(&snap.record, &bytes))
+        .and_then(|bytes| summary::read(&snap.record, &bytes, &snap.doc))
     {
         return Ok(Prepared {
             doc: None,

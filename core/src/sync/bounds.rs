@@ -252,6 +252,32 @@ pub fn inspect_change(bytes: &[u8]) -> Result<ChangeInfo, ChunkError> {
     Budget::request().change(bytes)
 }
 
+/// The heads a saved document declares (32 bytes each, sorted), read from its chunk header
+/// without loading it; `None` unless `bytes` are exactly one document chunk. Automerge checks
+/// the chunk's checksum and contents when it loads the document; this only reads the header.
+pub fn document_heads(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut c = Cursor::new(bytes);
+    let h = header(&mut c).ok()?;
+    if h.kind != DOCUMENT || !c.done() {
+        return None;
+    }
+    let mut d = Cursor::new(h.data);
+    let actors = d.uleb().ok()?;
+    for _ in 0..actors {
+        let len = d.uleb().ok()?;
+        d.take(len).ok()?;
+    }
+    let heads = d.uleb().ok()?;
+    let mut out: Vec<[u8; 32]> = d
+        .take(heads.checked_mul(32)?)
+        .ok()?
+        .chunks_exact(32)
+        .filter_map(|h| h.try_into().ok())
+        .collect();
+    out.sort_unstable();
+    Some(out.concat())
+}
+
 fn malformed(what: &str) -> ChunkError {
     ChunkError::Malformed(what.to_string())
 }
@@ -620,6 +646,33 @@ mod tests {
             Budget::request().chunks(&chunk(BUNDLE, b"x")),
             Err(ChunkError::Unexpected("bundle"))
         ));
+    }
+
+    #[test]
+    fn a_documents_heads_are_read_from_its_header() {
+        let mut a = doc_with_notes(10);
+        let mut b = a.fork();
+        b.put(automerge::ROOT, "title", "经理").ok();
+        b.commit();
+        a.put(automerge::ROOT, "title", "总监").ok();
+        a.commit();
+        a.merge(&mut b).ok();
+        let mut expected: Vec<[u8; 32]> = a.get_heads().iter().map(|h| h.0).collect();
+        assert_eq!(expected.len(), 2);
+        expected.sort_unstable();
+        let saved = a.save();
+        assert_eq!(document_heads(&saved), Some(expected.concat()));
+        let mut twice = saved.clone();
+        twice.extend_from_slice(&saved);
+        assert_eq!(document_heads(&twice), None, "more than one chunk");
+        assert_eq!(document_heads(&saved[..saved.len() - 1]), None, "cut short");
+        let change = a.get_last_local_change().map(|c| c.raw_bytes().to_vec());
+        assert_eq!(
+            document_heads(&change.unwrap_or_default()),
+            None,
+            "a change"
+        );
+        assert_eq!(document_heads(b"garbage"), None);
     }
 
     #[test]

@@ -15,11 +15,12 @@
 //!
 //! [`DocSnapshot::summary`]: super::protocol::DocSnapshot::summary
 
+use super::bounds::document_heads;
 use super::protocol::{decode, encode};
-use crate::record::contact::{self, Contact};
+use crate::record::contact::{self, Contact, ContactStatus, Invalidation};
 use crate::record::{self, SyncState};
 use automerge::AutoCommit;
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The projection a summary was made with. Bump it with every change to what
 /// `contact::from_doc` reads or to [`Contact`]'s fields: a device uses a summary only when its
@@ -30,12 +31,9 @@ pub const VERSION: u32 = 1;
 pub const MAX_SUMMARY_BYTES: usize = 256 * 1024;
 
 /// What a device stores for a downloaded contact instead of loading its document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
-    /// [`VERSION`] of the projection that made it.
-    pub v: u32,
     /// The document's heads, 32 bytes each (the device's `records.heads`).
-    #[serde(with = "serde_bytes")]
     pub heads: Vec<u8>,
     /// When the document's latest change was made (ms since the epoch): its `updated_at`.
     pub last_change_ms: i64,
@@ -44,6 +42,31 @@ pub struct Summary {
     /// The contact as `contact::from_doc` reads it (`sync_state` synced).
     pub contact: Contact,
 }
+
+/// A contact's fields in the order [`Wire`] sends them: a CBOR array, not a map, since every
+/// bootstrapped contact carries one (the field names would double its size). Its id, update
+/// time and sync state are not sent: the snapshot names the record, the update time is the
+/// last change's, and a downloaded record is synced.
+type Fields = (
+    String,                   // name
+    Option<String>,           // company
+    Option<String>,           // title
+    Vec<String>,              // phones
+    BTreeMap<String, String>, // phones_typed
+    Vec<String>,              // emails
+    Option<String>,           // address
+    Option<String>,           // source
+    Option<String>,           // owner
+    ContactStatus,            // status
+    Option<String>,           // notes
+    BTreeMap<String, String>, // extra
+    Option<Invalidation>,     // invalidation
+    Option<String>,           // merged_into
+    String,                   // created_at
+);
+
+/// A summary as sent: `(version, heads, last change ms, conflicted, fields)`.
+type Wire = (u32, serde_bytes::ByteBuf, i64, bool, Fields);
 
 /// Summarizes the stored document of `record`: `None` for kinds whose rows a device builds
 /// from the document itself, and for a document without changes.
@@ -56,34 +79,118 @@ pub fn summarize(record: &str, kind: &str, doc: &mut AutoCommit) -> Option<Vec<u
         return None;
     }
     let last_change_ms = record::last_change_ms(doc);
-    let contact = contact::from_doc(
-        record,
-        doc,
-        record::rfc3339_ms(last_change_ms),
-        SyncState::Synced,
+    let conflicted = record::has_field_conflicts(doc);
+    // Every field named: a field added to `Contact` does not compile here until it is sent
+    // (and `VERSION` bumped).
+    let Contact {
+        id: _,
+        name,
+        company,
+        title,
+        phones,
+        phones_typed,
+        emails,
+        address,
+        source,
+        owner,
+        status,
+        notes,
+        extra,
+        invalidation,
+        merged_into,
+        created_at,
+        updated_at: _,
+        sync_state: _,
+    } = contact::from_doc(record, doc, String::new(), SyncState::Synced);
+    let fields: Fields = (
+        name,
+        company,
+        title,
+        phones,
+        phones_typed,
+        emails,
+        address,
+        source,
+        owner,
+        status,
+        notes,
+        extra,
+        invalidation,
+        merged_into,
+        created_at,
     );
-    Some(encode(&Summary {
-        v: VERSION,
-        heads,
+    let wire: Wire = (
+        VERSION,
+        serde_bytes::ByteBuf::from(heads),
         last_change_ms,
-        conflicted: record::has_field_conflicts(doc),
-        contact,
-    }))
+        conflicted,
+        fields,
+    );
+    Some(encode(&wire))
 }
 
-/// Reads a summary this build can use for `record`; `None` for anything else, and the caller
-/// loads the document instead.
-pub fn read(record: &str, bytes: &[u8]) -> Option<Summary> {
+/// Reads a summary this build can use for `record`, sent with the document `doc`; `None` for
+/// anything else, and the caller loads the document instead. The summary must name exactly the
+/// heads that `doc` declares: a summary made of another document, or of another state of this
+/// one, is not used.
+pub fn read(record: &str, bytes: &[u8], doc: &[u8]) -> Option<Summary> {
     if bytes.len() > MAX_SUMMARY_BYTES {
         return None;
     }
-    let s: Summary = decode("document summary", bytes).ok()?;
-    let usable = s.v == VERSION
-        && !s.heads.is_empty()
-        && s.heads.len() % 32 == 0
-        && s.contact.id == record
-        && s.contact.sync_state == SyncState::Synced;
-    usable.then_some(s)
+    // A summary of another projection either does not decode as this one or names its
+    // version: both are ignored.
+    let (v, heads, last_change_ms, conflicted, fields): Wire =
+        decode("document summary", bytes).ok()?;
+    if v != VERSION || heads.is_empty() || heads.len() % 32 != 0 {
+        return None;
+    }
+    let mut sorted: Vec<&[u8]> = heads.chunks_exact(32).collect();
+    sorted.sort_unstable();
+    if document_heads(doc)? != sorted.concat() {
+        return None;
+    }
+    let (
+        name,
+        company,
+        title,
+        phones,
+        phones_typed,
+        emails,
+        address,
+        source,
+        owner,
+        status,
+        notes,
+        extra,
+        invalidation,
+        merged_into,
+        created_at,
+    ) = fields;
+    Some(Summary {
+        heads: heads.into_vec(),
+        last_change_ms,
+        conflicted,
+        contact: Contact {
+            id: record.to_string(),
+            name,
+            company,
+            title,
+            phones,
+            phones_typed,
+            emails,
+            address,
+            source,
+            owner,
+            status,
+            notes,
+            extra,
+            invalidation,
+            merged_into,
+            created_at,
+            updated_at: record::rfc3339_ms(last_change_ms),
+            sync_state: SyncState::Synced,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -107,7 +214,7 @@ mod tests {
     fn a_summary_reads_back_as_the_document_projects() -> Result<(), Box<dyn std::error::Error>> {
         let mut doc = contact_doc()?;
         let bytes = summarize("c1", "contact", &mut doc).ok_or("no summary")?;
-        let s = read("c1", &bytes).ok_or("summary not usable")?;
+        let s = read("c1", &bytes, &doc.save()).ok_or("summary not usable")?;
         assert_eq!(s.heads, record::heads_bytes(&mut doc));
         assert_eq!(s.last_change_ms, 1_764_576_000_000);
         assert!(!s.conflicted);
@@ -131,19 +238,40 @@ mod tests {
     }
 
     #[test]
-    fn a_summary_for_another_record_version_or_shape_is_not_used(
+    fn a_summary_of_another_document_version_or_shape_is_not_used(
     ) -> Result<(), Box<dyn std::error::Error>> {
         let mut doc = contact_doc()?;
         let bytes = summarize("c1", "contact", &mut doc).ok_or("no summary")?;
-        assert!(read("c2", &bytes).is_none(), "made for another record");
-        let mut s = read("c1", &bytes).ok_or("summary not usable")?;
-        s.v = VERSION + 1;
-        assert!(read("c1", &encode(&s)).is_none(), "another projection");
-        s.v = VERSION;
-        s.heads.pop();
-        assert!(read("c1", &encode(&s)).is_none(), "heads not 32 bytes each");
-        assert!(read("c1", b"\xff\x00garbage").is_none());
-        assert!(read("c1", &vec![0u8; MAX_SUMMARY_BYTES + 1]).is_none());
+        let saved = doc.save();
+        assert_eq!(
+            read("c2", &bytes, &saved).map(|s| s.contact.id),
+            Some("c2".to_string()),
+            "the snapshot names the record"
+        );
+        // Another state of the document: its heads differ.
+        doc.put(ROOT, "title", "经理")?;
+        doc.commit();
+        assert!(read("c1", &bytes, &doc.save()).is_none(), "stale summary");
+        assert!(read("c1", &bytes, b"not a document").is_none());
+        let wire: Wire = decode("summary", &bytes)?;
+        let mut other = wire.clone();
+        other.0 = VERSION + 1;
+        assert!(
+            read("c1", &encode(&other), &saved).is_none(),
+            "another projection"
+        );
+        let mut short = wire.clone();
+        short.1.pop();
+        assert!(
+            read("c1", &encode(&short), &saved).is_none(),
+            "heads not 32 bytes each"
+        );
+        let mut fewer = wire;
+        fewer.1.clear();
+        assert!(read("c1", &encode(&fewer), &saved).is_none(), "no heads");
+        assert!(read("c1", &encode(&(VERSION, "not a summary")), &saved).is_none());
+        assert!(read("c1", b"\xff\x00garbage", &saved).is_none());
+        assert!(read("c1", &vec![0u8; MAX_SUMMARY_BYTES + 1], &saved).is_none());
         Ok(())
     }
 
@@ -155,7 +283,11 @@ mod tests {
         b.put(ROOT, "company", "阿里巴巴")?;
         a.merge(&mut b)?;
         let bytes = summarize("c1", "contact", &mut a).ok_or("no summary")?;
-        assert!(read("c1", &bytes).ok_or("summary not usable")?.conflicted);
+        assert!(
+            read("c1", &bytes, &a.save())
+                .ok_or("summary not usable")?
+                .conflicted
+        );
         Ok(())
     }
 }
