@@ -498,18 +498,6 @@ fn queue_first_changes(tx: &Transaction<'_>, first: i64, last: i64, now: &str) -
     Ok(())
 }
 
-/// Writes the held match keys, in key order, so that the primary key (key, rid) grows along
-/// one path instead of taking a random probe per key.
-fn write_keys(tx: &Transaction<'_>, mut keys: DeferredKeys) -> Result<()> {
-    keys.sort_unstable();
-    let mut insert =
-        tx.prepare_cached("INSERT OR IGNORE INTO contact_keys(key, rid) VALUES (?1, ?2)")?;
-    for (key, rid) in &keys {
-        insert.execute(rusqlite::params![key, rid])?;
-    }
-    Ok(())
-}
-
 impl Store {
     /// Imports contacts from a `.csv` or `.xlsx` file (see [`crate::import`]): validates every
     /// row, leaves out (or, with `merge_duplicates`, merges) duplicates within the file and of
@@ -726,7 +714,7 @@ impl Store {
         });
         let written = sorted.and_then(|()| {
             // Indexed before the merges below, which re-index the contacts they change.
-            write_keys(&tx, std::mem::take(&mut keys))?;
+            super::dedup::insert_keys_in_order(&tx, std::mem::take(&mut keys))?;
             // Rows folded into new contacts already written, and into stored contacts.
             for (target, add) in std::mem::take(&mut sorter.merges) {
                 let id = match target {

@@ -86,6 +86,22 @@ pub(crate) fn insert_keys(tx: &Transaction<'_>, rid: i64, keys: &[String]) -> Re
     Ok(())
 }
 
+/// Inserts the match keys of many contacts, `(key, rid)`, in key order, so that the primary
+/// key (key, rid) grows along one path instead of taking a random probe per key (an import's
+/// keys, a bootstrap page's).
+pub(crate) fn insert_keys_in_order(
+    tx: &Transaction<'_>,
+    mut keys: Vec<(String, i64)>,
+) -> Result<()> {
+    keys.sort_unstable();
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO contact_keys(key, rid) VALUES (?1, ?2)")?;
+    for (key, rid) in &keys {
+        insert.execute(params![key, rid])?;
+    }
+    Ok(())
+}
+
 /// Indexes the match keys of every contact when the stored ones are not of [`KEYS_VERSION`]
 /// (a store from before the index, or from a build whose keys differ), once, on open.
 pub(crate) fn backfill_keys(conn: &mut Connection) -> Result<()> {

@@ -116,6 +116,7 @@ pub(super) fn apply_snapshots(
         pool.map(fresh, &prepare)
     });
     let mut search = Vec::with_capacity(prepared.len());
+    let mut page_keys = Vec::with_capacity(prepared.len() * 4);
     for p in prepared {
         let p = p?;
         // The document as it came: no merge into an empty one, no second save.
@@ -132,7 +133,7 @@ pub(super) fn apply_snapshots(
             (Some((c, tokens, keys)), _) => {
                 contacts::project_row(tx, rid, &c)?;
                 super::survivors::project_merge_state(tx, rid, &c, false)?;
-                super::dedup::insert_keys(tx, rid, &keys)?;
+                page_keys.extend(keys.into_iter().map(|k| (k, rid)));
                 search.push((rid, tokens));
             }
             (None, Some(doc)) => {
@@ -151,6 +152,8 @@ pub(super) fn apply_snapshots(
         }
         touched.push((p.snap.kind, p.snap.record));
     }
+    // The page's match keys in key order (see `insert_keys_in_order`).
+    super::dedup::insert_keys_in_order(tx, page_keys)?;
     // Together: FTS5 starts a new segment at the first other statement after its writes.
     for (rid, tokens) in &search {
         contacts::index_search(tx, *rid, tokens)?;
