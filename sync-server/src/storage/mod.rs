@@ -62,7 +62,7 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER documents_summary_follows_doc BEFORE UPDATE ON documents
+CREATE TRIGGER documents_summary_follows_doc BEFORE UPDATE OF doc ON documents
     FOR EACH ROW EXECUTE FUNCTION outpost_documents_summary_follows_doc();
 "#;
 
