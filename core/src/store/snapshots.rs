@@ -28,21 +28,26 @@ use std::collections::{BTreeSet, HashSet};
 /// A downloaded document of a record this device does not have, ready to write.
 struct Prepared {
     snap: DocSnapshot,
-    /// The loaded document; `None` when the rows come from the server's summary.
-    doc: Option<AutoCommit>,
     heads: Vec<u8>,
     updated_at: String,
     conflicted: bool,
-    /// For a contact: its projection, search tokens and match keys.
-    contact: Option<(Contact, String, Vec<String>)>,
+    rows: Rows,
+}
+
+/// What a prepared record's projection rows are written from.
+enum Rows {
+    /// A contact's projection, search tokens and match keys (from its summary or its document).
+    Contact(Box<Contact>, String, Vec<String>),
+    /// The loaded document of another kind, projected as every received record is.
+    Doc(Box<AutoCommit>),
 }
 
 /// A contact's projection with its search tokens and match keys.
-fn contact_rows(c: Contact) -> (Contact, String, Vec<String>) {
+fn contact_rows(c: Contact) -> Rows {
     let tokens = contacts::tokens(&c);
     let keys =
         crate::dedup::keys::contact_keys(&c.name, c.company.as_deref(), &c.phones, &c.emails);
-    (c, tokens, keys)
+    Rows::Contact(Box::new(c), tokens, keys)
 }
 
 /// Projects one new document (no SQLite: runs on any thread): from the summary the server sent
@@ -55,11 +60,10 @@ fn prepare(mut snap: DocSnapshot, actor: &Actor) -> Result<Prepared> {
         .and_then(|bytes| summary::read(&snap.record, &bytes, &snap.doc))
     {
         return Ok(Prepared {
-            doc: None,
             heads: s.heads,
             updated_at: s.contact.updated_at.clone(),
             conflicted: s.conflicted,
-            contact: Some(contact_rows(s.contact)),
+            rows: contact_rows(s.contact),
             snap,
         });
     }
@@ -67,21 +71,22 @@ fn prepare(mut snap: DocSnapshot, actor: &Actor) -> Result<Prepared> {
     let heads = record::heads_bytes(&mut doc);
     let updated_at = record::rfc3339_ms(record::last_change_ms(&mut doc));
     let conflicted = has_field_conflicts(&doc);
-    let contact = is_contact.then(|| {
+    let rows = if is_contact {
         contact_rows(contact::from_doc(
             &snap.record,
             &doc,
             updated_at.clone(),
             SyncState::Synced,
         ))
-    });
+    } else {
+        Rows::Doc(Box::new(doc))
+    };
     Ok(Prepared {
         snap,
-        doc: Some(doc),
         heads,
         updated_at,
         conflicted,
-        contact,
+        rows,
     })
 }
 
@@ -129,23 +134,21 @@ pub(super) fn apply_snapshots(
             SyncState::Synced,
             &p.updated_at,
         )?;
-        match (p.contact, &p.doc) {
-            (Some((c, tokens, keys)), _) => {
+        match p.rows {
+            Rows::Contact(c, tokens, keys) => {
                 contacts::project_row(tx, rid, &c)?;
                 super::survivors::project_merge_state(tx, rid, &c, false)?;
                 page_keys.extend(keys.into_iter().map(|k| (k, rid)));
                 search.push((rid, tokens));
             }
-            (None, Some(doc)) => {
+            Rows::Doc(doc) => {
                 let written = Written {
                     rid,
                     updated_at: p.updated_at.clone(),
                     sync_state: SyncState::Synced,
                 };
-                reproject(tx, written, &p.snap.record, &p.snap.kind, doc, false)?;
+                reproject(tx, written, &p.snap.record, &p.snap.kind, &doc, false)?;
             }
-            // A summary is read only for contacts, which always have a projection.
-            (None, None) => {}
         }
         if p.conflicted {
             conflicted.insert(p.snap.record.clone());

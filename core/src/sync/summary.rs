@@ -80,44 +80,25 @@ pub fn summarize(record: &str, kind: &str, doc: &mut AutoCommit) -> Option<Vec<u
     }
     let last_change_ms = record::last_change_ms(doc);
     let conflicted = record::has_field_conflicts(doc);
-    // Every field named: a field added to `Contact` does not compile here until it is sent
-    // (and `VERSION` bumped).
-    let Contact {
-        id: _,
-        name,
-        company,
-        title,
-        phones,
-        phones_typed,
-        emails,
-        address,
-        source,
-        owner,
-        status,
-        notes,
-        extra,
-        invalidation,
-        merged_into,
-        created_at,
-        updated_at: _,
-        sync_state: _,
-    } = contact::from_doc(record, doc, String::new(), SyncState::Synced);
+    let c = contact::from_doc(record, doc, String::new(), SyncState::Synced);
+    // The id, update time and sync state are left out (see `Fields`). A field added to
+    // `Contact` does not compile in `read` until it is sent here too (and `VERSION` bumped).
     let fields: Fields = (
-        name,
-        company,
-        title,
-        phones,
-        phones_typed,
-        emails,
-        address,
-        source,
-        owner,
-        status,
-        notes,
-        extra,
-        invalidation,
-        merged_into,
-        created_at,
+        c.name,
+        c.company,
+        c.title,
+        c.phones,
+        c.phones_typed,
+        c.emails,
+        c.address,
+        c.source,
+        c.owner,
+        c.status,
+        c.notes,
+        c.extra,
+        c.invalidation,
+        c.merged_into,
+        c.created_at,
     );
     let wire: Wire = (
         VERSION,
