@@ -16,7 +16,7 @@ use super::protocol::{
 use crate::error::{Error, Result};
 use crate::store::{lock, Store};
 use serde::{Deserialize, Serialize};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How a sync behaves on a bad network.
@@ -793,7 +793,8 @@ pub async fn sync_store(store: &Mutex<Store>, options: SyncOptions) -> Result<Sy
             "no sync server set: set the server URL and this device's token first",
         )
     })?;
-    let client = SyncClient::new(&url, &token, options.clone())?;
+    // Shared with the task that fetches the next bootstrap page while this one is written.
+    let client = Arc::new(SyncClient::new(&url, &token, options.clone())?);
     // One sync at a time per store: two would send the same outbox and race on the cursor.
     {
         let mut s = lock(store);
@@ -856,7 +857,7 @@ async fn send_experience(store: &Mutex<Store>, client: &SyncClient) -> Result<u6
 
 async fn run(
     store: &Mutex<Store>,
-    client: &SyncClient,
+    client: &Arc<SyncClient>,
     options: &SyncOptions,
 ) -> Result<SyncReport> {
     let mut report = SyncReport::default();
@@ -875,6 +876,47 @@ async fn run(
     Ok(report)
 }
 
+/// A bootstrap page being fetched by a task of its own, so that the page before it is written
+/// meanwhile. Dropped unanswered (an error, a reset log), it stops the fetch.
+struct Prefetch(Option<tokio::task::JoinHandle<Result<Answer<BootstrapResponse>>>>);
+
+impl Prefetch {
+    /// Starts fetching the page after `after` (the first page for `None`).
+    fn start(client: &Arc<SyncClient>, after: Option<String>, page: u32) -> Self {
+        let client = Arc::clone(client);
+        let request = BootstrapRequest {
+            v: PROTOCOL_VERSION,
+            after,
+            limit: Some(page),
+        };
+        Self(Some(tokio::spawn(async move {
+            client.bootstrap(&request).await
+        })))
+    }
+
+    /// The page, once it arrived.
+    async fn answer(&mut self) -> Result<Answer<BootstrapResponse>> {
+        let Some(handle) = self.0.as_mut() else {
+            return Err(Error::Network {
+                message: "a bootstrap page was asked for twice".into(),
+            });
+        };
+        let answer = handle.await.map_err(|e| Error::Network {
+            message: format!("fetching a bootstrap page stopped: {e}"),
+        });
+        self.0 = None;
+        answer?
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.abort();
+        }
+    }
+}
+
 /// How [`exchange`] ended.
 enum Exchanged {
     /// Everything sent and received.
@@ -887,26 +929,21 @@ enum Exchanged {
 /// Bootstrap when needed, files, push and pull rounds, then the scope: one pass of a sync.
 async fn exchange(
     store: &Mutex<Store>,
-    client: &SyncClient,
+    client: &Arc<SyncClient>,
     options: &SyncOptions,
     report: &mut SyncReport,
     reported: &mut bool,
 ) -> Result<Exchanged> {
     if lock(store).needs_bootstrap()? {
-        let mut after = None;
         let mut first_cursor = None;
         let mut first_log = None;
+        let mut fetching = Prefetch::start(client, None, options.page);
         loop {
-            let request = BootstrapRequest {
-                v: PROTOCOL_VERSION,
-                after: after.clone(),
-                limit: Some(options.page),
-            };
             let Answer {
                 response: page,
                 sent,
                 received,
-            } = client.bootstrap(&request).await?;
+            } = fetching.answer().await?;
             report.round_trips += 1;
             report.bytes_sent += sent;
             report.bytes_received += received;
@@ -916,12 +953,16 @@ async fn exchange(
             }
             let cursor = *first_cursor.get_or_insert(page.cursor);
             let next = page.next.clone();
+            // The next page is on its way while this one is written (on a phone network the
+            // round trip is as long as the writing).
+            if let Some(after) = next.clone() {
+                fetching = Prefetch::start(client, Some(after), options.page);
+            }
             let applied = lock(store).apply_bootstrap_page(page, cursor)?;
             report.pulled += applied.pulled;
             report.conflicts += applied.conflicted_records.len() as u64;
-            match next {
-                Some(n) => after = Some(n),
-                None => break,
+            if next.is_none() {
+                break;
             }
         }
     }
