@@ -131,11 +131,42 @@ pub(crate) fn project(tx: &Transaction<'_>, rid: i64, c: &Contact, existed: bool
 
 /// Writes (or replaces) the projection row of a contact, inside `tx`.
 pub(crate) fn project_row(tx: &Transaction<'_>, rid: i64, c: &Contact) -> Result<()> {
-    let to_json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-    let invalidation = c
-        .invalidation
-        .as_ref()
-        .and_then(|i| serde_json::to_string(i).ok());
+    project_row_with(tx, rid, c, &Columns::of(c))
+}
+
+/// A contact's list and map columns as its row stores them (JSON), made without SQLite so that
+/// the bulk paths (import, bootstrap) make them on all cores, away from their one writer.
+pub(crate) struct Columns {
+    phones: String,
+    emails: String,
+    extra: String,
+    invalidation: Option<String>,
+    phones_typed: Option<String>,
+}
+
+impl Columns {
+    pub(crate) fn of(c: &Contact) -> Self {
+        let to_json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+        Columns {
+            phones: to_json(&c.phones),
+            emails: to_json(&c.emails),
+            extra: serde_json::to_string(&c.extra).unwrap_or_else(|_| "{}".into()),
+            invalidation: c
+                .invalidation
+                .as_ref()
+                .and_then(|i| serde_json::to_string(i).ok()),
+            phones_typed: crate::record::typed::to_json(&c.phones_typed),
+        }
+    }
+}
+
+/// [`project_row`] with the contact's [`Columns`] made beforehand.
+pub(crate) fn project_row_with(
+    tx: &Transaction<'_>,
+    rid: i64,
+    c: &Contact,
+    columns: &Columns,
+) -> Result<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO contacts(rid, name, company, title, phones, emails, address, source, owner, \
          status, notes, extra, invalidation, created_at, updated_at, phones_typed) \
@@ -146,18 +177,18 @@ pub(crate) fn project_row(tx: &Transaction<'_>, rid: i64, c: &Contact) -> Result
         c.name,
         c.company,
         c.title,
-        to_json(&c.phones),
-        to_json(&c.emails),
+        columns.phones,
+        columns.emails,
         c.address,
         c.source,
         c.owner,
         c.status.as_str(),
         c.notes,
-        serde_json::to_string(&c.extra).unwrap_or_else(|_| "{}".into()),
-        invalidation,
+        columns.extra,
+        columns.invalidation,
         c.created_at,
         c.updated_at,
-        crate::record::typed::to_json(&c.phones_typed),
+        columns.phones_typed,
     ])?;
     Ok(())
 }

@@ -53,6 +53,7 @@ pub use encryption::{encrypt_file, StoreKey};
 pub use purge::ScopeReconcile;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use scope::AccessInfo;
+pub use snapshots::PreparedPage;
 
 /// How to open a store.
 #[derive(Debug, Clone)]
@@ -570,6 +571,11 @@ impl Store {
     /// The signed-in user.
     pub fn user(&self) -> &str {
         &self.actor.user
+    }
+
+    /// Who this store's changes are made by: the signed-in user on this device.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
     }
 
     /// The phone region.

@@ -141,8 +141,13 @@ impl Tokens {
             out.push(' ');
         }
         for code in self.digits {
-            let (len, value) = ((code / 10_000) as usize, code % 10_000);
-            out.push_str(&format!("{value:0len$} "));
+            let (len, value) = (code / 10_000, code % 10_000);
+            // The digits of `value`, zero-padded to `len` (at most four).
+            for place in (0..len).rev() {
+                let digit = (value / 10u32.pow(place)) % 10;
+                out.push(char::from(b'0' + digit as u8));
+            }
+            out.push(' ');
         }
         out
     }

@@ -18,16 +18,21 @@ use super::records::{insert_row, write_received, Written};
 use super::RecordKind;
 use crate::error::{Error, Result};
 use crate::record::{self, contact, Actor, SyncState};
-use crate::sync::protocol::DocSnapshot;
+use crate::sync::protocol::{BootstrapResponse, DocSnapshot};
 use crate::sync::summary;
 use crate::Contact;
 use automerge::AutoCommit;
 use rusqlite::{OptionalExtension, Transaction};
 use std::collections::{BTreeSet, HashSet};
 
-/// A downloaded document of a record this device does not have, ready to write.
-struct Prepared {
+/// A downloaded document projected for writing, or why it could not be.
+pub(crate) struct Prepared {
     snap: DocSnapshot,
+    made: Result<Made>,
+}
+
+/// What a new record's rows are written from.
+struct Made {
     heads: Vec<u8>,
     updated_at: String,
     conflicted: bool,
@@ -37,34 +42,88 @@ struct Prepared {
 /// What a prepared record's projection rows are written from.
 enum Rows {
     /// A contact's projection, search tokens and match keys (from its summary or its document).
-    Contact(Box<Contact>, String, Vec<String>),
+    Contact(Box<ContactRows>),
     /// The loaded document of another kind, projected as every received record is.
     Doc(Box<AutoCommit>),
 }
 
-/// A contact's projection with its search tokens and match keys.
-fn contact_rows(c: Contact) -> Rows {
-    let tokens = contacts::tokens(&c);
-    let keys =
-        crate::dedup::keys::contact_keys(&c.name, c.company.as_deref(), &c.phones, &c.emails);
-    Rows::Contact(Box::new(c), tokens, keys)
+/// A bootstrap page whose documents were projected away from the store (on all cores, while
+/// the page before it was written): [`super::Store::apply_prepared_bootstrap_page`] only
+/// writes them.
+pub struct PreparedPage {
+    /// The page's other fields; its documents were moved into `docs`.
+    pub page: BootstrapResponse,
+    docs: Vec<Prepared>,
 }
 
-/// Projects one new document (no SQLite: runs on any thread): from the summary the server sent
-/// with it when this build can use one, else by loading the document.
-fn prepare(mut snap: DocSnapshot, actor: &Actor) -> Result<Prepared> {
+impl PreparedPage {
+    /// Projects `page`'s documents as a device whose changes are made by `actor` stores them
+    /// ([`super::Store::actor`]). Needs no store: runs on any thread.
+    pub fn new(mut page: BootstrapResponse, actor: &Actor) -> Self {
+        let docs = prepare_all(std::mem::take(&mut page.docs), actor);
+        Self { page, docs }
+    }
+
+    /// The documents in the page.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// Whether the page holds no document.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    pub(super) fn into_docs(self) -> Vec<Prepared> {
+        self.docs
+    }
+}
+
+/// A contact's projection with its stored columns, search tokens and match keys.
+struct ContactRows {
+    contact: Contact,
+    columns: contacts::Columns,
+    tokens: String,
+    keys: Vec<String>,
+}
+
+fn contact_rows(contact: Contact) -> Rows {
+    let tokens = contacts::tokens(&contact);
+    let keys = crate::dedup::keys::contact_keys(
+        &contact.name,
+        contact.company.as_deref(),
+        &contact.phones,
+        &contact.emails,
+    );
+    let columns = contacts::Columns::of(&contact);
+    Rows::Contact(Box::new(ContactRows {
+        contact,
+        columns,
+        tokens,
+        keys,
+    }))
+}
+
+/// Projects one downloaded document as if it were new to the device (no SQLite: runs on any
+/// thread): from the summary the server sent with it when this build can use one, else by
+/// loading the document.
+fn prepare(mut snap: DocSnapshot, actor: &Actor) -> Prepared {
+    let made = make(&mut snap, actor);
+    Prepared { snap, made }
+}
+
+fn make(snap: &mut DocSnapshot, actor: &Actor) -> Result<Made> {
     let is_contact = RecordKind::parse(&snap.kind) == Some(RecordKind::Contact);
     let summary = snap.summary.take();
     if let Some(s) = summary
         .filter(|_| is_contact)
         .and_then(|bytes| summary::read(&snap.record, &bytes, &snap.doc))
     {
-        return Ok(Prepared {
+        return Ok(Made {
             heads: s.heads,
             updated_at: s.contact.updated_at.clone(),
             conflicted: s.conflicted,
             rows: contact_rows(s.contact),
-            snap,
         });
     }
     let mut doc = record::load(&snap.record, &snap.doc, actor)?;
@@ -81,12 +140,20 @@ fn prepare(mut snap: DocSnapshot, actor: &Actor) -> Result<Prepared> {
     } else {
         Rows::Doc(Box::new(doc))
     };
-    Ok(Prepared {
-        snap,
+    Ok(Made {
         heads,
         updated_at,
         conflicted,
         rows,
+    })
+}
+
+/// [`prepare`]s every document on all cores, in order.
+fn prepare_all(docs: Vec<DocSnapshot>, actor: &Actor) -> Vec<Prepared> {
+    let prepare = |snap: DocSnapshot| prepare(snap, actor);
+    std::thread::scope(|s| {
+        let pool = Pool::start(s, default_threads());
+        pool.map(docs, &prepare)
     })
 }
 
@@ -98,62 +165,96 @@ pub(super) fn apply_snapshots(
     docs: Vec<DocSnapshot>,
     conflicted: &mut BTreeSet<String>,
 ) -> Result<Vec<(String, String)>> {
-    let mut fresh = Vec::with_capacity(docs.len());
+    // Only the documents new to the device are projected ahead.
+    let (fresh, known) = split(tx, docs, |snap| snap)?;
+    write(tx, actor, prepare_all(fresh, actor), known, conflicted)
+}
+
+/// [`apply_snapshots`] of documents prepared ahead ([`PreparedPage`]); those of records the
+/// device has by now are merged, their preparation unused.
+pub(super) fn apply_prepared(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    docs: Vec<Prepared>,
+    conflicted: &mut BTreeSet<String>,
+) -> Result<Vec<(String, String)>> {
+    let (fresh, known) = split(tx, docs, |p| &p.snap)?;
+    let known = known.into_iter().map(|p| p.snap).collect();
+    write(tx, actor, fresh, known, conflicted)
+}
+
+/// Splits `items` into those of records new to the device and those it has (stored, or met
+/// earlier in `items`: the same id twice in one answer is merged into the first).
+fn split<T>(
+    tx: &Transaction<'_>,
+    items: Vec<T>,
+    snap: impl Fn(&T) -> &DocSnapshot,
+) -> Result<(Vec<T>, Vec<T>)> {
+    let mut fresh = Vec::with_capacity(items.len());
     let mut known = Vec::new();
-    let mut ids = HashSet::with_capacity(docs.len());
-    {
-        let mut exists =
-            tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1)")?;
-        for snap in docs {
-            let stored: bool = exists.query_row([&snap.record], |r| r.get(0))?;
-            // The same id twice in one answer: the second is merged into the first.
-            if stored || !ids.insert(snap.record.clone()) {
-                known.push(snap);
-            } else {
-                fresh.push(snap);
-            }
+    let mut ids = HashSet::with_capacity(items.len());
+    let mut exists = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1)")?;
+    for item in items {
+        let record = &snap(&item).record;
+        let stored: bool = exists.query_row([record], |r| r.get(0))?;
+        if stored || !ids.insert(record.clone()) {
+            known.push(item);
+        } else {
+            fresh.push(item);
         }
     }
+    Ok((fresh, known))
+}
+
+/// Writes the prepared records new to the device, then merges the documents of those it has.
+fn write(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    fresh: Vec<Prepared>,
+    known: Vec<DocSnapshot>,
+    conflicted: &mut BTreeSet<String>,
+) -> Result<Vec<(String, String)>> {
     let mut touched = Vec::with_capacity(fresh.len() + known.len());
-    let prepare = |snap: DocSnapshot| prepare(snap, actor);
-    let prepared: Vec<Result<Prepared>> = std::thread::scope(|s| {
-        let pool = Pool::start(s, default_threads());
-        pool.map(fresh, &prepare)
-    });
-    let mut search = Vec::with_capacity(prepared.len());
-    let mut page_keys = Vec::with_capacity(prepared.len() * 4);
-    for p in prepared {
-        let p = p?;
+    let mut search = Vec::with_capacity(fresh.len());
+    let mut page_keys = Vec::with_capacity(fresh.len() * 4);
+    for Prepared { snap, made } in fresh {
+        let made = made?;
         // The document as it came: no merge into an empty one, no second save.
         let rid = insert_row(
             tx,
-            &p.snap.record,
-            &p.snap.kind,
-            &p.snap.doc,
-            &p.heads,
+            &snap.record,
+            &snap.kind,
+            &snap.doc,
+            &made.heads,
             SyncState::Synced,
-            &p.updated_at,
+            &made.updated_at,
         )?;
-        match p.rows {
-            Rows::Contact(c, tokens, keys) => {
-                contacts::project_row(tx, rid, &c)?;
-                super::survivors::project_merge_state(tx, rid, &c, false)?;
+        match made.rows {
+            Rows::Contact(c) => {
+                let ContactRows {
+                    contact,
+                    columns,
+                    tokens,
+                    keys,
+                } = *c;
+                contacts::project_row_with(tx, rid, &contact, &columns)?;
+                super::survivors::project_merge_state(tx, rid, &contact, false)?;
                 page_keys.extend(keys.into_iter().map(|k| (k, rid)));
                 search.push((rid, tokens));
             }
             Rows::Doc(doc) => {
                 let written = Written {
                     rid,
-                    updated_at: p.updated_at.clone(),
+                    updated_at: made.updated_at.clone(),
                     sync_state: SyncState::Synced,
                 };
-                reproject(tx, written, &p.snap.record, &p.snap.kind, &doc, false)?;
+                reproject(tx, written, &snap.record, &snap.kind, &doc, false)?;
             }
         }
-        if p.conflicted {
-            conflicted.insert(p.snap.record.clone());
+        if made.conflicted {
+            conflicted.insert(snap.record.clone());
         }
-        touched.push((p.snap.kind, p.snap.record));
+        touched.push((snap.kind, snap.record));
     }
     // The page's match keys in key order (see `insert_keys_in_order`).
     super::dedup::insert_keys_in_order(tx, page_keys)?;

@@ -6,7 +6,7 @@ pub use super::rejections::RejectedChange;
 use super::settings::{
     self, KEY_BOOTSTRAPPED, KEY_CURSOR, KEY_LAST_SYNC, KEY_SERVER, KEY_SERVER_TIME, KEY_TOKEN,
 };
-use super::snapshots::{apply_snapshots, merge_into};
+use super::snapshots::{apply_prepared, apply_snapshots, merge_into, PreparedPage};
 use super::{RecordKind, Store};
 use crate::error::{Error, Result};
 use crate::record::{self, SyncState};
@@ -365,7 +365,21 @@ impl Store {
         page: BootstrapResponse,
         first_cursor: u64,
     ) -> Result<Applied> {
+        let prepared = PreparedPage::new(page, &self.actor);
+        self.apply_prepared_bootstrap_page(prepared, first_cursor)
+    }
+
+    /// [`Store::apply_bootstrap_page`] of a page whose documents were projected ahead, while
+    /// the page before it was written ([`PreparedPage::new`] with this store's
+    /// [`Store::actor`]).
+    pub fn apply_prepared_bootstrap_page(
+        &mut self,
+        prepared: PreparedPage,
+        first_cursor: u64,
+    ) -> Result<Applied> {
+        let page = &prepared.page;
         let last = page.next.is_none();
+        let (next, log_id) = (page.next.clone(), page.log_id.clone());
         self.bulk_cache(true)?;
         let r = (|| -> Result<(Applied, Vec<(String, String)>)> {
             let tx = self
@@ -373,15 +387,19 @@ impl Store {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut applied = Applied {
                 cursor: first_cursor,
-                more: page.next.is_some(),
+                more: next.is_some(),
                 ..Default::default()
             };
-            let touched =
-                apply_snapshots(&tx, &self.actor, page.docs, &mut applied.conflicted_records)?;
+            let touched = apply_prepared(
+                &tx,
+                &self.actor,
+                prepared.into_docs(),
+                &mut applied.conflicted_records,
+            )?;
             applied.pulled += touched.len() as u64;
-            if page.next.is_none() {
+            if next.is_none() {
                 mark_synced(&tx)?;
-                if let Some(log_id) = &page.log_id {
+                if let Some(log_id) = &log_id {
                     super::log_reset::remember(&tx, log_id)?;
                 }
                 settings::set(&tx, KEY_CURSOR, &first_cursor.to_string())?;
