@@ -3,7 +3,7 @@
 //! [`Needs`]).
 
 use crate::rows::{DocMeta, StoredDoc};
-use automerge::{AutoCommit, ObjType, ReadDoc, Value, ROOT};
+use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, Value, ROOT};
 use chrono::{DateTime, FixedOffset};
 use outpost_core::access::{RESTRICTED_FIELDS, RESTRICTED_KIND};
 use outpost_core::flow::{self, AttachmentFacts, FlowConfig};
@@ -55,10 +55,12 @@ pub enum Evidence {
 impl WriteFacts {
     /// Reads them from a record document of `kind`.
     pub fn of(kind: &str, doc: &AutoCommit) -> Self {
+        // One walk over the root, not a lookup per fact: this runs for every pushed change.
+        let root = RootValues::read(doc);
         let mut inline_restricted = BTreeMap::new();
         for (field, on) in RESTRICTED_FIELDS {
             if *on == kind {
-                if let Ok(Some((value, _))) = doc.get(ROOT, *field) {
+                if let Some(value) = root.value(field) {
                     inline_restricted.insert(field.to_string(), value.to_string());
                 }
             }
@@ -66,7 +68,7 @@ impl WriteFacts {
         let mut markers = BTreeMap::new();
         if kind == "contact" {
             for key in outpost_core::routing::MARKER_KEYS {
-                let values = all_values(doc, key);
+                let values = root.all(key);
                 if !values.is_empty() {
                     markers.insert(key.to_string(), values);
                 }
@@ -78,35 +80,82 @@ impl WriteFacts {
             _ => None,
         };
         Self {
-            ids: all_values(doc, "id"),
-            owner: get_str(doc, "owner"),
-            merged_into: get_str(doc, "merged_into"),
-            invalid: get_str(doc, "status").as_deref() == Some("invalid"),
-            field: get_str(doc, "field"),
+            ids: root.all("id"),
+            owner: root.str("owner"),
+            merged_into: root.str("merged_into"),
+            invalid: root.str("status").as_deref() == Some("invalid"),
+            field: root.str("field"),
             inline_restricted,
-            blob: get_str(doc, "blob"),
-            parent: Self::parent(kind, doc),
+            blob: root.str("blob"),
+            parent: parent_of(kind, |key| root.str(key)),
             deal: match kind {
-                "task" | "attachment" => get_str(doc, "deal_id").filter(|d| !d.trim().is_empty()),
+                "task" | "attachment" => root.str("deal_id").filter(|d| !d.trim().is_empty()),
                 _ => None,
             },
             stage: (kind == "deal")
-                .then(|| get_str(doc, "stage"))
+                .then(|| root.str("stage"))
                 .flatten()
                 .map(|s| s.trim().to_string()),
             markers,
             evidence,
         }
     }
+}
 
-    /// The record whose visibility this one follows, read from its document.
-    pub fn parent(kind: &str, doc: &AutoCommit) -> Option<String> {
-        match kind {
-            "visit" | "deal" | "task" | "attachment" => get_str(doc, "contact_id"),
-            RESTRICTED_KIND => get_str(doc, "of"),
+/// The record whose visibility a record of `kind` follows, with the root's text values read
+/// by `get`.
+fn parent_of(kind: &str, get: impl Fn(&str) -> Option<String>) -> Option<String> {
+    match kind {
+        "visit" | "deal" | "task" | "attachment" => get("contact_id"),
+        RESTRICTED_KIND => get("of"),
+        _ => None,
+    }
+    .filter(|p| !p.trim().is_empty())
+}
+
+/// A document's root read in one pass: each key's current value, and whether other values
+/// conflict with it (then [`RootValues::all`] asks the document for all of them).
+struct RootValues<'d> {
+    doc: &'d AutoCommit,
+    values: HashMap<String, (Value<'static>, ObjId, bool)>,
+}
+
+impl<'d> RootValues<'d> {
+    fn read(doc: &'d AutoCommit) -> Self {
+        let values = doc
+            .map_range(ROOT, ..)
+            .map(|item| {
+                let (id, conflict) = (item.id(), item.conflict);
+                (
+                    item.key.into_owned(),
+                    (item.value.into_value(), id, conflict),
+                )
+            })
+            .collect();
+        Self { doc, values }
+    }
+
+    /// The current value of `key`.
+    fn value(&self, key: &str) -> Option<&Value<'static>> {
+        self.values.get(key).map(|(value, _, _)| value)
+    }
+
+    /// [`get_str`] of this root.
+    fn str(&self, key: &str) -> Option<String> {
+        match self.values.get(key)? {
+            (Value::Scalar(s), _, _) => s.as_str().map(str::to_string),
+            (Value::Object(ObjType::Text), obj, _) => self.doc.text(obj).ok(),
             _ => None,
         }
-        .filter(|p| !p.trim().is_empty())
+    }
+
+    /// [`all_values`] of this root.
+    fn all(&self, key: &str) -> Vec<String> {
+        match self.values.get(key) {
+            None => Vec::new(),
+            Some((_, _, true)) => all_values(self.doc, key),
+            Some((value, obj, false)) => vec![render(self.doc, value, obj)],
+        }
     }
 }
 
@@ -325,10 +374,62 @@ fn all_values(doc: &AutoCommit, key: &str) -> Vec<String> {
     };
     values
         .into_iter()
-        .map(|(value, obj)| match value {
-            Value::Scalar(s) => s.as_str().map_or_else(|| s.to_string(), str::to_string),
-            Value::Object(ObjType::Text) => doc.text(&obj).unwrap_or_default(),
-            Value::Object(other) => format!("({other:?})"),
-        })
+        .map(|(value, obj)| render(doc, &value, &obj))
         .collect()
+}
+
+/// A root value as text, as [`all_values`] lists it.
+fn render(doc: &AutoCommit, value: &Value<'_>, obj: &ObjId) -> String {
+    match value {
+        Value::Scalar(s) => s.as_str().map_or_else(|| s.to_string(), str::to_string),
+        Value::Object(ObjType::Text) => doc.text(obj).unwrap_or_default(),
+        Value::Object(other) => format!("({other:?})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{all_values, get_str, WriteFacts};
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, AutoCommit, ObjType, ROOT};
+    use outpost_core::routing::{MARKER_KEYS, ROUTED_BY};
+
+    type TestResult = Result<(), automerge::AutomergeError>;
+
+    /// Two devices wrote `id`, `owner` and a marker concurrently: the facts read in one pass
+    /// are what a lookup per key reads, conflicting values included.
+    #[test]
+    fn facts_read_in_one_pass_equal_a_lookup_per_key() -> TestResult {
+        let mut a = AutoCommit::new().with_actor(ActorId::from(&[1u8; 16][..]));
+        a.put(ROOT, "id", "c-1")?;
+        a.put(ROOT, "name", "王芳")?;
+        a.put(ROOT, "status", "invalid")?;
+        let notes = a.put_object(ROOT, "merged_into", ObjType::Text)?;
+        a.splice_text(&notes, 0, 0, "c-0")?;
+        let mut b = a.fork().with_actor(ActorId::from(&[2u8; 16][..]));
+        a.put(ROOT, "id", "c-1a")?;
+        a.put(ROOT, "owner", "li")?;
+        a.put(ROOT, ROUTED_BY, "rule-1")?;
+        b.put(ROOT, "id", "c-1b")?;
+        b.put(ROOT, "owner", "wang")?;
+        b.put(ROOT, ROUTED_BY, 7)?;
+        a.merge(&mut b)?;
+
+        let facts = WriteFacts::of("contact", &a);
+        assert_eq!(facts.ids, all_values(&a, "id"));
+        assert_eq!(facts.ids.len(), 2, "{:?}", facts.ids);
+        assert_eq!(facts.owner, get_str(&a, "owner"));
+        assert!(facts.owner.is_some());
+        assert_eq!(facts.merged_into.as_deref(), Some("c-0"));
+        assert!(facts.invalid);
+        for key in MARKER_KEYS {
+            let expected = all_values(&a, key);
+            assert_eq!(
+                facts.markers.get(*key).cloned().unwrap_or_default(),
+                expected
+            );
+        }
+        assert_eq!(facts.markers.get(ROUTED_BY).map(Vec::len), Some(2));
+        Ok(())
+    }
 }

@@ -218,25 +218,24 @@ pub struct DocWrite {
 }
 
 impl DocWrite {
-    /// A write of `doc` (already saved as `bytes`) by `viewer`, reading its visibility facts.
-    /// A contact's `owner` field decides who sees it only when it names the writer or the
-    /// writer may assign; otherwise the stored owner stays (the creator, for a new record), so
-    /// a device whose local user name differs from its server user never hides its own records.
+    /// A write of `doc` (already saved as `bytes`, its facts read as `facts`) by `viewer`. A
+    /// contact's `owner` field decides who sees it only when it names the writer or the writer
+    /// may assign; otherwise the stored owner stays (the creator, for a new record), so a device
+    /// whose local user name differs from its server user never hides its own records.
     fn new(
         record: String,
         kind: String,
-        doc: &mut AutoCommit,
-        bytes: Vec<u8>,
+        (doc, bytes): (&mut AutoCommit, Vec<u8>),
+        facts: WriteFacts,
         last_entry: usize,
         viewer: &Viewer,
     ) -> Self {
         let summary = summary::summarize(&record, &kind, doc);
-        let facts = WriteFacts::of(&kind, doc);
         let owner = facts
             .owner
             .filter(|o| *o == viewer.user || viewer.permissions.has("assign"));
         Self {
-            parent: WriteFacts::parent(&kind, doc),
+            parent: facts.parent,
             owner: if kind == "contact" { owner } else { None },
             field: if kind == outpost_core::access::RESTRICTED_KIND {
                 facts.field
@@ -447,9 +446,17 @@ pub fn plan_push(
         .into_iter()
         .filter_map(|(record, mut w)| {
             let last_entry = w.last?;
+            // The facts read after its last accepted change: the document ends in that state
+            // (a refusal after it rebuilt it so).
+            let facts = w.facts?;
             let bytes = w.doc.save();
             Some(DocWrite::new(
-                record, w.kind, &mut w.doc, bytes, last_entry, viewer,
+                record,
+                w.kind,
+                (&mut w.doc, bytes),
+                facts,
+                last_entry,
+                viewer,
             ))
         })
         .collect();
@@ -724,11 +731,12 @@ impl AutomergeSession {
             let mut loaded = AutoCommit::load(&doc).map_err(|e| {
                 StorageError::Corrupt(format!("document {}: {e}", stored.record_id))
             })?;
+            let facts = WriteFacts::of(&stored.kind, &loaded);
             plan.docs.push(DocWrite::new(
                 stored.record_id.clone(),
                 stored.kind.clone(),
-                &mut loaded,
-                doc,
+                (&mut loaded, doc),
+                facts,
                 last_entry,
                 viewer,
             ));
