@@ -70,7 +70,6 @@ struct Prepared {
     /// The document's one head, which is also its one change to push.
     heads: Vec<u8>,
     contact: Contact,
-    columns: contacts::Columns,
     tokens: String,
     keys: Vec<String>,
 }
@@ -126,13 +125,11 @@ fn prepare_contact(row: NewRow, actor: &Actor, region: Region, now: i64) -> Prep
     let heads = change.hash().0.to_vec();
     let bytes = change.raw_bytes().to_vec();
     let tokens = contacts::tokens(&contact);
-    let columns = contacts::Columns::of(&contact);
     Prepared {
         id,
         doc: bytes,
         heads,
         contact,
-        columns,
         tokens,
         keys,
     }
@@ -473,7 +470,7 @@ fn write_chunk(
             SyncState::Local,
             now_text,
         )?;
-        contacts::project_row_with(tx, rid, &p.contact, &p.columns)?;
+        contacts::project_row(tx, rid, &p.contact)?;
         search.push((rid, p.tokens));
         keys.extend(p.keys.into_iter().map(|key| (key, rid)));
         created.push(p.id);
