@@ -64,16 +64,6 @@ impl PreparedPage {
         Self { page, docs }
     }
 
-    /// The documents in the page.
-    pub fn len(&self) -> usize {
-        self.docs.len()
-    }
-
-    /// Whether the page holds no document.
-    pub fn is_empty(&self) -> bool {
-        self.docs.is_empty()
-    }
-
     pub(super) fn into_docs(self) -> Vec<Prepared> {
         self.docs
     }
