@@ -142,6 +142,17 @@ const TITLE_WORDS: &[&str] = &[
     "会计",
     "设计师",
     "律师",
+    "业务主办",
+    "部长",
+    "科长",
+    "处长",
+    "行长",
+    "店长",
+    "院长",
+    "秘书",
+    "创始人",
+    "合伙人",
+    "首席",
     "CEO",
     "CTO",
     "CFO",
@@ -388,6 +399,60 @@ fn is_han_not_label(c: char) -> bool {
     is_han(c) && !"手机电话座移动固传真".contains(c)
 }
 
+/// A line that starts with a Japanese postcode (`〒160-0022 東京都...`, the mark often read
+/// as `T`, `丁` or `干`, or lost) before a place in Han characters, as the address: the mark restored, and the simplified forms the
+/// Chinese recognizer reads for Japanese place characters (`东京都` for 東京都) put back.
+fn japanese_address(text: &str) -> Option<String> {
+    static POSTCODE: LazyLock<Regex> =
+        LazyLock::new(|| re(r"^\s*[〒T丁干]?\s*(\d{3})\s*[-‐－—ー]\s*(\d{4})\s*(\S.*)$"));
+    let caps = POSTCODE.captures(text)?;
+    let rest = caps.get(3)?.as_str();
+    // After the postcode comes the place, in Han (or kana) characters.
+    if !rest.chars().next().is_some_and(is_han) {
+        return None;
+    }
+    const SHINJITAI: [(char, char); 28] = [
+        ('东', '東'),
+        ('县', '県'),
+        ('冈', '岡'),
+        ('岛', '島'),
+        ('滨', '浜'),
+        ('广', '広'),
+        ('丰', '豊'),
+        ('长', '長'),
+        ('马', '馬'),
+        ('宫', '宮'),
+        ('爱', '愛'),
+        ('鸟', '鳥'),
+        ('儿', '児'),
+        ('绳', '縄'),
+        ('贺', '賀'),
+        ('桥', '橋'),
+        ('驿', '駅'),
+        ('泽', '沢'),
+        ('涩', '渋'),
+        ('荣', '栄'),
+        ('叶', '葉'),
+        ('门', '門'),
+        ('见', '見'),
+        ('关', '関'),
+        ('边', '辺'),
+        ('乡', '郷'),
+        ('丽', '麗'),
+        ('韩', '韓'),
+    ];
+    let place: String = rest
+        .chars()
+        .map(|c| {
+            SHINJITAI
+                .iter()
+                .find(|(s, _)| *s == c)
+                .map_or(c, |(_, j)| *j)
+        })
+        .collect();
+    Some(format!("〒{}-{} {}", &caps[1], &caps[2], place.trim()))
+}
+
 /// The address: a labelled line, or the line with most address words; a following line that
 /// continues it (same column, close below, more address words) is appended.
 fn address(ls: &mut [Line], card: &mut CardFields) {
@@ -403,12 +468,13 @@ fn address(ls: &mut [Line], card: &mut CardFields) {
         // `A` glued to a Han address (the colon lost): `A广东省...`.
         let glued_a =
             line.text.starts_with('A') && line.text[1..].chars().next().is_some_and(is_han);
-        // A Japanese address starts with its postcode mark (`〒160-0022 東京都...`).
-        let postcode_mark = line.text.trim_start().starts_with('〒');
+        // A Japanese address starts with its postcode mark (`〒160-0022 東京都...`), which
+        // the recognizer may read as `T` or `丁`.
+        let japanese = japanese_address(&line.text);
         let (value, rule) = match after_label(&line.text, ADDRESS_LABELS) {
             Some(v) if !bare_a => (v.to_string(), 0.95),
             _ if glued_a => (line.text[1..].to_string(), 0.9),
-            _ if postcode_mark => (line.text.trim().to_string(), 0.92),
+            _ if japanese.is_some() => (japanese.unwrap_or_default(), 0.92),
             _ => (line.text.clone(), 0.8),
         };
         let cues = ADDRESS_CUES
@@ -813,17 +879,24 @@ fn company_title_name(ls: &mut [Line], card: &mut CardFields) {
         ls[*i].used = true;
     }
     if card.title.is_none() {
-        for &i in &free {
+        // Of the lines with a title word, the one nearest the name: a label printed at the
+        // top (`业务主办` over a column of fields) loses to the title set beside the name.
+        let name_y = name.as_ref().map(|(i, _, _)| ls[*i].ocr.bbox.center_y());
+        let pick = free
+            .iter()
+            .copied()
+            .filter(|&i| !ls[i].used && contains_any(&ls[i].upper, TITLE_WORDS))
+            .min_by(|&a, &b| {
+                let d = |i: usize| name_y.map_or(0.0, |y| (ls[i].ocr.bbox.center_y() - y).abs());
+                d(a).total_cmp(&d(b)).then(a.cmp(&b))
+            });
+        if let Some(i) = pick {
             let line = &ls[i];
-            if line.used || !contains_any(&line.upper, TITLE_WORDS) {
-                continue;
-            }
             let value = match han_part(&line.text) {
                 Some(h) if name_is_han && contains_any(&h.to_uppercase(), TITLE_WORDS) => h,
                 _ => line.text.clone(),
             };
             card.title = Some(Field::from_line(value, line.ocr, 0.85));
-            break;
         }
     }
 
@@ -1092,6 +1165,23 @@ mod tests {
             value(&c.address).replace(' ', ""),
             "〒101-0047東京都千代田区内神田1-2-3"
         );
+        // The mark read as `T`, and Tokyo in simplified characters: both put back.
+        let c = card(&[
+            ("富士技研株式会社", 200, 70, 40),
+            ("鈴木拓也", 100, 190, 70),
+            ("TEL03-5019-2917", 80, 560, 30),
+            ("E-mail:takuya.suzuki@fuji.co.jp", 80, 640, 30),
+            ("T160-0022东京都新宿区新宿3-15-8", 80, 700, 30),
+        ]);
+        assert_eq!(value(&c.address), "〒160-0022 東京都新宿区新宿3-15-8");
+        assert_eq!(phones_of(&c), ["+81350192917"]);
+        // A line that only looks like one (a model number) is not an address.
+        assert_eq!(japanese_address("T100-2000 Series"), None);
+        assert_eq!(
+            japanese_address("160-0022东京都新宿区新宿3-15-8").as_deref(),
+            Some("〒160-0022 東京都新宿区新宿3-15-8")
+        );
+        assert_eq!(japanese_address("0431-84597070 84840822"), None);
     }
 
     #[test]
@@ -1183,6 +1273,16 @@ mod tests {
         ]);
         assert_eq!(value(&c.name), "王建国");
         assert_eq!(value(&c.title), "总经理");
+        // A label-like title set beside the name is the title.
+        let c = card(&[
+            ("众诚供应链管理集团有限公司", 280, 60, 50),
+            ("刘海", 120, 300, 90),
+            ("微信扫一扫", 700, 330, 30),
+            ("业务主办", 120, 420, 40),
+            ("手机：153-4240-8567", 120, 600, 30),
+        ]);
+        assert_eq!(value(&c.name), "刘海");
+        assert_eq!(value(&c.title), "业务主办");
         // A brand line in large capitals is not the person.
         let c = card(&[
             ("Global Logistics", 80, 60, 90),

@@ -280,6 +280,21 @@ pub fn split_latin_name_title(text: &str, title_words: &[&str]) -> Option<(Strin
     if words.len() < 3 {
         return None;
     }
+    let has_title = |rest: &[&str]| {
+        let upper = rest.join(" ").to_uppercase();
+        title_words.iter().any(|t| upper.contains(t))
+    };
+    // A name in capitals before a title in mixed case (`TRAN VAN NAM Sales Manager`): the
+    // name ends where the case changes.
+    let all_caps =
+        |w: &str| w.chars().any(char::is_alphabetic) && !w.chars().any(char::is_lowercase);
+    let caps = words.iter().take_while(|w| all_caps(w)).count();
+    if (2..=4).contains(&caps) && caps < words.len() && has_title(&words[caps..]) {
+        let name = words[..caps].join(" ");
+        if !has_title(&words[..caps]) {
+            return Some((name, words[caps..].join(" ")));
+        }
+    }
     for k in [2usize, 3] {
         if words.len() <= k {
             break;
@@ -389,6 +404,14 @@ mod tests {
         assert_eq!(
             split_latin_name_title("IT Management Guider", &titles),
             None
+        );
+        assert_eq!(
+            split_latin_name_title("TRAN VAN NAM Sales Manager", &titles),
+            Some(("TRAN VAN NAM".to_string(), "Sales Manager".to_string()))
+        );
+        assert_eq!(
+            split_latin_name_title("DAVID WONG SALES DIRECTOR", &titles),
+            Some(("DAVID WONG".to_string(), "SALES DIRECTOR".to_string()))
         );
     }
 }
