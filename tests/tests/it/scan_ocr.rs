@@ -258,3 +258,35 @@ fn sideways_and_upside_down_cards_come_out_upright() -> Result<(), Box<dyn std::
     }
     Ok(())
 }
+
+/// Photos of the benchmark's corpus (seed 2026) with the card lying a quarter turned:
+/// `labels_near_name` turned 270 and `red_name` turned 90 lost their phone, e-mail, website
+/// and half the address when the text was found on the sideways image.
+#[test]
+fn quarter_turned_card_photos_are_read_whole() -> Result<(), Box<dyn std::error::Error>> {
+    use outpost_core::scan::pipeline::Scanner;
+    use outpost_core::scan::DocKind;
+    use outpost_tests::scan_cases::{card_sample, CaseTruth};
+    let fonts = Fonts::system()?;
+    let scanner = Scanner::new(&ppocr::default_dir(), Region::default())?;
+    for i in [12, 17] {
+        let sample = card_sample(&fonts, SEED, i);
+        assert_eq!(sample.photo.case.turn % 180, 90, "{}", sample.label());
+        let CaseTruth::Card(truth, _) = &sample.truth else {
+            return Err(format!("{} is not a card", sample.label()).into());
+        };
+        let result = scanner.scan(&sample.photo.photo.jpeg, DocKind::Card)?;
+        let card = result.card().ok_or("no card fields")?;
+        let wrong: Vec<FieldMatch> = card_accuracy(truth, card)
+            .into_iter()
+            .filter(|m| !m.matched)
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{}: {wrong:?}\n{}",
+            sample.label(),
+            result.text
+        );
+    }
+    Ok(())
+}

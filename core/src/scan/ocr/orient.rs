@@ -47,6 +47,25 @@ pub fn unfold(crop: &RgbImage) -> RgbImage {
 
 /// Mean confidence weighted by the number of characters read (a way that reads nothing
 /// scores 0).
+/// Longest run of a line, in multiples of its thickness, that deciding which way is up looks
+/// at: about ten characters tell the direction as well as a whole contract line, at a fraction
+/// of the reading.
+const SAMPLE_RUN: u32 = 10;
+
+/// The middle of a long crop: at most `SAMPLE_RUN` times its thickness along the line.
+fn sample(crop: &RgbImage) -> RgbImage {
+    let (w, h) = crop.dimensions();
+    if w >= h && w > SAMPLE_RUN * h {
+        let run = SAMPLE_RUN * h;
+        imageops::crop_imm(crop, (w - run) / 2, 0, run, h).to_image()
+    } else if h > w && h > SAMPLE_RUN * w {
+        let run = SAMPLE_RUN * w;
+        imageops::crop_imm(crop, 0, (h - run) / 2, w, run).to_image()
+    } else {
+        crop.clone()
+    }
+}
+
 fn score(readings: &[Recognized]) -> f32 {
     let (s, n) = readings.iter().fold((0.0f32, 0.0f32), |(s, n), r| {
         let k = r.chars.iter().filter(|c| c.ch != ' ').count() as f32;
@@ -74,20 +93,28 @@ pub fn decide(models: &Models, img: &RgbImage, boxes: &[TextBox]) -> Result<u16,
         let mut talls: Vec<&TextBox> = usable.iter().copied().filter(|b| is_tall(b)).collect();
         talls.sort_by(|a, b| area(b).total_cmp(&area(a)));
         talls.truncate(4);
-        let crops: Vec<RgbImage> = talls.iter().map(|b| crop_box(img, b)).collect();
+        let crops: Vec<RgbImage> = talls.iter().map(|b| sample(&crop_box(img, b))).collect();
+        // Turned a quarter clockwise, a line of sideways text is level, upright or upside
+        // down: the direction classifier tells which, so only one quarter is read.
         let cw: Vec<RgbImage> = crops.iter().map(imageops::rotate90).collect();
-        let ccw: Vec<RgbImage> = crops.iter().map(imageops::rotate270).collect();
+        let flipped = models.upside_down(&cw)?;
+        let ccw = flipped.iter().sum::<f32>() / flipped.len().max(1) as f32 >= 0.5;
+        let level: Vec<RgbImage> = if ccw {
+            cw.iter().map(imageops::rotate180).collect()
+        } else {
+            cw
+        };
         let col: Vec<RgbImage> = crops.iter().map(unfold).collect();
-        let (s_cw, s_ccw, s_col) = (
-            score(&models.recognize(&cw)?),
-            score(&models.recognize(&ccw)?),
+        let (s_level, s_col) = (
+            score(&models.recognize(&level)?),
             score(&models.recognize(&col)?),
         );
         // A crop that reads well turned a quarter anticlockwise means the page must turn a
-        // quarter anticlockwise (270 clockwise), and the other way round.
-        return Ok(if s_col >= s_cw.max(s_ccw) {
+        // quarter anticlockwise (270 clockwise), and the other way round; a column that reads
+        // well as it stands is vertical writing, already upright.
+        return Ok(if s_col >= s_level {
             0
-        } else if s_ccw > s_cw {
+        } else if ccw {
             270
         } else {
             90
@@ -99,7 +126,7 @@ pub fn decide(models: &Models, img: &RgbImage, boxes: &[TextBox]) -> Result<u16,
     }
     level.sort_by(|a, b| b.width().total_cmp(&a.width()));
     level.truncate(6);
-    let crops: Vec<RgbImage> = level.iter().map(|b| crop_box(img, b)).collect();
+    let crops: Vec<RgbImage> = level.iter().map(|b| sample(&crop_box(img, b))).collect();
     let p = models.upside_down(&crops)?;
     let weight: f32 = level.iter().map(|b| b.width()).sum();
     let flipped = level
@@ -112,10 +139,10 @@ pub fn decide(models: &Models, img: &RgbImage, boxes: &[TextBox]) -> Result<u16,
         return Ok(0);
     }
     // The classifier errs on digits and Latin text: confirm with the recognizer.
-    let sample: Vec<RgbImage> = crops.into_iter().take(3).collect();
-    let turned: Vec<RgbImage> = sample.iter().map(imageops::rotate180).collect();
+    let few: Vec<RgbImage> = crops.into_iter().take(3).collect();
+    let turned: Vec<RgbImage> = few.iter().map(imageops::rotate180).collect();
     let (upright, upside) = (
-        score(&models.recognize(&sample)?),
+        score(&models.recognize(&few)?),
         score(&models.recognize(&turned)?),
     );
     Ok(if upside > upright { 180 } else { 0 })
@@ -202,6 +229,18 @@ mod tests {
         );
         let (_, back) = rotate(RgbImage::new(60, 100), boxes, 270);
         assert_eq!(back[0].corners, b.corners);
+    }
+
+    #[test]
+    fn a_long_line_is_sampled_in_its_middle() {
+        let line = RgbImage::from_fn(1000, 20, |x, _| image::Rgb([(x / 4) as u8, 0, 0]));
+        let s = sample(&line);
+        assert_eq!(s.dimensions(), (200, 20));
+        assert_eq!(s.get_pixel(0, 0).0[0], 100, "starts at x = 400");
+        let column = RgbImage::new(20, 500);
+        assert_eq!(sample(&column).dimensions(), (20, 200));
+        let short = RgbImage::new(150, 20);
+        assert_eq!(sample(&short).dimensions(), (150, 20));
     }
 
     #[test]
