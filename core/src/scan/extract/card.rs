@@ -5,7 +5,7 @@
 //! words (company suffixes like `有限公司` or `Co., Ltd.`, title words like `经理` or
 //! `Manager`) and by size and place: the name is a short line, usually the largest text.
 
-use super::{after_label, is_han, names, normalize_text, phones, web, Field};
+use super::{after_label, is_han, japanese_address, names, normalize_text, phones, re, web, Field};
 use crate::scan::ocr::OcrLine;
 use crate::Region;
 use regex::Regex;
@@ -65,10 +65,6 @@ impl CardFields {
             .find(|(name, _)| *name == field)
             .map(|(_, c)| c)
     }
-}
-
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).unwrap_or_else(|e| unreachable!("built-in pattern {pattern}: {e}"))
 }
 
 const ADDRESS_LABELS: &[&str] = &["地址", "Address", "Addr", "Add", "A"];
@@ -397,60 +393,6 @@ fn label_before<'a>(prev: &'a Line, line: &Line) -> Option<&'a str> {
 /// A Han character that is not part of a phone label.
 fn is_han_not_label(c: char) -> bool {
     is_han(c) && !"手机电话座移动固传真".contains(c)
-}
-
-/// A line that starts with a Japanese postcode (`〒160-0022 東京都...`, the mark often read
-/// as `T`, `丁` or `干`, or lost) before a place in Han characters, as the address: the mark restored, and the simplified forms the
-/// Chinese recognizer reads for Japanese place characters (`东京都` for 東京都) put back.
-fn japanese_address(text: &str) -> Option<String> {
-    static POSTCODE: LazyLock<Regex> =
-        LazyLock::new(|| re(r"^\s*[〒T丁干]?\s*(\d{3})\s*[-‐－—ー]\s*(\d{4})\s*(\S.*)$"));
-    let caps = POSTCODE.captures(text)?;
-    let rest = caps.get(3)?.as_str();
-    // After the postcode comes the place, in Han (or kana) characters.
-    if !rest.chars().next().is_some_and(is_han) {
-        return None;
-    }
-    const SHINJITAI: [(char, char); 28] = [
-        ('东', '東'),
-        ('县', '県'),
-        ('冈', '岡'),
-        ('岛', '島'),
-        ('滨', '浜'),
-        ('广', '広'),
-        ('丰', '豊'),
-        ('长', '長'),
-        ('马', '馬'),
-        ('宫', '宮'),
-        ('爱', '愛'),
-        ('鸟', '鳥'),
-        ('儿', '児'),
-        ('绳', '縄'),
-        ('贺', '賀'),
-        ('桥', '橋'),
-        ('驿', '駅'),
-        ('泽', '沢'),
-        ('涩', '渋'),
-        ('荣', '栄'),
-        ('叶', '葉'),
-        ('门', '門'),
-        ('见', '見'),
-        ('关', '関'),
-        ('边', '辺'),
-        ('乡', '郷'),
-        ('丽', '麗'),
-        ('韩', '韓'),
-    ];
-    let place: String = rest
-        .chars()
-        .map(|c| {
-            SHINJITAI
-                .iter()
-                .find(|(s, _)| *s == c)
-                .map_or(c, |(_, j)| *j)
-        })
-        .collect();
-    Some(format!("〒{}-{} {}", &caps[1], &caps[2], place.trim()))
 }
 
 /// The address: a labelled line, or the line with most address words; a following line that

@@ -4,7 +4,7 @@ use super::cn_numerals::{
     edit_distance, format_amount_upper, is_amount_char, is_upper_only, parse_amount_fen,
 };
 use super::dates::find_dates;
-use super::{after_label, fix_digits, normalize_text, Field};
+use super::{after_label, fix_digits, normalize_text, re, Field};
 use crate::scan::ocr::OcrLine;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -68,10 +68,6 @@ impl ContractFields {
             .find(|(name, _)| *name == field)
             .map(|(_, c)| c)
     }
-}
-
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).unwrap_or_else(|e| unreachable!("built-in pattern {pattern}: {e}"))
 }
 
 /// A digit amount with an optional currency mark before it and an optional unit after it.

@@ -33,7 +33,9 @@ pub mod phones;
 pub mod web;
 
 use super::ocr::{BBox, OcrLine};
+use regex::Regex;
 use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
 
 pub use card::{extract_card, CardFields};
 pub use contract::{extract_contract, AmountMismatch, ContractFields};
@@ -208,6 +210,67 @@ pub fn after_label<'a>(text: &'a str, labels: &[&str]) -> Option<&'a str> {
 /// True when `c` is a Han character.
 pub fn is_han(c: char) -> bool {
     matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}')
+}
+
+/// A line that starts with a Japanese postcode before a place in Han characters
+/// (`〒160-0022 東京都...`; the recognizer often reads the mark as `T`, `丁` or `干`, or loses
+/// it), as an address: the mark restored, and the simplified forms the Chinese recognizer
+/// reads for Japanese place characters (`东京都` for 東京都) put back. `None` for any other
+/// line. The card's address and the card's country both use it.
+pub fn japanese_address(text: &str) -> Option<String> {
+    static POSTCODE: LazyLock<Regex> =
+        LazyLock::new(|| re(r"^\s*[〒T丁干]?\s*(\d{3})\s*[-‐－—ー]\s*(\d{4})\s*(\S.*)$"));
+    let caps = POSTCODE.captures(text)?;
+    let rest = caps.get(3)?.as_str();
+    // After the postcode comes the place, in Han characters.
+    if !rest.chars().next().is_some_and(is_han) {
+        return None;
+    }
+    const SHINJITAI: [(char, char); 28] = [
+        ('东', '東'),
+        ('县', '県'),
+        ('冈', '岡'),
+        ('岛', '島'),
+        ('滨', '浜'),
+        ('广', '広'),
+        ('丰', '豊'),
+        ('长', '長'),
+        ('马', '馬'),
+        ('宫', '宮'),
+        ('爱', '愛'),
+        ('鸟', '鳥'),
+        ('儿', '児'),
+        ('绳', '縄'),
+        ('贺', '賀'),
+        ('桥', '橋'),
+        ('驿', '駅'),
+        ('泽', '沢'),
+        ('涩', '渋'),
+        ('荣', '栄'),
+        ('叶', '葉'),
+        ('门', '門'),
+        ('见', '見'),
+        ('关', '関'),
+        ('边', '辺'),
+        ('乡', '郷'),
+        ('丽', '麗'),
+        ('韩', '韓'),
+    ];
+    let place: String = rest
+        .chars()
+        .map(|c| {
+            SHINJITAI
+                .iter()
+                .find(|(s, _)| *s == c)
+                .map_or(c, |(_, j)| *j)
+        })
+        .collect();
+    Some(format!("〒{}-{} {}", &caps[1], &caps[2], place.trim()))
+}
+
+/// Compiles one of the extractors' own patterns (they are tested; a bad one is a bug).
+pub(crate) fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|e| unreachable!("built-in pattern {pattern}: {e}"))
 }
 
 #[cfg(test)]

@@ -5,14 +5,11 @@
 //! letters) before the store's region.
 
 use super::fix_digits;
+use super::re;
 use crate::normalize;
 use crate::Region;
 use regex::Regex;
 use std::sync::LazyLock;
-
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).unwrap_or_else(|e| unreachable!("built-in pattern {pattern}: {e}"))
-}
 
 /// A run that may hold phone numbers: digits, OCR look-alikes and separators.
 static PHONE_RUN: LazyLock<Regex> =
@@ -161,8 +158,11 @@ pub fn card_region(texts: &[&str], default: Region) -> Region {
     }
     let all: String = texts.concat();
     let upper = all.to_uppercase();
-    let japanese_address =
-        all.contains(['〒', '県']) || all.contains("丁目") || upper.contains("JAPAN");
+    // A postcode line counts even when the recognizer lost or misread its 〒 mark.
+    let japanese_address = all.contains(['〒', '県'])
+        || all.contains("丁目")
+        || upper.contains("JAPAN")
+        || texts.iter().any(|t| super::japanese_address(t).is_some());
     let vietnamese_address = upper.contains("VIETNAM") || upper.contains("VIỆT NAM");
     let code = if all.chars().filter(|c| is_kana(*c)).count() >= 2 || japanese_address {
         Some("JP")
@@ -398,6 +398,12 @@ mod tests {
         let vn = card_region(&["Tel: +84 28 3822 1234", "Mobile: 0903 123 456"], cn());
         assert_eq!(vn.code(), "VN");
         // A Japanese address in kanji only: the postcode mark and 県.
+        // The postcode mark read as `T`, and Tokyo in simplified characters.
+        let jp = card_region(
+            &["TEL03-5019-2917", "T160-0022东京都新宿区新宿3-15-8"],
+            cn(),
+        );
+        assert_eq!(jp.code(), "JP");
         let jp = card_region(&["〒460-0008 愛知県名古屋市中区栄3-4-5"], cn());
         assert_eq!(jp.code(), "JP");
     }

@@ -4,13 +4,10 @@
 //! an address.
 
 use super::after_label;
+use super::re;
 use crate::normalize;
 use regex::Regex;
 use std::sync::LazyLock;
-
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).unwrap_or_else(|e| unreachable!("built-in pattern {pattern}: {e}"))
-}
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     re(r"[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
