@@ -315,18 +315,14 @@ impl Models {
 
     /// Reads line crops (any size; each is scaled to height 48). The result keeps the order
     /// of `crops`.
-    ///
-    /// Only lines of the same input width run together (see [`rec_batches`]): a batch pads
-    /// every line to its widest, and that padding cost more than the batch saved (on the
-    /// benchmark's photos, one core: reading a card took 616 ms in batches of six and 529 ms
-    /// this way, a contract page 4.8 s and 2.4 s), and on cards it made the model drop spaces
-    /// (`TAKUYASUZUKI`, `150 46325115`).
     pub fn recognize(&self, crops: &[RgbImage]) -> Result<Vec<Recognized>, ModelError> {
-        let widths: Vec<u32> = crops.iter().map(image_ops::rec_width).collect();
+        let mut order: Vec<usize> = (0..crops.len()).collect();
+        let ratio = |i: usize| crops[i].width() as f32 / crops[i].height().max(1) as f32;
+        order.sort_by(|&a, &b| ratio(a).total_cmp(&ratio(b)));
         let mut out: Vec<Option<Recognized>> = vec![None; crops.len()];
-        for batch in rec_batches(&widths) {
+        for batch in order.chunks(6) {
             let imgs: Vec<&RgbImage> = batch.iter().map(|&i| &crops[i]).collect();
-            let (input, filled) = image_ops::rec_input(&imgs);
+            let (input, widths) = image_ops::rec_input(&imgs);
             let [_, _, _, width] = input.shape();
             let probs = self
                 .rec
@@ -340,31 +336,12 @@ impl Models {
                     k,
                     &self.charset,
                     width as f32,
-                    filled[k] as f32,
+                    widths[k] as f32,
                 ));
             }
         }
         Ok(out.into_iter().map(Option::unwrap_or_default).collect())
     }
-}
-
-/// Most lines in one recognition batch.
-const REC_BATCH: usize = 6;
-
-/// Groups line indices for recognition, given each line's input width: at most
-/// [`REC_BATCH`] lines of the same width (short lines all take the trained 320 px), so that
-/// no line is padded.
-fn rec_batches(widths: &[u32]) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..widths.len()).collect();
-    order.sort_by_key(|&i| widths[i]);
-    let mut batches: Vec<Vec<usize>> = Vec::new();
-    for i in order {
-        match batches.last_mut() {
-            Some(b) if b.len() < REC_BATCH && widths[b[0]] == widths[i] => b.push(i),
-            _ => batches.push(vec![i]),
-        }
-    }
-    batches
 }
 
 fn run_error(model: &'static str, e: impl std::fmt::Display) -> ModelError {
@@ -375,23 +352,3 @@ fn run_error(model: &'static str, e: impl std::fmt::Display) -> ModelError {
 }
 
 pub use image_ops::crop_box;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_lines_of_the_same_width_share_a_batch() {
-        // A card: three short labels, two phone lines, a long address.
-        let widths = [320, 1500, 320, 700, 320, 704];
-        assert_eq!(
-            rec_batches(&widths),
-            vec![vec![0, 2, 4], vec![3], vec![5], vec![1]]
-        );
-        // A page of equal lines: batches of six.
-        let page = [1600; 8];
-        let batches = rec_batches(&page);
-        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [6, 2]);
-        assert!(rec_batches(&[]).is_empty());
-    }
-}

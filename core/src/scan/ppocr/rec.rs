@@ -29,7 +29,7 @@ pub struct Recognized {
 }
 
 /// Decodes item `k` of `probs` (`[n, steps, classes]`): `charset[0]` is the CTC blank.
-/// `input_width` is the padded input width, `line_width` the part this line filled.
+/// `input_width` is the padded batch width, `line_width` the part this line filled.
 pub(crate) fn decode(
     probs: &NdTensor<f32, 3>,
     k: usize,
