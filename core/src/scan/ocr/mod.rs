@@ -159,7 +159,7 @@ impl Ocr {
             (boxes, detect_ms)
         };
         let t = Instant::now();
-        let readings = orient::read_boxes(&self.models, &image, &boxes)?;
+        let readings = orient::read_boxes(&self.models, &image, &boxes, layout)?;
         let lines = lines::assemble(&boxes, &readings);
         let recognize_ms = ms(t);
         Ok(Read {

@@ -179,12 +179,18 @@ pub fn rotate(img: RgbImage, boxes: Vec<TextBox>, rotation: u16) -> (RgbImage, V
 }
 
 /// Reads every box of an upright image. A tall box is read both as a column of upright
-/// characters and turned a quarter, and the surer reading is kept.
+/// characters and turned a quarter, and the surer reading is kept. A card's lines are read
+/// unpadded ([`Models::recognize_unpadded`]), a page's in padded batches.
 pub fn read_boxes(
     models: &Models,
     img: &RgbImage,
     boxes: &[TextBox],
+    layout: super::PageLayout,
 ) -> Result<Vec<Recognized>, ModelError> {
+    let recognize = |crops: &[RgbImage]| match layout {
+        super::PageLayout::Card => models.recognize_unpadded(crops),
+        super::PageLayout::Page => models.recognize(crops),
+    };
     let mut crops = Vec::with_capacity(boxes.len());
     let mut tall_alt: Vec<(usize, RgbImage)> = Vec::new();
     for (i, b) in boxes.iter().enumerate() {
@@ -196,10 +202,10 @@ pub fn read_boxes(
             crops.push(crop);
         }
     }
-    let mut readings = models.recognize(&crops)?;
+    let mut readings = recognize(&crops)?;
     if !tall_alt.is_empty() {
         let alt_crops: Vec<RgbImage> = tall_alt.iter().map(|(_, c)| c.clone()).collect();
-        let alt = models.recognize(&alt_crops)?;
+        let alt = recognize(&alt_crops)?;
         for ((i, _), r) in tall_alt.iter().zip(alt) {
             if r.confidence > readings[*i].confidence + 0.05 {
                 readings[*i] = r;
