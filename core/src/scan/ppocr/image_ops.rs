@@ -96,19 +96,22 @@ pub(crate) fn det_input(img: &RgbImage, w: u32, h: u32) -> NdTensor<f32, 4> {
     NdTensor::from_data([1, 3, h, w], data)
 }
 
+/// `img`'s width once scaled to height 48, keeping its aspect ratio.
+fn width_at_line_height(img: &RgbImage) -> u32 {
+    let (w, h) = img.dimensions();
+    (w as f32 * LINE_HEIGHT as f32 / h.max(1) as f32).ceil() as u32
+}
+
 /// The width of `crop`'s recognition input on its own: its width at height 48, at least the
 /// trained 320 and at most 3200.
 pub(crate) fn rec_width(crop: &RgbImage) -> u32 {
-    let (w, h) = crop.dimensions();
-    ((w as f32 * LINE_HEIGHT as f32 / h.max(1) as f32).ceil() as u32)
-        .clamp(REC_MIN_WIDTH, REC_MAX_WIDTH)
+    width_at_line_height(crop).clamp(REC_MIN_WIDTH, REC_MAX_WIDTH)
 }
 
 /// `img` scaled to height 48 keeping its aspect ratio, at most `max_w` wide.
 fn to_line_height(img: &RgbImage, max_w: u32) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let rw = ((w as f32 * LINE_HEIGHT as f32 / h.max(1) as f32).ceil() as u32).clamp(1, max_w);
-    if (w, h) == (rw, LINE_HEIGHT) {
+    let rw = width_at_line_height(img).clamp(1, max_w);
+    if img.dimensions() == (rw, LINE_HEIGHT) {
         return img.clone();
     }
     imageops::resize(img, rw, LINE_HEIGHT, FilterType::Triangle)
