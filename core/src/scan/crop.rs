@@ -239,6 +239,18 @@ fn contains(outer: &Outline, inner: &Outline) -> bool {
         .all(|p| inside_convex(&outer.corners, *p, tol))
 }
 
+/// Whether `inner` is a part of `outer` cut off by lines across it: every corner of `inner` lies
+/// on `outer`'s outline. The lit half of a card beside a shadow, or the white half of a two-tone
+/// card, shares three sides with the card; a card lying on a panel shares none with the panel.
+fn divides(outer: &Outline, inner: &Outline) -> bool {
+    let size = signed_area(&outer.corners).abs().sqrt();
+    let tol = 2.0 + 0.01 * size;
+    inner
+        .corners
+        .iter()
+        .all(|p| distance_to_outline(&outer.corners, *p) <= tol)
+}
+
 /// Picks the document's outline among `outlines` (ranked by edge score, small-image pixels of
 /// a `w x h` image), using `text` (boxes in the same pixels) when given.
 pub(crate) fn choose(outlines: &[Outline], text: Option<&[TextBox]>, w: f64, h: f64) -> Choice {
@@ -296,6 +308,7 @@ pub(crate) fn choose(outlines: &[Outline], text: Option<&[TextBox]>, w: f64, h: 
                 && tf(i).inside >= tf(j).inside - 0.05
                 && signed_area(&outlines[i].corners).abs() < 0.5 * area_j
                 && contains(&outlines[j], &outlines[i])
+                && !divides(&outlines[j], &outlines[i])
         });
     }
     for (i, f) in feats.iter_mut().enumerate() {
@@ -440,6 +453,25 @@ mod tests {
         let empty = rect(420.0, 300.0, 620.0, 460.0, 1.0);
         let c = choose(&[empty, card], Some(&text), 640.0, 480.0);
         assert_eq!(c.index, Some(1), "{c:?}");
+    }
+
+    #[test]
+    fn a_part_cut_off_by_a_shadow_or_a_colour_band_is_not_the_card() {
+        // A card 100..560 x 100..360; a shadow edge across it at x = 310 makes the lit part,
+        // which holds all the text, a strong outline sharing three sides with the card.
+        let lit = rect(100.0, 100.0, 310.0, 360.0, 0.85);
+        let card = rect(100.0, 100.0, 560.0, 360.0, 0.8);
+        let text = [
+            text_line(120.0, 130.0, 290.0, 150.0),
+            text_line(120.0, 200.0, 260.0, 215.0),
+            text_line(120.0, 300.0, 280.0, 312.0),
+        ];
+        let c = choose(&[lit, card], Some(&text), 640.0, 480.0);
+        assert_eq!(c.index, Some(1), "{c:?}");
+        // The same lit part lying on a larger panel (no side shared) makes the panel background.
+        let panel = rect(60.0, 60.0, 620.0, 470.0, 0.8);
+        let c = choose(&[lit, panel], Some(&text), 640.0, 480.0);
+        assert_eq!(c.index, Some(0), "{c:?}");
     }
 
     #[test]
