@@ -12,7 +12,9 @@
 //!   holds that text too and is supported by edges all round, that one is the document;
 //! - a candidate holding **no text** is a background rectangle and is refused;
 //! - a candidate around a smaller, well-supported one that **holds the same text** (a wood
-//!   panel under the card, the frame of the photo) is the background and loses to it;
+//!   panel under the card, the frame of the photo) is the background and loses to it, unless
+//!   the smaller one is only a part of it cut off by a line across it (all its corners on the
+//!   larger outline: the lit half of a card beside a shadow, the white half of a two-tone card);
 //! - when nothing convincing is left, `document_found` is false and the corners are the text's
 //!   bounding box, padded (or the whole photo when there is no text, or when the text spans
 //!   most of it: a card already cut out), with a low confidence.
