@@ -196,6 +196,31 @@ fn area_prefix(printed: &str) -> Option<String> {
     .then(|| area.to_string())
 }
 
+/// Two Chinese numbers printed on one line whose space the recognizer dropped:
+/// `0551-2471212124159003` (a fixed line and a second local number of the same length) or
+/// `1391234567813800138000` (two mobiles). Anything else comes back whole.
+fn unglue(token: &str) -> Vec<String> {
+    if let Some(c) = GLUED_FIXED.captures(token) {
+        let local = &c[2];
+        let half = local.len() / 2;
+        return vec![
+            format!("{}-{}", &c[1], &local[..half]),
+            local[half..].to_string(),
+        ];
+    }
+    if token.len() == 22 && token.chars().all(|c| c.is_ascii_digit()) {
+        let (a, b) = token.split_at(11);
+        if CN_MOBILE.is_match(a) && CN_MOBILE.is_match(b) {
+            return vec![a.to_string(), b.to_string()];
+        }
+    }
+    vec![token.to_string()]
+}
+
+/// An area code, then two local numbers of 7 or 8 digits run together.
+static GLUED_FIXED: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(0\d{2,3})[-\s]?((?:\d{14})|(?:\d{16}))$"));
+
 /// Splits a run into numbers: from each token, the longest run of tokens that is a valid
 /// number; a lone local number after a fixed line takes that line's area code.
 fn numbers_in_run(run: &str, region: Region) -> Vec<(String, String, bool)> {
@@ -206,6 +231,7 @@ fn numbers_in_run(run: &str, region: Region) -> Vec<(String, String, bool)> {
                 .to_string()
         })
         .filter(|t| !t.is_empty())
+        .flat_map(|t| unglue(&t))
         .collect();
     let mut out = Vec::new();
     let mut area: Option<String> = None;
@@ -357,6 +383,17 @@ mod tests {
             values("T: +86 755 2345 6789  M: +86 139 1234 5678", cn()),
             ["+8675523456789", "+8613912345678"]
         );
+        // The recognizer dropped the space between the numbers.
+        assert_eq!(
+            values("T:0551-2471212124159003", cn()),
+            ["+8655124712121", "+8655124159003"]
+        );
+        assert_eq!(
+            values("手机 1391234567813800138000", cn()),
+            ["+8613912345678", "+8613800138000"]
+        );
+        // One long number that is not two is not split.
+        assert!(values("0551-247121212415900", cn()).len() <= 1);
     }
 
     #[test]
