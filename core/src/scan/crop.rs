@@ -287,12 +287,34 @@ pub(crate) fn choose(outlines: &[Outline], text: Option<&[TextBox]>, w: f64, h: 
         if missing < 0.08 {
             continue;
         }
+        // The larger outline must not lean on more of the photo's edges than this one: text
+        // reached only by running out to the frame (a page of print around the document) is
+        // the background's, not a part of the document behind an inner edge.
         inner[i] = (0..n).any(|j| {
             j != i
                 && solid(j)
+                && feats[j].borders <= feats[i].borders
                 && contains(&outlines[j], &outlines[i])
                 && tf(j).inside >= ti.inside + 0.5 * missing
         });
+    }
+    if let Some(w) = std::env::var("DBG_I")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let ti = tf(w);
+        for j in 0..n {
+            if j != w
+                && solid(j)
+                && contains(&outlines[j], &outlines[w])
+                && tf(j).inside >= ti.inside + 0.5 * (ti.near + ti.cut)
+            {
+                eprintln!(
+                    "DBG inner by #{j} {:?} {:?} {:?}",
+                    feats[j], outlines[j].support, outlines[j].corners
+                );
+            }
+        }
     }
     for j in 0..n {
         let area_j = signed_area(&outlines[j].corners).abs();
@@ -474,6 +496,35 @@ mod tests {
         let panel = rect(60.0, 60.0, 620.0, 470.0, 0.8);
         let c = choose(&[lit, panel], Some(&text), 640.0, 480.0);
         assert_eq!(c.index, Some(0), "{c:?}");
+    }
+
+    #[test]
+    fn print_around_a_page_reached_by_running_to_the_frame_is_background() {
+        // A page 40..440 x 60..470 on a newspaper filling a 480x640 photo. Print just right
+        // of the page, and a larger outline from the page's left, top and bottom out to
+        // the right edge of the photo that holds it too.
+        let page = rect(40.0, 60.0, 440.0, 470.0, 0.85);
+        let mut to_frame = rect(40.0, 60.0, 480.0, 470.0, 0.65);
+        to_frame.border = [false, true, false, false];
+        to_frame.support[1] = 1.0;
+        let text = [
+            text_line(80.0, 100.0, 400.0, 120.0),
+            text_line(80.0, 200.0, 400.0, 220.0),
+            text_line(80.0, 300.0, 400.0, 320.0),
+            text_line(80.0, 400.0, 300.0, 420.0),
+            text_line(446.0, 100.0, 478.0, 120.0),
+            text_line(446.0, 200.0, 478.0, 220.0),
+            text_line(446.0, 300.0, 478.0, 320.0),
+            text_line(446.0, 400.0, 478.0, 420.0),
+        ];
+        let c = choose(&[page, to_frame], Some(&text), 480.0, 640.0);
+        assert_eq!(c.index, Some(0), "{c:?}");
+        // A page cut by the frame, with a rule across it: its part beyond the rule holds text
+        // and the larger outline shares the frame's edge, so it is still the document.
+        let mut above_rule = rect(40.0, 60.0, 480.0, 330.0, 0.9);
+        above_rule.border = [false, true, false, false];
+        let c = choose(&[above_rule, to_frame], Some(&text[..4]), 480.0, 640.0);
+        assert_eq!(c.index, Some(1), "{c:?}");
     }
 
     #[test]
