@@ -287,34 +287,18 @@ pub(crate) fn choose(outlines: &[Outline], text: Option<&[TextBox]>, w: f64, h: 
         if missing < 0.08 {
             continue;
         }
-        // The larger outline must not lean on more of the photo's edges than this one: text
-        // reached only by running out to the frame (a page of print around the document) is
-        // the background's, not a part of the document behind an inner edge.
+        // Against an outline with clear edges all round, the larger one must not lean on more
+        // of the photo's edges: text reached only by running out to the frame (a page of print
+        // around the document) is the background's, not a part of the document behind an
+        // inner edge.
+        let edged = feats[i].min_edge >= 0.5;
         inner[i] = (0..n).any(|j| {
             j != i
                 && solid(j)
-                && feats[j].borders <= feats[i].borders
+                && (!edged || feats[j].borders <= feats[i].borders)
                 && contains(&outlines[j], &outlines[i])
                 && tf(j).inside >= ti.inside + 0.5 * missing
         });
-    }
-    if let Some(w) = std::env::var("DBG_I")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        let ti = tf(w);
-        for j in 0..n {
-            if j != w
-                && solid(j)
-                && contains(&outlines[j], &outlines[w])
-                && tf(j).inside >= ti.inside + 0.5 * (ti.near + ti.cut)
-            {
-                eprintln!(
-                    "DBG inner by #{j} {:?} {:?} {:?}",
-                    feats[j], outlines[j].support, outlines[j].corners
-                );
-            }
-        }
     }
     for j in 0..n {
         let area_j = signed_area(&outlines[j].corners).abs();
