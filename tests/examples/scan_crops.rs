@@ -2,10 +2,8 @@
 //! card and contract photos, the corner IoU of `Scanner::prepare` against the truth.
 //! `cargo run --release -p outpost-tests --example scan_crops -- [N] [SEED]`
 
-use outpost_core::scan::ocr::OcrOptions;
-use outpost_core::scan::pipeline::Scanner;
 use outpost_core::scan::{quad_iou, DocKind};
-use outpost_core::Region;
+use outpost_tests::bench_scan::one_thread_scanner;
 use outpost_tests::scan_cases::{card_sample, contract_sample, CaseTruth};
 use outpost_tests::scan_render::Fonts;
 
@@ -14,13 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(28);
     let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(2026);
     let fonts = Fonts::system()?;
-    let scanner = Scanner::with_options(
-        &OcrOptions {
-            models: None,
-            threads: 1,
-        },
-        Region::default(),
-    )?;
+    let scanner = one_thread_scanner()?;
     let mut ious: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for i in 0..n {
         for s in [

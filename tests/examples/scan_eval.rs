@@ -4,10 +4,8 @@
 //! (`OUTPOST_SCAN_DUMP=DIR` also writes the photos and flat images there).
 
 use outpost_core::scan::extract::Fields;
-use outpost_core::scan::ocr::OcrOptions;
-use outpost_core::scan::pipeline::Scanner;
 use outpost_core::scan::{quad_iou, DocKind};
-use outpost_core::Region;
+use outpost_tests::bench_scan::one_thread_scanner;
 use outpost_tests::scan_accuracy::{field_accuracy, Accuracy, Compared};
 use outpost_tests::scan_photo::{encode_jpeg, synth_photo};
 use outpost_tests::scan_render::{render_card, render_contract, Fonts};
@@ -20,13 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let photo = args.get(3).is_some_and(|s| s == "photo");
     let dump = std::env::var_os("OUTPOST_SCAN_DUMP").map(std::path::PathBuf::from);
     let fonts = Fonts::system()?;
-    let scanner = Scanner::with_options(
-        &OcrOptions {
-            models: None,
-            threads: 1,
-        },
-        Region::default(),
-    )?;
+    let scanner = one_thread_scanner()?;
     eprintln!("models loaded in {:.0} ms", scanner.ocr().load_ms());
     let mut acc = Accuracy::default();
     let mut times = Vec::new();

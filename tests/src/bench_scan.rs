@@ -483,6 +483,18 @@ fn say(on: bool, msg: std::fmt::Arguments<'_>) {
     }
 }
 
+/// The scanner every scan measurement uses: the default models, one thread (as the baselines
+/// get), the default region.
+pub fn one_thread_scanner() -> outpost_core::Result<Scanner> {
+    Scanner::with_options(
+        &OcrOptions {
+            models: None,
+            threads: 1,
+        },
+        Region::default(),
+    )
+}
+
 /// Runs the benchmark. `exe` is a binary that answers [`bench_scan_image::peak_rss`]'s child
 /// call (the bench binary itself); `work` a directory for the 12 MP photo.
 pub fn run(
@@ -502,13 +514,7 @@ pub fn run(
         config.progress,
         format_args!("rendered {} photos", samples.len()),
     );
-    let scanner = Scanner::with_options(
-        &OcrOptions {
-            models: None,
-            threads: 1,
-        },
-        Region::default(),
-    )?;
+    let scanner = one_thread_scanner()?;
     let raw = scanner.ocr();
     let mut measured = Vec::new();
     for (n, s) in samples.iter().enumerate() {
