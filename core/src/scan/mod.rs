@@ -23,7 +23,9 @@
 //!
 //! 4. **read** ([`ocr`]): PP-OCR ([`ppocr`]: text detection, direction, line recognition, run
 //!    by the pure-Rust `rten` runtime) over the flat colour image; the rotation that makes the
-//!    text upright is decided from the text itself, then lines with confidences and boxes.
+//!    text upright is decided from the text itself (on a card, from the text step 2 found on the
+//!    photo, carried onto the flat image, so a sideways card is detected once, upright), then
+//!    lines with confidences and boxes.
 //! 5. **extract** ([`extract`]): the fields of a card or a contract, each with a confidence and
 //!    its box in the flattened image.
 //!
@@ -150,6 +152,8 @@ pub struct Prepared {
     pub candidates: Vec<OutlineCandidate>,
     /// How many text boxes were found on the small copy (0 without [`prepare_with_text`]).
     pub text_boxes: usize,
+    /// Those text boxes, in the upright input image's pixels.
+    pub text: Vec<TextBox>,
     /// The kind suggested by the flattened aspect ratio (`Auto` when it fits neither).
     pub kind_guess: DocKind,
     /// The flat, evenly lit, sharpened grey image for OCR.
@@ -160,6 +164,50 @@ pub struct Prepared {
     pub upscale: f32,
     /// Time per step.
     pub timings: PrepareTimings,
+}
+
+impl Prepared {
+    /// The text boxes found on the photo ([`Prepared::text`]) that lie on the document, in the
+    /// flat image's pixels ([`boxes_onto_flat`]).
+    pub fn text_on_flat(&self) -> Vec<TextBox> {
+        let (w, h) = self.flat_colour.dimensions();
+        boxes_onto_flat(&self.text, &self.corners, w, h)
+    }
+}
+
+/// Carries text boxes from the photo onto the flat image that the document with `corners`
+/// (clockwise from top-left) was warped to, `width x height`: each corner goes through the
+/// warp's perspective map. Boxes whose centre falls outside the document are left out.
+pub fn boxes_onto_flat(
+    boxes: &[TextBox],
+    corners: &[Point; 4],
+    width: u32,
+    height: u32,
+) -> Vec<TextBox> {
+    let (wf, hf) = (f64::from(width), f64::from(height));
+    let rect = [[0.0, 0.0], [wf, 0.0], [wf, hf], [0.0, hf]];
+    let from = corners.map(|p| p.map(f64::from));
+    let Some(map) = geom::Homography::from_points(&from, &rect) else {
+        return Vec::new();
+    };
+    boxes
+        .iter()
+        .filter_map(|b| {
+            let c = map.apply(b.centre().map(f64::from))?;
+            if !(0.0..wf).contains(&c[0]) || !(0.0..hf).contains(&c[1]) {
+                return None;
+            }
+            let mut out = [[0.0f32; 2]; 4];
+            for (o, p) in out.iter_mut().zip(b.corners) {
+                let q = map.apply(p.map(f64::from))?;
+                *o = [q[0].clamp(0.0, wf) as f32, q[1].clamp(0.0, hf) as f32];
+            }
+            Some(TextBox {
+                corners: geom::order_clockwise(out),
+                score: b.score,
+            })
+        })
+        .collect()
 }
 
 fn ms(since: Instant) -> f64 {
@@ -207,7 +255,7 @@ struct Located {
     confidence: f32,
     found: bool,
     candidates: Vec<OutlineCandidate>,
-    text_boxes: usize,
+    text: Vec<TextBox>,
     text_ms: f64,
 }
 
@@ -251,7 +299,11 @@ fn locate<E>(
             confidence: crop::sigmoid(*z) as f32,
         })
         .collect();
-    let text_boxes = text.as_ref().map_or(0, Vec::len);
+    let text = text
+        .unwrap_or_default()
+        .into_iter()
+        .map(|b| b.scaled(kf, kf))
+        .collect::<Vec<_>>();
     let refined = choice.index.and_then(|i| {
         detect::refine(&outlines[i], k, frame).map(|(c, rate)| {
             // The refinement's hit rate is the last piece of evidence.
@@ -265,7 +317,7 @@ fn locate<E>(
             confidence,
             found: true,
             candidates,
-            text_boxes,
+            text,
             text_ms,
         },
         None => Located {
@@ -276,7 +328,7 @@ fn locate<E>(
             confidence: if choice.text_box.is_some() { 0.15 } else { 0.1 },
             found: false,
             candidates,
-            text_boxes,
+            text,
             text_ms,
         },
     })
@@ -311,7 +363,7 @@ fn run<E: From<ScanError>>(
             confidence: 1.0,
             found: true,
             candidates: Vec::new(),
-            text_boxes: 0,
+            text: Vec::new(),
             text_ms: 0.0,
         },
         None => locate(&frame, opts, find_text)?,
@@ -344,7 +396,8 @@ fn run<E: From<ScanError>>(
         corner_confidence: located.confidence,
         document_found: located.found,
         candidates: located.candidates,
-        text_boxes: located.text_boxes,
+        text_boxes: located.text.len(),
+        text: located.text,
         kind_guess: plan.kind_guess,
         flat,
         flat_colour: colour,
@@ -356,4 +409,38 @@ fn run<E: From<ScanError>>(
             enhance_ms,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn photo_boxes_land_on_the_flat_image_and_boxes_off_the_document_are_dropped() {
+        // A document lying as a trapezoid (far edge shorter), flattened to 200 x 100.
+        let corners = [[120.0, 50.0], [280.0, 50.0], [320.0, 250.0], [80.0, 250.0]];
+        let line = TextBox {
+            // Along the document's top edge, whose corners map to the flat's.
+            corners: [[120.0, 50.0], [280.0, 50.0], [280.0, 60.0], [120.0, 60.0]],
+            score: 0.9,
+        };
+        let outside = TextBox {
+            corners: [[0.0, 0.0], [60.0, 0.0], [60.0, 20.0], [0.0, 20.0]],
+            score: 0.8,
+        };
+        let flat = boxes_onto_flat(&[line, outside], &corners, 200, 100);
+        assert_eq!(flat.len(), 1, "{flat:?}");
+        let b = flat[0];
+        assert!((b.corners[0][0] - 0.0).abs() < 1e-3 && (b.corners[0][1] - 0.0).abs() < 1e-3);
+        assert!((b.corners[1][0] - 200.0).abs() < 1e-3 && (b.corners[1][1]).abs() < 1e-3);
+        // The lower edge is 10 px down a document 200 px tall, which a uniform scale would put
+        // at 5 px of the flat's 100; the far edge is foreshortened, so it lands lower (7.3),
+        // and the box's right side, upright in the photo, leans in as the document widens.
+        let [_, _, c2, c3] = b.corners;
+        assert!((6.5..8.0).contains(&c2[1]) && (c2[1] - c3[1]).abs() < 1e-3, "{b:?}");
+        assert!(c2[0] < 199.0 && c3[0] > 1.0, "{b:?}");
+        assert_eq!(b.score, 0.9);
+        // Degenerate corners carry nothing.
+        assert!(boxes_onto_flat(&[line], &[[0.0, 0.0]; 4], 200, 100).is_empty());
+    }
 }

@@ -4,7 +4,8 @@
 //! directory and reused for every image. [`Ocr::read`] detects the text boxes, decides from
 //! them which way is up (the boxes' shapes, then the direction classifier and the recognizer's
 //! own confidence; see [`orient`]), turns the image upright, reads every box and groups the
-//! boxes into lines ([`lines`]).
+//! boxes into lines ([`lines`]). [`Ocr::read_hinted`] decides which way is up from boxes found
+//! elsewhere (a scan's photo) and detects once, on the upright image.
 //!
 //! ```no_run
 //! use outpost_core::scan::ocr::{Ocr, OcrOptions, PageLayout};
@@ -21,7 +22,7 @@
 pub mod lines;
 pub mod orient;
 
-use super::ppocr::{self, ModelError, Models};
+use super::ppocr::{self, ModelError, Models, TextBox};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -136,27 +137,54 @@ impl Ocr {
     /// Reads `image` laid out as `layout`: finds the text, turns the image so the text is
     /// upright, reads every line.
     pub fn read(&self, image: RgbImage, layout: PageLayout) -> Result<Read, OcrError> {
+        self.read_hinted(image, layout, &[])
+    }
+
+    /// [`Ocr::read`] given text boxes already found on `image` (in its pixels), as a scan
+    /// carries them over from the photo, where it looked for text to check the outline. They
+    /// decide which way is up before anything is detected on `image`, so the detector runs
+    /// once, on upright text, even when the photo was taken sideways. With no boxes, the
+    /// image's own detection decides.
+    pub fn read_hinted(
+        &self,
+        image: RgbImage,
+        layout: PageLayout,
+        hint: &[TextBox],
+    ) -> Result<Read, OcrError> {
         let (width, height) = image.dimensions();
         if !(MIN_SIDE..=MAX_SIDE).contains(&width) || !(MIN_SIDE..=MAX_SIDE).contains(&height) {
             return Err(OcrError::ImageSize { width, height });
         }
         let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
-        let t = Instant::now();
-        let boxes = self.models.detect(&image, layout.detect_long_side())?;
-        let detect_ms = ms(t);
-        let t = Instant::now();
-        let rotation = orient::decide(&self.models, &image, &boxes)?;
-        let (image, boxes) = orient::rotate(image, boxes, rotation);
-        let orient_ms = ms(t);
-        // The detector was trained on level lines: on text turned a quarter it splits lines
-        // and drops their ends (a phone number cut after three digits). Once the image is
-        // upright, look again; upside-down boxes keep their shapes and are only turned.
-        let (boxes, detect_ms) = if rotation % 180 == 90 {
+        let long_side = layout.detect_long_side();
+        let (image, boxes, rotation, detect_ms, orient_ms) = if hint.is_empty() {
             let t = Instant::now();
-            let again = self.models.detect(&image, layout.detect_long_side())?;
-            (again, detect_ms + ms(t))
+            let boxes = self.models.detect(&image, long_side)?;
+            let detect_ms = ms(t);
+            let t = Instant::now();
+            let rotation = orient::decide(&self.models, &image, &boxes)?;
+            let (image, boxes) = orient::rotate(image, boxes, rotation);
+            let orient_ms = ms(t);
+            // The detector was trained on level lines: on text turned a quarter it splits
+            // lines and drops their ends (a phone number cut after three digits). Once the
+            // image is upright, look again; upside-down boxes keep their shapes and are only
+            // turned.
+            let (boxes, detect_ms) = if rotation % 180 == 90 {
+                let t = Instant::now();
+                let again = self.models.detect(&image, long_side)?;
+                (again, detect_ms + ms(t))
+            } else {
+                (boxes, detect_ms)
+            };
+            (image, boxes, rotation, detect_ms, orient_ms)
         } else {
-            (boxes, detect_ms)
+            let t = Instant::now();
+            let rotation = orient::decide(&self.models, &image, hint)?;
+            let (image, _) = orient::rotate(image, Vec::new(), rotation);
+            let orient_ms = ms(t);
+            let t = Instant::now();
+            let boxes = self.models.detect(&image, long_side)?;
+            (image, boxes, rotation, ms(t), orient_ms)
         };
         let t = Instant::now();
         let readings = orient::read_boxes(&self.models, &image, &boxes, layout)?;
