@@ -75,7 +75,7 @@ impl PageLayout {
     /// The long side (pixels) the detector looks at.
     fn detect_long_side(self) -> u32 {
         match self {
-            PageLayout::Card => 960,
+            PageLayout::Card => 800,
             PageLayout::Page => 1600,
         }
     }
