@@ -437,7 +437,10 @@ mod tests {
         // at 5 px of the flat's 100; the far edge is foreshortened, so it lands lower (7.3),
         // and the box's right side, upright in the photo, leans in as the document widens.
         let [_, _, c2, c3] = b.corners;
-        assert!((6.5..8.0).contains(&c2[1]) && (c2[1] - c3[1]).abs() < 1e-3, "{b:?}");
+        assert!(
+            (6.5..8.0).contains(&c2[1]) && (c2[1] - c3[1]).abs() < 1e-3,
+            "{b:?}"
+        );
         assert!(c2[0] < 199.0 && c3[0] > 1.0, "{b:?}");
         assert_eq!(b.score, 0.9);
         // Degenerate corners carry nothing.
