@@ -23,9 +23,9 @@
 //!
 //! 4. **read** ([`ocr`]): PP-OCR ([`ppocr`]: text detection, direction, line recognition, run
 //!    by the pure-Rust `rten` runtime) over the flat colour image; the rotation that makes the
-//!    text upright is decided from the text itself (on a card, from the text step 2 found on the
-//!    photo, carried onto the flat image, so a sideways card is detected once, upright), then
-//!    lines with confidences and boxes.
+//!    text upright is decided from the text itself (from the text step 2 found on the photo,
+//!    carried onto the flat image, when it holds enough lines: a sideways document is then
+//!    detected once, upright), then lines with confidences and boxes.
 //! 5. **extract** ([`extract`]): the fields of a card or a contract, each with a confidence and
 //!    its box in the flattened image.
 //!
@@ -150,9 +150,8 @@ pub struct Prepared {
     /// confidence, best edge score first; lets a benchmark measure how well the confidence
     /// separates right outlines from wrong ones.
     pub candidates: Vec<OutlineCandidate>,
-    /// How many text boxes were found on the small copy (0 without [`prepare_with_text`]).
-    pub text_boxes: usize,
-    /// Those text boxes, in the upright input image's pixels.
+    /// The text boxes found on the small copy, in the upright input image's pixels (none
+    /// without [`prepare_with_text`]).
     pub text: Vec<TextBox>,
     /// The kind suggested by the flattened aspect ratio (`Auto` when it fits neither).
     pub kind_guess: DocKind,
@@ -396,7 +395,6 @@ fn run<E: From<ScanError>>(
         corner_confidence: located.confidence,
         document_found: located.found,
         candidates: located.candidates,
-        text_boxes: located.text.len(),
         text: located.text,
         kind_guess: plan.kind_guess,
         flat,

@@ -210,14 +210,9 @@ impl Scanner {
             let (w, h) = prepared.flat_colour.dimensions();
             w.max(h) as f32 / w.min(h).max(1) as f32
         });
-        // On a card, the text found on the photo (to check the outline) decides which way is
-        // up, so a sideways card is detected once, upright. A page's print is too small at
-        // the photo's scale to tell (a sideways contract read as upright), so the page's own
-        // detection decides.
-        let hint = match layout {
-            PageLayout::Card => prepared.text_on_flat(),
-            PageLayout::Page => Vec::new(),
-        };
+        // The text found on the photo (to check the outline) decides which way is up when it
+        // holds enough lines, so a sideways document is detected once, upright.
+        let hint = prepared.text_on_flat();
         let read = self.ocr.read_hinted(prepared.flat_colour, layout, &hint)?;
         let (ocr_detect, ocr_orient, ocr_recognize) =
             (read.detect_ms, read.orient_ms, read.recognize_ms);

@@ -470,7 +470,7 @@ mod hard_outlines {
                 eprintln!(
                     "{:22} no document: found {} confidence {:.2} (edges only: found {} {:.2}), {} text boxes",
                     scene.name, p.document_found, p.corner_confidence, edges.document_found,
-                    edges.corner_confidence, p.text_boxes
+                    edges.corner_confidence, p.text.len()
                 );
                 if p.document_found {
                     failures.push(format!(
@@ -505,7 +505,7 @@ mod hard_outlines {
             eprintln!(
                 "{:22} iou {iou:.4} (edges only {edge_iou:.4}) found {} confidence {:.2}, best wrong candidate {best_wrong:.2}, {} candidates, {} text boxes, text {:.0} ms, outline {:.0} ms",
                 scene.name, p.document_found, p.corner_confidence, p.candidates.len(),
-                p.text_boxes, p.timings.text_ms, p.timings.detect_ms - p.timings.text_ms
+                p.text.len(), p.timings.text_ms, p.timings.detect_ms - p.timings.text_ms
             );
             if iou < 0.9 {
                 failures.push(format!("{}: corner IoU {iou:.3} < 0.9", scene.name));
@@ -549,7 +549,9 @@ mod hard_outlines {
             let iou = quad_iou(&p.corners, &ph.corners);
             eprintln!(
                 "photo {i:2}: iou {iou:.4} confidence {:.2} found {} text boxes {}",
-                p.corner_confidence, p.document_found, p.text_boxes
+                p.corner_confidence,
+                p.document_found,
+                p.text.len()
             );
             ious.push(iou);
             if right(&p.corners, &ph.corners) {

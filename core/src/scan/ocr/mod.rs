@@ -143,8 +143,8 @@ impl Ocr {
     /// [`Ocr::read`] given text boxes already found on `image` (in its pixels), as a scan
     /// carries them over from the photo, where it looked for text to check the outline. They
     /// decide which way is up before anything is detected on `image`, so the detector runs
-    /// once, on upright text, even when the photo was taken sideways. With no boxes, the
-    /// image's own detection decides.
+    /// once, on upright text, even when the photo was taken sideways. When they hold too few
+    /// line-shaped boxes to tell ([`orient::can_decide`]), the image's own detection decides.
     pub fn read_hinted(
         &self,
         image: RgbImage,
@@ -157,7 +157,7 @@ impl Ocr {
         }
         let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
         let long_side = layout.detect_long_side();
-        let (image, boxes, rotation, detect_ms, orient_ms) = if hint.is_empty() {
+        let (image, boxes, rotation, detect_ms, orient_ms) = if !orient::can_decide(hint) {
             let t = Instant::now();
             let boxes = self.models.detect(&image, long_side)?;
             let detect_ms = ms(t);

@@ -78,6 +78,17 @@ fn score(readings: &[Recognized]) -> f32 {
     }
 }
 
+/// Least number of line-shaped boxes (clearly longer one way than the other) that can tell
+/// which way is up.
+const LINES_TO_DECIDE: usize = 3;
+
+/// Whether `boxes` hold enough line-shaped boxes to decide which way is up. Boxes found at a
+/// coarse scale (a photo where the document is small, a page of small print) merge lines into
+/// square blocks that tell nothing; those need a detection at the image's own scale.
+pub fn can_decide(boxes: &[TextBox]) -> bool {
+    boxes.iter().filter(|b| is_tall(b) || is_wide(b)).count() >= LINES_TO_DECIDE
+}
+
 /// The clockwise rotation (0, 90, 180, 270) that makes the text in `img` upright.
 pub fn decide(models: &Models, img: &RgbImage, boxes: &[TextBox]) -> Result<u16, ModelError> {
     let usable: Vec<&TextBox> = boxes
@@ -235,6 +246,31 @@ mod tests {
         );
         let (_, back) = rotate(RgbImage::new(60, 100), boxes, 270);
         assert_eq!(back[0].corners, b.corners);
+    }
+
+    #[test]
+    fn only_line_shaped_boxes_can_decide_which_way_is_up() {
+        let rect = |w: f32, h: f32| TextBox {
+            corners: [[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]],
+            score: 0.9,
+        };
+        // Blocks of merged lines, as small print gives at a photo's scale.
+        assert!(!can_decide(&[
+            rect(60.0, 50.0),
+            rect(40.0, 40.0),
+            rect(30.0, 25.0)
+        ]));
+        assert!(!can_decide(&[
+            rect(200.0, 20.0),
+            rect(20.0, 150.0),
+            rect(40.0, 40.0)
+        ]));
+        assert!(can_decide(&[
+            rect(200.0, 20.0),
+            rect(20.0, 150.0),
+            rect(90.0, 30.0)
+        ]));
+        assert!(!can_decide(&[]));
     }
 
     #[test]
