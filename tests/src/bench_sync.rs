@@ -46,8 +46,12 @@ pub const TARGET_BOOTSTRAP_RECORDS_PER_S: f64 = 50_000.0;
 pub const TARGET_NOOP_ROUND_TRIPS: u64 = 1;
 /// A no-change reconnect holding 10,000 records, at most this many bytes (both directions).
 pub const TARGET_NOOP_BYTES: u64 = 2_048;
-/// Sending one changed field, at most this many request bytes.
+/// Sending one changed field, at most this many request bytes: the body (issue 21), and the
+/// first sync issue's figure for the whole request on the wire, kept as `one_field_edit_bytes`.
 pub const TARGET_ONE_FIELD_EDIT_BYTES: u64 = 200;
+/// Sending one changed field, at most this many request bytes on the wire, HTTP headers included
+/// (issue 21).
+pub const TARGET_ONE_FIELD_EDIT_WIRE_BYTES: u64 = 500;
 /// Changes the server applies per second from many devices, at least this many (SQLite).
 pub const TARGET_SERVER_CHANGES_PER_S: f64 = 20_000.0;
 
@@ -98,8 +102,10 @@ pub struct Targets {
     pub noop_sync_round_trips_max: u64,
     /// `noop_sync_bytes` at most this (for 10,000 held records).
     pub noop_sync_bytes_max: u64,
-    /// `one_field_edit_bytes` at most this.
+    /// `one_field_edit_bytes` and `one_field_edit_body_bytes` at most this.
     pub one_field_edit_bytes_max: u64,
+    /// `one_field_edit_wire_bytes` at most this.
+    pub one_field_edit_wire_bytes_max: u64,
     /// `server_changes_per_s` at least this.
     pub server_changes_per_s_min: f64,
 }
@@ -115,13 +121,16 @@ pub struct MeetsTargets {
     pub noop_sync_bytes: bool,
     /// `noop_sync_body_bytes` ≤ 2 KB.
     pub noop_sync_body_bytes: bool,
-    /// `one_field_edit_bytes` (request on the wire) ≤ 200.
+    /// `one_field_edit_bytes` (request on the wire) ≤ 200: the first sync issue's figure, which
+    /// issue 21 replaced by the two below.
     pub one_field_edit_bytes: bool,
     /// `one_field_edit_body_bytes` (request body) ≤ 200.
     pub one_field_edit_body_bytes: bool,
+    /// `one_field_edit_wire_bytes` (request on the wire, headers included) ≤ 500.
+    pub one_field_edit_wire_bytes: bool,
     /// `server_changes_per_s` ≥ 20,000.
     pub server_changes_per_s: bool,
-    /// All of them (the wire figures, not the body ones).
+    /// All of issue 21's: bootstrap, no-change reconnect, the edit's body and wire bytes, server.
     pub all: bool,
 }
 
@@ -1145,6 +1154,7 @@ pub fn run(config: &SyncBenchConfig) -> Result<SyncBenchReport, BenchError> {
         noop_sync_body_bytes: noop_body <= TARGET_NOOP_BYTES,
         one_field_edit_bytes: edit_bytes <= TARGET_ONE_FIELD_EDIT_BYTES,
         one_field_edit_body_bytes: held.edit.bytes_sent <= TARGET_ONE_FIELD_EDIT_BYTES,
+        one_field_edit_wire_bytes: edit_bytes <= TARGET_ONE_FIELD_EDIT_WIRE_BYTES,
         server_changes_per_s: server_rate >= TARGET_SERVER_CHANGES_PER_S,
         all: false,
     };
@@ -1152,7 +1162,8 @@ pub fn run(config: &SyncBenchConfig) -> Result<SyncBenchReport, BenchError> {
         all: meets.bootstrap_records_per_s
             && meets.noop_sync_round_trips
             && meets.noop_sync_bytes
-            && meets.one_field_edit_bytes
+            && meets.one_field_edit_body_bytes
+            && meets.one_field_edit_wire_bytes
             && meets.server_changes_per_s,
         ..meets
     };
@@ -1225,6 +1236,7 @@ pub fn run(config: &SyncBenchConfig) -> Result<SyncBenchReport, BenchError> {
             noop_sync_round_trips_max: TARGET_NOOP_ROUND_TRIPS,
             noop_sync_bytes_max: TARGET_NOOP_BYTES,
             one_field_edit_bytes_max: TARGET_ONE_FIELD_EDIT_BYTES,
+            one_field_edit_wire_bytes_max: TARGET_ONE_FIELD_EDIT_WIRE_BYTES,
             server_changes_per_s_min: TARGET_SERVER_CHANGES_PER_S,
         },
         meets_targets: meets,
@@ -1322,6 +1334,8 @@ mod tests {
             "noop_sync_round_trips",
             "noop_sync_bytes",
             "one_field_edit_bytes",
+            "one_field_edit_body_bytes",
+            "one_field_edit_wire_bytes",
             "server_changes_per_s",
             "all",
         ] {

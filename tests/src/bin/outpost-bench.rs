@@ -560,8 +560,8 @@ fn sync_table(r: &SyncBenchReport) -> String {
         "one-field edit request wire bytes",
         r.one_field_edit_wire_bytes.to_string(),
         String::new(),
-        format!("<= {}", t.one_field_edit_bytes_max),
-        Some(m.one_field_edit_bytes),
+        format!("<= {}", t.one_field_edit_wire_bytes_max),
+        Some(m.one_field_edit_wire_bytes),
     );
     row(
         "one-field edit request body bytes",
