@@ -3,9 +3,9 @@
 
 use crate::error::{ListenerError, OutpostError};
 use crate::types::{
-    AccessInfo, CheckIn, CheckOut, Contact, ContactPatch, Enrolled, FieldConflict, HistoryEntry,
-    ListOptions, NewContact, RecordChange, SearchOptions, StoreOptions, StoreStatus, SyncReport,
-    Visit, VisitFilter,
+    AccessInfo, CheckIn, CheckOut, Contact, ContactPatch, CoordSystem, Enrolled, FieldConflict,
+    HistoryEntry, ListOptions, NewContact, RecordChange, SearchOptions, StoreOptions, StoreStatus,
+    SyncReport, Visit, VisitFilter,
 };
 use oc::store::lock;
 use outpost_core as oc;
@@ -167,6 +167,18 @@ impl OutpostStore {
     /// Edits a contact: only the fields given change; fields this app does not know are kept.
     pub fn edit_contact(&self, id: String, patch: ContactPatch) -> Result<Contact, OutpostError> {
         self.write(|s| s.edit_contact(&id, patch))
+    }
+
+    /// Sets where the customer is, given in `coords` (WGS-84 when null; `GCJ02` from AMap or
+    /// Tencent Maps, `BD09` from Baidu Maps); stored in WGS-84. Check-ins are judged against it.
+    pub fn locate_contact(
+        &self,
+        id: String,
+        lat: f64,
+        lon: f64,
+        coords: Option<CoordSystem>,
+    ) -> Result<Contact, OutpostError> {
+        self.write(|s| s.locate_contact(&id, lat, lon, coords))
     }
 
     /// Contacts, most recently updated first; those marked invalid only when asked for.

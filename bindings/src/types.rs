@@ -9,9 +9,9 @@
 use outpost_core as oc;
 
 pub use oc::{
-    ChangeOrigin, CheckIn, CheckOut, ConflictValue, Contact, ContactPatch, ContactStatus, Enrolled,
-    FieldChange, FieldConflict, HistoryEntry, Invalidation, ListOptions, NewContact, RecordChange,
-    RecordKind, RejectedChange, SearchOptions, Visit, VisitFilter,
+    ChangeOrigin, CheckIn, CheckOut, ConflictValue, Contact, ContactPatch, ContactStatus,
+    CoordSystem, Enrolled, FieldChange, FieldConflict, HistoryEntry, Invalidation, ListOptions,
+    NewContact, RecordChange, RecordKind, RejectedChange, SearchOptions, Visit, VisitFilter,
 };
 
 /// How to open a store.

@@ -13,8 +13,8 @@ mod scan;
 
 use clap::{Args, Parser, Subcommand};
 use outpost_core::{
-    CheckIn, CheckOut, ContactPatch, Error, ListOptions, NewContact, Region, SearchOptions, Store,
-    StoreOptions, VisitFilter,
+    CheckIn, CheckOut, ContactPatch, CoordSystem, Error, ListOptions, NewContact, Region,
+    SearchOptions, Store, StoreOptions, VisitFilter,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -208,6 +208,21 @@ enum ContactCmd {
         #[arg(long = "unset", value_name = "KEY")]
         unset: Vec<String>,
     },
+    /// Set where the customer is: check-ins are judged against it. Prints the contact.
+    Locate {
+        /// Contact id.
+        id: String,
+        /// Latitude in degrees.
+        #[arg(long, allow_negative_numbers = true)]
+        lat: f64,
+        /// Longitude in degrees.
+        #[arg(long, allow_negative_numbers = true)]
+        lon: f64,
+        /// The coordinate system of --lat/--lon: wgs84 (GPS), gcj02 (AMap, Tencent Maps) or
+        /// bd09 (Baidu Maps); stored in WGS-84.
+        #[arg(long, default_value = "wgs84", value_parser = parse_coords)]
+        coords: CoordSystem,
+    },
     /// List contacts, most recently changed first.
     List {
         /// Also list invalid (soft-deleted) contacts.
@@ -292,6 +307,10 @@ enum VisitCmd {
         /// The platform reported a mock (fake) location.
         #[arg(long)]
         mock_location: bool,
+        /// The coordinate system of --lat/--lon: wgs84 (GPS), gcj02 (AMap, Tencent Maps) or
+        /// bd09 (Baidu Maps); stored in WGS-84.
+        #[arg(long, default_value = "wgs84", value_parser = parse_coords)]
+        coords: CoordSystem,
     },
     /// Check out with notes and the next follow-up date.
     CheckOut {
@@ -345,6 +364,11 @@ pub(crate) fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Er
             None => Err(Error::validation("set", kv.clone(), "expected KEY=VALUE")),
         })
         .collect()
+}
+
+/// `--coords`: a coordinate system, or clap's error naming the ones there are.
+fn parse_coords(s: &str) -> Result<CoordSystem, String> {
+    CoordSystem::parse(s).map_err(|e| e.to_string())
 }
 
 /// Reads the monotonic clock since boot (Linux `/proc/uptime`), where this machine has one.
@@ -576,6 +600,12 @@ fn contact(store: &mut Store, cmd: ContactCmd) -> Result<(), Error> {
             loser_id,
         } => print(&store.merge_contacts(&winner_id, &loser_id)?),
         ContactCmd::Unmerge { loser_id } => print(&store.unmerge_contact(&loser_id)?),
+        ContactCmd::Locate {
+            id,
+            lat,
+            lon,
+            coords,
+        } => print(&store.locate_contact(&id, lat, lon, Some(coords))?),
     }
 }
 
@@ -590,6 +620,7 @@ fn visit(store: &mut Store, cmd: VisitCmd) -> Result<(), Error> {
             device_time,
             elapsed_ms,
             mock_location,
+            coords,
         } => flow::check_in(
             store,
             CheckIn {
@@ -599,6 +630,7 @@ fn visit(store: &mut Store, cmd: VisitCmd) -> Result<(), Error> {
                 accuracy_m: accuracy,
                 device_time,
                 elapsed_ms: elapsed_ms.or_else(uptime_ms),
+                coords: Some(coords),
             },
             mock_location,
         ),

@@ -40,6 +40,7 @@ pub mod address;
 pub mod amount;
 pub mod calendar;
 pub mod cn_numerals;
+pub mod coords;
 pub mod dedup;
 pub mod error;
 #[cfg(feature = "ffi")]
@@ -58,6 +59,7 @@ pub mod sync;
 
 pub use address::{parse_address, ParsedAddress};
 pub use calendar::{CalendarOverride, DayKind, WorkCalendar};
+pub use coords::CoordSystem;
 pub use dedup::{DupQuery, DupReason, Duplicate};
 pub use error::{Error, Result};
 pub use flow::{

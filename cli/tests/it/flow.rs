@@ -407,3 +407,72 @@ fn restricted_deal_fields_and_access() -> TestResult {
     assert_eq!(discounts, 3, "{history}");
     Ok(())
 }
+
+/// A customer in Shenzhen Nanshan at WGS-84 22.5431 N 113.9480 E: AMap shows the same spot as
+/// GCJ-02 22.540094 113.952883 (603 m away in WGS-84 terms), Baidu as BD-09 22.545823 113.959419.
+#[test]
+fn check_ins_from_chinese_map_sdks_are_converted() -> TestResult {
+    let cli = Cli::new()?;
+    let c = cli.ok(&["contact", "add", "--name", "王芳"])?;
+    let id = s(&c["id"]);
+    // The customer's location picked on an AMap map: stored in WGS-84.
+    let located = cli.ok(&[
+        "contact",
+        "locate",
+        &id,
+        "--lat",
+        "22.540094",
+        "--lon",
+        "113.952883",
+        "--coords",
+        "gcj02",
+    ])?;
+    let lat: f64 = s(&located["extra"]["lat"]).parse()?;
+    let lon: f64 = s(&located["extra"]["lon"]).parse()?;
+    assert!(
+        (lat - 22.5431).abs() < 2e-5 && (lon - 113.9480).abs() < 2e-5,
+        "{located}"
+    );
+    assert_eq!(located["extra"]["location_source"], "manual:gcj02");
+    let check_in = |lat: &str, lon: &str, coords: Option<&str>| {
+        let mut args = vec![
+            "visit",
+            "check-in",
+            id.as_str(),
+            "--lat",
+            lat,
+            "--lon",
+            lon,
+            "--accuracy",
+            "10",
+        ];
+        if let Some(c) = coords {
+            args.extend(["--coords", c]);
+        }
+        cli.ok(&args)
+    };
+    // The rep's phone reports the position through AMap (GCJ-02) and through Baidu (BD-09).
+    for (lat, lon, coords) in [
+        ("22.540094", "113.952883", "gcj02"),
+        ("22.545823", "113.959419", "bd09"),
+        ("22.5431", "113.9480", "wgs84"),
+    ] {
+        let v = check_in(lat, lon, Some(coords))?;
+        assert_eq!(v["check"]["verdict"], "verified", "{coords}: {v}");
+        assert!(
+            v["check"]["distance_m"].as_f64().is_some_and(|d| d < 10.0),
+            "{coords}: {v}"
+        );
+        let stored: f64 = v["lat"].as_f64().unwrap_or_default();
+        assert!((stored - 22.5431).abs() < 2e-5, "{coords}: stored {v}");
+    }
+    // The same GCJ-02 numbers taken as WGS-84 are the 600 m error the option exists for.
+    let v = check_in("22.540094", "113.952883", None)?;
+    assert_eq!(v["check"]["verdict"], "far_from_customer", "{v}");
+    let bad = cli.run(&[
+        "visit", "check-in", &id, "--lat", "22.54", "--lon", "113.95", "--coords", "mars",
+    ])?;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("gcj02"), "{}", bad.stderr);
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Visits: a rep checking in at a customer and checking out with notes and a follow-up date.
 
 use super::{check_text, get_f64, get_i64, get_str, SyncState};
+use crate::coords::CoordSystem;
 use crate::error::{Error, Result};
 use automerge::AutoCommit;
 use chrono::{DateTime, FixedOffset};
@@ -86,6 +87,10 @@ pub struct CheckIn {
     /// Monotonic clock in ms (Android `elapsedRealtime`, iOS `systemUptime`), if known.
     #[cfg_attr(feature = "ffi", uniffi(default = None))]
     pub elapsed_ms: Option<i64>,
+    /// The coordinate system of `lat`/`lon` when it is not WGS-84: `Gcj02` for positions from
+    /// AMap or Tencent Maps, `Bd09` from Baidu Maps. The visit is stored in WGS-84.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
+    pub coords: Option<CoordSystem>,
 }
 
 /// A check-out.
@@ -129,29 +134,22 @@ pub(crate) fn parse_time(field: &str, value: &str) -> Result<DateTime<FixedOffse
 }
 
 impl CheckIn {
+    /// The same check-in with its position in WGS-84 (checked first: a position out of range
+    /// is refused in the system it was given in).
+    pub(crate) fn in_wgs84(self) -> Result<CheckIn> {
+        let (lat, lon) =
+            crate::coords::checked_wgs84(self.lat, self.lon, self.coords.unwrap_or_default())?;
+        Ok(CheckIn {
+            lat,
+            lon,
+            coords: None,
+            ..self
+        })
+    }
+
     /// Validates coordinates, accuracy and times. Returns the device time to record.
     pub(crate) fn validate(&self, now: DateTime<FixedOffset>) -> Result<DateTime<FixedOffset>> {
-        if !self.lat.is_finite() || !(-90.0..=90.0).contains(&self.lat) {
-            return Err(Error::validation(
-                "lat",
-                self.lat.to_string(),
-                "latitude must be between -90 and 90",
-            ));
-        }
-        if !self.lon.is_finite() || !(-180.0..=180.0).contains(&self.lon) {
-            return Err(Error::validation(
-                "lon",
-                self.lon.to_string(),
-                "longitude must be between -180 and 180",
-            ));
-        }
-        if is_null_island(self.lat, self.lon) {
-            return Err(Error::validation(
-                "location",
-                "0, 0",
-                "(0, 0) is not a real position: the platform reported no fix",
-            ));
-        }
+        crate::coords::checked_wgs84(self.lat, self.lon, self.coords.unwrap_or_default())?;
         if let Some(a) = self.accuracy_m {
             if !a.is_finite() || a < 0.0 {
                 return Err(Error::validation(
@@ -268,6 +266,7 @@ mod tests {
             accuracy_m: Some(12.0),
             device_time: None,
             elapsed_ms: None,
+            coords: None,
         }
     }
 

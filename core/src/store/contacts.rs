@@ -285,6 +285,36 @@ impl Store {
         Ok(c)
     }
 
+    /// Sets where the customer is (the `lat`/`lon` fields its check-ins are judged against),
+    /// given in `coords` (WGS-84 when `None`; `Gcj02` from AMap or Tencent Maps, `Bd09` from
+    /// Baidu Maps) and stored in WGS-84, with `location_source` = `manual:<system>`.
+    pub fn locate_contact(
+        &mut self,
+        id: &str,
+        lat: f64,
+        lon: f64,
+        coords: Option<crate::CoordSystem>,
+    ) -> Result<Contact> {
+        self.guard()?;
+        let system = coords.unwrap_or_default();
+        let (lat, lon) = crate::coords::checked_wgs84(lat, lon, system)?;
+        let set = [
+            ("lat", lat.to_string()),
+            ("lon", lon.to_string()),
+            ("location_source", format!("manual:{system}")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        self.edit_contact(
+            id,
+            ContactPatch {
+                set,
+                ..ContactPatch::default()
+            },
+        )
+    }
+
     /// Edits a contact: only the fields given change. Unknown fields in the document are kept.
     pub fn edit_contact(&mut self, id: &str, patch: ContactPatch) -> Result<Contact> {
         self.guard()?;

@@ -625,6 +625,7 @@ mod tests {
             accuracy_m: Some(10.0),
             device_time: None,
             elapsed_ms: None,
+            coords: None,
         })?;
         store.move_deal(&d.id, "negotiation")?;
         // A visit 40 days before "now" would not count.

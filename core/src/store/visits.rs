@@ -107,6 +107,8 @@ impl Store {
     ) -> Result<super::flow::VerifiedVisit> {
         let local_now = chrono::Local::now().fixed_offset();
         let device_time = c.validate(local_now)?;
+        // Stored, judged and used to locate the customer in WGS-84.
+        let c = c.in_wgs84()?;
         let config = super::settings::flow_config(&self.conn)?;
         let tx = self
             .conn

@@ -153,6 +153,7 @@ fn merge_copies_hides_and_unmerge_restores() -> TestResult {
         accuracy_m: None,
         device_time: None,
         elapsed_ms: None,
+        coords: None,
     })?;
 
     let merged = store.merge_contacts(&winner.id, &loser.id)?;
@@ -208,6 +209,7 @@ fn merge_copies_hides_and_unmerge_restores() -> TestResult {
         accuracy_m: None,
         device_time: None,
         elapsed_ms: None,
+        coords: None,
     })?;
     assert_eq!(again.contact_id, winner.id);
     assert_eq!(store.survivor_of(&loser.id)?, winner.id);

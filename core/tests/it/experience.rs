@@ -23,6 +23,7 @@ fn user_actions_are_timed_by_name() -> TestResult {
         accuracy_m: Some(12.5),
         device_time: Some(chrono::Local::now().fixed_offset().to_rfc3339()),
         elapsed_ms: None,
+        coords: None,
     })?;
     store.add_contact_checked(NewContact {
         name: "李娜".into(),

@@ -15,6 +15,7 @@ fn at(contact: &str, accuracy: Option<f64>, time: &str) -> CheckIn {
         accuracy_m: accuracy,
         device_time: Some(time.to_string()),
         elapsed_ms: None,
+        coords: None,
     }
 }
 

@@ -16,6 +16,7 @@ fn at(contact: &str, lat: f64, lon: f64, accuracy: f64, time: &str) -> CheckIn {
         accuracy_m: Some(accuracy),
         device_time: Some(time.to_string()),
         elapsed_ms: None,
+        coords: None,
     }
 }
 

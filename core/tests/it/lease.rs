@@ -347,6 +347,7 @@ fn a_store_past_its_lease_refuses_reads_and_writes_by_itself() -> TestResult {
                     accuracy_m: Some(10.0),
                     device_time: None,
                     elapsed_ms: None,
+                    coords: None,
                 })
                 .err(),
             // A locked store may not extend its own lease either.

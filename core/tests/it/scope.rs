@@ -423,6 +423,7 @@ fn purging_removes_every_trace_and_reconciling_keeps_unsent_records() -> TestRes
         accuracy_m: Some(10.0),
         device_time: None,
         elapsed_ms: None,
+        coords: None,
     })?;
     let file = b"contract scan of the purged customer".to_vec();
     let sha = outpost_core::sha256_hex(&file);

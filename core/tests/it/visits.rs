@@ -9,6 +9,7 @@ fn at(contact_id: &str, time: &str) -> CheckIn {
         accuracy_m: Some(12.5),
         device_time: Some(time.into()),
         elapsed_ms: Some(86_400_000),
+        coords: None,
     }
 }
 

@@ -276,6 +276,24 @@ final class OutpostTests: XCTestCase {
         XCTAssertEqual(validationError { _ = try store.checkIn(checkIn: CheckIn(contactId: zhang.id, lat: 91, lon: 0)) }?.field, "lat")
     }
 
+    /// AMap (GCJ-02) and Baidu (BD-09) positions of a Shenzhen customer at WGS-84 22.5431, 113.9480.
+    func testPositionsFromChineseMapsAreStoredInWgs84() throws {
+        let store = try open()
+        let wang = try store.addContact(contact: NewContact(name: "王芳"))
+        let located = try store.locateContact(id: wang.id, lat: 22.540094, lon: 113.952883, coords: .gcj02)
+        XCTAssertEqual(located.extra["location_source"], "manual:gcj02")
+        XCTAssertEqual(Double(located.extra["lat"] ?? "") ?? 0, 22.5431, accuracy: 2e-5)
+        let amap = try store.checkInVerified(checkIn: CheckIn(
+            contactId: wang.id, lat: 22.540094, lon: 113.952883, accuracyM: 10, coords: .gcj02
+        ), mockLocation: false)
+        XCTAssertEqual(amap.check.verdict, "verified")
+        XCTAssertEqual(amap.visit.lon, 113.9480, accuracy: 2e-5)
+        let baidu = try store.checkInVerified(checkIn: CheckIn(
+            contactId: wang.id, lat: 22.545823, lon: 113.959419, accuracyM: 10, coords: .bd09
+        ), mockLocation: false)
+        XCTAssertEqual(baidu.check.verdict, "verified")
+    }
+
     func testImportsACsvAndReportsProgress() throws {
         let store = try open()
         let csv = dir.appendingPathComponent("客户.csv")

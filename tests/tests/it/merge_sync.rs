@@ -167,6 +167,7 @@ fn crossed_merges_on_two_devices_converge_on_the_smallest_id() -> R<()> {
         accuracy_m: None,
         device_time: None,
         elapsed_ms: None,
+        coords: None,
     })?;
     // Offline, device 0 merges A into B and device 1 merges B into A.
     devs[0].store.merge_contacts(&b, &a)?;

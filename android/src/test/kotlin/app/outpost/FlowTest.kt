@@ -2,6 +2,7 @@ package app.outpost
 
 import app.outpost.core.CheckIn
 import app.outpost.core.CheckOut
+import app.outpost.core.CoordSystem
 import app.outpost.core.DealFilter
 import app.outpost.core.NewAttachment
 import app.outpost.core.NewContact
@@ -54,6 +55,25 @@ class FlowTest : AutoCloseable {
         assertEquals("mock_location", store.visitCheck(mock.visit.id)?.verdict)
         val verdicts = store.alerts(null).filter { it.kind == "visit_unverified" }.map { it.detail.substringBefore(" ") }
         assertEquals(listOf("low_accuracy", "mock_location", "far_from_customer"), verdicts)
+    }
+
+    /** AMap (GCJ-02) and Baidu (BD-09) positions of a Shenzhen customer at WGS-84 22.5431, 113.9480. */
+    @Case
+    fun positionsFromChineseMapsAreStoredInWgs84() {
+        val store = open()
+        val c = store.addContact(NewContact(name = "王芳"))
+        val located = store.locateContact(c.id, 22.540094, 113.952883, CoordSystem.GCJ02)
+        assertEquals("manual:gcj02", located.extra["location_source"])
+        assertTrue(Math.abs(located.extra.getValue("lat").toDouble() - 22.5431) < 2e-5, located.extra.toString())
+        val amap = store.checkInVerified(
+            CheckIn(contactId = c.id, lat = 22.540094, lon = 113.952883, accuracyM = 10.0, coords = CoordSystem.GCJ02), false)
+        assertEquals("verified", amap.check.verdict)
+        assertTrue(Math.abs(amap.visit.lon - 113.9480) < 2e-5, amap.visit.toString())
+        val baidu = store.checkInVerified(
+            CheckIn(contactId = c.id, lat = 22.545823, lon = 113.959419, accuracyM = 10.0, coords = CoordSystem.BD09), false)
+        assertEquals("verified", baidu.check.verdict)
+        val taken = store.checkInVerified(CheckIn(contactId = c.id, lat = 22.540094, lon = 113.952883, accuracyM = 10.0), false)
+        assertEquals("far_from_customer", taken.check.verdict)
     }
 
     @Case
