@@ -29,6 +29,6 @@ impl OutpostStore {
     /// server (checked against the hash, then kept). `NotFound` when the server does not have
     /// it (yet), `Network` when it cannot be reached.
     pub async fn fetch_blob(&self, sha256: String) -> Result<Vec<u8>, OutpostError> {
-        Ok(oc::fetch_blob(&self.store, &sha256, oc::SyncOptions::default()).await?)
+        Ok(oc::fetch_blob(&self.store, &sha256, self.net.clone()).await?)
     }
 }

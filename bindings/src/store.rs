@@ -58,6 +58,8 @@ pub struct OutpostStore {
     pub(crate) store: Mutex<oc::Store>,
     pending: Arc<PendingChanges>,
     listener: RwLock<Option<Arc<dyn ChangeListener>>>,
+    /// How to reach the sync server (the TLS trust from [`StoreOptions`]).
+    pub(crate) net: oc::SyncOptions,
 }
 
 impl std::fmt::Debug for OutpostStore {
@@ -123,6 +125,12 @@ impl OutpostStore {
     #[uniffi::constructor]
     pub fn open(path: String, options: StoreOptions) -> Result<Arc<Self>, OutpostError> {
         let region = oc::Region::parse(&options.region)?;
+        oc::sync::client::trusted_certificates(&options.trusted_ca_pem)?;
+        let net = oc::SyncOptions {
+            trusted_ca_pem: options.trusted_ca_pem,
+            platform_verifier: options.platform_verifier,
+            ..Default::default()
+        };
         let mut store = oc::Store::open(
             path,
             oc::StoreOptions {
@@ -142,6 +150,7 @@ impl OutpostStore {
             store: Mutex::new(store),
             pending,
             listener: RwLock::new(None),
+            net,
         }))
     }
 
@@ -313,7 +322,7 @@ impl OutpostStore {
     /// which; ask the operator for a new one); `Validation` on `server` or `code` when they
     /// cannot be right; `Network` when the server cannot be reached.
     pub async fn enroll(&self, server: String, code: String) -> Result<Enrolled, OutpostError> {
-        let enrolled = oc::enroll(&self.store, &server, &code, oc::SyncOptions::default()).await?;
+        let enrolled = oc::enroll(&self.store, &server, &code, self.net.clone()).await?;
         Ok(enrolled)
     }
 
@@ -344,7 +353,7 @@ impl OutpostStore {
         token: Option<String>,
     ) -> Result<SyncReport, OutpostError> {
         self.write(|s| s.sign_in(server.as_deref(), token.as_deref()))?;
-        let report = oc::sync_store(&self.store, oc::SyncOptions::default()).await;
+        let report = oc::sync_store(&self.store, self.net.clone()).await;
         // The core reported each record it merged to `pending`, under the store lock; the
         // lock is free now, so the listener may read the store.
         self.deliver(self.pending.take(oc::ChangeOrigin::Sync));

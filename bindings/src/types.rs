@@ -31,6 +31,16 @@ pub struct StoreOptions {
     /// problem `WRONG_KEY` / `KEY_REQUIRED`, and the file is left untouched.
     #[uniffi(default = None)]
     pub key: Option<Vec<u8>>,
+    /// CA certificates (PEM text, one or more blocks per string) trusted for an HTTPS sync
+    /// server beside the Mozilla roots the library carries: a company's private CA. A string
+    /// that holds no certificate is `OutpostError.Validation` on `trusted_ca_pem[i]` at open.
+    #[uniffi(default = [])]
+    pub trusted_ca_pem: Vec<String>,
+    /// Verify HTTPS servers with the platform's verifier (Android's or Apple's trust store,
+    /// CAs a device-management profile installed) instead of the bundled roots. On Android
+    /// the app must initialise rustls-platform-verifier first (bindings/README.md, "HTTPS").
+    #[uniffi(default = false)]
+    pub platform_verifier: bool,
 }
 
 /// How many records of one kind are in one status.

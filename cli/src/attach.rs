@@ -91,7 +91,11 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         })
 }
 
-pub(crate) fn run(store: Store, cmd: AttachmentCmd) -> Result<(), Error> {
+pub(crate) fn run(
+    store: Store,
+    cmd: AttachmentCmd,
+    net: outpost_core::SyncOptions,
+) -> Result<(), Error> {
     let mut store = store;
     match cmd {
         AttachmentCmd::Add {
@@ -124,7 +128,7 @@ pub(crate) fn run(store: Store, cmd: AttachmentCmd) -> Result<(), Error> {
             let bytes = runtime()?.block_on(outpost_core::fetch_blob(
                 &store,
                 &attachment.blob_sha256,
-                outpost_core::SyncOptions::default(),
+                net,
             ))?;
             write_file(&out, &bytes)?;
             crate::print(&serde_json::json!({

@@ -43,6 +43,10 @@ struct Cli {
     /// With a key the database is encrypted (SQLCipher).
     #[arg(long, global = true, env = "OUTPOST_DB_KEY_FILE")]
     key_file: Option<PathBuf>,
+    /// PEM file of CA certificates to trust for an HTTPS sync server beside the bundled Mozilla
+    /// roots (a company's private CA).
+    #[arg(long, global = true, env = "OUTPOST_CA_CERT", value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -366,6 +370,29 @@ pub(crate) fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Er
         .collect()
 }
 
+/// Largest CA file read (a bundle of a few hundred certificates).
+const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
+
+/// `--ca-cert`: the PEM text of the file, checked to hold certificates.
+fn read_ca_file(path: &std::path::Path) -> Result<String, Error> {
+    let shown = path.display().to_string();
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::validation("ca_cert", &shown, e.to_string()))?
+        .len();
+    if size > MAX_CA_FILE {
+        return Err(Error::validation(
+            "ca_cert",
+            &shown,
+            format!("{size} bytes is no CA file (at most {MAX_CA_FILE})"),
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::validation("ca_cert", &shown, e.to_string()))?;
+    outpost_core::sync::client::trusted_certificates(std::slice::from_ref(&text))
+        .map_err(|e| Error::validation("ca_cert", &shown, e.to_string()))?;
+    Ok(text)
+}
+
 /// `--coords`: a coordinate system, or clap's error naming the ones there are.
 fn parse_coords(s: &str) -> Result<CoordSystem, String> {
     CoordSystem::parse(s).map_err(|e| e.to_string())
@@ -434,8 +461,21 @@ fn run(cli: Cli) -> Result<(), Error> {
         region,
         user,
         key_file,
+        ca_cert,
         command,
     } = cli;
+    // How to reach the sync server, for every command that does.
+    let net = || -> Result<outpost_core::SyncOptions, Error> {
+        Ok(outpost_core::SyncOptions {
+            trusted_ca_pem: ca_cert
+                .as_deref()
+                .map(read_ca_file)
+                .transpose()?
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        })
+    };
     let options = || -> Result<StoreOptions, Error> {
         let key = security::store_key(key_file.as_deref())?;
         Ok(StoreOptions {
@@ -483,10 +523,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             store.sign_in(server.as_deref(), token.as_deref())?;
             let runtime = attach::runtime()?;
             let store = std::sync::Mutex::new(store);
-            let options = outpost_core::SyncOptions {
-                attempts,
-                ..Default::default()
-            };
+            let options = outpost_core::SyncOptions { attempts, ..net()? };
             let report = runtime.block_on(outpost_core::sync_store(&store, options))?;
             let mut store = store.into_inner().unwrap_or_else(|p| p.into_inner());
             flow::note_clock(&mut store)?;
@@ -495,12 +532,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Enroll { server, code } => {
             let store = std::sync::Mutex::new(open()?);
             let runtime = attach::runtime()?;
-            let enrolled = runtime.block_on(outpost_core::enroll(
-                &store,
-                &server,
-                &code,
-                outpost_core::SyncOptions::default(),
-            ))?;
+            let enrolled =
+                runtime.block_on(outpost_core::enroll(&store, &server, &code, net()?))?;
             print(&enrolled)
         }
         Command::Search {
@@ -534,7 +567,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 ),
             })
         }
-        Command::Attachment(cmd) => attach::run(open()?, cmd),
+        Command::Attachment(cmd) => attach::run(open()?, cmd, net()?),
         Command::DupCheck(args) => print(&dedup::dup_check(&open()?, args)?),
         Command::Import(args) => print(&import::run(&mut open()?, args)?),
         Command::Lease(cmd) => print(&security::lease(&mut open()?, cmd)?),

@@ -226,6 +226,23 @@ struct ServeBounds {
     /// The failed-login window, in seconds.
     #[arg(long, env = "OUTPOST_AUTH_WINDOW_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     auth_window_secs: u64,
+    /// Serve the API over HTTPS with this PEM certificate chain (server certificate first);
+    /// needs --tls-key. Without it the API is plain HTTP, for a TLS-terminating proxy.
+    #[arg(
+        long,
+        env = "OUTPOST_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "OUTPOST_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
 }
 
 impl ServeBounds {
@@ -246,6 +263,14 @@ impl ServeBounds {
                 burst: self.device_rate_burst.unwrap_or(self.device_rate_limit),
             },
             trusted_proxies,
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(
+                    outpost_server::options::ServerTls::load(cert, key)
+                        .context("--tls-cert/--tls-key")?,
+                ),
+                (None, None) => None,
+                _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+            },
             auth_limits: outpost_server::ratelimit::LimitConfig {
                 max_failures: self.auth_max_failures,
                 max_token_failures: self.auth_max_token_failures,
@@ -601,6 +626,10 @@ async fn serve(
     tracing::info!(%addr, backend = storage.backend(), "serving");
     // The API's line first: scripts wait for the first "listening on".
     eprintln!("outpost-server listening on {addr}");
+    if let Some(tls) = &options.tls {
+        tracing::info!(?tls, "the API serves HTTPS");
+        eprintln!("outpost-server serves HTTPS: https://{addr}");
+    }
     if let Some(admin) = &admin {
         let admin = admin.local_addr()?;
         tracing::info!(%admin, "serving /metrics and /healthz");

@@ -34,3 +34,4 @@ pub mod scan_cases;
 pub mod scan_photo;
 pub mod scan_render;
 pub mod scan_stats;
+pub mod test_ca;

@@ -67,12 +67,39 @@ impl Server {
         database_url: Option<&str>,
         listen: &str,
     ) -> Result<Server, BoxError> {
+        Server::start_with(data, database_url, listen, None)
+    }
+
+    /// Starts a server on `127.0.0.1:0` with data in `data`, serving HTTPS with the PEM
+    /// certificate chain `cert` and key `key` (made out to `localhost`): its `url` is
+    /// `https://localhost:PORT`.
+    pub fn start_tls(data: &Path, cert: &Path, key: &Path) -> Result<Server, BoxError> {
+        let mut server = Server::start_with(data, None, "127.0.0.1:0", Some((cert, key)))?;
+        server.url = format!("https://localhost:{}", server.port);
+        Ok(server)
+    }
+
+    fn start_with(
+        data: &Path,
+        database_url: Option<&str>,
+        listen: &str,
+        tls: Option<(&Path, &Path)>,
+    ) -> Result<Server, BoxError> {
         let bin = binary("outpost-server", "outpost-server")?;
         let mut command = Command::new(bin);
         command
             .args(["serve", "--listen", listen])
             .env("OUTPOST_DATA", data)
-            .env_remove("OUTPOST_DATABASE_URL");
+            .env_remove("OUTPOST_DATABASE_URL")
+            .env_remove("OUTPOST_TLS_CERT")
+            .env_remove("OUTPOST_TLS_KEY");
+        if let Some((cert, key)) = tls {
+            command
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
+        }
         if let Some(url) = database_url {
             command.env("OUTPOST_DATABASE_URL", url);
         }
@@ -191,6 +218,7 @@ impl Device {
             .env_remove("OUTPOST_DB")
             .env_remove("OUTPOST_SERVER")
             .env_remove("OUTPOST_TOKEN")
+            .env_remove("OUTPOST_CA_CERT")
             .output()?;
         let _ = started;
         let stdout = String::from_utf8(out.stdout)?;

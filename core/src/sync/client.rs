@@ -47,6 +47,14 @@ pub struct SyncOptions {
     /// [`crate::store::experience::EXPERIENCE_DUE_EVENTS`] events wait. Zero sends them after
     /// every sync.
     pub metrics_every: Duration,
+    /// Who vouches for an HTTPS server's certificate: the Mozilla roots bundled in this library
+    /// and these CA certificates (PEM, one or more per string): a company's private CA.
+    pub trusted_ca_pem: Vec<String>,
+    /// Verify HTTPS servers with the platform's verifier instead (Android's or Apple's trust
+    /// store, with the CAs a device-management profile installed), `trusted_ca_pem` added where
+    /// the platform allows. On Android the app must first initialise rustls-platform-verifier
+    /// through JNI (bindings/README.md, "HTTPS"); without that the first HTTPS request fails.
+    pub platform_verifier: bool,
 }
 
 impl Default for SyncOptions {
@@ -60,8 +68,64 @@ impl Default for SyncOptions {
             page: DEFAULT_PAGE,
             app_version: None,
             metrics_every: Duration::from_secs(10 * 60),
+            trusted_ca_pem: Vec::new(),
+            platform_verifier: false,
         }
     }
+}
+
+/// The CA certificates in `pem` strings (each one or more `-----BEGIN CERTIFICATE-----`
+/// blocks), or a validation error naming the string that holds none or a broken one.
+pub fn trusted_certificates(pem: &[String]) -> Result<Vec<reqwest::Certificate>> {
+    let mut certs = Vec::new();
+    for (i, text) in pem.iter().enumerate() {
+        let field = format!("trusted_ca_pem[{i}]");
+        let shown: String = text.chars().take(60).collect();
+        let parsed = reqwest::Certificate::from_pem_bundle(text.as_bytes()).map_err(|e| {
+            Error::validation(&field, &shown, format!("not a PEM certificate: {e}"))
+        })?;
+        if parsed.is_empty() {
+            return Err(Error::validation(
+                &field,
+                &shown,
+                "holds no -----BEGIN CERTIFICATE----- block",
+            ));
+        }
+        certs.extend(parsed);
+    }
+    Ok(certs)
+}
+
+/// The Mozilla root certificates this library carries (webpki-root-certs), read once.
+fn bundled_roots() -> &'static [reqwest::Certificate] {
+    static ROOTS: std::sync::OnceLock<Vec<reqwest::Certificate>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok())
+            .collect()
+    })
+}
+
+/// The TLS failure under a request error, if the request failed in the handshake: the
+/// certificate refused, or no protocol both ends speak.
+fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        // An io::Error's source() is the source of the error it wraps, skipping that error
+        // (rustls's, under tokio-rustls's io::Error under the connector's): step into it.
+        current = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// How a sync ended, as the sync report's JSON spells it ([`SyncStatus::as_str`]).
@@ -260,12 +324,19 @@ impl SyncClient {
     pub fn new(base: &str, token: &str, options: SyncOptions) -> Result<SyncClient> {
         // reqwest is built without a bundled crypto provider; ours is ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let extra = trusted_certificates(&options.trusted_ca_pem)?;
+        let builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(options.timeout)
-            .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(network)?;
+            .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")));
+        // Unless asked for, never reqwest's default, the platform verifier: on Android it
+        // panics until the app has initialised it through JNI.
+        let builder = if options.platform_verifier {
+            builder.tls_certs_merge(extra)
+        } else {
+            builder.tls_certs_only(bundled_roots().iter().cloned().chain(extra))
+        };
+        let http = builder.build().map_err(network)?;
         Ok(SyncClient {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -346,6 +417,14 @@ impl SyncClient {
             let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
+                    if let Some(tls) = tls_failure(&e) {
+                        // Trying again meets the same certificate.
+                        return Err(network(format!(
+                            "{url}: TLS handshake failed: {tls}. A server whose certificate a \
+                             company CA issued needs that CA among the trusted CA certificates \
+                             (trustedCaPem in the app's StoreOptions, --ca-cert for the CLI)"
+                        )));
+                    }
                     last = network(format!("{url}: {e}"));
                     continue;
                 }

@@ -222,7 +222,11 @@ pub async fn launch_with_admin(
     });
     let admin = admin.map(|listener| {
         let router = admin_router(state.clone());
-        let options = options.clone();
+        // The admin port (metrics, health) stays plain HTTP on the operator's network.
+        let options = ServerOptions {
+            tls: None,
+            ..options.clone()
+        };
         tokio::spawn(serve::serve(
             listener,
             router,

@@ -4,7 +4,8 @@
 //! waits for its next request), a keep-alive timeout, and an idle timeout while a request is
 //! handled. `axum::serve` sets none of these. Each request carries the peer address as
 //! [`ConnectInfo`], and a shutdown stops accepting, lets requests in flight finish and closes
-//! idle connections.
+//! idle connections. With [`ServerOptions::tls`] each connection first completes a TLS
+//! handshake, within the header timeout.
 
 use crate::options::ServerOptions;
 use axum::body::Body;
@@ -19,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
@@ -60,14 +61,20 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(
-            stream,
-            remote,
-            router.clone(),
-            options.clone(),
-            stopped.clone(),
-            permit,
-        ));
+        let (router, options, stopped) = (router.clone(), options.clone(), stopped.clone());
+        tokio::spawn(async move {
+            let Some(tls) = &options.tls else {
+                return connection(stream, remote, router, options, stopped, permit).await;
+            };
+            let handshake = tls.acceptor().accept(stream);
+            match tokio::time::timeout(options.header_read_timeout, handshake).await {
+                Ok(Ok(stream)) => {
+                    connection(stream, remote, router, options, stopped, permit).await;
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+            }
+        });
     }
     drop(listener);
     let _ = stop.send(true);
@@ -95,8 +102,8 @@ fn lock(a: &Shared) -> std::sync::MutexGuard<'_, Activity> {
     a.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-async fn connection(
-    stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     remote: SocketAddr,
     router: Router,
     options: Arc<ServerOptions>,
@@ -203,12 +210,12 @@ impl Drop for Handling {
 }
 
 /// A stream that notes when bytes move.
-struct Watched {
-    inner: TcpStream,
+struct Watched<S> {
+    inner: S,
     activity: Shared,
 }
 
-impl Watched {
+impl<S> Watched<S> {
     fn moved(&self, read: bool) {
         let mut a = lock(&self.activity);
         a.last = Instant::now();
@@ -216,7 +223,7 @@ impl Watched {
     }
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -231,7 +238,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

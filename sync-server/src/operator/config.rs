@@ -59,6 +59,10 @@ pub struct ServeConfig {
     pub auth_max_token_failures: Option<u32>,
     /// The failed-login window in seconds (1 to 86400).
     pub auth_window_secs: Option<u64>,
+    /// HTTPS on the API: the PEM certificate chain (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS on the API: the certificate's PEM private key.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// How the server writes its log.
@@ -290,6 +294,12 @@ pub fn apply(cli: &mut crate::Cli, matches: &clap::ArgMatches, file: FileConfig)
         }
         if let (true, Some(a)) = (unset(serve, "admin_listen"), s.admin_listen) {
             *admin_listen = Some(a);
+        }
+        if let (true, Some(c)) = (unset(serve, "tls_cert"), s.tls_cert) {
+            bounds.tls_cert = Some(c);
+        }
+        if let (true, Some(k)) = (unset(serve, "tls_key"), s.tls_key) {
+            bounds.tls_key = Some(k);
         }
     }
 }

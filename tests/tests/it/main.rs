@@ -8,6 +8,7 @@ mod enrol_e2e;
 mod experience_e2e;
 mod fixtures;
 mod flow_e2e;
+mod https_e2e;
 mod lease_e2e;
 mod merge_sync;
 mod mobile_deps;

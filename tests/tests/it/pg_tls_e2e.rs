@@ -10,6 +10,7 @@
 //! `postgres` OS user (`runuser`), in a directory owned by it.
 
 use outpost_tests::procs::{admin_on, BoxError, Device, Server};
+use outpost_tests::test_ca::certificates;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -77,48 +78,6 @@ fn running_as_root() -> Result<bool, BoxError> {
 /// A free TCP port on the loopback (free when asked; the cluster binds it right after).
 fn free_port() -> Result<u16, BoxError> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// The certificates of a test: the CA the cluster's certificate is signed by, another CA that
-/// signed nothing of it, and the server's certificate (made out to `localhost` only) and key.
-struct Certificates {
-    ca_pem: String,
-    other_ca_pem: String,
-    server_pem: String,
-    server_key_pem: String,
-}
-
-fn certificates() -> Result<Certificates, BoxError> {
-    let ca = |name: &str| -> Result<rcgen::CertifiedIssuer<'static, rcgen::KeyPair>, BoxError> {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        Ok(rcgen::CertifiedIssuer::self_signed(
-            params,
-            rcgen::KeyPair::generate()?,
-        )?)
-    };
-    let issuer = ca("Outpost test CA")?;
-    let other = ca("Outpost other CA")?;
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let key = rcgen::KeyPair::generate()?;
-    let server = params.signed_by(&key, &*issuer)?;
-    Ok(Certificates {
-        ca_pem: issuer.pem(),
-        other_ca_pem: other.pem(),
-        server_pem: server.pem(),
-        server_key_pem: key.serialize_pem(),
-    })
 }
 
 /// A throw-away PostgreSQL cluster that accepts only TLS connections on its own port.

@@ -14,6 +14,7 @@ import app.outpost.ffi.StoreOptions
 import app.outpost.ffi.SyncReport
 import app.outpost.testing.Case
 import app.outpost.testing.SyncServer
+import app.outpost.testing.TestCa
 import java.io.File
 import java.nio.file.Files
 import java.util.Collections
@@ -128,6 +129,48 @@ class SyncTest : AutoCloseable {
         assertEquals("carol", bob.store.getContact(added.id).owner)
         val route = bob.store.contactHistory(added.id).filter { it.action.startsWith("route:") }
         assertEquals(listOf("outpost-server"), route.map { it.actor })
+    }
+
+    /**
+     * HTTPS to the server's own TLS listener with a certificate from a company CA: trusted
+     * through `trustedCaPem`, refused (a `Network` error naming TLS, never a crash) with the
+     * bundled roots alone or another CA, and a string that is no certificate is named at open.
+     */
+    @Case
+    fun aPhoneSyncsOverHttpsWithItsCompanyCaAndRefusesAnUnknownOne() {
+        val ca = TestCa(File(dir, "ca"))
+        val server = SyncServer(File(dir, "tls-server"), tls = ca.serverCert to ca.serverKey).also { servers += it }
+        assertTrue(server.url.startsWith("https://localhost:"), server.url)
+        val tenant = server.createTenant("华东销售")
+        fun open(user: String, trusted: List<String>): Pair<OutpostStore, String> {
+            val (_, token) = server.enrollDevice(tenant, user)
+            val store = OutpostStore.open(
+                File(dir, "$user.db").path,
+                StoreOptions(region = "CN", user = user, trustedCaPem = trusted),
+            )
+            opened += store
+            return store to token
+        }
+        val (carol, carolToken) = open("carol", listOf(ca.caPem))
+        val added = carol.addContact(zhangWei())
+        val pushed = runBlocking { carol.sync(server.url, carolToken) }
+        assertEquals("ok", pushed.status)
+        assertEquals(0L, carol.status().outboxLen)
+
+        for ((user, trusted) in listOf("dave" to emptyList(), "erin" to listOf(ca.otherCaPem))) {
+            val (store, token) = open(user, trusted)
+            val e = assertFailsWith<OutpostException.Network> { runBlocking { store.sync(server.url, token) } }
+            assertTrue(e.message.orEmpty().contains("TLS"), "$user: ${e.message}")
+            assertEquals(0, store.listContacts(ListOptions()).size)
+        }
+        val (frank, frankToken) = open("frank", listOf(ca.caPem))
+        runBlocking { frank.sync(server.url, frankToken) }
+        assertEquals(added.name, frank.getContact(added.id).name)
+
+        val bad = assertFailsWith<OutpostException.Validation> {
+            OutpostStore.open(File(dir, "bad.db").path, StoreOptions(trustedCaPem = listOf("不是证书")))
+        }
+        assertEquals("trusted_ca_pem[0]", bad.field)
     }
 
     @Case

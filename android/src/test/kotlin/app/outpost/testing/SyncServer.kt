@@ -14,18 +14,22 @@ import java.util.concurrent.TimeoutException
  * The binary comes from the `outpost.server.bin` system property or the `OUTPOST_SERVER_BIN`
  * environment variable (scripts/test-kotlin.sh builds it and sets the property). Operator
  * commands ([createTenant], [enrollDevice], [revokeDevice]) run the same binary on the same data.
+ * With [tls] (a certificate chain and its key, PEM files made out to `localhost`) it serves
+ * HTTPS, and [url] is `https://localhost:PORT`.
  */
-class SyncServer(val dataDir: File) : AutoCloseable {
+class SyncServer(val dataDir: File, private val tls: Pair<File, File>? = null) : AutoCloseable {
     private val log: MutableList<String> = Collections.synchronizedList(mutableListOf())
     private val process: Process
     private val listening = CompletableFuture<String>()
 
-    /** `http://127.0.0.1:PORT`, the base URL devices sync with. */
+    /** `http://127.0.0.1:PORT` (or `https://localhost:PORT`), the base URL devices sync with. */
     val url: String
 
     init {
         dataDir.mkdirs()
-        process = command("serve", "--listen", "127.0.0.1:0").redirectErrorStream(true).start()
+        val serve = listOf("serve", "--listen", "127.0.0.1:0") +
+            (tls?.let { (cert, key) -> listOf("--tls-cert", cert.path, "--tls-key", key.path) } ?: emptyList())
+        process = command(*serve.toTypedArray()).redirectErrorStream(true).start()
         // Read the output to the end, or the server blocks once the pipe is full.
         Thread({
             try {
@@ -39,7 +43,8 @@ class SyncServer(val dataDir: File) : AutoCloseable {
             listening.completeExceptionally(IllegalStateException("outpost-server exited before listening"))
         }, "outpost-server-output").apply { isDaemon = true }.start()
         url = try {
-            "http://" + listening.get(60, TimeUnit.SECONDS)
+            val address = listening.get(60, TimeUnit.SECONDS)
+            if (tls == null) "http://$address" else "https://localhost:" + address.substringAfterLast(':')
         } catch (e: Exception) {
             close()
             val why = if (e is TimeoutException) "did not say it was listening within 60 s" else "failed to start"
