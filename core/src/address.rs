@@ -106,7 +106,18 @@ fn short_name(name: &str, level: Level) -> Option<String> {
             "市",
         ],
         Level::City => &["市", "地区", "盟"],
-        Level::District => &[],
+        // `浦东新区` → `浦东`, `海淀区` → `海淀`, `昆山市` → `昆山`: how people say them.
+        Level::District => &[
+            "新区",
+            "自治县",
+            "自治旗",
+            "林区",
+            "特区",
+            "区",
+            "县",
+            "市",
+            "旗",
+        ],
     };
     suffixes
         .iter()
@@ -191,6 +202,106 @@ impl ParsedAddress {
 
 /// Characters that, right after a short name, show it is part of another word.
 const SHORT_NAME_STOPS: &str = "区县旗市州盟路街道巷弄镇乡村里大";
+/// After a district's short name, also: `朝阳门` and `南山桥` are places of their own.
+const DISTRICT_SHORT_STOPS: &str = "门桥";
+
+/// Well-known areas that are no division but lie in one, as people write them without their
+/// district (`中关村`, `张江高科`): (area, city, district). A curated list of the business areas
+/// reps meet most; an area name is kept in `rest`.
+const AREAS: &[(&str, &str, &str)] = &[
+    ("中关村", "北京市", "海淀区"),
+    ("五道口", "北京市", "海淀区"),
+    ("西二旗", "北京市", "海淀区"),
+    ("上地", "北京市", "海淀区"),
+    ("望京", "北京市", "朝阳区"),
+    ("国贸", "北京市", "朝阳区"),
+    ("三里屯", "北京市", "朝阳区"),
+    ("亦庄", "北京市", "大兴区"),
+    ("张江", "上海市", "浦东新区"),
+    ("陆家嘴", "上海市", "浦东新区"),
+    ("金桥", "上海市", "浦东新区"),
+    ("外高桥", "上海市", "浦东新区"),
+    ("徐家汇", "上海市", "徐汇区"),
+    ("漕河泾", "上海市", "徐汇区"),
+    ("华强北", "深圳市", "福田区"),
+    ("车公庙", "深圳市", "福田区"),
+    ("前海", "深圳市", "南山区"),
+    ("蛇口", "深圳市", "南山区"),
+    ("珠江新城", "广州市", "天河区"),
+];
+
+/// A district named `name` in the city (or municipality) named `city`.
+fn district_in(t: &Table, city: &str, name: &str) -> Option<usize> {
+    t.divisions
+        .iter()
+        .enumerate()
+        .find(|(i, d)| {
+            d.level == Level::District
+                && d.name == name
+                && ancestor(t, *i, Level::City)
+                    .map(|c| &t.divisions[c])
+                    .is_some_and(|c| {
+                        c.name == city || (c.name == "市辖区" && province_named(t, *i, city))
+                    })
+        })
+        .map(|(i, _)| i)
+}
+
+fn province_named(t: &Table, i: usize, name: &str) -> bool {
+    ancestor(t, i, Level::Province).is_some_and(|p| t.divisions[p].name == name)
+}
+
+/// The one county-level division of a city that has none of its own (`东莞市`, `中山市`,
+/// `儋州市`, `嘉峪关市`: the table lists the city again at county level).
+fn only_district(t: &Table, city: usize) -> Option<usize> {
+    let mut children = t
+        .divisions
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.level == Level::District && d.parent == Some(city));
+    match (children.next(), children.next()) {
+        (Some((i, d)), None) if d.name == t.divisions[city].name => Some(i),
+        _ => None,
+    }
+}
+
+/// Districts whose short name (`南山`, `海淀`, `浦东`) starts `s`, within `scope` (a named
+/// province or city). Without a scope only a district of a municipality or a sub-provincial
+/// city counts, and only when it outranks every other district of that name: `海淀`, `南山`
+/// (深圳 before 鹤岗), but never `新华` or `长安`, which are everyday words and places in many
+/// cities.
+fn short_districts(t: &Table, s: &str, scope: Option<usize>) -> (Vec<usize>, usize) {
+    let mut found: Vec<usize> = Vec::new();
+    let mut longest = 0;
+    for (i, d) in t.divisions.iter().enumerate() {
+        let Some(short) = d.short.as_deref().filter(|_| d.level == Level::District) else {
+            continue;
+        };
+        let next = s.get(short.len()..).and_then(|r| r.chars().next());
+        if !s.starts_with(short)
+            || next
+                .is_some_and(|c| SHORT_NAME_STOPS.contains(c) || DISTRICT_SHORT_STOPS.contains(c))
+            || !under(t, i, scope)
+            || short.len() < longest
+        {
+            continue;
+        }
+        if short.len() > longest {
+            found.clear();
+            longest = short.len();
+        }
+        found.push(i);
+    }
+    found.sort_by_key(|i| (std::cmp::Reverse(prominence(t, *i)), t.divisions[*i].code));
+    if scope.is_none() {
+        let top = found.first().map(|i| prominence(t, *i)).unwrap_or(0);
+        let second = found.get(1).map(|i| prominence(t, *i));
+        if top < 2 || second.is_some_and(|p| p >= top) {
+            return (Vec::new(), 0);
+        }
+    }
+    (found, longest)
+}
 
 /// The longest division among `candidates` whose full or short name starts `text`.
 fn longest_prefix<'a>(
@@ -336,17 +447,33 @@ pub fn parse_address(text: &str) -> ParsedAddress {
         .filter(|(i, d)| d.level == Level::District && s.starts_with(d.name) && under(t, *i, scope))
         .map(|(i, _)| i)
         .collect();
-    let longest = districts
+    let mut longest = districts
         .iter()
         .map(|i| t.divisions[*i].name.len())
         .max()
         .unwrap_or(0);
     districts.retain(|i| t.divisions[*i].name.len() == longest);
     districts.sort_by_key(|i| (std::cmp::Reverse(prominence(t, *i)), t.divisions[*i].code));
+    // Said the short way (`深圳南山`, `上海浦东`, `海淀`).
+    if districts.is_empty() {
+        (districts, longest) = short_districts(t, s, scope);
+    }
+    // A well-known area without its district (`中关村`, `上海张江`): the area stays in `rest`.
+    if districts.is_empty() {
+        if let Some(d) = AREAS
+            .iter()
+            .filter(|(area, _, _)| s.starts_with(area))
+            .find_map(|(_, city, district)| district_in(t, city, district))
+            .filter(|d| under(t, *d, scope))
+        {
+            districts.push(d);
+        }
+    }
 
     let (mut parsed, consumed) = match (districts.first(), city, province) {
         (Some(&d), _, _) => {
-            named_levels += 1;
+            // An area found its district; the text did not name it.
+            named_levels += usize::from(longest > 0);
             (describe(t, d), longest)
         }
         (None, Some(c), _) => (describe(t, c), 0),
@@ -375,10 +502,18 @@ pub fn parse_address(text: &str) -> ParsedAddress {
 }
 
 /// The district (with its province and city) of an address, as `广东省深圳市南山区`, if the
-/// address names one.
+/// address names one (by name, short name or a well-known area in it).
+/// A city without districts (`东莞`, `中山`) is its own: `广东省东莞市`.
 pub fn district_of(text: &str) -> Option<String> {
     let p = parse_address(text);
-    p.district.as_ref()?;
+    if p.district.is_none() {
+        let t = table();
+        let city = t
+            .divisions
+            .iter()
+            .position(|d| d.level == Level::City && Some(d.code) == p.code.as_deref())?;
+        only_district(t, city)?;
+    }
     Some(
         ParsedAddress {
             rest: String::new(),
@@ -495,6 +630,74 @@ mod tests {
             (Some("吉林省"), Some("吉林市"), Some("船营区"), "")
         );
         assert!(p.completed);
+    }
+
+    #[test]
+    fn short_and_colloquial_forms_find_their_district() {
+        for (text, expected) in [
+            ("深圳南山科技园", ("广东省", "深圳市", "南山区", "科技园")),
+            ("深圳南山", ("广东省", "深圳市", "南山区", "")),
+            ("上海浦东张江", ("上海市", "上海市", "浦东新区", "张江")),
+            ("海淀", ("北京市", "北京市", "海淀区", "")),
+            ("海淀中关村", ("北京市", "北京市", "海淀区", "中关村")),
+            (
+                "中关村大街27号",
+                ("北京市", "北京市", "海淀区", "中关村大街27号"),
+            ),
+            ("张江高科", ("上海市", "上海市", "浦东新区", "张江高科")),
+            (
+                "北京朝阳望京SOHO",
+                ("北京市", "北京市", "朝阳区", "望京SOHO"),
+            ),
+            ("苏州昆山花桥", ("江苏省", "苏州市", "昆山市", "花桥")),
+            (
+                "华强北赛格广场",
+                ("广东省", "深圳市", "福田区", "华强北赛格广场"),
+            ),
+        ] {
+            let p = parse_address(text);
+            let (province, city, district, rest) = expected;
+            assert_eq!(
+                parts(&p),
+                (Some(province), Some(city), Some(district), rest),
+                "{text}: {p:?}"
+            );
+            assert!(p.completed, "{text}: levels were filled in");
+        }
+        // 南山 alone is 深圳's (a sub-provincial city) before 鹤岗's, and says so.
+        let p = parse_address("南山科技园");
+        assert_eq!(p.city.as_deref(), Some("深圳市"), "{p:?}");
+        assert!(
+            p.ambiguous && p.alternatives == ["黑龙江省鹤岗市南山区"],
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn short_forms_do_not_take_everyday_words() {
+        // 新华区 and 长安区 exist in several ordinary cities: no district without a city named.
+        for text in ["新华书店", "长安街"] {
+            assert_eq!(parse_address(text).district, None, "{text}");
+        }
+        // 朝阳门 is a gate in 东城区, not 朝阳区.
+        let p = parse_address("北京朝阳门外大街");
+        assert_eq!(p.district, None, "{p:?}");
+        // An area of another city than the one named is not taken.
+        let p = parse_address("广州张江路");
+        assert_eq!(p.district, None, "{p:?}");
+    }
+
+    #[test]
+    fn cities_without_districts_are_their_own() {
+        let p = parse_address("东莞长安镇");
+        assert_eq!(parts(&p), (Some("广东省"), Some("东莞市"), None, "长安镇"));
+        assert_eq!(district_of("东莞长安镇").as_deref(), Some("广东省东莞市"));
+        assert_eq!(
+            district_of("广东省中山市火炬开发区").as_deref(),
+            Some("广东省中山市")
+        );
+        // A city that has districts still needs one named.
+        assert_eq!(district_of("深圳市科技园"), None);
     }
 
     #[test]
