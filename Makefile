@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: demo test deps fmt-check layers clippy test-rust test-kotlin bench bench-scan
+.PHONY: demo test deps fmt-check layers clippy test-rust test-kotlin mobile-check bench bench-scan
 
 ## Install what is missing (Debian packages), then run the scripted demo.
 demo: deps
@@ -31,6 +31,12 @@ test-rust:
 ## The Kotlin binding tests on the JVM (installs kotlinc from npm and JNA from Debian if missing).
 test-kotlin:
 	scripts/test-kotlin.sh
+
+## What can be checked of the phone builds here: outpost-ffi's graph for the Android and iOS
+## targets, the generated Kotlin and Swift, the host library's size in the `mobile` profile
+## (a size-optimised LTO build: ~10 minutes the first time).
+mobile-check: deps
+	scripts/mobile-check.sh
 
 ## The store benchmark (release build), as JSON.
 bench:

@@ -4,13 +4,14 @@
 # android/src/main/kotlin (from a host build, in uniffi library mode).
 #
 # Needs the Android NDK: set ANDROID_NDK_HOME (e.g. $ANDROID_HOME/ndk/27.2.12479018).
-# Profile: OUTPOST_CARGO_PROFILE (default `release`; `mobile` once the workspace defines it).
+# Profile: OUTPOST_CARGO_PROFILE (default `mobile`: size-optimised, LTO, stripped; see the
+# workspace Cargo.toml). `release` builds faster and is larger.
 # API level: OUTPOST_ANDROID_API (default 24, the module's minSdk).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-PROFILE="${OUTPOST_CARGO_PROFILE:-release}"
+PROFILE="${OUTPOST_CARGO_PROFILE:-mobile}"
 API="${OUTPOST_ANDROID_API:-24}"
 
 if [ -z "${ANDROID_NDK_HOME:-}" ] || [ ! -d "${ANDROID_NDK_HOME}" ]; then

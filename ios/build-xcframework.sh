@@ -5,13 +5,14 @@
 # and generates ios/Sources/Outpost/Outpost.swift in uniffi library mode.
 #
 # Needs macOS with Xcode's command line tools (xcodebuild, lipo) and rustup.
-# Profile: OUTPOST_CARGO_PROFILE (default `release`; `mobile` once the workspace defines it).
+# Profile: OUTPOST_CARGO_PROFILE (default `mobile`: size-optimised, LTO, stripped; see the
+# workspace Cargo.toml). `release` builds faster and is larger.
 # Then: cd ios && swift test
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-PROFILE="${OUTPOST_CARGO_PROFILE:-release}"
+PROFILE="${OUTPOST_CARGO_PROFILE:-mobile}"
 
 if [ "$(uname -s)" != "Darwin" ]; then
     cat >&2 <<MSG
