@@ -5,14 +5,16 @@ use crate::error::{ListenerError, OutpostError};
 use crate::types::{
     AccessInfo, CheckIn, CheckOut, Contact, ContactPatch, CoordSystem, Enrolled, FieldConflict,
     HistoryEntry, ListOptions, NewContact, RecordChange, SearchOptions, StoreOptions, StoreStatus,
-    SyncReport, Visit, VisitFilter,
+    SyncProgress, SyncReport, Visit, VisitFilter,
 };
 use oc::store::lock;
 use outpost_core as oc;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 /// Told when a record changes, so that the UI can refresh. Implement it in Kotlin or Swift
-/// and pass it to `OutpostStore.setChangeListener`.
+/// and pass it to `OutpostStore.addChangeListener` (any number of them) or
+/// `setChangeListener`; Kotlin's `changes()` Flow and Swift's `changes()` AsyncStream
+/// (`android/`, `ios/`) are written over it.
 ///
 /// It is called after the change is saved, on the thread that made the call that wrote,
 /// once that call has released the store: a listener may call the store again. An exception
@@ -57,7 +59,9 @@ impl PendingChanges {
 pub struct OutpostStore {
     pub(crate) store: Mutex<oc::Store>,
     pending: Arc<PendingChanges>,
-    listener: RwLock<Option<Arc<dyn ChangeListener>>>,
+    /// The listeners: `setChangeListener`'s under id 0, `addChangeListener`'s under theirs.
+    listeners: RwLock<Vec<(u64, Arc<dyn ChangeListener>)>>,
+    next_listener: std::sync::atomic::AtomicU64,
     /// How to reach the sync server (the TLS trust from [`StoreOptions`]).
     pub(crate) net: oc::SyncOptions,
 }
@@ -96,20 +100,23 @@ impl OutpostStore {
         if changes.is_empty() {
             return;
         }
-        let listener = self
-            .listener
+        // Copied out: a listener may add or remove listeners.
+        let listeners: Vec<Arc<dyn ChangeListener>> = self
+            .listeners
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(listener) = listener {
-            // The core tells only kinds the app shows (never the tenant's settings, a restricted
-            // field as its deal); a change of any other kind has nothing to show.
-            for change in changes
-                .into_iter()
-                .filter(|c| !matches!(c.kind, oc::RecordKind::Config | oc::RecordKind::Restricted))
-            {
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
+        // The core tells only kinds the app shows (never the tenant's settings, a restricted
+        // field as its deal); a change of any other kind has nothing to show.
+        for change in changes
+            .into_iter()
+            .filter(|c| !matches!(c.kind, oc::RecordKind::Config | oc::RecordKind::Restricted))
+        {
+            for listener in &listeners {
                 // The change is saved; a failing listener must not turn that into an error.
-                let _ = listener.on_change(change);
+                let _ = listener.on_change(change.clone());
             }
         }
     }
@@ -149,17 +156,48 @@ impl OutpostStore {
         Ok(Arc::new(OutpostStore {
             store: Mutex::new(store),
             pending,
-            listener: RwLock::new(None),
+            listeners: RwLock::new(Vec::new()),
+            next_listener: std::sync::atomic::AtomicU64::new(1),
             net,
         }))
     }
 
-    /// Sets the listener told about every change of a record, or removes it with `null`/`nil`.
+    /// Sets the listener told about every change of a record, or removes it with `null`/`nil`
+    /// (it replaces the one set before; those of `addChangeListener` stay).
     pub fn set_change_listener(&self, listener: Option<Arc<dyn ChangeListener>>) {
-        *self
-            .listener
+        let mut listeners = self
+            .listeners
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = listener;
+            .unwrap_or_else(PoisonError::into_inner);
+        listeners.retain(|(id, _)| *id != 0);
+        if let Some(l) = listener {
+            listeners.insert(0, (0, l));
+        }
+    }
+
+    /// Adds a listener told about every change of a record, beside any others; returns the id
+    /// that removes it (`removeChangeListener`). Listeners are called in the order they were
+    /// added, each with every change.
+    pub fn add_change_listener(&self, listener: Arc<dyn ChangeListener>) -> u64 {
+        let id = self
+            .next_listener
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((id, listener));
+        id
+    }
+
+    /// Removes a listener `addChangeListener` added; false when there is none with that id.
+    pub fn remove_change_listener(&self, id: u64) -> bool {
+        let mut listeners = self
+            .listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before = listeners.len();
+        listeners.retain(|(l, _)| *l != id || id == 0);
+        listeners.len() != before
     }
 
     /// Creates a contact. Phones are normalized to E.164 (`138 0013 8000` → `+8613800138000`)
@@ -352,8 +390,48 @@ impl OutpostStore {
         server: Option<String>,
         token: Option<String>,
     ) -> Result<SyncReport, OutpostError> {
+        self.sync_telling(server, token, None).await
+    }
+
+    /// `sync`, telling `listener` how far it has come: after every bootstrap page (records
+    /// stored so far), every uploaded file, every push and pull round. Called on the sync's
+    /// thread with the store unlocked; keep it short (post to the UI). Kotlin's
+    /// `syncStatus()` Flow and Swift's `syncStatus()` AsyncThrowingStream are written over it.
+    #[uniffi::method(default(server = None, token = None))]
+    pub async fn sync_with_progress(
+        &self,
+        listener: Arc<dyn SyncProgressListener>,
+        server: Option<String>,
+        token: Option<String>,
+    ) -> Result<SyncReport, OutpostError> {
+        let sink = oc::ProgressSink(Arc::new(move |p: oc::SyncProgress| {
+            // A failing listener does not stop the sync.
+            let _ = listener.on_progress(p.into());
+        }));
+        self.sync_telling(server, token, Some(sink)).await
+    }
+}
+
+/// Told how far a sync is (`OutpostStore.syncWithProgress`).
+#[uniffi::export(with_foreign)]
+pub trait SyncProgressListener: Send + Sync {
+    /// The sync is this far.
+    fn on_progress(&self, progress: SyncProgress) -> Result<(), ListenerError>;
+}
+
+impl OutpostStore {
+    async fn sync_telling(
+        &self,
+        server: Option<String>,
+        token: Option<String>,
+        progress: Option<oc::ProgressSink>,
+    ) -> Result<SyncReport, OutpostError> {
         self.write(|s| s.sign_in(server.as_deref(), token.as_deref()))?;
-        let report = oc::sync_store(&self.store, self.net.clone()).await;
+        let options = oc::SyncOptions {
+            progress,
+            ..self.net.clone()
+        };
+        let report = oc::sync_store(&self.store, options).await;
         // The core reported each record it merged to `pending`, under the store lock; the
         // lock is free now, so the listener may read the store.
         self.deliver(self.pending.take(oc::ChangeOrigin::Sync));

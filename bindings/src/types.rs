@@ -11,7 +11,8 @@ use outpost_core as oc;
 pub use oc::{
     ChangeOrigin, CheckIn, CheckOut, ConflictValue, Contact, ContactPatch, ContactStatus,
     CoordSystem, Enrolled, FieldChange, FieldConflict, HistoryEntry, Invalidation, ListOptions,
-    NewContact, RecordChange, RecordKind, RejectedChange, SearchOptions, Visit, VisitFilter,
+    NewContact, RecordChange, RecordKind, RejectedChange, SearchOptions, SyncPhase, Visit,
+    VisitFilter,
 };
 
 /// How to open a store.
@@ -203,6 +204,29 @@ impl From<oc::SyncReport> for SyncReport {
             fetched: count(r.fetched),
             deferred: count(r.deferred),
             log_reset: r.log_reset,
+        }
+    }
+}
+
+/// How far a sync has come in its phase (`syncWithProgress`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncProgress {
+    /// `BOOTSTRAP` (a new device downloading every record, page by page), `UPLOAD` (files),
+    /// `PUSH` (the outbox), `PULL` (others' changes).
+    pub phase: SyncPhase,
+    /// Records stored (bootstrap, pull), files uploaded, changes acknowledged (push).
+    pub done: i64,
+    /// What `done` counts up to, where known (files to upload, changes queued when the sync
+    /// started); null for a bootstrap or a pull, whose size is not known ahead.
+    pub total: Option<i64>,
+}
+
+impl From<oc::SyncProgress> for SyncProgress {
+    fn from(p: oc::SyncProgress) -> Self {
+        SyncProgress {
+            phase: p.phase,
+            done: count(p.done),
+            total: p.total.map(count),
         }
     }
 }

@@ -97,6 +97,10 @@ enum Command {
         /// Attempts per request on a bad network.
         #[arg(long, default_value_t = 4)]
         attempts: u32,
+        /// Print how far the sync is on stderr, one JSON object a line ({phase, done, total}):
+        /// after every bootstrap page, uploaded file, push and pull round.
+        #[arg(long)]
+        progress: bool,
     },
     /// Enrol this device with the one-time code from the operator (`outpost-server device
     /// invite`); the server and the device token are remembered, the token is not shown.
@@ -518,12 +522,24 @@ fn run(cli: Cli) -> Result<(), Error> {
             server,
             token,
             attempts,
+            progress,
         } => {
             let mut store = open()?;
             store.sign_in(server.as_deref(), token.as_deref())?;
             let runtime = attach::runtime()?;
             let store = std::sync::Mutex::new(store);
-            let options = outpost_core::SyncOptions { attempts, ..net()? };
+            let progress = progress.then(|| {
+                outpost_core::ProgressSink(std::sync::Arc::new(|p: outpost_core::SyncProgress| {
+                    if let Ok(line) = serde_json::to_string(&p) {
+                        eprintln!("{line}");
+                    }
+                }))
+            });
+            let options = outpost_core::SyncOptions {
+                attempts,
+                progress,
+                ..net()?
+            };
             let report = runtime.block_on(outpost_core::sync_store(&store, options))?;
             let mut store = store.into_inner().unwrap_or_else(|p| p.into_inner());
             flow::note_clock(&mut store)?;

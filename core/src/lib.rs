@@ -96,5 +96,6 @@ pub use store::{
 };
 #[cfg(feature = "client")]
 pub use sync::client::{
-    enroll, fetch_blob, sync_store, Enrolled, SyncClient, SyncOptions, SyncReport, SyncStatus,
+    enroll, fetch_blob, sync_store, Enrolled, ProgressSink, SyncClient, SyncOptions, SyncPhase,
+    SyncProgress, SyncReport, SyncStatus,
 };

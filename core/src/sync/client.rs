@@ -55,6 +55,54 @@ pub struct SyncOptions {
     /// the platform allows. On Android the app must first initialise rustls-platform-verifier
     /// through JNI (bindings/README.md, "HTTPS"); without that the first HTTPS request fails.
     pub platform_verifier: bool,
+    /// Told how far the sync has come: after every bootstrap page, uploaded file and
+    /// push/pull round, outside the store lock (it may read the store).
+    pub progress: Option<ProgressSink>,
+}
+
+/// What a sync is doing ([`SyncProgress::phase`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+#[serde(rename_all = "lowercase")]
+pub enum SyncPhase {
+    /// A new device downloading every record it may read, page by page.
+    Bootstrap,
+    /// Uploading the files (photos, scans) records name.
+    Upload,
+    /// Sending the changes waiting in the outbox (and receiving others' in the same rounds).
+    Push,
+    /// Receiving the changes others made.
+    Pull,
+}
+
+/// How far a sync has come in its phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncProgress {
+    /// What it is doing.
+    pub phase: SyncPhase,
+    /// Records stored (bootstrap, pull), files uploaded (upload), changes acknowledged (push).
+    pub done: u64,
+    /// What `done` counts up to, where known: files to upload, changes in the outbox when the
+    /// sync started. A bootstrap's and a pull's size are not known ahead.
+    pub total: Option<u64>,
+}
+
+/// Where [`SyncOptions::progress`] goes.
+#[derive(Clone)]
+pub struct ProgressSink(pub Arc<dyn Fn(SyncProgress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
+impl SyncOptions {
+    fn tell(&self, phase: SyncPhase, done: u64, total: Option<u64>) {
+        if let Some(sink) = &self.progress {
+            (sink.0)(SyncProgress { phase, done, total });
+        }
+    }
 }
 
 impl Default for SyncOptions {
@@ -70,6 +118,7 @@ impl Default for SyncOptions {
             metrics_every: Duration::from_secs(10 * 60),
             trusted_ca_pem: Vec::new(),
             platform_verifier: false,
+            progress: None,
         }
     }
 }
@@ -684,6 +733,7 @@ impl SyncClient {
     /// the file instead of trying forever (the next sync tries again).
     pub async fn upload_pending_blobs(&self, store: &Mutex<Store>) -> Result<u64> {
         let pending = lock(store).pending_blobs()?;
+        let total = pending.len() as u64;
         let mut done = 0;
         for blob in pending {
             let Some(bytes) = lock(store).blob_to_upload(&blob.sha256)? else {
@@ -692,6 +742,7 @@ impl SyncClient {
             self.upload_blob(store, &blob.sha256, &bytes).await?;
             lock(store).set_blob_progress(&blob.sha256, bytes.len() as u64)?;
             done += 1;
+            self.options.tell(SyncPhase::Upload, done, Some(total));
         }
         Ok(done)
     }
@@ -1107,6 +1158,7 @@ async fn exchange(
             let applied = lock(store).apply_prepared_bootstrap_page(prepared, cursor)?;
             report.pulled += applied.pulled;
             report.conflicts += applied.conflicted_records.len() as u64;
+            options.tell(SyncPhase::Bootstrap, report.pulled, None);
             if next.is_none() {
                 break;
             }
@@ -1115,6 +1167,8 @@ async fn exchange(
     // Files first: a record that names a blob must never reach other devices before the blob.
     report.blobs_uploaded = client.upload_pending_blobs(store).await?;
     let mut epoch = None;
+    let to_push = lock(store).outbox_len()?;
+    let pulled_before = report.pulled;
     loop {
         let mut outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
         // Once per sync: what `outpost-server device list` shows of this device; the app
@@ -1162,6 +1216,16 @@ async fn exchange(
         report.cursor = applied.cursor;
         if applied.log_reset {
             return Ok(Exchanged::LogReset);
+        }
+        if !outgoing.sent.is_empty() {
+            options.tell(
+                SyncPhase::Push,
+                report.pushed + report.rejected,
+                Some(to_push.max(report.pushed + report.rejected)),
+            );
+        }
+        if report.pulled > pulled_before {
+            options.tell(SyncPhase::Pull, report.pulled - pulled_before, None);
         }
         // Deferred changes are counted once per sync: each round sends them again.
         report.deferred = applied.deferred;

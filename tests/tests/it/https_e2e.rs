@@ -62,15 +62,30 @@ fn devices_sync_over_https_with_a_company_ca_and_refuse_an_unknown_one() -> Test
         &token("wang_fang")?,
     ])?;
     assert_eq!(pushed["pushed"], 1, "{pushed}");
-    b.ok(&[
+    // --progress: one JSON line per step on stderr, the first download's pages among them.
+    let first = b.run(&[
         "--ca-cert",
         &ca,
         "sync",
+        "--progress",
         "--server",
         &server.url,
         "--token",
         &token("li_na")?,
     ])?;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let steps: Vec<serde_json::Value> = first
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|p| p["phase"] == "bootstrap" && p["done"] == 1),
+        "{}",
+        first.stderr
+    );
     assert_eq!(b.ok(&["contact", "get", id])?["name"], "王芳");
 
     // The bundled roots alone, or another CA: refused at once, saying it is TLS and what to do.

@@ -19,6 +19,7 @@ import app.outpost.core.VisitFilter
 import app.outpost.ffi.outpostVersion
 import app.outpost.ffi.parseAmount
 import app.outpost.ffi.parseDealFieldValue
+import app.outpost.streams.changes
 import app.outpost.testing.Case
 import java.io.File
 import java.nio.file.Files
@@ -27,6 +28,11 @@ import java.util.concurrent.CountDownLatch
 import java.util.concurrent.CyclicBarrier
 import java.util.concurrent.Executors
 import java.util.concurrent.TimeUnit
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
 import kotlin.test.assertContentEquals
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -298,6 +304,47 @@ class OutpostStoreTest : AutoCloseable {
         store.setChangeListener(null)
         store.addContact(NewContact(name = "李娜"))
         assertEquals(3, seen.size, "a removed listener is not called")
+    }
+
+    /** Any number of listeners, and a Kotlin Flow per collector over them. */
+    @Case
+    fun severalFlowsSeeEveryChangeAndACancelledOneStopsListening() = runBlocking {
+        val store = open()
+        val viaSet = Collections.synchronizedList(mutableListOf<RecordChange>())
+        store.setChangeListener(object : ChangeListener {
+            override fun onChange(change: RecordChange) {
+                viaSet += change
+            }
+        })
+        val first = Collections.synchronizedList(mutableListOf<RecordChange>())
+        val second = Collections.synchronizedList(mutableListOf<RecordChange>())
+        val a = launch(Dispatchers.Default) { store.changes().collect { first += it } }
+        val b = launch(Dispatchers.Default) { store.changes().collect { second += it } }
+        // A collector registers when it starts: write until both have seen a change.
+        withTimeout(10_000) {
+            while (first.isEmpty() || second.isEmpty()) {
+                store.addContact(NewContact(name = "王芳"))
+                delay(20)
+            }
+        }
+        val zhang = store.addContact(zhangWei())
+        val made = RecordChange(RecordKind.CONTACT, zhang.id, ChangeOrigin.LOCAL)
+        withTimeout(10_000) {
+            while (made !in first || made !in second) delay(10)
+        }
+        assertTrue(made in viaSet, "setChangeListener still works beside the flows")
+
+        a.cancel()
+        a.join()
+        val li = store.addContact(NewContact(name = "李娜"))
+        val later = RecordChange(RecordKind.CONTACT, li.id, ChangeOrigin.LOCAL)
+        withTimeout(10_000) {
+            while (later !in second) delay(10)
+        }
+        delay(100)
+        assertFalse(later in first, "a cancelled flow's listener was removed")
+        assertTrue(later in viaSet)
+        b.cancel()
     }
 
     @Case

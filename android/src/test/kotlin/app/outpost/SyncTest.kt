@@ -13,6 +13,9 @@ import app.outpost.core.RecordKind
 import app.outpost.ffi.StoreOptions
 import app.outpost.ffi.SyncReport
 import app.outpost.testing.Case
+import app.outpost.core.SyncPhase
+import app.outpost.streams.SyncEvent
+import app.outpost.streams.syncStatus
 import app.outpost.testing.SyncServer
 import app.outpost.testing.TestCa
 import java.io.File
@@ -21,6 +24,7 @@ import java.util.Collections
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.runBlocking
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -171,6 +175,36 @@ class SyncTest : AutoCloseable {
             OutpostStore.open(File(dir, "bad.db").path, StoreOptions(trustedCaPem = listOf("不是证书")))
         }
         assertEquals("trusted_ca_pem[0]", bad.field)
+    }
+
+    /** The syncStatus() Flow: pushes round by round against the outbox, a first download page by page. */
+    @Case
+    fun syncStatusReportsPushRoundsAndBootstrapPages() {
+        val server = startServer()
+        val tenant = server.createTenant("华南销售")
+        val alice = device(server, tenant, "alice")
+        repeat(2_500) { i -> alice.store.addContact(NewContact(name = "客户$i")) }
+        val pushed = runBlocking { alice.store.syncStatus(server.url, alice.token).toList() }
+        val finished = pushed.last()
+        assertTrue(finished is SyncEvent.Finished, "ends with the report: $finished")
+        assertEquals(2_500L, finished.report.pushed)
+        val rounds = pushed.filterIsInstance<SyncEvent.Progress>().map { it.progress }
+            .filter { it.phase == SyncPhase.PUSH }
+        assertTrue(rounds.size >= 5, "a round per batch of 500: $rounds")
+        assertTrue(rounds.zipWithNext().all { (a, b) -> a.done < b.done }, "$rounds")
+        assertEquals(2_500L, rounds.last().done)
+        assertTrue(rounds.all { it.total == 2_500L }, "the outbox at the start: $rounds")
+
+        val bob = device(server, tenant, "bob")
+        val events = runBlocking { bob.store.syncStatus(server.url, bob.token).toList() }
+        val pages = events.filterIsInstance<SyncEvent.Progress>().map { it.progress }
+            .filter { it.phase == SyncPhase.BOOTSTRAP }
+        assertTrue(pages.size >= 2, "page by page: $pages")
+        assertTrue(pages.zipWithNext().all { (a, b) -> a.done < b.done }, "$pages")
+        assertEquals(2_500L, pages.last().done)
+        assertTrue(pages.all { it.total == null }, "a bootstrap's size is not known ahead")
+        assertTrue(events.last() is SyncEvent.Finished)
+        assertEquals(2_500L, bob.store.status().records.sumOf { it.count })
     }
 
     @Case
