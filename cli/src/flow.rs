@@ -260,11 +260,13 @@ pub(crate) fn flow(store: &mut Store, cmd: FlowCmd) -> Result<(), Error> {
             let config = store.flow_config()?;
             let day = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
                 .map_err(|_| Error::validation("date", date.clone(), "expected YYYY-MM-DD"))?;
-            let kind = config.calendar()?.day_kind(day);
+            let calendar = config.calendar()?;
+            let kind = calendar.day_kind(day);
             crate::print(&serde_json::json!({
                 "date": day.to_string(),
                 "kind": kind,
                 "working": kind.is_working(),
+                "holiday": calendar.holiday_name(day),
                 "official_data": outpost_core::WorkCalendar::has_official_data(
                     chrono::Datelike::year(&day)
                 ),

@@ -1,19 +1,20 @@
 //! A working-day calendar for mainland China: weekends, public holidays and the official make-up
 //! working days (调休), plus tenant overrides.
 //!
-//! The holiday data comes from the State Council General Office's yearly notice
-//! (国务院办公厅关于 YYYY 年部分节假日安排的通知), as published by Xinhua:
-//! - 2025: 国办发明电〔2024〕12号, 2024-11-12 (<https://m.gmw.cn/2024-11/12/content_1303894933.htm>)
-//! - 2026: notice of 2025-11-04 (<https://politics.gmw.cn/2025-11/04/content_38391083.htm>)
-//! - 2027: not published in any source we could reach when this was written. 2027 therefore
-//!   knows weekends only; [`WorkCalendar::has_official_data`] says so, and a tenant adds the
-//!   2027 days as overrides (server tenant config) once the notice is out.
+//! The holiday data (`core/data/holidays.tsv`, compiled in) is generated from the npm package
+//! `chinese-days` by `scripts/gen-holidays.mjs`, which records the version it read; that package
+//! transcribes the State Council General Office's yearly notice (国务院办公厅关于 YYYY 年部分节假日
+//! 安排的通知). Version 1.5.7, the newest release (May 2026), covers 2004 to 2026: the 2027 notice
+//! is in no version yet, so 2027 knows weekends only until the package has it and the script is
+//! run again; [`WorkCalendar::has_official_data`] says which years are covered, and a tenant
+//! adds days as overrides (server tenant config) meanwhile.
 //!
 //! Overrides win over everything: a tenant can make any date a working day or a day off.
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// Parses a `YYYY-MM-DD` date, naming `field` when it is not one.
 pub(crate) fn parse_day(field: &str, value: &str) -> crate::Result<NaiveDate> {
@@ -61,52 +62,43 @@ pub struct CalendarOverride {
     pub note: Option<String>,
 }
 
-/// A (month, day) pair.
-type MonthDay = (u32, u32);
+/// The generated table (see the module docs).
+const HOLIDAYS: &str = include_str!("../data/holidays.tsv");
 
-/// Inclusive ranges of days off and the make-up working days of one year's notice.
-struct YearNotice {
-    year: i32,
-    /// (month, day) .. (month, day), inclusive.
-    off: &'static [(MonthDay, MonthDay)],
-    /// Weekend days worked.
-    make_up: &'static [MonthDay],
+/// One official day: worked or not, and the holiday it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Official {
+    working: bool,
+    name: &'static str,
 }
 
-/// The notices, transcribed from the sources named in the module docs.
-const NOTICES: &[YearNotice] = &[
-    YearNotice {
-        year: 2025,
-        off: &[
-            ((1, 1), (1, 1)),   // 元旦
-            ((1, 28), (2, 4)),  // 春节
-            ((4, 4), (4, 6)),   // 清明节
-            ((5, 1), (5, 5)),   // 劳动节
-            ((5, 31), (6, 2)),  // 端午节
-            ((10, 1), (10, 8)), // 国庆节、中秋节
-        ],
-        make_up: &[(1, 26), (2, 8), (4, 27), (9, 28), (10, 11)],
-    },
-    YearNotice {
-        year: 2026,
-        off: &[
-            ((1, 1), (1, 3)),   // 元旦
-            ((2, 15), (2, 23)), // 春节
-            ((4, 4), (4, 6)),   // 清明节
-            ((5, 1), (5, 5)),   // 劳动节
-            ((6, 19), (6, 21)), // 端午节
-            ((9, 25), (9, 27)), // 中秋节
-            ((10, 1), (10, 7)), // 国庆节
-        ],
-        make_up: &[(1, 4), (2, 14), (2, 28), (5, 9), (9, 20), (10, 10)],
-    },
-];
+/// The official days of [`HOLIDAYS`], read once.
+fn official_days() -> &'static BTreeMap<NaiveDate, Official> {
+    static DAYS: OnceLock<BTreeMap<NaiveDate, Official>> = OnceLock::new();
+    DAYS.get_or_init(|| {
+        HOLIDAYS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| {
+                let mut cols = l.split('\t');
+                let date = NaiveDate::parse_from_str(cols.next()?, "%Y-%m-%d").ok()?;
+                let working = match cols.next()? {
+                    "work" => true,
+                    "off" => false,
+                    _ => return None,
+                };
+                let name = cols.next().unwrap_or_default();
+                Some((date, Official { working, name }))
+            })
+            .collect()
+    })
+}
 
 /// Working days: weekends, Chinese public holidays, make-up working days, tenant overrides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkCalendar {
-    /// Official holidays and make-up days: `true` = worked.
-    official: BTreeMap<NaiveDate, bool>,
+    /// Official holidays and make-up days.
+    official: &'static BTreeMap<NaiveDate, Official>,
     /// Tenant overrides: `true` = worked.
     overrides: BTreeMap<NaiveDate, bool>,
 }
@@ -120,29 +112,8 @@ impl Default for WorkCalendar {
 impl WorkCalendar {
     /// The official mainland China calendar, without overrides.
     pub fn china() -> WorkCalendar {
-        let mut official = BTreeMap::new();
-        for notice in NOTICES {
-            for &((m1, d1), (m2, d2)) in notice.off {
-                let (Some(mut day), Some(last)) = (
-                    NaiveDate::from_ymd_opt(notice.year, m1, d1),
-                    NaiveDate::from_ymd_opt(notice.year, m2, d2),
-                ) else {
-                    continue;
-                };
-                while day <= last {
-                    official.insert(day, false);
-                    let Some(next) = day.succ_opt() else { break };
-                    day = next;
-                }
-            }
-            for &(m, d) in notice.make_up {
-                if let Some(day) = NaiveDate::from_ymd_opt(notice.year, m, d) {
-                    official.insert(day, true);
-                }
-            }
-        }
         WorkCalendar {
-            official,
+            official: official_days(),
             overrides: BTreeMap::new(),
         }
     }
@@ -158,10 +129,26 @@ impl WorkCalendar {
         Ok(calendar)
     }
 
-    /// Whether the official notice of `year` is part of this build's data (2025 and 2026).
-    /// Other years know weekends and tenant overrides only.
+    /// Whether the official notice of `year` is part of this build's data (2004 to 2026 from
+    /// chinese-days 1.5.7). Other years know weekends and tenant overrides only.
     pub fn has_official_data(year: i32) -> bool {
-        NOTICES.iter().any(|n| n.year == year)
+        let days = official_days();
+        let (Some(first), Some(next)) = (
+            NaiveDate::from_ymd_opt(year, 1, 1),
+            NaiveDate::from_ymd_opt(year + 1, 1, 1),
+        ) else {
+            return false;
+        };
+        days.range(first..next).next().is_some()
+    }
+
+    /// The public holiday `date` is a day off of, or is worked to make up for (`春节`, `国庆节`),
+    /// by the official notice; `None` for other days.
+    pub fn holiday_name(&self, date: NaiveDate) -> Option<&'static str> {
+        self.official
+            .get(&date)
+            .map(|o| o.name)
+            .filter(|n| !n.is_empty())
     }
 
     /// What kind of day `date` is.
@@ -173,7 +160,7 @@ impl WorkCalendar {
                 DayKind::OverrideDayOff
             };
         }
-        match self.official.get(&date) {
+        match self.official.get(&date).map(|o| o.working) {
             Some(true) => DayKind::MakeUpWorkday,
             Some(false) => DayKind::Holiday,
             None if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) => DayKind::Weekend,
@@ -258,6 +245,26 @@ mod tests {
         assert_eq!(cal.day_kind(d("2026-10-10")), DayKind::MakeUpWorkday);
         // Tue 29 Sep 2026 + 5: 30 Sep, 8, 9, 10 (Sat, make-up), 12 Oct.
         assert_eq!(cal.add_working_days(d("2026-09-29"), 5), d("2026-10-12"));
+    }
+
+    #[test]
+    fn every_year_of_the_data_and_holiday_names() {
+        let cal = WorkCalendar::china();
+        for year in 2004..=2026 {
+            assert!(WorkCalendar::has_official_data(year), "{year}");
+        }
+        // 2019: National Day 1-7 October, worked on Sunday 29 September and Saturday 12 October.
+        assert_eq!(cal.day_kind(d("2019-09-29")), DayKind::MakeUpWorkday);
+        assert_eq!(cal.day_kind(d("2019-10-07")), DayKind::Holiday);
+        assert_eq!(cal.day_kind(d("2019-10-12")), DayKind::MakeUpWorkday);
+        assert_eq!(cal.holiday_name(d("2019-10-03")), Some("国庆节"));
+        assert_eq!(cal.holiday_name(d("2026-02-17")), Some("春节"));
+        assert_eq!(
+            cal.holiday_name(d("2026-02-28")),
+            Some("春节"),
+            "its make-up day"
+        );
+        assert_eq!(cal.holiday_name(d("2026-11-23")), None);
     }
 
     #[test]

@@ -250,6 +250,13 @@ fn flow_settings_from_a_file_and_the_calendar() -> TestResult {
     assert_eq!(day["working"], true);
     let day = cli.ok(&["flow", "day", "2026-10-05"])?;
     assert_eq!(day["kind"], "holiday");
+    assert_eq!(day["holiday"], "国庆节");
+    // Every year of the generated table, not only the ones typed by hand.
+    let day = cli.ok(&["flow", "day", "2020-01-31"])?;
+    assert_eq!(day["kind"], "holiday", "{day}");
+    assert_eq!(day["official_data"], true);
+    let day = cli.ok(&["flow", "day", "2027-02-08"])?;
+    assert_eq!(day["official_data"], false, "chinese-days has no 2027 yet");
     let file = cli.db.with_file_name("flow.json");
     std::fs::write(
         &file,
