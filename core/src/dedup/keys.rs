@@ -200,6 +200,46 @@ fn half_width(c: char) -> char {
     }
 }
 
+/// Surnames read otherwise than the character's usual reading (单 is `dan`, the surname `shan`),
+/// with the surname's reading. A dictionary's every reading would add false ones (王 is also
+/// listed as `yu`), so the list is the surnames that are known to differ.
+const SURNAME_READINGS: &[(char, &str)] = &[
+    ('单', "shan"),
+    ('曾', "zeng"),
+    ('解', "xie"),
+    ('区', "ou"),
+    ('仇', "qiu"),
+    ('朴', "piao"),
+    ('查', "zha"),
+    ('盖', "ge"),
+    ('覃', "qin"),
+    ('召', "shao"),
+    ('员', "yun"),
+    ('乐', "yue"),
+    ('缪', "miao"),
+    ('翟', "zhai"),
+    ('秘', "bi"),
+    ('牟', "mu"),
+    ('种', "chong"),
+    ('折', "she"),
+    ('繁', "po"),
+    ('能', "nai"),
+    ('黑', "he"),
+    ('长', "chang"),
+    ('重', "chong"),
+    ('宿', "su"),
+    ('尉', "yu"),
+    ('句', "gou"),
+];
+
+/// The surname reading of `c` when it differs from its usual one.
+pub(crate) fn surname_reading(c: char) -> Option<&'static str> {
+    SURNAME_READINGS
+        .iter()
+        .find(|(s, _)| *s == c)
+        .map(|(_, r)| *r)
+}
+
 /// A person name, normalized for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameKey {
@@ -250,15 +290,34 @@ pub fn name_key(raw: &str) -> Option<NameKey> {
             .to_pinyin()
             .map(|p| p.map_or(String::new(), |p| p.plain().to_string()))
             .collect();
+        let mut sounds = if sound.is_empty() {
+            Vec::new()
+        } else {
+            vec![sound]
+        };
+        // A one-character surname read two ways (单 dan/shan, 曾 ceng/zeng, 解 jie/xie, 区
+        // qu/ou): `Shan Wei` typed from a business card is 单伟 too.
+        if surname.chars().count() == 1 {
+            let rest: String = han
+                .chars()
+                .skip(1)
+                .collect::<String>()
+                .as_str()
+                .to_pinyin()
+                .map(|p| p.map_or(String::new(), |p| p.plain().to_string()))
+                .collect();
+            if let Some(reading) = surname.chars().next().and_then(surname_reading) {
+                let variant = format!("{reading}{rest}");
+                if !sounds.contains(&variant) {
+                    sounds.push(variant);
+                }
+            }
+        }
         return Some(NameKey {
             key: han,
             surname: Some(surname),
             surname_only,
-            sounds: if sound.is_empty() {
-                Vec::new()
-            } else {
-                vec![sound]
-            },
+            sounds,
             initials: None,
         });
     }
@@ -481,6 +540,29 @@ mod tests {
         assert!(
             zh.sounds.iter().any(|s| en.sounds.contains(s)),
             "{zh:?} {en:?}"
+        );
+    }
+
+    #[test]
+    fn surnames_read_two_ways_meet_both_spellings() {
+        for (zh, en) in [
+            ("单伟", "Shan Wei"),
+            ("单伟", "Dan Wei"),
+            ("曾静", "Zeng Jing"),
+            ("解放", "Xie Fang"),
+            ("区志明", "Ou Zhiming"),
+        ] {
+            let zh_key = name_key(zh).unwrap_or_else(|| unreachable!());
+            let en_key = name_key(en).unwrap_or_else(|| unreachable!());
+            assert!(
+                zh_key.sounds.iter().any(|s| en_key.sounds.contains(s)),
+                "{zh} {en}: {zh_key:?} {en_key:?}"
+            );
+        }
+        // One reading, one sound.
+        assert_eq!(
+            name_key("王芳").map(|k| k.sounds),
+            Some(vec!["wangfang".to_string()])
         );
     }
 

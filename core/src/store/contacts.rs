@@ -68,6 +68,7 @@ pub(crate) fn tokens(c: &Contact) -> String {
     {
         search::text_tokens(text, &mut out);
     }
+    search::pinyin_tokens(&c.name, &mut out);
     for email in &c.emails {
         search::text_tokens(email, &mut out);
     }

@@ -21,7 +21,7 @@ const KEY_INDEXED: &str = "dedup_keys_indexed";
 /// The version of [`keys::contact_keys`]. The stored keys must be what it computes from the
 /// projection, since an edit deletes the old keys by computing them again: change this whenever
 /// the keys change, and every store rebuilds its keys once on open.
-const KEYS_VERSION: &str = "2";
+const KEYS_VERSION: &str = "3";
 
 /// A contact just saved, with the likely duplicates that existed before it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

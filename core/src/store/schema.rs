@@ -262,11 +262,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX contact_keys_rid;
     "#,
+    // 13: pinyin (issue 22). Names and companies are indexed by their pinyin readings too
+    // (store/search.rs, `pinyin_tokens`): no table changes, the index is rebuilt on upgrade.
+    r#"
+    SELECT 1;
+    "#,
 ];
 
 /// A database migrated from below this version gets its search index rebuilt from its contacts
-/// (migrations 9 and 11 changed the tokens).
-pub(crate) const REINDEX_SEARCH_BELOW: i64 = 11;
+/// (migrations 9, 11 and 13 changed the tokens).
+pub(crate) const REINDEX_SEARCH_BELOW: i64 = 13;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

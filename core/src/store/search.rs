@@ -171,6 +171,70 @@ pub(crate) fn text_tokens(text: &str, out: &mut Tokens) {
     }
 }
 
+/// A character's pinyin readings as pinyin keyboards type them (`ü` as `v`): the usual one,
+/// and for a `surname` its surname reading where that differs (单 `dan` and `shan`, 曾 `ceng`
+/// and `zeng`; `dedup::keys`).
+fn readings(c: char, surname: bool) -> Vec<String> {
+    use pinyin::ToPinyin;
+    let mut out: Vec<String> = Vec::new();
+    if let Some(p) = c.to_pinyin() {
+        out.push(p.plain().replace('ü', "v"));
+    }
+    if let Some(r) = surname
+        .then(|| crate::dedup::keys::surname_reading(c))
+        .flatten()
+    {
+        if !out.iter().any(|o| o == r) {
+            out.push(r.to_string());
+        }
+    }
+    out
+}
+
+/// Adds the pinyin tokens of a person's name, so that reps can type what their keyboard gives
+/// before it turns into characters: for each run of Han characters, the whole run's reading
+/// (`wangfang`; `wang`, `wangf` and `zhangw` are its prefixes, and a query of several Latin
+/// words also looks for them joined, so `wang fang` finds it too) and its initials (`wf`); the
+/// first character adds its surname reading where it has another (单 `shan`).
+///
+/// Companies get none: each term costs about 2 bytes a contact at 100,000 (`outpost-bench
+/// store`), and a company's initials alone took the store past its 3x target
+/// (docs/adr/0002-search-tokens.md, "Schema 13").
+pub(crate) fn pinyin_tokens(name: &str, out: &mut Tokens) {
+    let mut first_run = true;
+    for seg in segments(name) {
+        let Segment::Cjk(chars) = seg else {
+            first_run = false;
+            continue;
+        };
+        let per_char: Vec<Vec<String>> = chars
+            .iter()
+            .enumerate()
+            .map(|(i, c)| readings(*c, first_run && i == 0))
+            .collect();
+        first_run = false;
+        // Characters without a reading (kana, rare Han) break the run.
+        for run in per_char.split(Vec::is_empty) {
+            let Some((lead, rest)) = run.split_first() else {
+                continue;
+            };
+            let usual = |r: &Vec<String>| r.first().cloned().unwrap_or_default();
+            let rest_text: String = rest.iter().map(usual).collect();
+            let rest_initials: String = rest
+                .iter()
+                .filter_map(|r| usual(r).chars().next())
+                .collect();
+            for reading in lead {
+                out.words.push(format!("{reading}{rest_text}"));
+                if !rest.is_empty() {
+                    let initial = reading.chars().next().unwrap_or_default();
+                    out.words.push(format!("{initial}{rest_initials}"));
+                }
+            }
+        }
+    }
+}
+
 /// The digit strings a number is found by: its E.164 digits and its national forms (with the
 /// trunk `0` where the country dials one). An extension is not part of them.
 pub(crate) fn phone_forms(e164: &str) -> Vec<String> {
@@ -329,8 +393,27 @@ pub(crate) fn parse_query(input: &str, region: Region) -> Option<Query> {
     if terms.is_empty() {
         return None;
     }
+    // Several Latin words may be one name's pinyin typed with spaces (`wang fang`), which the
+    // index holds joined (`pinyin_tokens`): look for the joined form too.
+    let words: Vec<String> = segments(&lowered)
+        .into_iter()
+        .filter_map(|s| match s {
+            Segment::Word(w) => Some(w),
+            Segment::Cjk(_) => None,
+        })
+        .collect();
+    let fts = if words.len() >= 2
+        && words.len() == terms.len()
+        && words
+            .iter()
+            .all(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+    {
+        format!("({}) OR {}*", terms.join(" AND "), quote(&words.concat()))
+    } else {
+        terms.join(" AND ")
+    };
     Some(Query {
-        fts: terms.join(" AND "),
+        fts,
         must_contain,
         phone_digits: None,
         lowered,
@@ -374,6 +457,26 @@ mod tests {
             tokens("深圳市 深圳 Tech tech"),
             sorted(&["深", "深圳", "圳", "圳市", "市", "tech"])
         );
+    }
+
+    #[test]
+    fn pinyin_of_names() {
+        let pinyin = |text: &str| {
+            let mut t = Tokens::default();
+            pinyin_tokens(text, &mut t);
+            let mut list: Vec<String> = t
+                .into_text()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            list.sort();
+            list
+        };
+        assert_eq!(pinyin("王芳"), sorted(&["wangfang", "wf"]));
+        assert_eq!(pinyin("单伟"), sorted(&["danwei", "dw", "shanwei", "sw"]));
+        // ü as v; a Latin part breaks the run; only the first character is a surname.
+        assert_eq!(pinyin("吕"), sorted(&["lv"]));
+        assert_eq!(pinyin("单 Tech 曾"), sorted(&["dan", "shan", "ceng"]));
     }
 
     #[test]
@@ -458,8 +561,11 @@ mod tests {
         let q = parse_query("华强科技", Region::default()).unwrap_or_else(|| unreachable!());
         assert_eq!(q.fts, "\"华强\" AND \"强科\" AND \"科技\"");
         assert_eq!(q.must_contain, vec!["华强科技"]);
+        // Several Latin words: each as a prefix, or joined as one name's pinyin.
         let q = parse_query("Zhang wei", Region::default()).unwrap_or_else(|| unreachable!());
-        assert_eq!(q.fts, "\"zhang\"* AND \"wei\"*");
+        assert_eq!(q.fts, "(\"zhang\"* AND \"wei\"*) OR \"zhangwei\"*");
+        let q = parse_query("Zhang 伟", Region::default()).unwrap_or_else(|| unreachable!());
+        assert_eq!(q.fts, "\"zhang\"* AND \"伟\"");
         let q = parse_query("138 0013", Region::default()).unwrap_or_else(|| unreachable!());
         assert_eq!(
             q.fts,
@@ -472,7 +578,8 @@ mod tests {
         assert_eq!((q.fts.as_str(), q.phone_digits), ("\"8000\"*", None));
         assert!(parse_query("  ", Region::default()).is_none());
         assert!(parse_query("@@", Region::default()).is_none());
+        // FTS syntax typed is text: a quote splits words, never closes a string.
         let q = parse_query("a\"b", Region::default()).unwrap_or_else(|| unreachable!());
-        assert_eq!(q.fts, "\"a\"* AND \"b\"*");
+        assert_eq!(q.fts, "(\"a\"* AND \"b\"*) OR \"ab\"*");
     }
 }

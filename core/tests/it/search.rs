@@ -49,6 +49,46 @@ fn chinese_substrings_of_any_length() -> TestResult {
     Ok(())
 }
 
+/// What a pinyin keyboard gives before it turns into characters finds names.
+#[test]
+fn pinyin_full_initials_and_surname_readings() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = open(&dir)?;
+    store.add_contact(zhang())?; // 张伟, 深圳市华强科技有限公司
+    store.add_contact(NewContact {
+        name: "王芳".into(),
+        company: Some("广州白云科技股份有限公司".into()),
+        ..Default::default()
+    })?;
+    store.add_contact(NewContact {
+        name: "单伟".into(),
+        company: Some("绿地集团".into()),
+        ..Default::default()
+    })?;
+    for (query, expected) in [
+        ("wangfang", "王芳"),
+        ("wang fang", "王芳"),
+        ("wf", "王芳"),
+        ("Wáng Fāng", "王芳"),
+        ("WANGF", "王芳"),
+        ("wang f", "王芳"),
+        ("zhangw", "张伟"),
+        ("zhang wei", "张伟"),
+        ("shanwei", "单伟"),
+        ("danwei", "单伟"),
+    ] {
+        assert_eq!(names(&store, query)?, [expected], "{query}");
+    }
+    let mut wang = names(&store, "wang")?;
+    wang.sort();
+    assert_eq!(wang, ["王芳"], "a surname's reading finds its names");
+    assert!(
+        names(&store, "wangfen")?.is_empty(),
+        "a prefix, not a fuzzy match"
+    );
+    Ok(())
+}
+
 #[test]
 fn latin_prefixes_case_insensitive_emails_and_phones() -> TestResult {
     let dir = tempfile::tempdir()?;
