@@ -424,9 +424,10 @@ pub(crate) fn parse_query(input: &str, region: Region) -> Option<Query> {
 mod tests {
     use super::*;
 
-    fn tokens(text: &str) -> Vec<String> {
+    /// The tokens `add` makes of `text`, sorted.
+    fn made(text: &str, add: fn(&str, &mut Tokens)) -> Vec<String> {
         let mut t = Tokens::default();
-        text_tokens(text, &mut t);
+        add(text, &mut t);
         let mut list: Vec<String> = t
             .into_text()
             .split_whitespace()
@@ -434,6 +435,10 @@ mod tests {
             .collect();
         list.sort();
         list
+    }
+
+    fn tokens(text: &str) -> Vec<String> {
+        made(text, text_tokens)
     }
 
     fn sorted(list: &[&str]) -> Vec<String> {
@@ -461,17 +466,7 @@ mod tests {
 
     #[test]
     fn pinyin_of_names() {
-        let pinyin = |text: &str| {
-            let mut t = Tokens::default();
-            pinyin_tokens(text, &mut t);
-            let mut list: Vec<String> = t
-                .into_text()
-                .split_whitespace()
-                .map(str::to_string)
-                .collect();
-            list.sort();
-            list
-        };
+        let pinyin = |text: &str| made(text, pinyin_tokens);
         assert_eq!(pinyin("王芳"), sorted(&["wangfang", "wf"]));
         assert_eq!(pinyin("单伟"), sorted(&["danwei", "dw", "shanwei", "sw"]));
         // ü as v; a Latin part breaks the run; only the first character is a surname.
