@@ -9,8 +9,9 @@ CARGO ?= cargo
 demo: deps
 	@scripts/demo.sh
 
-## Everything CI checks: formatting, the layers, clippy with -D warnings, all tests.
-test: deps fmt-check layers clippy test-rust test-kotlin
+## Everything CI checks: formatting, the layers, clippy with -D warnings, all tests, and what can
+## be checked of the phone builds (mobile-check).
+test: deps fmt-check layers clippy test-rust test-kotlin mobile-check
 
 deps:
 	@scripts/install-deps.sh

@@ -45,6 +45,9 @@ pub const QUERIES_CJK2: &[&str] = &["华信", "恒通", "鼎盛", "金桥", "宏
 pub const QUERIES_CJK4: &[&str] = &["恒通科技", "华信电子", "鼎盛贸易", "金桥实业", "宏达物流"];
 /// Latin prefixes: pinyin and English names, an e-mail domain.
 pub const QUERIES_LATIN: &[&str] = &["zha", "wang", "dav", "huaxin", "chen"];
+/// Names as a pinyin keyboard types them before they become characters (issue 22): whole readings,
+/// with a space, initials, a surname and the start of the given name.
+pub const QUERIES_PINYIN: &[&str] = &["zhangwei", "wang fang", "zw", "lij", "chen m"];
 /// Digits as reps type them: a prefix, an area code, a part of a mobile, a part with spaces, the
 /// last four.
 pub const QUERIES_PHONE: &[&str] = &["139", "0755", "1380", "138 00", "8000"];
@@ -169,9 +172,11 @@ pub struct StoreReport {
     pub search_cjk4_p50_ms: f64,
     /// Median of the Latin prefix queries, milliseconds.
     pub search_latin_prefix_p50_ms: f64,
+    /// Median of the pinyin name queries, milliseconds.
+    pub search_pinyin_p50_ms: f64,
     /// Median of the phone digit queries, milliseconds.
     pub search_phone_p50_ms: f64,
-    /// The largest of the five medians above.
+    /// The largest of the six medians above.
     pub search_p50_ms: f64,
     /// Per query kind, what each query found and its median.
     pub search_hits: BTreeMap<&'static str, Vec<QueryHits>>,
@@ -327,6 +332,7 @@ const QUERY_KINDS: &[QueryKind] = &[
     ("cjk2", QUERIES_CJK2),
     ("cjk4", QUERIES_CJK4),
     ("latin_prefix", QUERIES_LATIN),
+    ("pinyin", QUERIES_PINYIN),
     ("phone", QUERIES_PHONE),
 ];
 
@@ -543,6 +549,7 @@ pub fn run(config: &StoreBenchConfig) -> Result<StoreReport, BenchError> {
         search_cjk2_p50_ms: median("cjk2"),
         search_cjk4_p50_ms: median("cjk4"),
         search_latin_prefix_p50_ms: median("latin_prefix"),
+        search_pinyin_p50_ms: median("pinyin"),
         search_phone_p50_ms: median("phone"),
         search_p50_ms: search_p50,
         search_hits,
@@ -619,6 +626,7 @@ mod tests {
             "search_cjk2_p50_ms",
             "search_cjk4_p50_ms",
             "search_latin_prefix_p50_ms",
+            "search_pinyin_p50_ms",
             "search_phone_p50_ms",
             "search_p50_ms",
             "bytes_per_contact",
@@ -648,7 +656,7 @@ mod tests {
             );
         }
         // Every kind of query finds something even in a small store.
-        for kind in ["cjk1", "cjk2", "latin_prefix"] {
+        for kind in ["cjk1", "cjk2", "latin_prefix", "pinyin"] {
             let hits = report["search_hits"][kind].as_array().map(Vec::len);
             assert_eq!(hits, Some(5), "{kind}");
             let found: u64 = report["search_hits"][kind]

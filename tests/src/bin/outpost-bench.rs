@@ -428,6 +428,12 @@ fn table(r: &StoreReport) -> String {
         None,
     );
     row(
+        "search pinyin name p50 (ms)",
+        format!("{:.3}", r.search_pinyin_p50_ms),
+        String::new(),
+        None,
+    );
+    row(
         "search phone digits p50 (ms)",
         format!("{:.3}", r.search_phone_p50_ms),
         String::new(),
