@@ -207,7 +207,7 @@ pub(crate) fn checked_wgs84(lat: f64, lon: f64, system: CoordSystem) -> Result<(
             "longitude must be between -180 and 180",
         ));
     }
-    if lat == 0.0 && lon == 0.0 {
+    if crate::record::visit::is_null_island(lat, lon) {
         return Err(Error::validation(
             "location",
             "0, 0",

@@ -1167,7 +1167,11 @@ async fn exchange(
     // Files first: a record that names a blob must never reach other devices before the blob.
     report.blobs_uploaded = client.upload_pending_blobs(store).await?;
     let mut epoch = None;
-    let to_push = lock(store).outbox_len()?;
+    // The outbox at the start, for the push's progress (counted only when someone listens).
+    let to_push = match options.progress {
+        Some(_) => lock(store).outbox_len()?,
+        None => 0,
+    };
     let pulled_before = report.pulled;
     loop {
         let mut outgoing = lock(store).prepare_sync(options.batch, Some(options.page))?;
